@@ -1,0 +1,28 @@
+import type { z } from 'zod';
+
+/**
+ * One event type: its zod schema at the current `schemaVersion`, and the upcasters that turn
+ * a stored older version into the next one. Old events are upcast when read, never rewritten.
+ */
+export interface EventDefinition<T extends string = string, S extends z.ZodType = z.ZodType> {
+  type: T;
+  schemaVersion: number;
+  schema: S;
+  /** upcast[v] turns data stored at version v into version v + 1. */
+  upcast?: Record<number, (data: unknown) => unknown>;
+}
+
+export function defineEvent<T extends string, S extends z.ZodType>(def: EventDefinition<T, S>): EventDefinition<T, S> {
+  if (!Number.isInteger(def.schemaVersion) || def.schemaVersion < 1) {
+    throw new Error(`event ${def.type}: schemaVersion must be an integer >= 1`);
+  }
+  for (let v = 1; v < def.schemaVersion; v++) {
+    if (def.upcast && !def.upcast[v]) {
+      throw new Error(`event ${def.type}: has upcasters but none from version ${v} to ${v + 1}`);
+    }
+  }
+  return def;
+}
+
+/** The data type of an event definition. */
+export type EventData<D> = D extends EventDefinition<string, infer S> ? z.infer<S> : never;

@@ -1,0 +1,4 @@
+import { EventRegistry } from './registry';
+
+/** Every event type gpu-scaler writes; the store validates against these. */
+export const appRegistry = new EventRegistry([]);

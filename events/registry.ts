@@ -1,0 +1,90 @@
+import type { z } from 'zod';
+import type { EventDefinition } from './define';
+
+export class EventValidationError extends Error {
+  constructor(
+    readonly eventType: string,
+    readonly issues: string,
+  ) {
+    super(`event ${eventType} is not valid: ${issues}`);
+    this.name = 'EventValidationError';
+  }
+}
+
+export class EventDecodeError extends Error {
+  constructor(
+    readonly globalPosition: number,
+    readonly eventType: string,
+    readonly reason: string,
+  ) {
+    super(`stored event at global_position ${globalPosition} (${eventType}) cannot be read: ${reason}`);
+    this.name = 'EventDecodeError';
+  }
+}
+
+export function formatZodIssues(err: z.ZodError): string {
+  return err.issues
+    .map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`)
+    .slice(0, 5)
+    .join('; ');
+}
+
+/** The set of event types a store accepts and can read back. */
+export class EventRegistry {
+  private readonly defs = new Map<string, EventDefinition>();
+
+  constructor(defs: Iterable<EventDefinition> = []) {
+    for (const d of defs) this.register(d);
+  }
+
+  register(def: EventDefinition): this {
+    if (this.defs.has(def.type)) throw new Error(`event type ${def.type} is registered twice`);
+    this.defs.set(def.type, def);
+    return this;
+  }
+
+  has(type: string): boolean {
+    return this.defs.has(type);
+  }
+
+  types(): string[] {
+    return [...this.defs.keys()].sort();
+  }
+
+  get(type: string): EventDefinition | undefined {
+    return this.defs.get(type);
+  }
+
+  /** Validates new event data; returns what is stored. */
+  encode(type: string, data: unknown): { schemaVersion: number; data: unknown } {
+    const def = this.defs.get(type);
+    if (!def) {
+      throw new EventValidationError(type, `unknown event type; known types: ${this.types().join(', ') || '(none)'}`);
+    }
+    const res = def.schema.safeParse(data);
+    if (!res.success) throw new EventValidationError(type, formatZodIssues(res.error));
+    return { schemaVersion: def.schemaVersion, data: res.data };
+  }
+
+  /** Upcasts stored data to the current version and validates it. */
+  decode(globalPosition: number, type: string, schemaVersion: number, data: unknown): unknown {
+    const def = this.defs.get(type);
+    if (!def) throw new EventDecodeError(globalPosition, type, 'no schema is registered for this event type');
+    let current = data;
+    if (schemaVersion > def.schemaVersion) {
+      throw new EventDecodeError(
+        globalPosition,
+        type,
+        `schema_version ${schemaVersion} is newer than this build knows (${def.schemaVersion})`,
+      );
+    }
+    for (let v = schemaVersion; v < def.schemaVersion; v++) {
+      const up = def.upcast?.[v];
+      if (!up) throw new EventDecodeError(globalPosition, type, `no upcaster from schema_version ${v}`);
+      current = up(current);
+    }
+    const res = def.schema.safeParse(current);
+    if (!res.success) throw new EventDecodeError(globalPosition, type, formatZodIssues(res.error));
+    return res.data;
+  }
+}

@@ -1,0 +1,62 @@
+import postgres from 'postgres';
+import { type Db, type Notify, quoteIdent, type Row, type Sql } from './db';
+
+export interface PostgresDbOptions {
+  url: string;
+  schema?: string;
+  /** Connections in the pool (default 10). */
+  max?: number;
+  applicationName?: string;
+}
+
+type Client = postgres.Sql<Record<string, never>>;
+
+function executor(sql: Client | postgres.TransactionSql<Record<string, never>>): Sql {
+  return {
+    async query<T = Row>(text: string, params: readonly unknown[] = []): Promise<T[]> {
+      const rows = await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true });
+      return rows as unknown as T[];
+    },
+    async exec(script: string): Promise<void> {
+      await sql.unsafe(script);
+    },
+  };
+}
+
+/** A real PostgreSQL server through porsager's `postgres`. */
+export async function openPostgresDb(opts: PostgresDbOptions): Promise<Db> {
+  const schema = opts.schema ?? 'public';
+  quoteIdent(schema);
+  const sql: Client = postgres(opts.url, {
+    max: opts.max ?? 10,
+    onnotice: () => {},
+    connection: {
+      search_path: schema === 'public' ? 'public' : `${schema},public`,
+      application_name: opts.applicationName ?? 'gpu-scaler',
+    },
+    types: {
+      // int8 as a JS number on both backends
+      bigint: { to: 20, from: [20], serialize: (x: number) => String(x), parse: (x: string) => Number(x) },
+    } as never,
+  });
+  // Fail early with the server's own message when the URL is wrong.
+  await sql`select 1`;
+  const base = executor(sql);
+  return {
+    kind: 'postgres',
+    schema,
+    ...base,
+    async transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
+      return (await sql.begin((tx) => fn(executor(tx)))) as T;
+    },
+    async listen(channel: string, onNotify: Notify) {
+      const sub = await sql.listen(channel, (payload) => onNotify(payload));
+      return async () => {
+        await sub.unlisten();
+      };
+    },
+    async close() {
+      await sql.end({ timeout: 5 });
+    },
+  };
+}

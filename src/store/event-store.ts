@@ -1,0 +1,250 @@
+import { randomUUID } from 'node:crypto';
+import EventEmitter from 'eventemitter3';
+import { EventDecodeError, type EventRegistry } from '../../events/registry';
+import type { Db, Sql } from './db';
+import { type ExpectedVersion, mapAppendError } from './errors';
+
+export interface EventMetadata {
+  cycle?: number;
+  correlationId?: string;
+  causationId?: string;
+  [key: string]: unknown;
+}
+
+export interface NewEvent<T = unknown> {
+  type: string;
+  data: T;
+  /** A stable id makes a retry idempotent; a fresh uuid is made when absent. */
+  eventId?: string;
+  metadata?: EventMetadata;
+}
+
+export interface StoredEvent<T = unknown> {
+  globalPosition: number;
+  streamId: string;
+  streamVersion: number;
+  eventId: string;
+  type: string;
+  schemaVersion: number;
+  data: T;
+  metadata: EventMetadata;
+  txId: string;
+  recordedAt: Date;
+}
+
+export interface AppendResult {
+  /** The stream's version after the append (for the next expectedVersion). */
+  nextExpectedVersion: number;
+  globalPositions: number[];
+  /** True when every event was already stored: a retry that wrote nothing. */
+  duplicate: boolean;
+}
+
+/** Where a catch-up reader stands: the last (tx_id, global_position) it processed. */
+export interface Checkpoint {
+  txId: string;
+  position: number;
+}
+
+export const START: Checkpoint = Object.freeze({ txId: '0', position: 0 });
+
+export interface ReadBatch {
+  events: StoredEvent[];
+  /** The checkpoint after the last event (unchanged when the batch is empty). */
+  checkpoint: Checkpoint;
+}
+
+export const EVENTS_CHANNEL = 'gpu_scaler_events';
+
+const COLUMNS = `global_position, stream_id, stream_version, event_id::text as event_id, event_type, schema_version,
+  data, metadata, tx_id::text as tx_id, recorded_at`;
+
+interface EventRow {
+  global_position: number;
+  stream_id: string;
+  stream_version: number;
+  event_id: string;
+  event_type: string;
+  schema_version: number;
+  data: unknown;
+  metadata: EventMetadata;
+  tx_id: string;
+  recorded_at: Date;
+}
+
+/**
+ * The event store API. The same SQL runs on a PostgreSQL server and on PGlite; the backend only
+ * changes the `Db` underneath.
+ */
+export class EventStore {
+  /** 'appended' fires after a local append commits; 'wake' also for notifications from other processes. */
+  readonly signals = new EventEmitter<{ appended: [streamId: string]; wake: [] }>();
+  private unlisten?: () => Promise<void>;
+
+  constructor(
+    readonly db: Db,
+    readonly registry: EventRegistry,
+    /** The executor this store runs on: the pool, or one transaction. */
+    readonly sql: Sql = db,
+    private readonly inTransaction = false,
+  ) {}
+
+  /** Starts bridging NOTIFY from other processes into `signals` ('wake'). */
+  async listen(): Promise<void> {
+    if (this.unlisten) return;
+    this.unlisten = await this.db.listen(EVENTS_CHANNEL, () => this.signals.emit('wake'));
+  }
+
+  /** Stops listening and closes the database. */
+  async close(): Promise<void> {
+    if (this.unlisten) await this.unlisten().catch(() => {});
+    this.unlisten = undefined;
+    this.signals.removeAllListeners();
+    if (!this.inTransaction) await this.db.close();
+  }
+
+  /**
+   * Runs fn with a store bound to one transaction: appends and reads in it commit together.
+   * Local 'appended' signals fire after the commit.
+   */
+  async transaction<T>(fn: (store: EventStore) => Promise<T>): Promise<T> {
+    if (this.inTransaction) return fn(this);
+    const streams = new Set<string>();
+    const result = await this.db.transaction(async (tx) => {
+      const bound = new EventStore(this.db, this.registry, tx, true);
+      bound.signals.on('appended', (s) => streams.add(s));
+      return fn(bound);
+    });
+    for (const s of streams) this.signals.emit('appended', s);
+    if (streams.size) this.signals.emit('wake');
+    return result;
+  }
+
+  /**
+   * Appends events to one stream atomically. Every event is validated against its schema first:
+   * one bad event and nothing is written.
+   */
+  async append(
+    streamId: string,
+    events: readonly NewEvent[],
+    opts: { expectedVersion?: ExpectedVersion } = {},
+  ): Promise<AppendResult> {
+    const expected = opts.expectedVersion ?? 'any';
+    if (typeof streamId !== 'string' || streamId.length === 0 || streamId.length > 200) {
+      throw new Error(
+        `stream id must be a non-empty string of at most 200 characters, got ${JSON.stringify(streamId)}`,
+      );
+    }
+    if (events.length === 0) throw new Error(`append to "${streamId}" needs at least one event`);
+    if (typeof expected === 'number' && (!Number.isSafeInteger(expected) || expected < 0)) {
+      throw new Error(
+        `expectedVersion must be 'any', 'no_stream', 'stream_exists' or an integer >= 0, got ${expected}`,
+      );
+    }
+    const payload = events.map((e) => {
+      const { schemaVersion, data } = this.registry.encode(e.type, e.data);
+      const eventId = e.eventId ?? randomUUID();
+      return { event_id: eventId, event_type: e.type, schema_version: schemaVersion, data, metadata: e.metadata ?? {} };
+    });
+    let rows: { global_position: number; stream_version: number; duplicate: boolean }[];
+    try {
+      rows = await this.sql.query('select * from append_events($1, $2, $3::text::jsonb)', [
+        streamId,
+        String(expected),
+        JSON.stringify(payload),
+      ]);
+    } catch (err) {
+      throw mapAppendError(err, streamId, expected);
+    }
+    const duplicate = rows.every((r) => r.duplicate);
+    if (!duplicate) {
+      // Inside a transaction the outer store re-emits these after the commit.
+      this.signals.emit('appended', streamId);
+      if (!this.inTransaction) this.signals.emit('wake');
+    }
+    return {
+      nextExpectedVersion: rows[rows.length - 1].stream_version,
+      globalPositions: rows.map((r) => r.global_position),
+      duplicate,
+    };
+  }
+
+  /** The current version of a stream (0 when it has no events). */
+  async streamVersion(streamId: string): Promise<number> {
+    const rows = await this.sql.query<{ v: number }>(
+      'select coalesce(max(stream_version), 0)::bigint as v from events where stream_id = $1',
+      [streamId],
+    );
+    return rows[0].v;
+  }
+
+  /** Events of one stream in order, from `fromVersion` (inclusive, default 1). */
+  async readStream(streamId: string, opts: { fromVersion?: number; limit?: number } = {}): Promise<StoredEvent[]> {
+    const rows = await this.sql.query<EventRow>(
+      `select ${COLUMNS} from events where stream_id = $1 and stream_version >= $2 order by stream_version limit $3`,
+      [streamId, opts.fromVersion ?? 1, opts.limit ?? 1_000_000_000],
+    );
+    return rows.map((r) => this.decode(r));
+  }
+
+  /**
+   * The next batch after a checkpoint, in (tx_id, global_position) order. Only rows written by
+   * transactions older than every transaction still open are returned, so an event whose position
+   * was taken early but committed late is never skipped: the reader waits for it instead.
+   */
+  async readBatch(after: Checkpoint, limit = 1000): Promise<ReadBatch> {
+    const rows = await this.sql.query<EventRow>(
+      `select ${COLUMNS} from events
+        where (tx_id, global_position) > ($1::xid8, $2::bigint)
+          and tx_id < pg_snapshot_xmin(pg_current_snapshot())
+        order by tx_id, global_position
+        limit $3`,
+      [after.txId, after.position, limit],
+    );
+    const events = rows.map((r) => this.decode(r));
+    const last = events[events.length - 1];
+    return { events, checkpoint: last ? { txId: last.txId, position: last.globalPosition } : after };
+  }
+
+  /** Every committed event after a checkpoint, batch by batch, until caught up. */
+  async *readAll(opts: { after?: Checkpoint; batchSize?: number } = {}): AsyncGenerator<StoredEvent[]> {
+    let cp = opts.after ?? START;
+    for (;;) {
+      const batch = await this.readBatch(cp, opts.batchSize ?? 2000);
+      if (batch.events.length === 0) return;
+      yield batch.events;
+      cp = batch.checkpoint;
+    }
+  }
+
+  /** The highest committed position (0 for an empty store). */
+  async headPosition(): Promise<number> {
+    const rows = await this.sql.query<{ p: number }>(
+      'select coalesce(max(global_position), 0)::bigint as p from events',
+    );
+    return rows[0].p;
+  }
+
+  /** Turns a row into a typed event: upcast and validated, or an error naming its position. */
+  decode(r: EventRow): StoredEvent {
+    let data: unknown;
+    try {
+      data = this.registry.decode(r.global_position, r.event_type, r.schema_version, r.data);
+    } catch (err) {
+      if (err instanceof EventDecodeError) throw err;
+      throw new EventDecodeError(r.global_position, r.event_type, (err as Error).message);
+    }
+    return {
+      globalPosition: r.global_position,
+      streamId: r.stream_id,
+      streamVersion: r.stream_version,
+      eventId: r.event_id,
+      type: r.event_type,
+      schemaVersion: r.schema_version,
+      data,
+      metadata: r.metadata ?? {},
+      txId: r.tx_id,
+      recordedAt: r.recorded_at instanceof Date ? r.recorded_at : new Date(r.recorded_at as unknown as string),
+    };
+  }
+}

@@ -1,0 +1,93 @@
+import type { PGlite } from '@electric-sql/pglite';
+import postgres from 'postgres';
+import type { EventRegistry } from '../../events/registry';
+import type { Db } from '../../src/store/db';
+import { createPglite, openPgliteDb } from '../../src/store/db-pglite';
+import { openPostgresDb } from '../../src/store/db-postgres';
+import type { EventStore } from '../../src/store/event-store';
+import { storeOn } from '../../src/store/index';
+
+/**
+ * A backend under test. Each `open()` gives a fresh, migrated schema; PGlite shares one instance
+ * per test file (a fresh PGlite takes seconds), the server one database with a schema per store.
+ */
+export interface TestBackend {
+  name: 'pglite' | 'postgres';
+  /** True where two transactions can really be open at once (the server). */
+  concurrent: boolean;
+  openDb(schema?: string): Promise<Db>;
+  open(registry: EventRegistry, schema?: string): Promise<EventStore>;
+  /** Closes every connection of the stores opened so far (simulates a network drop); server only. */
+  dropConnections?(): Promise<number>;
+  teardown(): Promise<void>;
+}
+
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL;
+
+let counter = 0;
+export function freshSchema(prefix = 't'): string {
+  counter += 1;
+  return `${prefix}_${process.pid}_${Date.now().toString(36)}_${counter}`;
+}
+
+export function pgliteBackend(): TestBackend {
+  let instance: PGlite | undefined;
+  const schemas: string[] = [];
+  const get = async () => {
+    instance ??= await createPglite();
+    return instance;
+  };
+  return {
+    name: 'pglite',
+    concurrent: false,
+    async openDb(schema = freshSchema()) {
+      schemas.push(schema);
+      return openPgliteDb({ instance: await get(), schema });
+    },
+    async open(registry, schema) {
+      return storeOn(await this.openDb(schema), registry);
+    },
+    async teardown() {
+      if (instance) await instance.close();
+      instance = undefined;
+    },
+  };
+}
+
+export function postgresBackend(url = TEST_DATABASE_URL as string): TestBackend {
+  const appName = `gpu-scaler-test-${process.pid}-${++counter}`;
+  const schemas: string[] = [];
+  const dbs: Db[] = [];
+  return {
+    name: 'postgres',
+    concurrent: true,
+    async openDb(schema = freshSchema()) {
+      schemas.push(schema);
+      const db = await openPostgresDb({ url, schema, applicationName: appName, max: 12 });
+      dbs.push(db);
+      return db;
+    },
+    async open(registry, schema) {
+      return storeOn(await this.openDb(schema), registry);
+    },
+    async dropConnections() {
+      const admin = postgres(url, { max: 1, onnotice: () => {} });
+      try {
+        const rows = await admin`select pg_terminate_backend(pid) as ok from pg_stat_activity
+                                   where application_name = ${appName} and pid <> pg_backend_pid()`;
+        return rows.length;
+      } finally {
+        await admin.end();
+      }
+    },
+    async teardown() {
+      for (const db of dbs) await db.close().catch(() => {});
+      const admin = postgres(url, { max: 1, onnotice: () => {} });
+      try {
+        for (const s of schemas) await admin.unsafe(`drop schema if exists "${s}" cascade`);
+      } finally {
+        await admin.end();
+      }
+    },
+  };
+}

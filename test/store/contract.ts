@@ -1,0 +1,422 @@
+import { randomUUID } from 'node:crypto';
+import { EventDecodeError, EventValidationError } from '../../events/registry';
+import { loadCheckpoint } from '../../src/store/checkpoints';
+import { ConcurrencyError, EventIdConflictError } from '../../src/store/errors';
+import { type EventStore, START, type StoredEvent } from '../../src/store/event-store';
+import { loadMigrations, MigrationError, migrate } from '../../src/store/migrator';
+import { Subscription } from '../../src/store/subscription';
+import type { TestBackend } from '../helpers/backends';
+import { counted, testRegistry } from '../helpers/test-events';
+
+const ns = (events: StoredEvent[]) => events.map((e) => (e.data as { n: number }).n);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function countEvents(store: EventStore): Promise<number> {
+  const rows = await store.db.query<{ c: number }>('select count(*)::bigint as c from events');
+  return rows[0].c;
+}
+
+async function waitFor(cond: () => boolean | Promise<boolean>, what: string, ms = 15000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+/** The event store contract: every backend must pass all of it. */
+export function eventStoreContract(makeBackend: () => TestBackend): void {
+  let backend: TestBackend;
+  let store: EventStore;
+
+  beforeAll(() => {
+    backend = makeBackend();
+  });
+  afterAll(async () => {
+    await backend.teardown();
+  });
+  beforeEach(async () => {
+    store = await backend.open(testRegistry());
+  });
+  afterEach(async () => {
+    await store.close();
+  });
+
+  describe('append and read', () => {
+    test('a new stream starts at version 1 and reads back in order with data and metadata', async () => {
+      const res = await store.append('s-1', [counted(1), counted(2)], { expectedVersion: 'no_stream' });
+      expect(res.nextExpectedVersion).toBe(2);
+      expect(res.duplicate).toBe(false);
+      expect(res.globalPositions).toHaveLength(2);
+      expect(res.globalPositions[1]).toBe(res.globalPositions[0] + 1);
+      await store.append('s-1', [{ type: 'Counted', data: { n: 3 }, metadata: { cycle: 7, correlationId: 'c-1' } }]);
+      const events = await store.readStream('s-1');
+      expect(ns(events)).toEqual([1, 2, 3]);
+      expect(events.map((e) => e.streamVersion)).toEqual([1, 2, 3]);
+      expect(events[2].metadata).toEqual({ cycle: 7, correlationId: 'c-1' });
+      expect(events[0].type).toBe('Counted');
+      expect(events[0].schemaVersion).toBe(1);
+      expect(events[0].recordedAt).toBeInstanceOf(Date);
+      expect(await store.streamVersion('s-1')).toBe(3);
+      expect(await store.streamVersion('nothing-here')).toBe(0);
+      expect(ns(await store.readStream('s-1', { fromVersion: 2 }))).toEqual([2, 3]);
+    });
+
+    test('readAll returns every event in commit order across batches', async () => {
+      for (let i = 0; i < 7; i++) await store.append(`s-${i % 3}`, [counted(i)]);
+      const seen: number[] = [];
+      for await (const batch of store.readAll({ batchSize: 3 })) {
+        expect(batch.length).toBeLessThanOrEqual(3);
+        seen.push(...ns(batch));
+      }
+      expect(seen).toEqual([0, 1, 2, 3, 4, 5, 6]);
+      expect(await store.headPosition()).toBeGreaterThanOrEqual(7);
+    });
+  });
+
+  describe('expected versions', () => {
+    test('no_stream: succeeds on a new stream, fails on an existing one naming stream, expected and actual', async () => {
+      await store.append('a', [counted(1)], { expectedVersion: 'no_stream' });
+      const err = await store.append('a', [counted(2)], { expectedVersion: 'no_stream' }).catch((e) => e);
+      expect(err).toBeInstanceOf(ConcurrencyError);
+      expect(err).toMatchObject({ streamId: 'a', expected: 'no_stream', actual: 1 });
+      expect(err.message).toContain('"a"');
+      expect(ns(await store.readStream('a'))).toEqual([1]);
+    });
+
+    test('stream_exists: fails on a new stream, succeeds on an existing one', async () => {
+      const err = await store.append('b', [counted(1)], { expectedVersion: 'stream_exists' }).catch((e) => e);
+      expect(err).toBeInstanceOf(ConcurrencyError);
+      expect(err).toMatchObject({ streamId: 'b', expected: 'stream_exists', actual: 0 });
+      expect(await countEvents(store)).toBe(0);
+      await store.append('b', [counted(1)]);
+      const res = await store.append('b', [counted(2)], { expectedVersion: 'stream_exists' });
+      expect(res.nextExpectedVersion).toBe(2);
+    });
+
+    test('an exact version: succeeds when it matches, fails with the actual version when not', async () => {
+      await store.append('c', [counted(1), counted(2)], { expectedVersion: 0 });
+      const ok = await store.append('c', [counted(3)], { expectedVersion: 2 });
+      expect(ok.nextExpectedVersion).toBe(3);
+      const err = await store.append('c', [counted(4)], { expectedVersion: 2 }).catch((e) => e);
+      expect(err).toBeInstanceOf(ConcurrencyError);
+      expect(err).toMatchObject({ streamId: 'c', expected: 2, actual: 3 });
+      expect(err.message).toMatch(/expected version 2, actual version 3/);
+      const err0 = await store.append('c', [counted(4)], { expectedVersion: 0 }).catch((e) => e);
+      expect(err0).toMatchObject({ expected: 0, actual: 3 });
+      expect(ns(await store.readStream('c'))).toEqual([1, 2, 3]);
+    });
+
+    test('any: appends whatever the version', async () => {
+      await store.append('d', [counted(1)], { expectedVersion: 'any' });
+      await store.append('d', [counted(2)]);
+      expect(await store.streamVersion('d')).toBe(2);
+    });
+
+    test('a bad expected version is refused before anything is written', async () => {
+      await expect(store.append('e', [counted(1)], { expectedVersion: -1 })).rejects.toThrow(/expectedVersion/);
+      await expect(store.append('', [counted(1)])).rejects.toThrow(/stream id/);
+      await expect(store.append('e', [])).rejects.toThrow(/at least one event/);
+      expect(await countEvents(store)).toBe(0);
+    });
+  });
+
+  describe('idempotency', () => {
+    test('retrying an append with the same event ids returns the original positions and writes nothing', async () => {
+      const ids = [randomUUID(), randomUUID()];
+      const first = await store.append('r', [counted(1, ids[0]), counted(2, ids[1])], { expectedVersion: 'no_stream' });
+      await store.append('r', [counted(3)]);
+      // The retry still says no_stream: it is recognised as the same append, not checked again.
+      const retry = await store.append('r', [counted(1, ids[0]), counted(2, ids[1])], { expectedVersion: 'no_stream' });
+      expect(retry.duplicate).toBe(true);
+      expect(retry.globalPositions).toEqual(first.globalPositions);
+      expect(retry.nextExpectedVersion).toBe(2);
+      expect(await countEvents(store)).toBe(3);
+    });
+
+    test('a different event under a used event id is an error and writes nothing', async () => {
+      const id = randomUUID();
+      await store.append('r', [counted(1, id)]);
+      const err = await store.append('r', [counted(99, id)]).catch((e) => e);
+      expect(err).toBeInstanceOf(EventIdConflictError);
+      expect(err.eventIds).toEqual([id]);
+      const err2 = await store.append('other', [counted(1, id)]).catch((e) => e);
+      expect(err2).toBeInstanceOf(EventIdConflictError);
+      // a batch mixing a stored id with a new event is refused whole
+      const err3 = await store.append('r', [counted(1, id), counted(5)]).catch((e) => e);
+      expect(err3).toBeInstanceOf(EventIdConflictError);
+      expect(await countEvents(store)).toBe(1);
+    });
+  });
+
+  describe('validation', () => {
+    test('a batch with one invalid event is rejected whole, naming the type and the field', async () => {
+      const err = await store
+        .append('v', [counted(1), { type: 'Counted', data: { n: 'two' } }, counted(3)])
+        .catch((e) => e);
+      expect(err).toBeInstanceOf(EventValidationError);
+      expect(err.message).toMatch(/Counted/);
+      expect(err.message).toMatch(/n:/);
+      expect(await countEvents(store)).toBe(0);
+    });
+
+    test('an unknown event type is rejected and lists the known ones', async () => {
+      const err = await store.append('v', [{ type: 'Nope', data: {} }]).catch((e) => e);
+      expect(err).toBeInstanceOf(EventValidationError);
+      expect(err.message).toMatch(/unknown event type.*Counted, Labelled/);
+      expect(await countEvents(store)).toBe(0);
+    });
+
+    test('a stored row that no longer parses fails naming its global_position and type', async () => {
+      await store.append('ok', [counted(1)]);
+      await store.db.query(
+        `insert into events(stream_id, stream_version, event_id, event_type, schema_version, data)
+         values ('bad', 1, $1, 'Counted', 1, '{"n": "not a number"}')`,
+        [randomUUID()],
+      );
+      const [row] = await store.db.query<{ p: number }>(
+        `select global_position as p from events where stream_id = 'bad'`,
+      );
+      const err = await store.readStream('bad').catch((e) => e);
+      expect(err).toBeInstanceOf(EventDecodeError);
+      expect(err.globalPosition).toBe(row.p);
+      expect(err.message).toContain(`global_position ${row.p} (Counted)`);
+    });
+
+    test('old schema versions are upcast when read and never rewritten', async () => {
+      await store.db.query(
+        `insert into events(stream_id, stream_version, event_id, event_type, schema_version, data)
+         values ('old', 1, $1, 'Labelled', 1, '{"name": "gpu-a"}')`,
+        [randomUUID()],
+      );
+      await store.append('old', [{ type: 'Labelled', data: { label: 'gpu-b' } }]);
+      const events = await store.readStream('old');
+      expect(events.map((e) => e.data)).toEqual([{ label: 'gpu-a' }, { label: 'gpu-b' }]);
+      expect(events.map((e) => e.schemaVersion)).toEqual([1, 2]);
+      const raw = await store.db.query<{ data: unknown }>(`select data from events where stream_id = 'old' order by 1`);
+      expect(raw.map((r) => r.data)).toContainEqual({ name: 'gpu-a' });
+    });
+  });
+
+  describe('append-only', () => {
+    test.each([
+      ['UPDATE', `update events set data = '{"n": 9}'`],
+      ['DELETE', 'delete from events'],
+      ['TRUNCATE', 'truncate events'],
+    ])('%s on events fails with a clear error and changes nothing', async (op, statement) => {
+      await store.append('ao', [counted(1)]);
+      const err = await store.db.exec(statement).catch((e) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect(err.message).toContain(`append-only: ${op} is not allowed`);
+      expect(ns(await store.readStream('ao'))).toEqual([1]);
+    });
+  });
+
+  describe('concurrency', () => {
+    test('concurrent appenders expecting the same version: exactly one wins', async () => {
+      await store.append('race', [counted(0)]);
+      const results = await Promise.allSettled(
+        Array.from({ length: 8 }, (_, i) => store.append('race', [counted(i + 1)], { expectedVersion: 1 })),
+      );
+      const won = results.filter((r) => r.status === 'fulfilled');
+      const lost = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
+      expect(won).toHaveLength(1);
+      expect(lost).toHaveLength(7);
+      for (const l of lost) expect(l.reason).toBeInstanceOf(ConcurrencyError);
+      expect(await store.streamVersion('race')).toBe(2);
+    });
+
+    test('concurrent appenders with any: all land, with gap-free stream versions', async () => {
+      await Promise.all(Array.from({ length: 20 }, (_, i) => store.append('many', [counted(i), counted(i + 100)])));
+      const events = await store.readStream('many');
+      expect(events.map((e) => e.streamVersion)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+      // each batch stays contiguous
+      for (let i = 0; i < 40; i += 2) expect(ns(events)[i + 1]).toBe(ns(events)[i] + 100);
+    });
+
+    test('a reader never jumps past a transaction that took an earlier position but has not committed', async () => {
+      if (!backend.concurrent) {
+        // PGlite is one connection: a second transaction cannot start while one is open, so the
+        // case cannot arise. Still check that appends made in a transaction are read in order.
+        await store.transaction(async (tx) => tx.append('late', [counted(1)]));
+        await store.append('early', [counted(2)]);
+        const b = await store.readBatch(START);
+        expect(ns(b.events)).toEqual([1, 2]);
+        return;
+      }
+      let release!: () => void;
+      const gate = new Promise<void>((r) => {
+        release = r;
+      });
+      let taken!: () => void;
+      const positionTaken = new Promise<void>((r) => {
+        taken = r;
+      });
+      const slow = store.transaction(async (tx) => {
+        const r = await tx.append('slow', [counted(1)]);
+        taken();
+        await gate;
+        return r;
+      });
+      await positionTaken;
+      const fast = await store.append('fast', [counted(2)]);
+      const slowPos = await Promise.race([slow.then(() => -1), sleep(50).then(() => 0)]);
+      expect(slowPos).toBe(0); // still open
+      // fast committed with a later position, but the reader must hold back
+      const before = await store.readBatch(START);
+      expect(before.events).toEqual([]);
+      expect(before.checkpoint).toEqual(START);
+      release();
+      const slowRes = await slow;
+      expect(slowRes.globalPositions[0]).toBeLessThan(fast.globalPositions[0]);
+      const after = await store.readBatch(START);
+      expect(ns(after.events)).toEqual([1, 2]);
+    });
+
+    test('four concurrent appenders and a live subscriber: the subscriber sees every event exactly once', async () => {
+      const seen: number[] = [];
+      const sub = new Subscription(store, {
+        name: 'four-writers',
+        pollIntervalMs: 20,
+        handle: async (events) => {
+          seen.push(...ns(events));
+        },
+      });
+      const errors: unknown[] = [];
+      sub.on('error', (e) => errors.push(e));
+      sub.start();
+      const writers = Array.from({ length: 4 }, async (_, w) => {
+        for (let i = 0; i < 50; i++) await store.append(`w-${w}`, [counted(w * 1000 + i)]);
+      });
+      await Promise.all(writers);
+      await waitFor(() => seen.length >= 200, '200 events');
+      await sleep(100);
+      await sub.stop();
+      expect(errors.map(String)).toEqual([]);
+      expect(seen).toHaveLength(200);
+      expect(new Set(seen).size).toBe(200);
+      for (let w = 0; w < 4; w++) {
+        const mine = seen.filter((n) => Math.floor(n / 1000) === w);
+        expect(mine).toEqual(Array.from({ length: 50 }, (_, i) => w * 1000 + i));
+      }
+    });
+  });
+
+  describe('subscriptions', () => {
+    test('catch up from the stored checkpoint, then go live', async () => {
+      for (let i = 1; i <= 5; i++) await store.append('sub', [counted(i)]);
+      const seen: number[] = [];
+      const handle = async (events: StoredEvent[]) => {
+        seen.push(...ns(events));
+      };
+      const first = new Subscription(store, { name: 'p1', handle, batchSize: 2 });
+      expect(await first.catchUp()).toBe(5);
+      expect(seen).toEqual([1, 2, 3, 4, 5]);
+      const cp = await loadCheckpoint(store.db, 'p1');
+      expect(cp.position).toBe(await store.headPosition());
+
+      // a new subscriber with the same name resumes after the checkpoint and then goes live
+      const second = new Subscription(store, { name: 'p1', handle, pollIntervalMs: 10_000 });
+      second.start();
+      await store.append('sub', [counted(6)]);
+      await waitFor(() => seen.length === 6, 'the live event (woken by the append, not by the 10 s poll)');
+      await second.stop();
+      expect(seen).toEqual([1, 2, 3, 4, 5, 6]);
+    });
+
+    test('a transactional handler that fails leaves neither its writes nor the checkpoint behind', async () => {
+      await store.db.exec('create table sub_side (n int)');
+      await store.append('t', [counted(1)]);
+      let fail = true;
+      const sub = new Subscription(store, {
+        name: 'tx',
+        handle: async (events, { tx }) => {
+          for (const n of ns(events)) await tx.query('insert into sub_side values ($1)', [n]);
+          if (fail) throw new Error('boom');
+        },
+      });
+      await expect(sub.catchUp()).rejects.toThrow('boom');
+      expect(await store.db.query('select * from sub_side')).toEqual([]);
+      expect(await loadCheckpoint(store.db, 'tx')).toEqual(START);
+      fail = false;
+      expect(await sub.catchUp()).toBe(1);
+      expect(await store.db.query('select n from sub_side')).toEqual([{ n: 1 }]);
+    });
+
+    test('survives a reconnect without losing or repeating an event', async () => {
+      const seen: number[] = [];
+      const errors: unknown[] = [];
+      const sub = new Subscription(store, {
+        name: 'reconnect',
+        pollIntervalMs: 20,
+        minBackoffMs: 10,
+        handle: async (events) => {
+          seen.push(...ns(events));
+        },
+      });
+      sub.on('error', (e) => errors.push(e));
+      sub.start();
+      for (let i = 0; i < 30; i++) await store.append('rc', [counted(i)]);
+      await waitFor(() => seen.length === 30, 'the first 30');
+      if (backend.dropConnections) {
+        const dropped = await backend.dropConnections();
+        expect(dropped).toBeGreaterThan(0);
+      } else {
+        // embedded: a restart of the subscriber stands in for a reconnect
+        await sub.stop();
+        sub.start();
+      }
+      for (let i = 30; i < 60; i++) {
+        // the writer reconnects too; a write that hit the dropped connection is retried with its id
+        const id = randomUUID();
+        for (let attempt = 0; ; attempt++) {
+          try {
+            await store.append('rc', [counted(i, id)]);
+            break;
+          } catch (e) {
+            if (attempt > 5) throw e;
+            await sleep(20);
+          }
+        }
+      }
+      await waitFor(() => seen.length >= 60, 'all 60 events');
+      await sleep(100);
+      await sub.stop();
+      expect(seen).toEqual(Array.from({ length: 60 }, (_, i) => i));
+    });
+  });
+
+  describe('migrations', () => {
+    test('records each applied file with its checksum and is a no-op the second time', async () => {
+      const rows = await store.db.query<{ name: string; checksum: string }>(
+        'select name, checksum from schema_migrations order by version',
+      );
+      const files = loadMigrations();
+      expect(rows.map((r) => r.name)).toEqual(files.map((f) => f.name));
+      expect(rows.map((r) => r.checksum)).toEqual(files.map((f) => f.checksum));
+      expect((await migrate(store.db)).applied).toEqual([]);
+    });
+
+    test('refuses to start when an applied migration has changed', async () => {
+      const files = loadMigrations();
+      const changed = files.map((f, i) => (i === 0 ? { ...f, checksum: 'f'.repeat(64) } : f));
+      const err = await migrate(store.db, changed).catch((e) => e);
+      expect(err).toBeInstanceOf(MigrationError);
+      expect(err.message).toContain(`migration ${files[0].name} was changed after it was applied`);
+    });
+
+    test('two processes migrating a fresh schema at once both succeed and apply each file once', async () => {
+      const db1 = await backend.openDb();
+      const db2 = backend.concurrent ? await backend.openDb(db1.schema) : db1;
+      try {
+        const [a, b] = await Promise.all([migrate(db1), migrate(db2)]);
+        expect([...a.applied, ...b.applied].sort()).toEqual(loadMigrations().map((m) => m.name));
+        const rows = await db1.query<{ c: number }>('select count(*)::bigint as c from schema_migrations');
+        expect(rows[0].c).toBe(loadMigrations().length);
+      } finally {
+        await db1.close();
+        if (db2 !== db1) await db2.close();
+      }
+    });
+  });
+}

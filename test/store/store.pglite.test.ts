@@ -1,0 +1,6 @@
+import { pgliteBackend } from '../helpers/backends';
+import { eventStoreContract } from './contract';
+
+describe('event store contract: pglite', () => {
+  eventStoreContract(pgliteBackend);
+});
