@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { appRegistry } from '../../events/index';
 import { openStore } from '../store/index';
-import { describeTarget, parseDatabaseUrl } from '../store/open';
 import { loadMigrations } from '../store/migrator';
+import { describeTarget, parseDatabaseUrl } from '../store/open';
 
 export function registerMigrate(program: Command): void {
   program
