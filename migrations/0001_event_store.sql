@@ -19,8 +19,10 @@ CREATE TABLE events (
 COMMENT ON TABLE events IS 'gpu-scaler event store: append-only; UPDATE, DELETE and TRUNCATE are refused by triggers';
 COMMENT ON COLUMN events.tx_id IS 'writing transaction; readers only see rows with tx_id < pg_snapshot_xmin(pg_current_snapshot()) and order by (tx_id, global_position), so an early position that commits late is never skipped';
 
--- Catch-up readers order by (tx_id, global_position): index exactly that.
-CREATE INDEX events_tx_order_idx ON events (tx_id, global_position);
+-- Catch-up readers order by (tx_id, global_position): index exactly that. The order uses tx_id as
+-- a bigint (tx_id::text::bigint), not xid8 itself: PGlite's xid8 sort order is textual ('1013' before
+-- '952'), and the same SQL must be right on both backends. Comparisons with `<` are correct on both.
+CREATE INDEX events_tx_order_idx ON events (((tx_id::text)::bigint), global_position);
 -- Filters of `gpu-scaler events` and `explain`.
 CREATE INDEX events_type_idx ON events (event_type, global_position);
 CREATE INDEX events_recorded_at_idx ON events (recorded_at);

@@ -1,20 +1,27 @@
 import type { Command } from 'commander';
-import { appRegistry } from '../../events/index';
-import { openStore } from '../store/index';
-import { describeTarget, parseDatabaseUrl } from '../store/open';
+import { loadConfig } from '../config';
+import { runService } from '../service';
 
 export function registerStart(program: Command): void {
   program
     .command('start')
-    .description('run the controller as a service (until the control loop lands: open the store, migrate, report)')
-    .action(async () => {
-      const target = parseDatabaseUrl(process.env.DATABASE_URL);
-      const store = await openStore({ target, registry: appRegistry, listen: false });
-      try {
-        const head = await store.headPosition();
-        process.stdout.write(`gpu-scaler: store ready (${describeTarget(target)}), ${head} events\n`);
-      } finally {
-        await store.close();
+    .description('run the controller as a service (every POLL_INTERVAL_SEC; settings from environment variables)')
+    .option('--poll-interval <sec>', 'seconds between cycles (POLL_INTERVAL_SEC)')
+    .option('--max-workers <n>', 'policy ceiling (MAX_WORKERS)')
+    .option('--max-active-gpus <n>', 'hard GPU budget (MAX_ACTIVE_GPUS)')
+    .option('--log-format <pretty|json>', 'stdout log format (LOG_FORMAT)')
+    .option('--cycles <n>', 'stop after this many cycles (default: run until SIGINT/SIGTERM)')
+    .action(async (flags: Record<string, string | undefined>) => {
+      const overrides: Record<string, string> = {};
+      if (flags.pollInterval) overrides.POLL_INTERVAL_SEC = flags.pollInterval;
+      if (flags.maxWorkers) overrides.MAX_WORKERS = flags.maxWorkers;
+      if (flags.maxActiveGpus) overrides.MAX_ACTIVE_GPUS = flags.maxActiveGpus;
+      if (flags.logFormat) overrides.LOG_FORMAT = flags.logFormat;
+      const config = loadConfig({ ...process.env, ...overrides });
+      const cycles = flags.cycles === undefined ? undefined : Number(flags.cycles);
+      if (cycles !== undefined && (!Number.isInteger(cycles) || cycles < 1)) {
+        throw new Error(`--cycles ${flags.cycles} is not allowed: expected a whole number >= 1`);
       }
+      process.exitCode = await runService({ config, maxCycles: cycles });
     });
 }

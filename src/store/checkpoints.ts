@@ -33,3 +33,10 @@ export async function advanceCheckpoint(sql: Sql, name: string, from: Checkpoint
 export async function resetCheckpoint(sql: Sql, name: string): Promise<void> {
   await sql.query('delete from projection_checkpoints where name = $1', [name]);
 }
+
+/** True when a checkpoint has reached (processed) the event at (txId, position). */
+export function reached(cp: Checkpoint, txId: string, position: number): boolean {
+  const a = BigInt(cp.txId);
+  const b = BigInt(txId);
+  return a > b || (a === b && cp.position >= position);
+}

@@ -36,7 +36,7 @@ export async function openPgliteDb(opts: PgliteDbOptions & { instance?: PGlite }
   quoteIdent(schema);
   const owned = !opts.instance;
   const pg = opts.instance ?? (await createPglite(opts.dataDir));
-  const searchPath = schema === 'public' ? 'public' : `${quoteIdent(schema)},public`;
+  const searchPath = quoteIdent(schema);
   // PGlite is a single connection: set the search path before every use, since another store may share it.
   const ensurePath = () => pg.exec(`set search_path to ${searchPath}`);
   await ensurePath();

@@ -31,7 +31,7 @@ export async function openPostgresDb(opts: PostgresDbOptions): Promise<Db> {
     max: opts.max ?? 10,
     onnotice: () => {},
     connection: {
-      search_path: schema === 'public' ? 'public' : `${schema},public`,
+      search_path: schema,
       application_name: opts.applicationName ?? 'gpu-scaler',
     },
     types: {

@@ -36,6 +36,8 @@ export interface AppendResult {
   /** The stream's version after the append (for the next expectedVersion). */
   nextExpectedVersion: number;
   globalPositions: number[];
+  /** The writing transaction (xid8 as text): with a position, where a checkpoint must reach. */
+  txId: string;
   /** True when every event was already stored: a retry that wrote nothing. */
   duplicate: boolean;
 }
@@ -146,7 +148,7 @@ export class EventStore {
       const eventId = e.eventId ?? randomUUID();
       return { event_id: eventId, event_type: e.type, schema_version: schemaVersion, data, metadata: e.metadata ?? {} };
     });
-    let rows: { global_position: number; stream_version: number; duplicate: boolean }[];
+    let rows: { global_position: number; stream_version: number; tx_id: string; duplicate: boolean }[];
     try {
       rows = await this.sql.query('select * from append_events($1, $2, $3::text::jsonb)', [
         streamId,
@@ -165,6 +167,7 @@ export class EventStore {
     return {
       nextExpectedVersion: rows[rows.length - 1].stream_version,
       globalPositions: rows.map((r) => r.global_position),
+      txId: rows[rows.length - 1].tx_id,
       duplicate,
     };
   }
@@ -187,6 +190,16 @@ export class EventStore {
     return rows.map((r) => this.decode(r));
   }
 
+  /** The last `count` events of a stream, oldest first. */
+  async readStreamTail(streamId: string, count: number): Promise<StoredEvent[]> {
+    const rows = await this.sql.query<EventRow>(
+      `select * from (select ${COLUMNS} from events where stream_id = $1 order by stream_version desc limit $2) t
+        order by stream_version`,
+      [streamId, count],
+    );
+    return rows.map((r) => this.decode(r));
+  }
+
   /**
    * The next batch after a checkpoint, in (tx_id, global_position) order. Only rows written by
    * transactions older than every transaction still open are returned, so an event whose position
@@ -195,9 +208,9 @@ export class EventStore {
   async readBatch(after: Checkpoint, limit = 1000): Promise<ReadBatch> {
     const rows = await this.sql.query<EventRow>(
       `select ${COLUMNS} from events
-        where (tx_id, global_position) > ($1::xid8, $2::bigint)
+        where ((tx_id::text)::bigint, global_position) > ($1::bigint, $2::bigint)
           and tx_id < pg_snapshot_xmin(pg_current_snapshot())
-        order by tx_id, global_position
+        order by (tx_id::text)::bigint, global_position
         limit $3`,
       [after.txId, after.position, limit],
     );

@@ -89,7 +89,7 @@ export async function migrate(db: Db, migrations = loadMigrations()): Promise<Mi
       }
       const next = migrations.find((m) => !rows.some((r) => r.version === m.version));
       if (!next) return true;
-      await tx.exec(`set local search_path to ${schema === '"public"' ? 'public' : `${schema},public`}`);
+      await tx.exec(`set local search_path to ${schema}`);
       try {
         await tx.exec(next.sql);
       } catch (err) {

@@ -273,6 +273,39 @@ export function eventStoreContract(makeBackend: () => TestBackend): void {
       expect(ns(after.events)).toEqual([1, 2]);
     });
 
+    test('reads in transaction order when transaction ids gain a digit (999 -> 1000 style)', async () => {
+      // PGlite sorts xid8 as text ('1013' before '952'); the store must order numerically.
+      await store.db.exec('create table xid_burner (n int)');
+      const currentXid = async () =>
+        Number((await store.db.query<{ x: string }>('select pg_current_xact_id()::text as x'))[0].x);
+      const burn = async (count: number) => {
+        if (count <= 0) return;
+        // each subtransaction that writes takes its own transaction id
+        await store.db.exec(
+          `do $$ begin for i in 1..${count} loop begin insert into xid_burner values (i); exception when others then null; end; end loop; end $$`,
+        );
+      };
+      const start = await currentXid();
+      const target = 10 ** String(start + 20).length; // the next power of ten
+      if (target - start < 200_000) {
+        await burn(target - start - 20);
+        // each check takes one id and each burn(1) two: stop between target-6 and target-3
+        while ((await currentXid()) < target - 6) await burn(1);
+      }
+      await store.append('digits', [counted(1)]);
+      await burn(5);
+      await store.append('digits', [counted(2)]);
+      const events = (await store.readBatch(START)).events;
+      if (target - start < 200_000) {
+        expect(BigInt(events[0].txId) < BigInt(target)).toBe(true);
+        expect(BigInt(events[1].txId) >= BigInt(target)).toBe(true);
+      } // else: a long-used server, too far from the next digit to burn there; the order is still checked
+
+      expect(ns(events)).toEqual([1, 2]);
+      const next = await store.readBatch({ txId: events[0].txId, position: events[0].globalPosition });
+      expect(ns(next.events)).toEqual([2]);
+    });
+
     test('four concurrent appenders and a live subscriber: the subscriber sees every event exactly once', async () => {
       const seen: number[] = [];
       const sub = new Subscription(store, {

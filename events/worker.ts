@@ -1,0 +1,97 @@
+import { z } from 'zod';
+import { count, cycleNo, isoTime } from './common';
+import { defineEvent } from './define';
+
+/** Ordinal of a spawn within its decision: "Worker 2/4". */
+const ordinal = { ordinal: z.number().int().positive(), of: z.number().int().positive() };
+
+export const WorkerSpawnRequested = defineEvent({
+  type: 'WorkerSpawnRequested',
+  schemaVersion: 1,
+  schema: z.object({
+    workerId: z.string(),
+    at: isoTime,
+    cycle: cycleNo,
+    decisionEventId: z.string(),
+    ...ordinal,
+    idempotencyKey: z.string(),
+    provider: z.string(),
+  }),
+});
+
+export const WorkerSpawned = defineEvent({
+  type: 'WorkerSpawned',
+  schemaVersion: 1,
+  schema: z.object({
+    workerId: z.string(),
+    at: isoTime,
+    podId: z.string(),
+    ...ordinal,
+    /** True when the provider already had the pod (a retry after a crash found it). */
+    recovered: z.boolean(),
+    details: z.record(z.string(), z.unknown()).default({}),
+  }),
+});
+
+export const SpawnFailureKind = z.enum(['capacity', 'error', 'auth', 'rate_limited', 'stale', 'blocked']);
+export type SpawnFailureKind = z.infer<typeof SpawnFailureKind>;
+
+export const WorkerSpawnFailed = defineEvent({
+  type: 'WorkerSpawnFailed',
+  schemaVersion: 1,
+  schema: z.object({
+    workerId: z.string(),
+    at: isoTime,
+    ...ordinal,
+    kind: SpawnFailureKind,
+    error: z.string(),
+  }),
+});
+
+/** The pod is up and the worker can take tasks. */
+export const WorkerActivated = defineEvent({
+  type: 'WorkerActivated',
+  schemaVersion: 1,
+  schema: z.object({ workerId: z.string(), at: isoTime, podId: z.string() }),
+});
+
+export const TerminationReason = z.enum([
+  'idle',
+  'spawning_timeout',
+  'lifetime',
+  'orphan',
+  'exited',
+  'lost',
+  'shutdown',
+  'manual',
+]);
+export type TerminationReason = z.infer<typeof TerminationReason>;
+
+export const WorkerTerminationRequested = defineEvent({
+  type: 'WorkerTerminationRequested',
+  schemaVersion: 1,
+  schema: z.object({
+    workerId: z.string(),
+    at: isoTime,
+    cycle: cycleNo.nullable(),
+    podId: z.string().nullable(),
+    reason: TerminationReason,
+    detail: z.string(),
+  }),
+});
+
+export const WorkerTerminated = defineEvent({
+  type: 'WorkerTerminated',
+  schemaVersion: 1,
+  schema: z.object({
+    workerId: z.string(),
+    at: isoTime,
+    podId: z.string().nullable(),
+    reason: TerminationReason,
+    detail: z.string(),
+    /** The worker ended as a failure (stuck spawning, crashed, lost), not by plan. */
+    failed: z.boolean(),
+    exitCode: z.number().int().nullable().default(null),
+    gpuSeconds: count.nullable().default(null),
+  }),
+});

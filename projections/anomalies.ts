@@ -1,0 +1,39 @@
+import type { StoredEvent } from '../src/store/event-store';
+import type { Projection } from './projection';
+
+export interface AnomalyRow {
+  [k: string]: string | number | boolean | null | object;
+  event_id: string;
+  global_position: number;
+  cycle: number;
+  detected_at: string;
+  kind: string;
+  message: string;
+  figures: object;
+  causes: object;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: validated event data
+type D = any;
+
+/** One row per anomaly. */
+export const anomaliesProjection: Projection<AnomalyRow> = {
+  name: 'anomalies',
+  table: 'anomalies',
+  key: 'event_id',
+  columns: ['event_id', 'global_position', 'cycle', 'detected_at', 'kind', 'message', 'figures', 'causes'],
+  keyOf: (e: StoredEvent) => (e.type === 'AnomalyDetected' ? e.eventId : null),
+  evolve(_row, e) {
+    const d = e.data as D;
+    return {
+      event_id: e.eventId,
+      global_position: e.globalPosition,
+      cycle: d.cycle,
+      detected_at: d.at,
+      kind: d.kind,
+      message: d.message,
+      figures: d.figures,
+      causes: d.causes,
+    };
+  },
+};

@@ -1,0 +1,35 @@
+import type { StoredEvent } from '../src/store/event-store';
+
+/** A projection row: plain JSON values (timestamps as ISO strings), one column per key. */
+export type ProjectionRow = Record<string, string | number | boolean | null | object>;
+
+/**
+ * A projection: a pure fold of events into rows of one table, keyed by one column.
+ * `evolve(row, event)` is pure; the writer (writer.ts) applies it batch by batch with the
+ * checkpoint in the same transaction, and `foldAll` gives what the table must equal.
+ */
+export interface Projection<R extends ProjectionRow = ProjectionRow> {
+  name: string;
+  table: string;
+  /** The primary key column. */
+  key: keyof R & string;
+  /** Every column, in table order. */
+  columns: readonly (keyof R & string)[];
+  /** The row an event touches, or null when the event does not concern this projection. */
+  keyOf(event: StoredEvent): string | null;
+  /** The next state of that row (undefined: no row). */
+  evolve(row: R | undefined, event: StoredEvent): R | undefined;
+}
+
+/** Pure: the whole table as the fold of these events. */
+export function foldAll<R extends ProjectionRow>(p: Projection<R>, events: Iterable<StoredEvent>): Map<string, R> {
+  const rows = new Map<string, R>();
+  for (const e of events) {
+    const k = p.keyOf(e);
+    if (k === null) continue;
+    const next = p.evolve(rows.get(k), e);
+    if (next === undefined) rows.delete(k);
+    else rows.set(k, next);
+  }
+  return rows;
+}

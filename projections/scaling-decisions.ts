@@ -1,0 +1,97 @@
+import type { StoredEvent } from '../src/store/event-store';
+import type { Projection } from './projection';
+
+export interface ScalingDecisionRow {
+  [k: string]: string | number | boolean | null | object;
+  cycle: number;
+  decided_at: string;
+  queued: number;
+  active: number;
+  total: number;
+  current_active: number;
+  current_spawning: number;
+  current_total: number;
+  busy: number;
+  idle: number;
+  desired_before_caps: number;
+  requested: number;
+  desired: number;
+  decision: string;
+  delta: number;
+  capped_by: string | null;
+  limits: object;
+  terms: object;
+  terminate: object;
+  timed_out: object;
+  reasons: object;
+  settings: object;
+  event_id: string;
+  global_position: number;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: validated event data
+type D = any;
+
+/** One row per cycle that made a decision, with the whole math. */
+export const scalingDecisionsProjection: Projection<ScalingDecisionRow> = {
+  name: 'scaling_decisions',
+  table: 'scaling_decisions',
+  key: 'cycle',
+  columns: [
+    'cycle',
+    'decided_at',
+    'queued',
+    'active',
+    'total',
+    'current_active',
+    'current_spawning',
+    'current_total',
+    'busy',
+    'idle',
+    'desired_before_caps',
+    'requested',
+    'desired',
+    'decision',
+    'delta',
+    'capped_by',
+    'limits',
+    'terms',
+    'terminate',
+    'timed_out',
+    'reasons',
+    'settings',
+    'event_id',
+    'global_position',
+  ],
+  keyOf: (e: StoredEvent) => (e.type === 'ScalingDecided' ? String((e.data as D).cycle) : null),
+  evolve(_row, e) {
+    const d = e.data as D;
+    const caps = (d.limits as { name: string }[]).filter((l) => l.name !== 'MIN_ACTIVE_GPUS');
+    return {
+      cycle: d.cycle,
+      decided_at: d.at,
+      queued: d.queued,
+      active: d.active,
+      total: d.total,
+      current_active: d.current.active,
+      current_spawning: d.current.spawning,
+      current_total: d.current.total,
+      busy: d.busy,
+      idle: d.idle,
+      desired_before_caps: d.desiredBeforeCaps,
+      requested: d.requested,
+      desired: d.desired,
+      decision: d.decision,
+      delta: d.delta,
+      capped_by: caps.length ? caps.map((c) => c.name).join(',') : null,
+      limits: d.limits,
+      terms: d.terms,
+      terminate: d.terminate,
+      timed_out: d.timedOut,
+      reasons: d.reasons,
+      settings: d.settings,
+      event_id: e.eventId,
+      global_position: e.globalPosition,
+    };
+  },
+};

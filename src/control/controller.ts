@@ -1,0 +1,425 @@
+import { randomUUID } from 'node:crypto';
+import type { DbLoggingStats } from '../../events/health';
+import { Streams } from '../../events/index';
+import type { PolicySettings } from '../../events/scaling';
+import type { Clock } from '../clock';
+import type { Config } from '../config';
+import { assessDbLogging } from '../logging/index';
+import type { ProjectionRunner } from '../projections/runner';
+import type { PodInfo, Provider } from '../providers/provider';
+import { parseTaskCount, rawForEvent, type TaskCount, type TaskSource } from '../sources/source';
+import { reached } from '../store/checkpoints';
+import { ConcurrencyError, EventIdConflictError } from '../store/errors';
+import type { Checkpoint, EventStore, NewEvent } from '../store/event-store';
+import { type Anomaly, detectAnomalies } from './anomalies';
+import { countWorkersByStatus, readFleet } from './fleet';
+import { deterministicId } from './ids';
+import type { ControlLog } from './log';
+import {
+  actionLine,
+  anomalyCauses,
+  anomalyLine,
+  decisionBlock,
+  decisionLine,
+  healthCheckLine,
+  healthSummaryBlock,
+  taskCountBlock,
+  taskCountLine,
+  terminatedLine,
+} from './messages';
+import { decide, type PolicyResult } from './policy';
+
+export interface ControllerDeps {
+  store: EventStore;
+  source: TaskSource;
+  provider: Provider;
+  clock: Clock;
+  config: Config;
+  log: ControlLog;
+  projections: ProjectionRunner;
+  /** Database logging statistics, for health checks. */
+  dbLogging: () => DbLoggingStats;
+  /** Where the reactor stands, so a decision is never made before the last one was acted on. */
+  reactorCheckpoint?: () => Promise<Checkpoint>;
+  /** Real milliseconds to wait for a lagging reactor before holding the fleet (default 5000). */
+  reactorWaitMs?: number;
+}
+
+export type CycleOutcome =
+  | { cycle: number; kind: 'rejected'; reason: string }
+  | { cycle: number; kind: 'decided'; decision: PolicyResult; anomalies: Anomaly[]; held: boolean }
+  | { cycle: number; kind: 'skipped'; reason: string };
+
+export function policySettings(c: Config): PolicySettings {
+  return {
+    policy: 'default',
+    TASKS_PER_GPU: c.TASKS_PER_GPU,
+    MIN_ACTIVE_GPUS: c.MIN_ACTIVE_GPUS,
+    MAX_WORKERS: c.MAX_WORKERS,
+    MAX_ACTIVE_GPUS: c.MAX_ACTIVE_GPUS,
+    MACHINES_TO_KEEP_IDLE: c.MACHINES_TO_KEEP_IDLE,
+    GPU_IDLE_TIMEOUT_SEC: c.GPU_IDLE_TIMEOUT_SEC,
+    SPAWNING_TIMEOUT_SEC: c.SPAWNING_TIMEOUT_SEC,
+  };
+}
+
+const TIMEOUT = Symbol('timeout');
+
+/**
+ * The control loop. Each cycle: bring projections up to date, sync the fleet with the provider,
+ * observe the task count, decide (pure policy), detect anomalies (pure), and record it all as one
+ * atomic batch on the controller stream. The reactor, a separate subscriber, acts on decisions.
+ */
+export class Controller {
+  cycle = 0;
+  private version = 0;
+  private previousTotal: number | null = null;
+  private lastTaskCount: { queued: number; active: number; total: number } | null = null;
+  private lastDecision: { txId: string; position: number; cycle: number } | null = null;
+  private anomaliesSinceSummary: Record<string, number> = {};
+
+  constructor(private readonly d: ControllerDeps) {}
+
+  /** Restores the cycle number and the last observation from the controller stream. */
+  async init(): Promise<void> {
+    const tail = await this.d.store.readStreamTail(Streams.controller, 50);
+    this.version = await this.d.store.streamVersion(Streams.controller);
+    this.cycle = 0;
+    this.previousTotal = null;
+    this.lastDecision = null;
+    for (const e of tail) {
+      const data = e.data as { cycle: number; total?: number; queued?: number; active?: number };
+      this.cycle = Math.max(this.cycle, data.cycle);
+      if (e.type === 'TaskCountObserved') {
+        this.previousTotal = data.total ?? null;
+        this.lastTaskCount = { queued: data.queued ?? 0, active: data.active ?? 0, total: data.total ?? 0 };
+      }
+      if (e.type === 'ScalingDecided')
+        this.lastDecision = { txId: e.txId, position: e.globalPosition, cycle: data.cycle };
+    }
+  }
+
+  /** Runs until the signal aborts; each sleep subtracts the cycle's own duration. */
+  async run(signal: AbortSignal): Promise<void> {
+    const { clock, config, log } = this.d;
+    while (!signal.aborted) {
+      const started = clock.now().getTime();
+      try {
+        await this.runCycle();
+      } catch (err) {
+        log.log('error', `❌ Cycle #${this.cycle} failed: ${(err as Error).message}`, { cycle: this.cycle });
+        log.mirror(`cycle #${this.cycle} failed: ${(err as Error).message}`);
+      }
+      const elapsed = clock.now().getTime() - started;
+      await clock.sleep(Math.max(0, config.POLL_INTERVAL_SEC * 1000 - elapsed), signal);
+    }
+  }
+
+  async runCycle(): Promise<CycleOutcome> {
+    const { store, clock, config, log } = this.d;
+    const cycle = this.cycle + 1;
+    this.cycle = cycle;
+    const correlationId = randomUUID();
+    const meta = { cycle, correlationId };
+
+    await this.d.projections.catchUp();
+    if (await this.syncFleet(cycle)) await this.d.projections.catchUp();
+    const fleet = await readFleet(store.db);
+
+    // 1. Observe
+    const observed = await this.observe(fleet.map((w) => w.workerId));
+    const at = clock.now().toISOString();
+    if (!observed.ok) {
+      await this.appendControl([
+        {
+          type: 'TaskCountRejected',
+          data: {
+            cycle,
+            at,
+            source: this.d.source.name,
+            reason: observed.reason,
+            raw: observed.raw,
+            responseMs: observed.responseMs,
+          },
+          metadata: meta,
+        },
+      ]);
+      log.log('error', `❌ TASK COUNT REJECTED (Cycle #${cycle}): ${observed.reason}; raw answer: ${observed.raw}`, {
+        cycle,
+      });
+      log.log('crit', `🎯 SCALING DECISION (Cycle #${cycle}): none - task count rejected, fleet held as it is`, {
+        cycle,
+      });
+      log.mirror(`TASK COUNT REJECTED cycle=${cycle} reason=${observed.reason} -> no scaling decision, fleet held`);
+      await this.periodic(cycle, fleet.length);
+      return { cycle, kind: 'rejected', reason: observed.reason };
+    }
+    const { queued, active, workers } = observed.value;
+    const total = queued + active;
+
+    // 2. Decide (pure)
+    let decision = decide({
+      now: clock.now(),
+      queued,
+      active,
+      activity: workers,
+      fleet,
+      settings: policySettings(config),
+    });
+    let held = false;
+    if (decision.decision !== 'MAINTAIN' && !(await this.reactorCaughtUp())) {
+      held = true;
+      decision = {
+        ...decision,
+        decision: 'MAINTAIN',
+        delta: 0,
+        terminate: [],
+        reasons: [
+          ...decision.reasons,
+          `held: the reactor has not finished acting on cycle #${this.lastDecision?.cycle}'s decision, so this one would double-count`,
+        ],
+      };
+    }
+
+    // 3. Detect anomalies (pure)
+    const anomalies = detectAnomalies(
+      {
+        previousTotal: this.previousTotal,
+        total,
+        queued,
+        active,
+        responseMs: observed.responseMs,
+        source: this.d.source.name,
+        spawning: decision.decision === 'SCALE_UP' ? decision.delta : 0,
+        requested: decision.requested,
+      },
+      {
+        rapidScaleUpWorkers: config.ANOMALY_RAPID_SCALE_UP_WORKERS,
+        spikeFactor: config.ANOMALY_SPIKE_FACTOR,
+        fromNowhereTasks: config.ANOMALY_FROM_NOWHERE_TASKS,
+        slowSourceMs: config.ANOMALY_SLOW_SOURCE_MS,
+      },
+    );
+
+    // 4. Record the cycle as one atomic batch
+    const observedData = {
+      cycle,
+      at,
+      source: this.d.source.name,
+      queued,
+      active,
+      total,
+      responseMs: observed.responseMs,
+      workers,
+    };
+    const decidedData = { cycle, at, queued, active, ...decision, settings: policySettings(config) };
+    const decidedId = randomUUID();
+    const res = await this.appendControl([
+      { type: 'TaskCountObserved', data: observedData, metadata: meta },
+      { type: 'ScalingDecided', data: decidedData, eventId: decidedId, metadata: meta },
+      ...anomalies.map((a) => ({
+        type: 'AnomalyDetected',
+        data: { cycle, at, ...a },
+        metadata: { ...meta, causationId: decidedId },
+      })),
+    ]);
+    if (!res) return { cycle, kind: 'skipped', reason: 'another controller wrote this cycle' };
+    this.lastDecision = { txId: res.txId, position: res.globalPositions[1], cycle };
+    this.previousTotal = total;
+    this.lastTaskCount = { queued, active, total };
+    for (const a of anomalies) this.anomaliesSinceSummary[a.kind] = (this.anomaliesSinceSummary[a.kind] ?? 0) + 1;
+
+    // 5. Log: the one-liners at crit, the framed blocks, the action, the anomalies
+    log.log('crit', taskCountLine(observedData), { cycle, queued, active, total });
+    log.log('crit', decisionLine(decidedData), { cycle, desired: decision.desired, decision: decision.decision });
+    log.log('crit', taskCountBlock(observedData), { cycle });
+    log.log('crit', decisionBlock(decidedData), { cycle });
+    log.mirror(`TASK COUNT cycle=${cycle} queued=${queued} active=${active} total=${total}`);
+    log.mirror(
+      `SCALING DECISION cycle=${cycle} current=${decision.current.active}+${decision.current.spawning} desired=${decision.desired} decision=${decision.decision} delta=${decision.delta}${decision.limits.length ? ` limits=${decision.limits.map((l) => `${l.name}=${l.value}`).join(',')}` : ''}`,
+    );
+    const action = actionLine(decidedData);
+    if (action) {
+      log.log('crit', action, { cycle });
+      log.mirror(action);
+    }
+    for (const a of anomalies) {
+      log.log('alert', `${anomalyLine(a)}\n${anomalyCauses(a)}`, { cycle, anomaly: a.kind, figures: a.figures });
+      log.mirror(`ANOMALY cycle=${cycle} kind=${a.kind} ${a.message}`);
+    }
+
+    await this.periodic(cycle, fleet.length + (decision.decision === 'SCALE_UP' ? decision.delta : 0));
+    return { cycle, kind: 'decided', decision, anomalies, held };
+  }
+
+  /** Reads the task source with a timeout and validates the answer. */
+  private async observe(
+    workerIds: string[],
+  ): Promise<
+    | { ok: true; value: TaskCount; responseMs: number }
+    | { ok: false; reason: string; raw: string | null; responseMs: number }
+  > {
+    const { clock, config, source } = this.d;
+    const started = clock.now().getTime();
+    const abort = new AbortController();
+    const timeoutMs = config.TASK_SOURCE_TIMEOUT_SEC * 1000;
+    let raw: unknown;
+    try {
+      raw = await Promise.race([
+        source.fetch({ workerIds, signal: abort.signal }),
+        clock.sleep(timeoutMs, abort.signal).then(() => TIMEOUT),
+      ]);
+    } catch (err) {
+      abort.abort();
+      return {
+        ok: false,
+        reason: `task source ${source.name} failed: ${(err as Error).message}`,
+        raw: null,
+        responseMs: clock.now().getTime() - started,
+      };
+    }
+    abort.abort();
+    const responseMs = clock.now().getTime() - started;
+    if (raw === TIMEOUT) {
+      return { ok: false, reason: `task source ${source.name} timed out after ${timeoutMs} ms`, raw: null, responseMs };
+    }
+    const parsed = parseTaskCount(raw, config.TASK_COUNT_MAX);
+    if (!parsed.ok) return { ok: false, reason: parsed.reason, raw: rawForEvent(raw), responseMs };
+    return { ok: true, value: parsed.value, responseMs };
+  }
+
+  /** Appends to the controller stream, fenced by its version; null when another writer got there. */
+  private async appendControl(events: NewEvent[]) {
+    try {
+      const res = await this.d.store.append(Streams.controller, events, { expectedVersion: this.version });
+      this.version = res.nextExpectedVersion;
+      return res;
+    } catch (err) {
+      if (!(err instanceof ConcurrencyError)) throw err;
+      this.d.log.log(
+        'crit',
+        `❌ Another controller wrote to the controller stream (expected version ${this.version}, found ${err.actual}): this cycle is not recorded. Run one controller per store.`,
+        { cycle: this.cycle },
+      );
+      await this.init();
+      return null;
+    }
+  }
+
+  private async reactorCaughtUp(): Promise<boolean> {
+    if (!this.lastDecision || !this.d.reactorCheckpoint) return true;
+    const deadline = Date.now() + (this.d.reactorWaitMs ?? 5000);
+    for (;;) {
+      const cp = await this.d.reactorCheckpoint();
+      if (reached(cp, this.lastDecision.txId, this.lastDecision.position)) return true;
+      if (Date.now() >= deadline) return false;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /**
+   * Compares live workers with the provider's pods: a started pod activates its worker; a worker
+   * whose pod is gone or exited is recorded as terminated (failed). Returns whether it recorded anything.
+   */
+  private async syncFleet(cycle: number): Promise<boolean> {
+    const { store, provider, clock, log } = this.d;
+    const fleet = await readFleet(store.db);
+    if (fleet.length === 0) return false;
+    let pods: PodInfo[];
+    try {
+      pods = await provider.list();
+    } catch (err) {
+      log.log('warning', `could not list ${provider.name} pods: ${(err as Error).message}`, { cycle });
+      return false;
+    }
+    const byKey = new Map(pods.map((p) => [p.idempotencyKey ?? p.name, p]));
+    const at = clock.now().toISOString();
+    let wrote = false;
+    for (const w of fleet) {
+      if (!w.podId || w.status === 'terminating') continue;
+      const pod = byKey.get(w.workerId);
+      const stream = Streams.worker(w.workerId);
+      if (pod && pod.status === 'running' && w.status === 'spawning') {
+        await store.append(stream, [
+          {
+            type: 'WorkerActivated',
+            data: { workerId: w.workerId, at, podId: pod.podId },
+            eventId: deterministicId(`${w.workerId}:activated`),
+            metadata: { cycle },
+          },
+        ]);
+        log.log('info', `🟢 Worker ${w.workerId} is up (pod ${pod.podId})`, { cycle, workerId: w.workerId });
+        wrote = true;
+      } else if (!pod || pod.status === 'exited' || pod.status === 'failed' || pod.status === 'terminated') {
+        const reason = pod ? 'exited' : 'lost';
+        const detail = pod
+          ? `pod ${pod.podId} ${pod.status}${pod.exitCode != null ? ` with exit code ${pod.exitCode}` : ''}`
+          : `pod ${w.podId} is gone from ${provider.name}`;
+        const data = {
+          workerId: w.workerId,
+          at,
+          podId: w.podId,
+          reason: reason as 'exited' | 'lost',
+          detail,
+          failed: !pod || (pod.exitCode ?? 1) !== 0,
+          exitCode: pod?.exitCode ?? null,
+          gpuSeconds: null,
+        };
+        try {
+          await store.append(stream, [
+            {
+              type: 'WorkerTerminated',
+              data,
+              eventId: deterministicId(`${w.workerId}:terminated`),
+              metadata: { cycle },
+            },
+          ]);
+        } catch (err) {
+          if (err instanceof EventIdConflictError) continue; // the reactor recorded its end first
+          throw err;
+        }
+        log.log('error', terminatedLine(data), { cycle, workerId: w.workerId });
+        log.mirror(terminatedLine(data));
+        wrote = true;
+      }
+    }
+    return wrote;
+  }
+
+  /** Every HEALTH_CHECK_EVERY_CYCLES a health check, every HEALTH_SUMMARY_EVERY_CYCLES a summary. */
+  private async periodic(cycle: number, workerCount: number): Promise<void> {
+    const { store, clock, config, log } = this.d;
+    const at = clock.now().toISOString();
+    if (cycle % config.HEALTH_CHECK_EVERY_CYCLES === 0) {
+      const stats = this.d.dbLogging();
+      const assessed = assessDbLogging(stats);
+      const status = !stats.enabled || stats.initError ? 'failing' : assessed.healthy ? 'healthy' : 'degraded';
+      const problems = [
+        ...(stats.initError ? [`database logging failed to start: ${stats.initError}`] : []),
+        ...assessed.problems,
+      ];
+      if (!stats.enabled && !stats.initError) problems.push('database logging is disabled');
+      const data = { cycle, at, status, dbLogging: stats, problems } as const;
+      await store.append(Streams.health, [{ type: 'HealthChecked', data, metadata: { cycle } }]);
+      log.log(status === 'healthy' ? 'notice' : 'crit', healthCheckLine(data), { cycle });
+      if (status !== 'healthy') log.mirror(healthCheckLine(data));
+    }
+    if (cycle % config.HEALTH_SUMMARY_EVERY_CYCLES === 0) {
+      const stats = this.d.dbLogging();
+      const byStatus = await countWorkersByStatus(store.db);
+      const data = {
+        cycle,
+        at,
+        dbLoggingHealthy: stats.enabled && assessDbLogging(stats).healthy && !stats.initError,
+        lastTaskCount: this.lastTaskCount,
+        lastWorkerCount: workerCount,
+        workersByStatus: byStatus,
+        anomaliesSinceLast: Object.values(this.anomaliesSinceSummary).reduce((a, b) => a + b, 0),
+        anomalyKinds: this.anomaliesSinceSummary,
+      };
+      await store.append(Streams.health, [{ type: 'HealthSummaryRecorded', data, metadata: { cycle } }]);
+      log.log('crit', healthSummaryBlock(data), { cycle });
+      this.anomaliesSinceSummary = {};
+    }
+  }
+}

@@ -1,0 +1,161 @@
+import type { AppliedLimit } from '../../events/scaling';
+
+/**
+ * The operators' log lines, as pure functions of event data. The live loop logs them and
+ * `gpu-scaler explain` prints them from the record, so both read the same.
+ */
+const RULE = '═'.repeat(60);
+
+export interface TaskCountData {
+  cycle: number;
+  queued: number;
+  active: number;
+  total: number;
+  source: string;
+  responseMs: number;
+  workers: { workerId: string; activeTasks: number; lastTaskAt: string | null }[] | null;
+}
+
+export interface DecisionData {
+  cycle: number;
+  queued: number;
+  active: number;
+  total: number;
+  current: { active: number; spawning: number; total: number };
+  busy: number;
+  idle: number;
+  terms: { minActive: number; byTasks: number; busyPlusIdle: number };
+  desiredBeforeCaps: number;
+  requested: number;
+  limits: AppliedLimit[];
+  desired: number;
+  decision: string;
+  delta: number;
+  terminate: { workerId: string; reason: string }[];
+  timedOut: { workerId: string; reason: string }[];
+  reasons: string[];
+  settings: Record<string, unknown>;
+}
+
+export const taskCountLine = (d: { cycle: number; queued: number; active: number; total: number }) =>
+  `🔢 TASK COUNT (Cycle #${d.cycle}): Queued=${d.queued}, Active=${d.active}, Total=${d.total}`;
+
+export const decisionLine = (d: DecisionData) =>
+  `🎯 SCALING DECISION (Cycle #${d.cycle}): Current=${d.current.active}+${d.current.spawning}, Desired=${d.desired}`;
+
+/** The cap that cut a scale-up, if any: `(capped to 4 by MAX_ACTIVE_GPUS)`. */
+export function capNote(d: DecisionData): string {
+  const budget = d.limits.find((l) => l.name === 'MAX_ACTIVE_GPUS');
+  if (budget && d.decision === 'SCALE_UP') return ` (capped to ${d.delta} by MAX_ACTIVE_GPUS)`;
+  return '';
+}
+
+/** `🚀 SCALING UP: Creating 10 new workers (capped to 4 by MAX_ACTIVE_GPUS)` and friends. */
+export function actionLine(d: DecisionData): string | null {
+  if (d.decision === 'SCALE_UP') {
+    const wanted = Math.max(d.delta, d.requested - d.current.total);
+    return `🚀 SCALING UP: Creating ${wanted} new worker${wanted === 1 ? '' : 's'}${capNote(d)}`;
+  }
+  if (d.decision === 'SCALE_DOWN') {
+    return `📉 SCALING DOWN: Terminating ${d.delta} idle worker${d.delta === 1 ? '' : 's'} (${d.terminate
+      .map((t) => t.workerId)
+      .join(', ')})`;
+  }
+  return null;
+}
+
+export function taskCountBlock(d: TaskCountData): string {
+  const holders = d.workers ? d.workers.filter((w) => w.activeTasks > 0).length : null;
+  return [
+    RULE,
+    `🔢 TASK COUNT (Cycle #${d.cycle})`,
+    `   Queued: ${d.queued}`,
+    `   Active: ${d.active}`,
+    `   Total:  ${d.total}`,
+    `   Source: ${d.source} (answered in ${Math.round(d.responseMs)} ms)`,
+    RULE,
+    '📋 DETAILED TASK BREAKDOWN',
+    `   queued_only:        ${d.queued}`,
+    `   active_only:        ${d.active}`,
+    `   queued_plus_active: ${d.total}`,
+    holders === null
+      ? '   per-worker activity: not reported by this source'
+      : `   workers holding tasks: ${holders} of ${d.workers?.length ?? 0}`,
+    RULE,
+  ].join('\n');
+}
+
+function limitText(l: AppliedLimit): string {
+  return l.name === 'MIN_ACTIVE_GPUS'
+    ? `floor ${l.name}=${l.value} raised desired ${l.from} -> ${l.to}`
+    : `cap ${l.name}=${l.value} cut desired ${l.from} -> ${l.to}`;
+}
+
+export function decisionBlock(d: DecisionData): string {
+  const s = d.settings;
+  const lines = [
+    RULE,
+    `🎯 SCALING DECISION (Cycle #${d.cycle})`,
+    `   Tasks: queued ${d.queued} + active ${d.active} = total ${d.total}`,
+    `   Current workers: active ${d.current.active} + spawning ${d.current.spawning} = ${d.current.total} (busy ${d.busy}, idle ${d.idle})`,
+    `   Desired = max(MIN_ACTIVE_GPUS=${d.terms.minActive}, ceil(${d.total} / TASKS_PER_GPU=${s.TASKS_PER_GPU})=${d.terms.byTasks}, busy ${d.busy} + MACHINES_TO_KEEP_IDLE=${s.MACHINES_TO_KEEP_IDLE} = ${d.terms.busyPlusIdle}) = ${d.desiredBeforeCaps}`,
+    ...d.limits.map((l) => `   ${limitText(l)}`),
+    `   Final desired: ${d.desired}`,
+    `   Decision: ${decisionWords(d)}${capNote(d)}`,
+    ...d.terminate.map((t) => `   terminate ${t.workerId}: ${t.reason}`),
+    ...d.timedOut.map((t) => `   timed out ${t.workerId}: ${t.reason}`),
+    ...d.reasons.map((r) => `   - ${r}`),
+    RULE,
+  ];
+  return lines.join('\n');
+}
+
+export function decisionWords(d: { decision: string; delta: number; requested: number; current: { total: number } }) {
+  if (d.decision === 'SCALE_UP') return `SCALE UP by ${Math.max(d.delta, d.requested - d.current.total)}`;
+  if (d.decision === 'SCALE_DOWN') return `SCALE DOWN by ${d.delta}`;
+  return 'MAINTAIN';
+}
+
+export const anomalyLine = (a: { message: string }) => `🚨 ANOMALY DETECTED: ${a.message}`;
+export const anomalyCauses = (a: { causes: string[] }) => `   Possible causes: ${a.causes.join('; ')}`;
+
+export const spawnedLine = (d: { ordinal: number; of: number; podId: string; workerId: string; recovered?: boolean }) =>
+  `✅ Worker ${d.ordinal}/${d.of} spawned successfully (worker ${d.workerId}, pod ${d.podId}${d.recovered ? ', found after a restart' : ''})`;
+
+export const spawnFailedLine = (d: { ordinal: number; of: number; kind: string; error: string; workerId: string }) =>
+  `❌ Failed to spawn worker ${d.ordinal}/${d.of} (worker ${d.workerId}): ${d.kind}: ${d.error}`;
+
+export const terminatedLine = (d: { workerId: string; podId: string | null; reason: string; detail: string }) =>
+  `🛑 Worker ${d.workerId} terminated (${d.reason}: ${d.detail})${d.podId ? ` pod ${d.podId}` : ''}`;
+
+export function healthSummaryBlock(d: {
+  cycle: number;
+  dbLoggingHealthy: boolean;
+  lastTaskCount: { queued: number; active: number; total: number } | null;
+  lastWorkerCount: number;
+  workersByStatus: Record<string, number>;
+  anomaliesSinceLast: number;
+  anomalyKinds: Record<string, number>;
+}): string {
+  const kinds = Object.entries(d.anomalyKinds)
+    .map(([k, n]) => `${k} x${n}`)
+    .join(', ');
+  return [
+    RULE,
+    `📊 HEALTH SUMMARY (Cycle #${d.cycle}):`,
+    `   Database logging: ${d.dbLoggingHealthy ? 'healthy' : 'NOT HEALTHY'}`,
+    `   Last task count: ${d.lastTaskCount ? `Queued=${d.lastTaskCount.queued}, Active=${d.lastTaskCount.active}, Total=${d.lastTaskCount.total}` : 'none yet'}`,
+    `   Workers: ${d.lastWorkerCount} live (${
+      Object.entries(d.workersByStatus)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ') || 'none'
+    })`,
+    `   Anomalies since last summary: ${d.anomaliesSinceLast}${kinds ? ` (${kinds})` : ''}`,
+    RULE,
+  ].join('\n');
+}
+
+export function healthCheckLine(d: { cycle: number; status: string; problems: string[] }): string {
+  const icon = d.status === 'healthy' ? '🩺' : '⚠️';
+  return `${icon} HEALTH CHECK (Cycle #${d.cycle}): ${d.status.toUpperCase()}${d.problems.length ? ` - ${d.problems.join('; ')}` : ''}`;
+}

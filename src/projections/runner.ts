@@ -1,0 +1,77 @@
+import EventEmitter from 'eventemitter3';
+import type { Projection } from '../../projections/projection';
+import { applyToTable } from '../../projections/writer';
+import type { EventStore } from '../store/event-store';
+import { Subscription } from '../store/subscription';
+
+export const checkpointName = (p: Projection) => `projection:${p.name}`;
+
+/**
+ * Keeps the projection tables up to date: one checkpointed, transactional subscription per
+ * projection (rows and checkpoint commit together). `catchUp()` is serialised with the background
+ * loop, so the controller can bring the tables up to date before it reads them.
+ */
+export class ProjectionRunner extends EventEmitter<{ error: [err: unknown, projection: string] }> {
+  private readonly subs: Subscription[];
+  private chain: Promise<unknown> = Promise.resolve();
+  private timer?: NodeJS.Timeout;
+  private stopped = true;
+  private readonly onWake = () => this.schedule();
+
+  constructor(
+    private readonly store: EventStore,
+    readonly projections: readonly Projection[],
+    private readonly pollIntervalMs = 1000,
+  ) {
+    super();
+    this.subs = projections.map(
+      (p) =>
+        new Subscription(store, {
+          name: checkpointName(p),
+          batchSize: 1000,
+          handle: async (events, { tx }) => {
+            await applyToTable(tx, p, events);
+          },
+        }),
+    );
+  }
+
+  /** Brings every projection up to date with what is committed now. */
+  catchUp(): Promise<number> {
+    const run = this.chain.then(async () => {
+      let n = 0;
+      for (const s of this.subs) n += await s.catchUp();
+      return n;
+    });
+    this.chain = run.catch(() => {});
+    return run;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.store.signals.on('wake', this.onWake);
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.store.signals.off('wake', this.onWake);
+    if (this.timer) clearTimeout(this.timer);
+    await this.chain;
+  }
+
+  private schedule(delay = 0): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.catchUp().then(
+        () => this.schedule(this.pollIntervalMs),
+        (err) => {
+          this.emit('error', err, 'projections');
+          this.schedule(Math.min(5000, this.pollIntervalMs * 2));
+        },
+      );
+    }, delay);
+  }
+}

@@ -1,0 +1,84 @@
+import { type Clock, seededRandom } from '../clock';
+import { keyFromPodName, type PodInfo, type Provider, ProviderError, podName, type SpawnRequest } from './provider';
+
+export interface SimulatedOptions {
+  clock: Clock;
+  /** Seconds a pod takes to start: uniform in [min, max], from a seeded generator. */
+  startupMinSec: number;
+  startupMaxSec: number;
+  /** Probability that a spawn call fails. */
+  failureRate: number;
+  seed: number;
+}
+
+interface SimPod extends PodInfo {
+  readyAt: number;
+}
+
+/** Pods that exist only in memory: for demos, tests and backtests, no cloud account needed. */
+export class SimulatedProvider implements Provider {
+  readonly name = 'simulated';
+  private readonly pods = new Map<string, SimPod>();
+  private readonly random: () => number;
+  private seq = 0;
+  /** Every spawn call that created a pod, by key (tests check no key was spawned twice). */
+  readonly created: string[] = [];
+
+  constructor(private readonly opts: SimulatedOptions) {
+    this.random = seededRandom(opts.seed);
+  }
+
+  async spawn(req: SpawnRequest): Promise<PodInfo> {
+    const name = podName(req.idempotencyKey);
+    const found = [...this.pods.values()].find((p) => p.name === name && p.status !== 'terminated');
+    if (found) return { ...this.view(found), existing: true };
+    if (this.random() < this.opts.failureRate) {
+      throw new ProviderError('error', 'simulated spawn failure');
+    }
+    const { startupMinSec: lo, startupMaxSec: hi } = this.opts;
+    const now = this.opts.clock.now().getTime();
+    this.seq += 1;
+    const pod: SimPod = {
+      podId: `sim-${this.seq.toString().padStart(4, '0')}`,
+      name,
+      workerId: req.workerId,
+      idempotencyKey: req.idempotencyKey,
+      status: 'starting',
+      createdAt: new Date(now).toISOString(),
+      readyAt: now + (lo + this.random() * (hi - lo)) * 1000,
+    };
+    this.pods.set(pod.podId, pod);
+    this.created.push(req.idempotencyKey);
+    return this.view(pod);
+  }
+
+  async terminate(podId: string): Promise<void> {
+    const pod = this.pods.get(podId);
+    if (pod) pod.status = 'terminated';
+  }
+
+  async list(): Promise<PodInfo[]> {
+    return [...this.pods.values()].filter((p) => p.status !== 'terminated').map((p) => this.view(p));
+  }
+
+  /** Pods that are up (for the simulated workers). */
+  running(): PodInfo[] {
+    return [...this.pods.values()].filter((p) => this.view(p).status === 'running').map((p) => this.view(p));
+  }
+
+  /** Makes a pod exit on its own (a crash), for tests. */
+  crash(podId: string, exitCode = 1): void {
+    const pod = this.pods.get(podId);
+    if (pod) {
+      pod.status = 'exited';
+      pod.exitCode = exitCode;
+    }
+  }
+
+  private view(p: SimPod): PodInfo {
+    const { readyAt, ...info } = p;
+    const status = p.status === 'starting' && this.opts.clock.now().getTime() >= readyAt ? 'running' : p.status;
+    if (status !== p.status) p.status = status;
+    return { ...info, status, idempotencyKey: keyFromPodName(p.name) };
+  }
+}

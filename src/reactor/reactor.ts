@@ -1,0 +1,196 @@
+import { Streams } from '../../events/index';
+import type { TerminationPick } from '../../events/scaling';
+import type { SpawnFailureKind, TerminationReason } from '../../events/worker';
+import type { Clock } from '../clock';
+import { deterministicId, shortHash } from '../control/ids';
+import type { ControlLog } from '../control/log';
+import { actionLine, type DecisionData, spawnedLine, spawnFailedLine, terminatedLine } from '../control/messages';
+import { type PodInfo, type Provider, ProviderError } from '../providers/provider';
+import type { EventStore, StoredEvent } from '../store/event-store';
+import { Subscription } from '../store/subscription';
+
+export const REACTOR_CHECKPOINT = 'reactor';
+
+export interface ReactorDeps {
+  store: EventStore;
+  provider: Provider;
+  clock: Clock;
+  log: ControlLog;
+  /** A decision older than this (ms) when first reached spawns nothing new (default 120 s). */
+  staleAfterMs?: number;
+}
+
+interface ScalingDecidedData extends DecisionData {
+  at: string;
+  terminate: (TerminationPick & { reason: string })[];
+  timedOut: (TerminationPick & { reason: string })[];
+}
+
+/** The worker id of spawn i of a decision; also its idempotency key and part of its pod name. */
+export const workerIdFor = (cycle: number, decisionEventId: string, ordinal: number) =>
+  `c${cycle}-${ordinal}-${shortHash(decisionEventId)}`;
+
+/**
+ * Turns decisions into provider calls. It is a checkpointed subscriber of the store, not a call
+ * from the loop: after a crash it resumes from its checkpoint and re-handles the last decision.
+ * Every step is idempotent: events have deterministic ids, and a spawn's idempotency key lets the
+ * provider return the pod it already made instead of making a second one.
+ */
+export class Reactor {
+  readonly subscription: Subscription;
+
+  constructor(private readonly d: ReactorDeps) {
+    this.subscription = new Subscription(d.store, {
+      name: REACTOR_CHECKPOINT,
+      transactional: false,
+      batchSize: 50,
+      pollIntervalMs: 500,
+      handle: async (events) => {
+        for (const e of events) if (e.type === 'ScalingDecided') await this.act(e);
+      },
+    });
+  }
+
+  catchUp(): Promise<number> {
+    return this.subscription.catchUp();
+  }
+
+  start(): void {
+    this.subscription.start();
+  }
+
+  stop(): Promise<void> {
+    return this.subscription.stop();
+  }
+
+  /** Acts on one decision: spawns for SCALE_UP, terminates idle and timed-out workers. */
+  async act(e: StoredEvent): Promise<void> {
+    const d = e.data as ScalingDecidedData;
+    for (const t of d.timedOut) {
+      await this.terminate(t, 'spawning_timeout', d.cycle, true);
+    }
+    if (d.decision === 'SCALE_UP') {
+      const stale = this.d.clock.now().getTime() - Date.parse(d.at) > (this.d.staleAfterMs ?? 120_000);
+      for (let i = 1; i <= d.delta; i++) await this.spawn(e, d, i, stale);
+    } else if (d.decision === 'SCALE_DOWN') {
+      for (const t of d.terminate) await this.terminate(t, 'idle', d.cycle, false);
+    }
+  }
+
+  private async spawn(e: StoredEvent, d: ScalingDecidedData, ordinal: number, stale: boolean): Promise<void> {
+    const { store, provider, clock, log } = this.d;
+    const workerId = workerIdFor(d.cycle, e.eventId, ordinal);
+    const stream = Streams.worker(workerId);
+    const of = d.delta;
+    const history = await store.readStream(stream);
+    if (history.some((h) => h.type !== 'WorkerSpawnRequested')) return; // already done
+    if (history.length === 0) {
+      if (stale) {
+        log.log('warning', `⏭️ Not spawning worker ${ordinal}/${of} of cycle #${d.cycle}: the decision is stale`, {
+          cycle: d.cycle,
+        });
+        return;
+      }
+      if (ordinal === 1)
+        log.log('notice', `reactor: acting on cycle #${d.cycle}: ${actionLine(d)}`, { cycle: d.cycle });
+      await store.append(
+        stream,
+        [
+          {
+            type: 'WorkerSpawnRequested',
+            eventId: deterministicId(`${workerId}:requested`),
+            data: {
+              workerId,
+              at: clock.now().toISOString(),
+              cycle: d.cycle,
+              decisionEventId: e.eventId,
+              ordinal,
+              of,
+              idempotencyKey: workerId,
+              provider: provider.name,
+            },
+            metadata: { cycle: d.cycle, causationId: e.eventId },
+          },
+        ],
+        { expectedVersion: 'no_stream' },
+      );
+    }
+    let pod: PodInfo;
+    try {
+      pod = await provider.spawn({ workerId, idempotencyKey: workerId, env: { GPU_SCALER_WORKER_ID: workerId } });
+    } catch (err) {
+      const kind: SpawnFailureKind = err instanceof ProviderError ? err.kind : 'error';
+      const data = { workerId, at: clock.now().toISOString(), ordinal, of, kind, error: (err as Error).message };
+      await store.append(stream, [
+        {
+          type: 'WorkerSpawnFailed',
+          eventId: deterministicId(`${workerId}:spawn-result`),
+          data,
+          metadata: { cycle: d.cycle, causationId: e.eventId },
+        },
+      ]);
+      log.log('error', spawnFailedLine(data), { cycle: d.cycle, workerId });
+      log.mirror(spawnFailedLine(data));
+      return;
+    }
+    const data = {
+      workerId,
+      at: clock.now().toISOString(),
+      podId: pod.podId,
+      ordinal,
+      of,
+      recovered: pod.existing === true,
+      details: pod.details ?? {},
+    };
+    await store.append(stream, [
+      {
+        type: 'WorkerSpawned',
+        eventId: deterministicId(`${workerId}:spawn-result`),
+        data,
+        metadata: { cycle: d.cycle, causationId: e.eventId },
+      },
+    ]);
+    log.log('crit', spawnedLine(data), { cycle: d.cycle, workerId });
+    log.mirror(spawnedLine(data));
+  }
+
+  private async terminate(
+    pick: TerminationPick,
+    reason: TerminationReason,
+    cycle: number,
+    failed: boolean,
+  ): Promise<void> {
+    const { store, provider, clock, log } = this.d;
+    const stream = Streams.worker(pick.workerId);
+    const history = await store.readStream(stream);
+    if (history.some((h) => h.type === 'WorkerTerminated' || h.type === 'WorkerSpawnFailed')) return;
+    const podId =
+      pick.podId ?? (history.find((h) => h.type === 'WorkerSpawned')?.data as { podId?: string })?.podId ?? null;
+    await store.append(stream, [
+      {
+        type: 'WorkerTerminationRequested',
+        eventId: deterministicId(`${pick.workerId}:terminate-requested`),
+        data: { workerId: pick.workerId, at: clock.now().toISOString(), cycle, podId, reason, detail: pick.reason },
+        metadata: { cycle },
+      },
+    ]);
+    if (podId) await provider.terminate(podId);
+    const spawnedAt = history.find((h) => h.type === 'WorkerSpawned')?.data as { at?: string } | undefined;
+    const now = clock.now();
+    const data = {
+      workerId: pick.workerId,
+      at: now.toISOString(),
+      podId,
+      reason,
+      detail: pick.reason,
+      failed,
+      exitCode: null,
+      gpuSeconds: spawnedAt?.at ? Math.max(0, Math.round((now.getTime() - Date.parse(spawnedAt.at)) / 1000)) : null,
+    };
+    await store.append(stream, [
+      { type: 'WorkerTerminated', eventId: deterministicId(`${pick.workerId}:terminated`), data, metadata: { cycle } },
+    ]);
+    log.log(failed ? 'error' : 'notice', terminatedLine(data), { cycle, workerId: pick.workerId });
+    log.mirror(terminatedLine(data));
+  }
+}

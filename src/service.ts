@@ -1,0 +1,111 @@
+import { appRegistry } from '../events/index';
+import { systemClock } from './clock';
+import { type Config, describeConfig, SECRET_KEYS } from './config';
+import { controlLog } from './control/winston-log';
+import { createLogging, DbLoggingRequiredError, type Logging } from './logging/index';
+import { openStore } from './store/index';
+import { describeTarget, parseDatabaseUrl } from './store/open';
+import { buildSystem } from './system';
+
+export interface ServiceOptions {
+  config: Config;
+  /** Stop after this many cycles (for smoke tests); default: run until SIGINT/SIGTERM. */
+  maxCycles?: number;
+  stdout?: NodeJS.WritableStream;
+  stderr?: NodeJS.WritableStream;
+}
+
+/** Runs the controller as a service until a signal; resolves to the exit code. */
+export async function runService(opts: ServiceOptions): Promise<number> {
+  const { config } = opts;
+  const out = opts.stdout ?? process.stdout;
+  const target = parseDatabaseUrl(config.DATABASE_URL);
+  const secrets = SECRET_KEYS.map((k) => (config as Record<string, unknown>)[k]).filter(
+    (v): v is string => typeof v === 'string' && v.length > 0,
+  );
+  out.write(`gpu-scaler starting: store ${describeTarget(target)}\n`);
+  out.write(
+    `effective configuration:\n${describeConfig(config)
+      .map((l) => `  ${l}\n`)
+      .join('')}`,
+  );
+
+  const store = await openStore({ target, registry: appRegistry, applicationName: 'gpu-scaler' });
+  let logging: Logging;
+  try {
+    logging = await createLogging(
+      {
+        format: config.LOG_FORMAT ?? 'pretty',
+        level: config.LOG_LEVEL,
+        logFile: config.LOG_FILE === '' || config.LOG_FILE === 'none' ? null : config.LOG_FILE,
+        dbLogging: config.DB_LOGGING,
+        dbLoggingRequired: config.DB_LOGGING_REQUIRED,
+        dbErrorsFile: config.DB_LOGGING_ERRORS_FILE,
+        secrets,
+        dbTarget: describeTarget(target),
+        stdout: opts.stdout,
+        stderr: opts.stderr,
+      },
+      store.db,
+    );
+  } catch (err) {
+    await store.close();
+    if (err instanceof DbLoggingRequiredError) {
+      (opts.stderr ?? process.stderr).write(`gpu-scaler: ${err.message}\nDB_LOGGING_REQUIRED=true: exiting.\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const log = controlLog(logging);
+  const system = await buildSystem({ store, config, clock: systemClock, log, dbLogging: () => logging.dbStats() });
+  log.log(
+    'notice',
+    `gpu-scaler controller started: cycle every ${config.POLL_INTERVAL_SEC}s, provider ${system.provider.name}, task source ${system.source.name}, resuming after cycle #${system.controller.cycle}`,
+  );
+
+  const abort = new AbortController();
+  const stop = (sig: string) => {
+    if (abort.signal.aborted) return;
+    log.log('notice', `received ${sig}: stopping after the current step`);
+    abort.abort();
+  };
+  const onInt = () => stop('SIGINT');
+  const onTerm = () => stop('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+
+  system.projections.on('error', (err) => log.log('error', `projection update failed: ${(err as Error).message}`));
+  system.reactor.subscription.on('error', (err) =>
+    log.log('error', `reactor failed, will retry: ${(err as Error).message}`),
+  );
+  system.projections.start();
+  system.reactor.start();
+  const workerTimer = system.simWorkers
+    ? setInterval(() => {
+        system.simWorkers?.tick().catch((err) => log.log('warning', `simulated workers: ${(err as Error).message}`));
+      }, 1000)
+    : null;
+
+  if (opts.maxCycles !== undefined) {
+    const cycles = opts.maxCycles;
+    const startCycle = system.controller.cycle;
+    const check = setInterval(() => {
+      if (system.controller.cycle - startCycle >= cycles) stop('maxCycles');
+    }, 20);
+    abort.signal.addEventListener('abort', () => clearInterval(check));
+  }
+
+  try {
+    await system.controller.run(abort.signal);
+  } finally {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+    if (workerTimer) clearInterval(workerTimer);
+    await system.reactor.stop();
+    await system.projections.stop();
+    log.log('notice', 'gpu-scaler stopped');
+    await logging.close();
+    await store.close();
+  }
+  return 0;
+}

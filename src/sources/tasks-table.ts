@@ -1,0 +1,43 @@
+import type { Sql } from '../store/db';
+import type { TaskSource } from './source';
+
+/**
+ * The default task source: a `tasks` table in the store's own database. Insert rows to add work:
+ *   insert into tasks(status) values ('queued');
+ * Per-worker activity comes from tasks.worker_id, so scale-down knows who is busy.
+ */
+export class TasksTableSource implements TaskSource {
+  readonly name = 'tasks-table';
+
+  constructor(private readonly db: Sql) {}
+
+  async fetch(opts: { workerIds: string[] }): Promise<unknown> {
+    const [counts] = await this.db.query<{ queued: number; active: number }>(
+      `select count(*) filter (where status = 'queued')::bigint as queued,
+              count(*) filter (where status = 'active')::bigint as active
+         from tasks where status in ('queued', 'active')`,
+    );
+    const workers = opts.workerIds.length
+      ? await this.db.query<{ worker_id: string; active_tasks: number; last_task_at: Date | null }>(
+          `select worker_id,
+                  count(*) filter (where status = 'active')::bigint as active_tasks,
+                  max(finished_at) filter (where status = 'done') as last_task_at
+             from tasks where worker_id = any($1::text[]) group by worker_id`,
+          [opts.workerIds],
+        )
+      : [];
+    const byId = new Map(workers.map((w) => [w.worker_id, w]));
+    return {
+      queued: counts.queued,
+      active: counts.active,
+      workers: opts.workerIds.map((id) => {
+        const w = byId.get(id);
+        return {
+          workerId: id,
+          activeTasks: w?.active_tasks ?? 0,
+          lastTaskAt: w?.last_task_at ? new Date(w.last_task_at).toISOString() : null,
+        };
+      }),
+    };
+  }
+}

@@ -1,0 +1,112 @@
+import type { DbLoggingStats } from '../events/health';
+import { ALL_PROJECTIONS } from '../projections/index';
+import type { Clock } from './clock';
+import type { Config } from './config';
+import { Controller } from './control/controller';
+import type { ControlLog } from './control/log';
+import { ProjectionRunner } from './projections/runner';
+import type { Provider } from './providers/provider';
+import { SimulatedProvider } from './providers/simulated';
+import { SimulatedWorkers } from './providers/simulated-workers';
+import { REACTOR_CHECKPOINT, Reactor } from './reactor/reactor';
+import type { TaskSource } from './sources/source';
+import { TasksTableSource } from './sources/tasks-table';
+import { loadCheckpoint } from './store/checkpoints';
+import type { EventStore } from './store/event-store';
+
+export interface SystemOptions {
+  store: EventStore;
+  config: Config;
+  clock: Clock;
+  log: ControlLog;
+  dbLogging: () => DbLoggingStats;
+  /** Defaults from config: PROVIDER and TASK_SOURCE. */
+  provider?: Provider;
+  source?: TaskSource;
+  /** Real ms the controller waits for a lagging reactor before holding (default 5000). */
+  reactorWaitMs?: number;
+}
+
+/** Everything the control loop needs, wired once for the service, the tests, the demo and simulations. */
+export interface System {
+  store: EventStore;
+  config: Config;
+  clock: Clock;
+  controller: Controller;
+  reactor: Reactor;
+  projections: ProjectionRunner;
+  provider: Provider;
+  source: TaskSource;
+  /** Simulated workers working the tasks table (simulated provider only). */
+  simWorkers: SimulatedWorkers | null;
+  /** One deterministic step: workers work, a cycle runs, the reactor acts, the projections follow. */
+  step(): ReturnType<Controller['runCycle']>;
+}
+
+export function makeProvider(config: Config, clock: Clock): Provider {
+  switch (config.PROVIDER) {
+    case 'simulated':
+      return new SimulatedProvider({
+        clock,
+        startupMinSec: config.SIM_STARTUP_MIN_SEC,
+        startupMaxSec: config.SIM_STARTUP_MAX_SEC,
+        failureRate: config.SIM_FAILURE_RATE,
+        seed: config.SIM_SEED,
+      });
+  }
+}
+
+export function makeSource(config: Config, store: EventStore): TaskSource {
+  switch (config.TASK_SOURCE) {
+    case 'tasks-table':
+      return new TasksTableSource(store.db);
+  }
+}
+
+export async function buildSystem(o: SystemOptions): Promise<System> {
+  const provider = o.provider ?? makeProvider(o.config, o.clock);
+  const source = o.source ?? makeSource(o.config, o.store);
+  const projections = new ProjectionRunner(o.store, ALL_PROJECTIONS);
+  const reactor = new Reactor({
+    store: o.store,
+    provider,
+    clock: o.clock,
+    log: o.log,
+    staleAfterMs: (o.config.DECISION_STALE_SEC ?? Math.max(120, o.config.POLL_INTERVAL_SEC * 4)) * 1000,
+  });
+  const controller = new Controller({
+    store: o.store,
+    source,
+    provider,
+    clock: o.clock,
+    config: o.config,
+    log: o.log,
+    projections,
+    dbLogging: o.dbLogging,
+    reactorCheckpoint: () => loadCheckpoint(o.store.db, REACTOR_CHECKPOINT),
+    reactorWaitMs: o.reactorWaitMs,
+  });
+  await controller.init();
+  const simWorkers =
+    provider instanceof SimulatedProvider
+      ? new SimulatedWorkers(o.store.db, provider, o.clock, o.config.SIM_TASK_SEC)
+      : null;
+  return {
+    store: o.store,
+    config: o.config,
+    clock: o.clock,
+    controller,
+    reactor,
+    projections,
+    provider,
+    source,
+    simWorkers,
+    async step() {
+      await simWorkers?.tick();
+      const outcome = await controller.runCycle();
+      await reactor.catchUp();
+      await projections.catchUp();
+      return outcome;
+    },
+  };
+}

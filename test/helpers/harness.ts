@@ -1,0 +1,186 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { appRegistry } from '../../events/index';
+import { FakeClock } from '../../src/clock';
+import { type Config, loadConfig } from '../../src/config';
+import { controlLog } from '../../src/control/winston-log';
+import { createLogging, type Logging } from '../../src/logging/index';
+import { SimulatedProvider } from '../../src/providers/simulated';
+import type { TaskSource } from '../../src/sources/source';
+import type { EventStore, StoredEvent } from '../../src/store/event-store';
+import { buildSystem, type System } from '../../src/system';
+import type { TestBackend } from './backends';
+
+/** A writable that keeps what was written. */
+export class Capture extends Writable {
+  text = '';
+  override _write(chunk: Buffer | string, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.text += chunk.toString();
+    cb();
+  }
+  lines(): string[] {
+    return this.text.split('\n').filter((l) => l.length > 0);
+  }
+}
+
+/** A task source whose answer the test sets; it can also be slow, fail, or answer garbage. */
+export class ScriptedSource implements TaskSource {
+  readonly name = 'scripted';
+  answer: unknown = { queued: 0, active: 0 };
+  /** Fake milliseconds the answer takes (advances the fake clock). */
+  delayMs = 0;
+  error: Error | null = null;
+  hang = false;
+  calls = 0;
+  constructor(private readonly clock: FakeClock) {}
+  async fetch(opts: { signal: AbortSignal }): Promise<unknown> {
+    this.calls += 1;
+    if (this.hang) {
+      const pending = new Promise<unknown>((_, reject) =>
+        opts.signal.addEventListener('abort', () => reject(new Error('aborted'))),
+      );
+      setImmediate(() => this.clock.advance(60_000));
+      return pending;
+    }
+    if (this.delayMs) this.clock.advance(this.delayMs);
+    if (this.error) throw this.error;
+    return this.answer;
+  }
+  set(queued: number, active = 0): void {
+    this.answer = { queued, active };
+  }
+}
+
+export interface Harness {
+  store: EventStore;
+  clock: FakeClock;
+  config: Config;
+  system: System;
+  provider: SimulatedProvider;
+  logging: Logging;
+  stdout: Capture;
+  stderr: Capture;
+  dir: string;
+  logFile: string;
+  errorsFile: string;
+  /** Runs one step then moves the clock by POLL_INTERVAL_SEC. */
+  cycle(): ReturnType<System['step']>;
+  events(type?: string): Promise<StoredEvent[]>;
+  close(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  env?: Record<string, string>;
+  /** Use a ScriptedSource (default) or the tasks table. */
+  source?: 'scripted' | 'tasks-table';
+  /** Prepare the database before logging starts (e.g. break system_logs). */
+  beforeLogging?: (store: EventStore) => Promise<void>;
+  start?: string;
+}
+
+export const SCENARIO_ENV: Record<string, string> = {
+  SIM_STARTUP_MIN_SEC: '5',
+  SIM_STARTUP_MAX_SEC: '10',
+  SIM_FAILURE_RATE: '0',
+  SIM_TASK_SEC: '20',
+};
+
+/** The whole system on a test backend, with a fake clock and all four log destinations captured. */
+export async function harness(
+  backend: TestBackend,
+  o: HarnessOptions = {},
+): Promise<Harness & { source: ScriptedSource }> {
+  const store = await backend.open(appRegistry);
+  await o.beforeLogging?.(store);
+  const clock = new FakeClock(o.start ?? '2026-11-27T18:00:00.000Z');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gpu-scaler-test-'));
+  const logFile = path.join(dir, 'orchestrator.log');
+  const errorsFile = path.join(dir, 'db_logging_errors.log');
+  const stdout = new Capture();
+  const stderr = new Capture();
+  const config = loadConfig({ ...SCENARIO_ENV, ...o.env });
+  const logging = await createLogging(
+    {
+      format: 'pretty',
+      logFile,
+      dbErrorsFile: errorsFile,
+      dbLoggingRequired: config.DB_LOGGING_REQUIRED,
+      stdout,
+      stderr,
+      now: () => clock.now(),
+      flushMs: 60_000,
+      sourceId: 'test',
+    },
+    store.db,
+  );
+  const source = new ScriptedSource(clock);
+  const provider = new SimulatedProvider({
+    clock,
+    startupMinSec: config.SIM_STARTUP_MIN_SEC,
+    startupMaxSec: config.SIM_STARTUP_MAX_SEC,
+    failureRate: config.SIM_FAILURE_RATE,
+    seed: config.SIM_SEED,
+  });
+  const system = await buildSystem({
+    store,
+    config,
+    clock,
+    log: controlLog(logging),
+    dbLogging: () => logging.dbStats(),
+    provider,
+    source: o.source === 'tasks-table' ? undefined : source,
+    reactorWaitMs: 0,
+  });
+  return {
+    store,
+    clock,
+    config,
+    system,
+    provider,
+    logging,
+    stdout,
+    stderr,
+    dir,
+    logFile,
+    errorsFile,
+    source,
+    async cycle() {
+      const out = await system.step();
+      clock.advance(config.POLL_INTERVAL_SEC * 1000);
+      return out;
+    },
+    async events(type?: string) {
+      const all: StoredEvent[] = [];
+      for await (const b of store.readAll()) all.push(...b);
+      return type ? all.filter((e) => e.type === type) : all;
+    },
+    async close() {
+      await logging.close();
+      await store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Runs a suite against PGlite, and against the server when TEST_DATABASE_URL is set. */
+export function forEachBackend(
+  name: string,
+  makers: { pglite: () => TestBackend; postgres: () => TestBackend; hasServer: boolean },
+  suite: (getBackend: () => TestBackend) => void,
+): void {
+  for (const kind of ['pglite', 'postgres'] as const) {
+    const d = kind === 'postgres' && !makers.hasServer ? describe.skip : describe;
+    d(`${name} [${kind}]`, () => {
+      let backend: TestBackend;
+      beforeAll(() => {
+        backend = makers[kind]();
+      });
+      afterAll(async () => {
+        await backend.teardown();
+      });
+      suite(() => backend);
+    });
+  }
+}
