@@ -1,25 +1,61 @@
 import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../config';
+import { CliError, type CliIo, EXIT, processIo } from './context';
+import { registerDemo } from './demo';
+import { registerEvents } from './events';
+import { registerExplain } from './explain';
 import { registerMigrate } from './migrate';
+import { registerReplay } from './replay';
+import { registerSql } from './sql';
 import { registerStart } from './start';
+import { registerStatus } from './status';
 
-export function buildProgram(): Command {
+export function buildProgram(io: CliIo): Command {
   const program = new Command('gpu-scaler')
-    .description('Event-sourced scaling controller for fleets of GPU workers')
+    .description(
+      'Event-sourced scaling controller for fleets of GPU workers.\n' +
+        'Every command reads DATABASE_URL: unset = embedded store in ./.gpu-scaler/db, postgres://… = a server,\n' +
+        'pglite:///dir = an embedded store elsewhere, memory:// = a throwaway one.',
+    )
     .showHelpAfterError('(add --help for usage)')
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    })
     .exitOverride();
-  registerStart(program);
-  registerMigrate(program);
+  registerStart(program, io);
+  registerMigrate(program, io);
+  registerExplain(program, io);
+  registerEvents(program, io);
+  registerReplay(program, io);
+  registerStatus(program, io);
+  registerSql(program, io);
+  registerDemo(program, io);
+  for (const c of program.commands) c.exitOverride().showHelpAfterError('(add --help for usage)');
   return program;
 }
 
 /** Runs the CLI; resolves to the process exit code. */
-export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
+  const program = buildProgram(io);
+  process.exitCode = undefined;
   try {
     await program.parseAsync(argv);
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode;
-    throw err;
+    if (err instanceof CommanderError) {
+      // help and version exit 0; usage errors were already printed by commander
+      return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (err instanceof CliError) {
+      io.stderr.write(`gpu-scaler: ${err.message}\n`);
+      return err.exitCode;
+    }
+    if (err instanceof ConfigError) {
+      io.stderr.write(`gpu-scaler: ${err.message}\n`);
+      return EXIT.usage;
+    }
+    io.stderr.write(`gpu-scaler: ${(err as Error).message ?? err}\n`);
+    return EXIT.failure;
   }
 }

@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config';
 import { runService } from '../service';
+import type { CliIo } from './context';
 
-export function registerStart(program: Command): void {
+export function registerStart(program: Command, io: CliIo): void {
   program
     .command('start')
     .description('run the controller as a service (every POLL_INTERVAL_SEC; settings from environment variables)')
@@ -17,11 +18,11 @@ export function registerStart(program: Command): void {
       if (flags.maxWorkers) overrides.MAX_WORKERS = flags.maxWorkers;
       if (flags.maxActiveGpus) overrides.MAX_ACTIVE_GPUS = flags.maxActiveGpus;
       if (flags.logFormat) overrides.LOG_FORMAT = flags.logFormat;
-      const config = loadConfig({ ...process.env, ...overrides });
+      const config = loadConfig({ ...io.env, ...overrides });
       const cycles = flags.cycles === undefined ? undefined : Number(flags.cycles);
       if (cycles !== undefined && (!Number.isInteger(cycles) || cycles < 1)) {
         throw new Error(`--cycles ${flags.cycles} is not allowed: expected a whole number >= 1`);
       }
-      process.exitCode = await runService({ config, maxCycles: cycles });
+      process.exitCode = await runService({ config, maxCycles: cycles, stdout: io.stdout, stderr: io.stderr });
     });
 }

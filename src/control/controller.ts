@@ -393,12 +393,10 @@ export class Controller {
     if (cycle % config.HEALTH_CHECK_EVERY_CYCLES === 0) {
       const stats = this.d.dbLogging();
       const assessed = assessDbLogging(stats);
-      const status = !stats.enabled || stats.initError ? 'failing' : assessed.healthy ? 'healthy' : 'degraded';
-      const problems = [
-        ...(stats.initError ? [`database logging failed to start: ${stats.initError}`] : []),
-        ...assessed.problems,
-      ];
-      if (!stats.enabled && !stats.initError) problems.push('database logging is disabled');
+      // failing: database logging could not start; degraded: it runs with errors, or is switched off
+      const status = stats.initError ? 'failing' : assessed.healthy && stats.enabled ? 'healthy' : 'degraded';
+      const problems = [...assessed.problems];
+      if (!stats.enabled) problems.push('database logging is disabled (DB_LOGGING=false)');
       const data = { cycle, at, status, dbLogging: stats, problems } as const;
       await store.append(Streams.health, [{ type: 'HealthChecked', data, metadata: { cycle } }]);
       log.log(status === 'healthy' ? 'notice' : 'crit', healthCheckLine(data), { cycle });

@@ -181,7 +181,7 @@ forEachBackend(
         [20, 'failing'],
       ]);
       expect(checks[0].dbLogging.initError).toMatch(/system_logs/);
-      expect(checks[0].problems[0]).toMatch(/database logging failed to start/);
+      expect(checks[0].problems[0]).toMatch(/database logging initialization failed/);
       const summaries = await h.store.db.query<Any>(
         'select cycle, db_logging_healthy, last_total from health_summaries',
       );

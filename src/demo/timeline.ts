@@ -1,0 +1,205 @@
+import type { DbLoggingStats } from '../../events/health';
+import type { FakeClock } from '../clock';
+import { type Config, loadConfig } from '../config';
+import type { ControlLog } from '../control/log';
+import { SimulatedProvider } from '../providers/simulated';
+import { ScriptedSource } from '../sources/scripted';
+import type { EventStore } from '../store/event-store';
+import { buildSystem, type System } from '../system';
+
+/** What a scenario needs of logging: a fresh one per scenario (the fourth breaks the database's). */
+export interface ScenarioLogging {
+  log: ControlLog;
+  dbLogging: () => DbLoggingStats;
+  close(): Promise<void>;
+}
+
+export interface TimelineOptions {
+  store: EventStore;
+  clock: FakeClock;
+  makeLogging: (store: EventStore) => Promise<ScenarioLogging>;
+  /** Called as each scenario starts (the demo prints a heading). */
+  onScenario?: (s: ScenarioInfo) => void;
+}
+
+export interface ScenarioInfo {
+  index: number;
+  title: string;
+  description: string;
+}
+
+export interface ScenarioResult extends ScenarioInfo {
+  firstCycle: number;
+  lastCycle: number;
+  /** The cycle that shows the point of the scenario, and when it ran. */
+  keyCycle: number;
+  keyTime: string;
+}
+
+/** Settings shared by every scenario: pods start in 5-10 s, never fail; tasks take 20 s. */
+const BASE_ENV = {
+  POLL_INTERVAL_SEC: '30',
+  SIM_STARTUP_MIN_SEC: '5',
+  SIM_STARTUP_MAX_SEC: '10',
+  SIM_FAILURE_RATE: '0',
+  SIM_TASK_SEC: '20',
+};
+
+/**
+ * The operators' four scenarios as one timeline on one store, with a fake clock:
+ *  1. normal operation: 2 tasks, 2 workers, MAINTAIN
+ *  2. legitimate scale-up: 2 -> 20 tasks, 18 spawns, a rapid scale-up alert, then back to idle
+ *  3. spurious scale-up: 0 -> 51 with MAX_ACTIVE_GPUS=4: wants 10, capped to 4, alerts, 4 spawns
+ *  4. database logging failure: critical error, failing health checks, the loop keeps running
+ * The clock starts at 18:00:00 UTC of its day; the spurious jump happens at 18:25:42.
+ */
+export async function runOperatorTimeline(o: TimelineOptions): Promise<ScenarioResult[]> {
+  const { store, clock } = o;
+  const provider = new SimulatedProvider({
+    clock,
+    startupMinSec: 5,
+    startupMaxSec: 10,
+    failureRate: 0,
+    seed: 42,
+  });
+  const source = new ScriptedSource(clock, 'edge-function (scripted)');
+  const results: ScenarioResult[] = [];
+  const day = clock.now().toISOString().slice(0, 10);
+  const at = (hms: string) => new Date(`${day}T${hms}.000Z`);
+
+  async function scenario(
+    info: ScenarioInfo,
+    env: Record<string, string>,
+    body: (sys: System, cycle: () => Promise<number>) => Promise<{ keyCycle: number; keyTime: string }>,
+    prepare?: () => Promise<void>,
+    cleanup?: () => Promise<void>,
+  ) {
+    o.onScenario?.(info);
+    await prepare?.();
+    const logging = await o.makeLogging(store);
+    const config: Config = loadConfig({ ...BASE_ENV, ...env });
+    const sys = await buildSystem({
+      store,
+      config,
+      clock,
+      log: logging.log,
+      dbLogging: logging.dbLogging,
+      provider,
+      source,
+      reactorWaitMs: 0,
+    });
+    const firstCycle = sys.controller.cycle + 1;
+    const cycle = async () => {
+      await sys.step();
+      const n = sys.controller.cycle;
+      clock.advance(config.POLL_INTERVAL_SEC * 1000);
+      return n;
+    };
+    try {
+      const key = await body(sys, cycle);
+      results.push({ ...info, firstCycle, lastCycle: sys.controller.cycle, ...key });
+    } finally {
+      await logging.close();
+      await cleanup?.();
+    }
+  }
+
+  clock.set(at('18:00:00'));
+  await scenario(
+    { index: 1, title: 'Normal operation', description: '2 tasks queued, 2 workers: MAINTAIN, no anomaly' },
+    {},
+    async (_sys, cycle) => {
+      source.set(2);
+      await cycle(); // the first cycle brings up 2 workers
+      let key = 0;
+      let keyTime = '';
+      for (let i = 0; i < 3; i++) {
+        keyTime = clock.now().toISOString();
+        key = await cycle();
+      }
+      return { keyCycle: key, keyTime };
+    },
+  );
+
+  await scenario(
+    {
+      index: 2,
+      title: 'Legitimate scale-up',
+      description:
+        '2 -> 20 tasks with MAX_WORKERS=20: 18 spawns and a rapid scale-up alert; then the burst drains and idle workers go',
+    },
+    { MAX_WORKERS: '20', MAX_ACTIVE_GPUS: '20' },
+    async (sys, cycle) => {
+      const sysPoll = () => sys.config.POLL_INTERVAL_SEC * 1000;
+      source.set(20);
+      const keyTime = clock.now().toISOString();
+      const keyCycle = await cycle();
+      for (const [q, a] of [
+        [12, 8],
+        [4, 8],
+        [0, 3],
+      ]) {
+        source.set(q, a);
+        await cycle();
+      }
+      source.set(0);
+      // idle workers time out (300 s) and go; cycles run on until the next scenario at 18:25:12
+      while (clock.now().getTime() + sysPoll() <= at('18:25:12').getTime()) await cycle();
+      clock.set(at('18:25:12'));
+      return { keyCycle, keyTime };
+    },
+  );
+
+  await scenario(
+    {
+      index: 3,
+      title: 'Spurious scale-up',
+      description: 'the task source jumps 0 -> 51 with MAX_ACTIVE_GPUS=4: the policy wants 10, the budget caps it at 4',
+    },
+    { MAX_ACTIVE_GPUS: '4' },
+    async (_sys, cycle) => {
+      source.set(0);
+      await cycle(); // 18:25:12
+      source.set(51);
+      const keyTime = clock.now().toISOString(); // 18:25:42
+      const keyCycle = await cycle();
+      for (let i = 0; i < 3; i++) await cycle();
+      source.set(0);
+      return { keyCycle, keyTime };
+    },
+  );
+
+  await scenario(
+    {
+      index: 4,
+      title: 'Database logging failure',
+      description:
+        'the system_logs table is gone: a critical error, db_logging_errors.log, failing health checks; the loop runs on',
+    },
+    { MAX_ACTIVE_GPUS: '4' },
+    async (sys, cycle) => {
+      source.set(1);
+      let keyCycle = 0;
+      let keyTime = '';
+      // run until two health checks (every 10 cycles) have reported the failure
+      let checks = 0;
+      while (checks < 2) {
+        const t = clock.now().toISOString();
+        const n = await cycle();
+        if (n % sys.config.HEALTH_CHECK_EVERY_CYCLES === 0) {
+          checks += 1;
+          keyCycle = n;
+          keyTime = t;
+        }
+      }
+      return { keyCycle, keyTime };
+    },
+    async () => {
+      await store.db.exec('alter table system_logs rename to system_logs_unavailable');
+    },
+    async () => {
+      await store.db.exec('alter table system_logs_unavailable rename to system_logs');
+    },
+  );
+  return results;
+}
