@@ -1,0 +1,134 @@
+import type { PolicySettings } from '../../events/scaling';
+import { decide, type FleetWorker, type PolicyInput } from '../../src/control/policy';
+
+const settings: PolicySettings = {
+  policy: 'default',
+  TASKS_PER_GPU: 1,
+  MIN_ACTIVE_GPUS: 0,
+  MAX_WORKERS: 10,
+  MAX_ACTIVE_GPUS: 10,
+  MACHINES_TO_KEEP_IDLE: 0,
+  GPU_IDLE_TIMEOUT_SEC: 300,
+  SPAWNING_TIMEOUT_SEC: 600,
+};
+const NOW = new Date('2026-11-27T18:30:00.000Z');
+const ago = (sec: number) => new Date(NOW.getTime() - sec * 1000).toISOString();
+const worker = (id: string, status: FleetWorker['status'], activeSecAgo: number | null, requestedSecAgo = 900) => ({
+  workerId: id,
+  podId: `pod-${id}`,
+  status,
+  requestedAt: ago(requestedSecAgo),
+  activeAt: activeSecAgo === null ? null : ago(activeSecAgo),
+});
+const input = (over: Partial<PolicyInput>): PolicyInput => ({
+  now: NOW,
+  queued: 0,
+  active: 0,
+  activity: null,
+  fleet: [],
+  settings,
+  ...over,
+});
+
+describe('the default policy', () => {
+  test('the operators example: 51 tasks want 10 (MAX_WORKERS), the budget cuts to 4', () => {
+    const r = decide(input({ queued: 51, settings: { ...settings, MAX_ACTIVE_GPUS: 4 } }));
+    expect(r).toMatchObject({
+      total: 51,
+      terms: { minActive: 0, byTasks: 51, busyPlusIdle: 0 },
+      desiredBeforeCaps: 51,
+      requested: 10,
+      desired: 4,
+      decision: 'SCALE_UP',
+      delta: 4,
+    });
+    expect(r.limits).toEqual([
+      { name: 'MAX_WORKERS', value: 10, from: 51, to: 10 },
+      { name: 'MAX_ACTIVE_GPUS', value: 4, from: 10, to: 4 },
+    ]);
+  });
+
+  test('TASKS_PER_GPU divides and rounds up; MIN_ACTIVE_GPUS is a floor that is recorded', () => {
+    expect(decide(input({ queued: 5, settings: { ...settings, TASKS_PER_GPU: 2 } })).desired).toBe(3);
+    const floor = decide(input({ queued: 1, settings: { ...settings, MIN_ACTIVE_GPUS: 2 } }));
+    expect(floor.desired).toBe(2);
+    expect(floor.limits).toEqual([{ name: 'MIN_ACTIVE_GPUS', value: 2, from: 1, to: 2 }]);
+  });
+
+  test('busy + MACHINES_TO_KEEP_IDLE keeps spare capacity', () => {
+    const fleet = [worker('a', 'active', 600), worker('b', 'active', 600)];
+    const activity = [
+      { workerId: 'a', activeTasks: 1, lastTaskAt: null },
+      { workerId: 'b', activeTasks: 1, lastTaskAt: null },
+    ];
+    const r = decide(input({ active: 2, fleet, activity, settings: { ...settings, MACHINES_TO_KEEP_IDLE: 1 } }));
+    expect(r.busy).toBe(2);
+    expect(r.desired).toBe(3);
+    expect(r.decision).toBe('SCALE_UP');
+    expect(r.delta).toBe(1);
+  });
+
+  test('current counts active and spawning; equal desired is MAINTAIN', () => {
+    const r = decide(input({ queued: 2, fleet: [worker('a', 'active', 60), worker('b', 'spawning', null, 20)] }));
+    expect(r.current).toEqual({ active: 1, spawning: 1, total: 2 });
+    expect(r.decision).toBe('MAINTAIN');
+    expect(r.delta).toBe(0);
+  });
+
+  test('scale-down removes only workers idle past the timeout, least recently used first', () => {
+    const fleet = [worker('recent', 'active', 100), worker('old', 'active', 900), worker('older', 'active', 1200)];
+    const activity = [
+      { workerId: 'recent', activeTasks: 0, lastTaskAt: null },
+      { workerId: 'old', activeTasks: 0, lastTaskAt: ago(400) },
+      { workerId: 'older', activeTasks: 0, lastTaskAt: ago(350) },
+    ];
+    const r = decide(input({ fleet, activity }));
+    expect(r.decision).toBe('SCALE_DOWN');
+    expect(r.terminate.map((t) => [t.workerId, t.idleSec])).toEqual([
+      ['old', 400],
+      ['older', 350],
+    ]);
+    expect(r.reasons.join(' ')).toMatch(/1 worker\(s\) over desired kept/);
+  });
+
+  test('a worker holding a task is never removed, however long it has been active', () => {
+    const fleet = [worker('busy', 'active', 5000), worker('idle', 'active', 5000)];
+    const activity = [
+      { workerId: 'busy', activeTasks: 1, lastTaskAt: null },
+      { workerId: 'idle', activeTasks: 0, lastTaskAt: null },
+    ];
+    const r = decide(input({ active: 1, fleet, activity }));
+    expect(r.desired).toBe(1);
+    expect(r.terminate.map((t) => t.workerId)).toEqual(['idle']);
+  });
+
+  test('idle time counts from the last finished task, not from a heartbeat', () => {
+    const fleet = [worker('w', 'active', 3600)];
+    const r = decide(input({ fleet, activity: [{ workerId: 'w', activeTasks: 0, lastTaskAt: ago(120) }] }));
+    expect(r.decision).toBe('MAINTAIN');
+    expect(r.terminate).toEqual([]);
+  });
+
+  test('without per-worker activity, as many workers as active tasks are kept', () => {
+    const fleet = [worker('a', 'active', 900), worker('b', 'active', 900), worker('c', 'active', 900)];
+    const r = decide(input({ active: 1, fleet }));
+    expect(r.desired).toBe(1);
+    expect(r.terminate).toHaveLength(2);
+  });
+
+  test('workers stuck in spawning past SPAWNING_TIMEOUT_SEC are listed and not counted', () => {
+    const r = decide(input({ queued: 1, fleet: [worker('stuck', 'spawning', null, 700)] }));
+    expect(r.timedOut.map((t) => t.workerId)).toEqual(['stuck']);
+    expect(r.current.total).toBe(0);
+    expect(r.decision).toBe('SCALE_UP');
+    expect(r.delta).toBe(1);
+  });
+
+  test('MAX_ACTIVE_GPUS=0 spawns nothing and terminates nothing on its own', () => {
+    const fleet = [worker('a', 'active', 10)];
+    const r = decide(input({ queued: 9, active: 1, fleet, settings: { ...settings, MAX_ACTIVE_GPUS: 0 } }));
+    expect(r.desired).toBe(0);
+    expect(r.decision).toBe('MAINTAIN');
+    expect(r.terminate).toEqual([]);
+  });
+});

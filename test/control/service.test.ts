@@ -1,0 +1,70 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { appRegistry } from '../../events/index';
+import { loadConfig } from '../../src/config';
+import { runService } from '../../src/service';
+import { openStore } from '../../src/store/index';
+import { Capture } from '../helpers/harness';
+
+/** The service as `npm start` runs it, on an embedded store in a temporary directory. */
+describe('the service', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gpu-scaler-service-'));
+  });
+  afterAll(() => {
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const env = (extra: Record<string, string> = {}) => ({
+    DATABASE_URL: `pglite://${path.join(dir, 'db')}`,
+    LOG_FILE: path.join(dir, 'orchestrator.log'),
+    DB_LOGGING_ERRORS_FILE: path.join(dir, 'db_logging_errors.log'),
+    POLL_INTERVAL_SEC: '0.05',
+    ...extra,
+  });
+
+  test('runs cycles on the embedded store, prints its configuration, and resumes the cycle count', async () => {
+    const stdout = new Capture();
+    const stderr = new Capture();
+    const code = await runService({ config: loadConfig(env()), maxCycles: 2, stdout, stderr });
+    expect(code).toBe(0);
+    expect(stdout.text).toContain('effective configuration:');
+    expect(stdout.text).toContain('MAX_ACTIVE_GPUS=10');
+    expect(stdout.text).toContain('🔢 TASK COUNT (Cycle #1): Queued=0, Active=0, Total=0');
+    expect(stdout.text).toContain('🔢 TASK COUNT (Cycle #2)');
+    expect(stderr.text).toContain('TASK COUNT cycle=2 queued=0 active=0 total=0');
+    expect(fs.readFileSync(path.join(dir, 'orchestrator.log'), 'utf8')).toContain('🎯 SCALING DECISION (Cycle #2)');
+
+    const again = new Capture();
+    expect(await runService({ config: loadConfig(env()), maxCycles: 1, stdout: again, stderr: new Capture() })).toBe(0);
+    expect(again.text).toContain('🔢 TASK COUNT (Cycle #3)');
+  });
+
+  test('DB_LOGGING_REQUIRED=true exits non-zero when database logging cannot start; without it the loop runs', async () => {
+    const store = await openStore({ target: `pglite://${path.join(dir, 'db')}`, registry: appRegistry });
+    await store.db.exec(`create function refuse() returns trigger language plpgsql as $$
+      begin raise exception 'system_logs is read-only today'; end $$;
+      create trigger refuse before insert on system_logs for each row execute function refuse();`);
+    await store.close();
+
+    const stderr = new Capture();
+    const code = await runService({
+      config: loadConfig(env({ DB_LOGGING_REQUIRED: 'true' })),
+      maxCycles: 1,
+      stdout: new Capture(),
+      stderr,
+    });
+    expect(code).not.toBe(0);
+    expect(stderr.text).toMatch(/DB_LOGGING_REQUIRED=true: exiting/);
+    const errors = fs.readFileSync(path.join(dir, 'db_logging_errors.log'), 'utf8');
+    expect(errors).toContain('system_logs is read-only today');
+
+    const stdout = new Capture();
+    const ok = await runService({ config: loadConfig(env()), maxCycles: 1, stdout, stderr: new Capture() });
+    expect(ok).toBe(0);
+    expect(stdout.text).toMatch(/❌ CRITICAL: Database logging initialization FAILED: \w+/);
+    expect(stdout.text).toContain('🔢 TASK COUNT (Cycle #');
+  });
+});
