@@ -1,11 +1,125 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { Command } from 'commander';
-import { CliError, type CliIo } from './context';
+import { appRegistry } from '../../events/index';
+import { FakeClock } from '../clock';
+import { controlLog } from '../control/winston-log';
+import { runOperatorTimeline, type ScenarioResult } from '../demo/timeline';
+import { createLogging } from '../logging/index';
+import { openStore } from '../store/index';
+import { type CliIo, EXIT } from './context';
+import { runExplain } from './explain';
 
-export function registerDemo(program: Command, _io: CliIo): void {
+export const DEMO_QUERIES: { title: string; sql: string }[] = [
+  {
+    title: 'Every decision that changed the fleet, with its math',
+    sql: `select cycle, decided_at, total, current_total, requested, desired, capped_by, decision, delta
+  from scaling_decisions where decision <> 'MAINTAIN' order by cycle`,
+  },
+  {
+    title: 'Anomalies, newest first',
+    sql: 'select detected_at, kind, message from anomalies order by detected_at desc',
+  },
+  {
+    title: 'Worker lifetimes (GPU-seconds) and why they ended',
+    sql: `select worker_id, status, termination_reason,
+       extract(epoch from coalesce(terminated_at, now()) - spawned_at)::int as seconds
+  from workers order by requested_at limit 10`,
+  },
+  {
+    title: 'Health summaries',
+    sql: 'select cycle, recorded_at, db_logging_healthy, last_total, last_worker_count, anomalies_since_last from health_summaries order by cycle',
+  },
+];
+
+const RULE = '─'.repeat(78);
+
+/** The demo's day: today if 18:40 UTC has passed, else yesterday, so "18:25" is in the past. */
+function demoDay(now: Date): string {
+  const d = new Date(now);
+  if (d.getUTCHours() * 60 + d.getUTCMinutes() < 18 * 60 + 40) d.setUTCDate(d.getUTCDate() - 1);
+  return d.toISOString().slice(0, 10);
+}
+
+export async function runDemo(io: CliIo, o: { dataDir?: string; quiet?: boolean; now?: Date }): Promise<number> {
+  const out = io.stdout;
+  const dataDir = o.dataDir ? path.resolve(o.dataDir) : null;
+  const target = dataDir ? `pglite://${dataDir}` : 'memory://';
+  const logDir = dataDir ? path.dirname(dataDir) : fs.mkdtempSync(path.join(os.tmpdir(), 'gpu-scaler-demo-'));
+  const day = demoDay(o.now ?? new Date());
+  const clock = new FakeClock(`${day}T18:00:00.000Z`);
+  out.write(
+    `${RULE}\ngpu-scaler demo: the operators' four scenarios on ${dataDir ? `an embedded store in ${dataDir}` : 'a throwaway in-memory store'},\nwith a simulated clock (30 s cycles run in milliseconds) and simulated GPU pods.\n${RULE}\n`,
+  );
+  const store = await openStore({ target, registry: appRegistry, listen: false });
+  let results: ScenarioResult[];
+  try {
+    results = await runOperatorTimeline({
+      store,
+      clock,
+      onScenario: (s) => out.write(`\n${RULE}\nScenario ${s.index}: ${s.title}\n  ${s.description}\n${RULE}\n`),
+      makeLogging: async (s) => {
+        const logging = await createLogging(
+          {
+            format: 'pretty',
+            stdout: o.quiet ? devNull() : out,
+            stderr: o.quiet ? devNull() : io.stderr,
+            logFile: path.join(logDir, 'orchestrator.log'),
+            dbErrorsFile: path.join(logDir, 'db_logging_errors.log'),
+            now: () => clock.now(),
+            flushMs: 60_000,
+            sourceId: 'demo',
+          },
+          s.db,
+        );
+        return { log: controlLog(logging), dbLogging: () => logging.dbStats(), close: () => logging.close() };
+      },
+    });
+
+    const spurious = results.find((r) => r.index === 3) as ScenarioResult;
+    out.write(`\n${RULE}\nWhy did it scale up at ${spurious.keyTime.slice(11, 19)} UTC? Asking the record:\n`);
+    out.write(`$ gpu-scaler explain --at ${spurious.keyTime} --utc\n${RULE}\n`);
+    await runExplain(store, io, { at: spurious.keyTime, window: '2m', utc: true });
+
+    out.write(`\n${RULE}\nQueries to copy (gpu-scaler sql "<query>", or psql against a server):\n${RULE}\n`);
+    for (const q of DEMO_QUERIES) out.write(`\n-- ${q.title}\n${q.sql};\n`);
+    out.write(`\n${RULE}\n`);
+    for (const r of results)
+      out.write(
+        `Scenario ${r.index} (${r.title}): cycles #${r.firstCycle}-#${r.lastCycle}, see cycle #${r.keyCycle} at ${r.keyTime}\n`,
+      );
+    if (dataDir) {
+      out.write(`Logs: ${path.join(logDir, 'orchestrator.log')}, ${path.join(logDir, 'db_logging_errors.log')}\n`);
+      out.write(
+        `\nThe store is kept. Explore it with the other commands:\n  DATABASE_URL=pglite://${dataDir} gpu-scaler explain --at ${spurious.keyTime}\n  DATABASE_URL=pglite://${dataDir} gpu-scaler status\n  DATABASE_URL=pglite://${dataDir} gpu-scaler sql "select * from anomalies"\n`,
+      );
+    } else {
+      out.write('\nThe store was in memory and is gone. Keep it with: gpu-scaler demo --data-dir ./demo-db\n');
+    }
+  } finally {
+    await store.close();
+    if (!dataDir) fs.rmSync(logDir, { recursive: true, force: true });
+  }
+  return EXIT.ok;
+}
+
+function devNull(): NodeJS.WritableStream {
+  const { Writable } = require('node:stream') as typeof import('node:stream');
+  return new Writable({
+    write(_c, _e, cb) {
+      cb();
+    },
+  });
+}
+
+export function registerDemo(program: Command, io: CliIo): void {
   program
     .command('demo')
-    .description('(not built yet)')
-    .action(async () => {
-      throw new CliError('demo is not built yet');
+    .description("a newcomer's tour in under a minute: the operators' four scenarios, then explain and SQL")
+    .option('--data-dir <dir>', 'keep the store in this directory (an embedded PGlite) to explore it afterwards')
+    .option('--quiet', 'do not print the controller logs, only the tour')
+    .action(async (o: { dataDir?: string; quiet?: boolean }) => {
+      process.exitCode = await runDemo(io, o);
     });
 }

@@ -1,0 +1,261 @@
+import type { StoredEvent } from '../store/event-store';
+
+// biome-ignore lint/suspicious/noExplicitAny: validated event data
+type D = any;
+
+export interface TimelineLine {
+  position: number;
+  at: string;
+  cycle: number | null;
+  type: string;
+  text: string;
+}
+
+export interface CycleFacts {
+  cycle: number;
+  at: string;
+  observed: { queued: number; active: number; total: number; source: string; responseMs: number } | null;
+  rejected: { reason: string; raw: string | null } | null;
+  previousTotal: number | null;
+  decision: D | null;
+  decisionEventId: string | null;
+  anomalies: { kind: string; message: string; causes: string[] }[];
+  spawns: { ordinal: number; of: number; workerId: string; ok: boolean; podId: string | null; error: string | null }[];
+  terminations: { workerId: string; reason: string; detail: string }[];
+}
+
+export interface Explanation {
+  focusCycle: number | null;
+  timeline: TimelineLine[];
+  cycles: CycleFacts[];
+  conclusion: string;
+}
+
+const n = (x: number, word: string) => `${x} ${word}${x === 1 ? '' : 's'}`;
+
+/** One human line per event, in the operators' words. */
+export function describeEvent(e: StoredEvent): string | null {
+  const d = e.data as D;
+  switch (e.type) {
+    case 'TaskCountObserved':
+      return `TASK COUNT: Queued=${d.queued}, Active=${d.active}, Total=${d.total} (from ${d.source} in ${Math.round(d.responseMs)} ms)`;
+    case 'TaskCountRejected':
+      return `⛔ TASK COUNT REJECTED: ${d.reason} (no scaling decision; fleet held)`;
+    case 'ScalingDecided': {
+      const budget = (d.limits as D[]).find((l) => l.name === 'MAX_ACTIVE_GPUS');
+      const head = `SCALING DECISION: Current=${d.current.total}, Desired=${budget ? d.requested : d.desired}`;
+      return budget ? `${head}, Final=${d.desired} (MAX_ACTIVE_GPUS=${budget.value})` : head;
+    }
+    case 'AnomalyDetected':
+      return `🚨 ANOMALY DETECTED: ${d.message}`;
+    case 'WorkerSpawnRequested':
+      return null;
+    case 'WorkerSpawned':
+      return `✅ Worker ${d.ordinal}/${d.of} spawned (worker ${d.workerId}, pod ${d.podId}${d.recovered ? ', found again after a restart' : ''})`;
+    case 'WorkerSpawnFailed':
+      return `❌ Failed to spawn worker ${d.ordinal}/${d.of}: ${d.kind}: ${d.error}`;
+    case 'WorkerActivated':
+      return `🟢 Worker ${d.workerId} is up (pod ${d.podId})`;
+    case 'WorkerTerminationRequested':
+      return null;
+    case 'WorkerTerminated':
+      return `🛑 Worker ${d.workerId} terminated: ${d.reason} (${d.detail})${d.failed ? ' [failed]' : ''}`;
+    case 'HealthChecked':
+      return `🩺 HEALTH CHECK: ${String(d.status).toUpperCase()}${d.problems.length ? ` - ${d.problems.join('; ')}` : ''}`;
+    case 'HealthSummaryRecorded':
+      return `📊 HEALTH SUMMARY: ${d.lastWorkerCount} workers, ${n(d.anomaliesSinceLast, 'anomaly')} since the last summary, database logging ${d.dbLoggingHealthy ? 'healthy' : 'NOT healthy'}`;
+    default:
+      return `${e.type}`;
+  }
+}
+
+function actionText(d: D): string | null {
+  if (d.decision === 'SCALE_UP') {
+    const wanted = Math.max(d.delta, d.requested - d.current.total);
+    const cap = (d.limits as D[]).some((l) => l.name === 'MAX_ACTIVE_GPUS')
+      ? ` (capped to ${d.delta} by MAX_ACTIVE_GPUS)`
+      : '';
+    return `🚀 SCALING UP: Creating ${n(wanted, 'worker')}${cap}`;
+  }
+  if (d.decision === 'SCALE_DOWN') return `📉 SCALING DOWN: Terminating ${n(d.delta, 'idle worker')}`;
+  return null;
+}
+
+/**
+ * Pure: the timeline and the facts of each cycle from events (in any order; sorted by position).
+ * `previous` is the accepted task count of the cycle before the first one shown, if known.
+ */
+export function explain(
+  events: readonly StoredEvent[],
+  opts: { focusCycle?: number | null; focusAt?: Date | null; previousTotal?: number | null } = {},
+): Explanation {
+  const sorted = [...events].sort((a, b) => a.globalPosition - b.globalPosition);
+  const timeline: TimelineLine[] = [];
+  const cycles = new Map<number, CycleFacts>();
+  const byDecision = new Map<string, CycleFacts>();
+  const cycleOf = (e: StoredEvent): number | null => {
+    const c = (e.data as D).cycle ?? e.metadata.cycle;
+    return typeof c === 'number' ? c : null;
+  };
+  const facts = (cycle: number, at: string): CycleFacts => {
+    let f = cycles.get(cycle);
+    if (!f) {
+      f = {
+        cycle,
+        at,
+        observed: null,
+        rejected: null,
+        previousTotal: null,
+        decision: null,
+        decisionEventId: null,
+        anomalies: [],
+        spawns: [],
+        terminations: [],
+      };
+      cycles.set(cycle, f);
+    }
+    return f;
+  };
+  for (const e of sorted) {
+    const d = e.data as D;
+    const at: string = d.at ?? e.recordedAt.toISOString();
+    const cycle = cycleOf(e);
+    const text = describeEvent(e);
+    if (text) timeline.push({ position: e.globalPosition, at, cycle, type: e.type, text });
+    if (e.type === 'ScalingDecided') {
+      const action = actionText(d);
+      if (action) timeline.push({ position: e.globalPosition, at, cycle, type: 'ScalingAction', text: action });
+    }
+    if (cycle === null) continue;
+    if (e.type === 'TaskCountObserved') {
+      facts(cycle, at).observed = {
+        queued: d.queued,
+        active: d.active,
+        total: d.total,
+        source: d.source,
+        responseMs: d.responseMs,
+      };
+    } else if (e.type === 'TaskCountRejected') {
+      facts(cycle, at).rejected = { reason: d.reason, raw: d.raw };
+    } else if (e.type === 'ScalingDecided') {
+      const f = facts(cycle, at);
+      f.decision = d;
+      f.decisionEventId = e.eventId;
+      byDecision.set(e.eventId, f);
+    } else if (e.type === 'AnomalyDetected') {
+      facts(cycle, at).anomalies.push({ kind: d.kind, message: d.message, causes: d.causes });
+    }
+  }
+  // worker outcomes, attributed to the decision that caused them
+  for (const e of sorted) {
+    const d = e.data as D;
+    const cause = typeof e.metadata.causationId === 'string' ? byDecision.get(e.metadata.causationId) : undefined;
+    const f = cause ?? (typeof d.cycle === 'number' ? cycles.get(d.cycle) : undefined);
+    if (!f) continue;
+    if (e.type === 'WorkerSpawned' || e.type === 'WorkerSpawnFailed') {
+      f.spawns.push({
+        ordinal: d.ordinal,
+        of: d.of,
+        workerId: d.workerId,
+        ok: e.type === 'WorkerSpawned',
+        podId: d.podId ?? null,
+        error: e.type === 'WorkerSpawnFailed' ? `${d.kind}: ${d.error}` : null,
+      });
+    }
+  }
+  for (const e of sorted) {
+    if (e.type !== 'WorkerTerminated') continue;
+    const c = e.metadata.cycle;
+    const f = typeof c === 'number' ? cycles.get(c) : undefined;
+    const d = e.data as D;
+    if (f) f.terminations.push({ workerId: d.workerId, reason: d.reason, detail: d.detail });
+  }
+
+  const list = [...cycles.values()].sort((a, b) => a.cycle - b.cycle);
+  let prev = opts.previousTotal ?? null;
+  for (const f of list) {
+    f.previousTotal = prev;
+    if (f.observed) prev = f.observed.total;
+  }
+  const focus = pickFocus(list, opts);
+  return {
+    focusCycle: focus?.cycle ?? null,
+    timeline,
+    cycles: list,
+    conclusion: focus ? conclude(focus) : 'No scaling decision was recorded in this window.',
+  };
+}
+
+/** The cycle asked for; else the one nearest the time asked that changed the fleet; else the nearest. */
+function pickFocus(list: CycleFacts[], opts: { focusCycle?: number | null; focusAt?: Date | null }): CycleFacts | null {
+  if (opts.focusCycle != null) return list.find((f) => f.cycle === opts.focusCycle) ?? null;
+  const decided = list.filter((f) => f.decision || f.rejected);
+  if (decided.length === 0) return null;
+  const t = opts.focusAt?.getTime() ?? Date.parse(decided[decided.length - 1].at);
+  const dist = (f: CycleFacts) => Math.abs(Date.parse(f.at) - t);
+  const changes = decided.filter((f) => f.decision && f.decision.decision !== 'MAINTAIN');
+  const pool = changes.length ? changes : decided;
+  return pool.reduce((best, f) => (dist(f) < dist(best) ? f : best));
+}
+
+/** One paragraph built from the facts of a cycle. */
+export function conclude(f: CycleFacts): string {
+  const parts: string[] = [];
+  const time = f.at.replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+  if (f.rejected) {
+    return `At ${time} (cycle #${f.cycle}) the task source's answer was rejected: ${f.rejected.reason}. No scaling decision was made and the fleet was held as it was.`;
+  }
+  const o = f.observed;
+  if (o) {
+    const before = f.previousTotal === null ? '' : ` (the cycle before it reported ${f.previousTotal})`;
+    parts.push(
+      `At ${time} (cycle #${f.cycle}) the task source ${o.source} reported ${n(o.total, 'task')}: ${o.queued} queued and ${o.active} active${before}.`,
+    );
+  }
+  const d = f.decision;
+  if (d) {
+    const s = d.settings;
+    parts.push(
+      `The policy computed desired = max(MIN_ACTIVE_GPUS=${d.terms.minActive}, ceil(${d.total} / TASKS_PER_GPU=${s.TASKS_PER_GPU}) = ${d.terms.byTasks}, busy ${d.busy} + MACHINES_TO_KEEP_IDLE=${s.MACHINES_TO_KEEP_IDLE}) = ${d.desiredBeforeCaps}.`,
+    );
+    const caps = (d.limits as D[]).filter((l) => l.name !== 'MIN_ACTIVE_GPUS');
+    if (caps.length) {
+      parts.push(
+        `${caps.map((l) => `${l.name}=${l.value} cut it from ${l.from} to ${l.to}`).join(', then ')}, so the final desired count was ${d.desired}.`,
+      );
+    }
+    const floor = (d.limits as D[]).find((l) => l.name === 'MIN_ACTIVE_GPUS');
+    if (floor) parts.push(`The floor MIN_ACTIVE_GPUS=${floor.value} raised it from ${floor.from} to ${floor.to}.`);
+    const current = `${d.current.total} worker${d.current.total === 1 ? '' : 's'} (${d.current.active} active, ${d.current.spawning} spawning)`;
+    if (d.decision === 'SCALE_UP') parts.push(`With ${current} it decided to SCALE UP by ${d.delta}.`);
+    else if (d.decision === 'SCALE_DOWN') {
+      parts.push(
+        `With ${current} it decided to SCALE DOWN by ${d.delta}: ${(d.terminate as D[]).map((t) => `${t.workerId} (${t.reason})`).join(', ')}.`,
+      );
+    } else parts.push(`With ${current} it decided to MAINTAIN.`);
+    const notes = (d.reasons as string[]).filter((r) => /kept|held|stuck/.test(r));
+    if (notes.length) parts.push(`${notes.map((r) => r[0].toUpperCase() + r.slice(1)).join('. ')}.`);
+  }
+  if (f.anomalies.length) {
+    parts.push(
+      `Anomalies fired: ${f.anomalies.map((a) => `${a.kind.replaceAll('_', ' ')} ("${a.message}")`).join('; ')}.`,
+    );
+  } else if (d) {
+    parts.push('No anomaly fired.');
+  }
+  if (f.spawns.length) {
+    const ok = f.spawns.filter((s) => s.ok);
+    const failed = f.spawns.filter((s) => !s.ok);
+    parts.push(
+      `Spawns: ${ok.length} of ${d?.delta ?? f.spawns.length} succeeded${ok.length ? ` (${ok.map((s) => `${s.ordinal}/${s.of} pod ${s.podId}`).join(', ')})` : ''}${failed.length ? `; ${failed.length} failed (${failed.map((s) => `${s.ordinal}/${s.of}: ${s.error}`).join('; ')})` : ''}.`,
+    );
+  } else if (d?.decision === 'SCALE_UP') {
+    parts.push('No spawn result is recorded for it yet (the reactor may not have acted).');
+  }
+  if (f.terminations.length) {
+    parts.push(`Terminated: ${f.terminations.map((t) => `${t.workerId} (${t.reason})`).join(', ')}.`);
+  }
+  const fromNowhere = f.anomalies.find((a) => a.kind === 'task_count_from_nowhere' || a.kind === 'task_count_spike');
+  if (fromNowhere) parts.push(`If the jump was not real work, check: ${fromNowhere.causes.join('; ')}.`);
+  return parts.join(' ');
+}
