@@ -4,6 +4,7 @@ import { EventRegistry } from './registry';
 import { ScalingDecided } from './scaling';
 import { TaskCountObserved, TaskCountRejected } from './task-count';
 import {
+  OrphanPodTerminated,
   WorkerActivated,
   WorkerSpawned,
   WorkerSpawnFailed,
@@ -29,6 +30,7 @@ export const ALL_EVENTS = [
   WorkerActivated,
   WorkerTerminationRequested,
   WorkerTerminated,
+  OrphanPodTerminated,
   HealthChecked,
   HealthSummaryRecorded,
 ] as const;
@@ -40,5 +42,6 @@ export const appRegistry = new EventRegistry(ALL_EVENTS);
 export const Streams = {
   controller: 'controller',
   health: 'health',
+  reconciliation: 'reconciliation',
   worker: (workerId: string) => `worker-${workerId}`,
 } as const;

@@ -23,6 +23,7 @@ export const PolicySettings = z.object({
   MACHINES_TO_KEEP_IDLE: count,
   GPU_IDLE_TIMEOUT_SEC: z.number().nonnegative(),
   SPAWNING_TIMEOUT_SEC: z.number().nonnegative(),
+  WORKER_MAX_LIFETIME_SEC: z.number().positive().nullable().default(null),
 });
 export type PolicySettings = z.infer<typeof PolicySettings>;
 
@@ -60,6 +61,10 @@ export const ScalingDecided = defineEvent({
     terminate: z.array(TerminationPick),
     /** Workers stuck in spawning past SPAWNING_TIMEOUT_SEC: terminated and recorded as failed. */
     timedOut: z.array(TerminationPick),
+    /** Workers past WORKER_MAX_LIFETIME_SEC: terminated (and replaced if still needed). */
+    expired: z.array(TerminationPick).default([]),
+    /** Why spawning was stopped this cycle (circuit breaker, refused credentials), if it was. */
+    spawnBlocked: z.string().nullable().default(null),
     reasons: z.array(z.string()),
     settings: PolicySettings,
   }),

@@ -95,3 +95,18 @@ export const WorkerTerminated = defineEvent({
     gpuSeconds: count.nullable().default(null),
   }),
 });
+
+/** A pod of ours (by name prefix) that no worker accounts for: terminated by reconciliation. */
+export const OrphanPodTerminated = defineEvent({
+  type: 'OrphanPodTerminated',
+  schemaVersion: 1,
+  schema: z.object({
+    at: isoTime,
+    cycle: cycleNo,
+    provider: z.string(),
+    podId: z.string(),
+    name: z.string(),
+    idempotencyKey: z.string().nullable(),
+    reason: z.string(),
+  }),
+});

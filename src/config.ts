@@ -23,6 +23,13 @@ export const ConfigSchema = z.object({
   MACHINES_TO_KEEP_IDLE: int(0).default(0),
   GPU_IDLE_TIMEOUT_SEC: num(0).default(300),
   SPAWNING_TIMEOUT_SEC: num(1).default(600),
+  /** A hard cap on a worker's life; unset = none. */
+  WORKER_MAX_LIFETIME_SEC: num(1).optional(),
+  /** Compare the provider's pods with the workers every this many cycles (orphans are terminated). */
+  RECONCILE_EVERY_CYCLES: int(1).default(10),
+  CIRCUIT_BREAKER_WINDOW_SEC: num(1).default(300),
+  CIRCUIT_BREAKER_MIN_SPAWNS: int(1).default(5),
+  CIRCUIT_BREAKER_FAILURE_RATIO: num(0, 1).default(0.8),
   /** A decision older than this when the reactor reaches it spawns nothing new. */
   DECISION_STALE_SEC: num(1).optional(),
   ANOMALY_RAPID_SCALE_UP_WORKERS: int(1).default(3),

@@ -12,6 +12,7 @@ import { reached } from '../store/checkpoints';
 import { ConcurrencyError, EventIdConflictError } from '../store/errors';
 import type { Checkpoint, EventStore, NewEvent } from '../store/event-store';
 import { type Anomaly, detectAnomalies } from './anomalies';
+import { breakerState, type SpawnOutcome } from './circuit-breaker';
 import { countWorkersByStatus, readFleet } from './fleet';
 import { deterministicId } from './ids';
 import type { ControlLog } from './log';
@@ -27,7 +28,7 @@ import {
   taskCountLine,
   terminatedLine,
 } from './messages';
-import { decide, type PolicyResult } from './policy';
+import { blockSpawning, decide, type PolicyResult } from './policy';
 
 export interface ControllerDeps {
   store: EventStore;
@@ -60,6 +61,7 @@ export function policySettings(c: Config): PolicySettings {
     MACHINES_TO_KEEP_IDLE: c.MACHINES_TO_KEEP_IDLE,
     GPU_IDLE_TIMEOUT_SEC: c.GPU_IDLE_TIMEOUT_SEC,
     SPAWNING_TIMEOUT_SEC: c.SPAWNING_TIMEOUT_SEC,
+    WORKER_MAX_LIFETIME_SEC: c.WORKER_MAX_LIFETIME_SEC ?? null,
   };
 }
 
@@ -77,6 +79,9 @@ export class Controller {
   private lastTaskCount: { queued: number; active: number; total: number } | null = null;
   private lastDecision: { txId: string; position: number; cycle: number } | null = null;
   private anomaliesSinceSummary: Record<string, number> = {};
+  private startedAt = new Date(0);
+  private breakerWasOpen = false;
+  private authReported = false;
 
   constructor(private readonly d: ControllerDeps) {}
 
@@ -87,6 +92,7 @@ export class Controller {
     this.cycle = 0;
     this.previousTotal = null;
     this.lastDecision = null;
+    this.startedAt = this.d.clock.now();
     for (const e of tail) {
       const data = e.data as { cycle: number; total?: number; queued?: number; active?: number };
       this.cycle = Math.max(this.cycle, data.cycle);
@@ -166,6 +172,8 @@ export class Controller {
       fleet,
       settings: policySettings(config),
     });
+    const block = await this.spawnBlock(cycle);
+    if (block.why) decision = blockSpawning(decision, block.why);
     let held = false;
     if (decision.decision !== 'MAINTAIN' && !(await this.reactorCaughtUp())) {
       held = true;
@@ -182,24 +190,27 @@ export class Controller {
     }
 
     // 3. Detect anomalies (pure)
-    const anomalies = detectAnomalies(
-      {
-        previousTotal: this.previousTotal,
-        total,
-        queued,
-        active,
-        responseMs: observed.responseMs,
-        source: this.d.source.name,
-        spawning: decision.decision === 'SCALE_UP' ? decision.delta : 0,
-        requested: decision.requested,
-      },
-      {
-        rapidScaleUpWorkers: config.ANOMALY_RAPID_SCALE_UP_WORKERS,
-        spikeFactor: config.ANOMALY_SPIKE_FACTOR,
-        fromNowhereTasks: config.ANOMALY_FROM_NOWHERE_TASKS,
-        slowSourceMs: config.ANOMALY_SLOW_SOURCE_MS,
-      },
-    );
+    const anomalies = [
+      ...block.anomalies,
+      ...detectAnomalies(
+        {
+          previousTotal: this.previousTotal,
+          total,
+          queued,
+          active,
+          responseMs: observed.responseMs,
+          source: this.d.source.name,
+          spawning: decision.decision === 'SCALE_UP' ? decision.delta : 0,
+          requested: decision.requested,
+        },
+        {
+          rapidScaleUpWorkers: config.ANOMALY_RAPID_SCALE_UP_WORKERS,
+          spikeFactor: config.ANOMALY_SPIKE_FACTOR,
+          fromNowhereTasks: config.ANOMALY_FROM_NOWHERE_TASKS,
+          slowSourceMs: config.ANOMALY_SLOW_SOURCE_MS,
+        },
+      ),
+    ];
 
     // 4. Record the cycle as one atomic batch
     const observedData = {
@@ -248,6 +259,7 @@ export class Controller {
       log.mirror(`ANOMALY cycle=${cycle} kind=${a.kind} ${a.message}`);
     }
 
+    if (cycle % config.RECONCILE_EVERY_CYCLES === 0) await this.reconcile(cycle);
     await this.periodic(cycle, fleet.length + (decision.decision === 'SCALE_UP' ? decision.delta : 0));
     return { cycle, kind: 'decided', decision, anomalies, held };
   }
@@ -384,6 +396,131 @@ export class Controller {
       }
     }
     return wrote;
+  }
+
+  /**
+   * Whether spawning must stop: the circuit breaker (most recent spawns failed, capacity failures
+   * not counted) or a provider that refused our credentials since this controller started (a bad
+   * key or an empty balance does not fix itself). Anomalies are raised when a block begins.
+   */
+  private async spawnBlock(cycle: number): Promise<{ why: string | null; anomalies: Anomaly[] }> {
+    const { store, clock, config, log } = this.d;
+    const now = clock.now();
+    const since = new Date(
+      Math.min(now.getTime() - config.CIRCUIT_BREAKER_WINDOW_SEC * 1000, this.startedAt.getTime()),
+    ).toISOString();
+    const rows = await store.db.query<{ type: string; at: string; kind: string | null; error: string | null }>(
+      `select event_type as type, data->>'at' as at, data->>'kind' as kind, data->>'error' as error from events
+        where event_type in ('WorkerSpawned', 'WorkerSpawnFailed') and data->>'at' >= $1 order by global_position`,
+      [since],
+    );
+    const outcomes: SpawnOutcome[] = rows.map((r) => ({
+      at: r.at,
+      ok: r.type === 'WorkerSpawned',
+      kind: r.type === 'WorkerSpawned' ? null : (r.kind as SpawnOutcome['kind']),
+    }));
+    const anomalies: Anomaly[] = [];
+    const auth = rows.filter((r) => r.kind === 'auth' && Date.parse(r.at) >= this.startedAt.getTime()).pop();
+    if (auth) {
+      const why = `the provider refused our credentials (${auth.error}); fix the key or the balance and restart`;
+      if (!this.authReported) {
+        this.authReported = true;
+        anomalies.push({
+          kind: 'provider_auth_failed',
+          message: `Provider ${this.d.provider.name} refused our credentials: spawning stopped`,
+          figures: {},
+          causes: [
+            'a wrong or revoked API key',
+            'no balance left on the account',
+            'no access to the requested resources',
+          ],
+        });
+        log.log('crit', `❌ CRITICAL: ${why}`, { cycle });
+        log.mirror(`SPAWNING STOPPED cycle=${cycle}: ${why}`);
+      }
+      return { why, anomalies };
+    }
+    const breaker = breakerState(outcomes, now, {
+      windowSec: config.CIRCUIT_BREAKER_WINDOW_SEC,
+      minSpawns: config.CIRCUIT_BREAKER_MIN_SPAWNS,
+      failureRatio: config.CIRCUIT_BREAKER_FAILURE_RATIO,
+    });
+    if (breaker.open && !this.breakerWasOpen) {
+      anomalies.push({
+        kind: 'circuit_breaker_open',
+        message: `Circuit breaker open: ${breaker.failed} of ${breaker.counted} spawns failed in the last ${config.CIRCUIT_BREAKER_WINDOW_SEC}s; spawning stopped until the window clears`,
+        figures: { failed: breaker.failed, counted: breaker.counted, windowSec: config.CIRCUIT_BREAKER_WINDOW_SEC },
+        causes: ['a broken worker image or start command', 'a provider outage', 'a bad pod configuration'],
+      });
+      log.log('crit', `❌ ${breaker.reason}`, { cycle });
+      log.mirror(`SPAWNING STOPPED cycle=${cycle}: ${breaker.reason}`);
+    } else if (!breaker.open && this.breakerWasOpen) {
+      log.log(
+        'notice',
+        `✅ circuit breaker closed: spawning resumes (${breaker.failed} of ${breaker.counted} recent spawns failed)`,
+        { cycle },
+      );
+    }
+    this.breakerWasOpen = breaker.open;
+    return { why: breaker.reason, anomalies };
+  }
+
+  /**
+   * Every RECONCILE_EVERY_CYCLES: the provider's pods with our prefix against the workers. A pod no
+   * live worker accounts for is an orphan burning money: it is terminated and recorded. (Workers whose
+   * pod vanished are found every cycle by syncFleet.)
+   */
+  private async reconcile(cycle: number): Promise<void> {
+    const { store, provider, clock, log } = this.d;
+    let pods: PodInfo[];
+    try {
+      pods = await provider.list();
+    } catch (err) {
+      log.log('warning', `reconciliation: could not list ${provider.name} pods: ${(err as Error).message}`, { cycle });
+      return;
+    }
+    const live = pods.filter((p) => p.status !== 'terminated');
+    if (live.length === 0) return;
+    const rows = await store.db.query<{ worker_id: string; status: string }>(
+      'select worker_id, status from workers where worker_id = any($1::text[])',
+      [live.map((p) => p.idempotencyKey ?? '')],
+    );
+    const known = new Map(rows.map((r) => [r.worker_id, r.status]));
+    for (const pod of live) {
+      const key = pod.idempotencyKey;
+      const status = key ? known.get(key) : undefined;
+      if (status && status !== 'terminated' && status !== 'failed') continue;
+      // The projection may lag a reactor that just asked for this pod: the worker's own stream decides.
+      if (key && !status) {
+        const history = await store.readStream(Streams.worker(key));
+        const ended = history.some((h) => h.type === 'WorkerTerminated' || h.type === 'WorkerSpawnFailed');
+        if (history.length > 0 && !ended) continue;
+      }
+      const reason = status
+        ? `its worker ${key} is ${status}`
+        : key
+          ? `no worker ${key} was ever requested`
+          : 'its name carries no idempotency key';
+      await provider.terminate(pod.podId);
+      await store.append(Streams.reconciliation, [
+        {
+          type: 'OrphanPodTerminated',
+          data: {
+            at: clock.now().toISOString(),
+            cycle,
+            provider: provider.name,
+            podId: pod.podId,
+            name: pod.name,
+            idempotencyKey: key,
+            reason,
+          },
+          metadata: { cycle },
+        },
+      ]);
+      const line = `🧹 ORPHAN POD TERMINATED: ${pod.name} (pod ${pod.podId}): ${reason}`;
+      log.log('crit', line, { cycle });
+      log.mirror(line);
+    }
   }
 
   /** Every HEALTH_CHECK_EVERY_CYCLES a health check, every HEALTH_SUMMARY_EVERY_CYCLES a summary. */

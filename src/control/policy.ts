@@ -34,6 +34,8 @@ export interface PolicyResult {
   delta: number;
   terminate: TerminationPick[];
   timedOut: TerminationPick[];
+  expired: TerminationPick[];
+  spawnBlocked: string | null;
   reasons: string[];
 }
 
@@ -52,9 +54,21 @@ export function decide(input: PolicyInput): PolicyResult {
   const total = input.queued + input.active;
 
   const timedOut: TerminationPick[] = [];
+  const expired: TerminationPick[] = [];
   const live: FleetWorker[] = [];
   for (const w of input.fleet) {
     if (w.status === 'terminating') continue;
+    const lifetime = s.WORKER_MAX_LIFETIME_SEC;
+    const ageSec = secondsBetween(w.activeAt ?? w.requestedAt, input.now);
+    if (lifetime !== null && w.status === 'active' && ageSec > lifetime) {
+      expired.push({
+        workerId: w.workerId,
+        podId: w.podId,
+        idleSec: null,
+        reason: `active for ${ageSec}s > WORKER_MAX_LIFETIME_SEC=${lifetime}`,
+      });
+      continue;
+    }
     const spawningSec = secondsBetween(w.requestedAt, input.now);
     if (w.status === 'spawning' && spawningSec > s.SPAWNING_TIMEOUT_SEC) {
       timedOut.push({
@@ -68,6 +82,7 @@ export function decide(input: PolicyInput): PolicyResult {
     live.push(w);
   }
   if (timedOut.length) reasons.push(`${timedOut.length} worker(s) stuck in spawning: terminated and counted as failed`);
+  if (expired.length) reasons.push(`${expired.length} worker(s) past WORKER_MAX_LIFETIME_SEC: terminated`);
 
   const activeWorkers = live.filter((w) => w.status === 'active');
   const current = {
@@ -176,6 +191,20 @@ export function decide(input: PolicyInput): PolicyResult {
     delta,
     terminate,
     timedOut,
+    expired,
+    spawnBlocked: null,
     reasons,
+  };
+}
+
+/** A decision with spawning stopped: a would-be SCALE_UP becomes MAINTAIN, with the reason recorded. */
+export function blockSpawning(r: PolicyResult, why: string): PolicyResult {
+  if (r.decision !== 'SCALE_UP') return { ...r, spawnBlocked: why };
+  return {
+    ...r,
+    decision: 'MAINTAIN',
+    delta: 0,
+    spawnBlocked: why,
+    reasons: [...r.reasons, `spawning stopped: ${why}`],
   };
 }

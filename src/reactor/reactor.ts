@@ -24,6 +24,7 @@ interface ScalingDecidedData extends DecisionData {
   at: string;
   terminate: (TerminationPick & { reason: string })[];
   timedOut: (TerminationPick & { reason: string })[];
+  expired?: (TerminationPick & { reason: string })[];
 }
 
 /** The worker id of spawn i of a decision; also its idempotency key and part of its pod name. */
@@ -69,27 +70,50 @@ export class Reactor {
     for (const t of d.timedOut) {
       await this.terminate(t, 'spawning_timeout', d.cycle, true);
     }
+    for (const t of d.expired ?? []) {
+      await this.terminate(t, 'lifetime', d.cycle, false);
+    }
     if (d.decision === 'SCALE_UP') {
       const stale = this.d.clock.now().getTime() - Date.parse(d.at) > (this.d.staleAfterMs ?? 120_000);
-      for (let i = 1; i <= d.delta; i++) await this.spawn(e, d, i, stale);
+      // After a capacity or credentials failure the rest of this decision is not tried: the
+      // answer would be the same, and each try costs API calls. They are recorded, not dropped.
+      let stop: { kind: 'capacity' | 'blocked'; why: string } | null = null;
+      for (let i = 1; i <= d.delta; i++) {
+        const failure = await this.spawn(e, d, i, stale, stop);
+        if (!stop && failure === 'capacity')
+          stop = { kind: 'capacity', why: `not attempted: no capacity for worker ${i}/${d.delta}` };
+        if (!stop && failure === 'auth')
+          stop = {
+            kind: 'blocked',
+            why: `not attempted: the provider refused our credentials for worker ${i}/${d.delta}`,
+          };
+      }
     } else if (d.decision === 'SCALE_DOWN') {
       for (const t of d.terminate) await this.terminate(t, 'idle', d.cycle, false);
     }
   }
 
-  private async spawn(e: StoredEvent, d: ScalingDecidedData, ordinal: number, stale: boolean): Promise<void> {
+  /** Spawns worker `ordinal` of a decision; resolves to the failure kind, if it failed. */
+  private async spawn(
+    e: StoredEvent,
+    d: ScalingDecidedData,
+    ordinal: number,
+    stale: boolean,
+    skip: { kind: 'capacity' | 'blocked'; why: string } | null,
+  ): Promise<SpawnFailureKind | null> {
     const { store, provider, clock, log } = this.d;
     const workerId = workerIdFor(d.cycle, e.eventId, ordinal);
     const stream = Streams.worker(workerId);
     const of = d.delta;
     const history = await store.readStream(stream);
-    if (history.some((h) => h.type !== 'WorkerSpawnRequested')) return; // already done
+    const done = history.find((h) => h.type === 'WorkerSpawned' || h.type === 'WorkerSpawnFailed');
+    if (done) return done.type === 'WorkerSpawnFailed' ? (done.data as { kind: SpawnFailureKind }).kind : null;
     if (history.length === 0) {
       if (stale) {
         log.log('warning', `⏭️ Not spawning worker ${ordinal}/${of} of cycle #${d.cycle}: the decision is stale`, {
           cycle: d.cycle,
         });
-        return;
+        return null;
       }
       if (ordinal === 1)
         log.log('notice', `reactor: acting on cycle #${d.cycle}: ${actionLine(d)}`, { cycle: d.cycle });
@@ -117,9 +141,12 @@ export class Reactor {
     }
     let pod: PodInfo;
     try {
+      if (skip && history.length === 0)
+        throw new ProviderError(skip.kind === 'capacity' ? 'capacity' : 'error', skip.why);
       pod = await provider.spawn({ workerId, idempotencyKey: workerId, env: { GPU_SCALER_WORKER_ID: workerId } });
     } catch (err) {
-      const kind: SpawnFailureKind = err instanceof ProviderError ? err.kind : 'error';
+      let kind: SpawnFailureKind = err instanceof ProviderError ? err.kind : 'error';
+      if (skip && history.length === 0) kind = skip.kind;
       const data = { workerId, at: clock.now().toISOString(), ordinal, of, kind, error: (err as Error).message };
       await store.append(stream, [
         {
@@ -129,9 +156,9 @@ export class Reactor {
           metadata: { cycle: d.cycle, causationId: e.eventId },
         },
       ]);
-      log.log('error', spawnFailedLine(data), { cycle: d.cycle, workerId });
+      log.log(kind === 'auth' ? 'crit' : 'error', spawnFailedLine(data), { cycle: d.cycle, workerId });
       log.mirror(spawnFailedLine(data));
-      return;
+      return kind;
     }
     const data = {
       workerId,
@@ -152,6 +179,7 @@ export class Reactor {
     ]);
     log.log('crit', spawnedLine(data), { cycle: d.cycle, workerId });
     log.mirror(spawnedLine(data));
+    return null;
   }
 
   private async terminate(

@@ -1,5 +1,5 @@
 import type { PolicySettings } from '../../events/scaling';
-import { decide, type FleetWorker, type PolicyInput } from '../../src/control/policy';
+import { blockSpawning, decide, type FleetWorker, type PolicyInput } from '../../src/control/policy';
 
 const settings: PolicySettings = {
   policy: 'default',
@@ -10,6 +10,7 @@ const settings: PolicySettings = {
   MACHINES_TO_KEEP_IDLE: 0,
   GPU_IDLE_TIMEOUT_SEC: 300,
   SPAWNING_TIMEOUT_SEC: 600,
+  WORKER_MAX_LIFETIME_SEC: null,
 };
 const NOW = new Date('2026-11-27T18:30:00.000Z');
 const ago = (sec: number) => new Date(NOW.getTime() - sec * 1000).toISOString();
@@ -124,11 +125,31 @@ describe('the default policy', () => {
     expect(r.delta).toBe(1);
   });
 
+  test('WORKER_MAX_LIFETIME_SEC terminates workers past their lifetime and replaces them if still needed', () => {
+    const fleet = [worker('old', 'active', 4000), worker('young', 'active', 100)];
+    const r = decide(input({ queued: 2, fleet, settings: { ...settings, WORKER_MAX_LIFETIME_SEC: 3600 } }));
+    expect(r.expired.map((t) => t.workerId)).toEqual(['old']);
+    expect(r.expired[0].reason).toBe('active for 4000s > WORKER_MAX_LIFETIME_SEC=3600');
+    expect(r.current.total).toBe(1);
+    expect(r).toMatchObject({ decision: 'SCALE_UP', delta: 1 });
+  });
+
   test('MAX_ACTIVE_GPUS=0 spawns nothing and terminates nothing on its own', () => {
     const fleet = [worker('a', 'active', 10)];
     const r = decide(input({ queued: 9, active: 1, fleet, settings: { ...settings, MAX_ACTIVE_GPUS: 0 } }));
     expect(r.desired).toBe(0);
     expect(r.decision).toBe('MAINTAIN');
     expect(r.terminate).toEqual([]);
+  });
+});
+
+describe('blocked spawning', () => {
+  test('a scale-up becomes MAINTAIN with the reason; other decisions keep their action', () => {
+    const up = blockSpawning(decide(input({ queued: 3 })), 'circuit breaker open');
+    expect(up).toMatchObject({ decision: 'MAINTAIN', delta: 0, desired: 3, spawnBlocked: 'circuit breaker open' });
+    expect(up.reasons).toContain('spawning stopped: circuit breaker open');
+    const fleet = [worker('a', 'active', 900)];
+    const down = blockSpawning(decide(input({ fleet })), 'x');
+    expect(down).toMatchObject({ decision: 'SCALE_DOWN', delta: 1, spawnBlocked: 'x' });
   });
 });

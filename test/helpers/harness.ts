@@ -7,6 +7,7 @@ import { FakeClock } from '../../src/clock';
 import { type Config, loadConfig } from '../../src/config';
 import { controlLog } from '../../src/control/winston-log';
 import { createLogging, type Logging } from '../../src/logging/index';
+import type { Provider } from '../../src/providers/provider';
 import { SimulatedProvider } from '../../src/providers/simulated';
 import type { TaskSource } from '../../src/sources/source';
 import type { EventStore, StoredEvent } from '../../src/store/event-store';
@@ -78,6 +79,8 @@ export interface HarnessOptions {
   /** Prepare the database before logging starts (e.g. break system_logs). */
   beforeLogging?: (store: EventStore) => Promise<void>;
   start?: string;
+  /** Use this provider instead of the simulated one. */
+  provider?: Provider;
 }
 
 export const SCENARIO_ENV: Record<string, string> = {
@@ -129,7 +132,7 @@ export async function harness(
     clock,
     log: controlLog(logging),
     dbLogging: () => logging.dbStats(),
-    provider,
+    provider: o.provider ?? provider,
     source: o.source === 'tasks-table' ? undefined : source,
     reactorWaitMs: 0,
   });

@@ -1,0 +1,35 @@
+import { breakerState, type SpawnOutcome } from '../../src/control/circuit-breaker';
+
+const NOW = new Date('2026-11-27T18:30:00.000Z');
+const at = (secAgo: number) => new Date(NOW.getTime() - secAgo * 1000).toISOString();
+const ok = (secAgo: number): SpawnOutcome => ({ at: at(secAgo), ok: true, kind: null });
+const fail = (secAgo: number, kind: SpawnOutcome['kind'] = 'error'): SpawnOutcome => ({
+  at: at(secAgo),
+  ok: false,
+  kind,
+});
+
+describe('spawn circuit breaker', () => {
+  test('opens above 80 % failures with at least 5 spawns in the window', () => {
+    expect(breakerState([fail(10), fail(20), fail(30), fail(40), fail(50)], NOW)).toMatchObject({
+      open: true,
+      counted: 5,
+      failed: 5,
+    });
+    expect(breakerState([fail(10), fail(20), fail(30), fail(40), ok(50)], NOW).open).toBe(false); // exactly 80 %
+    expect(breakerState([fail(10), fail(20), fail(30), fail(40)], NOW).open).toBe(false); // too few
+  });
+
+  test('capacity failures do not count toward it', () => {
+    const outcomes = [fail(10, 'capacity'), fail(20, 'capacity'), fail(30, 'capacity'), fail(40), fail(50), ok(60)];
+    expect(breakerState(outcomes, NOW)).toMatchObject({ open: false, counted: 3, failed: 2 });
+  });
+
+  test('clears when the failures leave the 5-minute window', () => {
+    const outcomes = [fail(310), fail(320), fail(330), fail(340), fail(350), fail(10)];
+    expect(breakerState(outcomes, NOW)).toMatchObject({ open: false, counted: 1 });
+    const s = breakerState(outcomes, new Date(NOW.getTime() - 60_000));
+    expect(s.open).toBe(true);
+    expect(s.reason).toMatch(/5 of 5 spawns failed in the last 300s/);
+  });
+});
