@@ -1,6 +1,7 @@
 import { appRegistry } from '../events/index';
 import { systemClock } from './clock';
 import { type Config, describeConfig, SECRET_KEYS } from './config';
+import { embeddedLeaderLock, type LeaderLock, postgresLeaderLock } from './control/leader';
 import { controlLog } from './control/winston-log';
 import { createLogging, DbLoggingRequiredError, type Logging } from './logging/index';
 import { openStore } from './store/index';
@@ -11,6 +12,8 @@ export interface ServiceOptions {
   config: Config;
   /** Stop after this many cycles (for smoke tests); default: run until SIGINT/SIGTERM. */
   maxCycles?: number;
+  /** Stop when this aborts (tests); SIGINT and SIGTERM always stop the service. */
+  signal?: AbortSignal;
   stdout?: NodeJS.WritableStream;
   stderr?: NodeJS.WritableStream;
 }
@@ -58,11 +61,6 @@ export async function runService(opts: ServiceOptions): Promise<number> {
   }
   const log = controlLog(logging);
   const system = await buildSystem({ store, config, clock: systemClock, log, dbLogging: () => logging.dbStats() });
-  log.log(
-    'notice',
-    `gpu-scaler controller started: cycle every ${config.POLL_INTERVAL_SEC}s, provider ${system.provider.name}, task source ${system.source.name}, resuming after cycle #${system.controller.cycle}`,
-  );
-
   const abort = new AbortController();
   const stop = (sig: string) => {
     if (abort.signal.aborted) return;
@@ -73,36 +71,75 @@ export async function runService(opts: ServiceOptions): Promise<number> {
   const onTerm = () => stop('SIGTERM');
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
+  opts.signal?.addEventListener('abort', () => stop('stop request'), { once: true });
+  if (opts.signal?.aborted) stop('stop request');
 
   system.projections.on('error', (err) => log.log('error', `projection update failed: ${(err as Error).message}`));
   system.reactor.subscription.on('error', (err) =>
     log.log('error', `reactor failed, will retry: ${(err as Error).message}`),
   );
-  system.projections.start();
-  system.reactor.start();
-  const workerTimer = system.simWorkers
-    ? setInterval(() => {
-        system.simWorkers?.tick().catch((err) => log.log('warning', `simulated workers: ${(err as Error).message}`));
-      }, 1000)
-    : null;
-
-  if (opts.maxCycles !== undefined) {
-    const cycles = opts.maxCycles;
-    const startCycle = system.controller.cycle;
-    const check = setInterval(() => {
-      if (system.controller.cycle - startCycle >= cycles) stop('maxCycles');
-    }, 20);
-    abort.signal.addEventListener('abort', () => clearInterval(check));
-  }
-
+  const lock: LeaderLock =
+    target.kind === 'postgres' ? postgresLeaderLock(target.url, store.db.schema) : embeddedLeaderLock();
+  let workerTimer: NodeJS.Timeout | null = null;
+  let leading = false;
+  let standingBy = false;
+  const follow = async () => {
+    if (!leading) return;
+    leading = false;
+    if (workerTimer) clearInterval(workerTimer);
+    workerTimer = null;
+    await system.reactor.stop();
+    await system.projections.stop();
+  };
+  const startCycle = system.controller.cycle;
   try {
-    await system.controller.run(abort.signal);
+    while (!abort.signal.aborted) {
+      const started = Date.now();
+      if (!(await lock.tryAcquire())) {
+        if (leading) {
+          log.log('crit', '❌ Lost the leader lock (its connection dropped): standing by, acting on nothing');
+          log.mirror('LEADERSHIP LOST: standing by');
+          await follow();
+        }
+        if (!standingBy) {
+          log.log('notice', '⏸️ Another controller leads this store: standing by (trying again every cycle)');
+          standingBy = true;
+        }
+      } else {
+        if (!leading) {
+          leading = true;
+          standingBy = false;
+          await system.controller.init(); // another leader may have run cycles meanwhile
+          log.log(
+            'notice',
+            `👑 Leading: cycle every ${config.POLL_INTERVAL_SEC}s, provider ${system.provider.name}, task source ${system.source.name}, resuming after cycle #${system.controller.cycle}`,
+          );
+          system.projections.start();
+          system.reactor.start();
+          if (system.simWorkers) {
+            const workers = system.simWorkers;
+            workerTimer = setInterval(() => {
+              workers.tick().catch((err) => log.log('warning', `simulated workers: ${(err as Error).message}`));
+            }, 1000);
+          }
+        }
+        try {
+          await system.controller.runCycle();
+        } catch (err) {
+          const msg = `❌ Cycle #${system.controller.cycle} failed: ${(err as Error).message}`;
+          log.log('error', msg, { cycle: system.controller.cycle });
+          log.mirror(msg);
+        }
+        if (opts.maxCycles !== undefined && system.controller.cycle - startCycle >= opts.maxCycles) break;
+      }
+      const elapsed = Date.now() - started;
+      await systemClock.sleep(Math.max(0, config.POLL_INTERVAL_SEC * 1000 - elapsed), abort.signal);
+    }
   } finally {
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
-    if (workerTimer) clearInterval(workerTimer);
-    await system.reactor.stop();
-    await system.projections.stop();
+    await follow();
+    await lock.release();
     log.log('notice', 'gpu-scaler stopped');
     await logging.close();
     await store.close();

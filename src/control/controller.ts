@@ -105,22 +105,6 @@ export class Controller {
     }
   }
 
-  /** Runs until the signal aborts; each sleep subtracts the cycle's own duration. */
-  async run(signal: AbortSignal): Promise<void> {
-    const { clock, config, log } = this.d;
-    while (!signal.aborted) {
-      const started = clock.now().getTime();
-      try {
-        await this.runCycle();
-      } catch (err) {
-        log.log('error', `❌ Cycle #${this.cycle} failed: ${(err as Error).message}`, { cycle: this.cycle });
-        log.mirror(`cycle #${this.cycle} failed: ${(err as Error).message}`);
-      }
-      const elapsed = clock.now().getTime() - started;
-      await clock.sleep(Math.max(0, config.POLL_INTERVAL_SEC * 1000 - elapsed), signal);
-    }
-  }
-
   async runCycle(): Promise<CycleOutcome> {
     const { store, clock, config, log } = this.d;
     const cycle = this.cycle + 1;
