@@ -1,5 +1,12 @@
 #!/usr/bin/env node
 
+// `gpu-scaler … | head` closes the pipe early: that is not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err) => {
+    if (err && err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
 require('../dist/src/cli/main.js')
   .main(process.argv)
   .then(

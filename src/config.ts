@@ -1,7 +1,15 @@
 import { z } from 'zod';
+import { parseLocalGpus } from './providers/local';
+import { parseWorkerEnv, splitList } from './providers/runpod';
 
 /** Environment variables that hold secrets: masked when the configuration is printed. */
-export const SECRET_KEYS = ['DATABASE_URL', 'TASKS_DATABASE_URL', 'RUNPOD_API_KEY', 'TASK_COUNT_KEY'] as const;
+export const SECRET_KEYS = [
+  'DATABASE_URL',
+  'TASKS_DATABASE_URL',
+  'RUNPOD_API_KEY',
+  'TASK_COUNT_KEY',
+  'RUNPOD_WORKER_ENV',
+] as const;
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 const num = (min: number, max = Number.MAX_VALUE) => z.coerce.number().min(min).max(max);
@@ -11,11 +19,65 @@ const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => [
 export const ConfigSchema = z.object({
   DATABASE_URL: z.string().optional(),
   POLL_INTERVAL_SEC: num(0.01, 86400).default(30),
-  TASK_SOURCE: z.enum(['tasks-table']).default('tasks-table'),
+  TASK_SOURCE: z.enum(['tasks-table', 'http', 'sql']).default('tasks-table'),
+  /** http: the edge function (POST or GET) that answers with the counts. */
+  TASK_COUNT_URL: z.url().optional(),
+  TASK_COUNT_KEY: z.string().optional(),
+  TASK_COUNT_METHOD: z.enum(['POST', 'GET']).default('POST'),
+  TASK_COUNT_BODY: z
+    .string()
+    .refine((s) => {
+      try {
+        JSON.parse(s);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'valid JSON')
+    .default('{"run_type":"gpu"}'),
+  TASK_COUNT_QUEUED_PATH: z.string().default('totals.queued_only'),
+  TASK_COUNT_ACTIVE_PATH: z.string().default('totals.active_only'),
+  TASK_COUNT_WORKERS_PATH: z.string().optional(),
+  /** sql: a query returning one row with columns queued and active (read-only, with a timeout). */
+  TASK_COUNT_SQL: z.string().optional(),
+  /** sql: the database to run TASK_COUNT_SQL against (default: the store's own). */
+  TASKS_DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//i, 'a postgres:// URL')
+    .optional(),
   TASK_SOURCE_TIMEOUT_SEC: num(0.01, 600).default(10),
   /** A task count above this is absurd and rejected (TaskCountRejected), never acted on. */
   TASK_COUNT_MAX: int(1).default(100000),
-  PROVIDER: z.enum(['simulated']).default('simulated'),
+  PROVIDER: z.enum(['simulated', 'runpod', 'local']).default('simulated'),
+  /** local: the shell command that runs one worker (it gets GPU_SCALER_WORKER_ID and CUDA_VISIBLE_DEVICES). */
+  WORKER_COMMAND: z.string().optional(),
+  /** local: GPUs to hand out, one per worker ("0,1,2,3"); never more workers than GPUs. */
+  LOCAL_GPUS: z.string().optional(),
+  LOCAL_MAX_WORKERS: int(1).default(1),
+  LOCAL_TERMINATE_GRACE_SEC: num(0).default(10),
+  LOCAL_WORKER_LOG_DIR: z.string().default('./.gpu-scaler/workers'),
+  RUNPOD_API_KEY: z.string().optional(),
+  RUNPOD_API_URL: z.string().url().default('https://rest.runpod.io/v1'),
+  /** Comma-separated, in order of preference: no capacity for one, the next is tried. */
+  RUNPOD_GPU_TYPE_IDS: z.string().optional(),
+  RUNPOD_GPU_COUNT: int(1).default(1),
+  RUNPOD_IMAGE_NAME: z.string().optional(),
+  RUNPOD_CLOUD_TYPE: z.enum(['SECURE', 'COMMUNITY']).default('SECURE'),
+  RUNPOD_CONTAINER_DISK_GB: int(0).optional(),
+  RUNPOD_VOLUME_GB: int(0).optional(),
+  RUNPOD_VOLUME_MOUNT_PATH: z.string().optional(),
+  RUNPOD_NETWORK_VOLUME_ID: z.string().optional(),
+  /** A JSON object of extra worker environment, e.g. {"HF_HOME":"/workspace/hf"}. */
+  RUNPOD_WORKER_ENV: z.string().optional(),
+  /** "8888/http,22/tcp" */
+  RUNPOD_PORTS: z.string().optional(),
+  RUNPOD_DATA_CENTER_IDS: z.string().optional(),
+  RUNPOD_INTERRUPTIBLE: bool.default(false),
+  RUNPOD_MAX_ATTEMPTS: int(1, 20).default(4),
+  RUNPOD_BACKOFF_BASE_MS: int(0).default(500),
+  RUNPOD_BACKOFF_MAX_MS: int(0).default(10000),
+  RUNPOD_MAX_RETRY_AFTER_SEC: num(0).default(60),
+  RUNPOD_REQUEST_TIMEOUT_SEC: num(0.1, 600).default(30),
   TASKS_PER_GPU: num(0.0001).default(1),
   MIN_ACTIVE_GPUS: int(0).default(0),
   MAX_WORKERS: int(0).default(10),
@@ -101,6 +163,32 @@ export function loadConfig(
     );
   }
   const cfg = res.data;
+  const problems: string[] = [];
+  if (cfg.PROVIDER === 'runpod') {
+    if (!cfg.RUNPOD_API_KEY) problems.push('RUNPOD_API_KEY is required with PROVIDER=runpod');
+    if (!cfg.RUNPOD_IMAGE_NAME) problems.push('RUNPOD_IMAGE_NAME is required with PROVIDER=runpod (the worker image)');
+    if (!splitList(cfg.RUNPOD_GPU_TYPE_IDS)?.length) {
+      problems.push(
+        'RUNPOD_GPU_TYPE_IDS is required with PROVIDER=runpod: GPU type ids in order of preference, comma-separated',
+      );
+    }
+    try {
+      parseWorkerEnv(cfg.RUNPOD_WORKER_ENV);
+    } catch (err) {
+      problems.push(`RUNPOD_WORKER_ENV=*** is not allowed: ${(err as Error).message}`);
+    }
+  }
+  if (cfg.TASK_SOURCE === 'http' && !cfg.TASK_COUNT_URL)
+    problems.push('TASK_COUNT_URL is required with TASK_SOURCE=http');
+  if (cfg.TASK_SOURCE === 'sql' && !cfg.TASK_COUNT_SQL)
+    problems.push('TASK_COUNT_SQL is required with TASK_SOURCE=sql');
+  if (cfg.PROVIDER === 'local' && !cfg.WORKER_COMMAND) problems.push('WORKER_COMMAND is required with PROVIDER=local');
+  try {
+    parseLocalGpus(cfg.LOCAL_GPUS);
+  } catch (err) {
+    problems.push(`LOCAL_GPUS=${JSON.stringify(cfg.LOCAL_GPUS)} is not allowed: ${(err as Error).message}`);
+  }
+  if (problems.length) throw new ConfigError(problems);
   if (cfg.SIM_STARTUP_MAX_SEC < cfg.SIM_STARTUP_MIN_SEC) {
     throw new ConfigError([
       `SIM_STARTUP_MAX_SEC=${cfg.SIM_STARTUP_MAX_SEC} is not allowed: expected a number >= SIM_STARTUP_MIN_SEC (${cfg.SIM_STARTUP_MIN_SEC})`,

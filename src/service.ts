@@ -139,6 +139,8 @@ export async function runService(opts: ServiceOptions): Promise<number> {
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
     await follow();
+    await system.source.close?.().catch(() => {});
+    await system.provider.close?.().catch(() => {});
     await lock.release();
     log.log('notice', 'gpu-scaler stopped');
     await logging.close();

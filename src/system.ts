@@ -5,11 +5,15 @@ import type { Config } from './config';
 import { Controller } from './control/controller';
 import type { ControlLog } from './control/log';
 import { ProjectionRunner } from './projections/runner';
+import { createLocalProvider, parseLocalGpus } from './providers/local';
 import type { Provider } from './providers/provider';
+import { makeRunpodProvider, parseWorkerEnv, splitList } from './providers/runpod';
 import { SimulatedProvider } from './providers/simulated';
 import { SimulatedWorkers } from './providers/simulated-workers';
 import { REACTOR_CHECKPOINT, Reactor } from './reactor/reactor';
+import { createHttpSource } from './sources/http';
 import type { TaskSource } from './sources/source';
+import { createSqlSource } from './sources/sql';
 import { TasksTableSource } from './sources/tasks-table';
 import { loadCheckpoint } from './store/checkpoints';
 import type { EventStore } from './store/event-store';
@@ -43,8 +47,43 @@ export interface System {
   step(): ReturnType<Controller['runCycle']>;
 }
 
-export function makeProvider(config: Config, clock: Clock): Provider {
+export function makeProvider(config: Config, clock: Clock, log?: ControlLog): Provider {
   switch (config.PROVIDER) {
+    case 'local':
+      return createLocalProvider({
+        command: config.WORKER_COMMAND ?? '',
+        gpus: parseLocalGpus(config.LOCAL_GPUS),
+        maxWorkers: config.LOCAL_MAX_WORKERS,
+        graceMs: config.LOCAL_TERMINATE_GRACE_SEC * 1000,
+        logDir: config.LOCAL_WORKER_LOG_DIR || null,
+        clock,
+      });
+    case 'runpod':
+      return makeRunpodProvider({
+        apiKey: config.RUNPOD_API_KEY ?? '',
+        baseUrl: config.RUNPOD_API_URL,
+        gpuTypeIds: splitList(config.RUNPOD_GPU_TYPE_IDS) ?? [],
+        gpuCount: config.RUNPOD_GPU_COUNT,
+        imageName: config.RUNPOD_IMAGE_NAME ?? '',
+        cloudType: config.RUNPOD_CLOUD_TYPE,
+        containerDiskInGb: config.RUNPOD_CONTAINER_DISK_GB,
+        volumeInGb: config.RUNPOD_VOLUME_GB,
+        volumeMountPath: config.RUNPOD_VOLUME_MOUNT_PATH,
+        networkVolumeId: config.RUNPOD_NETWORK_VOLUME_ID,
+        env: parseWorkerEnv(config.RUNPOD_WORKER_ENV),
+        ports: splitList(config.RUNPOD_PORTS),
+        dataCenterIds: splitList(config.RUNPOD_DATA_CENTER_IDS),
+        interruptible: config.RUNPOD_INTERRUPTIBLE,
+        retry: {
+          maxAttempts: config.RUNPOD_MAX_ATTEMPTS,
+          baseDelayMs: config.RUNPOD_BACKOFF_BASE_MS,
+          maxDelayMs: config.RUNPOD_BACKOFF_MAX_MS,
+        },
+        maxRetryAfterMs: config.RUNPOD_MAX_RETRY_AFTER_SEC * 1000,
+        requestTimeoutMs: config.RUNPOD_REQUEST_TIMEOUT_SEC * 1000,
+        clock,
+        log: log ? (level, message) => log.log(level, message) : undefined,
+      });
     case 'simulated':
       return new SimulatedProvider({
         clock,
@@ -60,11 +99,29 @@ export function makeSource(config: Config, store: EventStore): TaskSource {
   switch (config.TASK_SOURCE) {
     case 'tasks-table':
       return new TasksTableSource(store.db);
+    case 'http':
+      return createHttpSource({
+        url: config.TASK_COUNT_URL ?? '',
+        key: config.TASK_COUNT_KEY ?? null,
+        method: config.TASK_COUNT_METHOD,
+        body: JSON.parse(config.TASK_COUNT_BODY),
+        queuedPath: config.TASK_COUNT_QUEUED_PATH,
+        activePath: config.TASK_COUNT_ACTIVE_PATH,
+        workersPath: config.TASK_COUNT_WORKERS_PATH ?? null,
+        timeoutMs: config.TASK_SOURCE_TIMEOUT_SEC * 1000,
+      });
+    case 'sql':
+      return createSqlSource({
+        query: config.TASK_COUNT_SQL ?? '',
+        url: config.TASKS_DATABASE_URL ?? null,
+        db: store.db,
+        statementTimeoutMs: Math.max(1, Math.round(config.TASK_SOURCE_TIMEOUT_SEC * 1000)),
+      });
   }
 }
 
 export async function buildSystem(o: SystemOptions): Promise<System> {
-  const provider = o.provider ?? makeProvider(o.config, o.clock);
+  const provider = o.provider ?? makeProvider(o.config, o.clock, o.log);
   const source = o.source ?? makeSource(o.config, o.store);
   const projections = new ProjectionRunner(o.store, ALL_PROJECTIONS);
   const reactor = new Reactor({

@@ -1,11 +1,349 @@
-import type { Command } from 'commander';
-import { CliError, type CliIo } from './context';
+import { type Command, Option } from 'commander';
+import { ALL_PROJECTIONS } from '../../projections/index';
+import { checkpointName } from '../projections/runner';
+import { pgErrorCode, type Row } from '../store/db';
+import type { EventStore } from '../store/event-store';
+import { CliError, type CliIo, EXIT, withStore } from './context';
+import { helpExamples, onBrokenPipe, psqlTable, rowCount, toCsv, writeJsonValue } from './output';
+import { parseDuration } from './time';
 
-export function registerSql(program: Command, _io: CliIo): void {
-  program
+/** The tables an operator can query (the hint after an unknown table or column). */
+export const QUERYABLE_TABLES = [
+  'events',
+  'workers',
+  'scaling_decisions',
+  'anomalies',
+  'health_summaries',
+  'system_logs',
+  'tasks',
+] as const;
+
+const COLUMNS_QUERY =
+  'select table_name, column_name, data_type from information_schema.columns where table_schema = current_schema() order by table_name, ordinal_position';
+
+const TABLES_HINT =
+  `the store's tables: ${QUERYABLE_TABLES.join(', ')}; their columns: ` + `gpu-scaler sql "${COLUMNS_QUERY}"`;
+
+export const DEFAULT_TIMEOUT = '30s';
+
+export interface SqlOptions {
+  format: 'table' | 'json' | 'csv';
+  /** statement_timeout in ms; 0 = none. */
+  timeoutMs: number;
+}
+
+export interface SqlDeps {
+  withStore?: typeof withStore;
+}
+
+/**
+ * Splits SQL text at top-level semicolons, skipping '…' and E'…' strings, "…" identifiers,
+ * $tag$…$tag$ bodies and -- and nested /* comments. Statements with nothing but whitespace and
+ * comments are dropped.
+ */
+export function splitStatements(text: string): string[] {
+  const out: string[] = [];
+  const n = text.length;
+  const ident = /[A-Za-z0-9_$\u0080-\uffff]/;
+  let start = 0;
+  let hasCode = false;
+  let i = 0;
+  while (i < n) {
+    const c = text[i];
+    const next = text[i + 1];
+    if (c === '-' && next === '-') {
+      const j = text.indexOf('\n', i);
+      i = j < 0 ? n : j + 1;
+      continue;
+    }
+    if (c === '/' && next === '*') {
+      let depth = 1;
+      i += 2;
+      while (i < n && depth > 0) {
+        if (text[i] === '/' && text[i + 1] === '*') {
+          depth++;
+          i += 2;
+        } else if (text[i] === '*' && text[i + 1] === '/') {
+          depth--;
+          i += 2;
+        } else i++;
+      }
+      continue;
+    }
+    if (c === "'") {
+      const backslashes = /[eE]/.test(text[i - 1] ?? '') && !ident.test(text[i - 2] ?? '');
+      i++;
+      while (i < n) {
+        if (backslashes && text[i] === '\\') {
+          i += 2;
+          continue;
+        }
+        if (text[i] === "'") {
+          if (text[i + 1] === "'") {
+            i += 2;
+            continue;
+          }
+          break;
+        }
+        i++;
+      }
+      i++;
+      hasCode = true;
+      continue;
+    }
+    if (c === '"') {
+      i++;
+      while (i < n) {
+        if (text[i] === '"') {
+          if (text[i + 1] === '"') {
+            i += 2;
+            continue;
+          }
+          break;
+        }
+        i++;
+      }
+      i++;
+      hasCode = true;
+      continue;
+    }
+    if (c === '$' && !ident.test(text[i - 1] ?? '')) {
+      const m = /^\$(?:[A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$/.exec(text.slice(i, i + 70));
+      if (m) {
+        const end = text.indexOf(m[0], i + m[0].length);
+        i = end < 0 ? n : end + m[0].length;
+        hasCode = true;
+        continue;
+      }
+    }
+    if (c === ';') {
+      if (hasCode) out.push(text.slice(start, i).trim());
+      start = i + 1;
+      hasCode = false;
+      i++;
+      continue;
+    }
+    if (!/\s/.test(c)) hasCode = true;
+    i++;
+  }
+  if (hasCode) out.push(text.slice(start).trim());
+  return out;
+}
+
+/** The statement without leading comments and whitespace, lower-cased words only (for keyword checks). */
+function leadingWords(stmt: string, count: number): string {
+  let s = stmt;
+  for (;;) {
+    const t = s.replace(/^\s+/, '');
+    if (t.startsWith('--')) s = t.slice(t.indexOf('\n') < 0 ? t.length : t.indexOf('\n') + 1);
+    else if (t.startsWith('/*')) s = t.slice(t.indexOf('*/') < 0 ? t.length : t.indexOf('*/') + 2);
+    else {
+      s = t;
+      break;
+    }
+  }
+  return s.split(/\s+/).slice(0, count).join(' ').toLowerCase().replace(/;$/, '');
+}
+
+const TX_CONTROL =
+  /^(begin|start transaction|commit|end|rollback|abort|savepoint|release|prepare transaction|set transaction|set session characteristics)\b/;
+
+/** The one statement to run, or a usage error saying why not. */
+export function checkQuery(text: string): string {
+  if (text.trim() === '') {
+    throw new CliError('the query is empty: gpu-scaler sql "select …" (or pipe it on stdin)', EXIT.usage);
+  }
+  if (text.trimStart().startsWith('\\')) {
+    throw new CliError(
+      'psql meta-commands (\\d, \\dt, …) are not SQL. To list tables: gpu-scaler sql ' +
+        '"select table_name from information_schema.tables where table_schema = current_schema()"',
+      EXIT.usage,
+    );
+  }
+  const statements = splitStatements(text);
+  if (statements.length === 0) throw new CliError('the query has only comments: nothing to run', EXIT.usage);
+  if (statements.length > 1) {
+    throw new CliError(
+      `sql runs one statement at a time, and this has ${statements.length}: run them one by one`,
+      EXIT.usage,
+    );
+  }
+  const words = leadingWords(statements[0], 3);
+  if (TX_CONTROL.test(words)) {
+    throw new CliError(
+      `sql runs each query in its own read-only transaction: "${words.split(' ')[0].toUpperCase()}" is not needed ` +
+        'and not allowed here; use psql against a server for transactions and writes',
+      EXIT.usage,
+    );
+  }
+  return statements[0];
+}
+
+/** psql's pointer under the error position: LINE n: … / ^ */
+function caret(query: string, position: unknown): string {
+  const pos = Number(position);
+  if (!Number.isInteger(pos) || pos < 1 || pos > query.length + 1) return '';
+  const before = query.slice(0, pos - 1);
+  const lineNo = before.split('\n').length;
+  const lineStart = before.lastIndexOf('\n') + 1;
+  const lineEnd = query.indexOf('\n', lineStart);
+  const line = query.slice(lineStart, lineEnd < 0 ? query.length : lineEnd);
+  const prefix = `LINE ${lineNo}: `;
+  return `\n${prefix}${line}\n${' '.repeat(prefix.length + (pos - 1 - lineStart))}^`;
+}
+
+/** A Postgres error as a message that says what happened and what to do. */
+export function explainSqlError(err: unknown, query: string, timeoutMs: number): CliError | null {
+  const code = pgErrorCode(err);
+  if (!code) return null;
+  const e = err as Error & { hint?: string; position?: unknown; detail?: string };
+  const msg = e.message;
+  if (code === '25006') {
+    return new CliError(
+      `sql is read-only: ${msg}. Queries run in a read-only transaction; use psql against a server ` +
+        '(DATABASE_URL=postgres://…) for writes.',
+      EXIT.usage,
+    );
+  }
+  if (code === '42601' && /multiple commands/.test(msg)) {
+    return new CliError('sql runs one statement at a time: run them one by one', EXIT.usage);
+  }
+  if (code === '57014') {
+    return new CliError(
+      `the query was cancelled after ${timeoutMs / 1000}s (--timeout): narrow it (a where clause, a limit) or raise --timeout`,
+    );
+  }
+  const lines = [`${msg}${caret(query, e.position)}`];
+  if (e.detail) lines.push(`detail: ${e.detail}`);
+  if (e.hint) lines.push(`hint: ${e.hint}`);
+  if (['42P01', '42703', '42601', '3F000'].includes(code)) lines.push(`hint: ${TABLES_HINT}`);
+  return new CliError(lines.join('\n'));
+}
+
+/** Runs one read-only statement; returns its rows. */
+export async function runReadOnly(store: EventStore, query: string, timeoutMs: number): Promise<Row[]> {
+  const statement = checkQuery(query);
+  try {
+    const rows = await store.db.transaction(async (tx) => {
+      // Must come first: Postgres (and PGlite) then refuse every write with SQLSTATE 25006.
+      await tx.exec('set transaction read only');
+      await tx.exec(`set local statement_timeout = ${Math.max(0, Math.round(timeoutMs))}`);
+      return tx.query(statement);
+    });
+    if (rows.length > 0 && Array.isArray(rows[0])) {
+      throw new CliError('sql runs one statement at a time: run them one by one', EXIT.usage);
+    }
+    return [...rows];
+  } catch (err) {
+    throw explainSqlError(err, statement, timeoutMs) ?? err;
+  }
+}
+
+const PROJECTION_TABLES = /\b(workers|scaling_decisions|anomalies|health_summaries)\b/i;
+
+/** How many events the slowest projection has not applied yet (0 when up to date or unknown). */
+export async function projectionLag(store: EventStore): Promise<number> {
+  const names = ALL_PROJECTIONS.map(checkpointName);
+  try {
+    const rows = await store.db.query<{ behind: number }>(
+      `select coalesce(max((select count(*) from events e
+                where ((e.tx_id::text)::bigint, e.global_position)
+                    > (coalesce((c.tx_id::text)::bigint, 0), coalesce(c.global_position, 0)))), 0)::bigint as behind
+         from (values ${names.map((_, i) => `($${i + 1})`).join(', ')}) as n(name)
+         left join projection_checkpoints c on c.name = n.name`,
+      names,
+    );
+    return Number(rows[0]?.behind ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+export async function runSql(store: EventStore, query: string, o: SqlOptions, io: CliIo): Promise<void> {
+  const rows = await runReadOnly(store, query, o.timeoutMs);
+  onBrokenPipe(io);
+  const columns = rows.length > 0 ? Object.keys(rows[0]) : [];
+  if (o.format === 'json') writeJsonValue(io, rows);
+  else if (o.format === 'csv') {
+    if (columns.length) io.stdout.write(toCsv(columns, rows));
+  } else {
+    if (columns.length) io.stdout.write(psqlTable(columns, rows));
+    io.stdout.write(`${rowCount(rows.length)}\n`);
+  }
+  if (PROJECTION_TABLES.test(query)) {
+    const behind = await projectionLag(store);
+    if (behind > 0) {
+      io.stderr.write(
+        `note: the projection tables are ${behind} event(s) behind the events table (the controller is not ` +
+          'running?); gpu-scaler status brings them up to date\n',
+      );
+    }
+  }
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(typeof c === 'string' ? Buffer.from(c) : Buffer.from(c as Uint8Array));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export function registerSql(program: Command, io: CliIo): void {
+  defineSqlCommand(program, io);
+}
+
+/** Adds `sql` to a program; tests pass deps to run it on their own store. */
+export function defineSqlCommand(program: Command, io: CliIo, deps: SqlDeps = {}): Command {
+  const open = deps.withStore ?? withStore;
+  return program
     .command('sql')
-    .description('(not built yet)')
-    .action(async () => {
-      throw new CliError('sql is not built yet');
+    .summary('run a read-only SQL query against the store')
+    .description(
+      'Run one read-only SQL statement against the store (server or embedded) and print the rows. ' +
+        'The query runs in a read-only transaction: writes are refused. Give it as an argument, or on stdin ' +
+        '(no argument, or -).\n\n' +
+        `Tables: ${QUERYABLE_TABLES.join(', ')}.`,
+    )
+    .argument('[query]', 'the SQL statement; - or none: read it from stdin')
+    .addOption(new Option('--json', 'print a JSON array of row objects').conflicts('csv'))
+    .option('--csv', 'print CSV with a header line')
+    .option(
+      '--timeout <duration>',
+      'cancel the query after this long: 90s, 2m (0s: never; a server only, PGlite cannot interrupt a query)',
+      DEFAULT_TIMEOUT,
+    )
+    .addHelpText(
+      'after',
+      helpExamples(
+        [
+          [
+            'the last five decisions',
+            'gpu-scaler sql "select cycle, decided_at, total, desired, decision, capped_by from scaling_decisions order by cycle desc limit 5"',
+          ],
+          ['anomalies as CSV', 'gpu-scaler sql --csv "select * from anomalies" > anomalies.csv'],
+          [
+            'the query on stdin, rows as JSON',
+            'echo "select status, count(*) from workers group by 1" | gpu-scaler sql --json',
+          ],
+          ["the tables' columns", `gpu-scaler sql "${COLUMNS_QUERY}"`],
+        ],
+        'Values: timestamps print as ISO (UTC), jsonb as compact JSON, null as an empty cell.\n' +
+          'Exit status: 0 ok (also for 0 rows), 1 the query failed, 2 bad usage or a write refused.',
+      ),
+    )
+    .action(async (queryArg: string | undefined, raw: { json?: boolean; csv?: boolean; timeout: string }) => {
+      const timeoutMs = parseDuration(raw.timeout, '--timeout');
+      let query = queryArg;
+      if (query === undefined || query === '-') {
+        if (query === undefined && io.stdin.isTTY) {
+          throw new CliError(
+            'give a query: gpu-scaler sql "select count(*) from events", or pipe one in: echo "select 1" | gpu-scaler sql',
+            EXIT.usage,
+          );
+        }
+        query = await readAll(io.stdin);
+      }
+      const statement = checkQuery(query);
+      const o: SqlOptions = { format: raw.json ? 'json' : raw.csv ? 'csv' : 'table', timeoutMs };
+      await open(io, (store) => runSql(store, statement, o, io));
     });
 }

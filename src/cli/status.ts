@@ -1,11 +1,436 @@
-import type { Command } from 'commander';
-import { CliError, type CliIo } from './context';
+import { type Command, Option } from 'commander';
+import { ALL_PROJECTIONS } from '../../projections/index';
+import { ProjectionRunner } from '../projections/runner';
+import type { Row } from '../store/db';
+import type { EventStore } from '../store/event-store';
+import { describeTarget, type StoreTarget } from '../store/open';
+import { type CliIo, withStore } from './context';
+import { EVENT_TIME_SQL } from './events';
+import {
+  formatAge,
+  formatTimestamp,
+  helpExamples,
+  onBrokenPipe,
+  plainTable,
+  plural,
+  toDate,
+  writeJsonValue,
+} from './output';
+import { projectionLag } from './sql';
+import { parseDuration, parseTime } from './time';
 
-export function registerStatus(program: Command, _io: CliIo): void {
-  program
+export interface StatusOptions {
+  json: boolean;
+  utc: boolean;
+  /** "Now" for ages and the anomaly window; default: this machine's clock (see collectStatus). */
+  now?: Date;
+  /** How far back to list anomalies (ms). */
+  windowMs: number;
+  windowText: string;
+}
+
+export interface StatusDeps {
+  withStore?: typeof withStore;
+}
+
+const LIVE = ['active', 'spawning', 'terminating'] as const;
+const ENDED = ['terminated', 'failed'] as const;
+/** With no event for this long, status asks whether the controller runs. */
+const STALE_MS = 5 * 60_000;
+const MAX_LISTED_WORKERS = 50;
+/** Extra catch-up attempts, 200 ms apart, while an open transaction holds the projections back. */
+const CATCH_UP_RETRIES = 10;
+
+export interface WorkerLine {
+  workerId: string;
+  podId: string | null;
+  status: string;
+  provider: string | null;
+  requestedAt: Date | null;
+  /** When it entered its current status. */
+  statusSince: Date | null;
+  ageSec: number | null;
+  inStatusSec: number | null;
+}
+
+export interface StatusReport {
+  store: string;
+  now: Date;
+  /** Where `now` came from: this machine's clock, --now, or the last event (when it is later than the clock). */
+  nowFrom: 'clock' | '--now' | 'last event';
+  events: { count: number; last: { position: number; type: string; streamId: string; at: Date } | null };
+  projectionsApplied: number;
+  /** Committed events the tables still lack (held back by a transaction still open). */
+  projectionsBehind: number;
+  fleet: Record<string, { count: number; oldestSec: number | null }>;
+  ended: Record<string, number>;
+  workers: WorkerLine[];
+  lastDecision: Row | null;
+  lastHealthSummary: Row | null;
+  lastHealthCheck: { cycle: number; at: Date; status: string; problems: string[] } | null;
+  anomalies: { window: string; since: Date; items: Row[] };
+}
+
+const secondsBetween = (from: Date | null, to: Date) =>
+  from ? Math.max(0, Math.floor((to.getTime() - from.getTime()) / 1000)) : null;
+
+const STATUS_SINCE_SQL = `case status when 'spawning' then requested_at when 'active' then coalesce(active_at, spawned_at, requested_at)
+  when 'terminating' then termination_requested_at else terminated_at end`;
+
+/**
+ * Brings the projections up to date, then reads the fleet, the last decision and health summary,
+ * and the anomalies of the window before `now`. Without opts.now, now is this machine's clock,
+ * or the last event's time when that is later (a store written with a fake or skewed clock).
+ */
+export async function collectStatus(
+  store: EventStore,
+  target: StoreTarget,
+  opts: { now?: Date; windowMs: number; windowText: string },
+): Promise<StatusReport> {
+  const runner = new ProjectionRunner(store, ALL_PROJECTIONS);
+  let projectionsApplied = await runner.catchUp();
+  // Catch-up reads stop at the oldest open transaction (events commit in order): if one holds the
+  // tables back, give it a moment, then say so.
+  let projectionsBehind = await projectionLag(store);
+  for (let i = 0; projectionsBehind > 0 && i < CATCH_UP_RETRIES; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    projectionsApplied += await runner.catchUp();
+    projectionsBehind = await projectionLag(store);
+  }
+  const db = store.db;
+
+  const [head] = await db.query<{ n: number }>('select count(*)::bigint as n from events');
+  const [lastRow] = await db.query<{ global_position: number; event_type: string; stream_id: string; at: unknown }>(
+    `select global_position, event_type, stream_id, ${EVENT_TIME_SQL} as at from events order by global_position desc limit 1`,
+  );
+  const last = lastRow
+    ? {
+        position: Number(lastRow.global_position),
+        type: lastRow.event_type,
+        streamId: lastRow.stream_id,
+        at: toDate(lastRow.at) ?? new Date(0),
+      }
+    : null;
+
+  let now = opts.now ?? new Date();
+  let nowFrom: StatusReport['nowFrom'] = opts.now ? '--now' : 'clock';
+  if (!opts.now && last && last.at.getTime() > now.getTime() + 60_000) {
+    now = last.at;
+    nowFrom = 'last event';
+  }
+
+  const counts = await db.query<{ status: string; n: number; oldest: unknown }>(
+    `select status, count(*)::int as n, min(${STATUS_SINCE_SQL}) as oldest from workers group by status`,
+  );
+  const fleet: StatusReport['fleet'] = {};
+  const ended: StatusReport['ended'] = { terminated: 0, failed: 0 };
+  for (const c of counts) {
+    if ((ENDED as readonly string[]).includes(c.status)) ended[c.status] = Number(c.n);
+    else fleet[c.status] = { count: Number(c.n), oldestSec: secondsBetween(toDate(c.oldest), now) };
+  }
+
+  const workerRows = await db.query<{
+    worker_id: string;
+    pod_id: string | null;
+    status: string;
+    provider: string | null;
+    requested_at: unknown;
+    since: unknown;
+  }>(
+    `select worker_id, pod_id, status, provider, requested_at, ${STATUS_SINCE_SQL} as since from workers
+      where status in (${LIVE.map((s) => `'${s}'`).join(', ')})
+      order by requested_at nulls last, worker_id`,
+  );
+  const workers = workerRows.map((w): WorkerLine => {
+    const requestedAt = toDate(w.requested_at);
+    const statusSince = toDate(w.since);
+    return {
+      workerId: w.worker_id,
+      podId: w.pod_id,
+      status: w.status,
+      provider: w.provider,
+      requestedAt,
+      statusSince,
+      ageSec: secondsBetween(requestedAt, now),
+      inStatusSec: secondsBetween(statusSince, now),
+    };
+  });
+
+  const [lastDecision] = await db.query('select * from scaling_decisions order by global_position desc limit 1');
+  const [lastHealthSummary] = await db.query('select * from health_summaries order by global_position desc limit 1');
+  const [check] = await db.query<{ data: { cycle: number; at: string; status: string; problems: string[] } }>(
+    "select data from events where event_type = 'HealthChecked' order by global_position desc limit 1",
+  );
+  const since = new Date(now.getTime() - opts.windowMs);
+  const anomalies = await db.query(
+    `select cycle, detected_at, kind, message, figures, causes from anomalies
+      where detected_at > $1::timestamptz and detected_at <= $2::timestamptz
+      order by detected_at, global_position`,
+    [since.toISOString(), now.toISOString()],
+  );
+
+  return {
+    store: describeTarget(target),
+    now,
+    nowFrom,
+    events: { count: Number(head.n), last },
+    projectionsApplied,
+    projectionsBehind,
+    fleet,
+    ended,
+    workers,
+    lastDecision: lastDecision ?? null,
+    lastHealthSummary: lastHealthSummary ?? null,
+    lastHealthCheck: check
+      ? {
+          cycle: check.data.cycle,
+          at: new Date(check.data.at),
+          status: check.data.status,
+          problems: check.data.problems ?? [],
+        }
+      : null,
+    anomalies: { window: opts.windowText, since, items: anomalies },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Human output
+
+/** "active 3 (oldest 12m), spawning 1 (45s)" */
+export function fleetLine(fleet: StatusReport['fleet']): string {
+  const parts = [...LIVE, ...Object.keys(fleet).filter((s) => !(LIVE as readonly string[]).includes(s))]
+    .filter((s) => fleet[s]?.count)
+    .map((s) => {
+      const { count, oldestSec } = fleet[s];
+      if (oldestSec === null) return `${s} ${count}`;
+      const age = formatAge(oldestSec * 1000);
+      return `${s} ${count} (${count > 1 ? `oldest ${age}` : age})`;
+    });
+  return parts.length ? parts.join(', ') : 'no live workers';
+}
+
+const num = (v: unknown) => (v === null || v === undefined ? '?' : String(v));
+
+/** The last decision with its math, one fact a line. */
+export function decisionLines(d: Row, now: Date, utc: boolean): string[] {
+  const at = toDate(d.decided_at);
+  const terms = (d.terms ?? {}) as { minActive?: number; byTasks?: number; busyPlusIdle?: number };
+  const s = (d.settings ?? {}) as Record<string, unknown>;
+  const limits = (d.limits ?? []) as { name: string; value: number; from: number; to: number }[];
+  const reasons = (d.reasons ?? []) as string[];
+  const terminate = (d.terminate ?? []) as { workerId: string; reason: string }[];
+  const timedOut = (d.timed_out ?? []) as { workerId: string; reason: string }[];
+  const lines = [
+    `Last decision: cycle ${d.cycle}${at ? ` at ${formatTimestamp(at, utc)} (${formatAge(now.getTime() - at.getTime())} ago)` : ''}`,
+    `  tasks     queued ${num(d.queued)} + active ${num(d.active)} = total ${num(d.total)}`,
+    `  current   active ${num(d.current_active)} + spawning ${num(d.current_spawning)} = ${plural(Number(d.current_total), 'worker')}` +
+      ` (busy ${num(d.busy)}, idle ${num(d.idle)})`,
+    `  policy    max(MIN_ACTIVE_GPUS ${num(terms.minActive)}, ceil(total ${num(d.total)} / TASKS_PER_GPU ${num(
+      s.TASKS_PER_GPU,
+    )}) = ${num(terms.byTasks)}, busy ${num(d.busy)} + MACHINES_TO_KEEP_IDLE ${num(s.MACHINES_TO_KEEP_IDLE)} = ${num(
+      terms.busyPlusIdle,
+    )}) = ${num(d.desired_before_caps)}`,
+    `  limits    ${
+      limits.length ? limits.map((l) => `${l.name}=${l.value}: ${l.from} -> ${l.to}`).join('; ') : 'none applied'
+    }`,
+    `  decision  ${d.decision}${Number(d.delta) ? ` by ${d.delta}` : ''}: desired ${num(d.desired)}, current ${num(
+      d.current_total,
+    )}${d.capped_by ? ` (capped by ${d.capped_by})` : ''}`,
+  ];
+  reasons.forEach((r, i) => {
+    lines.push(`  ${i === 0 ? 'reasons ' : '        '}  ${r}`);
+  });
+  for (const t of terminate) lines.push(`  terminate ${t.workerId}: ${t.reason}`);
+  for (const t of timedOut) lines.push(`  timed out ${t.workerId}: ${t.reason}`);
+  return lines;
+}
+
+function healthLines(r: StatusReport, now: Date, utc: boolean): string[] {
+  const lines: string[] = [];
+  const h = r.lastHealthSummary;
+  if (h) {
+    const at = toDate(h.recorded_at);
+    const byStatus = Object.entries((h.workers_by_status ?? {}) as Record<string, number>)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
+    const kinds = Object.entries((h.anomaly_kinds ?? {}) as Record<string, number>)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
+    const tasks = h.last_total === null ? 'unknown' : `${h.last_queued} + ${h.last_active} = ${h.last_total}`;
+    lines.push(
+      `Health summary: cycle ${h.cycle}${at ? ` at ${formatTimestamp(at, utc)} (${formatAge(now.getTime() - at.getTime())} ago)` : ''}`,
+      `  database logging  ${h.db_logging_healthy ? 'healthy' : 'FAILING'}`,
+      `  last task count   ${tasks}`,
+      `  workers           ${num(h.last_worker_count)}${byStatus ? ` (${byStatus})` : ''}`,
+      `  anomalies         ${num(h.anomalies_since_last)} since the previous summary${kinds ? ` (${kinds})` : ''}`,
+    );
+  } else {
+    lines.push('Health summary: none recorded yet (one is written every 20 cycles)');
+  }
+  const c = r.lastHealthCheck;
+  if (c) {
+    lines.push(
+      `  last check        cycle ${c.cycle} at ${formatTimestamp(c.at, utc)}: ${c.status}` +
+        `${c.problems.length ? ` (${c.problems.join('; ')})` : ''}`,
+    );
+  }
+  return lines;
+}
+
+export function renderStatus(r: StatusReport, utc: boolean): string {
+  const now = r.now;
+  const out: string[] = [];
+  const nowNote =
+    r.nowFrom === '--now'
+      ? ' (--now)'
+      : r.nowFrom === 'last event'
+        ? " (the last event's time: it is later than this machine's clock)"
+        : '';
+  out.push(`Store: ${r.store}`);
+  out.push(`As of: ${formatTimestamp(now, utc)}${nowNote}`);
+  if (r.events.last && r.events.last.at.getTime() > now.getTime() + 1000) {
+    out.push(
+      `  note: the store has events after that time (up to #${r.events.last.position} at ${formatTimestamp(r.events.last.at, utc)}); ` +
+        'this shows the latest state, with ages counted from --now',
+    );
+  }
+  if (!r.events.last) {
+    out.push('', 'The store has no events yet: start the controller (gpu-scaler start) or try gpu-scaler demo.');
+    return `${out.join('\n')}\n`;
+  }
+  const last = r.events.last;
+  const quiet = now.getTime() - last.at.getTime();
+  out.push(
+    `Events: ${r.events.count}, the last #${last.position} ${last.type} at ${formatTimestamp(last.at, utc)} (${formatAge(quiet)} ago)`,
+  );
+  if (r.projectionsBehind > 0) {
+    out.push(
+      `  note: the tables below lack the newest ${plural(r.projectionsBehind, 'event')}: a transaction still open ` +
+        'holds them back (events are applied in commit order); run status again in a moment',
+    );
+  }
+  if (quiet > STALE_MS) {
+    out.push(`  nothing recorded for ${formatAge(quiet)}: is the controller running? (gpu-scaler start)`);
+  }
+
+  out.push(
+    '',
+    `Fleet: ${fleetLine(r.fleet)}; ended: terminated ${r.ended.terminated ?? 0}, failed ${r.ended.failed ?? 0}`,
+  );
+  if (r.workers.length) {
+    const shown = r.workers.slice(0, MAX_LISTED_WORKERS);
+    out.push(
+      plainTable(
+        ['worker', 'pod', 'status', 'in status', 'age', 'provider'],
+        shown.map((w) => [
+          w.workerId,
+          w.podId ?? '-',
+          w.status,
+          w.inStatusSec === null ? '-' : formatAge(w.inStatusSec * 1000),
+          w.ageSec === null ? '-' : formatAge(w.ageSec * 1000),
+          w.provider ?? '-',
+        ]),
+        { indent: '  ' },
+      ).trimEnd(),
+    );
+    if (r.workers.length > shown.length) {
+      out.push(
+        `  … and ${r.workers.length - shown.length} more: gpu-scaler sql "select * from workers where status in ('active','spawning','terminating')"`,
+      );
+    }
+  }
+
+  out.push('');
+  if (r.lastDecision) out.push(...decisionLines(r.lastDecision, now, utc));
+  else out.push('Last decision: none recorded yet');
+
+  out.push('', ...healthLines(r, now, utc));
+
+  const items = r.anomalies.items;
+  out.push(
+    '',
+    `Anomalies in the last ${r.anomalies.window} (since ${formatTimestamp(r.anomalies.since, utc)}): ${items.length ? items.length : 'none'}`,
+  );
+  if (items.length) {
+    out.push(
+      plainTable(
+        ['time', 'cycle', 'kind', 'message'],
+        items.map((a) => {
+          const at = toDate(a.detected_at);
+          return [at ? formatTimestamp(at, utc) : '-', String(a.cycle), String(a.kind), String(a.message)];
+        }),
+        { indent: '  ', right: [1] },
+      ).trimEnd(),
+    );
+    out.push(`  details: gpu-scaler events --type AnomalyDetected --since ${r.anomalies.since.toISOString()}`);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+function statusJson(r: StatusReport): Record<string, unknown> {
+  return {
+    store: r.store,
+    now: r.now.toISOString(),
+    nowFrom: r.nowFrom,
+    events: r.events,
+    projectionsApplied: r.projectionsApplied,
+    projectionsBehind: r.projectionsBehind,
+    fleet: r.fleet,
+    ended: r.ended,
+    workers: r.workers,
+    lastDecision: r.lastDecision,
+    lastHealthSummary: r.lastHealthSummary,
+    lastHealthCheck: r.lastHealthCheck,
+    anomalies: r.anomalies,
+  };
+}
+
+export async function runStatus(store: EventStore, target: StoreTarget, o: StatusOptions, io: CliIo): Promise<void> {
+  const report = await collectStatus(store, target, { now: o.now, windowMs: o.windowMs, windowText: o.windowText });
+  onBrokenPipe(io);
+  if (o.json) writeJsonValue(io, statusJson(report));
+  else io.stdout.write(renderStatus(report, o.utc));
+}
+
+export function registerStatus(program: Command, io: CliIo): void {
+  defineStatusCommand(program, io);
+}
+
+/** Adds `status` to a program; tests pass deps to run it on their own store. */
+export function defineStatusCommand(program: Command, io: CliIo, deps: StatusDeps = {}): Command {
+  const open = deps.withStore ?? withStore;
+  return program
     .command('status')
-    .description('(not built yet)')
-    .action(async () => {
-      throw new CliError('status is not built yet');
+    .summary('the fleet now, the last decision, health and recent anomalies')
+    .description(
+      'The fleet now: live workers by status with their ages, the last scaling decision with its math, the last ' +
+        'health summary and check, and the anomalies of the last hour. It first brings the projection tables ' +
+        '(workers, scaling_decisions, anomalies, health_summaries) up to date with the events.\n\n' +
+        "Ages are relative to this machine's clock, or to the last event when that is later (a fake-clock demo store).",
+    )
+    .option('--json', 'print one JSON object (rows as in the projection tables)')
+    .option('--utc', 'show times in UTC instead of local time')
+    .option('--window <duration>', 'list the anomalies of this long before now: 30m, 1h, 1d', '1h')
+    .addOption(new Option('--now <time>', 'pretend it is this time (for tests and post-mortems)').hideHelp())
+    .addHelpText(
+      'after',
+      helpExamples(
+        [
+          ['the fleet now', 'gpu-scaler status'],
+          ['as JSON, anomalies of the last day', 'gpu-scaler status --json --window 1d'],
+        ],
+        'Exit status: 0 ok, 1 failure (e.g. the store cannot be opened), 2 bad usage.',
+      ),
+    )
+    .action(async (raw: { json?: boolean; utc?: boolean; window: string; now?: string }) => {
+      const utc = raw.utc === true;
+      const o: StatusOptions = {
+        json: raw.json === true,
+        utc,
+        now: raw.now !== undefined ? parseTime(raw.now, { utc, flag: '--now' }) : undefined,
+        windowMs: parseDuration(raw.window, '--window'),
+        windowText: raw.window.trim(),
+      };
+      await open(io, (store, target) => runStatus(store, target, o, io));
     });
 }

@@ -336,14 +336,19 @@ export class Controller {
       const pod = byKey.get(w.workerId);
       const stream = Streams.worker(w.workerId);
       if (pod && pod.status === 'running' && w.status === 'spawning') {
-        await store.append(stream, [
-          {
-            type: 'WorkerActivated',
-            data: { workerId: w.workerId, at, podId: pod.podId },
-            eventId: deterministicId(`${w.workerId}:activated`),
-            metadata: { cycle },
-          },
-        ]);
+        try {
+          await store.append(stream, [
+            {
+              type: 'WorkerActivated',
+              data: { workerId: w.workerId, at, podId: pod.podId },
+              eventId: deterministicId(`${w.workerId}:activated`),
+              metadata: { cycle },
+            },
+          ]);
+        } catch (err) {
+          if (!(err instanceof EventIdConflictError)) throw err;
+          continue; // recorded already (by a run that died before its projection caught up)
+        }
         log.log('info', `🟢 Worker ${w.workerId} is up (pod ${pod.podId})`, { cycle, workerId: w.workerId });
         wrote = true;
       } else if (!pod || pod.status === 'exited' || pod.status === 'failed' || pod.status === 'terminated') {
@@ -351,6 +356,8 @@ export class Controller {
         const detail = pod
           ? `pod ${pod.podId} ${pod.status}${pod.exitCode != null ? ` with exit code ${pod.exitCode}` : ''}`
           : `pod ${w.podId} is gone from ${provider.name}`;
+        // An exited pod still bills for its disk on some providers: remove it.
+        if (pod) await provider.terminate(pod.podId).catch(() => {});
         const data = {
           workerId: w.workerId,
           at,

@@ -194,14 +194,17 @@ export class Reactor {
     if (history.some((h) => h.type === 'WorkerTerminated' || h.type === 'WorkerSpawnFailed')) return;
     const podId =
       pick.podId ?? (history.find((h) => h.type === 'WorkerSpawned')?.data as { podId?: string })?.podId ?? null;
-    await store.append(stream, [
-      {
-        type: 'WorkerTerminationRequested',
-        eventId: deterministicId(`${pick.workerId}:terminate-requested`),
-        data: { workerId: pick.workerId, at: clock.now().toISOString(), cycle, podId, reason, detail: pick.reason },
-        metadata: { cycle },
-      },
-    ]);
+    // Asked before a crash? Then only finish the job: its event has the time of the first ask.
+    if (!history.some((h) => h.type === 'WorkerTerminationRequested')) {
+      await store.append(stream, [
+        {
+          type: 'WorkerTerminationRequested',
+          eventId: deterministicId(`${pick.workerId}:terminate-requested`),
+          data: { workerId: pick.workerId, at: clock.now().toISOString(), cycle, podId, reason, detail: pick.reason },
+          metadata: { cycle },
+        },
+      ]);
+    }
     if (podId) await provider.terminate(podId);
     const spawnedAt = history.find((h) => h.type === 'WorkerSpawned')?.data as { at?: string } | undefined;
     const now = clock.now();

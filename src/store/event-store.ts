@@ -82,6 +82,8 @@ export class EventStore {
   /** 'appended' fires after a local append commits; 'wake' also for notifications from other processes. */
   readonly signals = new EventEmitter<{ appended: [streamId: string]; wake: [] }>();
   private unlisten?: () => Promise<void>;
+  private wakeInFlight = false;
+  private wakeAgain = false;
 
   constructor(
     readonly db: Db,
@@ -118,7 +120,10 @@ export class EventStore {
       return fn(bound);
     });
     for (const s of streams) this.signals.emit('appended', s);
-    if (streams.size) this.signals.emit('wake');
+    if (streams.size) {
+      this.signals.emit('wake');
+      this.wakeOtherProcesses();
+    }
     return result;
   }
 
@@ -162,7 +167,10 @@ export class EventStore {
     if (!duplicate) {
       // Inside a transaction the outer store re-emits these after the commit.
       this.signals.emit('appended', streamId);
-      if (!this.inTransaction) this.signals.emit('wake');
+      if (!this.inTransaction) {
+        this.signals.emit('wake');
+        this.wakeOtherProcesses();
+      }
     }
     return {
       nextExpectedVersion: rows[rows.length - 1].stream_version,
@@ -170,6 +178,31 @@ export class EventStore {
       txId: rows[rows.length - 1].tx_id,
       duplicate,
     };
+  }
+
+  /**
+   * Wakes subscribers in other processes with a NOTIFY sent after the commit, at most one in flight
+   * (appends meanwhile are covered by one more). A NOTIFY inside append_events would hold a
+   * database-wide lock through every commit and serialise concurrent appenders. It is only a hint:
+   * subscribers also poll. PGlite is one process, where the local signal is enough.
+   */
+  private wakeOtherProcesses(): void {
+    if (this.db.kind !== 'postgres') return;
+    if (this.wakeInFlight) {
+      this.wakeAgain = true;
+      return;
+    }
+    this.wakeInFlight = true;
+    this.db
+      .query('select pg_notify($1, $2)', [EVENTS_CHANNEL, ''])
+      .catch(() => {})
+      .finally(() => {
+        this.wakeInFlight = false;
+        if (this.wakeAgain) {
+          this.wakeAgain = false;
+          this.wakeOtherProcesses();
+        }
+      });
   }
 
   /** The current version of a stream (0 when it has no events). */

@@ -1,0 +1,27 @@
+import { z } from 'zod';
+import { defineEvent } from '../events/define';
+import { EventRegistry } from '../events/registry';
+
+/** The one event type the benchmark writes: small, like a controller's per-cycle sample. */
+export const QueueSampled = defineEvent({
+  type: 'QueueSampled',
+  schemaVersion: 1,
+  schema: z.object({
+    cycle: z.number().int().nonnegative(),
+    queued: z.number().int().nonnegative(),
+    active: z.number().int().nonnegative(),
+    total: z.number().int().nonnegative(),
+    source: z.string().min(1),
+  }),
+});
+
+export type QueueSample = z.infer<typeof QueueSampled.schema>;
+
+export function benchRegistry(): EventRegistry {
+  return new EventRegistry([QueueSampled]);
+}
+
+/** The data of the n-th sample: both sides of every workload write exactly this. */
+export function sample(n: number): QueueSample {
+  return { cycle: n, queued: n % 97, active: n % 13, total: 16, source: 'bench' };
+}

@@ -1,0 +1,332 @@
+/**
+ * Helpers for the CLI tests: run the real entry point (main) against an embedded store directory,
+ * or run the query commands on a store the test holds open (the server variant, and --follow, where
+ * the test appends while the command runs).
+ *
+ * The operators' timeline takes ~20 s to record on PGlite, so it is recorded once into a template
+ * directory under the OS temp dir, keyed by a hash of the sources that shape it, and copied per test file.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { Command, CommanderError } from 'commander';
+import { appRegistry } from '../../events/index';
+import { ALL_PROJECTIONS } from '../../projections/index';
+import { CliError, type CliIo, EXIT, type withStore } from '../../src/cli/context';
+import { defineEventsCommand, type EventsDeps } from '../../src/cli/events';
+import { main } from '../../src/cli/main';
+import { defineSqlCommand } from '../../src/cli/sql';
+import { defineStatusCommand } from '../../src/cli/status';
+import { ConfigError } from '../../src/config';
+import { ProjectionRunner } from '../../src/projections/runner';
+import type { EventStore } from '../../src/store/event-store';
+import { openStore } from '../../src/store/index';
+import type { StoreTarget } from '../../src/store/open';
+import { postgresBackend, TEST_DATABASE_URL, type TestBackend } from '../helpers/backends';
+import { Capture } from '../helpers/harness';
+import { fillWithTimeline } from '../helpers/timeline';
+
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface StartedRun {
+  stdout: Capture;
+  stderr: Capture;
+  done: Promise<number>;
+}
+
+function makeIo(
+  env: Record<string, string | undefined>,
+  stdin?: string,
+): { io: CliIo; stdout: Capture; stderr: Capture } {
+  const stdout = new Capture();
+  const stderr = new Capture();
+  const input = Readable.from(stdin !== undefined ? [stdin] : []) as Readable & { isTTY?: boolean };
+  // With no stdin given, behave like a terminal (nothing piped in).
+  input.isTTY = stdin === undefined;
+  return { io: { stdout, stderr, stdin: input, env, isTTY: false }, stdout, stderr };
+}
+
+/** The real entry point: main(['node', 'gpu-scaler', ...args], io). */
+export async function runMain(args: string[], env: Record<string, string>, stdin?: string): Promise<CliRun> {
+  const { io, stdout, stderr } = makeIo(env, stdin);
+  const code = await main(['node', 'gpu-scaler', ...args], io);
+  return { code, stdout: stdout.text, stderr: stderr.text };
+}
+
+export interface StoreRunOptions {
+  stdin?: string;
+  signal?: AbortSignal;
+  pollMs?: number;
+  onIdle?: EventsDeps['onIdle'];
+}
+
+/**
+ * events, sql and status on an open store, with the same program settings and error handling as
+ * main() (src/cli/main.ts), whose store comes from DATABASE_URL instead.
+ */
+export function startOnStore(
+  store: EventStore,
+  target: StoreTarget,
+  args: string[],
+  opts: StoreRunOptions = {},
+): StartedRun {
+  const { io, stdout, stderr } = makeIo({}, opts.stdin);
+  const inject = (async (_io, fn) => fn(store, target)) as typeof withStore;
+  const program = new Command('gpu-scaler')
+    .showHelpAfterError('(add --help for usage)')
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .exitOverride();
+  defineEventsCommand(program, io, {
+    withStore: inject,
+    signal: opts.signal,
+    pollMs: opts.pollMs,
+    onIdle: opts.onIdle,
+  });
+  defineSqlCommand(program, io, { withStore: inject });
+  defineStatusCommand(program, io, { withStore: inject });
+  for (const c of program.commands) c.exitOverride().showHelpAfterError('(add --help for usage)');
+  const done = program.parseAsync(['node', 'gpu-scaler', ...args]).then(
+    () => EXIT.ok as number,
+    (err: unknown) => {
+      if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+      if (err instanceof CliError) {
+        io.stderr.write(`gpu-scaler: ${err.message}\n`);
+        return err.exitCode;
+      }
+      io.stderr.write(`gpu-scaler: ${(err as Error).message ?? err}\n`);
+      return err instanceof ConfigError ? EXIT.usage : EXIT.failure;
+    },
+  );
+  return { stdout, stderr, done };
+}
+
+export async function runOnStore(
+  store: EventStore,
+  target: StoreTarget,
+  args: string[],
+  opts: StoreRunOptions = {},
+): Promise<CliRun> {
+  const run = startOnStore(store, target, args, opts);
+  const code = await run.done;
+  return { code, stdout: run.stdout.text, stderr: run.stderr.text };
+}
+
+/** Waits until `check` holds (polling); fails with `what` after `timeoutMs`. */
+export async function waitFor(check: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * Waits until catch-up readers (projections, --follow) can see `position`: on a shared server, a
+ * transaction left open by someone else holds them back (the store's commit-order rule).
+ */
+export async function visibleToReaders(store: EventStore, position: number, timeoutMs = 15_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    let max = 0;
+    for await (const batch of store.readAll()) max = Math.max(max, ...batch.map((e) => e.globalPosition));
+    if (max >= position) return;
+    if (Date.now() > end) throw new Error(`position ${position} did not become visible to catch-up readers`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The timeline store
+
+const ROOT = path.resolve(__dirname, '../..');
+
+function filesUnder(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((d) => (d.isDirectory() ? filesUnder(path.join(dir, d.name)) : [path.join(dir, d.name)]))
+    .filter((f) => /\.(ts|sql|json)$/.test(f));
+}
+
+/** A hash of everything that shapes the recorded timeline. */
+function sourcesHash(): string {
+  const h = crypto.createHash('sha256');
+  const files = [
+    ...['src', 'events', 'projections', 'migrations', 'test/helpers'].flatMap((d) => filesUnder(path.join(ROOT, d))),
+    path.join(ROOT, 'package-lock.json'),
+  ].sort();
+  for (const f of files) {
+    h.update(path.relative(ROOT, f));
+    h.update(fs.existsSync(f) ? fs.readFileSync(f) : '');
+  }
+  return h.digest('hex').slice(0, 16);
+}
+
+export interface RecordedEvent {
+  globalPosition: number;
+  streamId: string;
+  type: string;
+  eventId: string;
+  data: unknown;
+  metadata: Record<string, unknown>;
+}
+
+const CACHE_PREFIX = 'gpu-scaler-cli-timeline-';
+
+let template: Promise<string> | undefined;
+
+/** The template: <cache>/db (a PGlite data dir) and <cache>/events.json. Recorded once per source hash. */
+function timelineTemplate(): Promise<string> {
+  // Once per test file: the sources may change while it runs (and each recording has its own worker ids).
+  template ??= recordTemplate();
+  return template;
+}
+
+async function recordTemplate(): Promise<string> {
+  const cache = path.join(os.tmpdir(), `${CACHE_PREFIX}${sourcesHash()}`);
+  if (fs.existsSync(path.join(cache, 'events.json'))) return cache;
+  const work = `${cache}.tmp-${process.pid}-${Date.now()}`;
+  fs.rmSync(work, { recursive: true, force: true });
+  const store = await openStore({ target: `pglite://${path.join(work, 'db')}`, registry: appRegistry, listen: false });
+  const events: RecordedEvent[] = [];
+  try {
+    await fillWithTimeline(store);
+    for await (const batch of store.readAll()) {
+      for (const e of batch) {
+        events.push({
+          globalPosition: e.globalPosition,
+          streamId: e.streamId,
+          type: e.type,
+          eventId: e.eventId,
+          data: e.data,
+          metadata: e.metadata,
+        });
+      }
+    }
+    // readAll goes in commit order; a copy in position order gets the same positions in a fresh store
+    events.sort((a, b) => a.globalPosition - b.globalPosition);
+  } finally {
+    await store.close();
+  }
+  fs.writeFileSync(path.join(work, 'events.json'), JSON.stringify(events));
+  try {
+    fs.renameSync(work, cache);
+  } catch {
+    fs.rmSync(work, { recursive: true, force: true }); // another worker got there first
+  }
+  // Old templates (other source hashes) are dead weight; leave recent ones to concurrent runs.
+  for (const d of fs.readdirSync(os.tmpdir())) {
+    const full = path.join(os.tmpdir(), d);
+    if (!d.startsWith(CACHE_PREFIX) || full === cache) continue;
+    try {
+      if (Date.now() - fs.statSync(full).mtimeMs > 3_600_000) fs.rmSync(full, { recursive: true, force: true });
+    } catch {
+      /* gone already */
+    }
+  }
+  return cache;
+}
+
+/** A private copy of the timeline store for one test file: its data directory (for pglite://dir). */
+export async function timelineStoreDir(): Promise<string> {
+  const tpl = await timelineTemplate();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gpu-scaler-cli-test-'));
+  fs.cpSync(path.join(tpl, 'db'), path.join(dir, 'db'), { recursive: true });
+  return path.join(dir, 'db');
+}
+
+export function removeStoreDir(dataDir: string): void {
+  fs.rmSync(path.dirname(dataDir), { recursive: true, force: true });
+}
+
+/** Appends the timeline's events, in their order, to an empty store; then brings its projections up to date. */
+export async function copyTimelineInto(store: EventStore): Promise<void> {
+  const events = await timelineEvents();
+  for (let i = 0; i < events.length; ) {
+    let j = i + 1;
+    while (j < events.length && events[j].streamId === events[i].streamId) j++;
+    await store.append(
+      events[i].streamId,
+      events.slice(i, j).map((e) => ({ type: e.type, data: e.data, eventId: e.eventId, metadata: e.metadata })),
+    );
+    i = j;
+  }
+  await visibleToReaders(store, events[events.length - 1].globalPosition);
+  await new ProjectionRunner(store, ALL_PROJECTIONS).catchUp();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Both backends
+
+export interface StoreContext {
+  kind: 'pglite' | 'postgres';
+  store: EventStore;
+  target: StoreTarget;
+  /** Another store on the same data, to append from (the server: another pool, woken by NOTIFY). */
+  writer: EventStore;
+  run(args: string[], opts?: StoreRunOptions): Promise<CliRun>;
+  start(args: string[], opts?: StoreRunOptions): StartedRun;
+}
+
+/**
+ * Runs `suite` on the timeline store held open in the test: on PGlite (the file's copy, opened
+ * from `dataDir()`), and on the server (a fresh schema with the timeline's events) when
+ * TEST_DATABASE_URL is set.
+ */
+export function describeOnStores(name: string, dataDir: () => string, suite: (ctx: () => StoreContext) => void): void {
+  describe(`${name} [pglite]`, () => {
+    let ctx: StoreContext;
+    beforeAll(async () => {
+      const target: StoreTarget = { kind: 'pglite', dataDir: dataDir() };
+      const store = await openStore({ target, registry: appRegistry });
+      ctx = {
+        kind: 'pglite',
+        store,
+        target,
+        writer: store,
+        run: (args, opts) => runOnStore(store, target, args, opts),
+        start: (args, opts) => startOnStore(store, target, args, opts),
+      };
+    });
+    afterAll(async () => {
+      await ctx?.store.close();
+    });
+    suite(() => ctx);
+  });
+
+  (TEST_DATABASE_URL ? describe : describe.skip)(`${name} [postgres]`, () => {
+    let ctx: StoreContext;
+    let backend: TestBackend;
+    beforeAll(async () => {
+      backend = postgresBackend();
+      const store = await backend.open(appRegistry);
+      await copyTimelineInto(store);
+      const writer = await backend.open(appRegistry, store.db.schema);
+      const target: StoreTarget = { kind: 'postgres', url: 'postgres://test' };
+      ctx = {
+        kind: 'postgres',
+        store,
+        target,
+        writer,
+        run: (args, opts) => runOnStore(store, target, args, opts),
+        start: (args, opts) => startOnStore(store, target, args, opts),
+      };
+    });
+    afterAll(async () => {
+      await backend?.teardown();
+    });
+    suite(() => ctx);
+  });
+}
+
+/** The timeline's events in position order (what every store in these tests holds). */
+export async function timelineEvents(): Promise<RecordedEvent[]> {
+  const tpl = await timelineTemplate();
+  return JSON.parse(fs.readFileSync(path.join(tpl, 'events.json'), 'utf8')) as RecordedEvent[];
+}

@@ -1,0 +1,215 @@
+import { formatAge } from '../../src/cli/output';
+import { decisionLines } from '../../src/cli/status';
+import {
+  describeOnStores,
+  type RecordedEvent,
+  removeStoreDir,
+  runMain,
+  timelineEvents,
+  timelineStoreDir,
+  visibleToReaders,
+} from './run-cli';
+
+const JUMP_AT = '2026-11-27T18:25:42.000Z';
+/** One poll interval after the timeline's last cycle. */
+const END = '2026-11-27T18:35:12.000Z';
+
+type Data = Record<string, unknown> & { cycle?: number; at?: string; workerId?: string };
+const data = (e: RecordedEvent) => e.data as Data;
+
+let dir: string;
+let recorded: RecordedEvent[];
+const env = () => ({ DATABASE_URL: `pglite://${dir}` });
+const last = (type: string) => {
+  const e = recorded.filter((x) => x.type === type).pop();
+  if (!e) throw new Error(`the timeline has no ${type}`);
+  return e;
+};
+const reEscape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const ago = (at: unknown, now = END) => formatAge(Date.parse(now) - Date.parse(String(at)));
+
+/** Live workers folded from the worker events themselves (not the projection): id -> [status, since]. */
+function liveWorkers(): Map<string, { status: string; since: string }> {
+  const m = new Map<string, { status: string; since: string }>();
+  for (const e of recorded) {
+    const d = data(e);
+    if (!d.workerId) continue;
+    const at = String(d.at);
+    if (e.type === 'WorkerSpawnRequested') m.set(d.workerId, { status: 'spawning', since: at });
+    if (e.type === 'WorkerActivated' && m.get(d.workerId)?.status === 'spawning') {
+      m.set(d.workerId, { status: 'active', since: at });
+    }
+    if (e.type === 'WorkerTerminationRequested') m.set(d.workerId, { status: 'terminating', since: at });
+    if (e.type === 'WorkerTerminated' || e.type === 'WorkerSpawnFailed') m.delete(d.workerId);
+  }
+  return m;
+}
+
+beforeAll(async () => {
+  dir = await timelineStoreDir();
+  recorded = await timelineEvents();
+}, 120_000);
+
+afterAll(() => {
+  if (dir) removeStoreDir(dir);
+});
+
+describe('gpu-scaler status (main, embedded store)', () => {
+  test('the fleet, the last decision with its math, the last health summary and the last hour of anomalies', async () => {
+    const r = await runMain(['status', '--now', END, '--utc'], env());
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const out = r.stdout;
+    const lastEvent = recorded[recorded.length - 1];
+    expect(out).toContain('As of: 2026-11-27 18:35:12Z (--now)');
+    expect(out).toContain(
+      `Events: ${recorded.length}, the last #${lastEvent.globalPosition} ${lastEvent.type} at ` +
+        `2026-11-27 ${String(data(lastEvent).at).slice(11, 19)}Z (${ago(data(lastEvent).at)} ago)`,
+    );
+
+    const live = [...liveWorkers()];
+    const active = live.filter(([, w]) => w.status === 'active');
+    expect(active.length).toBeGreaterThan(0);
+    const oldest = active.map(([, w]) => w.since).sort()[0];
+    expect(out).toContain(
+      `Fleet: active ${active.length} (${active.length > 1 ? 'oldest ' : ''}${ago(oldest)}); ended: terminated `,
+    );
+    for (const [id, w] of live) {
+      expect(out).toMatch(new RegExp(`\\n  ${id}\\s+\\S+\\s+${w.status}\\s+${ago(w.since)}\\s`));
+    }
+
+    const d = data(last('ScalingDecided'));
+    expect(out).toContain(
+      `Last decision: cycle ${d.cycle} at 2026-11-27 ${String(d.at).slice(11, 19)}Z (${ago(d.at)} ago)`,
+    );
+    expect(out).toContain(`  tasks     queued ${d.queued} + active ${d.active} = total ${d.total}`);
+    expect(out).toContain(`  decision  ${d.decision}`);
+
+    const h = data(last('HealthSummaryRecorded'));
+    expect(out).toContain(`Health summary: cycle ${h.cycle} at 2026-11-27 ${String(h.at).slice(11, 19)}Z`);
+    expect(out).toContain(`  database logging  ${h.dbLoggingHealthy ? 'healthy' : 'FAILING'}`);
+    const c = data(last('HealthChecked'));
+    expect(out).toContain(
+      `  last check        cycle ${c.cycle} at 2026-11-27 ${String(c.at).slice(11, 19)}Z: ${c.status}`,
+    );
+
+    const inHour = recorded.filter(
+      (e) => e.type === 'AnomalyDetected' && Date.parse(END) - Date.parse(String(data(e).at)) < 3_600_000,
+    );
+    expect(inHour.length).toBeGreaterThan(0);
+    expect(out).toContain(`Anomalies in the last 1h (since 2026-11-27 17:35:12Z): ${inHour.length}\n`);
+    for (const a of inHour) {
+      expect(out).toMatch(
+        new RegExp(`\\s${data(a).cycle}  ${data(a).kind}\\s+${reEscape(String(data(a).message))}\\n`),
+      );
+    }
+  });
+
+  test('--json, with a shorter --window', async () => {
+    const r = await runMain(['status', '--json', '--now', END, '--window', '10m'], env());
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.stdout);
+    expect(s).toMatchObject({ now: END, nowFrom: '--now', events: { count: recorded.length } });
+    const live = liveWorkers();
+    expect(s.workers.map((w: { workerId: string }) => w.workerId).sort()).toEqual([...live.keys()].sort());
+    const d = data(last('ScalingDecided'));
+    expect(s.lastDecision).toMatchObject({ cycle: d.cycle, decided_at: d.at, decision: d.decision });
+    // 10 minutes before 18:35:12: the two anomalies of the spurious jump, not the earlier burst
+    const expected = recorded
+      .filter((e) => e.type === 'AnomalyDetected' && Date.parse(END) - Date.parse(String(data(e).at)) < 600_000)
+      .map((e) => data(e).kind);
+    expect(expected).toEqual(['rapid_scale_up', 'task_count_from_nowhere']);
+    expect(s.anomalies.items.map((a: { kind: string }) => a.kind)).toEqual(expected);
+    expect(s.anomalies.items[0].detected_at).toBe(JUMP_AT);
+  });
+
+  test('usage errors exit 2', async () => {
+    const badNow = await runMain(['status', '--now', 'teatime'], env());
+    expect(badNow.code).toBe(2);
+    expect(badNow.stderr).toContain('--now "teatime" is not a time');
+    const badWindow = await runMain(['status', '--window', '5'], env());
+    expect(badWindow.code).toBe(2);
+    expect(badWindow.stderr).toContain('--window "5" is not a duration');
+    const unknown = await runMain(['status', '--all'], env());
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("unknown option '--all'");
+    const help = await runMain(['status', '--help'], env());
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('--window <duration>');
+    expect(help.stdout).not.toContain('--now');
+  });
+});
+
+describeOnStores(
+  'gpu-scaler status',
+  () => dir,
+  (ctx) => {
+    test("the math of the spurious jump's decision", async () => {
+      const [row] = await ctx().store.db.query('select * from scaling_decisions where decided_at = $1::timestamptz', [
+        JUMP_AT,
+      ]);
+      const jump = recorded.find((e) => e.type === 'ScalingDecided' && data(e).at === JUMP_AT) as RecordedEvent;
+      expect(decisionLines(row, new Date('2026-11-27T18:26:00Z'), true)).toEqual([
+        `Last decision: cycle ${data(jump).cycle} at 2026-11-27 18:25:42Z (18s ago)`,
+        '  tasks     queued 51 + active 0 = total 51',
+        '  current   active 0 + spawning 0 = 0 workers (busy 0, idle 0)',
+        '  policy    max(MIN_ACTIVE_GPUS 0, ceil(total 51 / TASKS_PER_GPU 1) = 51, busy 0 + MACHINES_TO_KEEP_IDLE 0 = 0) = 51',
+        '  limits    MAX_WORKERS=10: 51 -> 10; MAX_ACTIVE_GPUS=4: 10 -> 4',
+        '  decision  SCALE_UP by 4: desired 4, current 0 (capped by MAX_WORKERS,MAX_ACTIVE_GPUS)',
+        '  reasons   desired 4 > current 0: spawn 4',
+        '            MAX_WORKERS=10 changed desired from 51 to 10',
+        '            MAX_ACTIVE_GPUS=4 changed desired from 10 to 4',
+      ]);
+    });
+
+    test('brings the projections up to date with events nobody projected yet', async () => {
+      const at = '2026-11-27T18:35:42.000Z';
+      const decision = last('ScalingDecided');
+      await ctx().writer.append('controller', [
+        {
+          type: 'ScalingDecided',
+          data: {
+            ...data(decision),
+            cycle: 950,
+            at,
+            queued: 2,
+            total: 2,
+            desired: 2,
+            decision: 'SCALE_UP',
+            delta: 1,
+            reasons: ['desired 2 > current 1: spawn 1'],
+          },
+        },
+      ]);
+      const spawn = await ctx().writer.append('worker-t950-1', [
+        {
+          type: 'WorkerSpawnRequested',
+          data: {
+            workerId: 't950-1',
+            at,
+            cycle: 950,
+            decisionEventId: 'test',
+            ordinal: 1,
+            of: 1,
+            idempotencyKey: 't950-1',
+            provider: 'simulated',
+          },
+        },
+      ]);
+      await visibleToReaders(ctx().store, spawn.globalPositions[0]);
+      const r = await ctx().run(['status', '--now', '2026-11-27T18:36:27Z', '--utc']);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('Last decision: cycle 950 at 2026-11-27 18:35:42Z (45s ago)');
+      expect(r.stdout).toContain('  decision  SCALE_UP by 1: desired 2, current 1');
+      expect(r.stdout).toMatch(/Fleet: active \d+ \([^)]*\), spawning 1 \(45s\);/);
+      expect(r.stdout).toMatch(/\n {2}t950-1\s+-\s+spawning\s+45s\s+45s\s+simulated\n/);
+
+      const j = await ctx().run(['status', '--json', '--now', '2026-11-27T18:36:27Z']);
+      const s = JSON.parse(j.stdout);
+      expect(s.projectionsApplied).toBe(0); // the text run above already caught up
+      expect(s.projectionsBehind).toBe(0);
+      expect(s.fleet.spawning).toEqual({ count: 1, oldestSec: 45 });
+      expect(s.lastDecision).toMatchObject({ cycle: 950, decision: 'SCALE_UP', delta: 1 });
+    });
+  },
+);
