@@ -103,6 +103,14 @@ export class Controller {
       if (e.type === 'ScalingDecided')
         this.lastDecision = { txId: e.txId, position: e.globalPosition, cycle: data.cycle };
     }
+    // anomalies since the last health summary, so a restart does not make the next summary forget them
+    const rows = await this.d.store.db.query<{ kind: string; n: number }>(
+      `select data->>'kind' as kind, count(*)::bigint as n from events
+        where event_type = 'AnomalyDetected' and global_position > coalesce(
+          (select max(global_position) from events where event_type = 'HealthSummaryRecorded'), 0)
+        group by 1`,
+    );
+    this.anomaliesSinceSummary = Object.fromEntries(rows.map((r) => [r.kind, r.n]));
   }
 
   async runCycle(): Promise<CycleOutcome> {
@@ -114,7 +122,7 @@ export class Controller {
 
     await this.d.projections.catchUp();
     if (await this.syncFleet(cycle)) await this.d.projections.catchUp();
-    const fleet = await readFleet(store.db);
+    const fleet = await readFleet(store);
 
     // 1. Observe
     const observed = await this.observe(fleet.map((w) => w.workerId));
@@ -319,7 +327,7 @@ export class Controller {
    */
   private async syncFleet(cycle: number): Promise<boolean> {
     const { store, provider, clock, log } = this.d;
-    const fleet = await readFleet(store.db);
+    const fleet = await readFleet(store);
     if (fleet.length === 0) return false;
     let pods: PodInfo[];
     try {
@@ -532,7 +540,7 @@ export class Controller {
     }
     if (cycle % config.HEALTH_SUMMARY_EVERY_CYCLES === 0) {
       const stats = this.d.dbLogging();
-      const byStatus = await countWorkersByStatus(store.db);
+      const byStatus = await countWorkersByStatus(store);
       const data = {
         cycle,
         at,

@@ -1,33 +1,63 @@
-import type { Sql } from '../store/db';
+import type { WorkerRow } from '../../projections/workers';
+import { workersProjection } from '../../projections/workers';
+import { loadCheckpoint } from '../store/checkpoints';
+import type { EventStore } from '../store/event-store';
 import type { FleetWorker } from './policy';
 
-/** Live workers (not terminated or failed) from the workers projection. */
-export async function readFleet(db: Sql): Promise<(FleetWorker & { provider: string | null })[]> {
-  const rows = await db.query<{
-    worker_id: string;
-    pod_id: string | null;
-    status: FleetWorker['status'];
-    requested_at: Date | null;
-    active_at: Date | null;
-    provider: string | null;
-  }>(
-    `select worker_id, pod_id, status, requested_at, active_at, provider from workers
-      where status in ('spawning', 'active', 'terminating') order by requested_at, worker_id`,
+const LIVE = ['spawning', 'active', 'terminating'];
+
+/**
+ * Live workers (not terminated or failed): the workers projection, plus every worker event already
+ * committed beyond the projection's checkpoint, folded in with the projection's own pure fold.
+ *
+ * Catch-up readers hold back while any older transaction in the cluster is open, so the projection
+ * can lag the reactor's latest spawn requests; a fleet read from the table alone would then miss
+ * workers that exist, and the next decision would spawn them again. Reading past the checkpoint
+ * without that rule sees every committed event, so the controller always counts what it asked for.
+ */
+export async function readFleet(store: EventStore): Promise<(FleetWorker & { provider: string | null })[]> {
+  const db = store.db;
+  const cp = await loadCheckpoint(db, `projection:${workersProjection.name}`);
+  // biome-ignore lint/suspicious/noExplicitAny: rows are decoded by the store
+  const pendingRows = await db.query<any>(
+    `select global_position, stream_id, stream_version, event_id::text as event_id, event_type, schema_version,
+            data, metadata, tx_id::text as tx_id, recorded_at
+       from events
+      where ((tx_id::text)::bigint, global_position) > ($1::bigint, $2::bigint) and stream_id like 'worker-%'
+      order by global_position`,
+    [cp.txId, cp.position],
   );
-  return rows.map((r) => ({
-    workerId: r.worker_id,
-    podId: r.pod_id,
-    status: r.status,
-    requestedAt: (r.requested_at ?? new Date(0)).toISOString(),
-    activeAt: r.active_at ? r.active_at.toISOString() : null,
-    provider: r.provider,
-  }));
+  const pending = pendingRows.map((r) => store.decode(r));
+  const touched = [...new Set(pending.map((e) => workersProjection.keyOf(e)).filter((k): k is string => k !== null))];
+  const rows = await db.query<{ r: WorkerRow }>(
+    `select to_jsonb(w) as r from workers w where w.status = any($1::text[]) or w.worker_id = any($2::text[])`,
+    [LIVE, touched],
+  );
+  const byId = new Map(rows.map(({ r }) => [r.worker_id, r]));
+  for (const e of pending) {
+    const k = workersProjection.keyOf(e);
+    if (k === null) continue;
+    const next = workersProjection.evolve(byId.get(k), e);
+    if (next) byId.set(k, next);
+  }
+  return [...byId.values()]
+    .filter((r) => LIVE.includes(r.status))
+    .sort(
+      (a, b) => String(a.requested_at).localeCompare(String(b.requested_at)) || a.worker_id.localeCompare(b.worker_id),
+    )
+    .map((r) => ({
+      workerId: r.worker_id,
+      podId: r.pod_id,
+      status: r.status as FleetWorker['status'],
+      requestedAt: new Date(r.requested_at ?? 0).toISOString(),
+      activeAt: r.active_at ? new Date(r.active_at).toISOString() : null,
+      provider: r.provider,
+    }));
 }
 
-/** Worker counts by status (all statuses, for health summaries). */
-export async function countWorkersByStatus(db: Sql): Promise<Record<string, number>> {
-  const rows = await db.query<{ status: string; n: number }>(
-    `select status, count(*)::bigint as n from workers where status in ('spawning', 'active', 'terminating') group by status order by status`,
-  );
-  return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+/** Live worker counts by status (for health summaries). */
+export async function countWorkersByStatus(store: EventStore): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const w of await readFleet(store)) counts[w.status] = (counts[w.status] ?? 0) + 1;
+  return counts;
 }

@@ -1,4 +1,6 @@
+import { MemoryLog } from '../../src/control/log';
 import { type PodInfo, type Provider, ProviderError, type SpawnRequest } from '../../src/providers/provider';
+import { buildSystem } from '../../src/system';
 import { pgliteBackend, postgresBackend, TEST_DATABASE_URL } from '../helpers/backends';
 import { forEachBackend, harness } from '../helpers/harness';
 
@@ -103,6 +105,33 @@ forEachBackend(
         `🧹 ORPHAN POD TERMINATED: gpu-scaler-test-pod-from-yesterday (pod ${orphan.podId})`,
       );
       expect(h.stderr.text).toContain('ORPHAN POD TERMINATED');
+    });
+
+    test('a restarted controller still counts the anomalies since the last health summary', async () => {
+      h = await harness(backend(), { env: { HEALTH_SUMMARY_EVERY_CYCLES: '5', MAX_ACTIVE_GPUS: '4' } });
+      h.source.set(0);
+      await h.cycle();
+      h.source.set(51); // cycle 2: from nowhere + rapid scale-up
+      await h.cycle();
+      // a new controller on the same store (a restart)
+      const restarted = await buildSystem({
+        store: h.store,
+        config: h.config,
+        clock: h.clock,
+        log: new MemoryLog(),
+        dbLogging: () => h.logging.dbStats(),
+        provider: h.provider,
+        source: h.source,
+        reactorWaitMs: 0,
+      });
+      expect(restarted.controller.cycle).toBe(2);
+      for (let i = 0; i < 3; i++) await restarted.step();
+      const [summary] = (await h.events('HealthSummaryRecorded')).map((e) => e.data as Any);
+      expect(summary).toMatchObject({
+        cycle: 5,
+        anomaliesSinceLast: 2,
+        anomalyKinds: { rapid_scale_up: 1, task_count_from_nowhere: 1 },
+      });
     });
 
     test('WORKER_MAX_LIFETIME_SEC replaces a worker past its lifetime', async () => {

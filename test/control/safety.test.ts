@@ -85,6 +85,48 @@ forEachBackend(
       expect(h.provider.created).toHaveLength(3);
     });
 
+    test('an open transaction elsewhere in the cluster never makes the controller spawn twice', async () => {
+      h = await harness(backend());
+      h.source.set(3);
+      const first = await h.system.controller.runCycle();
+      expect(first).toMatchObject({ kind: 'decided', decision: { decision: 'SCALE_UP', delta: 3 } });
+      if (!backend().concurrent) return; // PGlite: one connection, no other transaction can be open
+      const blocker = await backend().openDb();
+      let release!: () => void;
+      const held = new Promise<void>((r) => {
+        release = r;
+      });
+      let opened!: () => void;
+      const isOpen = new Promise<void>((r) => {
+        opened = r;
+      });
+      const tx = blocker.transaction(async (t) => {
+        await t.query('select pg_current_xact_id()'); // takes a transaction id and holds it
+        opened();
+        await held;
+      });
+      try {
+        await isOpen;
+        await h.system.reactor.catchUp(); // the decision is older than the blocker: it is acted on
+        expect(h.provider.created).toHaveLength(3);
+        await h.system.projections.catchUp(); // the spawn events are newer: catch-up readers wait
+        const [{ n }] = await h.store.db.query<{ n: number }>('select count(*)::bigint as n from workers');
+        expect(n).toBe(0);
+        h.clock.advance(30_000);
+        const second = await h.system.controller.runCycle();
+        expect(second).toMatchObject({
+          kind: 'decided',
+          decision: { decision: 'MAINTAIN', current: { total: 3 } },
+        });
+        await h.system.reactor.catchUp();
+        expect(h.provider.created).toHaveLength(3);
+      } finally {
+        release();
+        await tx;
+        await blocker.close();
+      }
+    });
+
     test.each([
       ['a negative count', { queued: -3, active: 0 }, /queued: negative/],
       ['NaN', { queued: Number.NaN, active: 0 }, /queued: .*(finite|number)/],

@@ -155,9 +155,15 @@ export async function harness(
       return out;
     },
     async events(type?: string) {
-      const all: StoredEvent[] = [];
-      for await (const b of store.readAll()) all.push(...b);
-      return type ? all.filter((e) => e.type === type) : all;
+      // every committed event, in position order: what a test asserts on, whatever else is open
+      // biome-ignore lint/suspicious/noExplicitAny: rows are decoded by the store
+      const rows = await store.db.query<any>(
+        `select global_position, stream_id, stream_version, event_id::text as event_id, event_type, schema_version,
+                data, metadata, tx_id::text as tx_id, recorded_at
+           from events where $1::text is null or event_type = $1 order by global_position`,
+        [type ?? null],
+      );
+      return rows.map((r) => store.decode(r)) as StoredEvent[];
     },
     async close() {
       await logging.close();
