@@ -24,6 +24,7 @@ export const healthSummariesProjection: Projection<HealthSummaryRow> = {
   name: 'health_summaries',
   table: 'health_summaries',
   key: 'cycle',
+  keyType: 'integer',
   columns: [
     'cycle',
     'recorded_at',

@@ -13,6 +13,8 @@ export interface Projection<R extends ProjectionRow = ProjectionRow> {
   table: string;
   /** The primary key column. */
   key: keyof R & string;
+  /** Its SQL type, so lookups by key use the primary key index (default text). */
+  keyType?: 'text' | 'integer';
   /** Every column, in table order. */
   columns: readonly (keyof R & string)[];
   /** The row an event touches, or null when the event does not concern this projection. */

@@ -37,6 +37,7 @@ export const scalingDecisionsProjection: Projection<ScalingDecisionRow> = {
   name: 'scaling_decisions',
   table: 'scaling_decisions',
   key: 'cycle',
+  keyType: 'integer',
   columns: [
     'cycle',
     'decided_at',

@@ -10,7 +10,7 @@ async function loadRows<R extends ProjectionRow>(
   table: string,
 ): Promise<Map<string, R>> {
   const rows = await tx.query<{ r: R }>(
-    `select to_jsonb(t) as r from ${table} t where t.${p.key}::text = any($1::text[])`,
+    `select to_jsonb(t) as r from ${table} t where t.${p.key} = any($1::text[]::${p.keyType ?? 'text'}[])`,
     [keys],
   );
   return new Map(rows.map(({ r }) => [String(r[p.key]), r]));
@@ -64,7 +64,7 @@ export async function applyToTable<R extends ProjectionRow>(
     );
   }
   if (deleted.size) {
-    await tx.query(`delete from ${table} where ${p.key}::text = any($1::text[])`, [[...deleted]]);
+    await tx.query(`delete from ${table} where ${p.key} = any($1::text[]::${p.keyType ?? 'text'}[])`, [[...deleted]]);
   }
   return touched.length;
 }

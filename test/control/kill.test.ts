@@ -181,5 +181,5 @@ function random(seed: number): () => number {
     const known = await sql`select count(*)::int as n from events where event_type in ('WorkerSpawnRequested')`;
     expect(known[0].n).toBeGreaterThanOrEqual(names.length);
     expect(stderr).not.toContain('rp-test-key');
-  }, 180_000);
+  }, 300_000);
 });

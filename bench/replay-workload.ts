@@ -1,0 +1,269 @@
+import { appRegistry } from '../events/index';
+import { emptyProfile, type RebuildProfile, rebuildProjections } from '../src/projections/rebuild';
+import { openPostgresDb } from '../src/store/db-postgres';
+import type { EventStore } from '../src/store/event-store';
+import { storeOn } from '../src/store/index';
+import { openRaw, type RawSql } from './raw-client';
+import type { Workload } from './store-workloads';
+
+/** Events the replay workload rebuilds from (BENCH_REPLAY_EVENTS, default 1,000,000). */
+export const REPLAY_EVENTS = Number(process.env.BENCH_REPLAY_EVENTS ?? 1_000_000);
+/** Rows per cursor fetch on the raw side, events per batch on ours. */
+export const REPLAY_BATCH = 5_000;
+export const REPLAY_RSS_TARGET_MB = 200;
+/** Cycles generated per INSERT … SELECT (one transaction each, so tx_ids vary as in real life). */
+const CYCLES_PER_CHUNK = 5_000;
+
+/**
+ * The controller's record, generated on the server (filling is not what is measured), shaped like
+ * what `gpu-scaler start` writes and valid against events/*.ts:
+ * - every cycle (30 s apart): TaskCountObserved + ScalingDecided on the controller stream;
+ * - every 50th cycle an AnomalyDetected; every 10th a HealthChecked, every 20th a
+ *   HealthSummaryRecorded on the health stream;
+ * - every 8th cycle a worker: WorkerSpawnRequested + WorkerSpawned, WorkerActivated a cycle later,
+ *   WorkerTerminationRequested + WorkerTerminated 40 cycles later (idle).
+ * About 2.8 events a cycle; stream versions are computed so each stream counts 1, 2, 3, …
+ */
+function generateSql(fromCycle: number, toCycle: number, limit: number): string {
+  const at = (c: string) =>
+    `to_char((timestamptz '2026-01-01 00:00:00+00' + (${c}) * interval '30 seconds') at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+  // Events before cycle c on the controller stream: 2 a cycle plus one anomaly every 50.
+  const ctl = `(2 * (c - 1) + (c - 1) / 50)`;
+  const health = `((c - 1) / 10 + (c - 1) / 20)`;
+  const settings = `jsonb_build_object('policy', 'default', 'TASKS_PER_GPU', 1, 'MIN_ACTIVE_GPUS', 0,
+      'MAX_WORKERS', 20, 'MAX_ACTIVE_GPUS', 20, 'MACHINES_TO_KEEP_IDLE', 0, 'GPU_IDLE_TIMEOUT_SEC', 300,
+      'SPAWNING_TIMEOUT_SEC', 600)`;
+  return `
+  insert into events (stream_id, stream_version, event_id, event_type, schema_version, data, metadata)
+  select stream_id, stream_version, gen_random_uuid(), event_type, 1, data, jsonb_build_object('cycle', c)
+  from (
+    select c, 0 as seq, 'controller' as stream_id, ${ctl} + 1 as stream_version, 'TaskCountObserved' as event_type,
+      jsonb_build_object('cycle', c, 'at', ${at('c')}, 'source', 'edge-function', 'queued', c % 7,
+        'active', c % 5, 'total', c % 7 + c % 5, 'responseMs', 40 + c % 30, 'workers', null) as data
+      from generate_series(${fromCycle}, ${toCycle - 1}) c
+    union all
+    select c, 1, 'controller', ${ctl} + 2, 'ScalingDecided',
+      jsonb_build_object('cycle', c, 'at', ${at('c')}, 'queued', c % 7, 'active', c % 5, 'total', c % 7 + c % 5,
+        'current', jsonb_build_object('active', 5, 'spawning', case when c % 8 = 0 then 1 else 0 end, 'total', 5),
+        'busy', c % 5, 'idle', 5 - c % 5,
+        'terms', jsonb_build_object('minActive', 0, 'byTasks', c % 7 + c % 5, 'busyPlusIdle', c % 5),
+        'desiredBeforeCaps', c % 7 + c % 5, 'requested', c % 7 + c % 5,
+        'limits', case when c % 3 = 0 then jsonb_build_array(jsonb_build_object('name', 'MAX_ACTIVE_GPUS',
+          'value', 20, 'from', 24, 'to', 20)) else '[]'::jsonb end,
+        'desired', 5, 'decision', case when c % 8 = 0 then 'SCALE_UP' else 'MAINTAIN' end,
+        'delta', case when c % 8 = 0 then 1 else 0 end,
+        'terminate', case when c > 40 and (c - 40) % 8 = 0 then jsonb_build_array(jsonb_build_object(
+          'workerId', 'w' || (c - 40), 'podId', 'pod-' || (c - 40), 'idleSec', 300, 'reason', 'idle')) else '[]'::jsonb end,
+        'timedOut', '[]'::jsonb,
+        'reasons', jsonb_build_array('desired ' || (c % 7 + c % 5) || ' vs current 5', 'settings: default policy'),
+        'settings', ${settings})
+      from generate_series(${fromCycle}, ${toCycle - 1}) c
+    union all
+    select c, 2, 'controller', ${ctl} + 3, 'AnomalyDetected',
+      jsonb_build_object('cycle', c, 'at', ${at('c')}, 'kind', 'task_count_spike',
+        'message', 'Task count jumped from 2 to 51 in one cycle', 'figures', jsonb_build_object('from', 2, 'to', 51),
+        'causes', jsonb_build_array('a real burst of tasks', 'the task source over-reporting'))
+      from generate_series(${fromCycle}, ${toCycle - 1}) c where c % 50 = 0
+    union all
+    select c, 3, 'worker-w' || c, 1, 'WorkerSpawnRequested',
+      jsonb_build_object('workerId', 'w' || c, 'at', ${at('c')}, 'cycle', c, 'decisionEventId', 'decision-' || c,
+        'ordinal', 1, 'of', 1, 'idempotencyKey', 'w' || c, 'provider', 'simulated')
+      from generate_series(${fromCycle}, ${toCycle - 1}) c where c % 8 = 0
+    union all
+    select c, 4, 'worker-w' || c, 2, 'WorkerSpawned',
+      jsonb_build_object('workerId', 'w' || c, 'at', ${at('c')}, 'podId', 'pod-' || c, 'ordinal', 1, 'of', 1,
+        'recovered', false, 'details', '{}'::jsonb)
+      from generate_series(${fromCycle}, ${toCycle - 1}) c where c % 8 = 0
+    union all
+    select c, 5, 'worker-w' || (c - 1), 3, 'WorkerActivated',
+      jsonb_build_object('workerId', 'w' || (c - 1), 'at', ${at('c')}, 'podId', 'pod-' || (c - 1))
+      from generate_series(${fromCycle}, ${toCycle - 1}) c where c > 1 and (c - 1) % 8 = 0
+    union all
+    select c, 6, 'worker-w' || (c - 40), 4, 'WorkerTerminationRequested',
+      jsonb_build_object('workerId', 'w' || (c - 40), 'at', ${at('c')}, 'cycle', c, 'podId', 'pod-' || (c - 40),
+        'reason', 'idle', 'detail', 'idle 300s >= GPU_IDLE_TIMEOUT_SEC=300')
+      from generate_series(${fromCycle}, ${toCycle - 1}) c where c > 40 and (c - 40) % 8 = 0
+    union all
+    select c, 7, 'worker-w' || (c - 40), 5, 'WorkerTerminated',
+      jsonb_build_object('workerId', 'w' || (c - 40), 'at', ${at('c')}, 'podId', 'pod-' || (c - 40),
+        'reason', 'idle', 'detail', 'idle 300s >= GPU_IDLE_TIMEOUT_SEC=300', 'failed', false, 'exitCode', 0,
+        'gpuSeconds', 1230)
+      from generate_series(${fromCycle}, ${toCycle - 1}) c where c > 40 and (c - 40) % 8 = 0
+    union all
+    select c, 8, 'health', ${health} + 1, 'HealthChecked',
+      jsonb_build_object('cycle', c, 'at', ${at('c')}, 'status', 'healthy', 'dbLogging', jsonb_build_object(
+        'enabled', true, 'healthy', true, 'initError', null, 'sent', c * 9, 'failed', 0, 'dropped', 0,
+        'queueSize', 0, 'errorRate', 0), 'problems', '[]'::jsonb)
+      from generate_series(${fromCycle}, ${toCycle - 1}) c where c % 10 = 0
+    union all
+    select c, 9, 'health', ${health} + 2, 'HealthSummaryRecorded',
+      jsonb_build_object('cycle', c, 'at', ${at('c')}, 'dbLoggingHealthy', true,
+        'lastTaskCount', jsonb_build_object('queued', c % 7, 'active', c % 5, 'total', c % 7 + c % 5),
+        'lastWorkerCount', 5, 'workersByStatus', jsonb_build_object('active', 5, 'terminated', greatest(c / 8 - 5, 0)),
+        'anomaliesSinceLast', case when c % 50 < 20 then 1 else 0 end, 'anomalyKinds', '{}'::jsonb)
+      from generate_series(${fromCycle}, ${toCycle - 1}) c where c % 20 = 0
+  ) e
+  order by c, seq
+  limit ${limit}`;
+}
+
+/** Fills the replay schema's events table up to `total` events; returns how long it took (ms). */
+export async function fillReplayEvents(sql: RawSql, total: number): Promise<number> {
+  const t0 = Date.now();
+  let [{ n }] = await sql<{ n: number }[]>`select count(*)::int as n from events`;
+  let cycle = 1;
+  if (n > 0) {
+    const [{ c }] = await sql<{ c: number }[]>`select coalesce(max((data->>'cycle')::int), 0) as c from events
+      where event_type = 'ScalingDecided'`;
+    cycle = c + 41; // workers of earlier cycles never collide with new ones
+    if (n >= total) return 0;
+  }
+  // The plain indexes (not those behind constraints) are dropped while filling and made again
+  // from their own definitions after: building an index once is much cheaper than growing it.
+  const indexes = await sql<{ name: string; def: string }[]>`
+    select i.relname as name, pg_get_indexdef(x.indexrelid) as def
+      from pg_index x join pg_class i on i.oid = x.indexrelid
+     where x.indrelid = 'events'::regclass
+       and not exists (select 1 from pg_constraint c where c.conindid = x.indexrelid)`;
+  for (const ix of indexes) await sql.unsafe(`drop index "${ix.name}"`);
+  try {
+    while (n < total) {
+      await sql.unsafe(generateSql(cycle, cycle + CYCLES_PER_CHUNK, total - n));
+      cycle += CYCLES_PER_CHUNK;
+      [{ n }] = await sql<{ n: number }[]>`select count(*)::int as n from events`;
+    }
+  } finally {
+    for (const ix of indexes) await sql.unsafe(ix.def);
+  }
+  await sql`vacuum (analyze) events`;
+  return Date.now() - t0;
+}
+
+/** What each projection table must hold after a full rebuild, counted from the events in SQL. */
+async function expectedRows(sql: RawSql): Promise<Record<string, number>> {
+  const [r] = await sql<{ workers: number; scaling_decisions: number; anomalies: number; health_summaries: number }[]>`
+    select count(distinct data->>'workerId') filter (where event_type like 'Worker%')::int as workers,
+           count(distinct data->>'cycle') filter (where event_type = 'ScalingDecided')::int as scaling_decisions,
+           count(*) filter (where event_type = 'AnomalyDetected')::int as anomalies,
+           count(distinct data->>'cycle') filter (where event_type = 'HealthSummaryRecorded')::int as health_summaries
+      from events`;
+  return r;
+}
+
+/** One line: wall time, this process's CPU time, and the engine's per-step sums. */
+function describeProfile(seconds: number, cpu: NodeJS.CpuUsage, p: RebuildProfile): string {
+  const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  return (
+    `${seconds.toFixed(1)} s wall, node CPU ${s((cpu.user + cpu.system) / 1000)}: read+parse ${s(p.readMs)}, ` +
+    `zod decode ${s(p.decodeMs)}, fold ${s(p.foldMs)}, read back ${s(p.loadMs)}, JSON.stringify ${s(p.stringifyMs)}, ` +
+    `writes ${s(p.writeMs)} (4 tables in parallel), swap ${s(p.swapMs)}`
+  );
+}
+
+/** The same columns the store selects (event-store.ts COLUMNS), in plain global order. */
+const rawRead = (sql: RawSql) =>
+  sql`select global_position, stream_id, stream_version, event_id::text as event_id, event_type, schema_version,
+        data, metadata, tx_id::text as tx_id, recorded_at
+      from events order by global_position`;
+
+/**
+ * `replay`: rebuild every projection from REPLAY_EVENTS events (full rebuild, side tables, swap:
+ * what `gpu-scaler replay` does) against a raw cursor read of the same rows with porsager's
+ * `postgres` (`.cursor(REPLAY_BATCH)`), in its own schema `<bench schema>_replay`, which it drops
+ * after its last round (`rounds`: the bench's ROUNDS).
+ */
+export function replayWorkload(url: string, benchSchema: string, rounds: number): Workload {
+  const schema = `${benchSchema}_replay`.slice(0, 63);
+  const problems: string[] = [];
+  let store: EventStore | undefined;
+  let raw: RawSql | undefined;
+  let expected: Record<string, number> = {};
+  let oursRuns = 0;
+  const problem = (p: string) => {
+    if (!problems.includes(p)) problems.push(p);
+  };
+  const profiles: string[] = [];
+  const dispose = async () => {
+    if (profiles.length) {
+      process.stderr.write(`\n  where the replay's time went (sums of step times, which overlap):\n`);
+      for (const p of profiles) process.stderr.write(`    ${p}\n`);
+      profiles.length = 0;
+    }
+    await store?.close().catch(() => {});
+    if (raw) {
+      await raw.unsafe(`drop schema if exists "${schema}" cascade`).catch(() => {});
+      await raw.end({ timeout: 5 }).catch(() => {});
+    }
+    store = undefined;
+    raw = undefined;
+  };
+  const events = REPLAY_EVENTS.toLocaleString('en');
+  return {
+    name: `replay (${events} events; peak RSS target < ${REPLAY_RSS_TARGET_MB} MB)`,
+    target: 0.5,
+    trackRss: true,
+    problems,
+    async prepare() {
+      raw = openRaw(url, schema, 2);
+      await raw.unsafe(`create schema if not exists "${schema}"`);
+      const db = await openPostgresDb({ url, schema, max: 8, applicationName: 'gpu-scaler-bench-replay' });
+      store = await storeOn(db, appRegistry, false);
+      const ms = await fillReplayEvents(raw, REPLAY_EVENTS);
+      expected = await expectedRows(raw);
+      process.stderr.write(` (filled ${events} events in ${(ms / 1000).toFixed(1)} s)`);
+    },
+    raw: {
+      async warm() {
+        let seen = 0;
+        for await (const rows of rawRead(raw!).cursor(REPLAY_BATCH)) {
+          seen += rows.length;
+          if (seen >= 5 * REPLAY_BATCH) break;
+        }
+      },
+      async run(_round, probe) {
+        let count = 0;
+        for await (const rows of rawRead(raw!).cursor(REPLAY_BATCH)) {
+          count += rows.length;
+          probe?.();
+        }
+        if (count !== REPLAY_EVENTS) problem(`raw read ${count} of ${REPLAY_EVENTS} events`);
+        return count;
+      },
+    },
+    ours: {
+      async warm() {
+        // An as-of build of the first few batches: prepares the statements, warms the JIT.
+        await rebuildProjections(store!, {
+          until: { kind: 'position', position: 5 * REPLAY_BATCH },
+          into: `${schema}_warm`.slice(0, 63),
+          batchSize: REPLAY_BATCH,
+        });
+        await raw!.unsafe(`drop schema if exists "${`${schema}_warm`.slice(0, 63)}" cascade`);
+      },
+      async run(_round, probe) {
+        try {
+          const profile = emptyProfile();
+          const cpu0 = process.cpuUsage();
+          const res = await rebuildProjections(store!, {
+            batchSize: REPLAY_BATCH,
+            profile,
+            onProgress: () => probe?.(),
+          });
+          probe?.();
+          profiles.push(describeProfile(res.seconds, process.cpuUsage(cpu0), profile));
+          if (res.events !== REPLAY_EVENTS) problem(`ours read ${res.events} of ${REPLAY_EVENTS} events`);
+          for (const t of res.tables) {
+            if (t.rows !== expected[t.table]) problem(`${t.table}: ${t.rows} rows, expected ${expected[t.table]}`);
+          }
+          return res.events;
+        } catch (err) {
+          await dispose();
+          throw err;
+        } finally {
+          oursRuns += 1;
+          if (oursRuns >= rounds) await dispose();
+        }
+      },
+    },
+  };
+}

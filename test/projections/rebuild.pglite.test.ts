@@ -1,0 +1,6 @@
+import { pgliteBackend } from '../helpers/backends';
+import { rebuildContract } from './rebuild-contract';
+
+describe('replay rebuild engine: pglite', () => {
+  rebuildContract(() => pgliteBackend(), { concurrent: false });
+});
