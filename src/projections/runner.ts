@@ -2,7 +2,7 @@ import EventEmitter from 'eventemitter3';
 import type { Projection } from '../../projections/projection';
 import { applyToTable } from '../../projections/writer';
 import type { EventStore } from '../store/event-store';
-import { Subscription } from '../store/subscription';
+import { CheckpointConflictError, Subscription } from '../store/subscription';
 
 export const checkpointName = (p: Projection) => `projection:${p.name}`;
 
@@ -68,6 +68,7 @@ export class ProjectionRunner extends EventEmitter<{ error: [err: unknown, proje
       this.catchUp().then(
         () => this.schedule(this.pollIntervalMs),
         (err) => {
+          if (err instanceof CheckpointConflictError) return this.schedule(0); // reloads next time
           this.emit('error', err, 'projections');
           this.schedule(Math.min(5000, this.pollIntervalMs * 2));
         },

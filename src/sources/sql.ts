@@ -1,7 +1,7 @@
 import postgres from 'postgres';
 import { type Db, pgErrorCode, type Row } from '../store/db';
+import { singleStatement } from '../util/sql-statements';
 import type { TaskSource } from './source';
-import { singleStatement } from './sql-text';
 
 export const SQL_SOURCE_DEFAULTS = {
   statementTimeoutMs: 10_000,

@@ -128,6 +128,9 @@ export class Subscription extends EventEmitter<{
         backoff = minBackoff;
         if (n >= 0) await this.sleep(poll, true);
       } catch (err) {
+        // Another process (a replay swap, a second runner) moved the checkpoint: the next step
+        // reloads it. That is how it should work, not an error to report or back off from.
+        if (err instanceof CheckpointConflictError) continue;
         this.emit('error', err);
         await this.sleep(backoff, false);
         backoff = Math.min(maxBackoff, backoff * 2);

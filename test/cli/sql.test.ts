@@ -1,4 +1,4 @@
-import { splitStatements } from '../../src/cli/sql';
+import { splitStatements } from '../../src/util/sql-statements';
 import {
   describeOnStores,
   type RecordedEvent,

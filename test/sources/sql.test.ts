@@ -1,10 +1,10 @@
 import postgres from 'postgres';
 import { parseTaskCount } from '../../src/sources/source';
 import { createSqlSource, type SqlSourceOptions, type SqlTaskSource, toCount } from '../../src/sources/sql';
-import { singleStatement } from '../../src/sources/sql-text';
 import type { Db } from '../../src/store/db';
 import { openPgliteDb } from '../../src/store/db-pglite';
 import { openPostgresDb } from '../../src/store/db-postgres';
+import { singleStatement } from '../../src/util/sql-statements';
 import { freshSchema, TEST_DATABASE_URL } from '../helpers/backends';
 
 type SourceOpts = Omit<SqlSourceOptions, 'db' | 'url'>;
