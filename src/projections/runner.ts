@@ -40,7 +40,14 @@ export class ProjectionRunner extends EventEmitter<{ error: [err: unknown, proje
   catchUp(): Promise<number> {
     const run = this.chain.then(async () => {
       let n = 0;
-      for (const s of this.subs) n += await s.catchUp();
+      for (const s of this.subs) {
+        try {
+          n += await s.catchUp();
+        } catch (err) {
+          if (!(err instanceof CheckpointConflictError)) throw err;
+          n += await s.catchUp(); // moved by a replay swap: continue from the stored checkpoint
+        }
+      }
       return n;
     });
     this.chain = run.catch(() => {});
