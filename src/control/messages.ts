@@ -1,4 +1,5 @@
 import type { AppliedLimit } from '../../events/scaling';
+import type { PolicyResult } from './policy';
 
 /**
  * The operators' log lines, as pure functions of event data. The live loop logs them and
@@ -16,26 +17,24 @@ export interface TaskCountData {
   workers: { workerId: string; activeTasks: number; lastTaskAt: string | null }[] | null;
 }
 
-export interface DecisionData {
-  cycle: number;
-  queued: number;
-  active: number;
-  total: number;
-  current: { active: number; spawning: number; total: number };
-  busy: number;
-  idle: number;
-  terms: { minActive: number; byTasks: number; busyPlusIdle: number };
-  desiredBeforeCaps: number;
-  requested: number;
-  limits: AppliedLimit[];
-  desired: number;
-  decision: string;
-  delta: number;
-  terminate: { workerId: string; reason: string }[];
-  timedOut: { workerId: string; reason: string }[];
-  reasons: string[];
-  settings: Record<string, unknown>;
-}
+/** A decision as the log lines need it: the policy's result and the cycle's own figures. */
+export type DecisionData = Pick<
+  PolicyResult,
+  | 'total'
+  | 'current'
+  | 'busy'
+  | 'idle'
+  | 'terms'
+  | 'desiredBeforeCaps'
+  | 'requested'
+  | 'limits'
+  | 'desired'
+  | 'decision'
+  | 'delta'
+  | 'terminate'
+  | 'timedOut'
+  | 'reasons'
+> & { cycle: number; queued: number; active: number; settings: Record<string, unknown> };
 
 export const taskCountLine = (d: { cycle: number; queued: number; active: number; total: number }) =>
   `🔢 TASK COUNT (Cycle #${d.cycle}): Queued=${d.queued}, Active=${d.active}, Total=${d.total}`;
