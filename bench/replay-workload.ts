@@ -1,9 +1,9 @@
 import { appRegistry } from '../events/index';
 import { emptyProfile, type RebuildProfile, rebuildProjections } from '../src/projections/rebuild';
-import { openPostgresDb } from '../src/store/db-postgres';
+import { openPostgresDb, postgresClient } from '../src/store/db-postgres';
 import type { EventStore } from '../src/store/event-store';
 import { storeOn } from '../src/store/index';
-import { openRaw, type RawSql } from './raw-client';
+import type { RawSql } from './raw-client';
 import type { Workload } from './store-workloads';
 
 /** Events the replay workload rebuilds from (BENCH_REPLAY_EVENTS, default 1,000,000). */
@@ -170,15 +170,14 @@ const rawRead = (sql: RawSql) =>
  * `replay`: rebuild every projection from REPLAY_EVENTS events (full rebuild, side tables, swap:
  * what `gpu-scaler replay` does) against a raw cursor read of the same rows with porsager's
  * `postgres` (`.cursor(REPLAY_BATCH)`), in its own schema `<bench schema>_replay`, which it drops
- * after its last round (`rounds`: the bench's ROUNDS).
+ * when disposed. Both sides run on one pool of connections (the same server processes).
  */
-export function replayWorkload(url: string, benchSchema: string, rounds: number): Workload {
+export function replayWorkload(url: string, benchSchema: string): Workload {
   const schema = `${benchSchema}_replay`.slice(0, 63);
   const problems: string[] = [];
   let store: EventStore | undefined;
   let raw: RawSql | undefined;
   let expected: Record<string, number> = {};
-  let oursRuns = 0;
   const problem = (p: string) => {
     if (!problems.includes(p)) problems.push(p);
   };
@@ -189,24 +188,25 @@ export function replayWorkload(url: string, benchSchema: string, rounds: number)
       for (const p of profiles) process.stderr.write(`    ${p}\n`);
       profiles.length = 0;
     }
-    await store?.close().catch(() => {});
-    if (raw) {
-      await raw.unsafe(`drop schema if exists "${schema}" cascade`).catch(() => {});
-      await raw.end({ timeout: 5 }).catch(() => {});
-    }
+    if (raw) await raw.unsafe(`drop schema if exists "${schema}" cascade`).catch(() => {});
+    await store?.close().catch(() => {}); // ends the shared pool
     store = undefined;
     raw = undefined;
   };
   const events = REPLAY_EVENTS.toLocaleString('en');
   return {
+    key: 'replay',
     name: `replay (${events} events; peak RSS target < ${REPLAY_RSS_TARGET_MB} MB)`,
     target: 0.5,
     trackRss: true,
     problems,
+    rounds: 2,
+    dispose,
     async prepare() {
-      raw = openRaw(url, schema, 2);
+      const client = postgresClient({ url, schema, max: 8, applicationName: 'gpu-scaler-bench-replay' });
+      raw = client as unknown as RawSql;
       await raw.unsafe(`create schema if not exists "${schema}"`);
-      const db = await openPostgresDb({ url, schema, max: 8, applicationName: 'gpu-scaler-bench-replay' });
+      const db = await openPostgresDb({ url, schema, client });
       store = await storeOn(db, appRegistry, false);
       const ms = await fillReplayEvents(raw, REPLAY_EVENTS);
       expected = await expectedRows(raw);
@@ -241,28 +241,20 @@ export function replayWorkload(url: string, benchSchema: string, rounds: number)
         await raw!.unsafe(`drop schema if exists "${`${schema}_warm`.slice(0, 63)}" cascade`);
       },
       async run(_round, probe) {
-        try {
-          const profile = emptyProfile();
-          const cpu0 = process.cpuUsage();
-          const res = await rebuildProjections(store!, {
-            batchSize: REPLAY_BATCH,
-            profile,
-            onProgress: () => probe?.(),
-          });
-          probe?.();
-          profiles.push(describeProfile(res.seconds, process.cpuUsage(cpu0), profile));
-          if (res.events !== REPLAY_EVENTS) problem(`ours read ${res.events} of ${REPLAY_EVENTS} events`);
-          for (const t of res.tables) {
-            if (t.rows !== expected[t.table]) problem(`${t.table}: ${t.rows} rows, expected ${expected[t.table]}`);
-          }
-          return res.events;
-        } catch (err) {
-          await dispose();
-          throw err;
-        } finally {
-          oursRuns += 1;
-          if (oursRuns >= rounds) await dispose();
+        const profile = emptyProfile();
+        const cpu0 = process.cpuUsage();
+        const res = await rebuildProjections(store!, {
+          batchSize: REPLAY_BATCH,
+          profile,
+          onProgress: () => probe?.(),
+        });
+        probe?.();
+        profiles.push(describeProfile(res.seconds, process.cpuUsage(cpu0), profile));
+        if (res.events !== REPLAY_EVENTS) problem(`ours read ${res.events} of ${REPLAY_EVENTS} events`);
+        for (const t of res.tables) {
+          if (t.rows !== expected[t.table]) problem(`${t.table}: ${t.rows} rows, expected ${expected[t.table]}`);
         }
+        return res.events;
       },
     },
   };

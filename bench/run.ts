@@ -1,9 +1,10 @@
+import { execFileSync } from 'node:child_process';
 import postgres from 'postgres';
-import { openPostgresDb } from '../src/store/db-postgres';
+import { openPostgresDb, postgresClient } from '../src/store/db-postgres';
 import { storeOn } from '../src/store/index';
 import { benchRegistry } from './bench-events';
 import { collectGarbage, RssSampler, timeMs } from './measure';
-import { openRaw } from './raw-client';
+import type { RawSql } from './raw-client';
 import { replayWorkload } from './replay-workload';
 import { printResults, type SideResult, type WorkloadResult } from './report';
 import { benchServer } from './server';
@@ -11,12 +12,33 @@ import { type Side, storeWorkloads, type Workload, WRITERS } from './store-workl
 
 /**
  * `npm run bench`: the event store against raw SQL through porsager's `postgres` on the same
- * server, in the same run. Each workload warms up raw then ours, then runs raw, ours, raw, ours;
- * the table shows the best run of each side. Targets are reported, never enforced (exit 0).
+ * server, in the same run, over the same pool of connections (so both sides talk to the same
+ * server processes: on a small machine where a backend lands next to the client changes a run by
+ * 10-20%). Each workload warms up raw then ours, then runs rounds in ABBA order (raw, ours, ours,
+ * raw, ...), so drift and "who ran second" cancel out; the table shows each side's median run and
+ * the median of the per-round ratios. The replay runs in a process of its own, so its peak RSS is
+ * the replay's and not what the workloads before it left on the heap. Targets are reported, never
+ * enforced (exit 0).
+ *
+ * BENCH_ROUNDS: measured rounds per side for the store workloads (1 to 9, default 5; the replay
+ * always runs 2). BENCH_ONLY: a comma list of workloads to run (single, batch, concurrent, read,
+ * replay). BENCH_REPLAY_EVENTS: the replay's size (default 1,000,000).
  */
-/** Measured rounds per side (BENCH_ROUNDS, 1 to 5; default 2). */
-const ROUNDS = Math.min(5, Math.max(1, Number.parseInt(process.env.BENCH_ROUNDS ?? '2', 10) || 2));
+const ROUNDS = Math.min(9, Math.max(1, Number.parseInt(process.env.BENCH_ROUNDS ?? '5', 10) || 5));
 const POOL = WRITERS + 2;
+const WORKLOADS = ['single', 'batch', 'concurrent', 'read', 'replay'] as const;
+const CHILD_FLAG = '--replay-child';
+
+function selected(): Set<string> {
+  const only = process.env.BENCH_ONLY?.trim();
+  if (!only) return new Set(WORKLOADS);
+  const names = only.split(',').map((s) => s.trim().toLowerCase());
+  const unknown = names.filter((n) => !(WORKLOADS as readonly string[]).includes(n));
+  if (unknown.length) {
+    throw new Error(`BENCH_ONLY: unknown workload ${unknown.join(', ')}; allowed: ${WORKLOADS.join(', ')}`);
+  }
+  return new Set(names);
+}
 
 async function measure(w: Workload, side: Side, round: number, into: SideResult): Promise<void> {
   let events = 0;
@@ -32,25 +54,55 @@ async function measure(w: Workload, side: Side, round: number, into: SideResult)
   into.events = events;
 }
 
-async function runWorkload(w: Workload): Promise<WorkloadResult> {
+export async function runWorkload(w: Workload, rounds = ROUNDS): Promise<WorkloadResult> {
   const fresh = (): SideResult =>
     w.trackRss ? { events: 0, ms: [], peakRss: [], startRss: [] } : { events: 0, ms: [] };
   const result: WorkloadResult = { name: w.name, target: w.target, raw: fresh(), ours: fresh() };
+  const n = w.rounds ?? rounds;
   process.stderr.write(`bench: ${w.name} ...`);
   const t0 = Date.now();
-  await w.prepare?.();
-  await w.raw.warm();
-  await w.ours.warm();
-  for (let round = 0; round < ROUNDS; round++) {
-    await measure(w, w.raw, round, result.raw);
-    await measure(w, w.ours, round, result.ours);
+  try {
+    await w.prepare?.();
+    await w.raw.warm();
+    await w.ours.warm();
+    for (let round = 0; round < n; round++) {
+      // ABBA: raw first in even rounds, ours first in odd ones; ms[i] of both sides is round i.
+      const order = round % 2 === 0 ? (['raw', 'ours'] as const) : (['ours', 'raw'] as const);
+      for (const side of order) await measure(w, w[side], round, result[side]);
+    }
+  } finally {
+    await w.dispose?.();
   }
   process.stderr.write(` ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   result.problems = w.problems ?? [];
   return result;
 }
 
+/** Runs the replay workload in a child process (see the header) and returns its result. */
+function replayInChild(url: string, schema: string): WorkloadResult {
+  const out = execFileSync(process.execPath, [__filename, CHILD_FLAG], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, BENCH_DATABASE_URL: url, BENCH_CHILD_SCHEMA: schema },
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  const line = out.trim().split('\n').pop() ?? '';
+  try {
+    return JSON.parse(line) as WorkloadResult;
+  } catch {
+    throw new Error(`the replay child printed no result: ${JSON.stringify(out.slice(-500))}`);
+  }
+}
+
+async function child(): Promise<void> {
+  const url = process.env.BENCH_DATABASE_URL!;
+  const schema = process.env.BENCH_CHILD_SCHEMA!;
+  const result = await runWorkload(replayWorkload(url, schema));
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
 async function main(): Promise<void> {
+  const only = selected();
   const server = benchServer();
   const onSignal = (sig: NodeJS.Signals) => {
     server.stop();
@@ -62,9 +114,12 @@ async function main(): Promise<void> {
   const schema = `bench_${process.pid}_${Date.now().toString(36)}`;
   const admin = postgres(server.url, { max: 1, onnotice: () => {} });
   try {
-    const db = await openPostgresDb({ url: server.url, schema, max: POOL, applicationName: 'gpu-scaler-bench' });
+    // One pool for both sides: the store's settings (search_path on the bench schema, int8 as a
+    // JS number), so a ratio measures the store's layer and nothing else.
+    const client = postgresClient({ url: server.url, schema, max: POOL, applicationName: 'gpu-scaler-bench' });
+    const db = await openPostgresDb({ url: server.url, schema, client });
     const store = await storeOn(db, benchRegistry());
-    const raw = openRaw(server.url, schema, POOL);
+    const raw = client as unknown as RawSql;
     try {
       await raw`create table raw_events (like events including all)`;
       const [{ version }] = await admin<{ version: string }[]>`select current_setting('server_version') as version`;
@@ -73,19 +128,21 @@ async function main(): Promise<void> {
       console.log(`gpu-scaler event store benchmark: node ${process.version}, PostgreSQL ${version}`);
       console.log(`server: ${server.origin}; ${settings.map((s) => `${s.name}=${s.setting}`).join(', ')}`);
       console.log(
-        `schema ${schema}, pool of ${POOL} connections per side; the store listens for NOTIFY like openStore`,
+        `schema ${schema}; raw and ours share one pool of ${POOL} connections; the store listens for NOTIFY like openStore`,
       );
-      const order = Array.from({ length: ROUNDS }, () => 'raw, ours').join(', ');
-      console.log(`order: per workload, warm-up raw then ours (~100 ops each), then ${order}; best run per side\n`);
+      console.log(
+        `order: per workload, warm-up raw then ours (~100 ops each), then ${ROUNDS} rounds per side in ABBA order ` +
+          '(the replay: 2, in a child process); medians\n',
+      );
 
       const results: WorkloadResult[] = [];
-      for (const w of [...storeWorkloads(store, raw), replayWorkload(server.url, schema, ROUNDS)]) {
-        results.push(await runWorkload(w));
+      for (const w of storeWorkloads(store, raw)) {
+        if (only.has(w.key)) results.push(await runWorkload(w));
       }
+      if (only.has('replay')) results.push(replayInChild(server.url, schema));
       console.log('');
       printResults(results);
     } finally {
-      await raw.end({ timeout: 5 });
       await store.close();
     }
   } finally {
@@ -98,7 +155,8 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
+const entry = process.argv.includes(CHILD_FLAG) ? child : main;
+entry().then(
   () => process.exit(0),
   (err) => {
     console.error('bench failed:', err);

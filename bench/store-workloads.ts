@@ -13,6 +13,8 @@ export interface Side {
 }
 
 export interface Workload {
+  /** What BENCH_ONLY calls it. */
+  key: string;
   name: string;
   /** ours/raw throughput the store should reach. */
   target: number;
@@ -22,6 +24,10 @@ export interface Workload {
   trackRss?: boolean;
   /** Wrong results seen while running (e.g. events a read did not deliver); filled by the sides. */
   problems?: string[];
+  /** Measured rounds per side (default: the bench's BENCH_ROUNDS). */
+  rounds?: number;
+  /** Called once after the last round, whatever happened. */
+  dispose?(): Promise<void>;
   raw: Side;
   ours: Side;
 }
@@ -89,6 +95,7 @@ async function concurrently(writers: number, fn: (w: number) => Promise<unknown>
 export function singleAppends(store: EventStore, sql: RawSql): Workload {
   const raw = new RawWriter(sql);
   return {
+    key: 'single',
     name: `single appends (${SINGLE_APPENDS.toLocaleString('en')} x 1)`,
     target: 0.8,
     raw: {
@@ -113,6 +120,7 @@ export function batchAppends(store: EventStore, sql: RawSql): Workload {
   const batch = (b: number) => Array.from({ length: BATCH_SIZE }, (_, i) => newEvent(b * BATCH_SIZE + i));
   const warmBatches = WARM_OPS / 5;
   return {
+    key: 'batch',
     name: `batch appends (${BATCHES} x ${BATCH_SIZE})`,
     target: 0.9,
     raw: {
@@ -136,6 +144,7 @@ export function concurrentAppends(store: EventStore, sql: RawSql): Workload {
   const raw = new RawWriter(sql);
   const warmEach = Math.ceil(WARM_OPS / WRITERS);
   return {
+    key: 'concurrent',
     name: `concurrent appends (${WRITERS} x ${APPENDS_PER_WRITER.toLocaleString('en')} x 1)`,
     target: 0.8,
     raw: {
@@ -204,6 +213,7 @@ export function fullRead(store: EventStore, sql: RawSql): Workload {
     return count;
   };
   return {
+    key: 'read',
     name: `full read (${READ_EVENTS.toLocaleString('en')} events)`,
     target: 0.7,
     trackRss: true,

@@ -7,9 +7,11 @@ export interface PostgresDbOptions {
   /** Connections in the pool (default 10). */
   max?: number;
   applicationName?: string;
+  /** A client made by postgresClient() to run on (the benchmark shares it with its raw side). */
+  client?: Client;
 }
 
-type Client = postgres.Sql<Record<string, never>>;
+export type Client = postgres.Sql<Record<string, never>>;
 
 function executor(sql: Client | postgres.TransactionSql<Record<string, never>>): Sql {
   return {
@@ -23,11 +25,11 @@ function executor(sql: Client | postgres.TransactionSql<Record<string, never>>):
   };
 }
 
-/** A real PostgreSQL server through porsager's `postgres`. */
-export async function openPostgresDb(opts: PostgresDbOptions): Promise<Db> {
+/** A porsager client with the store's settings: search_path on the schema, int8 as a JS number. */
+export function postgresClient(opts: PostgresDbOptions): Client {
   const schema = opts.schema ?? 'public';
   quoteIdent(schema);
-  const sql: Client = postgres(opts.url, {
+  return postgres(opts.url, {
     max: opts.max ?? 10,
     onnotice: () => {},
     connection: {
@@ -39,6 +41,13 @@ export async function openPostgresDb(opts: PostgresDbOptions): Promise<Db> {
       bigint: { to: 20, from: [20], serialize: (x: number) => String(x), parse: (x: string) => Number(x) },
     } as never,
   });
+}
+
+/** A real PostgreSQL server through porsager's `postgres`. */
+export async function openPostgresDb(opts: PostgresDbOptions): Promise<Db> {
+  const schema = opts.schema ?? 'public';
+  quoteIdent(schema);
+  const sql: Client = opts.client ?? postgresClient(opts);
   // Fail early with the server's own message when the URL is wrong.
   await sql`select 1`;
   const base = executor(sql);

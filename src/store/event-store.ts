@@ -1,6 +1,7 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import EventEmitter from 'eventemitter3';
 import { EventDecodeError, type EventRegistry } from '../../events/registry';
+import { type AppendRow, appendRows } from './append';
 import type { Db, Sql } from './db';
 import { type ExpectedVersion, mapAppendError } from './errors';
 
@@ -58,6 +59,19 @@ export interface ReadBatch {
 
 export const EVENTS_CHANNEL = 'gpu_scaler_events';
 
+/**
+ * The NOTIFY channel of the store in `schema`: channels are per database, so stores in other
+ * schemas of the same database (another deployment, a test) do not wake each other. A plain
+ * lower-case identifier (PGlite's LISTEN does not quote the name); a hash when the schema is long.
+ */
+export function eventsChannel(schema: string): string {
+  const name = `${EVENTS_CHANNEL}_${schema.toLowerCase()}`;
+  if (name.length <= 63 && /^[a-z_][a-z0-9_]*$/.test(name)) return name;
+  return `${EVENTS_CHANNEL}_${createHash('sha256').update(schema).digest('hex').slice(0, 40)}`;
+}
+/** Appends within this window of the last NOTIFY share one more NOTIFY at its end. */
+export const WAKE_WINDOW_MS = 50;
+
 const COLUMNS = `global_position, stream_id, stream_version, event_id::text as event_id, event_type, schema_version,
   data, metadata, tx_id::text as tx_id, recorded_at`;
 
@@ -84,6 +98,9 @@ export class EventStore {
   private unlisten?: () => Promise<void>;
   private wakeInFlight = false;
   private wakeAgain = false;
+  private wakeTimer?: NodeJS.Timeout;
+  private lastWakeAt = 0;
+  private closed = false;
 
   constructor(
     readonly db: Db,
@@ -96,11 +113,14 @@ export class EventStore {
   /** Starts bridging NOTIFY from other processes into `signals` ('wake'). */
   async listen(): Promise<void> {
     if (this.unlisten) return;
-    this.unlisten = await this.db.listen(EVENTS_CHANNEL, () => this.signals.emit('wake'));
+    this.unlisten = await this.db.listen(eventsChannel(this.db.schema), () => this.signals.emit('wake'));
   }
 
   /** Stops listening and closes the database. */
   async close(): Promise<void> {
+    this.closed = true;
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.wakeTimer = undefined;
     if (this.unlisten) await this.unlisten().catch(() => {});
     this.unlisten = undefined;
     this.signals.removeAllListeners();
@@ -153,13 +173,9 @@ export class EventStore {
       const eventId = e.eventId ?? randomUUID();
       return { event_id: eventId, event_type: e.type, schema_version: schemaVersion, data, metadata: e.metadata ?? {} };
     });
-    let rows: { global_position: number; stream_version: number; tx_id: string; duplicate: boolean }[];
+    let rows: AppendRow[];
     try {
-      rows = await this.sql.query('select * from append_events($1, $2, $3::text::jsonb)', [
-        streamId,
-        String(expected),
-        JSON.stringify(payload),
-      ]);
+      rows = await appendRows(this.sql, this.inTransaction, streamId, expected, payload);
     } catch (err) {
       throw mapAppendError(err, streamId, expected);
     }
@@ -181,20 +197,39 @@ export class EventStore {
   }
 
   /**
-   * Wakes subscribers in other processes with a NOTIFY sent after the commit, at most one in flight
-   * (appends meanwhile are covered by one more). A NOTIFY inside append_events would hold a
-   * database-wide lock through every commit and serialise concurrent appenders. It is only a hint:
-   * subscribers also poll. PGlite is one process, where the local signal is enough.
+   * Wakes subscribers in other processes with a NOTIFY sent after the commit. A NOTIFY inside
+   * append_events would hold a database-wide lock through every commit and serialise concurrent
+   * appenders, so the client sends it instead, throttled: the first append after a quiet spell is
+   * announced at once, and a burst costs one NOTIFY per WAKE_WINDOW_MS (the last one is always
+   * sent after the last commit). One NOTIFY per append cost a statement and a transaction on the
+   * server for every event. It is only a hint: subscribers also poll. PGlite is one process, where
+   * the local signal is enough.
    */
   private wakeOtherProcesses(): void {
-    if (this.db.kind !== 'postgres') return;
+    if (this.db.kind !== 'postgres' || this.closed) return;
     if (this.wakeInFlight) {
       this.wakeAgain = true;
       return;
     }
+    if (this.wakeTimer) return; // a NOTIFY is due after this commit already
+    const wait = this.lastWakeAt + WAKE_WINDOW_MS - Date.now();
+    if (wait > 0) {
+      this.wakeTimer = setTimeout(() => {
+        this.wakeTimer = undefined;
+        this.sendWake();
+      }, wait);
+      this.wakeTimer.unref();
+      return;
+    }
+    this.sendWake();
+  }
+
+  private sendWake(): void {
+    if (this.closed) return;
     this.wakeInFlight = true;
+    this.lastWakeAt = Date.now();
     this.db
-      .query('select pg_notify($1, $2)', [EVENTS_CHANNEL, ''])
+      .query('select pg_notify($1, $2)', [eventsChannel(this.db.schema), ''])
       .catch(() => {})
       .finally(() => {
         this.wakeInFlight = false;

@@ -234,6 +234,39 @@ export function eventStoreContract(makeBackend: () => TestBackend): void {
       for (let i = 0; i < 40; i += 2) expect(ns(events)[i + 1]).toBe(ns(events)[i] + 100);
     });
 
+    test('single appends, batches and appends inside transactions racing on one stream with any: all land, gap-free', async () => {
+      // Outside a transaction an append takes the one-statement path and falls back to
+      // append_events when a racer took its version; inside one it is append_events directly.
+      const jobs = Array.from({ length: 24 }, (_, i) => {
+        if (i % 3 === 0) return store.append('mixed', [counted(i)]);
+        if (i % 3 === 1) return store.append('mixed', [counted(i), counted(i + 1000)]);
+        return store.transaction((tx) => tx.append('mixed', [counted(i)]));
+      });
+      const results = await Promise.all(jobs);
+      expect(results.every((r) => !r.duplicate)).toBe(true);
+      const events = await store.readStream('mixed');
+      expect(events.map((e) => e.streamVersion)).toEqual(Array.from({ length: 32 }, (_, i) => i + 1));
+      const written = ns(events).sort((a, b) => a - b);
+      const sent = Array.from({ length: 24 }, (_, i) => (i % 3 === 1 ? [i, i + 1000] : [i])).flat();
+      expect(written).toEqual(sent.sort((a, b) => a - b));
+      // each result names the versions its events got
+      for (const r of results) expect(r.nextExpectedVersion).toBeGreaterThanOrEqual(1);
+      expect(new Set(results.map((r) => r.nextExpectedVersion)).size).toBe(24);
+    });
+
+    test('a retried single event returns its original position, inside or outside a transaction', async () => {
+      const id = randomUUID();
+      const first = await store.append('once', [counted(1, id)]);
+      const again = await store.append('once', [counted(1, id)]);
+      const inTx = await store.transaction((tx) => tx.append('once', [counted(1, id)]));
+      for (const r of [again, inTx]) {
+        expect(r.duplicate).toBe(true);
+        expect(r.globalPositions).toEqual(first.globalPositions);
+        expect(r.nextExpectedVersion).toBe(1);
+      }
+      expect(await countEvents(store)).toBe(1);
+    });
+
     test('a reader never jumps past a transaction that took an earlier position but has not committed', async () => {
       if (!backend.concurrent) {
         // PGlite is one connection: a second transaction cannot start while one is open, so the
