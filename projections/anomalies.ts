@@ -22,6 +22,7 @@ export const anomaliesProjection: Projection<AnomalyRow> = {
   table: 'anomalies',
   key: 'event_id',
   columns: ['event_id', 'global_position', 'cycle', 'detected_at', 'kind', 'message', 'figures', 'causes'],
+  eventTypes: ['AnomalyDetected'],
   keyOf: (e: StoredEvent) => (e.type === 'AnomalyDetected' ? e.eventId : null),
   evolve(_row, e) {
     const d = e.data as D;

@@ -38,6 +38,7 @@ export const healthSummariesProjection: Projection<HealthSummaryRow> = {
     'anomaly_kinds',
     'global_position',
   ],
+  eventTypes: ['HealthSummaryRecorded'],
   keyOf: (e: StoredEvent) => (e.type === 'HealthSummaryRecorded' ? String((e.data as D).cycle) : null),
   evolve(_row, e) {
     const d = e.data as D;

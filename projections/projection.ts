@@ -17,6 +17,11 @@ export interface Projection<R extends ProjectionRow = ProjectionRow> {
   keyType?: 'text' | 'integer';
   /** Every column, in table order. */
   columns: readonly (keyof R & string)[];
+  /**
+   * Every event type keyOf can return a key for. A rebuild reads only these types from the store
+   * (the server skips the rest), so a type missing here is never folded by a rebuild.
+   */
+  eventTypes: readonly string[];
   /** The row an event touches, or null when the event does not concern this projection. */
   keyOf(event: StoredEvent): string | null;
   /** The next state of that row (undefined: no row). */

@@ -64,6 +64,7 @@ export const scalingDecisionsProjection: Projection<ScalingDecisionRow> = {
     'event_id',
     'global_position',
   ],
+  eventTypes: ['ScalingDecided'],
   keyOf: (e: StoredEvent) => (e.type === 'ScalingDecided' ? String((e.data as D).cycle) : null),
   evolve(_row, e) {
     const d = e.data as D;

@@ -49,14 +49,26 @@ const FINAL: WorkerStatus[] = ['terminated', 'failed'];
 // biome-ignore lint/suspicious/noExplicitAny: event data is validated by its schema before it gets here
 type D = any;
 
+/** The events of a worker's lifecycle (OrphanPodTerminated is about a pod no worker owns). */
+export const WORKER_EVENT_TYPES = [
+  'WorkerSpawnRequested',
+  'WorkerSpawned',
+  'WorkerSpawnFailed',
+  'WorkerActivated',
+  'WorkerTerminationRequested',
+  'WorkerTerminated',
+] as const;
+const workerTypes = new Set<string>(WORKER_EVENT_TYPES);
+
 /** One row per worker: its lifecycle from spawn request to termination. */
 export const workersProjection: Projection<WorkerRow> = {
   name: 'workers',
   table: 'workers',
   key: 'worker_id',
   columns: Object.keys(EMPTY('')) as (keyof WorkerRow & string)[],
+  eventTypes: WORKER_EVENT_TYPES,
   keyOf(e: StoredEvent) {
-    return e.type.startsWith('Worker') ? ((e.data as D).workerId as string) : null;
+    return workerTypes.has(e.type) ? ((e.data as D).workerId as string) : null;
   },
   evolve(row, e) {
     const d = e.data as D;

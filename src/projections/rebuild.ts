@@ -129,13 +129,13 @@ export interface RebuildResult {
   /** Where the tables are: the store's schema after a swap, the as-of schema otherwise. */
   schema: string;
   tables: RebuiltTable[];
-  /** Events read, in the build and in the swap transaction. */
+  /** Events read (of the projections' eventTypes; no other is read), in the build and in the swap transaction. */
   events: number;
   /** Of those, the events committed during the build and applied inside the swap transaction. */
   caughtUp: number;
   /** Where the rebuilt projections stand (the checkpoint stored for them after a swap). */
   checkpoint: Checkpoint;
-  /** The highest position folded (0 when none). */
+  /** The highest position the rebuild got to (0 when none); events of other types count too. */
   lastPosition: number;
   until?: Until;
   seconds: number;
@@ -173,6 +173,10 @@ export const EVENT_TIME_SQL = `coalesce((data->>'at')::timestamptz, recorded_at)
 /** Rows as read, not yet decoded, and the checkpoint after the last one. */
 interface RawChunk {
   rows: EventRow[];
+  /**
+   * Where the read got to: after the last row, or (when reading only some event types and the
+   * read came back short) after the last committed event of any type, which the rows skipped.
+   */
   checkpoint: Checkpoint;
 }
 
@@ -181,6 +185,12 @@ interface RawChunk {
  * after a checkpoint in (tx_id, global_position) order, only from transactions older than every
  * open one, so nothing committed late is ever skipped. Decoding is left to the caller, so the next
  * read can be on its way while this one is decoded.
+ *
+ * With `types`, only events of those types come back (the projections' eventTypes: the server
+ * skips the rest, which no fold would use). So that the checkpoint still passes the skipped
+ * events (the live runner's checkpoint may be past them, and the swap checks we reached it), the
+ * same statement, under the same snapshot, also returns the last committed event of any type
+ * (`tail`): when the page comes back short, everything up to the tail has been seen.
  */
 async function readRows(
   sql: Sql,
@@ -188,28 +198,43 @@ async function readRows(
   limit: number,
   until: Until | undefined,
   prof: RebuildProfile,
+  types?: readonly string[],
 ): Promise<RawChunk> {
   const params: unknown[] = [after.txId, after.position, limit];
   let filter = '';
   if (until?.kind === 'position') {
     params.push(until.position);
-    filter = 'and global_position <= $4';
+    filter = `and global_position <= $${params.length}`;
   } else if (until?.kind === 'time') {
     params.push(until.time.toISOString());
-    filter = `and ${EVENT_TIME_SQL} <= $4::timestamptz`;
+    filter = `and ${EVENT_TIME_SQL} <= $${params.length}::timestamptz`;
   }
-  const t0 = performance.now();
-  const rows = await sql.query<EventRow>(
-    `select ${COLUMNS} from events
-      where ((tx_id::text)::bigint, global_position) > ($1::bigint, $2::bigint)
-        and tx_id < pg_snapshot_xmin(pg_current_snapshot())
-        ${filter}
+  let typeFilter = '';
+  if (types) {
+    params.push(types);
+    typeFilter = `and event_type = any($${params.length}::text[])`;
+  }
+  const visibleAfter = `((tx_id::text)::bigint, global_position) > ($1::bigint, $2::bigint)
+        and tx_id < pg_snapshot_xmin(pg_current_snapshot())`;
+  const page = `select ${COLUMNS}, false as tail from events
+      where ${visibleAfter} ${filter} ${typeFilter}
       order by (tx_id::text)::bigint, global_position
-      limit $3`,
-    params,
-  );
+      limit $3`;
+  // The tail only matters to a full rebuild (an as-of build keeps no checkpoint).
+  const withTail = types && !until;
+  const text = withTail
+    ? `select * from ((${page})
+       union all
+       (select ${COLUMNS}, true as tail from events where ${visibleAfter}
+         order by (tx_id::text)::bigint desc, global_position desc limit 1)) u
+       order by u.tail, u.tx_id::bigint, u.global_position`
+    : page;
+  const t0 = performance.now();
+  const all = await sql.query<EventRow & { tail: boolean }>(text, params);
   prof.readMs += performance.now() - t0;
-  const last = rows[rows.length - 1];
+  const tail = withTail && all.length > 0 && all[all.length - 1].tail ? all.pop() : undefined; // sorted last
+  const rows: EventRow[] = all;
+  const last = rows.length === limit || !tail ? rows[rows.length - 1] : tail;
   return { rows, checkpoint: last ? { txId: last.tx_id, position: last.global_position } : after };
 }
 
@@ -478,6 +503,8 @@ export async function rebuildProjections(store: EventStore, opts: RebuildOptions
 
 interface BuildState {
   builders: TableBuilder[];
+  /** The event types the builders fold (the union of their eventTypes): all a read needs. */
+  types: string[];
   prof: RebuildProfile;
   /** How the build writes (the swap writes in its own transaction). */
   scope: WriteScope;
@@ -487,6 +514,17 @@ interface BuildState {
   lastPosition: number;
   headPosition: number;
   started: number;
+}
+
+/** The union of the projections' event types, sorted (one prepared statement for every rebuild). */
+export function eventTypesOf(projections: readonly AnyProjection[]): string[] {
+  return [...new Set(projections.flatMap((p) => p.eventTypes))].sort();
+}
+
+/** Moves the build's checkpoint (and the highest position seen) to where a read got to. */
+function advance(state: BuildState, cp: Checkpoint): void {
+  state.checkpoint = cp;
+  if (cp.position > state.lastPosition) state.lastPosition = cp.position;
 }
 
 /**
@@ -502,7 +540,7 @@ async function build(store: EventStore, state: BuildState, opts: RebuildOptions)
   const readSize = Math.min(batchSize, opts.readSize ?? DEFAULT_READ);
   const maxInFlight = opts.maxInFlight ?? DEFAULT_IN_FLIGHT;
   const fetch = (cp: Checkpoint) => {
-    const p = readRows(db, cp, readSize, opts.until, state.prof);
+    const p = readRows(db, cp, readSize, opts.until, state.prof, state.types);
     p.catch(() => {}); // awaited below; never an unhandled rejection while we wait for others
     return p;
   };
@@ -529,15 +567,18 @@ async function build(store: EventStore, state: BuildState, opts: RebuildOptions)
   try {
     for (;;) {
       const chunk = await next;
-      if (chunk.rows.length === 0) break;
+      if (chunk.rows.length === 0) {
+        advance(state, chunk.checkpoint); // past the events of other types after the last one read
+        break;
+      }
       next = fetch(chunk.checkpoint);
       // Decoded and folded now, while the next chunk is read: its events are garbage before it comes.
       const events = decodeRows(store, chunk.rows, state.prof);
       for (const b of state.builders) b.add(db, events);
       open += events.length;
-      state.checkpoint = chunk.checkpoint;
       state.events += events.length;
       for (const e of events) if (e.globalPosition > state.lastPosition) state.lastPosition = e.globalPosition;
+      advance(state, chunk.checkpoint);
       opts.onProgress?.(progress());
       if (open < batchSize) continue;
       await seal();
@@ -647,6 +688,7 @@ async function buildAsOf(
   });
   const state: BuildState = {
     builders,
+    types: eventTypesOf(projections),
     prof,
     scope: writeScope(db, opts),
     checkpoint: START,
@@ -751,6 +793,7 @@ async function rebuildAndSwap(
 
   const state: BuildState = {
     builders,
+    types: eventTypesOf(projections),
     prof,
     scope: writeScope(db, opts),
     checkpoint: START,
@@ -829,17 +872,20 @@ async function swapIn(
   let caughtUp = 0;
   const batchSize = opts.batchSize ?? DEFAULT_BATCH;
   for (;;) {
-    const chunk = await readRows(tx, state.checkpoint, batchSize, undefined, state.prof);
-    if (chunk.rows.length === 0) break;
+    const chunk = await readRows(tx, state.checkpoint, batchSize, undefined, state.prof, state.types);
+    if (chunk.rows.length === 0) {
+      advance(state, chunk.checkpoint);
+      break;
+    }
     const batch = { events: decodeRows(store, chunk.rows, state.prof), checkpoint: chunk.checkpoint };
     for (const b of state.builders) {
       b.add(tx, batch.events);
       await b.seal((fn) => fn(tx));
     }
-    state.checkpoint = batch.checkpoint;
     state.events += batch.events.length;
     caughtUp += batch.events.length;
     for (const e of batch.events) if (e.globalPosition > state.lastPosition) state.lastPosition = e.globalPosition;
+    advance(state, batch.checkpoint);
   }
   for (const s of stored) {
     if (!reached(state.checkpoint, s.tx_id, s.global_position)) {

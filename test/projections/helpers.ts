@@ -1,12 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { ALL_PROJECTIONS, foldAll } from '../../projections/index';
-import type { AnyProjection as Projection } from '../../src/projections/rebuild';
+import { eventTypesOf, type AnyProjection as Projection } from '../../src/projections/rebuild';
 import { checkpointName, type ProjectionRunner } from '../../src/projections/runner';
 import type { Db, Sql } from '../../src/store/db';
 import type { Checkpoint, EventStore, NewEvent, StoredEvent } from '../../src/store/event-store';
 import { CheckpointConflictError } from '../../src/store/subscription';
 
 const q = (name: string) => `"${name}"`;
+
+/** The events a rebuild of these projections reads: those of their eventTypes. */
+export function folded(events: StoredEvent[], projections: readonly Projection[] = ALL_PROJECTIONS): StoredEvent[] {
+  const types = new Set(eventTypesOf(projections));
+  return events.filter((e) => types.has(e.type));
+}
 
 /** Every committed event, in catch-up order. */
 export async function allEvents(store: EventStore): Promise<StoredEvent[]> {

@@ -12,6 +12,7 @@ import {
   catchUpAfterSwap,
   checkpoints,
   eventTime,
+  folded,
   foldedRows,
   snapshot,
   tableRows,
@@ -56,7 +57,9 @@ export function rebuildContract(makeBackend: () => TestBackend, opts: { concurre
     const res = await rebuildProjections(store, { batchSize: 50 });
 
     expect(res.mode).toBe('swap');
-    expect(res.events).toBe(events.length);
+    // only the event types the projections fold are read (the timeline has others: TaskCountObserved, ...)
+    expect(folded(events).length).toBeLessThan(events.length);
+    expect(res.events).toBe(folded(events).length);
     expect(res.lastPosition).toBe(Math.max(...events.map((e) => e.globalPosition)));
     const after = await snapshot(store.db, schema);
     expect(after).toEqual(before);
@@ -112,7 +115,7 @@ export function rebuildContract(makeBackend: () => TestBackend, opts: { concurre
     expect(res.schema).toBe(name);
     if (!backend.concurrent) expect(name).toBe(`asof_pos_${position}`);
     const upTo = events.filter((e) => e.globalPosition <= position);
-    expect(res.events).toBe(upTo.length);
+    expect(res.events).toBe(folded(upTo).length);
     expect(res.lastPosition).toBe(position);
     for (const p of ALL_PROJECTIONS) {
       const rows = await tableRows(store.db, name, p);
@@ -139,7 +142,7 @@ export function rebuildContract(makeBackend: () => TestBackend, opts: { concurre
     const upTo = events.filter((e) => eventTime(e).getTime() <= time.getTime());
     expect(upTo.length).toBeGreaterThan(0);
     expect(upTo.length).toBeLessThan(events.length);
-    expect(res.events).toBe(upTo.length);
+    expect(res.events).toBe(folded(upTo).length);
     for (const p of ALL_PROJECTIONS) {
       expect(await tableRows(store.db, name, p)).toEqual(await foldedRows(store.db, schema, p, upTo));
     }
@@ -182,7 +185,7 @@ export function rebuildContract(makeBackend: () => TestBackend, opts: { concurre
     else expect(res.caughtUp).toBe(lateEvents);
 
     let events = await allEvents(store);
-    expect(res.events).toBe(events.length);
+    expect(res.events).toBe(folded(events).length);
     for (const p of ALL_PROJECTIONS) {
       expect(await tableRows(store.db, schema, p)).toEqual(await foldedRows(store.db, schema, p, events));
     }

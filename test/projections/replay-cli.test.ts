@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { appRegistry } from '../../events/index';
-import { ALL_PROJECTIONS, foldAll } from '../../projections/index';
+import { ALL_PROJECTIONS, foldAll, workersProjection } from '../../projections/index';
 import type { CliIo } from '../../src/cli/context';
 import { main } from '../../src/cli/main';
 import { parseUntil, selectProjections } from '../../src/cli/replay';
@@ -12,7 +12,7 @@ import type { StoredEvent } from '../../src/store/event-store';
 import { openStore } from '../../src/store/index';
 import { Capture } from '../helpers/harness';
 import { fillWithTimeline, TIMELINE_DAY } from '../helpers/timeline';
-import { allEvents, eventTime, snapshot } from './helpers';
+import { allEvents, eventTime, folded, snapshot } from './helpers';
 
 /** `gpu-scaler replay` through main(argv, io), on a PGlite data directory filled (and closed) first. */
 describe('gpu-scaler replay (CLI, embedded store)', () => {
@@ -67,7 +67,7 @@ describe('gpu-scaler replay (CLI, embedded store)', () => {
     const lines = stdout.trim().split('\n');
     expect(lines[0]).toMatch(
       new RegExp(
-        `^replay: ${events.length} events read; workers ${liveRows.workers} rows, scaling_decisions ${liveRows.scaling_decisions} rows, ` +
+        `^replay: ${folded(events).length} events read; workers ${liveRows.workers} rows, scaling_decisions ${liveRows.scaling_decisions} rows, ` +
           `anomalies ${liveRows.anomalies} rows, health_summaries ${liveRows.health_summaries} rows; ` +
           '\\d+\\.\\d\\d s, [\\d,]+ events/s$',
       ),
@@ -90,7 +90,7 @@ describe('gpu-scaler replay (CLI, embedded store)', () => {
       mode: 'swap',
       schema: 'public',
       until: null,
-      events: events.length,
+      events: folded(events, [workersProjection]).length,
       caughtUp: 0,
       lastPosition: events[events.length - 1].globalPosition,
       checkpoint: { position: events[events.length - 1].globalPosition },
@@ -108,7 +108,7 @@ describe('gpu-scaler replay (CLI, embedded store)', () => {
     const schema = `asof_pos_${keyPosition}`;
     const upTo = events.filter((e) => e.globalPosition <= keyPosition);
     const lines = stdout.trim().split('\n');
-    expect(lines[0]).toMatch(new RegExp(`^replay: ${upTo.length} events read; workers \\d+ rows, `));
+    expect(lines[0]).toMatch(new RegExp(`^replay: ${folded(upTo).length} events read; workers \\d+ rows, `));
     expect(lines[1]).toContain(`built as of position ${keyPosition} in schema ${schema}`);
     expect(lines[2]).toBe(`query it: gpu-scaler sql "select * from ${schema}.workers"`);
     await withDir(async (store) => {
@@ -129,7 +129,7 @@ describe('gpu-scaler replay (CLI, embedded store)', () => {
       mode: 'as-of',
       schema: 'asof_20261127_182600',
       until: { time: '2026-11-27T18:26:00.000Z' },
-      events: upTo.length,
+      events: folded(upTo).length,
       checkpoint: null,
       query: 'select * from asof_20261127_182600.workers',
     });
