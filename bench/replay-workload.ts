@@ -1,10 +1,10 @@
 import { appRegistry } from '../events/index';
-import { emptyProfile, type RebuildProfile, rebuildProjections } from '../src/projections/rebuild';
+import { ALL_PROJECTIONS } from '../projections/index';
+import { emptyProfile, eventTypesOf, type RebuildProfile, rebuildProjections } from '../src/projections/rebuild';
 import { openPostgresDb, postgresClient } from '../src/store/db-postgres';
 import type { EventStore } from '../src/store/event-store';
 import { storeOn } from '../src/store/index';
 import type { RawSql } from './raw-client';
-import type { Workload } from './store-workloads';
 
 /** Events the replay workload rebuilds from (BENCH_REPLAY_EVENTS, default 1,000,000). */
 export const REPLAY_EVENTS = Number(process.env.BENCH_REPLAY_EVENTS ?? 1_000_000);
@@ -141,8 +141,11 @@ export async function fillReplayEvents(sql: RawSql, total: number): Promise<numb
 
 /** What each projection table must hold after a full rebuild, counted from the events in SQL. */
 async function expectedRows(sql: RawSql): Promise<Record<string, number>> {
-  const [r] = await sql<{ workers: number; scaling_decisions: number; anomalies: number; health_summaries: number }[]>`
-    select count(distinct data->>'workerId') filter (where event_type like 'Worker%')::int as workers,
+  const types = eventTypesOf(ALL_PROJECTIONS);
+  const [r] = await sql<Record<string, number>[]>`
+    select count(*) filter (where event_type = any(${types}))::int as folded,
+           coalesce(max(global_position), 0)::int as head,
+           count(distinct data->>'workerId') filter (where event_type like 'Worker%')::int as workers,
            count(distinct data->>'cycle') filter (where event_type = 'ScalingDecided')::int as scaling_decisions,
            count(*) filter (where event_type = 'AnomalyDetected')::int as anomalies,
            count(distinct data->>'cycle') filter (where event_type = 'HealthSummaryRecorded')::int as health_summaries
@@ -151,10 +154,10 @@ async function expectedRows(sql: RawSql): Promise<Record<string, number>> {
 }
 
 /** One line: wall time, this process's CPU time, and the engine's per-step sums. */
-function describeProfile(seconds: number, cpu: NodeJS.CpuUsage, p: RebuildProfile): string {
+function describeProfile(seconds: number, cpu: NodeJS.CpuUsage, p: RebuildProfile, events: number): string {
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   return (
-    `${seconds.toFixed(1)} s wall, node CPU ${s((cpu.user + cpu.system) / 1000)}: read+parse ${s(p.readMs)}, ` +
+    `${seconds.toFixed(1)} s wall, ${events.toLocaleString('en')} events read, node CPU ${s((cpu.user + cpu.system) / 1000)}: read+parse ${s(p.readMs)}, ` +
     `zod decode ${s(p.decodeMs)}, fold ${s(p.foldMs)}, read back ${s(p.loadMs)}, JSON.stringify ${s(p.stringifyMs)}, ` +
     `writes ${s(p.writeMs)} (4 tables in parallel), swap ${s(p.swapMs)}`
   );
@@ -166,96 +169,109 @@ const rawRead = (sql: RawSql) =>
         data, metadata, tx_id::text as tx_id, recorded_at
       from events order by global_position`;
 
+export type ReplaySide = 'raw' | 'ours';
+
 /**
  * `replay`: rebuild every projection from REPLAY_EVENTS events (full rebuild, side tables, swap:
  * what `gpu-scaler replay` does) against a raw cursor read of the same rows with porsager's
- * `postgres` (`.cursor(REPLAY_BATCH)`), in its own schema `<bench schema>_replay`, which it drops
- * when disposed. Both sides run on one pool of connections (the same server processes).
+ * `postgres` (`.cursor(REPLAY_BATCH)`), in its own schema. Both sides run on one pool of
+ * connections (the same server processes). The bench fills the schema once, then measures each
+ * run in a process of its own (see run.ts), which opens the filled schema again.
  */
-export function replayWorkload(url: string, benchSchema: string): Workload {
-  const schema = `${benchSchema}_replay`.slice(0, 63);
-  const problems: string[] = [];
-  let store: EventStore | undefined;
-  let raw: RawSql | undefined;
-  let expected: Record<string, number> = {};
-  const problem = (p: string) => {
-    if (!problems.includes(p)) problems.push(p);
-  };
-  const profiles: string[] = [];
-  const dispose = async () => {
-    if (profiles.length) {
-      process.stderr.write(`\n  where the replay's time went (sums of step times, which overlap):\n`);
-      for (const p of profiles) process.stderr.write(`    ${p}\n`);
-      profiles.length = 0;
+export class ReplayBench {
+  readonly problems: string[] = [];
+  /** Where the time of each of our runs went. */
+  readonly profiles: string[] = [];
+  private store?: EventStore;
+  private raw?: RawSql;
+  private expected: Record<string, number> = {};
+
+  constructor(
+    readonly url: string,
+    readonly schema: string,
+  ) {}
+
+  static schemaFor(benchSchema: string): string {
+    return `${benchSchema}_replay`.slice(0, 63);
+  }
+
+  /** Connects (creating and filling the schema when `fill`); returns how long filling took (ms). */
+  async open(fill: boolean): Promise<number> {
+    const client = postgresClient({
+      url: this.url,
+      schema: this.schema,
+      max: 8,
+      applicationName: 'gpu-scaler-bench-replay',
+    });
+    this.raw = client as unknown as RawSql;
+    if (fill) await this.raw.unsafe(`create schema if not exists "${this.schema}"`);
+    const db = await openPostgresDb({ url: this.url, schema: this.schema, client });
+    this.store = await storeOn(db, appRegistry, false);
+    const ms = fill ? await fillReplayEvents(this.raw, REPLAY_EVENTS) : 0;
+    this.expected = await expectedRows(this.raw);
+    return ms;
+  }
+
+  /** Closes the pool; drops the schema when `drop`. */
+  async close(drop: boolean): Promise<void> {
+    if (drop && this.raw) await this.raw.unsafe(`drop schema if exists "${this.schema}" cascade`).catch(() => {});
+    await this.store?.close().catch(() => {}); // ends the shared pool
+    this.store = undefined;
+    this.raw = undefined;
+  }
+
+  private problem(p: string): void {
+    if (!this.problems.includes(p)) this.problems.push(p);
+  }
+
+  /** A short unmeasured run: prepares statements, warms the JIT. */
+  async warm(side: ReplaySide): Promise<void> {
+    if (side === 'raw') {
+      let seen = 0;
+      for await (const rows of rawRead(this.raw!).cursor(REPLAY_BATCH)) {
+        seen += rows.length;
+        if (seen >= 5 * REPLAY_BATCH) break;
+      }
+      return;
     }
-    if (raw) await raw.unsafe(`drop schema if exists "${schema}" cascade`).catch(() => {});
-    await store?.close().catch(() => {}); // ends the shared pool
-    store = undefined;
-    raw = undefined;
-  };
-  const events = REPLAY_EVENTS.toLocaleString('en');
-  return {
-    key: 'replay',
-    name: `replay (${events} events; peak RSS target < ${REPLAY_RSS_TARGET_MB} MB)`,
-    target: 0.5,
-    trackRss: true,
-    problems,
-    rounds: 2,
-    dispose,
-    async prepare() {
-      const client = postgresClient({ url, schema, max: 8, applicationName: 'gpu-scaler-bench-replay' });
-      raw = client as unknown as RawSql;
-      await raw.unsafe(`create schema if not exists "${schema}"`);
-      const db = await openPostgresDb({ url, schema, client });
-      store = await storeOn(db, appRegistry, false);
-      const ms = await fillReplayEvents(raw, REPLAY_EVENTS);
-      expected = await expectedRows(raw);
-      process.stderr.write(` (filled ${events} events in ${(ms / 1000).toFixed(1)} s)`);
-    },
-    raw: {
-      async warm() {
-        let seen = 0;
-        for await (const rows of rawRead(raw!).cursor(REPLAY_BATCH)) {
-          seen += rows.length;
-          if (seen >= 5 * REPLAY_BATCH) break;
-        }
-      },
-      async run(_round, probe) {
-        let count = 0;
-        for await (const rows of rawRead(raw!).cursor(REPLAY_BATCH)) {
-          count += rows.length;
-          probe?.();
-        }
-        if (count !== REPLAY_EVENTS) problem(`raw read ${count} of ${REPLAY_EVENTS} events`);
-        return count;
-      },
-    },
-    ours: {
-      async warm() {
-        // An as-of build of the first few batches: prepares the statements, warms the JIT.
-        await rebuildProjections(store!, {
-          until: { kind: 'position', position: 5 * REPLAY_BATCH },
-          into: `${schema}_warm`.slice(0, 63),
-          batchSize: REPLAY_BATCH,
-        });
-        await raw!.unsafe(`drop schema if exists "${`${schema}_warm`.slice(0, 63)}" cascade`);
-      },
-      async run(_round, probe) {
-        const profile = emptyProfile();
-        const cpu0 = process.cpuUsage();
-        const res = await rebuildProjections(store!, {
-          batchSize: REPLAY_BATCH,
-          profile,
-          onProgress: () => probe?.(),
-        });
-        probe?.();
-        profiles.push(describeProfile(res.seconds, process.cpuUsage(cpu0), profile));
-        if (res.events !== REPLAY_EVENTS) problem(`ours read ${res.events} of ${REPLAY_EVENTS} events`);
-        for (const t of res.tables) {
-          if (t.rows !== expected[t.table]) problem(`${t.table}: ${t.rows} rows, expected ${expected[t.table]}`);
-        }
-        return res.events;
-      },
-    },
-  };
+    // An as-of build of the first few batches.
+    const into = `${this.schema}_warm`.slice(0, 63);
+    await rebuildProjections(this.store!, {
+      until: { kind: 'position', position: 5 * REPLAY_BATCH },
+      into,
+      batchSize: REPLAY_BATCH,
+    });
+    await this.raw!.unsafe(`drop schema if exists "${into}" cascade`);
+  }
+
+  /** The measured run; returns the number of events it covered. */
+  async run(side: ReplaySide, probe: () => void): Promise<number> {
+    if (side === 'raw') {
+      let count = 0;
+      for await (const rows of rawRead(this.raw!).cursor(REPLAY_BATCH)) {
+        count += rows.length;
+        probe();
+      }
+      if (count !== REPLAY_EVENTS) this.problem(`raw read ${count} of ${REPLAY_EVENTS} events`);
+      return count;
+    }
+    const profile = emptyProfile();
+    const cpu0 = process.cpuUsage();
+    const res = await rebuildProjections(this.store!, { batchSize: REPLAY_BATCH, profile, onProgress: probe });
+    probe();
+    this.profiles.push(describeProfile(res.seconds, process.cpuUsage(cpu0), profile, res.events));
+    if (res.events !== this.expected.folded) {
+      this.problem(`ours read ${res.events} events of the projections' types, expected ${this.expected.folded}`);
+    }
+    if (res.lastPosition !== this.expected.head) {
+      this.problem(`ours got to position ${res.lastPosition}, expected ${this.expected.head}`);
+    }
+    for (const t of res.tables) {
+      if (t.rows !== this.expected[t.table]) {
+        this.problem(`${t.table}: ${t.rows} rows, expected ${this.expected[t.table]}`);
+      }
+    }
+    // The rebuild covered every event in the store (it skipped the types no projection folds).
+    return REPLAY_EVENTS;
+  }
 }

@@ -2,10 +2,11 @@ import { execFileSync } from 'node:child_process';
 import postgres from 'postgres';
 import { openPostgresDb, postgresClient } from '../src/store/db-postgres';
 import { storeOn } from '../src/store/index';
+import { NODE_MAX_OLD_SPACE_MB } from '../src/util/node-flags';
 import { benchRegistry } from './bench-events';
 import { collectGarbage, RssSampler, timeMs } from './measure';
 import type { RawSql } from './raw-client';
-import { replayWorkload } from './replay-workload';
+import { REPLAY_EVENTS, REPLAY_RSS_TARGET_MB, ReplayBench, type ReplaySide } from './replay-workload';
 import { printResults, type SideResult, type WorkloadResult } from './report';
 import { benchServer } from './server';
 import { type Side, storeWorkloads, type Workload, WRITERS } from './store-workloads';
@@ -16,8 +17,8 @@ import { type Side, storeWorkloads, type Workload, WRITERS } from './store-workl
  * server processes: on a small machine where a backend lands next to the client changes a run by
  * 10-20%). Each workload warms up raw then ours, then runs rounds in ABBA order (raw, ours, ours,
  * raw, ...), so drift and "who ran second" cancel out; the table shows each side's median run and
- * the median of the per-round ratios. The replay runs in a process of its own, so its peak RSS is
- * the replay's and not what the workloads before it left on the heap. Targets are reported, never
+ * the median of the per-round ratios. Each replay run is a process of its own, so its peak RSS is
+ * that run's and not what the workloads before it left on the heap. Targets are reported, never
  * enforced (exit 0).
  *
  * BENCH_ROUNDS: measured rounds per side for the store workloads (1 to 9, default 5; the replay
@@ -78,27 +79,87 @@ export async function runWorkload(w: Workload, rounds = ROUNDS): Promise<Workloa
   return result;
 }
 
-/** Runs the replay workload in a child process (see the header) and returns its result. */
-function replayInChild(url: string, schema: string): WorkloadResult {
-  const out = execFileSync(process.execPath, [__filename, CHILD_FLAG], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, BENCH_DATABASE_URL: url, BENCH_CHILD_SCHEMA: schema },
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  const line = out.trim().split('\n').pop() ?? '';
+/**
+ * The node flags every run of the replay gets: the product's own (`npm start` and the gpu-scaler
+ * bin run node with them), so the peak RSS is the one an operator sees.
+ */
+const REPLAY_NODE_FLAGS = [`--max-old-space-size=${NODE_MAX_OLD_SPACE_MB}`];
+
+interface ChildRun {
+  ms: number;
+  events: number;
+  peakRss: number;
+  startRss: number;
+  problems: string[];
+  profiles: string[];
+}
+
+/** One measured run of one side of the replay, in this (fresh) process. */
+async function childRun(url: string, schema: string, side: ReplaySide): Promise<ChildRun> {
+  const rb = new ReplayBench(url, schema);
   try {
-    return JSON.parse(line) as WorkloadResult;
-  } catch {
-    throw new Error(`the replay child printed no result: ${JSON.stringify(out.slice(-500))}`);
+    await rb.open(false);
+    await rb.warm(side);
+    collectGarbage();
+    const startRss = process.memoryUsage.rss();
+    const rss = new RssSampler();
+    let events = 0;
+    const ms = await timeMs(async () => (events = await rb.run(side, () => rss.sample())));
+    return { ms, events, peakRss: rss.stop(), startRss, problems: rb.problems, profiles: rb.profiles };
+  } finally {
+    await rb.close(false);
   }
 }
 
+/**
+ * The replay: filled once here, then each run in a process of its own (ABBA, 2 rounds), so a
+ * run's peak RSS is that run's alone and not what the runs or workloads before it left behind.
+ */
+async function replayBench(url: string, benchSchema: string): Promise<WorkloadResult> {
+  const schema = ReplayBench.schemaFor(benchSchema);
+  const name = `replay (${REPLAY_EVENTS.toLocaleString('en')} events; peak RSS target < ${REPLAY_RSS_TARGET_MB} MB)`;
+  const side = (): SideResult => ({ events: 0, ms: [], peakRss: [], startRss: [] });
+  const result: WorkloadResult = { name, target: 0.5, raw: side(), ours: side(), problems: [] };
+  process.stderr.write(`bench: ${name} ...`);
+  const t0 = Date.now();
+  const rb = new ReplayBench(url, schema);
+  try {
+    const fillMs = await rb.open(true);
+    await rb.close(false);
+    process.stderr.write(` (filled in ${(fillMs / 1000).toFixed(1)} s)`);
+    const profiles: string[] = [];
+    for (let round = 0; round < 2; round++) {
+      const order: ReplaySide[] = round % 2 === 0 ? ['raw', 'ours'] : ['ours', 'raw'];
+      for (const s of order) {
+        const out = execFileSync(process.execPath, [...REPLAY_NODE_FLAGS, __filename, CHILD_FLAG, s], {
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'inherit'],
+          env: { ...process.env, BENCH_DATABASE_URL: url, BENCH_CHILD_SCHEMA: schema },
+        });
+        const run = JSON.parse(out.trim().split('\n').pop() ?? '') as ChildRun;
+        const into = result[s];
+        into.ms.push(run.ms);
+        into.events = run.events;
+        into.peakRss!.push(run.peakRss);
+        into.startRss!.push(run.startRss);
+        for (const p of run.problems) if (!result.problems!.includes(p)) result.problems!.push(p);
+        profiles.push(...run.profiles);
+      }
+    }
+    process.stderr.write(` ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+    process.stderr.write(`  where the replay's time went (sums of step times, which overlap):\n`);
+    for (const p of profiles) process.stderr.write(`    ${p}\n`);
+  } finally {
+    await rb.open(false).catch(() => {});
+    await rb.close(true);
+  }
+  return result;
+}
+
 async function child(): Promise<void> {
-  const url = process.env.BENCH_DATABASE_URL!;
-  const schema = process.env.BENCH_CHILD_SCHEMA!;
-  const result = await runWorkload(replayWorkload(url, schema));
-  process.stdout.write(`${JSON.stringify(result)}\n`);
+  const side = process.argv[process.argv.indexOf(CHILD_FLAG) + 1] as ReplaySide;
+  const run = await childRun(process.env.BENCH_DATABASE_URL!, process.env.BENCH_CHILD_SCHEMA!, side);
+  process.stdout.write(`${JSON.stringify(run)}\n`);
 }
 
 async function main(): Promise<void> {
@@ -132,14 +193,14 @@ async function main(): Promise<void> {
       );
       console.log(
         `order: per workload, warm-up raw then ours (~100 ops each), then ${ROUNDS} rounds per side in ABBA order ` +
-          '(the replay: 2, in a child process); medians\n',
+          '(the replay: 2, each run in a process of its own); medians\n',
       );
 
       const results: WorkloadResult[] = [];
       for (const w of storeWorkloads(store, raw)) {
         if (only.has(w.key)) results.push(await runWorkload(w));
       }
-      if (only.has('replay')) results.push(replayInChild(server.url, schema));
+      if (only.has('replay')) results.push(await replayBench(server.url, schema));
       console.log('');
       printResults(results);
     } finally {

@@ -1,4 +1,5 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-old-space-size=1024
+// The flag: see src/util/node-flags.ts.
 
 // `gpu-scaler … | head` closes the pipe early: that is not an error.
 for (const stream of [process.stdout, process.stderr]) {

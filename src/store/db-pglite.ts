@@ -17,6 +17,10 @@ function executor(pg: { query: PGlite['query']; exec: PGlite['exec'] }): Sql {
     async exec(script: string): Promise<void> {
       await pg.exec(script);
     },
+    async copyIn(table: string, columns: readonly string[], data: string | Buffer): Promise<void> {
+      // PGlite reads COPY data from a blob it is handed as /dev/blob.
+      await pg.query(`copy ${table} (${columns.join(', ')}) from '/dev/blob'`, [], { blob: new Blob([data]) });
+    },
   };
 }
 
@@ -52,6 +56,10 @@ export async function openPgliteDb(opts: PgliteDbOptions & { instance?: PGlite }
     async exec(script: string) {
       if (shared) await ensurePath();
       return base.exec(script);
+    },
+    async copyIn(table: string, columns: readonly string[], data: string | Buffer) {
+      if (shared) await ensurePath();
+      return base.copyIn(table, columns, data);
     },
     async transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
       if (shared) await ensurePath();

@@ -1,3 +1,4 @@
+import type { Writable } from 'node:stream';
 import postgres from 'postgres';
 import { type Db, type Notify, quoteIdent, type Row, type Sql } from './db';
 
@@ -22,7 +23,48 @@ function executor(sql: Client | postgres.TransactionSql<Record<string, never>>):
     async exec(script: string): Promise<void> {
       await sql.unsafe(script);
     },
+    copyIn: (table, columns, data) => copyIn(sql, `copy ${table} (${columns.join(', ')}) from stdin`, data),
   };
+}
+
+/** The part of porsager's query object copyIn relies on (see below). */
+interface CopyQuery {
+  reject?: (err: unknown) => void;
+  writable(): Promise<Writable>;
+}
+
+/**
+ * COPY FROM STDIN through porsager's writable stream. porsager does not report an error the
+ * server raises after the data was sent (it arrives once the stream has ended): the stream then
+ * neither finishes nor fails, and a caller would wait forever. So the query's reject (where
+ * porsager delivers that error) is wrapped to fail the copy too. A test (db-copy) holds this to
+ * porsager's behaviour: a bad row must come back as the server's error, not as a hang.
+ */
+async function copyIn(
+  sql: Client | postgres.TransactionSql<Record<string, never>>,
+  statement: string,
+  data: string | Buffer,
+) {
+  const query = sql.unsafe(statement) as unknown as CopyQuery;
+  if (typeof query.reject !== 'function') {
+    throw new Error('copyIn: this version of the postgres driver has no query.reject to watch; see db-postgres.ts');
+  }
+  let fail: ((err: unknown) => void) | undefined;
+  let early: unknown;
+  const reject = query.reject;
+  query.reject = (err: unknown) => {
+    if (fail) fail(err);
+    else early = err;
+    reject(err);
+  };
+  const writable = await query.writable();
+  await new Promise<void>((resolve, rejectCopy) => {
+    if (early) return rejectCopy(early);
+    fail = rejectCopy;
+    writable.once('error', rejectCopy);
+    writable.once('finish', resolve);
+    writable.end(data);
+  });
 }
 
 /** A porsager client with the store's settings: search_path on the schema, int8 as a JS number. */

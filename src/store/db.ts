@@ -15,6 +15,11 @@ export interface Sql {
   query<T = Row>(text: string, params?: readonly unknown[]): Promise<T[]>;
   /** Runs a script of one or more statements without parameters. */
   exec(script: string): Promise<void>;
+  /**
+   * COPY FROM STDIN: loads `data` (COPY's text format, see copy-text.ts) into `table` (quoted,
+   * may be schema-qualified). All of it or, on an error, none (the statement fails whole).
+   */
+  copyIn(table: string, columns: readonly string[], data: string | Buffer): Promise<void>;
 }
 
 export type Notify = (payload: string) => void;

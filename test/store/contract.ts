@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventDecodeError, EventValidationError } from '../../events/registry';
 import { loadCheckpoint } from '../../src/store/checkpoints';
+import { copyText } from '../../src/store/copy-text';
 import { ConcurrencyError, EventIdConflictError } from '../../src/store/errors';
 import { type EventStore, START, type StoredEvent } from '../../src/store/event-store';
 import { loadMigrations, MigrationError, migrate } from '../../src/store/migrator';
@@ -449,6 +450,63 @@ export function eventStoreContract(makeBackend: () => TestBackend): void {
       await sleep(100);
       await sub.stop();
       expect(seen).toEqual(Array.from({ length: 60 }, (_, i) => i));
+    });
+  });
+
+  describe('COPY (copyIn), as a rebuild loads its tables', () => {
+    const columns = ['id', 'label', 'n', 'flag', 'at', 'doc'];
+    const create = (table: string) =>
+      store.db.exec(
+        `create table ${table} (id integer primary key, label text, n bigint, flag boolean, at timestamptz, doc jsonb)`,
+      );
+    const rows = [
+      {
+        id: 1,
+        label: 'tab\there, newline\nthere, back\\slash, cr\r, "quotes"',
+        n: 2 ** 40,
+        flag: true,
+        at: '2026-11-27T18:25:42.123Z',
+        doc: { a: [1, 'x\ty'], b: null, s: 'back\\slash "q"' },
+      },
+      { id: 2, label: 'ünïcode ✓ \\N not null', n: 0, flag: false, at: null, doc: 'a JSON string' },
+      { id: 3, label: null, n: null, flag: null, at: '2026-01-01T00:00:00.000Z', doc: null },
+      { id: 4, label: '', n: -7, flag: true, at: '2026-11-27T23:59:59.999Z', doc: [] },
+    ];
+
+    test('loads rows exactly as json_populate_record would from the same JSON', async () => {
+      await create('copied');
+      await create('populated');
+      await store.db.copyIn('copied', columns, copyText(rows, columns, new Set(['doc'])));
+      await store.db.query(
+        `insert into populated select r.* from json_array_elements($1::text::json) e,
+           json_populate_record(null::populated, e.value) r`,
+        [JSON.stringify(rows)],
+      );
+      const read = (t: string) =>
+        store.db.query(`select id, label, n, flag, at::text as at, doc::text as doc from ${t} order by id`);
+      const copied = await read('copied');
+      expect(copied).toEqual(await read('populated'));
+      expect(copied.map((r) => r.label)).toEqual(rows.map((r) => r.label));
+      expect(copied[1].doc).toBe('"a JSON string"');
+      expect(copied[2].doc).toBeNull();
+    });
+
+    test('a bad row fails with the server error, loads nothing, and the database stays usable', async () => {
+      await create('strict');
+      const bad = copyText([rows[0], { ...rows[1], id: 'not a number' }], columns, new Set(['doc']));
+      const err = await Promise.race([
+        store.db.copyIn('strict', columns, bad).then(
+          () => new Error('the copy succeeded'),
+          (e: unknown) => e,
+        ),
+        sleep(10_000).then(() => new Error('the copy neither finished nor failed (hung)')),
+      ]);
+      expect(String((err as Error).message)).toMatch(/invalid input syntax for type integer/);
+      const [{ c }] = await store.db.query<{ c: number }>('select count(*)::int as c from strict');
+      expect(c).toBe(0);
+      await store.db.copyIn('strict', columns, copyText(rows, columns, new Set(['doc'])));
+      const [{ c: after }] = await store.db.query<{ c: number }>('select count(*)::int as c from strict');
+      expect(after).toBe(rows.length);
     });
   });
 
