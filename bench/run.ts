@@ -55,24 +55,19 @@ async function measure(w: Workload, side: Side, round: number, into: SideResult)
   into.events = events;
 }
 
-export async function runWorkload(w: Workload, rounds = ROUNDS): Promise<WorkloadResult> {
+async function runWorkload(w: Workload, rounds = ROUNDS): Promise<WorkloadResult> {
   const fresh = (): SideResult =>
     w.trackRss ? { events: 0, ms: [], peakRss: [], startRss: [] } : { events: 0, ms: [] };
   const result: WorkloadResult = { name: w.name, target: w.target, raw: fresh(), ours: fresh() };
-  const n = w.rounds ?? rounds;
   process.stderr.write(`bench: ${w.name} ...`);
   const t0 = Date.now();
-  try {
-    await w.prepare?.();
-    await w.raw.warm();
-    await w.ours.warm();
-    for (let round = 0; round < n; round++) {
-      // ABBA: raw first in even rounds, ours first in odd ones; ms[i] of both sides is round i.
-      const order = round % 2 === 0 ? (['raw', 'ours'] as const) : (['ours', 'raw'] as const);
-      for (const side of order) await measure(w, w[side], round, result[side]);
-    }
-  } finally {
-    await w.dispose?.();
+  await w.prepare?.();
+  await w.raw.warm();
+  await w.ours.warm();
+  for (let round = 0; round < rounds; round++) {
+    // ABBA: raw first in even rounds, ours first in odd ones; ms[i] of both sides is round i.
+    const order = round % 2 === 0 ? (['raw', 'ours'] as const) : (['ours', 'raw'] as const);
+    for (const side of order) await measure(w, w[side], round, result[side]);
   }
   process.stderr.write(` ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   result.problems = w.problems ?? [];

@@ -24,10 +24,7 @@ export interface Workload {
   trackRss?: boolean;
   /** Wrong results seen while running (e.g. events a read did not deliver); filled by the sides. */
   problems?: string[];
-  /** Measured rounds per side (default: the bench's BENCH_ROUNDS). */
-  rounds?: number;
-  /** Called once after the last round, whatever happened. */
-  dispose?(): Promise<void>;
+
   raw: Side;
   ours: Side;
 }
