@@ -522,6 +522,43 @@ interface BuildState {
   started: number;
 }
 
+/** A builder for one projection into `target`, a fresh table like the projection's own. */
+async function tableBuilder(
+  sql: Sql,
+  p: AnyProjection,
+  target: string,
+  headPosition: number,
+  opts: RebuildOptions,
+  prof: RebuildProfile,
+): Promise<TableBuilder> {
+  const types = await columnTypes(sql, target);
+  return new TableBuilder(p, target, types, headPosition, opts.cacheRows ?? DEFAULT_CACHE_ROWS, prof);
+}
+
+/** A build before its first read. */
+function startState(
+  db: Db,
+  builders: TableBuilder[],
+  projections: readonly AnyProjection[],
+  prof: RebuildProfile,
+  opts: RebuildOptions,
+  headPosition: number,
+  started: number,
+): BuildState {
+  return {
+    builders,
+    types: eventTypesOf(projections),
+    prof,
+    scope: writeScope(db, opts),
+    checkpoint: START,
+    events: 0,
+    batches: 0,
+    lastPosition: 0,
+    headPosition,
+    started,
+  };
+}
+
 /** The union of the projections' event types, sorted (one prepared statement for every rebuild). */
 export function eventTypesOf(projections: readonly AnyProjection[]): string[] {
   return [...new Set(projections.flatMap((p) => p.eventTypes))].sort();
@@ -688,22 +725,10 @@ async function buildAsOf(
     for (const p of projections) {
       const target = `${q(schema)}.${q(p.table)}`;
       await tx.exec(`create table ${target} (like ${q(db.schema)}.${q(p.table)} including all)`);
-      const types = await columnTypes(tx, target);
-      builders.push(new TableBuilder(p, target, types, headPosition, opts.cacheRows ?? DEFAULT_CACHE_ROWS, prof));
+      builders.push(await tableBuilder(tx, p, target, headPosition, opts, prof));
     }
   });
-  const state: BuildState = {
-    builders,
-    types: eventTypesOf(projections),
-    prof,
-    scope: writeScope(db, opts),
-    checkpoint: START,
-    events: 0,
-    batches: 0,
-    lastPosition: 0,
-    headPosition,
-    started,
-  };
+  const state = startState(db, builders, projections, prof, opts, headPosition, started);
   try {
     await build(store, state, opts);
   } catch (err) {
@@ -780,16 +805,7 @@ async function rebuildAndSwap(
     const target = `${q(schema)}.${q(side)}`;
     await db.exec(`drop table if exists ${target}`);
     await db.exec(`create table ${target} (like ${q(schema)}.${q(p.table)} including all)`);
-    builders.push(
-      new TableBuilder(
-        p,
-        target,
-        await columnTypes(db, target),
-        headPosition,
-        opts.cacheRows ?? DEFAULT_CACHE_ROWS,
-        prof,
-      ),
-    );
+    builders.push(await tableBuilder(db, p, target, headPosition, opts, prof));
   }
   // The checkpoint rows exist before the swap locks them (a missing row reads as START, and the
   // runner's advanceCheckpoint from START matches a START row), so the swap never races an insert.
@@ -797,18 +813,7 @@ async function rebuildAndSwap(
     names,
   ]);
 
-  const state: BuildState = {
-    builders,
-    types: eventTypesOf(projections),
-    prof,
-    scope: writeScope(db, opts),
-    checkpoint: START,
-    events: 0,
-    batches: 0,
-    lastPosition: 0,
-    headPosition,
-    started,
-  };
+  const state = startState(db, builders, projections, prof, opts, headPosition, started);
   let caughtUp = 0;
   let rows = new Map<TableBuilder, number>();
   try {

@@ -1,5 +1,23 @@
 /** SQL text, split the way the server would see statements (one lexer for the CLI and the sql source). */
 
+/** The index after the quoted run that opens at `open` (text[open] is the quote). */
+function afterQuoted(text: string, open: number, quote: string, backslashes: boolean): number {
+  let i = open + 1;
+  while (i < text.length) {
+    if (backslashes && text[i] === '\\') {
+      i += 2;
+      continue;
+    }
+    if (text[i] === quote) {
+      if (text[i + 1] !== quote) break;
+      i += 2;
+      continue;
+    }
+    i++;
+  }
+  return i + 1;
+}
+
 /**
  * Splits SQL text at top-level semicolons, skipping '…' and E'…' strings, "…" identifiers,
  * $tag$…$tag$ bodies and -- and nested /* comments. Statements with nothing but whitespace and
@@ -34,40 +52,10 @@ export function splitStatements(text: string): string[] {
       }
       continue;
     }
-    if (c === "'") {
-      const backslashes = /[eE]/.test(text[i - 1] ?? '') && !ident.test(text[i - 2] ?? '');
-      i++;
-      while (i < n) {
-        if (backslashes && text[i] === '\\') {
-          i += 2;
-          continue;
-        }
-        if (text[i] === "'") {
-          if (text[i + 1] === "'") {
-            i += 2;
-            continue;
-          }
-          break;
-        }
-        i++;
-      }
-      i++;
-      hasCode = true;
-      continue;
-    }
-    if (c === '"') {
-      i++;
-      while (i < n) {
-        if (text[i] === '"') {
-          if (text[i + 1] === '"') {
-            i += 2;
-            continue;
-          }
-          break;
-        }
-        i++;
-      }
-      i++;
+    if (c === "'" || c === '"') {
+      // E'…' strings also escape with backslashes; '' and "" stand for one quote inside.
+      const backslashes = c === "'" && /[eE]/.test(text[i - 1] ?? '') && !ident.test(text[i - 2] ?? '');
+      i = afterQuoted(text, i, c, backslashes);
       hasCode = true;
       continue;
     }

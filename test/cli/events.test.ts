@@ -1,12 +1,4 @@
-import {
-  describeOnStores,
-  type RecordedEvent,
-  removeStoreDir,
-  runMain,
-  timelineEvents,
-  timelineStoreDir,
-  waitFor,
-} from './run-cli';
+import { describeOnStores, type RecordedEvent, runMain, useTimelineStore, waitFor } from './run-cli';
 
 /** The operators' spurious jump: the task source says 51 at this time. */
 const JUMP_AT = '2026-11-27T18:25:42.000Z';
@@ -29,13 +21,9 @@ const positions = (stdout: string) =>
     .filter(Boolean)
     .map((l) => Number(l.trim().split(/\s+/)[0]));
 
-beforeAll(async () => {
-  dir = await timelineStoreDir();
-  recorded = await timelineEvents();
-}, 120_000);
-
-afterAll(() => {
-  if (dir) removeStoreDir(dir);
+useTimelineStore((d, r) => {
+  dir = d;
+  recorded = r;
 });
 
 describe('gpu-scaler events (main, embedded store)', () => {

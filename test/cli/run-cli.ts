@@ -245,6 +245,21 @@ export function removeStoreDir(dataDir: string): void {
   fs.rmSync(path.dirname(dataDir), { recursive: true, force: true });
 }
 
+/**
+ * For a test file that runs commands on the timeline store: copies it before the file's tests and
+ * removes it after; `ready` gets the data directory and the recorded events.
+ */
+export function useTimelineStore(ready: (dir: string, recorded: RecordedEvent[]) => void): void {
+  let dir: string | undefined;
+  beforeAll(async () => {
+    dir = await timelineStoreDir();
+    ready(dir, await timelineEvents());
+  }, 120_000);
+  afterAll(() => {
+    if (dir) removeStoreDir(dir);
+  });
+}
+
 /** Appends the timeline's events, in their order, to an empty store; then brings its projections up to date. */
 export async function copyTimelineInto(store: EventStore): Promise<void> {
   const events = await timelineEvents();

@@ -1,12 +1,5 @@
 import { splitStatements } from '../../src/util/sql-statements';
-import {
-  describeOnStores,
-  type RecordedEvent,
-  removeStoreDir,
-  runMain,
-  timelineEvents,
-  timelineStoreDir,
-} from './run-cli';
+import { describeOnStores, type RecordedEvent, runMain, useTimelineStore } from './run-cli';
 
 const JUMP_AT = '2026-11-27T18:25:42.000Z';
 const TABLES = 'events, workers, scaling_decisions, anomalies, health_summaries, system_logs, tasks';
@@ -19,13 +12,9 @@ let recorded: RecordedEvent[];
 const env = () => ({ DATABASE_URL: `pglite://${dir}` });
 const cells = (line: string) => line.split('|').map((c) => c.trim());
 
-beforeAll(async () => {
-  dir = await timelineStoreDir();
-  recorded = await timelineEvents();
-}, 120_000);
-
-afterAll(() => {
-  if (dir) removeStoreDir(dir);
+useTimelineStore((d, r) => {
+  dir = d;
+  recorded = r;
 });
 
 describe('splitStatements', () => {

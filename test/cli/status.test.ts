@@ -1,14 +1,6 @@
 import { formatAge } from '../../src/cli/output';
 import { decisionLines } from '../../src/cli/status';
-import {
-  describeOnStores,
-  type RecordedEvent,
-  removeStoreDir,
-  runMain,
-  timelineEvents,
-  timelineStoreDir,
-  visibleToReaders,
-} from './run-cli';
+import { describeOnStores, type RecordedEvent, runMain, useTimelineStore, visibleToReaders } from './run-cli';
 
 const JUMP_AT = '2026-11-27T18:25:42.000Z';
 /** One poll interval after the timeline's last cycle. */
@@ -45,13 +37,9 @@ function liveWorkers(): Map<string, { status: string; since: string }> {
   return m;
 }
 
-beforeAll(async () => {
-  dir = await timelineStoreDir();
-  recorded = await timelineEvents();
-}, 120_000);
-
-afterAll(() => {
-  if (dir) removeStoreDir(dir);
+useTimelineStore((d, r) => {
+  dir = d;
+  recorded = r;
 });
 
 describe('gpu-scaler status (main, embedded store)', () => {
