@@ -1,5 +1,4 @@
-import type { StoredEvent } from '../src/store/event-store';
-import type { Projection } from './projection';
+import type { ProjectedEvent, Projection } from './projection';
 
 export interface AnomalyRow {
   [k: string]: string | number | boolean | null | object;
@@ -23,7 +22,7 @@ export const anomaliesProjection: Projection<AnomalyRow> = {
   key: 'event_id',
   columns: ['event_id', 'global_position', 'cycle', 'detected_at', 'kind', 'message', 'figures', 'causes'],
   eventTypes: ['AnomalyDetected'],
-  keyOf: (e: StoredEvent) => (e.type === 'AnomalyDetected' ? e.eventId : null),
+  keyOf: (e: ProjectedEvent) => (e.type === 'AnomalyDetected' ? e.eventId : null),
   evolve(_row, e) {
     const d = e.data as D;
     return {

@@ -1,5 +1,4 @@
-import type { StoredEvent } from '../src/store/event-store';
-import type { Projection } from './projection';
+import type { ProjectedEvent, Projection } from './projection';
 
 export interface HealthSummaryRow {
   [k: string]: string | number | boolean | null | object;
@@ -39,7 +38,7 @@ export const healthSummariesProjection: Projection<HealthSummaryRow> = {
     'global_position',
   ],
   eventTypes: ['HealthSummaryRecorded'],
-  keyOf: (e: StoredEvent) => (e.type === 'HealthSummaryRecorded' ? String((e.data as D).cycle) : null),
+  keyOf: (e: ProjectedEvent) => (e.type === 'HealthSummaryRecorded' ? String((e.data as D).cycle) : null),
   evolve(_row, e) {
     const d = e.data as D;
     return {

@@ -1,5 +1,11 @@
 import type { StoredEvent } from '../src/store/event-store';
 
+/**
+ * What a projection may read of an event: its position, id, type and (decoded) data. Nothing
+ * else, so a rebuild reads only these columns from the store; any StoredEvent is one.
+ */
+export type ProjectedEvent = Pick<StoredEvent, 'globalPosition' | 'eventId' | 'type' | 'data'>;
+
 /** A projection row: plain JSON values (timestamps as ISO strings), one column per key. */
 export type ProjectionRow = Record<string, string | number | boolean | null | object>;
 
@@ -23,13 +29,13 @@ export interface Projection<R extends ProjectionRow = ProjectionRow> {
    */
   eventTypes: readonly string[];
   /** The row an event touches, or null when the event does not concern this projection. */
-  keyOf(event: StoredEvent): string | null;
+  keyOf(event: ProjectedEvent): string | null;
   /** The next state of that row (undefined: no row). */
-  evolve(row: R | undefined, event: StoredEvent): R | undefined;
+  evolve(row: R | undefined, event: ProjectedEvent): R | undefined;
 }
 
 /** Pure: the whole table as the fold of these events. */
-export function foldAll<R extends ProjectionRow>(p: Projection<R>, events: Iterable<StoredEvent>): Map<string, R> {
+export function foldAll<R extends ProjectionRow>(p: Projection<R>, events: Iterable<ProjectedEvent>): Map<string, R> {
   const rows = new Map<string, R>();
   for (const e of events) {
     const k = p.keyOf(e);

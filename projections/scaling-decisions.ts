@@ -1,5 +1,4 @@
-import type { StoredEvent } from '../src/store/event-store';
-import type { Projection } from './projection';
+import type { ProjectedEvent, Projection } from './projection';
 
 export interface ScalingDecisionRow {
   [k: string]: string | number | boolean | null | object;
@@ -65,7 +64,7 @@ export const scalingDecisionsProjection: Projection<ScalingDecisionRow> = {
     'global_position',
   ],
   eventTypes: ['ScalingDecided'],
-  keyOf: (e: StoredEvent) => (e.type === 'ScalingDecided' ? String((e.data as D).cycle) : null),
+  keyOf: (e: ProjectedEvent) => (e.type === 'ScalingDecided' ? String((e.data as D).cycle) : null),
   evolve(_row, e) {
     const d = e.data as D;
     const caps = (d.limits as { name: string }[]).filter((l) => l.name !== 'MIN_ACTIVE_GPUS');

@@ -1,5 +1,4 @@
-import type { StoredEvent } from '../src/store/event-store';
-import type { Projection } from './projection';
+import type { ProjectedEvent, Projection } from './projection';
 
 export type WorkerStatus = 'spawning' | 'active' | 'terminating' | 'terminated' | 'failed';
 
@@ -67,7 +66,7 @@ export const workersProjection: Projection<WorkerRow> = {
   key: 'worker_id',
   columns: Object.keys(EMPTY('')) as (keyof WorkerRow & string)[],
   eventTypes: WORKER_EVENT_TYPES,
-  keyOf(e: StoredEvent) {
+  keyOf(e: ProjectedEvent) {
     return workerTypes.has(e.type) ? ((e.data as D).workerId as string) : null;
   },
   evolve(row, e) {

@@ -1,9 +1,9 @@
 import { ALL_PROJECTIONS } from '../../projections/index';
-import type { Projection, ProjectionRow } from '../../projections/projection';
+import type { ProjectedEvent, Projection, ProjectionRow } from '../../projections/projection';
 import { reached } from '../store/checkpoints';
 import { copyText } from '../store/copy-text';
 import { type Db, quoteIdent, type Sql } from '../store/db';
-import { type Checkpoint, type EventStore, START, type StoredEvent } from '../store/event-store';
+import { type Checkpoint, type EventStore, START, type EventRow as StoreRow } from '../store/event-store';
 import { BloomFilter } from './bloom';
 import { checkpointName } from './runner';
 
@@ -104,6 +104,10 @@ export interface RebuildProfile {
   writeMs: number;
   /** The swap transaction, catch-up included. */
   swapMs: number;
+  /** Time the build waited for a read to arrive (nothing else to do). */
+  waitReadMs: number;
+  /** Time the build waited for earlier batches' writes (maxInFlight reached). */
+  waitWriteMs: number;
 }
 
 export const emptyProfile = (): RebuildProfile => ({
@@ -114,6 +118,8 @@ export const emptyProfile = (): RebuildProfile => ({
   stringifyMs: 0,
   writeMs: 0,
   swapMs: 0,
+  waitReadMs: 0,
+  waitWriteMs: 0,
 });
 
 export interface RebuiltTable {
@@ -160,11 +166,14 @@ const SIDE_SUFFIX = '__rebuild';
 /** Marks schemas made by replay --until: only those are ever dropped and rebuilt. */
 const ASOF_MARK = 'gpu-scaler replay:';
 
-/** The columns EventStore reads (event-store.ts COLUMNS), so `store.decode` gets the rows it expects. */
-const COLUMNS = `global_position, stream_id, stream_version, event_id::text as event_id, event_type, schema_version,
-  data, metadata, tx_id::text as tx_id, recorded_at`;
+/**
+ * The columns a rebuild reads: what a projection may see of an event (ProjectedEvent), the schema
+ * version to upcast its data, and the transaction id for the checkpoint. Not metadata, stream or
+ * recorded_at: the driver would parse them for every event and no fold could use them.
+ */
+const COLUMNS = `global_position, event_id::text as event_id, event_type, schema_version, data, tx_id::text as tx_id`;
 
-type EventRow = Parameters<EventStore['decode']>[0];
+type EventRow = Pick<StoreRow, 'global_position' | 'event_id' | 'event_type' | 'schema_version' | 'data' | 'tx_id'>;
 
 const q = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
@@ -240,9 +249,16 @@ async function readRows(
 }
 
 /** Upcasts and validates rows with the store's registry (zod), as every reader of the store does. */
-function decodeRows(store: EventStore, rows: EventRow[], prof: RebuildProfile): StoredEvent[] {
+function decodeRows(store: EventStore, rows: EventRow[], prof: RebuildProfile): ProjectedEvent[] {
   const t0 = performance.now();
-  const events = rows.map((r) => store.decode(r));
+  const events = rows.map(
+    (r): ProjectedEvent => ({
+      globalPosition: r.global_position,
+      eventId: r.event_id,
+      type: r.event_type,
+      data: store.decodeData(r),
+    }),
+  );
   prof.decodeMs += performance.now() - t0;
   return events;
 }
@@ -250,7 +266,7 @@ function decodeRows(store: EventStore, rows: EventRow[], prof: RebuildProfile): 
 /** Runs a table's writes: straight on a connection, or in a transaction of their own. */
 type WriteScope = (fn: (sql: Sql) => Promise<void>) => Promise<void>;
 
-/** A cached row (null: no row) and the batch that last changed it. */
+/** A cached row (null: no row) and the last batch that touched it. */
 interface CacheEntry {
   row: ProjectionRow | null;
   gen: number;
@@ -334,7 +350,7 @@ class TableBuilder {
   }
 
   /** Folds events into the cached rows (after the folds before), as changes of the open batch. */
-  add(sql: Sql, events: readonly StoredEvent[]): void {
+  add(sql: Sql, events: readonly ProjectedEvent[]): void {
     const folded = this.folds.then(() => this.fold(sql, events));
     folded.catch(() => {}); // surfaces through seal()
     this.folds = folded;
@@ -353,39 +369,51 @@ class TableBuilder {
   }
 
   /** Applies events to the cached rows and records what changed in the open batch. */
-  private async fold(sql: Sql, events: readonly StoredEvent[]): Promise<void> {
+  private async fold(sql: Sql, events: readonly ProjectedEvent[]): Promise<void> {
     const p = this.p;
     const prof = this.prof;
     const gen = this.sealed + 1; // the open batch
     let t0 = performance.now();
-    const touched: [string, StoredEvent][] = [];
+    // Pass 1: each event's key. Every key this batch touches is pinned in the cache (gen), so no
+    // write that finishes while rows are read back below can evict it.
+    const keys: (string | null)[] = new Array(events.length);
     const load: string[] = [];
-    for (const e of events) {
-      const k = p.keyOf(e);
+    for (let i = 0; i < events.length; i++) {
+      const k = p.keyOf(events[i]);
+      keys[i] = k;
       if (k === null) continue;
-      touched.push([k, e]);
-      if (this.cache.has(k)) continue;
+      const entry = this.cache.get(k);
+      if (entry) {
+        entry.gen = gen;
+        this.cache.delete(k); // most recently used last
+        this.cache.set(k, entry);
+        continue;
+      }
       if (this.written.has(k)) load.push(k);
       else this.fresh.add(k);
-      // no row (a row read back replaces this); pinned until this batch is written
-      this.cache.set(k, { row: null, gen });
+      this.cache.set(k, { row: null, gen }); // no row (a row read back replaces this)
     }
     if (load.length) {
       const t1 = performance.now();
       prof.foldMs += t1 - t0;
       const rows = await sql.query<{ r: ProjectionRow }>(this.selectSql, [load]);
-      for (const { r } of rows) this.cache.set(String(r[p.key]), { row: r, gen });
+      for (const { r } of rows) (this.cache.get(String(r[p.key])) as CacheEntry).row = r;
       t0 = performance.now();
       prof.loadMs += t0 - t1;
     }
-    for (const [k, e] of touched) {
-      const next = p.evolve(this.cache.get(k)?.row ?? undefined, e) ?? null;
-      this.cache.delete(k); // most recently used last
-      this.cache.set(k, { row: next, gen });
+    // Pass 2: the fold.
+    let folded = 0;
+    for (let i = 0; i < events.length; i++) {
+      const k = keys[i];
+      if (k === null) continue;
+      const entry = this.cache.get(k) as CacheEntry;
+      const next = p.evolve(entry.row ?? undefined, events[i]) ?? null;
+      if (next !== null && entry.row === null) this.written.add(k); // the key's first row
+      entry.row = next;
       this.dirty.set(k, next);
-      if (next !== null) this.written.add(k);
+      folded++;
     }
-    this.events += touched.length;
+    this.events += folded;
     prof.foldMs += performance.now() - t0;
   }
 
@@ -427,14 +455,20 @@ class TableBuilder {
       this.prof.writeMs += performance.now() - t0;
     }
     this.committed = c.gen;
-    // The oldest entries go first; entries are in the order they were last changed, so the first
-    // one changed by a batch not yet written ends the sweep.
+    this.trimCache();
+  }
+
+  /**
+   * Keeps the cache near cacheRows once a batch is written: the least recently used entries go
+   * first (entries are in the order they were last touched), and the first one touched by a batch
+   * not yet written ends the sweep (it, and every entry after it, must stay: see fold).
+   */
+  private trimCache(): void {
     let excess = this.cache.size - this.cacheRows;
-    if (excess <= 0) return;
     for (const [k, entry] of this.cache) {
-      if (entry.gen > this.committed) break;
+      if (excess <= 0 || entry.gen > this.committed) break;
       this.cache.delete(k);
-      if (--excess <= 0) break;
+      excess--;
     }
   }
 }
@@ -511,6 +545,8 @@ interface BuildState {
   builders: TableBuilder[];
   /** The event types the builders fold (the union of their eventTypes): all a read needs. */
   types: string[];
+  /** The builders that fold each event type. */
+  routes: Map<string, TableBuilder[]>;
   prof: RebuildProfile;
   /** How the build writes (the swap writes in its own transaction). */
   scope: WriteScope;
@@ -548,6 +584,7 @@ function startState(
   return {
     builders,
     types: eventTypesOf(projections),
+    routes: routesOf(builders),
     prof,
     scope: writeScope(db, opts),
     checkpoint: START,
@@ -557,6 +594,28 @@ function startState(
     headPosition,
     started,
   };
+}
+
+/** Which builders fold each event type (their projections' eventTypes). */
+function routesOf(builders: readonly TableBuilder[]): Map<string, TableBuilder[]> {
+  const routes = new Map<string, TableBuilder[]>();
+  for (const b of builders) {
+    for (const type of b.p.eventTypes) routes.set(type, [...(routes.get(type) ?? []), b]);
+  }
+  return routes;
+}
+
+/** Hands each builder the events of its projection's types, in order (keyOf never sees the rest). */
+function foldInto(state: BuildState, sql: Sql, events: readonly ProjectedEvent[]): void {
+  const parts = new Map<TableBuilder, ProjectedEvent[]>();
+  for (const e of events) {
+    for (const b of state.routes.get(e.type) ?? []) {
+      const part = parts.get(b);
+      if (part) part.push(e);
+      else parts.set(b, [e]);
+    }
+  }
+  for (const [b, part] of parts) b.add(sql, part);
 }
 
 /** The union of the projections' event types, sorted (one prepared statement for every rebuild). */
@@ -604,12 +663,18 @@ async function build(store: EventStore, state: BuildState, opts: RebuildOptions)
     const written = Promise.all(state.builders.map((b) => b.seal(state.scope)));
     written.catch(() => {});
     inFlight.push(written);
-    if (inFlight.length >= maxInFlight) await inFlight.shift();
+    if (inFlight.length >= maxInFlight) {
+      const t0 = performance.now();
+      await inFlight.shift();
+      state.prof.waitWriteMs += performance.now() - t0;
+    }
   };
   let next = fetch(state.checkpoint);
   try {
     for (;;) {
+      const t0 = performance.now();
       const chunk = await next;
+      state.prof.waitReadMs += performance.now() - t0;
       if (chunk.rows.length === 0) {
         advance(state, chunk.checkpoint); // past the events of other types after the last one read
         break;
@@ -617,7 +682,7 @@ async function build(store: EventStore, state: BuildState, opts: RebuildOptions)
       next = fetch(chunk.checkpoint);
       // Decoded and folded now, while the next chunk is read: its events are garbage before it comes.
       const events = decodeRows(store, chunk.rows, state.prof);
-      for (const b of state.builders) b.add(db, events);
+      foldInto(state, db, events);
       open += events.length;
       state.events += events.length;
       for (const e of events) if (e.globalPosition > state.lastPosition) state.lastPosition = e.globalPosition;
@@ -889,10 +954,8 @@ async function swapIn(
       break;
     }
     const batch = { events: decodeRows(store, chunk.rows, state.prof), checkpoint: chunk.checkpoint };
-    for (const b of state.builders) {
-      b.add(tx, batch.events);
-      await b.seal((fn) => fn(tx));
-    }
+    foldInto(state, tx, batch.events);
+    for (const b of state.builders) await b.seal((fn) => fn(tx));
     state.events += batch.events.length;
     caughtUp += batch.events.length;
     for (const e of batch.events) if (e.globalPosition > state.lastPosition) state.lastPosition = e.globalPosition;

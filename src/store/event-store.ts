@@ -75,7 +75,7 @@ export const WAKE_WINDOW_MS = 50;
 const COLUMNS = `global_position, stream_id, stream_version, event_id::text as event_id, event_type, schema_version,
   data, metadata, tx_id::text as tx_id, recorded_at`;
 
-interface EventRow {
+export interface EventRow {
   global_position: number;
   stream_id: string;
   stream_version: number;
@@ -306,15 +306,18 @@ export class EventStore {
     return rows[0].p;
   }
 
-  /** Turns a row into a typed event: upcast and validated, or an error naming its position. */
-  decode(r: EventRow): StoredEvent {
-    let data: unknown;
+  /** A row's data upcast and validated (zod), or an error naming the event's position. */
+  decodeData(r: Pick<EventRow, 'global_position' | 'event_type' | 'schema_version' | 'data'>): unknown {
     try {
-      data = this.registry.decode(r.global_position, r.event_type, r.schema_version, r.data);
+      return this.registry.decode(r.global_position, r.event_type, r.schema_version, r.data);
     } catch (err) {
       if (err instanceof EventDecodeError) throw err;
       throw new EventDecodeError(r.global_position, r.event_type, (err as Error).message);
     }
+  }
+
+  /** Turns a row into a typed event: upcast and validated, or an error naming its position. */
+  decode(r: EventRow): StoredEvent {
     return {
       globalPosition: r.global_position,
       streamId: r.stream_id,
@@ -322,7 +325,7 @@ export class EventStore {
       eventId: r.event_id,
       type: r.event_type,
       schemaVersion: r.schema_version,
-      data,
+      data: this.decodeData(r),
       metadata: r.metadata ?? {},
       txId: r.tx_id,
       recordedAt: r.recorded_at instanceof Date ? r.recorded_at : new Date(r.recorded_at as unknown as string),
