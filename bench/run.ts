@@ -21,11 +21,15 @@ import { type Side, storeWorkloads, type Workload, WRITERS } from './store-workl
  * that run's and not what the workloads before it left on the heap. Targets are reported, never
  * enforced (exit 0).
  *
- * BENCH_ROUNDS: measured rounds per side for the store workloads (1 to 9, default 5; the replay
- * always runs 2). BENCH_ONLY: a comma list of workloads to run (single, batch, concurrent, read,
- * replay). BENCH_REPLAY_EVENTS: the replay's size (default 1,000,000).
+ * BENCH_ROUNDS: measured rounds per side for the store workloads (1 to 9, default 5).
+ * BENCH_REPLAY_ROUNDS: the same for the replay (1 to 9, default 3; a round is about a minute).
+ * BENCH_ONLY: a comma list of workloads to run (single, batch, concurrent, read, replay).
+ * BENCH_REPLAY_EVENTS: the replay's size (default 1,000,000).
  */
-const ROUNDS = Math.min(9, Math.max(1, Number.parseInt(process.env.BENCH_ROUNDS ?? '5', 10) || 5));
+const rounds = (name: string, fallback: number) =>
+  Math.min(9, Math.max(1, Number.parseInt(process.env[name] ?? String(fallback), 10) || fallback));
+const ROUNDS = rounds('BENCH_ROUNDS', 5);
+const REPLAY_ROUNDS = rounds('BENCH_REPLAY_ROUNDS', 3);
 const POOL = WRITERS + 2;
 const WORKLOADS = ['single', 'batch', 'concurrent', 'read', 'replay'] as const;
 const CHILD_FLAG = '--replay-child';
@@ -107,8 +111,9 @@ async function childRun(url: string, schema: string, side: ReplaySide): Promise<
 }
 
 /**
- * The replay: filled once here, then each run in a process of its own (ABBA, 2 rounds), so a
- * run's peak RSS is that run's alone and not what the runs or workloads before it left behind.
+ * The replay: filled once here, then each run in a process of its own (ABBA, REPLAY_ROUNDS rounds),
+ * so a run's peak RSS is that run's alone and not what the runs or workloads before it left
+ * behind; between runs the server is settled (ReplayBench.settle, not timed).
  */
 async function replayBench(url: string, benchSchema: string): Promise<WorkloadResult> {
   const schema = ReplayBench.schemaFor(benchSchema);
@@ -118,12 +123,15 @@ async function replayBench(url: string, benchSchema: string): Promise<WorkloadRe
   process.stderr.write(`bench: ${name} ...`);
   const t0 = Date.now();
   const rb = new ReplayBench(url, schema);
+  const settle = new ReplayBench(url, schema);
   try {
     const fillMs = await rb.open(true);
     await rb.close(false);
+    await settle.open(false);
+    await settle.settle();
     process.stderr.write(` (filled in ${(fillMs / 1000).toFixed(1)} s)`);
     const profiles: string[] = [];
-    for (let round = 0; round < 2; round++) {
+    for (let round = 0; round < REPLAY_ROUNDS; round++) {
       const order: ReplaySide[] = round % 2 === 0 ? ['raw', 'ours'] : ['ours', 'raw'];
       for (const s of order) {
         const out = execFileSync(process.execPath, [...REPLAY_NODE_FLAGS, __filename, CHILD_FLAG, s], {
@@ -139,12 +147,14 @@ async function replayBench(url: string, benchSchema: string): Promise<WorkloadRe
         into.startRss!.push(run.startRss);
         for (const p of run.problems) if (!result.problems!.includes(p)) result.problems!.push(p);
         profiles.push(...run.profiles);
+        await settle.settle();
       }
     }
     process.stderr.write(` ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
     process.stderr.write(`  where the replay's time went (sums of step times, which overlap):\n`);
     for (const p of profiles) process.stderr.write(`    ${p}\n`);
   } finally {
+    await settle.close(false);
     await rb.open(false).catch(() => {});
     await rb.close(true);
   }
@@ -188,7 +198,8 @@ async function main(): Promise<void> {
       );
       console.log(
         `order: per workload, warm-up raw then ours (~100 ops each), then ${ROUNDS} rounds per side in ABBA order ` +
-          '(the replay: 2, each run in a process of its own); medians\n',
+          `(the replay: ${REPLAY_ROUNDS}, each run in a process of its own, the server settled between runs: ` +
+          'VACUUM ANALYZE of the rebuilt tables and a CHECKPOINT); medians\n',
       );
 
       const results: WorkloadResult[] = [];

@@ -163,6 +163,14 @@ const DEFAULT_IN_FLIGHT = 2;
 /** Advisory lock namespace of replays (2000 is append_events' stream locks). */
 const REPLAY_LOCK = 2001;
 const SIDE_SUFFIX = '__rebuild';
+/**
+ * Storage parameters of a table while it is built: no autovacuum. Vacuuming a table that grows by
+ * thousands of rows a second would only compete with the build for the server's CPU, and the swap
+ * (ACCESS EXCLUSIVE) would wait up to deadlock_timeout for an autovacuum worker to give way. The
+ * table gets the live table's own parameters back when it is swapped in (see swapTable), and
+ * autovacuum then visits it as any table that just took many rows.
+ */
+const BUILD_OPTIONS = 'with (autovacuum_enabled = false)';
 /** Marks schemas made by replay --until: only those are ever dropped and rebuilt. */
 const ASOF_MARK = 'gpu-scaler replay:';
 
@@ -789,7 +797,7 @@ async function buildAsOf(
     await tx.exec(`comment on schema ${q(schema)} is '${comment.replace(/'/g, "''")}'`);
     for (const p of projections) {
       const target = `${q(schema)}.${q(p.table)}`;
-      await tx.exec(`create table ${target} (like ${q(db.schema)}.${q(p.table)} including all)`);
+      await tx.exec(`create table ${target} (like ${q(db.schema)}.${q(p.table)} including all) ${BUILD_OPTIONS}`);
       builders.push(await tableBuilder(tx, p, target, headPosition, opts, prof));
     }
   });
@@ -800,6 +808,7 @@ async function buildAsOf(
     await db.exec(`drop schema if exists ${q(schema)} cascade`).catch(() => {});
     throw err;
   }
+  for (const b of builders) await db.exec(`alter table ${b.target} reset (autovacuum_enabled)`);
   const rows = await countRows(db, builders, (b) => b.target);
   return result('as-of', schema, state, rows, (b) => b.p.table, 0, until);
 }
@@ -816,10 +825,18 @@ async function indexesByDefinition(sql: Sql, qualifiedTable: string): Promise<Ma
   return new Map(rows.map((r) => [r.def, r.name]));
 }
 
+/** One `name=value` of pg_class.reloptions as it is written in ALTER TABLE … SET (…). */
+function storageOption(option: string): string {
+  const eq = option.indexOf('=');
+  const name = option.slice(0, eq);
+  if (!/^[a-z_][a-z0-9_.]*$/.test(name)) throw new RebuildError(`unexpected storage parameter ${option}`);
+  return `${name} = '${option.slice(eq + 1).replace(/'/g, "''")}'`;
+}
+
 /**
  * Replaces a live table by its rebuilt side table inside the caller's transaction: the old table
  * goes, the side table takes its name, its indexes (and so the primary key constraint) take the
- * old indexes' names, and the grants on the old table are given again. A later migration or
+ * old indexes' names, and the old table's grants and storage parameters are given again. A later migration or
  * rebuild finds exactly the names migrations/0003 made. Objects that depend on the live table
  * (a view, say) make the drop fail: the transaction rolls back and the live table stays.
  */
@@ -827,6 +844,10 @@ async function swapTable(tx: Sql, schema: string, live: string, side: string): P
   const liveQ = `${q(schema)}.${q(live)}`;
   const sideQ = `${q(schema)}.${q(side)}`;
   const oldIndexes = await indexesByDefinition(tx, liveQ);
+  const [{ options }] = await tx.query<{ options: string[] }>(
+    `select coalesce(reloptions, '{}') as options from pg_class where oid = $1::regclass`,
+    [liveQ],
+  );
   const grants = await tx.query<{ privilege_type: string; role: string | null; grantable: boolean }>(
     `select a.privilege_type, case when a.grantee = 0 then null else pg_get_userbyid(a.grantee) end as role,
             a.is_grantable as grantable
@@ -836,6 +857,9 @@ async function swapTable(tx: Sql, schema: string, live: string, side: string): P
   );
   await tx.exec(`drop table ${liveQ}`);
   await tx.exec(`alter table ${sideQ} rename to ${q(live)}`);
+  // The live table's storage parameters (an operator's fillfactor, say), not the build's.
+  await tx.exec(`alter table ${liveQ} reset (autovacuum_enabled)`);
+  if (options.length) await tx.exec(`alter table ${liveQ} set (${options.map(storageOption).join(', ')})`);
   const newIndexes = await indexesByDefinition(tx, liveQ);
   for (const [def, name] of newIndexes) {
     const oldName = oldIndexes.get(def);
@@ -869,7 +893,7 @@ async function rebuildAndSwap(
     const side = `${p.table}${SIDE_SUFFIX}`;
     const target = `${q(schema)}.${q(side)}`;
     await db.exec(`drop table if exists ${target}`);
-    await db.exec(`create table ${target} (like ${q(schema)}.${q(p.table)} including all)`);
+    await db.exec(`create table ${target} (like ${q(schema)}.${q(p.table)} including all) ${BUILD_OPTIONS}`);
     builders.push(await tableBuilder(db, p, target, headPosition, opts, prof));
   }
   // The checkpoint rows exist before the swap locks them (a missing row reads as START, and the

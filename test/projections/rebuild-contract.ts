@@ -98,6 +98,32 @@ export function rebuildContract(makeBackend: () => TestBackend, opts: { concurre
     expect(await snapshot(store.db, schema)).toEqual(before);
   });
 
+  test('a table is built with autovacuum off and swapped in with the storage parameters of the live table', async () => {
+    const schema = store.db.schema;
+    const options = async (table: string) => {
+      const rows = await store.db.query<{ o: string[] | null }>(
+        'select reloptions as o from pg_class where oid = $1::regclass',
+        [`"${schema}"."${table}"`],
+      );
+      return rows[0].o;
+    };
+    await store.db.exec(`alter table "${schema}".workers set (fillfactor = 70)`);
+    const during: (string[] | null)[] = [];
+    await rebuildProjections(store, {
+      projections: [workersProjection],
+      batchSize: 20,
+      betweenBatches: async () => {
+        if (during.length === 0) during.push(await options('workers__rebuild'));
+      },
+    });
+    expect(during).toEqual([['autovacuum_enabled=false']]);
+    expect(await options('workers')).toEqual(['fillfactor=70']);
+    // and back to none: the next rebuild takes none over
+    await store.db.exec(`alter table "${schema}".workers reset (fillfactor)`);
+    await rebuildProjections(store, { projections: [workersProjection] });
+    expect(await options('workers')).toEqual(null);
+  });
+
   test('--until a position builds an as-of schema equal to the fold up to it; live tables untouched', async () => {
     const schema = store.db.schema;
     const events = await allEvents(store);
@@ -127,6 +153,15 @@ export function rebuildContract(makeBackend: () => TestBackend, opts: { concurre
     expect((await tableRows(store.db, name, workersProjection)).length).toBeLessThan(liveBefore.workers.length);
     expect(await snapshot(store.db, schema)).toEqual(liveBefore);
     expect(await checkpoints(store.db)).toEqual(cpsBefore);
+    // built with autovacuum off, left with the defaults
+    const options = await store.db.query<{ relname: string; o: string[] | null }>(
+      `select c.relname, c.reloptions as o from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = $1 and c.relkind = 'r' order by 1`,
+      [name],
+    );
+    expect(options).toEqual(
+      ALL_PROJECTIONS.map((p) => ({ relname: p.table, o: null })).sort((a, b) => a.relname.localeCompare(b.relname)),
+    );
   });
 
   test('--until a time folds the events whose own time (data.at) is at or before it', async () => {
@@ -212,44 +247,41 @@ export function rebuildContract(makeBackend: () => TestBackend, opts: { concurre
   });
 
   // PGlite is one connection: the hooks of the test above stand in for concurrency there.
-  (opts.concurrent ? test : test.skip)(
-    'a rebuild while a live runner and a writer really run beside it',
-    async () => {
-      const schema = store.db.schema;
-      const live = new ProjectionRunner(store, ALL_PROJECTIONS, 20);
-      const errors: unknown[] = [];
-      live.on('error', (err) => errors.push(err));
-      live.start();
-      let writing = true;
-      let n = 100;
-      const writer = (async () => {
-        while (writing) {
-          await appendMore(store, n++);
-          await new Promise((r) => setTimeout(r, 5));
-        }
-      })();
-      try {
-        await rebuildProjections(store, { batchSize: 25 });
-        await rebuildProjections(store, { batchSize: 25 });
-      } finally {
-        writing = false;
-        await writer;
-        await live.stop();
+  if (!opts.concurrent) return;
+  test('a rebuild while a live runner and a writer really run beside it', async () => {
+    const schema = store.db.schema;
+    const live = new ProjectionRunner(store, ALL_PROJECTIONS, 20);
+    const errors: unknown[] = [];
+    live.on('error', (err) => errors.push(err));
+    live.start();
+    let writing = true;
+    let n = 100;
+    const writer = (async () => {
+      while (writing) {
+        await appendMore(store, n++);
+        await new Promise((r) => setTimeout(r, 5));
       }
-      // CheckpointConflictError is how the live runner learns of a swap; nothing else may go wrong
-      expect(errors.filter((e) => (e as Error).name !== 'CheckpointConflictError')).toEqual([]);
-      const fresh = new ProjectionRunner(store, ALL_PROJECTIONS);
-      await fresh.catchUp();
-      const events = await allEvents(store);
-      for (const p of ALL_PROJECTIONS) {
-        expect(await tableRows(store.db, schema, p)).toEqual(await foldedRows(store.db, schema, p, events));
-      }
-      const last = events[events.length - 1];
-      const cps = await checkpoints(store.db);
-      for (const p of ALL_PROJECTIONS) {
-        expect(cps[checkpointName(p)]).toEqual({ txId: last.txId, position: last.globalPosition });
-      }
-    },
-    120_000,
-  );
+    })();
+    try {
+      await rebuildProjections(store, { batchSize: 25 });
+      await rebuildProjections(store, { batchSize: 25 });
+    } finally {
+      writing = false;
+      await writer;
+      await live.stop();
+    }
+    // CheckpointConflictError is how the live runner learns of a swap; nothing else may go wrong
+    expect(errors.filter((e) => (e as Error).name !== 'CheckpointConflictError')).toEqual([]);
+    const fresh = new ProjectionRunner(store, ALL_PROJECTIONS);
+    await fresh.catchUp();
+    const events = await allEvents(store);
+    for (const p of ALL_PROJECTIONS) {
+      expect(await tableRows(store.db, schema, p)).toEqual(await foldedRows(store.db, schema, p, events));
+    }
+    const last = events[events.length - 1];
+    const cps = await checkpoints(store.db);
+    for (const p of ALL_PROJECTIONS) {
+      expect(cps[checkpointName(p)]).toEqual({ txId: last.txId, position: last.globalPosition });
+    }
+  }, 120_000);
 }
