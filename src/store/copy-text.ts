@@ -38,10 +38,79 @@ export function copyField(value: unknown, json: boolean): string {
   }
 }
 
+const TAB = 9;
+const NEWLINE = 10;
+const ZERO = 48;
+const MINUS = 45;
+
 /**
- * The COPY text of rows (objects keyed by column) as UTF-8 bytes. Each line is built as one string
- * and written into one growing buffer: one native write per row, not one per field.
- * `jsonColumns`: which columns are json/jsonb.
+ * A growing buffer the fields are written into as they are made: no string per line or per
+ * separator, and integers as digits without a string at all. (Building each line as a string
+ * first cost a third of a rebuild's allocations: the pieces, the joins, then the flat copy.)
+ */
+class CopyBuffer {
+  buf: Buffer;
+  at = 0;
+
+  constructor(size: number) {
+    this.buf = Buffer.allocUnsafe(Math.max(1024, size));
+  }
+
+  private room(bytes: number): void {
+    if (this.at + bytes <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.at + bytes, this.buf.length * 2));
+    this.buf.copy(next, 0, 0, this.at);
+    this.buf = next;
+  }
+
+  byte(b: number): void {
+    this.room(1);
+    this.buf[this.at++] = b;
+  }
+
+  text(s: string): void {
+    const n = s.length;
+    this.room(n * 3); // UTF-8 takes at most 3 bytes per UTF-16 unit
+    if (n <= 32) {
+      // short ASCII (most fields): byte by byte costs less than a call into the runtime
+      const buf = this.buf;
+      const at = this.at;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c > 127) break;
+        buf[at + i] = c;
+      }
+      if (i === n) {
+        this.at = at + n;
+        return;
+      }
+    }
+    this.at += this.buf.write(s, this.at);
+  }
+
+  /** A safe integer's digits, as String(n) writes them (-0 too: "0"). */
+  integer(n: number): void {
+    this.room(17);
+    let v = n;
+    if (v < 0) {
+      this.buf[this.at++] = MINUS;
+      v = -v;
+    }
+    let digits = 1;
+    for (let t = v; t >= 10; t = Math.floor(t / 10)) digits++;
+    let at = this.at + digits;
+    this.at = at;
+    do {
+      this.buf[--at] = ZERO + (v % 10);
+      v = Math.floor(v / 10);
+    } while (v > 0);
+  }
+}
+
+/**
+ * The COPY text of rows (objects keyed by column) as UTF-8 bytes. `jsonColumns`: which columns
+ * are json/jsonb.
  */
 export function copyText(
   rows: readonly Record<string, unknown>[],
@@ -50,19 +119,17 @@ export function copyText(
 ): Buffer {
   const json = columns.map((c) => jsonColumns.has(c));
   const last = columns.length - 1;
-  let buf = Buffer.allocUnsafe(Math.max(1024, rows.length * columns.length * 16));
-  let at = 0;
+  const out = new CopyBuffer(rows.length * columns.length * 16);
   for (const row of rows) {
-    let line = copyField(row[columns[0]], json[0]);
-    for (let i = 1; i <= last; i++) line += `\t${copyField(row[columns[i]], json[i])}`;
-    line += '\n';
-    const need = at + line.length * 3; // UTF-8 takes at most 3 bytes per UTF-16 unit
-    if (need > buf.length) {
-      const next = Buffer.allocUnsafe(Math.max(need, buf.length * 2));
-      buf.copy(next, 0, 0, at);
-      buf = next;
+    for (let i = 0; i <= last; i++) {
+      const value = row[columns[i]];
+      if (typeof value === 'number' && !json[i] && Number.isSafeInteger(value)) {
+        out.integer(value);
+      } else {
+        out.text(copyField(value, json[i]));
+      }
+      out.byte(i === last ? NEWLINE : TAB);
     }
-    at += buf.write(line, at);
   }
-  return buf.subarray(0, at);
+  return out.buf.subarray(0, out.at);
 }

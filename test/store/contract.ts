@@ -454,10 +454,11 @@ export function eventStoreContract(makeBackend: () => TestBackend): void {
   });
 
   describe('COPY (copyIn), as a rebuild loads its tables', () => {
-    const columns = ['id', 'label', 'n', 'flag', 'at', 'doc'];
+    const columns = ['id', 'label', 'n', 'flag', 'at', 'doc', 'x'];
     const create = (table: string) =>
       store.db.exec(
-        `create table ${table} (id integer primary key, label text, n bigint, flag boolean, at timestamptz, doc jsonb)`,
+        `create table ${table} (id integer primary key, label text, n bigint, flag boolean, at timestamptz, doc jsonb,
+           x double precision)`,
       );
     const rows = [
       {
@@ -471,6 +472,10 @@ export function eventStoreContract(makeBackend: () => TestBackend): void {
       { id: 2, label: 'ünïcode ✓ \\N not null', n: 0, flag: false, at: null, doc: 'a JSON string' },
       { id: 3, label: null, n: null, flag: null, at: '2026-01-01T00:00:00.000Z', doc: null },
       { id: 4, label: '', n: -7, flag: true, at: '2026-11-27T23:59:59.999Z', doc: [] },
+      // integers are written as digits without String(): the edges of that
+      { id: 10, label: 'x', n: Number.MAX_SAFE_INTEGER, flag: false, at: null, doc: 12, x: -0 },
+      { id: 205, label: 'y', n: -Number.MAX_SAFE_INTEGER, flag: false, at: null, doc: -3.25, x: 1e21 },
+      { id: 3000, label: 'z', n: 1000000, flag: false, at: null, doc: 0, x: 0.1 + 0.2 },
     ];
 
     test('loads rows exactly as json_populate_record would from the same JSON', async () => {
@@ -483,12 +488,18 @@ export function eventStoreContract(makeBackend: () => TestBackend): void {
         [JSON.stringify(rows)],
       );
       const read = (t: string) =>
-        store.db.query(`select id, label, n, flag, at::text as at, doc::text as doc from ${t} order by id`);
+        store.db.query(`select id, label, n, flag, at::text as at, doc::text as doc, x from ${t} order by id`);
       const copied = await read('copied');
       expect(copied).toEqual(await read('populated'));
       expect(copied.map((r) => r.label)).toEqual(rows.map((r) => r.label));
       expect(copied[1].doc).toBe('"a JSON string"');
       expect(copied[2].doc).toBeNull();
+      expect(copied.map((r) => r.id)).toEqual([1, 2, 3, 4, 10, 205, 3000]);
+      expect(copied.slice(4).map((r) => [r.n, r.doc, r.x])).toEqual([
+        [Number.MAX_SAFE_INTEGER, '12', 0], // -0 is "0" in JSON, so 0 both ways
+        [-Number.MAX_SAFE_INTEGER, '-3.25', 1e21],
+        [1000000, '0', 0.1 + 0.2],
+      ]);
     });
 
     test('a bad row fails with the server error, loads nothing, and the database stays usable', async () => {
