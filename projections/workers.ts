@@ -71,43 +71,47 @@ export const workersProjection: Projection<WorkerRow> = {
   },
   evolve(row, e) {
     const d = e.data as D;
-    const r: WorkerRow = { ...(row ?? EMPTY(d.workerId)), last_position: e.globalPosition };
+    // A new object each time (the fold is pure), filled in place: one copy per event, not two.
+    const r: WorkerRow = row ? { ...row } : EMPTY(d.workerId);
+    r.last_position = e.globalPosition;
     switch (e.type) {
       case 'WorkerSpawnRequested':
-        return {
-          ...r,
-          provider: d.provider,
-          cycle: d.cycle,
-          decision_event_id: d.decisionEventId,
-          ordinal: d.ordinal,
-          of_total: d.of,
-          requested_at: d.at,
-        };
+        r.provider = d.provider;
+        r.cycle = d.cycle;
+        r.decision_event_id = d.decisionEventId;
+        r.ordinal = d.ordinal;
+        r.of_total = d.of;
+        r.requested_at = d.at;
+        return r;
       case 'WorkerSpawned':
-        return { ...r, pod_id: d.podId, spawned_at: d.at };
+        r.pod_id = d.podId;
+        r.spawned_at = d.at;
+        return r;
       case 'WorkerSpawnFailed':
-        return { ...r, status: 'failed', failure: `${d.kind}: ${d.error}`, terminated_at: d.at };
+        r.status = 'failed';
+        r.failure = `${d.kind}: ${d.error}`;
+        r.terminated_at = d.at;
+        return r;
       case 'WorkerActivated':
-        if (FINAL.includes(r.status) || r.status === 'terminating') return { ...r, pod_id: r.pod_id ?? d.podId };
-        return { ...r, status: 'active', active_at: d.at, pod_id: r.pod_id ?? d.podId };
+        r.pod_id = r.pod_id ?? d.podId;
+        if (FINAL.includes(r.status) || r.status === 'terminating') return r;
+        r.status = 'active';
+        r.active_at = d.at;
+        return r;
       case 'WorkerTerminationRequested':
         if (FINAL.includes(r.status)) return r;
-        return {
-          ...r,
-          status: 'terminating',
-          termination_requested_at: d.at,
-          termination_reason: d.reason,
-          termination_detail: d.detail,
-        };
+        r.status = 'terminating';
+        r.termination_requested_at = d.at;
+        r.termination_reason = d.reason;
+        r.termination_detail = d.detail;
+        return r;
       case 'WorkerTerminated':
-        return {
-          ...r,
-          status: d.failed ? 'failed' : 'terminated',
-          terminated_at: d.at,
-          termination_reason: d.reason,
-          termination_detail: d.detail,
-          failure: d.failed ? (r.failure ?? `${d.reason}: ${d.detail}`) : r.failure,
-        };
+        r.failure = d.failed ? (r.failure ?? `${d.reason}: ${d.detail}`) : r.failure;
+        r.status = d.failed ? 'failed' : 'terminated';
+        r.terminated_at = d.at;
+        r.termination_reason = d.reason;
+        r.termination_detail = d.detail;
+        return r;
       default:
         return row;
     }

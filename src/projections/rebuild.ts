@@ -126,6 +126,7 @@ export interface RebuiltTable {
   projection: string;
   /** The table's name in `schema`. */
   table: string;
+  /** Rows in the table when the rebuild ended (counted while building, not with count(*)). */
   rows: number;
   /** Events this projection folded. */
   events: number;
@@ -320,6 +321,11 @@ class TableBuilder {
   private folds: Promise<unknown> = Promise.resolve();
   private writes: Promise<unknown> = Promise.resolve();
   events = 0;
+  /**
+   * Rows the table holds once every folded batch is written: each key's first row counts one,
+   * a deleted row minus one (the cache always holds a touched key's latest state, so no count(*)).
+   */
+  rows = 0;
 
   constructor(
     readonly p: AnyProjection,
@@ -416,7 +422,10 @@ class TableBuilder {
       if (k === null) continue;
       const entry = this.cache.get(k) as CacheEntry;
       const next = p.evolve(entry.row ?? undefined, events[i]) ?? null;
-      if (next !== null && entry.row === null) this.written.add(k); // the key's first row
+      if (next !== null && entry.row === null) {
+        this.written.add(k); // the key has a row now
+        this.rows++;
+      } else if (next === null && entry.row !== null) this.rows--;
       entry.row = next;
       this.dirty.set(k, next);
       folded++;
@@ -726,24 +735,10 @@ function writeScope(db: Db, opts: RebuildOptions): WriteScope {
     });
 }
 
-async function countRows(
-  sql: Sql,
-  builders: TableBuilder[],
-  table: (b: TableBuilder) => string,
-): Promise<Map<TableBuilder, number>> {
-  const counts = new Map<TableBuilder, number>();
-  for (const b of builders) {
-    const [{ n }] = await sql.query<{ n: number }>(`select count(*)::bigint as n from ${table(b)}`);
-    counts.set(b, n);
-  }
-  return counts;
-}
-
 function result(
   mode: RebuildResult['mode'],
   schema: string,
   state: BuildState,
-  rows: Map<TableBuilder, number>,
   tableName: (b: TableBuilder) => string,
   caughtUp: number,
   until?: Until,
@@ -755,7 +750,7 @@ function result(
     tables: state.builders.map((b) => ({
       projection: b.p.name,
       table: tableName(b),
-      rows: rows.get(b) ?? 0,
+      rows: b.rows,
       events: b.events,
     })),
     events: state.events,
@@ -809,8 +804,7 @@ async function buildAsOf(
     throw err;
   }
   for (const b of builders) await db.exec(`alter table ${b.target} reset (autovacuum_enabled)`);
-  const rows = await countRows(db, builders, (b) => b.target);
-  return result('as-of', schema, state, rows, (b) => b.p.table, 0, until);
+  return result('as-of', schema, state, (b) => b.p.table, 0, until);
 }
 
 /** Index names of a table by their definition without name and table (`CREATE INDEX ON … (status)`). */
@@ -904,7 +898,6 @@ async function rebuildAndSwap(
 
   const state = startState(db, builders, projections, prof, opts, headPosition, started);
   let caughtUp = 0;
-  let rows = new Map<TableBuilder, number>();
   try {
     await build(store, state, opts);
     const t1 = performance.now();
@@ -917,16 +910,13 @@ async function rebuildAndSwap(
       headPosition: state.headPosition,
       elapsedMs: Date.now() - started,
     });
-    await db.transaction(async (tx) => {
-      caughtUp = await swapIn(tx, store, state, names, opts);
-      rows = await countRows(tx, builders, (b) => `${q(schema)}.${q(b.p.table)}`);
-    });
+    caughtUp = await db.transaction((tx) => swapIn(tx, store, state, names, opts));
     prof.swapMs += performance.now() - t1;
   } catch (err) {
     for (const b of builders) await db.exec(`drop table if exists ${b.target}`).catch(() => {});
     throw err;
   }
-  return result('swap', schema, state, rows, (b) => b.p.table, caughtUp);
+  return result('swap', schema, state, (b) => b.p.table, caughtUp);
 }
 
 /**

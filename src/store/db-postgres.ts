@@ -69,7 +69,7 @@ async function copyIn(
 }
 
 /** What porsager passes to a `socket` factory: its parsed options. */
-interface SocketOptions {
+export interface SocketOptions {
   host: string[];
   port: number[];
   path?: string | false;
@@ -86,7 +86,7 @@ interface SocketOptions {
  * `host` for the server name) and calls the factory again to reconnect, so several hosts in the
  * URL are tried in turn here as porsager does itself.
  */
-function noDelaySockets(): (o: SocketOptions) => net.Socket {
+export function noDelaySockets(): (o: SocketOptions) => net.Socket {
   let next = 0;
   return (o) => {
     const i = next++ % o.host.length;

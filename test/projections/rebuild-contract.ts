@@ -1,5 +1,6 @@
 import { appRegistry } from '../../events/index';
 import { ALL_PROJECTIONS, scalingDecisionsProjection, workersProjection } from '../../projections/index';
+import { foldAll, type Projection } from '../../projections/projection';
 import { asOfSchemaName, rebuildProjections } from '../../src/projections/rebuild';
 import { checkpointName, ProjectionRunner } from '../../src/projections/runner';
 import { reached } from '../../src/store/checkpoints';
@@ -122,6 +123,48 @@ export function rebuildContract(makeBackend: () => TestBackend, opts: { concurre
     await store.db.exec(`alter table "${schema}".workers reset (fillfactor)`);
     await rebuildProjections(store, { projections: [workersProjection] });
     expect(await options('workers')).toEqual(null);
+  });
+
+  test('rows a later batch deletes are deleted, read back first when evicted, and counted', async () => {
+    const schema = store.db.schema;
+    // the workers still waiting: a row from the spawn request until activation, termination or failure
+    const waiting: Projection<{ worker_id: string; last_position: number }> = {
+      name: 'waiting_workers',
+      table: 'waiting_workers',
+      key: 'worker_id',
+      columns: ['worker_id', 'last_position'],
+      eventTypes: workersProjection.eventTypes,
+      keyOf: (e) => workersProjection.keyOf(e),
+      evolve: (row, e) =>
+        e.type === 'WorkerSpawnRequested'
+          ? { worker_id: (e.data as { workerId: string }).workerId, last_position: e.globalPosition }
+          : row && e.type === 'WorkerSpawned'
+            ? { ...row, last_position: e.globalPosition }
+            : undefined,
+    };
+    await store.db.exec(
+      `create table "${schema}".waiting_workers (worker_id text primary key, last_position bigint not null)`,
+    );
+    try {
+      const events = await allEvents(store);
+      const requested = events.filter((e) => e.type === 'WorkerSpawnRequested').length;
+      const expected = foldAll(waiting, events);
+      expect(requested).toBeGreaterThan(expected.size); // some rows were deleted
+      // tiny batches and cache: rows are written, evicted, read back and then deleted
+      const res = await rebuildProjections(store, { projections: [waiting], batchSize: 5, cacheRows: 1 });
+      expect(res.tables).toEqual([
+        {
+          projection: 'waiting_workers',
+          table: 'waiting_workers',
+          rows: expected.size,
+          events: folded(events, [waiting]).length,
+        },
+      ]);
+      expect(await tableRows(store.db, schema, waiting)).toEqual(await foldedRows(store.db, schema, waiting, events));
+    } finally {
+      await store.db.exec(`drop table if exists "${schema}".waiting_workers`);
+      await store.db.exec(`delete from projection_checkpoints where name = 'projection:waiting_workers'`);
+    }
   });
 
   test('--until a position builds an as-of schema equal to the fold up to it; live tables untouched', async () => {
