@@ -100,7 +100,7 @@ export interface RebuildProfile {
   loadMs: number;
   /** JSON.stringify of the changed rows. */
   stringifyMs: number;
-  /** The upsert and delete statements. */
+  /** The write transactions (COPY, upsert, delete of every table), one a batch. */
   writeMs: number;
   /** The swap transaction, catch-up included. */
   swapMs: number;
@@ -272,7 +272,7 @@ function decodeRows(store: EventStore, rows: EventRow[], prof: RebuildProfile): 
   return events;
 }
 
-/** Runs a table's writes: straight on a connection, or in a transaction of their own. */
+/** Runs a batch's writes: straight on a connection, or in a transaction of their own. */
 type WriteScope = (fn: (sql: Sql) => Promise<void>) => Promise<void>;
 
 /** A cached row (null: no row) and the last batch that touched it. */
@@ -282,7 +282,7 @@ interface CacheEntry {
 }
 
 /** What one batch changed in one table, ready to write. */
-interface Changes {
+export interface Changes {
   gen: number;
   /** Rows of keys that never had a row: loaded with COPY (COPY text; null when none). */
   inserts: Buffer | null;
@@ -319,7 +319,6 @@ class TableBuilder {
   private sealed = 0;
   private committed = 0;
   private folds: Promise<unknown> = Promise.resolve();
-  private writes: Promise<unknown> = Promise.resolve();
   events = 0;
   /**
    * Rows the table holds once every folded batch is written: each key's first row counts one,
@@ -366,20 +365,15 @@ class TableBuilder {
   /** Folds events into the cached rows (after the folds before), as changes of the open batch. */
   add(sql: Sql, events: readonly ProjectedEvent[]): void {
     const folded = this.folds.then(() => this.fold(sql, events));
-    folded.catch(() => {}); // surfaces through seal()
+    folded.catch(() => {}); // surfaces through take()
     this.folds = folded;
   }
 
-  /**
-   * Closes the open batch: once its folds are done, writes its changes after the previous write.
-   * Resolves when they have committed.
-   */
-  seal(scope: WriteScope): Promise<void> {
+  /** Closes the open batch: once its folds are done, its changes (the next fold waits for them). */
+  take(): Promise<Changes> {
     const changes = this.folds.then(() => this.takeChanges());
-    const written = Promise.all([changes, this.writes]).then(([c]) => this.write(scope, c));
     this.folds = changes;
-    this.writes = written;
-    return written;
+    return changes;
   }
 
   /** Applies events to the cached rows and records what changed in the open batch. */
@@ -460,18 +454,16 @@ class TableBuilder {
     return changes;
   }
 
-  /** Writes one batch's changes: one upsert, at most one delete; then trims the cache. */
-  private async write(scope: WriteScope, c: Changes): Promise<void> {
-    if (c.rows || c.deletes.length) {
-      const t0 = performance.now();
-      await scope(async (sql) => {
-        if (c.inserts) await sql.copyIn(this.target, this.p.columns, c.inserts);
-        if (c.upserts) await sql.query(this.upsertSql, [c.upserts]);
-        if (c.deletes.length) await sql.query(this.deleteSql, [c.deletes]);
-      });
-      this.prof.writeMs += performance.now() - t0;
-    }
-    this.committed = c.gen;
+  /** Writes one batch's changes (one COPY, one upsert, one delete at most) on the caller's transaction. */
+  async write(sql: Sql, c: Changes): Promise<void> {
+    if (c.inserts) await sql.copyIn(this.target, this.p.columns, c.inserts);
+    if (c.upserts) await sql.query(this.upsertSql, [c.upserts]);
+    if (c.deletes.length) await sql.query(this.deleteSql, [c.deletes]);
+  }
+
+  /** The batch `gen` and those before it have committed: their rows may leave the cache. */
+  committedUpTo(gen: number): void {
+    this.committed = gen;
     this.trimCache();
   }
 
@@ -567,6 +559,8 @@ interface BuildState {
   prof: RebuildProfile;
   /** How the build writes (the swap writes in its own transaction). */
   scope: WriteScope;
+  /** The last batch's write: each batch is written after the one before. */
+  lastWrite: Promise<unknown>;
   checkpoint: Checkpoint;
   events: number;
   batches: number;
@@ -604,6 +598,7 @@ function startState(
     routes: routesOf(builders),
     prof,
     scope: writeScope(db, opts),
+    lastWrite: Promise.resolve(),
     checkpoint: START,
     events: 0,
     batches: 0,
@@ -648,8 +643,8 @@ function advance(state: BuildState, cp: Checkpoint): void {
 
 /**
  * Streams events into the builders. Events are read in chunks (readSize), the next chunk while
- * this one is decoded and folded; every batchSize events the batch is sealed and each table's
- * changes are written on a connection of their own, in batch order, while reading goes on. At most
+ * this one is decoded and folded; every batchSize events the batch is sealed and its changes to
+ * every table are written in one transaction, in batch order, while reading goes on. At most
  * maxInFlight batches wait to be written, so memory is bounded by the batch size, never by the
  * store's size.
  */
@@ -677,8 +672,7 @@ async function build(store: EventStore, state: BuildState, opts: RebuildOptions)
     if (open === 0) return;
     open = 0;
     state.batches += 1;
-    const written = Promise.all(state.builders.map((b) => b.seal(state.scope)));
-    written.catch(() => {});
+    const written = sealBatch(state, state.scope);
     inFlight.push(written);
     if (inFlight.length >= maxInFlight) {
       const t0 = performance.now();
@@ -721,7 +715,30 @@ async function build(store: EventStore, state: BuildState, opts: RebuildOptions)
 }
 
 /**
- * How the build writes its tables. On a server each table's batch is its own short transaction
+ * Closes the open batch of every builder and writes their changes, after the batch before, in one
+ * transaction (scope): one writer at a time, so the server's CPU goes to the next read first.
+ * Resolves when the batch has committed.
+ */
+function sealBatch(state: BuildState, scope: WriteScope): Promise<void> {
+  const builders = state.builders;
+  const changes = Promise.all(builders.map((b) => b.take()));
+  const written = Promise.all([changes, state.lastWrite]).then(async ([cs]) => {
+    if (cs.some((c) => c.rows || c.deletes.length)) {
+      const t0 = performance.now();
+      await scope(async (sql) => {
+        for (let i = 0; i < builders.length; i++) await builders[i].write(sql, cs[i]);
+      });
+      state.prof.writeMs += performance.now() - t0;
+    }
+    for (let i = 0; i < builders.length; i++) builders[i].committedUpTo(cs[i].gen);
+  });
+  written.catch(() => {}); // awaited by the caller
+  state.lastWrite = written;
+  return written;
+}
+
+/**
+ * How the build writes its tables. On a server each batch is its own short transaction
  * with synchronous_commit off: nothing waits for the disk per batch, and a crash loses at most
  * a rebuild that starts over anyway (the swap commits normally). Short, because a transaction
  * with a transaction id holds back every catch-up reader (the xmin rule), the live runner too.
@@ -969,7 +986,7 @@ async function swapIn(
     }
     const batch = { events: decodeRows(store, chunk.rows, state.prof), checkpoint: chunk.checkpoint };
     foldInto(state, tx, batch.events);
-    for (const b of state.builders) await b.seal((fn) => fn(tx));
+    await sealBatch(state, (fn) => fn(tx));
     state.events += batch.events.length;
     caughtUp += batch.events.length;
     for (const e of batch.events) if (e.globalPosition > state.lastPosition) state.lastPosition = e.globalPosition;
