@@ -66,6 +66,24 @@ export async function checkpoints(sql: Sql): Promise<Record<string, Checkpoint>>
   return Object.fromEntries(rows.map((r) => [r.name, { txId: r.tx_id, position: r.global_position }]));
 }
 
+/**
+ * Asserts that every projection table equals the fold of all events and that every checkpoint is
+ * the last event; returns the events.
+ */
+export async function expectAtLastEvent(store: EventStore): Promise<StoredEvent[]> {
+  const schema = store.db.schema;
+  const events = await allEvents(store);
+  for (const p of ALL_PROJECTIONS) {
+    expect(await tableRows(store.db, schema, p)).toEqual(await foldedRows(store.db, schema, p, events));
+  }
+  const last = events[events.length - 1];
+  const cps = await checkpoints(store.db);
+  for (const p of ALL_PROJECTIONS) {
+    expect(cps[checkpointName(p)]).toEqual({ txId: last.txId, position: last.globalPosition });
+  }
+  return events;
+}
+
 export async function projectionCheckpoint(sql: Sql, p: Projection): Promise<Checkpoint> {
   return (await checkpoints(sql))[checkpointName(p)];
 }

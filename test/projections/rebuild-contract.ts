@@ -13,6 +13,7 @@ import {
   catchUpAfterSwap,
   checkpoints,
   eventTime,
+  expectAtLastEvent,
   folded,
   foldedRows,
   snapshot,
@@ -262,17 +263,10 @@ export function rebuildContract(makeBackend: () => TestBackend, opts: { concurre
     if (backend.concurrent) expect(res.caughtUp).toBeLessThanOrEqual(lateEvents);
     else expect(res.caughtUp).toBe(lateEvents);
 
-    let events = await allEvents(store);
+    let events = await expectAtLastEvent(store);
     expect(res.events).toBe(folded(events).length);
-    for (const p of ALL_PROJECTIONS) {
-      expect(await tableRows(store.db, schema, p)).toEqual(await foldedRows(store.db, schema, p, events));
-    }
     const last = events[events.length - 1];
-    const cps = await checkpoints(store.db);
-    for (const p of ALL_PROJECTIONS) {
-      expect(cps[checkpointName(p)]).toEqual({ txId: last.txId, position: last.globalPosition });
-      expect(reached(res.checkpoint, last.txId, last.globalPosition)).toBe(true);
-    }
+    expect(reached(res.checkpoint, last.txId, last.globalPosition)).toBe(true);
 
     // more events: a runner starting from the stored checkpoints applies exactly those, once each
     const more = await appendMore(store, 10, existing[5]);
@@ -292,7 +286,6 @@ export function rebuildContract(makeBackend: () => TestBackend, opts: { concurre
   // PGlite is one connection: the hooks of the test above stand in for concurrency there.
   if (!opts.concurrent) return;
   test('a rebuild while a live runner and a writer really run beside it', async () => {
-    const schema = store.db.schema;
     const live = new ProjectionRunner(store, ALL_PROJECTIONS, 20);
     const errors: unknown[] = [];
     live.on('error', (err) => errors.push(err));
@@ -317,14 +310,6 @@ export function rebuildContract(makeBackend: () => TestBackend, opts: { concurre
     expect(errors.filter((e) => (e as Error).name !== 'CheckpointConflictError')).toEqual([]);
     const fresh = new ProjectionRunner(store, ALL_PROJECTIONS);
     await fresh.catchUp();
-    const events = await allEvents(store);
-    for (const p of ALL_PROJECTIONS) {
-      expect(await tableRows(store.db, schema, p)).toEqual(await foldedRows(store.db, schema, p, events));
-    }
-    const last = events[events.length - 1];
-    const cps = await checkpoints(store.db);
-    for (const p of ALL_PROJECTIONS) {
-      expect(cps[checkpointName(p)]).toEqual({ txId: last.txId, position: last.globalPosition });
-    }
+    await expectAtLastEvent(store);
   }, 120_000);
 }
