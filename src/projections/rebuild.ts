@@ -405,7 +405,15 @@ class TableBuilder {
       const t1 = performance.now();
       prof.foldMs += t1 - t0;
       const rows = await sql.query<{ r: ProjectionRow }>(this.selectSql, [load]);
-      for (const { r } of rows) (this.cache.get(String(r[p.key])) as CacheEntry).row = r;
+      for (const { r } of rows) {
+        const entry = this.cache.get(String(r[p.key]));
+        if (!entry) {
+          throw new RebuildError(
+            `${p.name}: read back a row keyed ${String(r[p.key])}, which keyOf never returned (keyOf must return the key column's text)`,
+          );
+        }
+        entry.row = r;
+      }
       t0 = performance.now();
       prof.loadMs += t0 - t1;
     }
