@@ -159,7 +159,8 @@ function describeProfile(seconds: number, cpu: NodeJS.CpuUsage, p: RebuildProfil
   return (
     `${seconds.toFixed(1)} s wall, ${events.toLocaleString('en')} events read, node CPU ${s((cpu.user + cpu.system) / 1000)}: read+parse ${s(p.readMs)}, ` +
     `zod decode ${s(p.decodeMs)}, fold ${s(p.foldMs)}, read back ${s(p.loadMs)}, JSON.stringify ${s(p.stringifyMs)}, ` +
-    `writes ${s(p.writeMs)} (one transaction a batch), swap ${s(p.swapMs)}`
+    `writes ${s(p.writeMs)} (one transaction a batch), swap ${s(p.swapMs)}; ` +
+    `waited for reads ${s(p.waitReadMs)} (folds run meanwhile), for writes ${s(p.waitWriteMs)}`
   );
 }
 
