@@ -77,6 +77,7 @@ export function parseLocalGpus(value: string | undefined | null): string[] | nul
  */
 export class LocalProvider implements Provider {
   readonly name = 'local';
+  readonly gpusPerWorker = 1;
   private readonly pods = new Map<string, LocalPod>();
   /** Spawns between their start and the process being up, by key (for idempotency and capacity). */
   private readonly starting = new Map<string, { gpu: string | null; promise: Promise<PodInfo> }>();

@@ -8,6 +8,11 @@ export interface SpawnRequest {
   /** Stable for one decision and ordinal; carried in the pod's name so the pod can be found again. */
   idempotencyKey: string;
   env?: Record<string, string>;
+  /**
+   * The dearest pod, in USD per hour, this spawn may place (what is left under MAX_HOURLY_COST_USD).
+   * A provider that knows prices skips candidates above it; unset means no limit.
+   */
+  maxHourlyCostUsd?: number;
 }
 
 export type PodStatus = 'starting' | 'running' | 'exited' | 'failed' | 'terminated';
@@ -23,9 +28,35 @@ export interface PodInfo {
   /** True when spawn() found this pod already there instead of creating it. */
   existing?: boolean;
   details?: Record<string, unknown>;
+  /** GPUs this pod has (a provider that does not say: its gpusPerWorker). */
+  gpuCount?: number;
+  /** What the pod bills, USD per hour, when the provider reports prices; null or absent: unknown. */
+  hourlyCostUsd?: number | null;
 }
 
-export type ProviderErrorKind = 'capacity' | 'auth' | 'rate_limited' | 'error';
+/** What one more worker would take and cost if placed now. */
+export interface WorkerQuote {
+  gpus: number;
+  /** USD per hour of the cheapest candidate that can be placed now; null when prices are unknown. */
+  hourlyCostUsd: number | null;
+}
+
+/**
+ * capacity: nowhere to place the pod now (never a worker failure, never counted by the breaker);
+ * auth: the key was refused (401/403); billing: the account cannot pay (402);
+ * invalid_request: the provider rejected what we sent as malformed (our bug or the operator's
+ * configuration; never retried); api_retired: the API version answered 410 Gone;
+ * rate_limited: throttled past what we wait out; error: anything else.
+ * auth, billing, invalid_request and api_retired stop spawning until the operator acts.
+ */
+export type ProviderErrorKind =
+  | 'capacity'
+  | 'auth'
+  | 'billing'
+  | 'invalid_request'
+  | 'api_retired'
+  | 'rate_limited'
+  | 'error';
 
 /** A provider failure, classified: capacity failures are not worker failures. */
 export class ProviderError extends Error {
@@ -41,6 +72,14 @@ export class ProviderError extends Error {
 
 export interface Provider {
   readonly name: string;
+  /** GPUs one worker takes: what MIN_ACTIVE_GPUS and MAX_ACTIVE_GPUS count per worker. */
+  readonly gpusPerWorker: number;
+  /**
+   * What one more worker would cost if placed now (a provider with a price catalog reads it at most
+   * once a cycle, cached). Absent, or hourlyCostUsd null: prices unknown, MAX_HOURLY_COST_USD cannot
+   * be applied and says so.
+   */
+  quote?(): Promise<WorkerQuote>;
   spawn(req: SpawnRequest): Promise<PodInfo>;
   /** Terminates a pod; a pod that is already gone is not an error. */
   terminate(podId: string): Promise<void>;

@@ -105,6 +105,9 @@ interface RawResponse {
  */
 export class RunpodProvider implements Provider {
   readonly name = 'runpod';
+  get gpusPerWorker(): number {
+    return this.opts.gpuCount ?? 1;
+  }
   private readonly baseUrl: string;
   private readonly policy: RetryPolicy;
   private readonly clock: Clock;

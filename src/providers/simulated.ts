@@ -18,6 +18,7 @@ interface SimPod extends PodInfo {
 /** Pods that exist only in memory: for demos, tests and backtests, no cloud account needed. */
 export class SimulatedProvider implements Provider {
   readonly name = 'simulated';
+  readonly gpusPerWorker = 1;
   private readonly pods = new Map<string, SimPod>();
   private readonly random: () => number;
   private seq = 0;

@@ -10,6 +10,7 @@ type Any = any;
 /** A provider that fails every spawn with the given error. */
 class RefusingProvider implements Provider {
   readonly name = 'refusing';
+  readonly gpusPerWorker = 1;
   calls = 0;
   constructor(private readonly error: () => Error) {}
   async spawn(_req: SpawnRequest): Promise<PodInfo> {
