@@ -33,7 +33,17 @@ export const WorkerSpawned = defineEvent({
   }),
 });
 
-export const SpawnFailureKind = z.enum(['capacity', 'error', 'auth', 'rate_limited', 'stale', 'blocked']);
+export const SpawnFailureKind = z.enum([
+  'capacity',
+  'error',
+  'auth',
+  'billing',
+  'invalid_request',
+  'api_retired',
+  'rate_limited',
+  'stale',
+  'blocked',
+]);
 export type SpawnFailureKind = z.infer<typeof SpawnFailureKind>;
 
 export const WorkerSpawnFailed = defineEvent({
