@@ -33,13 +33,24 @@ export const processIo = (): CliIo => ({
   isTTY: !!process.stdout.isTTY,
 });
 
-/** Opens the store DATABASE_URL names (migrating it first, as every command does), runs fn, closes. */
+export interface WithStoreOptions {
+  listen?: boolean;
+  /** The URL to open instead of DATABASE_URL (READ_DATABASE_URL, MIGRATE_DATABASE_URL). */
+  databaseUrl?: string;
+  /** false: never migrate, only check that the migrations are applied (a reader login). */
+  migrate?: boolean;
+}
+
+/**
+ * Opens the store DATABASE_URL names (migrating it first when the user owns the tables, as every
+ * command does), runs fn, closes.
+ */
 export async function withStore<T>(
   io: CliIo,
   fn: (store: EventStore, target: StoreTarget) => Promise<T>,
-  opts: { listen?: boolean } = {},
+  opts: WithStoreOptions = {},
 ): Promise<T> {
-  const target = parseDatabaseUrl(io.env.DATABASE_URL);
+  const target = parseDatabaseUrl(opts.databaseUrl ?? io.env.DATABASE_URL);
   let store: EventStore;
   try {
     store = await openStore({
@@ -47,6 +58,7 @@ export async function withStore<T>(
       registry: appRegistry,
       listen: opts.listen ?? false,
       applicationName: 'gpu-scaler-cli',
+      migrate: opts.migrate,
     });
   } catch (err) {
     throw new CliError(`cannot open the store (${describeTarget(target)}): ${(err as Error).message}`);

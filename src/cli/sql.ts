@@ -3,6 +3,7 @@ import { ALL_PROJECTIONS } from '../../projections/index';
 import { checkpointName } from '../projections/runner';
 import { pgErrorCode, type Row } from '../store/db';
 import type { EventStore } from '../store/event-store';
+import { READER_ROLE, ReaderRoleError, readAsReader } from '../store/roles';
 import { splitStatements } from '../util/sql-statements';
 import { CliError, type CliIo, EXIT, withStore } from './context';
 import { helpExamples, onBrokenPipe, psqlTable, rowCount, toCsv, writeJsonValue } from './output';
@@ -55,6 +56,20 @@ function leadingWords(stmt: string, count: number): string {
 const TX_CONTROL =
   /^(begin|start transaction|commit|end|rollback|abort|savepoint|release|prepare transaction|set transaction|set session characteristics)\b/;
 
+/** The statements sql runs: queries. Everything else (SET, RESET, COPY, DO, CALL, DDL, writes, …) is refused. */
+export const QUERY_KEYWORDS = ['select', 'with', 'values', 'table', 'explain', 'show'] as const;
+
+/**
+ * Functions refused wherever their name appears in the statement (in a string or a quoted
+ * identifier too): changing settings or the role (set_config('role', …) would undo the switch to
+ * the reader role), running SQL given as text (which could build such a call), large objects,
+ * advisory locks (the leader's and the migrator's), signalling other sessions, notifications, and
+ * the server's files and administration. The database role is the boundary (README: "Production
+ * setup"); this list is a second line for what a role could still call.
+ */
+const REFUSED_FUNCTIONS =
+  /(set_config|query_to_xml\w*|cursor_to_xml\w*|table_to_xml\w*|schema_to_xml\w*|database_to_xml\w*|ts_stat|ts_rewrite|\blo_\w+|\bloread|\blowrite|pg_advisory\w*|pg_try_advisory\w*|pg_notify|pg_cancel_backend|pg_terminate_backend|pg_reload_conf|pg_rotate_logfile|pg_switch_wal|pg_promote|pg_create_restore_point|pg_read_file|pg_read_binary_file|pg_ls_\w+|pg_stat_file|pg_file_\w+|pg_logical_emit_message|pg_replication_\w+|pg_\w*replication_slot\w*|dblink\w*|nextval|setval)/i;
+
 /** The one statement to run, or a usage error saying why not. */
 export function checkQuery(text: string): string {
   if (text.trim() === '') {
@@ -76,10 +91,32 @@ export function checkQuery(text: string): string {
     );
   }
   const words = leadingWords(statements[0], 3);
+  const first = words.split(' ')[0].replace(/\(.*$/, '');
   if (TX_CONTROL.test(words)) {
     throw new CliError(
-      `sql runs each query in its own read-only transaction: "${words.split(' ')[0].toUpperCase()}" is not needed ` +
+      `sql runs each query in its own read-only transaction: "${first.toUpperCase()}" is not needed ` +
         'and not allowed here; use psql against a server for transactions and writes',
+      EXIT.usage,
+    );
+  }
+  if (!(QUERY_KEYWORDS as readonly string[]).includes(first)) {
+    throw new CliError(
+      `sql is read-only: it runs queries (${QUERY_KEYWORDS.map((k) => k.toUpperCase()).join(', ')}), ` +
+        `not "${first.toUpperCase()}"; use psql against a server, as a user allowed to, for anything else`,
+      EXIT.usage,
+    );
+  }
+  if (/u&["']/i.test(statements[0])) {
+    throw new CliError(
+      'sql refuses U&\'…\' and U&"…" escapes (they can spell a refused name); write the characters themselves',
+      EXIT.usage,
+    );
+  }
+  const refused = REFUSED_FUNCTIONS.exec(statements[0]);
+  if (refused) {
+    throw new CliError(
+      `sql is read-only: "${refused[0]}" is not allowed (settings, the role, large objects, locks, other ` +
+        'sessions, server files and SQL run from text are out of bounds)',
       EXIT.usage,
     );
   }
@@ -127,23 +164,23 @@ export function explainSqlError(err: unknown, query: string, timeoutMs: number):
   return new CliError(lines.join('\n'));
 }
 
-/** Runs one read-only statement; returns its rows. */
+/**
+ * Runs one read-only statement (checkQuery's rules, then readAsReader: a read-only transaction as
+ * the reader role, under a statement timeout, rolled back); returns its rows.
+ */
 export async function runReadOnly(store: EventStore, query: string, timeoutMs: number): Promise<Row[]> {
   const statement = checkQuery(query);
+  let rows: Row[];
   try {
-    const rows = await store.db.transaction(async (tx) => {
-      // Must come first: Postgres (and PGlite) then refuse every write with SQLSTATE 25006.
-      await tx.exec('set transaction read only');
-      await tx.exec(`set local statement_timeout = ${Math.max(0, Math.round(timeoutMs))}`);
-      return tx.query(statement);
-    });
-    if (rows.length > 0 && Array.isArray(rows[0])) {
-      throw new CliError('sql runs one statement at a time: run them one by one', EXIT.usage);
-    }
-    return [...rows];
+    rows = await readAsReader(store.db, statement, timeoutMs);
   } catch (err) {
+    if (err instanceof ReaderRoleError) throw new CliError(`sql cannot read safely: ${err.message}`);
     throw explainSqlError(err, statement, timeoutMs) ?? err;
   }
+  if (rows.length > 0 && Array.isArray(rows[0])) {
+    throw new CliError('sql runs one statement at a time: run them one by one', EXIT.usage);
+  }
+  return rows;
 }
 
 const PROJECTION_TABLES = /\b(workers|scaling_decisions|anomalies|health_summaries)\b/i;
@@ -206,9 +243,18 @@ export function defineSqlCommand(program: Command, io: CliIo, deps: SqlDeps = {}
     .summary('run a read-only SQL query against the store')
     .description(
       'Run one read-only SQL statement against the store (server or embedded) and print the rows. ' +
-        'The query runs in a read-only transaction: writes are refused. Give it as an argument, or on stdin ' +
-        '(no argument, or -).\n\n' +
-        `Tables: ${QUERYABLE_TABLES.join(', ')}.`,
+        'Give it as an argument, or on stdin (no argument, or -).\n\n' +
+        `Tables: ${QUERYABLE_TABLES.join(', ')}.\n\n` +
+        `What keeps it read-only: one query (${QUERY_KEYWORDS.map((k) => k.toUpperCase()).join(', ')}; SET, RESET, ` +
+        'COPY, DO, writes and DDL are refused, and so are functions that change settings or the role, run SQL ' +
+        'from text, touch large objects, locks, other sessions or server files), in a read-only transaction ' +
+        `that is rolled back, as the role ${READER_ROLE} (SELECT on the tables above and nothing else).\n` +
+        `On a server, READ_DATABASE_URL naming a login in ${READER_ROLE} is the safe setup: the server then ` +
+        'enforces it whatever the query. Without it, sql connects with DATABASE_URL and switches to the role ' +
+        '(SET ROLE), which the connecting user could undo; the checks above are what stop that. sql refuses to ' +
+        'run when it cannot take the role or the role can do more than read.\n' +
+        'Embedded (PGlite): one process and your own file; no server programs or server files exist there. ' +
+        'The read-only transaction, the rollback and the checks above are the guarantee.',
     )
     .argument('[query]', 'the SQL statement; - or none: read it from stdin')
     .addOption(new Option('--json', 'print a JSON array of row objects').conflicts('csv'))
@@ -251,6 +297,12 @@ export function defineSqlCommand(program: Command, io: CliIo, deps: SqlDeps = {}
       }
       const statement = checkQuery(query);
       const o: SqlOptions = { format: raw.json ? 'json' : raw.csv ? 'csv' : 'table', timeoutMs };
-      await open(io, (store) => runSql(store, statement, o, io));
+      // A reader login reads without migrating (it may not); otherwise DATABASE_URL as every command.
+      const readUrl = io.env.READ_DATABASE_URL?.trim();
+      await open(
+        io,
+        (store) => runSql(store, statement, o, io),
+        readUrl ? { databaseUrl: readUrl, migrate: false } : {},
+      );
     });
 }

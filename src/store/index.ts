@@ -1,7 +1,7 @@
 import type { EventRegistry } from '../../events/registry';
 import type { Db } from './db';
 import { EventStore } from './event-store';
-import { migrate } from './migrator';
+import { migrate, migrationStatus, pendingError } from './migrator';
 import { openDb, parseDatabaseUrl, type StoreTarget } from './open';
 
 export { ConcurrencyError, EventIdConflictError, type ExpectedVersion } from './errors';
@@ -16,19 +16,33 @@ export interface OpenStoreOptions {
   applicationName?: string;
   /** Bridge NOTIFY from other processes into store.signals (default true). */
   listen?: boolean;
+  /**
+   * Apply pending migrations (default true; a user that does not own the tables gets an error
+   * saying what to run). false: only check that they are applied (a reader login).
+   */
+  migrate?: boolean;
 }
 
 /** Opens the database, applies pending migrations and returns the event store. */
 export async function openStore(opts: OpenStoreOptions): Promise<EventStore> {
   const target = typeof opts.target === 'object' ? opts.target : parseDatabaseUrl(opts.target);
   const db = await openDb(target, { schema: opts.schema, applicationName: opts.applicationName });
-  return storeOn(db, opts.registry, opts.listen ?? true);
+  return storeOn(db, opts.registry, opts.listen ?? true, opts.migrate ?? true);
 }
 
-/** Migrates an open database and wraps it in an event store. */
-export async function storeOn(db: Db, registry: EventRegistry, listen = true): Promise<EventStore> {
+/** Migrates an open database (or, with migrate false, checks it is migrated) and wraps it in an event store. */
+export async function storeOn(
+  db: Db,
+  registry: EventRegistry,
+  listen = true,
+  migrateFirst = true,
+): Promise<EventStore> {
   try {
-    await migrate(db);
+    if (migrateFirst) await migrate(db);
+    else {
+      const status = await migrationStatus(db);
+      if (status.pending.length > 0) throw pendingError({ ...status, mayMigrate: false });
+    }
     const store = new EventStore(db, registry);
     if (listen) await store.listen();
     return store;

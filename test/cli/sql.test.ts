@@ -74,7 +74,9 @@ describe('gpu-scaler sql (main, embedded store)', () => {
     const r = await runMain(['sql', "insert into tasks (status) values ('queued')"], env());
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toContain('sql is read-only: cannot execute INSERT in a read-only transaction');
+    expect(r.stderr).toContain(
+      'sql is read-only: it runs queries (SELECT, WITH, VALUES, TABLE, EXPLAIN, SHOW), not "INSERT"',
+    );
     expect(r.stderr).toContain('use psql against a server');
 
     const count = await runMain(['sql', '--json'], env(), 'select count(*)::int as n from tasks\n');
@@ -177,11 +179,14 @@ describeOnStores(
         'truncate anomalies',
         'create table scratch (a int)',
         "select nextval(pg_get_serial_sequence('tasks', 'id'))",
+        'with gone as (delete from events returning 1) select count(*) from gone',
       ]) {
         const r = await ctx().run(['sql', write]);
         expect([write, r.code]).toEqual([write, 2]);
-        expect(r.stderr).toContain('sql is read-only: cannot execute');
+        expect(r.stderr).toContain('sql is read-only');
       }
+      const cte = await ctx().run(['sql', 'with gone as (delete from events returning 1) select count(*) from gone']);
+      expect(cte.stderr).toContain('sql is read-only: cannot execute');
       const sneaky = await ctx().run(['sql', "select 1; commit; insert into tasks (status) values ('queued')"]);
       expect(sneaky.code).toBe(2);
       const after = await ctx().run([
