@@ -15,7 +15,8 @@ export function buildProgram(io: CliIo): Command {
     .description(
       'Event-sourced scaling controller for fleets of GPU workers.\n' +
         'Every command reads DATABASE_URL: unset = embedded store in ./.gpu-scaler/db, postgres://… = a server,\n' +
-        'pglite:///dir = an embedded store elsewhere, memory:// = a throwaway one.',
+        'pglite:///dir = an embedded store elsewhere, memory:// = a throwaway one.\n' +
+        'On a server, migrate reads MIGRATE_DATABASE_URL (the owner) and sql READ_DATABASE_URL (a reader login) first.',
     )
     .showHelpAfterError('(add --help for usage)')
     .configureOutput({
