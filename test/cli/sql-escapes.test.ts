@@ -73,7 +73,9 @@ function loginUrl(user: string): string {
       `select (select count(*) from pg_largeobject_metadata)::int as large_objects,
               (select count(*) from "${store.db.schema}".events)::int as events,
               (select count(*) from "${store.db.schema}".tasks)::int as tasks,
-              exists (select 1 from pg_stat_activity where pid = $1) as victim_alive`,
+              exists (select 1 from pg_stat_activity where pid = $1) as victim_alive,
+              exists (select 1 from pg_locks where locktype = 'advisory' and pid = $1 and granted) as victim_holds_lock,
+              pg_conf_load_time() as conf_loaded_at`,
       [victimPid],
     );
     const [alive] = await victim`select 1 as ok`;
@@ -99,7 +101,8 @@ function loginUrl(user: string): string {
     await seed(store);
     admin = postgres(TEST_DATABASE_URL as string, { max: 1, onnotice: () => {} });
     victim = postgres(TEST_DATABASE_URL as string, { max: 1, onnotice: () => {}, idle_timeout: 0 });
-    [{ pid: victimPid }] = await victim`select pg_backend_pid() as pid`;
+    // Like the leader: a session holding an advisory lock on a connection of its own.
+    [{ pid: victimPid }] = await victim`select pg_backend_pid() as pid, pg_advisory_lock(424242, 1)`;
     // The server runs as another OS user: a directory it may write to, so a refused write is the check's doing.
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gpu-scaler-sql-escapes-'));
     fs.chmodSync(dir, 0o777);
@@ -153,7 +156,13 @@ function loginUrl(user: string): string {
     }
     const after = await observe();
     expect(after).toEqual(before);
-    expect(after).toMatchObject({ victim_alive: true, victimAnswers: 1, programRan: false, fileWritten: false });
+    expect(after).toMatchObject({
+      victim_alive: true,
+      victim_holds_lock: true,
+      victimAnswers: 1,
+      programRan: false,
+      fileWritten: false,
+    });
   });
 
   test('behind the checks, the reader role itself refuses them, and the transaction keeps nothing', async () => {

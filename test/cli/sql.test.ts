@@ -123,7 +123,11 @@ describe('gpu-scaler sql (main, embedded store)', () => {
     const help = await runMain(['sql', '--help'], env());
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('--csv');
-    expect(help.stdout.replace(/\s+/g, ' ')).toContain(TABLES);
+    const helpText = help.stdout.replace(/\s+/g, ' ');
+    expect(helpText).toContain(TABLES);
+    expect(helpText).toContain('as the role gpu_scaler_reader');
+    expect(helpText).toContain('READ_DATABASE_URL naming a login in gpu_scaler_reader is the safe setup');
+    expect(helpText).toContain('Embedded (PGlite): one process and your own file');
   });
 });
 
