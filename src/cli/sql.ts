@@ -91,7 +91,8 @@ export function checkQuery(text: string): string {
     );
   }
   const words = leadingWords(statements[0], 3);
-  const first = words.split(' ')[0].replace(/\(.*$/, '');
+  // The first keyword, also of a parenthesised query: (select 1) union (select 2)
+  const first = words.replace(/^\(+\s*/, '').split(/[\s(]/)[0];
   if (TX_CONTROL.test(words)) {
     throw new CliError(
       `sql runs each query in its own read-only transaction: "${first.toUpperCase()}" is not needed ` +

@@ -100,6 +100,12 @@ describe('gpu-scaler sql (main, embedded store)', () => {
     expect(multi.code).toBe(2);
     expect(multi.stderr).toContain('sql runs one statement at a time, and this has 2');
 
+    const copy = await runMain(['sql', "copy events to '/tmp/events.csv'"], env());
+    expect(copy.code).toBe(2);
+    expect(copy.stderr).toContain(
+      'sql is read-only: it runs queries (SELECT, WITH, VALUES, TABLE, EXPLAIN, SHOW), not "COPY"',
+    );
+
     const tx = await runMain(['sql', 'commit'], env());
     expect(tx.code).toBe(2);
     expect(tx.stderr).toContain('"COMMIT" is not needed and not allowed here');
@@ -165,6 +171,20 @@ describeOnStores(
       expect(rows[0]).toMatchObject({ decided_at: JUMP_AT, queued: 51, terms: { byTasks: 51 } });
       expect(typeof rows[0].cycle).toBe('number');
       expect(rows[0].reasons).toContain('MAX_ACTIVE_GPUS=4 changed desired from 10 to 4');
+    });
+
+    test('queries of every allowed form run: parenthesised, VALUES, TABLE, SHOW, EXPLAIN', async () => {
+      for (const query of [
+        '(select 1 as n) union all (select 2)',
+        'values (1), (2)',
+        'table workers',
+        'show statement_timeout',
+        'explain select * from events',
+        'with w as (select * from workers) select count(*) from w',
+      ]) {
+        const r = await ctx().run(['sql', '--json', query]);
+        expect({ query, code: r.code, stderr: r.stderr }).toEqual({ query, code: 0, stderr: '' });
+      }
     });
 
     test('an empty result says (0 rows)', async () => {
