@@ -9,6 +9,9 @@ export const AnomalyKind = z.enum([
   'slow_task_source',
   'circuit_breaker_open',
   'provider_auth_failed',
+  'provider_billing_failed',
+  'provider_request_invalid',
+  'provider_api_retired',
   'spawning_timeout',
 ]);
 export type AnomalyKind = z.infer<typeof AnomalyKind>;

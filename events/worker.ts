@@ -55,6 +55,8 @@ export const WorkerSpawnFailed = defineEvent({
     ...ordinal,
     kind: SpawnFailureKind,
     error: z.string(),
+    /** What the provider said in structured form (e.g. the placement candidates tried); absent on old events. */
+    details: z.record(z.string(), z.unknown()).optional(),
   }),
 });
 

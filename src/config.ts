@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { parseLocalGpus } from './providers/local';
-import { parseWorkerEnv, splitList } from './providers/runpod';
+import { checkLocalSettings, LOCAL_SETTINGS } from './providers/local';
+import { checkRunpodSettings, RUNPOD_SETTINGS } from './providers/runpod/settings';
+import { checkSimSettings, SIM_SETTINGS } from './providers/simulated';
 
 /** Environment variables that hold secrets: masked when the configuration is printed. */
 export const SECRET_KEYS = [
@@ -49,35 +50,8 @@ export const ConfigSchema = z.object({
   /** A task count above this is absurd and rejected (TaskCountRejected), never acted on. */
   TASK_COUNT_MAX: int(1).default(100000),
   PROVIDER: z.enum(['simulated', 'runpod', 'local']).default('simulated'),
-  /** local: the shell command that runs one worker (it gets GPU_SCALER_WORKER_ID and CUDA_VISIBLE_DEVICES). */
-  WORKER_COMMAND: z.string().optional(),
-  /** local: GPUs to hand out, one per worker ("0,1,2,3"); never more workers than GPUs. */
-  LOCAL_GPUS: z.string().optional(),
-  LOCAL_MAX_WORKERS: int(1).default(1),
-  LOCAL_TERMINATE_GRACE_SEC: num(0).default(10),
-  LOCAL_WORKER_LOG_DIR: z.string().default('./.gpu-scaler/workers'),
-  RUNPOD_API_KEY: z.string().optional(),
-  RUNPOD_API_URL: z.string().url().default('https://rest.runpod.io/v1'),
-  /** Comma-separated, in order of preference: no capacity for one, the next is tried. */
-  RUNPOD_GPU_TYPE_IDS: z.string().optional(),
-  RUNPOD_GPU_COUNT: int(1).default(1),
-  RUNPOD_IMAGE_NAME: z.string().optional(),
-  RUNPOD_CLOUD_TYPE: z.enum(['SECURE', 'COMMUNITY']).default('SECURE'),
-  RUNPOD_CONTAINER_DISK_GB: int(0).optional(),
-  RUNPOD_VOLUME_GB: int(0).optional(),
-  RUNPOD_VOLUME_MOUNT_PATH: z.string().optional(),
-  RUNPOD_NETWORK_VOLUME_ID: z.string().optional(),
-  /** A JSON object of extra worker environment, e.g. {"HF_HOME":"/workspace/hf"}. */
-  RUNPOD_WORKER_ENV: z.string().optional(),
-  /** "8888/http,22/tcp" */
-  RUNPOD_PORTS: z.string().optional(),
-  RUNPOD_DATA_CENTER_IDS: z.string().optional(),
-  RUNPOD_INTERRUPTIBLE: bool.default(false),
-  RUNPOD_MAX_ATTEMPTS: int(1, 20).default(4),
-  RUNPOD_BACKOFF_BASE_MS: int(0).default(500),
-  RUNPOD_BACKOFF_MAX_MS: int(0).default(10000),
-  RUNPOD_MAX_RETRY_AFTER_SEC: num(0).default(60),
-  RUNPOD_REQUEST_TIMEOUT_SEC: num(0.1, 600).default(30),
+  ...LOCAL_SETTINGS,
+  ...RUNPOD_SETTINGS,
   TASKS_PER_GPU: num(0.0001).default(1),
   MIN_ACTIVE_GPUS: int(0).default(0),
   MAX_WORKERS: int(0).default(10),
@@ -106,11 +80,7 @@ export const ConfigSchema = z.object({
   DB_LOGGING: bool.default(true),
   DB_LOGGING_REQUIRED: bool.default(false),
   DB_LOGGING_ERRORS_FILE: z.string().default('db_logging_errors.log'),
-  SIM_STARTUP_MIN_SEC: num(0).default(5),
-  SIM_STARTUP_MAX_SEC: num(0).default(20),
-  SIM_FAILURE_RATE: num(0, 1).default(0.05),
-  SIM_TASK_SEC: num(0).default(20),
-  SIM_SEED: int(0).default(42),
+  ...SIM_SETTINGS,
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -164,36 +134,15 @@ export function loadConfig(
   }
   const cfg = res.data;
   const problems: string[] = [];
-  if (cfg.PROVIDER === 'runpod') {
-    if (!cfg.RUNPOD_API_KEY) problems.push('RUNPOD_API_KEY is required with PROVIDER=runpod');
-    if (!cfg.RUNPOD_IMAGE_NAME) problems.push('RUNPOD_IMAGE_NAME is required with PROVIDER=runpod (the worker image)');
-    if (!splitList(cfg.RUNPOD_GPU_TYPE_IDS)?.length) {
-      problems.push(
-        'RUNPOD_GPU_TYPE_IDS is required with PROVIDER=runpod: GPU type ids in order of preference, comma-separated',
-      );
-    }
-    try {
-      parseWorkerEnv(cfg.RUNPOD_WORKER_ENV);
-    } catch (err) {
-      problems.push(`RUNPOD_WORKER_ENV=*** is not allowed: ${(err as Error).message}`);
-    }
-  }
+  // Each provider's own rules, only for the provider in use.
+  if (cfg.PROVIDER === 'runpod') problems.push(...checkRunpodSettings(cfg));
+  if (cfg.PROVIDER === 'local') problems.push(...checkLocalSettings(cfg));
+  if (cfg.PROVIDER === 'simulated') problems.push(...checkSimSettings(cfg));
   if (cfg.TASK_SOURCE === 'http' && !cfg.TASK_COUNT_URL)
     problems.push('TASK_COUNT_URL is required with TASK_SOURCE=http');
   if (cfg.TASK_SOURCE === 'sql' && !cfg.TASK_COUNT_SQL)
     problems.push('TASK_COUNT_SQL is required with TASK_SOURCE=sql');
-  if (cfg.PROVIDER === 'local' && !cfg.WORKER_COMMAND) problems.push('WORKER_COMMAND is required with PROVIDER=local');
-  try {
-    parseLocalGpus(cfg.LOCAL_GPUS);
-  } catch (err) {
-    problems.push(`LOCAL_GPUS=${JSON.stringify(cfg.LOCAL_GPUS)} is not allowed: ${(err as Error).message}`);
-  }
   if (problems.length) throw new ConfigError(problems);
-  if (cfg.SIM_STARTUP_MAX_SEC < cfg.SIM_STARTUP_MIN_SEC) {
-    throw new ConfigError([
-      `SIM_STARTUP_MAX_SEC=${cfg.SIM_STARTUP_MAX_SEC} is not allowed: expected a number >= SIM_STARTUP_MIN_SEC (${cfg.SIM_STARTUP_MIN_SEC})`,
-    ]);
-  }
   return cfg;
 }
 

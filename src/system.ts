@@ -5,10 +5,10 @@ import type { Config } from './config';
 import { Controller } from './control/controller';
 import type { ControlLog } from './control/log';
 import { ProjectionRunner } from './projections/runner';
-import { createLocalProvider, parseLocalGpus } from './providers/local';
+import { localProviderFromConfig } from './providers/local';
 import type { Provider } from './providers/provider';
-import { makeRunpodProvider, parseWorkerEnv, splitList } from './providers/runpod';
-import { SimulatedProvider } from './providers/simulated';
+import { runpodProviderFromConfig } from './providers/runpod/index';
+import { SimulatedProvider, simulatedProviderFromConfig } from './providers/simulated';
 import { SimulatedWorkers } from './providers/simulated-workers';
 import { REACTOR_CHECKPOINT, Reactor } from './reactor/reactor';
 import { createHttpSource } from './sources/http';
@@ -50,48 +50,11 @@ export interface System {
 export function makeProvider(config: Config, clock: Clock, log?: ControlLog): Provider {
   switch (config.PROVIDER) {
     case 'local':
-      return createLocalProvider({
-        command: config.WORKER_COMMAND ?? '',
-        gpus: parseLocalGpus(config.LOCAL_GPUS),
-        maxWorkers: config.LOCAL_MAX_WORKERS,
-        graceMs: config.LOCAL_TERMINATE_GRACE_SEC * 1000,
-        logDir: config.LOCAL_WORKER_LOG_DIR || null,
-        clock,
-      });
+      return localProviderFromConfig(config, clock);
     case 'runpod':
-      return makeRunpodProvider({
-        apiKey: config.RUNPOD_API_KEY ?? '',
-        baseUrl: config.RUNPOD_API_URL,
-        gpuTypeIds: splitList(config.RUNPOD_GPU_TYPE_IDS) ?? [],
-        gpuCount: config.RUNPOD_GPU_COUNT,
-        imageName: config.RUNPOD_IMAGE_NAME ?? '',
-        cloudType: config.RUNPOD_CLOUD_TYPE,
-        containerDiskInGb: config.RUNPOD_CONTAINER_DISK_GB,
-        volumeInGb: config.RUNPOD_VOLUME_GB,
-        volumeMountPath: config.RUNPOD_VOLUME_MOUNT_PATH,
-        networkVolumeId: config.RUNPOD_NETWORK_VOLUME_ID,
-        env: parseWorkerEnv(config.RUNPOD_WORKER_ENV),
-        ports: splitList(config.RUNPOD_PORTS),
-        dataCenterIds: splitList(config.RUNPOD_DATA_CENTER_IDS),
-        interruptible: config.RUNPOD_INTERRUPTIBLE,
-        retry: {
-          maxAttempts: config.RUNPOD_MAX_ATTEMPTS,
-          baseDelayMs: config.RUNPOD_BACKOFF_BASE_MS,
-          maxDelayMs: config.RUNPOD_BACKOFF_MAX_MS,
-        },
-        maxRetryAfterMs: config.RUNPOD_MAX_RETRY_AFTER_SEC * 1000,
-        requestTimeoutMs: config.RUNPOD_REQUEST_TIMEOUT_SEC * 1000,
-        clock,
-        log: log ? (level, message) => log.log(level, message) : undefined,
-      });
+      return runpodProviderFromConfig(config, clock, log ? (level, message) => log.log(level, message) : undefined);
     case 'simulated':
-      return new SimulatedProvider({
-        clock,
-        startupMinSec: config.SIM_STARTUP_MIN_SEC,
-        startupMaxSec: config.SIM_STARTUP_MAX_SEC,
-        failureRate: config.SIM_FAILURE_RATE,
-        seed: config.SIM_SEED,
-      });
+      return simulatedProviderFromConfig(config, clock);
   }
 }
 

@@ -22,8 +22,20 @@ export interface BreakerState {
   reason: string | null;
 }
 
-/** Kinds that say nothing about whether workers work: no capacity, or a spawn we never tried. */
-const NOT_WORKER_FAILURES: (SpawnFailureKind | null)[] = ['capacity', 'stale', 'blocked', 'rate_limited'];
+/**
+ * Kinds that say nothing about whether workers work: no capacity, a spawn we never tried, or the
+ * provider refusing the account or the request (those stop spawning on their own, see spawnBlock).
+ */
+const NOT_WORKER_FAILURES: (SpawnFailureKind | null)[] = [
+  'capacity',
+  'stale',
+  'blocked',
+  'rate_limited',
+  'auth',
+  'billing',
+  'invalid_request',
+  'api_retired',
+];
 
 /**
  * Pure: the spawn circuit breaker. Open when more than `failureRatio` of the spawns in the last

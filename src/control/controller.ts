@@ -29,6 +29,7 @@ import {
   terminatedLine,
 } from './messages';
 import { blockSpawning, decide, type PolicyResult } from './policy';
+import { isRefusal, REFUSALS } from './provider-refusals';
 
 export interface ControllerDeps {
   store: EventStore;
@@ -81,7 +82,7 @@ export class Controller {
   private anomaliesSinceSummary: Record<string, number> = {};
   private startedAt = new Date(0);
   private breakerWasOpen = false;
-  private authReported = false;
+  private readonly refusalsReported = new Set<string>();
 
   constructor(private readonly d: ControllerDeps) {}
 
@@ -399,8 +400,8 @@ export class Controller {
 
   /**
    * Whether spawning must stop: the circuit breaker (most recent spawns failed, capacity failures
-   * not counted) or a provider that refused our credentials since this controller started (a bad
-   * key or an empty balance does not fix itself). Anomalies are raised when a block begins.
+   * not counted) or a provider that refused us since this controller started: our credentials,
+   * the account's balance, the request itself, or the API version (none of these fixes itself). Anomalies are raised when a block begins.
    */
   private async spawnBlock(cycle: number): Promise<{ why: string | null; anomalies: Anomaly[] }> {
     const { store, clock, config, log } = this.d;
@@ -419,20 +420,17 @@ export class Controller {
       kind: r.type === 'WorkerSpawned' ? null : (r.kind as SpawnOutcome['kind']),
     }));
     const anomalies: Anomaly[] = [];
-    const auth = rows.filter((r) => r.kind === 'auth' && Date.parse(r.at) >= this.startedAt.getTime()).pop();
-    if (auth) {
-      const why = `the provider refused our credentials (${auth.error}); fix the key or the balance and restart`;
-      if (!this.authReported) {
-        this.authReported = true;
+    const refusal = rows.filter((r) => isRefusal(r.kind) && Date.parse(r.at) >= this.startedAt.getTime()).pop();
+    if (refusal && isRefusal(refusal.kind)) {
+      const r = REFUSALS[refusal.kind];
+      const why = `${r.why} (${refusal.error}); ${r.fix}`;
+      if (!this.refusalsReported.has(refusal.kind)) {
+        this.refusalsReported.add(refusal.kind);
         anomalies.push({
-          kind: 'provider_auth_failed',
-          message: `Provider ${this.d.provider.name} refused our credentials: spawning stopped`,
+          kind: r.anomaly,
+          message: `Provider ${this.d.provider.name}: ${r.why}: spawning stopped. ${refusal.error ?? ''}`.trim(),
           figures: {},
-          causes: [
-            'a wrong or revoked API key',
-            'no balance left on the account',
-            'no access to the requested resources',
-          ],
+          causes: r.causes,
         });
         log.log('crit', `❌ CRITICAL: ${why}`, { cycle });
         log.mirror(`SPAWNING STOPPED cycle=${cycle}: ${why}`);

@@ -53,7 +53,7 @@ export function describeEvent(e: StoredEvent): string | null {
     case 'WorkerSpawned':
       return `✅ Worker ${d.ordinal}/${d.of} spawned (worker ${d.workerId}, pod ${d.podId}${d.recovered ? ', found again after a restart' : ''})`;
     case 'WorkerSpawnFailed':
-      return `❌ Failed to spawn worker ${d.ordinal}/${d.of}: ${d.kind}: ${d.error}`;
+      return `❌ Failed to spawn worker ${d.ordinal}/${d.of}: ${d.kind}: ${d.error}${candidatesText(d.details)}`;
     case 'WorkerActivated':
       return `🟢 Worker ${d.workerId} is up (pod ${d.podId})`;
     case 'WorkerTerminationRequested':
@@ -159,7 +159,7 @@ export function explain(
         workerId: d.workerId,
         ok: e.type === 'WorkerSpawned',
         podId: d.podId ?? null,
-        error: e.type === 'WorkerSpawnFailed' ? `${d.kind}: ${d.error}` : null,
+        error: e.type === 'WorkerSpawnFailed' ? `${d.kind}: ${d.error}${candidatesText(d.details)}` : null,
       });
     }
   }
@@ -258,4 +258,20 @@ export function conclude(f: CycleFacts): string {
   const fromNowhere = f.anomalies.find((a) => a.kind === 'task_count_from_nowhere' || a.kind === 'task_count_spike');
   if (fromNowhere) parts.push(`If the jump was not real work, check: ${fromNowhere.causes.join('; ')}.`);
   return parts.join(' ');
+}
+
+/**
+ * The placement candidates a provider recorded on a spawn failure (`details.candidates`), as
+ * " [candidates: A in DC: no_stock (...); B: rejected (...)]"; empty when there are none.
+ */
+export function candidatesText(details: unknown): string {
+  if (typeof details !== 'object' || details === null || !('candidates' in details)) return '';
+  const list = details.candidates;
+  if (!Array.isArray(list) || list.length === 0) return '';
+  const items = list.map((c: unknown) => {
+    const o: Record<string, unknown> = typeof c === 'object' && c !== null ? { ...c } : {};
+    const where = o.dataCenterId ? `${String(o.gpuTypeId)} in ${String(o.dataCenterId)}` : String(o.gpuTypeId);
+    return `${where}: ${String(o.outcome)}${o.detail ? ` (${String(o.detail)})` : ''}`;
+  });
+  return ` [candidates: ${items.join('; ')}]`;
 }

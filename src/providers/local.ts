@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn as spawnChild } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { z } from 'zod';
 import { type Clock, systemClock } from '../clock';
 import { type PodInfo, type Provider, ProviderError, podName, type SpawnRequest } from './provider';
 
@@ -326,4 +327,39 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export function createLocalProvider(opts: LocalProviderOptions): LocalProvider {
   return new LocalProvider(opts);
+}
+
+/** PROVIDER=local settings (spread into ConfigSchema); checkLocalSettings runs only with PROVIDER=local. */
+export const LOCAL_SETTINGS = {
+  /** The shell command that runs one worker (it gets GPU_SCALER_WORKER_ID and CUDA_VISIBLE_DEVICES). */
+  WORKER_COMMAND: z.string().optional(),
+  /** GPUs to hand out, one per worker ("0,1,2,3"); never more workers than GPUs. */
+  LOCAL_GPUS: z.string().optional(),
+  LOCAL_MAX_WORKERS: z.coerce.number().int().min(1).default(1),
+  LOCAL_TERMINATE_GRACE_SEC: z.coerce.number().min(0).default(10),
+  LOCAL_WORKER_LOG_DIR: z.string().default('./.gpu-scaler/workers'),
+};
+const localSchema = z.object(LOCAL_SETTINGS);
+export type LocalSettings = z.infer<typeof localSchema>;
+
+export function checkLocalSettings(s: LocalSettings): string[] {
+  const problems: string[] = [];
+  if (!s.WORKER_COMMAND) problems.push('WORKER_COMMAND is required with PROVIDER=local');
+  try {
+    parseLocalGpus(s.LOCAL_GPUS);
+  } catch (err) {
+    problems.push(`LOCAL_GPUS=${JSON.stringify(s.LOCAL_GPUS)} is not allowed: ${(err as Error).message}`);
+  }
+  return problems;
+}
+
+export function localProviderFromConfig(s: LocalSettings, clock: Clock): LocalProvider {
+  return createLocalProvider({
+    command: s.WORKER_COMMAND ?? '',
+    gpus: parseLocalGpus(s.LOCAL_GPUS),
+    maxWorkers: s.LOCAL_MAX_WORKERS,
+    graceMs: s.LOCAL_TERMINATE_GRACE_SEC * 1000,
+    logDir: s.LOCAL_WORKER_LOG_DIR || null,
+    clock,
+  });
 }

@@ -64,6 +64,8 @@ export class ProviderError extends Error {
     readonly kind: ProviderErrorKind,
     message: string,
     readonly retryAfterMs?: number,
+    /** Structured detail for events and `explain` (e.g. `{candidates: [...]}` of a capacity failure); no secrets. */
+    readonly details?: Record<string, unknown>,
   ) {
     super(message);
     this.name = 'ProviderError';

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { type Clock, seededRandom } from '../clock';
 import { keyFromPodName, type PodInfo, type Provider, ProviderError, podName, type SpawnRequest } from './provider';
 
@@ -82,4 +83,33 @@ export class SimulatedProvider implements Provider {
     if (status !== p.status) p.status = status;
     return { ...info, status, idempotencyKey: keyFromPodName(p.name) };
   }
+}
+
+/** PROVIDER=simulated settings (spread into ConfigSchema); checkSimSettings runs only with PROVIDER=simulated. */
+export const SIM_SETTINGS = {
+  SIM_STARTUP_MIN_SEC: z.coerce.number().min(0).default(5),
+  SIM_STARTUP_MAX_SEC: z.coerce.number().min(0).default(20),
+  SIM_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0.05),
+  SIM_TASK_SEC: z.coerce.number().min(0).default(20),
+  SIM_SEED: z.coerce.number().int().min(0).default(42),
+};
+const simSchema = z.object(SIM_SETTINGS);
+export type SimSettings = z.infer<typeof simSchema>;
+
+export function checkSimSettings(s: SimSettings): string[] {
+  return s.SIM_STARTUP_MAX_SEC < s.SIM_STARTUP_MIN_SEC
+    ? [
+        `SIM_STARTUP_MAX_SEC=${s.SIM_STARTUP_MAX_SEC} is not allowed: expected a number >= SIM_STARTUP_MIN_SEC (${s.SIM_STARTUP_MIN_SEC})`,
+      ]
+    : [];
+}
+
+export function simulatedProviderFromConfig(s: SimSettings, clock: Clock): SimulatedProvider {
+  return new SimulatedProvider({
+    clock,
+    startupMinSec: s.SIM_STARTUP_MIN_SEC,
+    startupMaxSec: s.SIM_STARTUP_MAX_SEC,
+    failureRate: s.SIM_FAILURE_RATE,
+    seed: s.SIM_SEED,
+  });
 }

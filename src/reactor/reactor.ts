@@ -5,6 +5,7 @@ import type { Clock } from '../clock';
 import { deterministicId, shortHash } from '../control/ids';
 import type { ControlLog } from '../control/log';
 import { actionLine, type DecisionData, spawnedLine, spawnFailedLine, terminatedLine } from '../control/messages';
+import { isRefusal, REFUSALS } from '../control/provider-refusals';
 import { type PodInfo, type Provider, ProviderError } from '../providers/provider';
 import type { EventStore, StoredEvent } from '../store/event-store';
 import { Subscription } from '../store/subscription';
@@ -75,17 +76,17 @@ export class Reactor {
     }
     if (d.decision === 'SCALE_UP') {
       const stale = this.d.clock.now().getTime() - Date.parse(d.at) > (this.d.staleAfterMs ?? 120_000);
-      // After a capacity or credentials failure the rest of this decision is not tried: the
+      // After a capacity failure or a refusal (credentials, billing, invalid request, retired API) the rest of this decision is not tried: the
       // answer would be the same, and each try costs API calls. They are recorded, not dropped.
       let stop: { kind: 'capacity' | 'blocked'; why: string } | null = null;
       for (let i = 1; i <= d.delta; i++) {
         const failure = await this.spawn(e, d, i, stale, stop);
         if (!stop && failure === 'capacity')
           stop = { kind: 'capacity', why: `not attempted: no capacity for worker ${i}/${d.delta}` };
-        if (!stop && failure === 'auth')
+        if (!stop && isRefusal(failure))
           stop = {
             kind: 'blocked',
-            why: `not attempted: the provider refused our credentials for worker ${i}/${d.delta}`,
+            why: `not attempted: ${REFUSALS[failure].notAttempted} for worker ${i}/${d.delta}`,
           };
       }
     } else if (d.decision === 'SCALE_DOWN') {
@@ -147,7 +148,17 @@ export class Reactor {
     } catch (err) {
       let kind: SpawnFailureKind = err instanceof ProviderError ? err.kind : 'error';
       if (skip && history.length === 0) kind = skip.kind;
-      const data = { workerId, at: clock.now().toISOString(), ordinal, of, kind, error: (err as Error).message };
+      const details =
+        err instanceof ProviderError && err.details && !(skip && history.length === 0) ? err.details : undefined;
+      const data = {
+        workerId,
+        at: clock.now().toISOString(),
+        ordinal,
+        of,
+        kind,
+        error: (err as Error).message,
+        ...(details ? { details } : {}),
+      };
       await store.append(stream, [
         {
           type: 'WorkerSpawnFailed',
@@ -156,7 +167,7 @@ export class Reactor {
           metadata: { cycle: d.cycle, causationId: e.eventId },
         },
       ]);
-      log.log(kind === 'auth' ? 'crit' : 'error', spawnFailedLine(data), { cycle: d.cycle, workerId });
+      log.log(isRefusal(kind) ? 'crit' : 'error', spawnFailedLine(data), { cycle: d.cycle, workerId });
       log.mirror(spawnFailedLine(data));
       return kind;
     }

@@ -64,7 +64,7 @@ function random(seed: number): () => number {
     ...process.env,
     DATABASE_URL: url,
     PROVIDER: 'runpod',
-    RUNPOD_API_URL: api.url,
+    RUNPOD_API_URL: api.v2,
     RUNPOD_API_KEY: 'rp-test-key',
     RUNPOD_IMAGE_NAME: 'ghcr.io/example/worker:1',
     RUNPOD_GPU_TYPE_IDS: 'NVIDIA A40,NVIDIA RTX A6000',
@@ -131,7 +131,7 @@ function random(seed: number): () => number {
       ).map((r) => ({ worker: r.worker_id as string, pod: r.pod_id as string | null }));
     const pods = () =>
       [...api.pods.values()]
-        .filter((p) => p.desiredStatus !== 'TERMINATED')
+        .filter((p) => p.status !== 'TERMINATED')
         .map((p) => p.id)
         .sort();
     const deadline = Date.now() + 30_000;
@@ -155,7 +155,7 @@ function random(seed: number): () => number {
         await sql`select w.worker_id, w.status, w.pod_id, (select string_agg(e.event_type, ',' order by e.stream_version) from events e where e.stream_id = 'worker-' || w.worker_id) as h from workers w where w.status in ('spawning', 'active', 'terminating')`;
       console.error(
         JSON.stringify(rows, null, 1),
-        JSON.stringify([...api.pods.values()].map((p) => [p.id, p.name, p.desiredStatus])),
+        JSON.stringify([...api.pods.values()].map((p) => [p.id, p.name, p.status])),
       );
       const cp = await sql`select * from projection_checkpoints`;
       const last =

@@ -6,186 +6,143 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import Ajv2020 from 'ajv/dist/2020';
+import CREATE_POD_SCHEMA from './runpod-v2-create-pod.schema.json';
 
 /**
- * A local stand-in for the RunPod REST API v1 (https://rest.runpod.io/v1): a real HTTP server on
- * 127.0.0.1, pods in memory. It checks every request against the published OpenAPI spec (runpod/docs
- * api-reference/openapi.json): the method and path, `Authorization: Bearer <key>`, the query
- * parameters, and the names and types of the `POST /pods` body (components.schemas.PodCreateInput).
- * Anything the spec does not name is refused with 400 and a message, so a typo in a client fails
- * its tests instead of being silently ignored. The field table below is transcribed from the spec on
- * its own, not shared with the client, for the same reason.
+ * A local stand-in for the RunPod REST API v2 (https://api.runpod.io/v2): a real HTTP server on
+ * 127.0.0.1, pods in memory. Routes are served under `/v2` (point a client at `${url}/v2`); any
+ * path under `/v1` answers 410 Gone, as RunPod does since REST v1 was retired.
  *
- * Stricter than the spec on purpose: it requires `imageName` and a non-empty `gpuTypeIds` (RunPod
- * cannot place a GPU pod without them), and a 401 echoes the presented key (so tests can check that
- * clients redact what an API echoes back). Error bodies are `{"error": "..."}`, as v1 answers.
+ * Every `POST /pods` body is validated against the spec's CreatePodRequest schema (kept verbatim in
+ * runpod-v2-create-pod.schema.json) with ajv's JSON Schema 2020-12 validator, so a field the spec
+ * does not name is refused (422 with `errors[]`, as RunPod answers). The handler-level rules the spec
+ * describes are enforced too: exactly one of gpu/cpu, persistent and network mounts never both, a
+ * non-empty allowedCudaVersions never with minCudaVersion (400). Errors are application/problem+json.
  */
 
-export type Route = 'create' | 'list' | 'get' | 'delete';
-export type DesiredStatus = 'RUNNING' | 'EXITED' | 'TERMINATED';
+export type Route = 'create' | 'list' | 'get' | 'delete' | 'catalog';
+export type PodStatus = 'PROVISIONING' | 'STARTING' | 'RUNNING' | 'EXITED' | 'ERROR' | 'TERMINATED';
+export type Availability = 'NONE' | 'LOW' | 'MEDIUM' | 'HIGH';
 
-/** A pod as GET /pods returns it (components.schemas.Pod field names). */
+/** A pod as the v2 API returns it (components.schemas.Pod field names, the ones that matter here). */
 export interface FakePod {
   id: string;
   name: string;
-  desiredStatus: DesiredStatus;
+  status: PodStatus;
   image: string;
   env: Record<string, string>;
-  gpu: { id: string; count: number; displayName: string } | null;
-  costPerHr: number;
-  machineId: string;
-  /** Empty (null) while the pod initializes, per the spec. */
-  publicIp: string | null;
-  /** Empty ({}) while the pod initializes, per the spec. */
-  portMappings: Record<string, number> | null;
-  ports: string[];
-  interruptible: boolean;
-  lastStartedAt: string;
-  /** Not in the spec's Pod, but v1 returns it, in this format. */
+  gpu: { id: string; count: number } | null;
+  cloud: 'SECURE' | 'COMMUNITY';
+  dataCenterId: string | null;
+  cost: number;
   createdAt: string;
+  startedAt: string | null;
   [extra: string]: unknown;
 }
 
 export interface RecordedRequest {
   method: string;
-  /** Path without the /v1 prefix and without the query string. */
+  /** Path without the /v2 prefix and without the query string. */
   path: string;
+  /** 'v1' or 'v2' (the prefix the client used). */
+  version: string;
   route: Route | null;
   query: Record<string, string[]>;
   headers: IncomingHttpHeaders;
-  /** The parsed JSON body (undefined when there was none; the raw text when it was not JSON). */
   body: unknown;
-  /** What the fake answered. */
   status: number;
 }
 
 export interface ScriptedAnswer {
   status?: number;
-  /** Sent as JSON unless a string (then as is: use it for malformed bodies). Default {"error": ...}. */
+  /** Sent as JSON unless a string (then as is). Default: a problem+json body for `status`. */
   body?: unknown;
   headers?: Record<string, string>;
   /** create only: make the pod, then answer this anyway (an answer lost after the work was done). */
   afterCommit?: boolean;
-  /** Never answer (the client has to time out). */
+  /** Answer normally, only adding `headers` (e.g. a RateLimit header on a 2xx). */
+  passThrough?: boolean;
+  /** Never answer. */
   stall?: boolean;
+}
+
+export interface CatalogGpu {
+  /** Per GPU per hour. */
+  price: { secure: number; community: number };
+  availability: Availability;
+  /** Per data center; absent ones are not offered there. */
+  dataCenters?: Record<string, Availability>;
 }
 
 export interface FakeRunpodOptions {
   apiKey?: string;
-  /** New pods are up at once (publicIp and portMappings set) instead of initializing. */
+  /** New pods are RUNNING at once instead of PROVISIONING. */
   readyOnCreate?: boolean;
+  /** Each GET of a pod (one or the list) moves it one step PROVISIONING -> STARTING -> RUNNING. */
+  stepOnGet?: boolean;
   /** Milliseconds a create takes after the pod exists and before the answer (a window to crash in). */
   createDelayMs?: number;
+  /** `GET /pods` answers this many pods per page, with a `nextCursor` for the rest. */
+  pageSize?: number;
+  /** Cost per hour the fake bills a new pod (0: unknown, as right after a create). */
+  podCost?: number;
 }
 
-export const NO_CAPACITY_MESSAGE =
-  'There are no longer any instances available with the requested specifications. Please refresh and try again.';
+const validateCreate = (() => {
+  const ajv = new Ajv2020({ allErrors: true, strict: false });
+  ajv.addSchema(CREATE_POD_SCHEMA, 'spec.json');
+  const v = ajv.getSchema('spec.json#/components/schemas/CreatePodRequest');
+  if (!v) throw new Error('CreatePodRequest missing from the kept schema');
+  return v;
+})();
 
-type Check = (v: unknown) => string | null;
-const isStr = (v: unknown): v is string => typeof v === 'string';
-const str: Check = (v) => (isStr(v) ? null : 'must be a string');
-const bool: Check = (v) => (typeof v === 'boolean' ? null : 'must be a boolean');
-const num: Check = (v) => (typeof v === 'number' && Number.isFinite(v) ? null : 'must be a number');
-const int =
-  (min?: number, nullable = false): Check =>
-  (v) => {
-    if (v === null && nullable) return null;
-    if (typeof v !== 'number' || !Number.isInteger(v)) return `must be an integer${nullable ? ' or null' : ''}`;
-    return min !== undefined && v < min ? `must be >= ${min}` : null;
-  };
-const oneOf =
-  (...values: string[]): Check =>
-  (v) =>
-    isStr(v) && values.includes(v) ? null : `must be one of ${values.join(', ')}`;
-const strArray =
-  (item: Check = str): Check =>
-  (v) => {
-    if (!Array.isArray(v)) return 'must be an array of strings';
-    for (const [i, x] of v.entries()) {
-      const p = item(x);
-      if (p) return `[${i}] ${p}`;
-    }
-    return null;
-  };
-const envObject: Check = (v) => {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'must be an object of strings';
-  for (const [k, x] of Object.entries(v)) if (!isStr(x)) return `.${k} must be a string`;
-  return null;
-};
-const port: Check = (v) =>
-  isStr(v) && /^\d{1,5}\/(http|tcp)$/.test(v) ? null : 'must look like "8888/http" or "22/tcp"';
-const name: Check = (v) => (!isStr(v) ? 'must be a string' : v.length > 191 ? 'must be at most 191 characters' : null);
-
-/** components.schemas.PodCreateInput: every property, with its type. */
-const POD_CREATE_INPUT: Record<string, Check> = {
-  allowedCudaVersions: strArray(),
-  cloudType: oneOf('SECURE', 'COMMUNITY'),
-  computeType: oneOf('GPU', 'CPU'),
-  containerDiskInGb: int(undefined, true),
-  containerRegistryAuthId: str,
-  countryCodes: strArray(),
-  cpuFlavorIds: strArray(),
-  cpuFlavorPriority: oneOf('availability', 'custom'),
-  dataCenterIds: strArray(),
-  dataCenterPriority: oneOf('availability', 'custom'),
-  dockerEntrypoint: strArray(),
-  dockerStartCmd: strArray(),
-  env: envObject,
-  globalNetworking: bool,
-  gpuCount: int(1),
-  gpuTypeIds: strArray(),
-  gpuTypePriority: oneOf('availability', 'custom'),
-  imageName: str,
-  interruptible: bool,
-  locked: bool,
-  minDiskBandwidthMBps: num,
-  minDownloadMbps: num,
-  minRAMPerGPU: int(),
-  minUploadMbps: num,
-  minVCPUPerGPU: int(),
-  name,
-  networkVolumeId: str,
-  ports: strArray(port),
-  supportPublicIp: bool,
-  templateId: str,
-  vcpuCount: int(),
-  volumeInGb: int(undefined, true),
-  volumeMountPath: str,
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  402: 'Payment Required',
+  403: 'Forbidden',
+  404: 'Not Found',
+  409: 'Conflict',
+  410: 'Gone',
+  422: 'Unprocessable Entity',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
 };
 
-/** Query parameters of ListPods (GET /pods) and GetPod (GET /pods/{podId}). */
-const INCLUDES = ['includeMachine', 'includeNetworkVolume', 'includeSavingsPlans', 'includeTemplate', 'includeWorkers'];
-const LIST_QUERY = [
-  'computeType',
-  'cpuFlavorId',
-  'dataCenterId',
-  'desiredStatus',
-  'endpointId',
-  'gpuTypeId',
-  'id',
-  'imageName',
-  ...INCLUDES,
-  'name',
-  'networkVolumeId',
-  'templateId',
-];
+export const problem = (status: number, detail: string, errors?: string[]) => ({
+  title: TITLES[status] ?? 'Error',
+  status,
+  detail,
+  ...(errors ? { errors } : {}),
+});
+
+export const CANNOT_PLACE = 'There are no instances available with the requested specifications.';
 
 export class FakeRunpodApi {
   readonly apiKey: string;
-  /** Base URL to give the client (ends in /v1, like https://rest.runpod.io/v1). */
+  /** The server root: give clients `${url}/v2` (or `${url}/v1` to meet the retired API). */
   url = '';
   readonly pods = new Map<string, FakePod>();
   readonly requests: RecordedRequest[] = [];
   /** Ids of pods deleted through the API, in order. */
   readonly deleted: string[] = [];
+  readonly catalog = new Map<string, CatalogGpu>();
+  /** Echo the presented key in error details (clients must redact it). */
+  echoKey = false;
   private server: Server | null = null;
   private script: { route: Route; answer: ScriptedAnswer; remaining: number }[] = [];
-  private noCapacityFor = new Map<string, { remaining: number; status: number; message: string }>();
+  private cannotPlace: { gpuTypeId: string; dataCenterId: string | null; remaining: number }[] = [];
   private stalled: ServerResponse[] = [];
   private seq = 0;
 
   constructor(private readonly opts: FakeRunpodOptions = {}) {
     this.apiKey = opts.apiKey ?? 'rp_test_key_0123456789abcdef';
+  }
+
+  get v2(): string {
+    return `${this.url}/v2`;
   }
 
   static async start(opts: FakeRunpodOptions = {}): Promise<FakeRunpodApi> {
@@ -197,276 +154,280 @@ export class FakeRunpodApi {
   async start(): Promise<void> {
     const server = createServer((req, res) => {
       this.handle(req, res).catch((err) => {
-        if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'application/json' });
-        res.end(JSON.stringify({ error: `fake crashed: ${(err as Error).message}` }));
+        if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'application/problem+json' });
+        res.end(JSON.stringify(problem(500, String(err))));
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     this.server = server;
-    this.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+    this.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   }
 
   async stop(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    this.server = null;
     for (const res of this.stalled) res.destroy();
     this.stalled = [];
+    const server = this.server;
+    this.server = null;
+    if (!server) return;
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  // ---- scripting ---------------------------------------------------------------------------
-
-  /** The next `times` requests to `route` get `answer` instead of the normal one (after auth and validation). */
+  /** The next `times` answers of `route` are this instead of the real one. */
   failNext(route: Route, answer: ScriptedAnswer, times = 1): this {
     this.script.push({ route, answer, remaining: times });
     return this;
   }
 
-  /** 429 Too Many Requests with this Retry-After (seconds or an HTTP date). */
-  rateLimitNext(route: Route, retryAfter: string | null, times = 1): this {
-    const headers: Record<string, string> = retryAfter === null ? {} : { 'Retry-After': retryAfter };
-    return this.failNext(route, { status: 429, body: { error: 'Too many requests' }, headers }, times);
+  problemNext(route: Route, status: number, detail: string, o: { errors?: string[]; times?: number } = {}): this {
+    return this.failNext(route, { status, body: problem(status, detail, o.errors) }, o.times ?? 1);
   }
 
-  /** A 5xx (default 500 "Something went wrong."). */
-  serverErrorNext(route: Route, times = 1, status = 500, message = 'Something went wrong.'): this {
-    return this.failNext(route, { status, body: { error: message } }, times);
+  rateLimitNext(route: Route, headers: Record<string, string>, times = 1): this {
+    return this.failNext(route, { status: 429, body: problem(429, 'rate limit exceeded'), headers }, times);
   }
 
-  /** Never answer the next `times` requests to `route`. */
+  serverErrorNext(route: Route, times = 1, status = 500): this {
+    return this.failNext(route, { status, body: problem(status, 'Something went wrong.') }, times);
+  }
+
   stallNext(route: Route, times = 1): this {
     return this.failNext(route, { stall: true }, times);
   }
 
-  /**
-   * The next `times` creates that can only be placed on these GPU types answer "no capacity" (400
-   * by default; RunPod has also been seen to say it with a 500).
-   */
-  noCapacity(gpuTypeIds: string[], o: { times?: number; status?: number; message?: string } = {}): this {
-    for (const g of gpuTypeIds) {
-      this.noCapacityFor.set(g, {
-        remaining: o.times ?? Number.POSITIVE_INFINITY,
-        status: o.status ?? 400,
-        message: o.message ?? NO_CAPACITY_MESSAGE,
-      });
-    }
+  /** Creates of this GPU type (in this data center, or anywhere when null) answer 400: cannot place. */
+  rejectPlacement(gpuTypeId: string, dataCenterId: string | null = null, times = Number.POSITIVE_INFINITY): this {
+    this.cannotPlace.push({ gpuTypeId, dataCenterId, remaining: times });
     return this;
   }
 
-  // ---- state -------------------------------------------------------------------------------
+  setGpu(id: string, gpu: CatalogGpu): this {
+    this.catalog.set(id, gpu);
+    return this;
+  }
 
-  /** Puts a pod there directly (not recorded as a request). */
   addPod(p: Partial<FakePod> & { name: string }): FakePod {
-    const pod = this.newPod({ ...p });
-    Object.assign(pod, p);
+    const pod = this.newPod(p);
     this.pods.set(pod.id, pod);
     return pod;
   }
 
-  /** The pod finished initializing: a public IP and port mappings. */
-  markReady(podId: string): void {
+  setStatus(podId: string, status: PodStatus): void {
+    this.mustGet(podId).status = status;
+  }
+
+  /** One lifecycle step: PROVISIONING -> STARTING -> RUNNING. */
+  advance(podId: string): void {
     const pod = this.mustGet(podId);
-    pod.publicIp = '203.0.113.10';
-    pod.portMappings = Object.fromEntries(
-      pod.ports.filter((p) => p.endsWith('/tcp')).map((p, i) => [p.split('/')[0], 40000 + i]),
-    );
+    if (pod.status === 'PROVISIONING') pod.status = 'STARTING';
+    else if (pod.status === 'STARTING') {
+      pod.status = 'RUNNING';
+      pod.startedAt = new Date().toISOString();
+    }
   }
 
-  setDesiredStatus(podId: string, status: DesiredStatus): void {
-    this.mustGet(podId).desiredStatus = status;
-  }
-
-  /** Recorded requests to one route. */
   requestsTo(route: Route): RecordedRequest[] {
     return this.requests.filter((r) => r.route === route);
   }
 
-  // ---- the API -----------------------------------------------------------------------------
+  /** Pods not deleted. */
+  livePods(): FakePod[] {
+    return [...this.pods.values()].filter((p) => p.status !== 'TERMINATED');
+  }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const raw = await readBody(req);
-    const u = new URL(req.url ?? '/', 'http://fake');
-    const query: Record<string, string[]> = {};
-    for (const [k, v] of u.searchParams) query[k] = [...(query[k] ?? []), v];
+    const u = new URL(req.url ?? '/', 'http://localhost');
     const method = req.method ?? 'GET';
-    const path = u.pathname.startsWith('/v1/') || u.pathname === '/v1' ? u.pathname.slice(3) : u.pathname;
+    const text = await readBody(req);
     let body: unknown;
-    if (raw !== '') {
+    if (text !== '') {
       try {
-        body = JSON.parse(raw);
+        body = JSON.parse(text);
       } catch {
-        body = raw;
+        body = text;
       }
     }
-    const route = routeOf(method, path);
-    const rec: RecordedRequest = { method, path, route, query, headers: req.headers, body, status: 0 };
+    const m = /^\/(v\d+)(\/.*)?$/.exec(u.pathname);
+    const version = m?.[1] ?? '';
+    const path = m?.[2] ?? u.pathname;
+    const route = version === 'v2' ? routeOf(method, path) : null;
+    const query: Record<string, string[]> = {};
+    for (const [k, v] of u.searchParams) query[k] = [...(query[k] ?? []), v];
+    const rec: RecordedRequest = { method, path, version, route, query, headers: req.headers, body, status: 0 };
     this.requests.push(rec);
     const send = (status: number, payload?: unknown, headers: Record<string, string> = {}) => {
       rec.status = status;
-      if (payload === undefined) {
-        res.writeHead(status, headers);
-        res.end();
-        return;
-      }
-      const text = typeof payload === 'string' ? payload : JSON.stringify(payload);
-      res.writeHead(status, { 'Content-Type': 'application/json', ...headers });
-      res.end(text);
+      const isProblem = status >= 400;
+      res.writeHead(status, {
+        'Content-Type': isProblem ? 'application/problem+json' : 'application/json',
+        ...headers,
+      });
+      res.end(payload === undefined ? '' : typeof payload === 'string' ? payload : JSON.stringify(payload));
     };
 
-    if (!u.pathname.startsWith('/v1/'))
-      return send(404, { error: `no such path ${u.pathname} (the API lives under /v1)` });
-    const auth = req.headers.authorization;
+    if (version === 'v1') {
+      return send(410, problem(410, 'REST API v1 was retired on 2026-11-15; use https://api.runpod.io/v2'));
+    }
+    if (!route) return send(404, problem(404, `no route ${method} ${u.pathname}`));
+    const auth = req.headers.authorization ?? '';
     if (auth !== `Bearer ${this.apiKey}`) {
-      return send(401, { error: `invalid api key: ${auth ?? '(no Authorization header)'}` });
+      return send(401, problem(401, `invalid API key: ${auth.replace(/^Bearer\s+/i, '')}`));
     }
-    if (route === null) {
-      const known = path === '/pods' || /^\/pods\/[^/]+$/.test(path);
-      return known
-        ? send(405, { error: `method ${method} not allowed on ${path}` })
-        : send(404, { error: 'not found' });
-    }
-    const problems = this.validate(route, req, query, body, raw);
-    if (problems.length) return send(400, { error: problems.join('; ') });
 
+    let extraHeaders: Record<string, string> = {};
     const scripted = this.takeScript(route);
     if (scripted?.stall) {
-      this.stalled.push(res);
       rec.status = -1;
+      this.stalled.push(res);
       return;
     }
-    if (scripted && !scripted.afterCommit) {
-      return send(scripted.status ?? 500, scripted.body ?? { error: 'scripted failure' }, scripted.headers);
+    if (scripted && !scripted.afterCommit && !scripted.passThrough) {
+      const status = scripted.status ?? 500;
+      let payload = scripted.body ?? problem(status, 'scripted failure');
+      if (this.echoKey && typeof payload === 'object' && payload !== null && 'detail' in payload) {
+        payload = { ...payload, detail: `${String(payload.detail)} (key ${this.apiKey})` };
+      }
+      return send(status, payload, scripted.headers);
     }
+    if (scripted?.passThrough) extraHeaders = scripted.headers ?? {};
 
     switch (route) {
-      case 'create': {
-        const b = body as Record<string, unknown>;
-        const candidates = b.gpuTypeIds as string[];
-        const gpu = candidates.find((g) => !this.outOfCapacity(g));
-        if (gpu === undefined) {
-          const first = this.noCapacityFor.get(candidates[0])!;
-          for (const g of candidates) {
-            const e = this.noCapacityFor.get(g);
-            if (e) e.remaining -= 1;
-          }
-          return send(first.status, { error: first.message });
-        }
-        const pod = this.newPod({
-          name: b.name as string,
-          image: b.imageName as string,
-          env: (b.env as Record<string, string>) ?? {},
-          gpu: { id: gpu, count: (b.gpuCount as number) ?? 1, displayName: gpu.replace(/^NVIDIA (GeForce )?/, '') },
-          ports: (b.ports as string[]) ?? ['8888/http', '22/tcp'],
-          interruptible: (b.interruptible as boolean) ?? false,
+      case 'catalog': {
+        const gpus = [...this.catalog.entries()].map(([id, g]) => {
+          const dcs = Object.entries(g.dataCenters ?? {}).map(([dc, a]) => ({ id: dc, name: dc, availability: a }));
+          return {
+            id,
+            name: id,
+            pool: null,
+            manufacturer: 'NVIDIA',
+            memory: 24,
+            secure: true,
+            community: true,
+            price: g.price,
+            maxCount: { secure: 8, community: 8 },
+            availability: g.availability,
+            ...(dcs.some((d) => d.availability !== 'NONE') ? { dataCenters: dcs } : {}),
+          };
         });
-        this.pods.set(pod.id, pod);
-        if (this.opts.readyOnCreate) this.markReady(pod.id);
-        if (this.opts.createDelayMs) await new Promise((r) => setTimeout(r, this.opts.createDelayMs));
-        if (scripted)
-          return send(scripted.status ?? 500, scripted.body ?? { error: 'scripted failure' }, scripted.headers);
-        return send(201, pod);
+        return send(200, { gpus }, extraHeaders);
       }
       case 'list': {
-        let pods = [...this.pods.values()];
-        if (query.name) pods = pods.filter((p) => p.name === query.name[0]);
-        if (query.id) pods = pods.filter((p) => p.id === query.id[0]);
-        if (query.desiredStatus) pods = pods.filter((p) => p.desiredStatus === query.desiredStatus[0]);
-        return send(200, pods);
+        const all = this.livePods();
+        for (const p of all) if (this.opts.stepOnGet) this.advance(p.id);
+        const size = this.opts.pageSize;
+        if (!size) return send(200, { pods: all }, extraHeaders);
+        const from = Number(query.cursor?.[0] ?? 0);
+        const page = all.slice(from, from + size);
+        const next = from + size < all.length ? String(from + size) : undefined;
+        return send(200, { pods: page, ...(next ? { nextCursor: next } : {}) }, extraHeaders);
       }
       case 'get': {
-        const pod = this.pods.get(decodeURIComponent(path.slice('/pods/'.length)));
-        return pod ? send(200, pod) : send(404, { error: 'pod not found' });
+        const id = decodeURIComponent(path.slice('/pods/'.length));
+        const pod = this.pods.get(id);
+        if (!pod || pod.status === 'TERMINATED') return send(404, problem(404, 'pod not found'));
+        if (this.opts.stepOnGet) this.advance(id);
+        return send(200, pod, extraHeaders);
       }
       case 'delete': {
         const id = decodeURIComponent(path.slice('/pods/'.length));
-        if (!this.pods.has(id)) return send(404, { error: 'pod not found' });
-        this.pods.delete(id);
+        const pod = this.pods.get(id);
+        if (!pod || pod.status === 'TERMINATED') return send(404, problem(404, 'pod not found'));
+        pod.status = 'TERMINATED';
         this.deleted.push(id);
-        return send(204);
+        return send(204, undefined, extraHeaders);
+      }
+      case 'create': {
+        if (!validateCreate(body)) {
+          const errors = (validateCreate.errors ?? []).map(
+            (e) =>
+              `$${e.instancePath.replace(/\//g, '.')}: ${e.message}${e.params ? ` ${JSON.stringify(e.params)}` : ''}`,
+          );
+          return send(422, problem(422, 'request validation failed', errors));
+        }
+        const b = body as Record<string, unknown> & {
+          name: string;
+          image?: string;
+          gpu?: { id: string; count?: number; allowedCudaVersions?: string[]; minCudaVersion?: string };
+          cpu?: unknown;
+          mounts?: { persistent?: unknown; network?: unknown[] };
+          dataCenterIds?: string[];
+          env?: Record<string, string>;
+          cloud?: 'SECURE' | 'COMMUNITY';
+          templateId?: string;
+        };
+        if ((b.gpu === undefined) === (b.cpu === undefined)) {
+          return send(400, problem(400, 'exactly one of gpu or cpu must be set'));
+        }
+        if (b.mounts?.persistent !== undefined && b.mounts?.network !== undefined) {
+          return send(400, problem(400, 'mounts.persistent and mounts.network are mutually exclusive'));
+        }
+        if (b.gpu?.allowedCudaVersions?.length && b.gpu.minCudaVersion !== undefined) {
+          return send(400, problem(400, 'allowedCudaVersions and minCudaVersion are mutually exclusive'));
+        }
+        const gpuId = b.gpu?.id ?? '';
+        const dc = b.dataCenterIds?.[0] ?? null;
+        const block = this.cannotPlace.find(
+          (c) => c.remaining > 0 && c.gpuTypeId === gpuId && (c.dataCenterId === null || c.dataCenterId === dc),
+        );
+        const stock = this.catalog.get(gpuId);
+        const noStock =
+          stock !== undefined &&
+          (dc === null ? stock.availability === 'NONE' : (stock.dataCenters?.[dc] ?? 'NONE') === 'NONE');
+        if (block || noStock) {
+          if (block) block.remaining -= 1;
+          return send(400, problem(400, `${CANNOT_PLACE} (${gpuId}${dc ? ` in ${dc}` : ''})`));
+        }
+        const pod = this.newPod({
+          name: b.name,
+          image: b.image ?? `template:${b.templateId}`,
+          env: b.env ?? {},
+          gpu: { id: gpuId, count: b.gpu?.count ?? 1 },
+          cloud: b.cloud ?? 'SECURE',
+          dataCenterId: dc ?? 'US-TX-3',
+        });
+        this.pods.set(pod.id, pod);
+        if (this.opts.createDelayMs) await new Promise((r) => setTimeout(r, this.opts.createDelayMs));
+        if (scripted?.afterCommit) {
+          const status = scripted.status ?? 500;
+          return send(status, scripted.body ?? problem(status, 'scripted failure'), scripted.headers);
+        }
+        return send(201, pod, extraHeaders);
       }
     }
-  }
-
-  private validate(
-    route: Route,
-    req: IncomingMessage,
-    query: Record<string, string[]>,
-    body: unknown,
-    raw: string,
-  ): string[] {
-    const problems: string[] = [];
-    const allowed = route === 'list' ? LIST_QUERY : route === 'get' ? INCLUDES : [];
-    for (const k of Object.keys(query)) if (!allowed.includes(k)) problems.push(`unknown query parameter "${k}"`);
-    if (query.desiredStatus && !['RUNNING', 'EXITED', 'TERMINATED'].includes(query.desiredStatus[0])) {
-      problems.push('desiredStatus must be one of RUNNING, EXITED, TERMINATED');
-    }
-    if (query.name && query.name[0].length > 191) problems.push('name must be at most 191 characters');
-    if (route !== 'create') {
-      if (raw !== '') problems.push(`${req.method} ${route} takes no body`);
-      return problems;
-    }
-    if (!String(req.headers['content-type'] ?? '').startsWith('application/json')) {
-      problems.push('Content-Type must be application/json');
-    }
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      problems.push('the body must be a JSON object (PodCreateInput)');
-      return problems;
-    }
-    for (const [k, v] of Object.entries(body)) {
-      const check = POD_CREATE_INPUT[k];
-      if (!check) {
-        problems.push(`unknown field "${k}"`);
-        continue;
-      }
-      const p = check(v);
-      if (p) problems.push(`${k} ${p}`);
-    }
-    const b = body as Record<string, unknown>;
-    if (b.imageName === undefined) problems.push('imageName is required');
-    if (!Array.isArray(b.gpuTypeIds) || b.gpuTypeIds.length === 0) problems.push('gpuTypeIds must list a GPU type');
-    return problems;
   }
 
   private takeScript(route: Route): ScriptedAnswer | undefined {
-    const entry = this.script.find((s) => s.route === route && s.remaining > 0);
-    if (!entry) return undefined;
-    entry.remaining -= 1;
-    this.script = this.script.filter((s) => s.remaining > 0);
-    return entry.answer;
-  }
-
-  private outOfCapacity(gpuTypeId: string): boolean {
-    const e = this.noCapacityFor.get(gpuTypeId);
-    return e !== undefined && e.remaining > 0;
+    const i = this.script.findIndex((s) => s.route === route && s.remaining > 0);
+    if (i < 0) return undefined;
+    const s = this.script[i];
+    if (!s) return undefined;
+    s.remaining -= 1;
+    if (s.remaining === 0) this.script.splice(i, 1);
+    return s.answer;
   }
 
   private newPod(p: Partial<FakePod> & { name: string }): FakePod {
     this.seq += 1;
-    const id = p.id ?? `fk${this.seq.toString(36).padStart(12, '0')}`;
-    const now = new Date(Date.UTC(2026, 10, 27, 12, 0, this.seq));
+    const now = new Date().toISOString();
+    const ready = this.opts.readyOnCreate === true;
     return {
-      id,
-      name: p.name,
-      desiredStatus: p.desiredStatus ?? 'RUNNING',
-      image: p.image ?? 'example/worker:latest',
-      env: p.env ?? {},
-      gpu: p.gpu ?? { id: 'NVIDIA RTX A5000', count: 1, displayName: 'RTX A5000' },
-      costPerHr: 0.27,
-      machineId: `m${this.seq.toString(36).padStart(11, '0')}`,
-      publicIp: null,
-      portMappings: {},
-      ports: p.ports ?? ['8888/http', '22/tcp'],
-      interruptible: p.interruptible ?? false,
-      lastStartedAt: now.toISOString(),
-      createdAt: now.toISOString().replace('T', ' ').replace('Z', ' +0000 UTC'),
+      id: `pod${String(this.seq).padStart(4, '0')}`,
+      status: ready ? 'RUNNING' : 'PROVISIONING',
+      image: 'ghcr.io/example/worker:1',
+      env: {},
+      gpu: { id: 'NVIDIA GeForce RTX 4090', count: 1 },
+      cloud: 'SECURE',
+      dataCenterId: 'US-TX-3',
+      cost: this.opts.podCost ?? 0,
+      createdAt: now,
+      startedAt: ready ? now : null,
+      ...p,
     };
   }
 
   private mustGet(podId: string): FakePod {
     const pod = this.pods.get(podId);
-    if (!pod) throw new Error(`fake RunPod: no pod ${podId}`);
+    if (!pod) throw new Error(`no pod ${podId}`);
     return pod;
   }
 }
@@ -474,14 +435,18 @@ export class FakeRunpodApi {
 function routeOf(method: string, path: string): Route | null {
   if (path === '/pods') return method === 'POST' ? 'create' : method === 'GET' ? 'list' : null;
   if (/^\/pods\/[^/]+$/.test(path)) return method === 'GET' ? 'get' : method === 'DELETE' ? 'delete' : null;
+  if (path === '/catalog/gpus' && method === 'GET') return 'catalog';
   return null;
 }
 
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    let data = '';
+    req.setEncoding('utf8');
+    req.on('data', (c) => {
+      data += c;
+    });
+    req.on('end', () => resolve(data));
     req.on('error', reject);
   });
 }

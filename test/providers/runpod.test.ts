@@ -1,15 +1,21 @@
 import type { Clock } from '../../src/clock';
-import { type PodInfo, ProviderError, type SpawnRequest } from '../../src/providers/provider';
+import { ConfigError, loadConfig } from '../../src/config';
+import { conclude, explain } from '../../src/explain/explain';
+import { HttpTransport, parseRateLimit } from '../../src/providers/http/transport';
+import { ProviderError, type SpawnRequest } from '../../src/providers/provider';
 import {
-  makeRunpodProvider,
-  normalizeTimestamp,
-  parseWorkerEnv,
   podStatusOf,
   type RunpodOptions,
   RunpodProvider,
-  splitList,
-} from '../../src/providers/runpod';
-import { FakeRunpodApi, NO_CAPACITY_MESSAGE } from '../fakes/runpod-api';
+  runpodOptionsFromConfig,
+} from '../../src/providers/runpod/index';
+import { makeProvider } from '../../src/system';
+import { FakeRunpodApi } from '../fakes/runpod-api';
+import { pgliteBackend } from '../helpers/backends';
+import { harness } from '../helpers/harness';
+
+// biome-ignore lint/suspicious/noExplicitAny: event data in assertions
+type Any = any;
 
 const KEY = 'rp_SECRET_key_do_not_leak_0042';
 const RTX4090 = 'NVIDIA GeForce RTX 4090';
@@ -19,12 +25,8 @@ const NOW = '2026-11-27T12:00:00.000Z';
 
 let api: FakeRunpodApi;
 
-beforeEach(async () => {
-  api = await FakeRunpodApi.start({ apiKey: KEY });
-});
-
 afterEach(async () => {
-  await api.stop();
+  await api?.stop();
 });
 
 /** A clock whose sleep records the wait and returns at once. */
@@ -41,15 +43,20 @@ function recordingClock(now = NOW): { clock: Clock; sleeps: number[] } {
   };
 }
 
+async function start(opts: ConstructorParameters<typeof FakeRunpodApi>[0] = {}) {
+  api = await FakeRunpodApi.start({ apiKey: KEY, ...opts });
+  return api;
+}
+
 function setup(over: Partial<RunpodOptions> = {}) {
   const { clock, sleeps } = recordingClock();
   const logs: string[] = [];
   const provider = new RunpodProvider({
     apiKey: KEY,
-    baseUrl: api.url,
+    baseUrl: api.v2,
     gpuTypeIds: [RTX4090, A5000],
-    imageName: IMAGE,
-    env: { HF_HOME: '/workspace/hf', BATCH_SIZE: 4, VERBOSE: true },
+    image: IMAGE,
+    env: { HF_HOME: '/workspace/hf' },
     clock,
     random: () => 0.5,
     retry: { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 1000 },
@@ -60,10 +67,11 @@ function setup(over: Partial<RunpodOptions> = {}) {
   return { provider, sleeps, logs };
 }
 
-const spawnReq = (key = 'c7-1-ab12cd34'): SpawnRequest => ({
+const spawnReq = (key = 'c7-1-ab12cd34', over: Partial<SpawnRequest> = {}): SpawnRequest => ({
   workerId: key,
   idempotencyKey: key,
   env: { GPU_SCALER_WORKER_ID: key },
+  ...over,
 });
 
 async function rejection(p: Promise<unknown>): Promise<ProviderError> {
@@ -76,544 +84,476 @@ async function rejection(p: Promise<unknown>): Promise<ProviderError> {
   throw new Error('expected a rejection');
 }
 
-describe('spawn', () => {
-  test('creates a pod named with the prefix and key, with the worker env; the fake checks the request', async () => {
-    const { provider, sleeps } = setup();
-    const pod = await provider.spawn(spawnReq());
-
-    const creates = api.requestsTo('create');
-    expect(creates).toHaveLength(1);
-    expect(creates[0].status).toBe(201);
-    expect(creates[0].headers.authorization).toBe(`Bearer ${KEY}`);
-    expect(creates[0].body).toEqual({
-      name: 'gpu-scaler-c7-1-ab12cd34',
-      imageName: IMAGE,
-      gpuTypeIds: [RTX4090],
-      gpuCount: 1,
-      env: { HF_HOME: '/workspace/hf', BATCH_SIZE: '4', VERBOSE: 'true', GPU_SCALER_WORKER_ID: 'c7-1-ab12cd34' },
-    });
-    // looked up by name first
-    const lookups = api.requestsTo('list');
-    expect(lookups).toHaveLength(1);
-    expect(lookups[0].query).toEqual({ name: ['gpu-scaler-c7-1-ab12cd34'] });
-
-    const stored = [...api.pods.values()][0];
-    expect(pod).toEqual<PodInfo>({
-      podId: stored.id,
-      name: 'gpu-scaler-c7-1-ab12cd34',
-      workerId: 'c7-1-ab12cd34',
-      idempotencyKey: 'c7-1-ab12cd34',
-      status: 'starting',
-      createdAt: '2026-11-27T12:00:01.000Z',
-      existing: false,
-      details: { desiredStatus: 'RUNNING', gpuTypeId: RTX4090, costPerHr: 0.27, machineId: stored.machineId },
-    });
-    expect(sleeps).toEqual([]);
-  });
-
-  test('sends every configured pod field, each accepted by the spec check', async () => {
-    const { provider } = setup({
-      gpuCount: 2,
-      cloudType: 'COMMUNITY',
-      containerDiskInGb: 40,
-      volumeInGb: 0,
-      volumeMountPath: '/workspace',
-      networkVolumeId: 'agv6w2qcg7',
-      ports: ['8888/http', '22/tcp'],
-      dataCenterIds: ['EU-RO-1', 'CA-MTL-1'],
-      interruptible: true,
-      env: undefined,
-    });
-    await provider.spawn(spawnReq('k1'));
-    const create = api.requestsTo('create')[0];
-    expect(create.status).toBe(201);
-    expect(create.body).toEqual({
-      name: 'gpu-scaler-k1',
-      imageName: IMAGE,
-      gpuTypeIds: [RTX4090],
-      gpuCount: 2,
-      cloudType: 'COMMUNITY',
-      containerDiskInGb: 40,
-      volumeInGb: 0,
-      volumeMountPath: '/workspace',
-      networkVolumeId: 'agv6w2qcg7',
-      ports: ['8888/http', '22/tcp'],
-      dataCenterIds: ['EU-RO-1', 'CA-MTL-1'],
-      interruptible: true,
-      env: { GPU_SCALER_WORKER_ID: 'k1' },
-    });
-  });
-
-  test('the worker id always wins over configured env', async () => {
-    const { provider } = setup({ env: { GPU_SCALER_WORKER_ID: 'from-config', OTHER: 'x' } });
-    await provider.spawn({ workerId: 'w-9', idempotencyKey: 'w-9' });
-    expect((api.requestsTo('create')[0].body as { env: unknown }).env).toEqual({
-      OTHER: 'x',
-      GPU_SCALER_WORKER_ID: 'w-9',
-    });
-  });
-
-  test('is idempotent: a second spawn with the same key creates nothing and returns the pod as existing', async () => {
-    const { provider } = setup();
-    const first = await provider.spawn(spawnReq('dup-1'));
-    const second = await provider.spawn(spawnReq('dup-1'));
-    expect(api.requestsTo('create')).toHaveLength(1);
-    expect(api.pods.size).toBe(1);
-    expect(second.existing).toBe(true);
-    expect(second.podId).toBe(first.podId);
-    expect(second.idempotencyKey).toBe('dup-1');
-  });
-
-  test('a pod of the same name that has exited does not count: a new one is made', async () => {
-    api.addPod({ name: 'gpu-scaler-again', desiredStatus: 'EXITED' });
-    const { provider } = setup();
-    const pod = await provider.spawn(spawnReq('again'));
-    expect(pod.existing).toBe(false);
-    expect(api.requestsTo('create')).toHaveLength(1);
-    expect(api.pods.size).toBe(2);
-  });
-
-  test('refuses a key that would make a name longer than RunPod allows', async () => {
-    const { provider } = setup();
-    const err = await rejection(provider.spawn(spawnReq('k'.repeat(200))));
-    expect(err.kind).toBe('error');
-    expect(err.message).toMatch(/longer than RunPod's 191 characters/);
-    expect(api.requests).toHaveLength(0);
-  });
+const stocked = (
+  secure: number,
+  availability: 'NONE' | 'LOW' | 'HIGH' = 'HIGH',
+  dataCenters?: Record<string, 'NONE' | 'LOW' | 'HIGH'>,
+) => ({
+  price: { secure, community: secure / 2 },
+  availability,
+  dataCenters,
 });
 
-describe('no capacity', () => {
-  test('falls back to the next GPU type', async () => {
-    api.noCapacity([RTX4090]);
-    const { provider, sleeps, logs } = setup();
-    const pod = await provider.spawn(spawnReq('cap-1'));
-    const creates = api.requestsTo('create');
-    expect(creates.map((c) => [(c.body as { gpuTypeIds: string[] }).gpuTypeIds, c.status])).toEqual([
-      [[RTX4090], 400],
-      [[A5000], 201],
-    ]);
-    expect(pod.details).toMatchObject({ gpuTypeId: A5000, noCapacityFor: [RTX4090] });
-    expect(pod.status).toBe('starting');
-    expect(sleeps).toEqual([]); // no capacity is not retried, it moves on
-    expect(logs).toEqual([
-      expect.stringMatching(/^info: RunPod has no NVIDIA GeForce RTX 4090 .* trying NVIDIA RTX A5000/),
-    ]);
-  });
-
-  test('recognises the message on a 500 too, and "not enough free GPUs"', async () => {
-    api.noCapacity([RTX4090], {
-      status: 500,
-      message: 'There are not enough free GPUs on the host machine to start this pod.',
-    });
-    const { provider, sleeps } = setup();
-    const pod = await provider.spawn(spawnReq('cap-2'));
-    expect(pod.details).toMatchObject({ gpuTypeId: A5000 });
-    expect(api.requestsTo('create').map((c) => c.status)).toEqual([500, 201]);
-    expect(sleeps).toEqual([]);
-  });
-
-  test('all types exhausted: ProviderError capacity naming the types tried, and no pod', async () => {
-    api.noCapacity([RTX4090, A5000]);
-    const { provider } = setup();
-    const err = await rejection(provider.spawn(spawnReq('cap-3')));
-    expect(err.kind).toBe('capacity');
-    expect(err.message).toContain(`"${RTX4090}"`);
-    expect(err.message).toContain(`"${A5000}"`);
-    expect(err.message).toContain('gpu-scaler-cap-3');
-    expect(api.pods.size).toBe(0);
-    expect(api.requestsTo('create')).toHaveLength(2);
-  });
-
-  test('capacity comes back: the next spawn succeeds on the first type', async () => {
-    api.noCapacity([RTX4090], { times: 1 });
-    const { provider } = setup({ gpuTypeIds: [RTX4090] });
-    expect((await rejection(provider.spawn(spawnReq('c-a')))).kind).toBe('capacity');
-    const pod = await provider.spawn(spawnReq('c-b'));
-    expect(pod.details).toMatchObject({ gpuTypeId: RTX4090 });
-  });
-});
-
-describe('retries', () => {
-  test('429 with Retry-After in seconds waits that long, then succeeds', async () => {
-    api.rateLimitNext('create', '7');
-    const { provider, sleeps } = setup();
-    const pod = await provider.spawn(spawnReq('rl-1'));
-    expect(sleeps).toEqual([7000]);
-    expect(api.requestsTo('create').map((c) => c.status)).toEqual([429, 201]);
-    expect(pod.existing).toBe(false);
-    expect(api.pods.size).toBe(1);
-  });
-
-  test('429 with Retry-After as an HTTP date waits until then', async () => {
-    api.rateLimitNext('list', 'Fri, 27 Nov 2026 12:00:05 GMT');
-    const { provider, sleeps } = setup();
-    await provider.list();
-    expect(sleeps).toEqual([5000]);
-  });
-
-  test('429 without Retry-After backs off exponentially with jitter', async () => {
-    api.rateLimitNext('list', null, 2);
-    const { provider, sleeps } = setup();
-    await provider.list();
-    // base 100 then 200, half fixed and half random (random() = 0.5)
-    expect(sleeps).toEqual([75, 150]);
-  });
-
-  test('429 on every attempt: ProviderError rate_limited carrying the Retry-After', async () => {
-    api.rateLimitNext('list', '2', 3);
-    const { provider, sleeps } = setup();
-    const err = await rejection(provider.list());
-    expect(err.kind).toBe('rate_limited');
-    expect(err.retryAfterMs).toBe(2000);
-    expect(err.message).toMatch(/rate-limited list pods \(429\) after 3 attempts; Retry-After 2 s/);
-    expect(sleeps).toEqual([2000, 2000]);
-  });
-
-  test('a Retry-After longer than the maximum is not waited out', async () => {
-    api.rateLimitNext('create', '3600');
-    const { provider, sleeps } = setup({ maxRetryAfterMs: 60_000 });
-    const err = await rejection(provider.spawn(spawnReq('rl-2')));
-    expect(err.kind).toBe('rate_limited');
-    expect(err.retryAfterMs).toBe(3_600_000);
-    expect(sleeps).toEqual([]);
-  });
-
-  test('a 500 then success', async () => {
-    api.serverErrorNext('list');
-    api.addPod({ name: 'gpu-scaler-x' });
-    const { provider, sleeps } = setup();
-    const pods = await provider.list();
-    expect(pods.map((p) => p.idempotencyKey)).toEqual(['x']);
-    expect(sleeps).toEqual([75]);
-    expect(api.requestsTo('list').map((r) => r.status)).toEqual([500, 200]);
-  });
-
-  test('5xx on every attempt: ProviderError error naming the attempts; backoff doubles and is capped', async () => {
-    api.serverErrorNext('list', 5, 503, 'upstream unavailable');
-    const { provider, sleeps } = setup({ retry: { maxAttempts: 5, baseDelayMs: 100, maxDelayMs: 300 } });
-    const err = await rejection(provider.list());
-    expect(err.kind).toBe('error');
-    expect(err.message).toBe('RunPod failed to list pods after 5 attempts (HTTP 503): upstream unavailable');
-    expect(sleeps).toEqual([75, 150, 225, 225]);
-  });
-
-  test('a create answered 500 after the pod was made is found by name, not made twice', async () => {
-    api.failNext('create', { status: 500, body: { error: 'Something went wrong.' }, afterCommit: true });
-    const { provider, sleeps } = setup();
-    const pod = await provider.spawn(spawnReq('amb-1'));
-    expect(api.requestsTo('create')).toHaveLength(1);
-    expect(api.pods.size).toBe(1);
-    expect(pod.podId).toBe([...api.pods.keys()][0]);
-    expect(pod.existing).toBe(false);
-    expect(pod.details).toMatchObject({ recoveredAfterUnclearCreate: true, gpuTypeId: RTX4090 });
-    expect(sleeps).toEqual([75]);
-  });
-
-  test('a create answered 500 before anything was made is retried', async () => {
-    api.serverErrorNext('create');
-    const { provider } = setup();
-    const pod = await provider.spawn(spawnReq('amb-2'));
-    expect(api.requestsTo('create').map((c) => c.status)).toEqual([500, 201]);
-    expect(pod.details).not.toHaveProperty('recoveredAfterUnclearCreate');
-    expect(api.pods.size).toBe(1);
-  });
-
-  test('a request that times out is retried', async () => {
-    api.stallNext('list');
-    const { provider, sleeps } = setup({ requestTimeoutMs: 100 });
-    await expect(provider.list()).resolves.toEqual([]);
-    expect(sleeps).toEqual([75]);
-    expect(api.requestsTo('list')).toHaveLength(2);
-  });
-
-  test('a network error is retried', async () => {
-    let calls = 0;
-    const flaky: typeof fetch = (input, init) => {
-      calls += 1;
-      if (calls === 1) return Promise.reject(new TypeError('fetch failed', { cause: { code: 'ECONNRESET' } }));
-      return fetch(input, init);
-    };
-    const { provider, sleeps, logs } = setup({ fetch: flaky });
-    await provider.list();
-    expect(calls).toBe(2);
-    expect(sleeps).toEqual([75]);
-    expect(logs[0]).toMatch(
-      /^warning: RunPod call failed \(attempt 1\/3\), retrying in 75 ms: GET \/pods failed: fetch failed \(ECONNRESET\)/,
-    );
-  });
-
-  test('an API that cannot be reached: ProviderError error after the attempts', async () => {
-    const url = api.url;
-    await api.stop();
-    const { provider, sleeps } = setup({ baseUrl: url });
-    const err = await rejection(provider.list());
-    expect(err.kind).toBe('error');
-    expect(err.message).toMatch(/^RunPod unreachable to list pods after 3 attempts: GET \/pods failed/);
-    expect(sleeps).toEqual([75, 150]);
-  });
-});
-
-describe('auth', () => {
-  test('401: ProviderError auth, not retried, and the key is not in the message though the API echoed it', async () => {
-    const wrong = 'rp_WRONG_key_5555';
-    const { provider, sleeps, logs } = setup({ apiKey: wrong });
-    const err = await rejection(provider.spawn(spawnReq('a-1')));
-    expect(err.kind).toBe('auth');
-    expect(err.message).toMatch(
-      /RunPod rejected the API key \(401 Unauthorized\) on look up pod: check RUNPOD_API_KEY/,
-    );
-    expect(api.requests[0].status).toBe(401);
-    expect(err.message).not.toContain(wrong);
-    expect(err.message).toContain('Bearer ***');
-    expect(api.requests).toHaveLength(1);
-    expect(sleeps).toEqual([]);
-    expect(logs).toEqual([]);
-  });
-
-  test('402: no balance', async () => {
-    api.failNext('create', { status: 402, body: { error: 'Insufficient balance' } });
-    const { provider } = setup();
-    const err = await rejection(provider.spawn(spawnReq('a-2')));
-    expect(err.kind).toBe('auth');
-    expect(err.message).toMatch(/insufficient account balance \(402 Payment Required\)/);
-    expect(api.requestsTo('create')).toHaveLength(1);
-  });
-
-  test('403: no access', async () => {
-    api.failNext('delete', { status: 403, body: { error: 'Forbidden' } });
-    const { provider } = setup();
-    const err = await rejection(provider.terminate('abc'));
-    expect(err.kind).toBe('auth');
-    expect(err.message).toMatch(/the API key has no access \(403 Forbidden\)/);
-  });
-
-  test('a key echoed in any answer is redacted from errors and logs', async () => {
-    api.serverErrorNext('list', 3, 500, `internal error for token ${KEY}`);
-    const { provider, logs } = setup();
-    const err = await rejection(provider.list());
-    expect(err.message).not.toContain(KEY);
-    expect(err.message).toContain('internal error for token ***');
-    expect(logs).toHaveLength(2);
-    for (const l of logs) expect(l).not.toContain(KEY);
-  });
-});
-
-describe('malformed answers', () => {
-  test('a body that is not JSON: a clear error', async () => {
-    api.failNext('list', { status: 200, body: '{"pods": [oops' });
-    const { provider } = setup();
-    const err = await rejection(provider.list());
-    expect(err.kind).toBe('error');
-    expect(err.message).toBe(
-      'RunPod gave an invalid answer to list pods: GET /pods answered 200 with a body that is not JSON: {"pods": [oops',
-    );
-  });
-
-  test('JSON of the wrong shape: names the field', async () => {
-    api.failNext('list', { status: 200, body: [{ name: 'gpu-scaler-z', desiredStatus: 'RUNNING' }] });
-    const { provider } = setup();
-    const err = await rejection(provider.list());
-    expect(err.message).toMatch(/GET \/pods answered 200 with an unexpected shape: 0\.id: /);
-  });
-
-  test('a 201 with an unreadable body: the pod is found by name instead of leaked', async () => {
-    api.failNext('create', { status: 201, body: '<html>gateway</html>', afterCommit: true });
-    const { provider } = setup();
-    const pod = await provider.spawn(spawnReq('m-1'));
-    expect(pod.podId).toBe([...api.pods.keys()][0]);
-    expect(pod.details).toMatchObject({ recoveredAfterUnclearCreate: true });
-    expect(api.requestsTo('create')).toHaveLength(1);
-  });
-
-  test('a 201 with an unreadable body and no pod to be found: an error', async () => {
-    api.failNext('create', { status: 201, body: 'not json' });
-    const { provider } = setup();
-    const err = await rejection(provider.spawn(spawnReq('m-2')));
-    expect(err.kind).toBe('error');
-    expect(err.message).toMatch(/create pod gpu-scaler-m-2 .*POST \/pods answered 201 with a body that is not JSON/);
-  });
-
-  test('any other 4xx is an error, not retried', async () => {
-    api.failNext('create', { status: 400, body: { error: 'gpuTypeIds[0] is not a valid GPU type' } });
-    const { provider, sleeps } = setup();
-    const err = await rejection(provider.spawn(spawnReq('m-3')));
-    expect(err.kind).toBe('error');
-    expect(err.message).toBe(
-      `RunPod rejected create pod gpu-scaler-m-3 (${RTX4090}) (HTTP 400): gpuTypeIds[0] is not a valid GPU type`,
-    );
-    expect(sleeps).toEqual([]);
-  });
-});
-
-describe('terminate', () => {
-  test('deletes the pod', async () => {
-    const { provider } = setup();
-    const pod = await provider.spawn(spawnReq('t-1'));
-    await provider.terminate(pod.podId);
-    expect(api.deleted).toEqual([pod.podId]);
-    expect(api.pods.size).toBe(0);
-    const del = api.requestsTo('delete')[0];
-    expect(del.path).toBe(`/pods/${pod.podId}`);
-    expect(del.status).toBe(204);
-    expect(await provider.list()).toEqual([]);
-  });
-
-  test('a pod that is already gone is fine', async () => {
-    const { provider } = setup();
-    await expect(provider.terminate('doesnotexist01')).resolves.toBeUndefined();
-    expect(api.requestsTo('delete')[0].status).toBe(404);
-  });
-
-  test('400 "Invalid Pod ID" for a pod RunPod does not know is fine; for one it knows, an error', async () => {
-    const { provider } = setup();
-    api.failNext('delete', { status: 400, body: { error: 'Invalid Pod ID' } });
-    await expect(provider.terminate('gone0000000001')).resolves.toBeUndefined();
-    expect(api.requestsTo('get').map((r) => r.status)).toEqual([404]);
-
-    const live = api.addPod({ name: 'gpu-scaler-t-2' });
-    api.failNext('delete', { status: 400, body: { error: 'Invalid Pod ID' } });
-    const err = await rejection(provider.terminate(live.id));
-    expect(err.message).toBe(`RunPod rejected terminate pod ${live.id} (HTTP 400): Invalid Pod ID`);
-  });
-
-  test('a 5xx is retried', async () => {
-    const live = api.addPod({ name: 'gpu-scaler-t-3' });
-    api.serverErrorNext('delete');
-    const { provider, sleeps } = setup();
-    await provider.terminate(live.id);
-    expect(api.deleted).toEqual([live.id]);
-    expect(sleeps).toEqual([75]);
-  });
-});
-
-describe('list', () => {
-  test('maps statuses and keys; only pods with our prefix; ended pods first', async () => {
-    const ready = api.addPod({ name: 'gpu-scaler-c1-1-aaaa', env: { GPU_SCALER_WORKER_ID: 'c1-1-aaaa' } });
-    api.markReady(ready.id);
-    const booting = api.addPod({ name: 'gpu-scaler-c1-2-bbbb' });
-    const exited = api.addPod({ name: 'gpu-scaler-c0-1-cccc', desiredStatus: 'EXITED' });
-    const gone = api.addPod({ name: 'gpu-scaler-c0-2-dddd', desiredStatus: 'TERMINATED' });
-    api.addPod({ name: 'my-notebook' });
-    api.addPod({ name: 'gpu-scalerish' });
-
-    const { provider } = setup();
-    const pods = await provider.list();
-    expect(pods.map((p) => [p.podId, p.idempotencyKey, p.status, p.workerId])).toEqual([
-      [exited.id, 'c0-1-cccc', 'exited', null],
-      [gone.id, 'c0-2-dddd', 'terminated', null],
-      [ready.id, 'c1-1-aaaa', 'running', 'c1-1-aaaa'],
-      [booting.id, 'c1-2-bbbb', 'starting', null],
-    ]);
-    expect(pods[2].createdAt).toMatch(/^2026-11-27T12:00:0\d\.000Z$/);
-    expect(api.requestsTo('list')[0].query).toEqual({});
-  });
-
-  test('a spawned pod goes from starting to running once it has its network', async () => {
-    const { provider } = setup();
-    const pod = await provider.spawn(spawnReq('s-1'));
-    expect((await provider.list())[0].status).toBe('starting');
-    api.markReady(pod.podId);
-    expect((await provider.list())[0].status).toBe('running');
-  });
-
-  test('getPod reads one pod, null when unknown', async () => {
-    const p = api.addPod({ name: 'gpu-scaler-g-1', desiredStatus: 'EXITED' });
-    const { provider } = setup();
-    expect(await provider.getPod(p.id)).toMatchObject({ podId: p.id, status: 'exited', idempotencyKey: 'g-1' });
-    expect(await provider.getPod('unknown0000001')).toBeNull();
-  });
-});
-
-describe('pure helpers', () => {
-  test('podStatusOf', () => {
-    expect(podStatusOf({ desiredStatus: 'RUNNING', publicIp: null, portMappings: {} })).toBe('starting');
-    expect(podStatusOf({ desiredStatus: 'RUNNING', publicIp: '', portMappings: null })).toBe('starting');
-    expect(podStatusOf({ desiredStatus: 'RUNNING', publicIp: '1.2.3.4', portMappings: {} })).toBe('running');
-    expect(podStatusOf({ desiredStatus: 'RUNNING', publicIp: null, portMappings: { 22: 4000 } })).toBe('running');
-    expect(podStatusOf({ desiredStatus: 'RUNNING' })).toBe('running'); // absent fields say nothing
-    expect(podStatusOf({ desiredStatus: 'EXITED' })).toBe('exited');
-    expect(podStatusOf({ desiredStatus: 'TERMINATED' })).toBe('terminated');
-    expect(podStatusOf({ desiredStatus: 'SOMETHING_NEW' })).toBe('starting');
-  });
-
-  test('normalizeTimestamp', () => {
-    expect(normalizeTimestamp('2026-08-20 06:16:19.436 +0000 UTC')).toBe('2026-08-20T06:16:19.436Z');
-    expect(normalizeTimestamp('2024-07-12T19:14:40.144Z')).toBe('2024-07-12T19:14:40.144Z');
-    expect(normalizeTimestamp('garbage')).toBeNull();
-    expect(normalizeTimestamp(undefined)).toBeNull();
-  });
-
-  test('splitList and parseWorkerEnv (for the config wiring)', () => {
-    expect(splitList(` ${RTX4090} , ${A5000},, `)).toEqual([RTX4090, A5000]);
-    expect(splitList('  ')).toBeUndefined();
-    expect(splitList(undefined)).toBeUndefined();
-    expect(parseWorkerEnv('{"A":"1","B":2,"C":true}')).toEqual({ A: '1', B: '2', C: 'true' });
-    expect(parseWorkerEnv(undefined)).toBeUndefined();
-    expect(() => parseWorkerEnv('[1]')).toThrow(/JSON object/);
-    expect(() => parseWorkerEnv('{"A":{"x":1}}')).toThrow(/RUNPOD_WORKER_ENV.A/);
-  });
-
-  test('options are checked, without echoing the key', () => {
-    const base: RunpodOptions = { apiKey: KEY, gpuTypeIds: [A5000], imageName: IMAGE };
-    expect(() => makeRunpodProvider({ ...base, gpuTypeIds: [] })).toThrow(/gpuTypeIds must list at least one/);
-    expect(() => makeRunpodProvider({ ...base, apiKey: ' ' })).toThrow(/apiKey is required/);
-    expect(() => makeRunpodProvider({ ...base, imageName: '' })).toThrow(/imageName is required/);
-    expect(() => makeRunpodProvider({ ...base, gpuCount: 0 })).toThrow(/gpuCount/);
-    expect(() => makeRunpodProvider({ ...base, ports: ['8888'] })).toThrow(/port "8888"/);
-    expect(() => makeRunpodProvider({ ...base, cloudType: 'PRIVATE' as never })).toThrow(/cloudType/);
-    try {
-      makeRunpodProvider({ ...base, gpuTypeIds: [] });
-    } catch (err) {
-      expect((err as Error).message).not.toContain(KEY);
-    }
-    expect(makeRunpodProvider(base).name).toBe('runpod');
-  });
-});
-
-describe('the fake checks requests against the spec', () => {
-  const post = (body: unknown, key = KEY) =>
-    fetch(`${api.url}/pods`, {
+describe('the fake validates create bodies against the v2 CreatePodRequest schema', () => {
+  beforeEach(() => start());
+  const post = (body: unknown) =>
+    fetch(`${api.v2}/pods`, {
       method: 'POST',
-      headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+      headers: { Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json' },
       body: JSON.stringify(body),
     });
-  const valid = { name: 'gpu-scaler-f', imageName: IMAGE, gpuTypeIds: [A5000], gpuCount: 1, env: {} };
 
-  test('unknown fields and wrong types are 400 with a message', async () => {
-    const typo = await post({ ...valid, gpuTypeIds: undefined, gpuTypeId: [A5000] });
-    expect(typo.status).toBe(400);
-    expect(((await typo.json()) as { error: string }).error).toContain('unknown field "gpuTypeId"');
-
-    const types = await post({ ...valid, gpuCount: '1', env: { A: 1 }, cloudType: 'secure', ports: ['80'] });
-    expect(types.status).toBe(400);
-    const msg = ((await types.json()) as { error: string }).error;
-    expect(msg).toContain('gpuCount must be an integer');
-    expect(msg).toContain('env .A must be a string');
-    expect(msg).toContain('cloudType must be one of SECURE, COMMUNITY');
-    expect(msg).toContain('ports [0] must look like');
-    expect(api.pods.size).toBe(0);
+  test('an unknown field, a v1 field, a bad pattern and a small volume are refused with 422 and errors[]', async () => {
+    const ok = await post({ name: 'x', image: IMAGE, gpu: { id: RTX4090, count: 1 } });
+    expect(ok.status).toBe(201);
+    for (const [body, needle] of [
+      [{ name: 'x', image: IMAGE, gpu: { id: RTX4090 }, bogus: 1 }, 'unevaluated'],
+      [{ name: 'x', imageName: IMAGE, gpu: { id: RTX4090 } }, 'image'],
+      [{ name: 'x', image: IMAGE, gpu: { id: RTX4090, gpuCount: 2 } }, 'unevaluated'],
+      [{ name: 'x', image: IMAGE, gpu: { id: RTX4090, minCudaVersion: '12' } }, 'pattern'],
+      [
+        { name: 'x', image: IMAGE, gpu: { id: RTX4090 }, mounts: { persistent: { size: 5, path: '/w' } } },
+        'must be >= 10',
+      ],
+      [{ name: 'x', gpu: { id: RTX4090 } }, 'image'],
+    ] as const) {
+      const r = await post(body);
+      expect(r.status).toBe(422);
+      expect(r.headers.get('content-type')).toMatch(/problem\+json/);
+      const p = (await r.json()) as Any;
+      expect(p.errors.join(' ')).toContain(needle);
+    }
+    // templateId lifts the image requirement (if/then)
+    expect((await post({ name: 'x', templateId: 't1', gpu: { id: RTX4090 } })).status).toBe(201);
   });
 
-  test('a valid body is 201 with the pod', async () => {
-    const res = await post(valid);
-    expect(res.status).toBe(201);
-    expect(await res.json()).toMatchObject({ name: 'gpu-scaler-f', desiredStatus: 'RUNNING', gpu: { id: A5000 } });
+  test('handler rules: both mounts, both CUDA fields, neither gpu nor cpu answer 400', async () => {
+    const both = await post({
+      name: 'x',
+      image: IMAGE,
+      gpu: { id: RTX4090 },
+      mounts: { persistent: { size: 20, path: '/w' }, network: [{ volumeId: 'v', path: '/n' }] },
+    });
+    expect(both.status).toBe(400);
+    const cuda = await post({
+      name: 'x',
+      image: IMAGE,
+      gpu: { id: RTX4090, allowedCudaVersions: ['12.8'], minCudaVersion: '12.1' },
+    });
+    expect(cuda.status).toBe(400);
+    expect((await post({ name: 'x', image: IMAGE })).status).toBe(400);
   });
 
-  test('a wrong or missing key is 401; unknown query parameters and paths are refused', async () => {
-    expect((await post(valid, 'nope')).status).toBe(401);
-    expect((await fetch(`${api.url}/pods`)).status).toBe(401);
-    const auth = { headers: { Authorization: `Bearer ${KEY}` } };
-    const badQuery = await fetch(`${api.url}/pods?podName=x`, auth);
-    expect(badQuery.status).toBe(400);
-    expect(((await badQuery.json()) as { error: string }).error).toContain('unknown query parameter "podName"');
-    expect((await fetch(`${api.url}/pod`, auth)).status).toBe(404);
-    expect((await fetch(`${api.url}/pods`, { ...auth, method: 'PUT' })).status).toBe(405);
+  test('v1 paths answer 410 Gone', async () => {
+    const r = await fetch(`${api.url}/v1/pods`, { headers: { Authorization: `Bearer ${KEY}` } });
+    expect(r.status).toBe(410);
+  });
+});
+
+describe('spawn', () => {
+  beforeEach(() => start());
+
+  test('sends a v2 CreatePodRequest with every configured field, and only those', async () => {
+    const { provider } = setup({
+      gpuCount: 2,
+      cloud: 'COMMUNITY',
+      ports: ['8888/http', '22/tcp'],
+      disk: 40,
+      args: '--serve',
+      registry: 'cred-1',
+      persistentMount: { size: 20, path: '/workspace' },
+      minCudaVersion: '12.1',
+      dataCenterIds: ['EU-RO-1'],
+    });
+    api.setGpu(RTX4090, stocked(0.7, 'HIGH', { 'EU-RO-1': 'LOW' }));
+    const pod = await provider.spawn(spawnReq());
+    expect(pod).toMatchObject({ name: 'gpu-scaler-c7-1-ab12cd34', status: 'starting', gpuCount: 2, existing: false });
+    expect(pod.hourlyCostUsd).toBeCloseTo(0.7); // community 0.35 x 2
+    const [create] = api.requestsTo('create');
+    expect(create?.body).toEqual({
+      name: 'gpu-scaler-c7-1-ab12cd34',
+      image: IMAGE,
+      cloud: 'COMMUNITY',
+      dataCenterIds: ['EU-RO-1'],
+      gpu: { id: RTX4090, count: 2, minCudaVersion: '12.1' },
+      env: { HF_HOME: '/workspace/hf', GPU_SCALER_WORKER_ID: 'c7-1-ab12cd34' },
+      ports: ['8888/http', '22/tcp'],
+      disk: 40,
+      args: '--serve',
+      registry: 'cred-1',
+      mounts: { persistent: { size: 20, path: '/workspace' } },
+    });
+    const [catalog] = api.requestsTo('catalog');
+    expect(catalog?.query).toEqual({ include: ['AVAILABILITY'], product: ['POD'], count: ['2'], cloud: ['COMMUNITY'] });
   });
 
-  test('the no-capacity message is the one RunPod gives', () => {
-    expect(NO_CAPACITY_MESSAGE).toMatch(
-      /^There are no longer any instances available with the requested specifications/,
+  test('a network mount and a template', async () => {
+    const { provider } = setup({
+      image: undefined,
+      templateId: 'tpl-9',
+      networkMount: { volumeId: 'vol_1', path: '/data' },
+      allowedCudaVersions: ['12.8', '12.6'],
+    });
+    await provider.spawn(spawnReq());
+    expect(api.requestsTo('create')[0]?.body).toMatchObject({
+      templateId: 'tpl-9',
+      mounts: { network: [{ volumeId: 'vol_1', path: '/data' }] },
+      gpu: { id: RTX4090, count: 1, allowedCudaVersions: ['12.8', '12.6'] },
+    });
+  });
+
+  test('placement falls through a type without stock and a (type, dc) that answers 400', async () => {
+    api.setGpu(RTX4090, stocked(0.7, 'NONE'));
+    api.setGpu(A5000, stocked(0.3, 'HIGH', { 'EU-RO-1': 'HIGH', 'US-TX-3': 'HIGH' }));
+    api.rejectPlacement(A5000, 'EU-RO-1');
+    const { provider } = setup({ dataCenterIds: ['EU-RO-1', 'US-TX-3'] });
+    const pod = await provider.spawn(spawnReq());
+    expect(
+      api.requestsTo('create').map((r) => [(r.body as Any).gpu.id, (r.body as Any).dataCenterIds, r.status]),
+    ).toEqual([
+      [A5000, ['EU-RO-1'], 400],
+      [A5000, ['US-TX-3'], 201],
+    ]);
+    expect(pod.details).toMatchObject({ gpuTypeId: A5000, dataCenterId: 'US-TX-3' });
+    expect((pod.details as Any).candidatesPassed.map((c: Any) => c.outcome)).toEqual([
+      'no_stock',
+      'no_stock',
+      'rejected',
+    ]);
+  });
+
+  test('every candidate exhausted: a capacity failure listing each candidate and why', async () => {
+    api.setGpu(RTX4090, stocked(0.7, 'NONE'));
+    api.setGpu(A5000, stocked(0.3, 'LOW'));
+    api.rejectPlacement(A5000);
+    const { provider } = setup();
+    const err = await rejection(provider.spawn(spawnReq()));
+    expect(err.kind).toBe('capacity');
+    expect(err.message).toContain(`${RTX4090} (any data center): no_stock`);
+    expect(err.message).toContain(`${A5000} (any data center): rejected`);
+    expect(err.details).toEqual({
+      candidates: [
+        { gpuTypeId: RTX4090, dataCenterId: null, outcome: 'no_stock', detail: 'the catalog shows availability NONE' },
+        {
+          gpuTypeId: A5000,
+          dataCenterId: null,
+          outcome: 'rejected',
+          detail: expect.stringContaining('no instances available'),
+        },
+      ],
+    });
+  });
+
+  test('maxHourlyCostUsd: the cheaper candidate is placed, dearer ones are refused; quote() is the cheapest', async () => {
+    api.setGpu(RTX4090, stocked(0.9));
+    api.setGpu(A5000, stocked(0.4));
+    const { provider } = setup({ gpuCount: 2 });
+    expect(await provider.quote()).toEqual({ gpus: 2, hourlyCostUsd: 0.8 });
+    const pod = await provider.spawn(spawnReq('a', { maxHourlyCostUsd: 1.0 }));
+    expect(pod.details).toMatchObject({ gpuTypeId: A5000 });
+    expect(pod.hourlyCostUsd).toBeCloseTo(0.8);
+    const err = await rejection(provider.spawn(spawnReq('b', { maxHourlyCostUsd: 0.5 })));
+    expect(err.kind).toBe('capacity');
+    expect((err.details as Any).candidates.map((c: Any) => c.outcome)).toEqual(['over_budget', 'over_budget']);
+    expect(api.requestsTo('create')).toHaveLength(1);
+    // the catalog was read once for all of it (cached)
+    expect(api.requestsTo('catalog')).toHaveLength(1);
+  });
+
+  test('quote() is null when the catalog cannot be read; spawning goes on with the configured order and a warning', async () => {
+    api.serverErrorNext('catalog', 10);
+    const { provider, logs } = setup();
+    expect(await provider.quote()).toEqual({ gpus: 1, hourlyCostUsd: null });
+    const pod = await provider.spawn(spawnReq());
+    expect(pod.details).toMatchObject({ gpuTypeId: RTX4090 });
+    expect(logs.join('\n')).toMatch(/warning: .*GPU catalog.*trying the configured GPU types in order/);
+  });
+
+  test("the pod's cost wins over the catalog price", async () => {
+    await api.stop();
+    await start({ podCost: 1.23 });
+    api.setGpu(RTX4090, stocked(0.7));
+    const { provider } = setup();
+    expect((await provider.spawn(spawnReq())).hourlyCostUsd).toBe(1.23);
+  });
+
+  test('a pod already there under the key is returned, not made again', async () => {
+    const { provider } = setup();
+    const first = await provider.spawn(spawnReq());
+    const again = await provider.spawn(spawnReq());
+    expect(again).toMatchObject({ podId: first.podId, existing: true });
+    expect(api.requestsTo('create')).toHaveLength(1);
+  });
+
+  test('500 then success: retried with backoff on the same candidate, one pod', async () => {
+    api.failNext('create', { status: 500, afterCommit: true });
+    const { provider, sleeps } = setup();
+    const pod = await provider.spawn(spawnReq());
+    expect(api.livePods()).toHaveLength(1);
+    expect(pod.details).toMatchObject({ recoveredAfterUnclearCreate: true, gpuTypeId: RTX4090 });
+    expect(sleeps).toEqual([75]); // equal jitter of 100 ms with random 0.5
+  });
+
+  test('500 before the pod is made: retried, then created', async () => {
+    api.serverErrorNext('create', 2);
+    const { provider, sleeps } = setup();
+    await provider.spawn(spawnReq());
+    expect(api.requestsTo('create').map((r) => r.status)).toEqual([500, 500, 201]);
+    expect(sleeps).toEqual([75, 150]);
+  });
+
+  test('429 honours Retry-After', async () => {
+    api.rateLimitNext('create', { 'Retry-After': '7' });
+    const { provider, sleeps } = setup();
+    await provider.spawn(spawnReq());
+    expect(sleeps).toEqual([7000]);
+  });
+
+  test('a RateLimit window at r=0 is waited out before the next call, even after a 2xx', async () => {
+    api.failNext('list', { passThrough: true, headers: { RateLimit: '"minute";r=0;t=12, "hour";r=2800;t=1812' } });
+    const { provider, sleeps } = setup();
+    await provider.spawn(spawnReq());
+    expect(sleeps).toEqual([12_000]);
+    expect(parseRateLimit('"minute";r=3;t=12')).toBeUndefined();
+  });
+
+  test.each([
+    [401, 'auth', /401 Unauthorized.*RUNPOD_API_KEY/],
+    [403, 'auth', /403 Forbidden/],
+    [402, 'billing', /payment required \(402\)/],
+  ])('%i on create is %s, not retried, and the key never shows', async (status, kind, pattern) => {
+    api.echoKey = true;
+    api.problemNext('create', status, 'refused');
+    const { provider } = setup();
+    const err = await rejection(provider.spawn(spawnReq()));
+    expect(err.kind).toBe(kind);
+    expect(err.message).toMatch(pattern);
+    expect(err.message).not.toContain(KEY);
+    expect(api.requestsTo('create')).toHaveLength(1);
+  });
+
+  test('422 is invalid_request naming each violated field; never retried', async () => {
+    api.problemNext('create', 422, 'request validation failed', {
+      errors: ['$.gpu.count: must be >= 1', "$: additional properties 'bogus' not allowed"],
+    });
+    const { provider } = setup();
+    const err = await rejection(provider.spawn(spawnReq()));
+    expect(err.kind).toBe('invalid_request');
+    expect(err.message).toContain('$.gpu.count: must be >= 1');
+    expect(err.message).toContain("additional properties 'bogus'");
+    expect(err.message).toMatch(/bug in gpu-scaler or a RUNPOD_\* setting/);
+    expect(api.requestsTo('create')).toHaveLength(1);
+  });
+
+  test('404 on create names RUNPOD_TEMPLATE_ID', async () => {
+    api.problemNext('create', 404, 'template not found');
+    const { provider } = setup({ templateId: 'nope' });
+    const err = await rejection(provider.spawn(spawnReq()));
+    expect(err).toMatchObject({ kind: 'invalid_request' });
+    expect(err.message).toContain('RUNPOD_TEMPLATE_ID');
+  });
+
+  test('a v1 base URL: api_retired, naming the v2 URL', async () => {
+    const { provider } = setup({ baseUrl: `${api.url}/v1` });
+    const err = await rejection(provider.spawn(spawnReq()));
+    expect(err.kind).toBe('api_retired');
+    expect(err.message).toContain('RunPod retired REST v1');
+    expect(err.message).toContain('RUNPOD_API_URL=https://api.runpod.io/v2');
+  });
+});
+
+describe('list, terminate, status', () => {
+  beforeEach(() => start({ pageSize: 2 }));
+
+  test('a paged list is followed to the end; only our pods are listed', async () => {
+    for (let i = 0; i < 5; i++) api.addPod({ name: `gpu-scaler-k${i}`, env: { GPU_SCALER_WORKER_ID: `w${i}` } });
+    api.addPod({ name: 'someone-elses-pod' });
+    const { provider } = setup();
+    const pods = await provider.list();
+    expect(pods.map((p) => p.idempotencyKey).sort()).toEqual(['k0', 'k1', 'k2', 'k3', 'k4']);
+    expect(pods[0]?.workerId).toMatch(/^w\d$/);
+    expect(api.requestsTo('list').map((r) => r.query.cursor?.[0] ?? null)).toEqual([null, '2', '4']);
+  });
+
+  test('terminate: 204, and 404 (already gone) is success', async () => {
+    const pod = api.addPod({ name: 'gpu-scaler-x' });
+    const { provider } = setup();
+    await provider.terminate(pod.id);
+    await provider.terminate(pod.id);
+    expect(api.deleted).toEqual([pod.id]);
+    expect(await provider.getPod(pod.id)).toBeNull();
+  });
+
+  test('status mapping and the PROVISIONING -> STARTING -> RUNNING lifecycle', async () => {
+    const pod = api.addPod({ name: 'gpu-scaler-y', status: 'PROVISIONING' });
+    const { provider } = setup();
+    expect((await provider.getPod(pod.id))?.status).toBe('starting');
+    api.advance(pod.id);
+    expect((await provider.getPod(pod.id))?.status).toBe('starting');
+    api.advance(pod.id);
+    expect((await provider.getPod(pod.id))?.status).toBe('running');
+    expect(['EXITED', 'ERROR', 'TERMINATED', 'WHATEVER'].map(podStatusOf)).toEqual([
+      'exited',
+      'failed',
+      'terminated',
+      'starting',
+    ]);
+  });
+});
+
+describe('transport', () => {
+  beforeEach(() => start());
+  test('redacts the key from messages and logs', async () => {
+    const t = new HttpTransport({
+      baseUrl: api.v2,
+      headers: { Authorization: `Bearer ${KEY}` },
+      secrets: [KEY],
+      service: 'RunPod',
+    });
+    const r = await t.send('GET', '/pods');
+    expect(r.status).toBe(200);
+    expect(t.redact(`x ${KEY} Bearer abc`)).not.toContain(KEY);
+  });
+});
+
+describe('configuration', () => {
+  const base = {
+    PROVIDER: 'runpod',
+    RUNPOD_API_KEY: KEY,
+    RUNPOD_IMAGE_NAME: IMAGE,
+    RUNPOD_GPU_TYPE_IDS: `${RTX4090},${A5000}`,
+  };
+  const problems = (env: Record<string, string>) => {
+    try {
+      loadConfig({ ...base, ...env });
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      return (err as ConfigError).problems.join('\n');
+    }
+    return '';
+  };
+
+  test('v1-only and malformed settings are start-up errors that say what is wrong', () => {
+    expect(problems({ RUNPOD_INTERRUPTIBLE: 'true' })).toMatch(
+      /RUNPOD_INTERRUPTIBLE.*v2 pods have no interruptible flag/,
     );
+    expect(problems({ RUNPOD_INTERRUPTIBLE: 'false' })).toBe('');
+    expect(problems({ RUNPOD_API_URL: 'ftp://api.runpod.io/v2' })).toMatch(/RUNPOD_API_URL="ftp:.*http\(s\) URL/);
+    expect(problems({ RUNPOD_PORTS: '8888' })).toMatch(/RUNPOD_PORTS entry "8888".*<port>\/http/);
+    expect(problems({ RUNPOD_VOLUME_GB: '20', RUNPOD_NETWORK_VOLUME_ID: 'vol_1' })).toMatch(/cannot both be set/);
+    expect(problems({ RUNPOD_ALLOWED_CUDA_VERSIONS: '12.8', RUNPOD_MIN_CUDA_VERSION: '12.1' })).toMatch(
+      /cannot both be set/,
+    );
+    expect(problems({ RUNPOD_MIN_CUDA_VERSION: '12' })).toMatch(/major\.minor/);
+    expect(problems({ RUNPOD_VOLUME_GB: '5' })).toMatch(/>= 10/);
+    expect(problems({ RUNPOD_IMAGE_NAME: '' })).toMatch(/RUNPOD_IMAGE_NAME .* or RUNPOD_TEMPLATE_ID is required/);
+  });
+
+  test('settings of a provider not in use are not checked', () => {
+    expect(() =>
+      loadConfig({ PROVIDER: 'simulated', RUNPOD_INTERRUPTIBLE: 'true', RUNPOD_PORTS: '8888' }),
+    ).not.toThrow();
+  });
+
+  test('settings map to the v2 fields', () => {
+    const cfg = loadConfig({
+      ...base,
+      RUNPOD_VOLUME_GB: '30',
+      RUNPOD_DATA_CENTER_IDS: 'EU-RO-1, US-TX-3',
+      RUNPOD_CONTAINER_DISK_GB: '60',
+      RUNPOD_WORKER_ENV: '{"A":1}',
+    });
+    expect(cfg.RUNPOD_API_URL).toBe('https://api.runpod.io/v2');
+    const o = runpodOptionsFromConfig(cfg, recordingClock().clock);
+    expect(o).toMatchObject({
+      gpuTypeIds: [RTX4090, A5000],
+      image: IMAGE,
+      disk: 60,
+      persistentMount: { size: 30, path: '/workspace' },
+      dataCenterIds: ['EU-RO-1', 'US-TX-3'],
+      env: { A: '1' },
+    });
+    expect(makeProvider(cfg, recordingClock().clock).name).toBe('runpod');
+  });
+});
+
+describe('through the controller and reactor', () => {
+  let h: Awaited<ReturnType<typeof harness>> | undefined;
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+  const env = { GPU_IDLE_TIMEOUT_SEC: '0', RECONCILE_EVERY_CYCLES: '2' };
+
+  test('scale up, then down; an orphan pod is terminated by reconciliation', async () => {
+    await start({ readyOnCreate: true });
+    const { provider } = setup({ catalogTtlMs: 0 });
+    h = await harness(pgliteBackend(), { provider, env });
+    h.source.set(2);
+    await h.cycle();
+    expect(api.livePods()).toHaveLength(2);
+    const orphan = api.addPod({ name: 'gpu-scaler-from-yesterday' });
+    await h.cycle();
+    await h.cycle();
+    expect(api.deleted).toContain(orphan.id);
+    h.source.set(0);
+    for (let i = 0; i < 10 && api.livePods().length > 0; i++) await h.cycle();
+    expect(api.livePods()).toHaveLength(0);
+  });
+
+  test('every candidate exhausted: capacity, the breaker stays closed, explain lists the candidates', async () => {
+    await start();
+    api.setGpu(RTX4090, stocked(0.7, 'NONE'));
+    api.setGpu(A5000, stocked(0.3));
+    api.rejectPlacement(A5000);
+    const { provider } = setup({ catalogTtlMs: 0 });
+    h = await harness(pgliteBackend(), { provider, env: { ...env, CIRCUIT_BREAKER_MIN_SPAWNS: '2' } });
+    h.source.set(2);
+    for (let i = 0; i < 4; i++) await h.cycle();
+    const failed = (await h.events('WorkerSpawnFailed')).map((e) => e.data as Any);
+    expect(failed.every((f) => f.kind === 'capacity')).toBe(true);
+    expect(failed[0].details.candidates.map((c: Any) => c.outcome)).toEqual(['no_stock', 'rejected']);
+    expect((await h.events('AnomalyDetected')).map((e) => (e.data as Any).kind)).not.toContain('circuit_breaker_open');
+    const ex = explain(await h.events(), { focusCycle: 1 });
+    const text = [...ex.timeline.map((l) => l.text), ...ex.cycles.map(conclude)].join('\n');
+    expect(text).toContain(
+      `[candidates: ${RTX4090}: no_stock (the catalog shows availability NONE); ${A5000}: rejected`,
+    );
+  });
+
+  test.each([
+    [422, 'invalid_request', 'provider_request_invalid', /\$\.gpu\.id/],
+    [401, 'auth', 'provider_auth_failed', /refused our credentials/],
+    [402, 'billing', 'provider_billing_failed', /refused to bill/],
+    [403, 'auth', 'provider_auth_failed', /refused our credentials/],
+  ])('%i stops spawning with a critical line and an anomaly', async (status, kind, anomaly, line) => {
+    await start();
+    api.problemNext('create', status, 'refused', { errors: status === 422 ? ['$.gpu.id: must be string'] : undefined });
+    const { provider } = setup({ catalogTtlMs: 0 });
+    h = await harness(pgliteBackend(), { provider, env });
+    h.source.set(2);
+    await h.cycle();
+    const failed = (await h.events('WorkerSpawnFailed')).map((e) => e.data as Any);
+    expect(failed.map((f) => f.kind)).toEqual([kind, 'blocked']);
+    const next = await h.cycle();
+    if (next.kind !== 'decided') throw new Error('expected a decision');
+    expect(next.anomalies.map((a) => a.kind)).toEqual([anomaly]);
+    expect(h.stdout.text).toMatch(/CRIT +❌ CRITICAL: /);
+    expect(`${next.decision.spawnBlocked} ${next.anomalies[0]?.message}`).toMatch(line);
+    await h.cycle();
+    expect(api.requestsTo('create')).toHaveLength(1);
+  });
+
+  test('410 from a v1 URL stops spawning; the anomaly names the v2 URL', async () => {
+    await start();
+    const { provider } = setup({ baseUrl: `${api.url}/v1`, catalogTtlMs: 0 });
+    h = await harness(pgliteBackend(), { provider, env });
+    h.source.set(1);
+    await h.cycle();
+    const next = await h.cycle();
+    if (next.kind !== 'decided') throw new Error('expected a decision');
+    expect(next.anomalies.map((a) => a.kind)).toEqual(['provider_api_retired']);
+    expect(next.anomalies[0]?.message).toContain('RUNPOD_API_URL=https://api.runpod.io/v2');
+    expect(next.decision.spawnBlocked).toMatch(/retired/);
   });
 });
