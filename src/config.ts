@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { secretValues } from './logging/redact';
 import { parseLocalGpus } from './providers/local';
 import { parseWorkerEnv, splitList } from './providers/runpod';
 
@@ -10,6 +11,12 @@ export const SECRET_KEYS = [
   'TASK_COUNT_KEY',
   'RUNPOD_WORKER_ENV',
 ] as const;
+
+/**
+ * The secret values of a configuration or of the environment: the one list the logs, system_logs,
+ * the event store and errors redact.
+ */
+export const secretsOf = (settings: Record<string, unknown>): string[] => secretValues(settings, SECRET_KEYS);
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 const num = (min: number, max = Number.MAX_VALUE) => z.coerce.number().min(min).max(max);

@@ -1,9 +1,10 @@
 import { appRegistry } from '../events/index';
 import { systemClock } from './clock';
-import { type Config, describeConfig, SECRET_KEYS } from './config';
+import { type Config, describeConfig, secretsOf } from './config';
 import { embeddedLeaderLock, type LeaderLock, postgresLeaderLock } from './control/leader';
 import { controlLog } from './control/winston-log';
 import { createLogging, DbLoggingRequiredError, type Logging } from './logging/index';
+import type { Provider } from './providers/provider';
 import { openStore } from './store/index';
 import { describeTarget, parseDatabaseUrl } from './store/open';
 import { buildSystem } from './system';
@@ -16,6 +17,8 @@ export interface ServiceOptions {
   signal?: AbortSignal;
   stdout?: NodeJS.WritableStream;
   stderr?: NodeJS.WritableStream;
+  /** The provider to run (tests); default: the one PROVIDER names. */
+  provider?: Provider;
 }
 
 /** Runs the controller as a service until a signal; resolves to the exit code. */
@@ -23,9 +26,7 @@ export async function runService(opts: ServiceOptions): Promise<number> {
   const { config } = opts;
   const out = opts.stdout ?? process.stdout;
   const target = parseDatabaseUrl(config.DATABASE_URL);
-  const secrets = SECRET_KEYS.map((k) => (config as Record<string, unknown>)[k]).filter(
-    (v): v is string => typeof v === 'string' && v.length > 0,
-  );
+  const secrets = secretsOf(config);
   out.write(`gpu-scaler starting: store ${describeTarget(target)}\n`);
   out.write(
     `effective configuration:\n${describeConfig(config)
@@ -33,7 +34,7 @@ export async function runService(opts: ServiceOptions): Promise<number> {
       .join('')}`,
   );
 
-  const store = await openStore({ target, registry: appRegistry, applicationName: 'gpu-scaler' });
+  const store = await openStore({ target, registry: appRegistry, applicationName: 'gpu-scaler', secrets });
   let logging: Logging;
   try {
     logging = await createLogging(
@@ -60,7 +61,14 @@ export async function runService(opts: ServiceOptions): Promise<number> {
     throw err;
   }
   const log = controlLog(logging);
-  const system = await buildSystem({ store, config, clock: systemClock, log, dbLogging: () => logging.dbStats() });
+  const system = await buildSystem({
+    store,
+    config,
+    clock: systemClock,
+    log,
+    provider: opts.provider,
+    dbLogging: () => logging.dbStats(),
+  });
   const abort = new AbortController();
   const stop = (sig: string) => {
     if (abort.signal.aborted) return;

@@ -1,4 +1,5 @@
 import { appRegistry } from '../../events/index';
+import { secretsOf } from '../config';
 import type { EventStore } from '../store/event-store';
 import { openStore } from '../store/index';
 import { describeTarget, parseDatabaseUrl, type StoreTarget } from '../store/open';
@@ -47,6 +48,7 @@ export async function withStore<T>(
       registry: appRegistry,
       listen: opts.listen ?? false,
       applicationName: 'gpu-scaler-cli',
+      secrets: secretsOf(io.env),
     });
   } catch (err) {
     throw new CliError(`cannot open the store (${describeTarget(target)}): ${(err as Error).message}`);

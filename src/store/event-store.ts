@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import EventEmitter from 'eventemitter3';
 import { EventDecodeError, type EventRegistry } from '../../events/registry';
+import { makeRedactor, type Redactor, redactStrings } from '../logging/redact';
 import { type AppendRow, appendRows } from './append';
 import type { Db, Sql } from './db';
 import { type ExpectedVersion, mapAppendError } from './errors';
@@ -108,7 +109,18 @@ export class EventStore {
     /** The executor this store runs on: the pool, or one transaction. */
     readonly sql: Sql = db,
     private readonly inTransaction = false,
+    /** Applied to every string of every appended event's data and metadata (see setSecrets). */
+    private redact: Redactor = makeRedactor([]),
   ) {}
+
+  /**
+   * The secrets no event may hold: from now on every string of an appended event's data and
+   * metadata has them (and any `Bearer` token or URL password) replaced by `***` before it is
+   * validated and written. Events are never deleted, so this is the last gate, for every producer.
+   */
+  setSecrets(secrets: readonly string[]): void {
+    this.redact = makeRedactor(secrets);
+  }
 
   /** Starts bridging NOTIFY from other processes into `signals` ('wake'). */
   async listen(): Promise<void> {
@@ -135,7 +147,7 @@ export class EventStore {
     if (this.inTransaction) return fn(this);
     const streams = new Set<string>();
     const result = await this.db.transaction(async (tx) => {
-      const bound = new EventStore(this.db, this.registry, tx, true);
+      const bound = new EventStore(this.db, this.registry, tx, true, this.redact);
       bound.signals.on('appended', (s) => streams.add(s));
       return fn(bound);
     });
@@ -148,8 +160,8 @@ export class EventStore {
   }
 
   /**
-   * Appends events to one stream atomically. Every event is validated against its schema first:
-   * one bad event and nothing is written.
+   * Appends events to one stream atomically. Every string of every event is redacted (setSecrets),
+   * then every event is validated against its schema: one bad event and nothing is written.
    */
   async append(
     streamId: string,
@@ -169,9 +181,10 @@ export class EventStore {
       );
     }
     const payload = events.map((e) => {
-      const { schemaVersion, data } = this.registry.encode(e.type, e.data);
+      const { schemaVersion, data } = this.registry.encode(e.type, redactStrings(e.data, this.redact));
       const eventId = e.eventId ?? randomUUID();
-      return { event_id: eventId, event_type: e.type, schema_version: schemaVersion, data, metadata: e.metadata ?? {} };
+      const metadata = redactStrings(e.metadata ?? {}, this.redact);
+      return { event_id: eventId, event_type: e.type, schema_version: schemaVersion, data, metadata };
     });
     let rows: AppendRow[];
     try {

@@ -16,13 +16,17 @@ export interface OpenStoreOptions {
   applicationName?: string;
   /** Bridge NOTIFY from other processes into store.signals (default true). */
   listen?: boolean;
+  /** Values no appended event may hold (see EventStore.setSecrets). */
+  secrets?: readonly string[];
 }
 
 /** Opens the database, applies pending migrations and returns the event store. */
 export async function openStore(opts: OpenStoreOptions): Promise<EventStore> {
   const target = typeof opts.target === 'object' ? opts.target : parseDatabaseUrl(opts.target);
   const db = await openDb(target, { schema: opts.schema, applicationName: opts.applicationName });
-  return storeOn(db, opts.registry, opts.listen ?? true);
+  const store = await storeOn(db, opts.registry, opts.listen ?? true);
+  if (opts.secrets) store.setSecrets(opts.secrets);
+  return store;
 }
 
 /** Migrates an open database and wraps it in an event store. */

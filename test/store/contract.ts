@@ -44,6 +44,33 @@ export function eventStoreContract(makeBackend: () => TestBackend): void {
   });
 
   describe('append and read', () => {
+    test('every string of data and metadata is redacted before it is written: configured secrets and bearer tokens', async () => {
+      store.setSecrets(['sk-live-42xyz']);
+      await store.append('s-secret', [
+        {
+          type: 'Labelled',
+          data: { label: 'key sk-live-42xyz, header Bearer tok.123' },
+          metadata: { note: 'sk-live-42xyz' },
+        },
+      ]);
+      const inTx = await store.transaction((tx) =>
+        tx.append('s-secret', [{ type: 'Labelled', data: { label: 'again sk-live-42xyz' } }]),
+      );
+      expect(inTx.globalPositions).toHaveLength(1);
+      const rows = await store.db.query<{ t: string }>(
+        "select data::text || metadata::text as t from events where stream_id = 's-secret'",
+      );
+      const all = rows.map((r) => r.t).join('\n');
+      expect(all).not.toContain('sk-live-42xyz');
+      expect(all).not.toContain('tok.123');
+      const events = await store.readStream('s-secret');
+      expect(events.map((e) => (e.data as { label: string }).label)).toEqual([
+        'key ***, header Bearer ***',
+        'again ***',
+      ]);
+      expect(events[0].metadata).toEqual({ note: '***' });
+    });
+
     test('a new stream starts at version 1 and reads back in order with data and metadata', async () => {
       const res = await store.append('s-1', [counted(1), counted(2)], { expectedVersion: 'no_stream' });
       expect(res.nextExpectedVersion).toBe(2);
