@@ -1,7 +1,7 @@
 import { appRegistry } from '../events/index';
 import { systemClock } from './clock';
 import { type Config, describeConfig, secretsOf } from './config';
-import { embeddedLeaderLock, type LeaderLock, postgresLeaderLock } from './control/leader';
+import { embeddedLeaderLock, type LeaderLock, postgresLeaderLock, standingByLine } from './control/leader';
 import { controlLog } from './control/winston-log';
 import { createLogging, DbLoggingRequiredError, type Logging } from './logging/index';
 import type { Provider } from './providers/provider';
@@ -19,7 +19,49 @@ export interface ServiceOptions {
   stderr?: NodeJS.WritableStream;
   /** The provider to run (tests); default: the one PROVIDER names. */
   provider?: Provider;
+  /**
+   * After SIGINT/SIGTERM the process exits within this many ms even if the stop is stuck (a hung
+   * connection, a provider call), and a second signal exits at once. Default 10,000; set it to
+   * null (tests running in-process) to leave the process alone.
+   */
+  stopDeadlineMs?: number | null;
 }
+
+/** Connection-level failures: the server went away or was restarted, or the connection was closed. */
+const CONNECTION_LOST = new Set([
+  '57P01', // terminating connection due to administrator command (a restart, pg_terminate_backend)
+  '57P02', // crash shutdown
+  '57P03', // cannot connect now (starting up)
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'CONNECT_TIMEOUT',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+]);
+
+/**
+ * porsager runs a query of its own on every new connection (its array types) and leaves its
+ * promise unhandled: a connection dropped during it (a server restart) rejected it and crashed the
+ * process. Such a lost connection is reported by the next query anyway; anything else still crashes.
+ */
+function isLostConnection(err: unknown): boolean {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && CONNECTION_LOST.has(code);
+}
+
+/**
+ * porsager's end() with connections dropping under it (a server restart) can leave a write
+ * scheduled on a socket it has already let go: a TypeError thrown from its connection code. While
+ * stopping, that is not worth a crash and exit code 1; anything else still is.
+ */
+function isDriverShutdownError(err: unknown): boolean {
+  return err instanceof TypeError && /[\\/]postgres[\\/]cjs[\\/]src[\\/]connection\.js/.test(err.stack ?? '');
+}
+
+/** The exit code of a process stopped by a signal it did not finish handling: 128 + its number. */
+const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
 /** Runs the controller as a service until a signal; resolves to the exit code. */
 export async function runService(opts: ServiceOptions): Promise<number> {
@@ -70,15 +112,34 @@ export async function runService(opts: ServiceOptions): Promise<number> {
     dbLogging: () => logging.dbStats(),
   });
   const abort = new AbortController();
+  const deadlineMs = opts.stopDeadlineMs === undefined ? 10_000 : opts.stopDeadlineMs;
+  const stderr = opts.stderr ?? process.stderr;
+  const exitNow = (why: string, code: number) => {
+    stderr.write(`${new Date().toISOString()} gpu-scaler: ${why}: exiting now\n`);
+    process.exit(code);
+  };
   const stop = (sig: string) => {
-    if (abort.signal.aborted) return;
+    const fromProcess = sig in SIGNAL_EXIT;
+    if (abort.signal.aborted) {
+      if (fromProcess && deadlineMs !== null) exitNow(`second ${sig} while stopping`, SIGNAL_EXIT[sig]);
+      return;
+    }
     log.log('notice', `received ${sig}: stopping after the current step`);
     abort.abort();
+    if (fromProcess && deadlineMs !== null) {
+      // Not keeping the process alive itself: it only fires if something else does.
+      setTimeout(() => exitNow(`still stopping ${deadlineMs} ms after ${sig}`, SIGNAL_EXIT[sig]), deadlineMs).unref();
+    }
   };
   const onInt = () => stop('SIGINT');
   const onTerm = () => stop('SIGTERM');
+  const onUnhandled = (err: unknown) => {
+    if (!isLostConnection(err)) throw err;
+    log.log('warning', `a database connection was lost: ${(err as Error).message}`);
+  };
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
+  process.on('unhandledRejection', onUnhandled);
   opts.signal?.addEventListener('abort', () => stop('stop request'), { once: true });
   if (opts.signal?.aborted) stop('stop request');
 
@@ -90,7 +151,7 @@ export async function runService(opts: ServiceOptions): Promise<number> {
     target.kind === 'postgres' ? postgresLeaderLock(target.url, store.db.schema) : embeddedLeaderLock();
   let workerTimer: NodeJS.Timeout | null = null;
   let leading = false;
-  let standingBy = false;
+  let standingBy: string | null = null;
   const follow = async () => {
     if (!leading) return;
     leading = false;
@@ -103,20 +164,27 @@ export async function runService(opts: ServiceOptions): Promise<number> {
   try {
     while (!abort.signal.aborted) {
       const started = Date.now();
-      if (!(await lock.tryAcquire())) {
+      const status = await lock.tryAcquire();
+      if (status.kind !== 'leading') {
         if (leading) {
-          log.log('crit', '❌ Lost the leader lock (its connection dropped): standing by, acting on nothing');
-          log.mirror('LEADERSHIP LOST: standing by');
+          const why =
+            status.kind === 'other'
+              ? 'another controller holds it now'
+              : `the database is unreachable: ${status.error}`;
+          log.log('crit', `❌ Lost the leader lock (${why}): standing by, acting on nothing`);
+          log.mirror(`LEADERSHIP LOST (${why}): standing by`);
           await follow();
         }
-        if (!standingBy) {
-          log.log('notice', '⏸️ Another controller leads this store: standing by (trying again every cycle)');
-          standingBy = true;
+        const line = standingByLine(status);
+        if (standingBy !== line) {
+          log.log(status.kind === 'other' ? 'notice' : 'error', line);
+          if (status.kind === 'unreachable') log.mirror(line);
+          standingBy = line;
         }
       } else {
         if (!leading) {
           leading = true;
-          standingBy = false;
+          standingBy = null;
           await system.controller.init(); // another leader may have run cycles meanwhile
           log.log(
             'notice',
@@ -144,6 +212,11 @@ export async function runService(opts: ServiceOptions): Promise<number> {
       await systemClock.sleep(Math.max(0, config.POLL_INTERVAL_SEC * 1000 - elapsed), abort.signal);
     }
   } finally {
+    const onShutdownError = (err: unknown) => {
+      if (!isDriverShutdownError(err)) throw err;
+      (opts.stderr ?? process.stderr).write(`gpu-scaler: ignored while stopping: ${(err as Error).message}\n`);
+    };
+    process.on('uncaughtException', onShutdownError);
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
     await follow();
@@ -153,6 +226,9 @@ export async function runService(opts: ServiceOptions): Promise<number> {
     log.log('notice', 'gpu-scaler stopped');
     await logging.close();
     await store.close();
+    process.off('unhandledRejection', onUnhandled);
+    // a write porsager scheduled before the close runs on the next turn: keep the guard until then
+    setImmediate(() => setImmediate(() => process.off('uncaughtException', onShutdownError)));
   }
   return 0;
 }
