@@ -3,7 +3,7 @@ import { systemClock } from './clock';
 import { type Config, describeConfig, secretsOf } from './config';
 import { embeddedLeaderLock, type LeaderLock, postgresLeaderLock, standingByLine } from './control/leader';
 import { controlLog } from './control/winston-log';
-import { createLogging, DbLoggingRequiredError, type Logging } from './logging/index';
+import { createLogging, DbLoggingRequiredError, type Logging, logFileProblem } from './logging/index';
 import type { Provider } from './providers/provider';
 import { openStore } from './store/index';
 import { describeTarget, parseDatabaseUrl } from './store/open';
@@ -76,6 +76,12 @@ export async function runService(opts: ServiceOptions): Promise<number> {
       .join('')}`,
   );
 
+  const logFile = config.LOG_FILE === '' || config.LOG_FILE === 'none' ? null : config.LOG_FILE;
+  const logFileError = logFile === null ? null : logFileProblem(logFile);
+  if (logFileError) {
+    (opts.stderr ?? process.stderr).write(`gpu-scaler: ${logFileError}\n`);
+    return 2;
+  }
   const store = await openStore({ target, registry: appRegistry, applicationName: 'gpu-scaler', secrets });
   let logging: Logging;
   try {
@@ -83,7 +89,7 @@ export async function runService(opts: ServiceOptions): Promise<number> {
       {
         format: config.LOG_FORMAT ?? 'pretty',
         level: config.LOG_LEVEL,
-        logFile: config.LOG_FILE === '' || config.LOG_FILE === 'none' ? null : config.LOG_FILE,
+        logFile,
         dbLogging: config.DB_LOGGING,
         dbLoggingRequired: config.DB_LOGGING_REQUIRED,
         dbErrorsFile: config.DB_LOGGING_ERRORS_FILE,
@@ -110,6 +116,7 @@ export async function runService(opts: ServiceOptions): Promise<number> {
     log,
     provider: opts.provider,
     dbLogging: () => logging.dbStats(),
+    logDestinations: () => logging.destinationStats(),
   });
   const abort = new AbortController();
   const deadlineMs = opts.stopDeadlineMs === undefined ? 10_000 : opts.stopDeadlineMs;
