@@ -285,19 +285,45 @@ export class EventStore {
    * The next batch after a checkpoint, in (tx_id, global_position) order. Only rows written by
    * transactions older than every transaction still open are returned, so an event whose position
    * was taken early but committed late is never skipped: the reader waits for it instead.
+   *
+   * With `types`, only events of those types come back, and the server skips the rest. So that the
+   * checkpoint still passes the skipped events, the same statement (one snapshot) also returns the
+   * last visible event of any type: when the page comes back short, everything up to it was seen,
+   * and the checkpoint moves there even if the page is empty.
    */
-  async readBatch(after: Checkpoint, limit = 1000): Promise<ReadBatch> {
-    const rows = await this.sql.query<EventRow>(
-      `select ${COLUMNS} from events
-        where ((tx_id::text)::bigint, global_position) > ($1::bigint, $2::bigint)
-          and tx_id < pg_snapshot_xmin(pg_current_snapshot())
-        order by (tx_id::text)::bigint, global_position
-        limit $3`,
-      [after.txId, after.position, limit],
+  async readBatch(after: Checkpoint, limit = 1000, types?: readonly string[]): Promise<ReadBatch> {
+    const visible = `((tx_id::text)::bigint, global_position) > ($1::bigint, $2::bigint)
+          and tx_id < pg_snapshot_xmin(pg_current_snapshot())`;
+    if (!types) {
+      const rows = await this.sql.query<EventRow>(
+        `select ${COLUMNS} from events where ${visible}
+          order by (tx_id::text)::bigint, global_position
+          limit $3`,
+        [after.txId, after.position, limit],
+      );
+      const events = rows.map((r) => this.decode(r));
+      const last = events[events.length - 1];
+      return { events, checkpoint: last ? { txId: last.txId, position: last.globalPosition } : after };
+    }
+    const rows = await this.sql.query<EventRow & { tail: boolean }>(
+      `select * from (
+         (select ${COLUMNS}, false as tail from events where ${visible} and event_type = any($4::text[])
+           order by (tx_id::text)::bigint, global_position limit $3)
+         union all
+         (select global_position, stream_id, stream_version, event_id::text, event_type, schema_version,
+                 null::jsonb, null::jsonb, tx_id::text, recorded_at, true as tail
+            from events where ${visible}
+           order by (tx_id::text)::bigint desc, global_position desc limit 1)
+       ) t order by tail, (tx_id::bigint), global_position`,
+      [after.txId, after.position, limit, [...types]],
     );
-    const events = rows.map((r) => this.decode(r));
-    const last = events[events.length - 1];
-    return { events, checkpoint: last ? { txId: last.txId, position: last.globalPosition } : after };
+    const page = rows.filter((r) => !r.tail);
+    const tail = rows.find((r) => r.tail);
+    const events = page.map((r) => this.decode(r));
+    const last = page[page.length - 1];
+    let checkpoint = last ? { txId: last.tx_id, position: last.global_position } : after;
+    if (page.length < limit && tail) checkpoint = { txId: tail.tx_id, position: tail.global_position };
+    return { events, checkpoint };
   }
 
   /** Every committed event after a checkpoint, batch by batch, until caught up. */

@@ -14,11 +14,23 @@ export interface SubscriptionOptions {
   handle: (events: StoredEvent[], ctx: { tx: Sql; store: EventStore }) => Promise<void>;
   transactional?: boolean;
   batchSize?: number;
+  /**
+   * Only these event types are read (the server skips the rest); the checkpoint still moves past
+   * the others. Default: every event.
+   */
+  eventTypes?: readonly string[];
   /** Poll even without a notification this often (ms): notifications are hints, not proof. */
   pollIntervalMs?: number;
   /** Backoff after an error: doubles from this up to maxBackoffMs. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
+}
+
+/** Whether checkpoint `to` is at or before `from` (nothing to move). */
+function reached(from: Checkpoint, to: Checkpoint): boolean {
+  const a = BigInt(from.txId);
+  const b = BigInt(to.txId);
+  return b < a || (b === a && to.position <= from.position);
 }
 
 export class CheckpointConflictError extends Error {
@@ -65,8 +77,11 @@ export class Subscription extends EventEmitter<{
     const name = this.opts.name;
     if (!this.checkpoint) this.checkpoint = await loadCheckpoint(this.store.db, name);
     const from = this.checkpoint;
-    const batch = await this.store.readBatch(from, this.opts.batchSize ?? 500);
-    if (batch.events.length === 0) return 0;
+    const batch = await this.store.readBatch(from, this.opts.batchSize ?? 500, this.opts.eventTypes);
+    if (batch.events.length === 0) {
+      if (!reached(from, batch.checkpoint)) await this.skipTo(from, batch.checkpoint);
+      return 0;
+    }
     try {
       if (this.opts.transactional === false) {
         await this.opts.handle(batch.events, { tx: this.store.db, store: this.store });
@@ -87,6 +102,20 @@ export class Subscription extends EventEmitter<{
     this.checkpoint = batch.checkpoint;
     this.emit('batch', batch.events.length, batch.checkpoint);
     return batch.events.length;
+  }
+
+  /** Moves the checkpoint past events of other types (nothing to handle). */
+  private async skipTo(from: Checkpoint, to: Checkpoint): Promise<void> {
+    const name = this.opts.name;
+    try {
+      await this.store.db.transaction(async (tx) => {
+        if (!(await advanceCheckpoint(tx, name, from, to))) throw new CheckpointConflictError(name);
+      });
+    } catch (err) {
+      this.checkpoint = undefined;
+      throw err;
+    }
+    this.checkpoint = to;
   }
 
   /** Processes batches until caught up; returns the number of events handled. */

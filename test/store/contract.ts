@@ -397,6 +397,34 @@ export function eventStoreContract(makeBackend: () => TestBackend): void {
   });
 
   describe('subscriptions', () => {
+    test('with eventTypes only those are read, and the checkpoint still passes the others', async () => {
+      await store.append('s-types', [counted(1), { type: 'Labelled', data: { label: 'a' } }, counted(2)]);
+      await store.append('s-types', [counted(3), counted(4)]);
+      const head = await store.readBatch(START, 100);
+      const last = head.checkpoint;
+      const only = await store.readBatch(START, 100, ['Labelled']);
+      expect(only.events.map((e) => e.type)).toEqual(['Labelled']);
+      expect(only.checkpoint).toEqual(last); // a short page: everything up to the last event was seen
+      const none = await store.readBatch(START, 100, ['NoSuchType']);
+      expect(none.events).toEqual([]);
+      expect(none.checkpoint).toEqual(last);
+      const full = await store.readBatch(START, 1, ['Counted']);
+      expect(ns(full.events)).toEqual([1]);
+      expect(full.checkpoint.position).toBe(full.events[0].globalPosition); // a full page stops at its last event
+
+      const seen: string[] = [];
+      const sub = new Subscription(store, {
+        name: 'types-only',
+        eventTypes: ['Labelled'],
+        handle: async (events) => {
+          seen.push(...events.map((e) => e.type));
+        },
+      });
+      await sub.catchUp();
+      expect(seen).toEqual(['Labelled']);
+      expect(await loadCheckpoint(store.db, 'types-only')).toEqual(last);
+    });
+
     test('catch up from the stored checkpoint, then go live', async () => {
       for (let i = 1; i <= 5; i++) await store.append('sub', [counted(i)]);
       const seen: number[] = [];
