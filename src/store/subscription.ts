@@ -1,5 +1,5 @@
 import EventEmitter from 'eventemitter3';
-import { advanceCheckpoint, loadCheckpoint } from './checkpoints';
+import { advanceCheckpoint, loadCheckpoint, reached } from './checkpoints';
 import type { Sql } from './db';
 import type { Checkpoint, EventStore, StoredEvent } from './event-store';
 
@@ -24,13 +24,6 @@ export interface SubscriptionOptions {
   /** Backoff after an error: doubles from this up to maxBackoffMs. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
-}
-
-/** Whether checkpoint `to` is at or before `from` (nothing to move). */
-function reached(from: Checkpoint, to: Checkpoint): boolean {
-  const a = BigInt(from.txId);
-  const b = BigInt(to.txId);
-  return b < a || (b === a && to.position <= from.position);
 }
 
 export class CheckpointConflictError extends Error {
@@ -79,7 +72,7 @@ export class Subscription extends EventEmitter<{
     const from = this.checkpoint;
     const batch = await this.store.readBatch(from, this.opts.batchSize ?? 500, this.opts.eventTypes);
     if (batch.events.length === 0) {
-      if (!reached(from, batch.checkpoint)) await this.skipTo(from, batch.checkpoint);
+      if (!reached(from, batch.checkpoint.txId, batch.checkpoint.position)) await this.skipTo(from, batch.checkpoint);
       return 0;
     }
     try {
