@@ -109,6 +109,12 @@ export async function runService(opts: ServiceOptions): Promise<number> {
     throw err;
   }
   const log = controlLog(logging);
+  systemClock.onDrift((drift) =>
+    log.log(
+      'warning',
+      `⏰ The wall clock is ${Math.round(Math.abs(drift) / 1000)} s ${drift > 0 ? 'ahead of' : 'behind'} the controller's clock (wall time at start + monotonic time): durations and event times follow the controller's clock; restart to take the wall clock again`,
+    ),
+  );
   const system = await buildSystem({
     store,
     config,
@@ -170,7 +176,7 @@ export async function runService(opts: ServiceOptions): Promise<number> {
   const startCycle = system.controller.cycle;
   try {
     while (!abort.signal.aborted) {
-      const started = Date.now();
+      const started = performance.now();
       const status = await lock.tryAcquire();
       if (status.kind !== 'leading') {
         if (leading) {
@@ -215,7 +221,7 @@ export async function runService(opts: ServiceOptions): Promise<number> {
         }
         if (opts.maxCycles !== undefined && system.controller.cycle - startCycle >= opts.maxCycles) break;
       }
-      const elapsed = Date.now() - started;
+      const elapsed = performance.now() - started;
       await systemClock.sleep(Math.max(0, config.POLL_INTERVAL_SEC * 1000 - elapsed), abort.signal);
     }
   } finally {
