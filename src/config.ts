@@ -113,6 +113,8 @@ export const ConfigSchema = z.object({
   DB_LOGGING: bool.default(true),
   DB_LOGGING_REQUIRED: bool.default(false),
   DB_LOGGING_ERRORS_FILE: z.string().default('db_logging_errors.log'),
+  /** system_logs rows older than this are deleted (in small batches, off the cycle's path). */
+  SYSTEM_LOGS_RETENTION_DAYS: num(0.0001).default(30),
   SIM_STARTUP_MIN_SEC: num(0).default(5),
   SIM_STARTUP_MAX_SEC: num(0).default(20),
   SIM_FAILURE_RATE: num(0, 1).default(0.05),

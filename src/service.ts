@@ -3,7 +3,7 @@ import { systemClock } from './clock';
 import { type Config, describeConfig, secretsOf } from './config';
 import { embeddedLeaderLock, type LeaderLock, postgresLeaderLock, standingByLine } from './control/leader';
 import { controlLog } from './control/winston-log';
-import { createLogging, DbLoggingRequiredError, type Logging, logFileProblem } from './logging/index';
+import { createLogging, DbLoggingRequiredError, type Logging, logFileProblem, SystemLogsPruner } from './logging/index';
 import type { Provider } from './providers/provider';
 import { openStore } from './store/index';
 import { describeTarget, parseDatabaseUrl } from './store/open';
@@ -124,6 +124,15 @@ export async function runService(opts: ServiceOptions): Promise<number> {
     dbLogging: () => logging.dbStats(),
     logDestinations: () => logging.destinationStats(),
   });
+  const pruner = new SystemLogsPruner({
+    db: store.db,
+    retentionDays: config.SYSTEM_LOGS_RETENTION_DAYS,
+    now: () => systemClock.now(),
+    onPruned: (n) =>
+      log.log('info', `🧹 system_logs: deleted ${n} rows older than ${config.SYSTEM_LOGS_RETENTION_DAYS} days`),
+    onError: (err) => log.log('warning', `system_logs pruning failed, will retry: ${(err as Error).message}`),
+  });
+  pruner.start();
   const abort = new AbortController();
   const deadlineMs = opts.stopDeadlineMs === undefined ? 10_000 : opts.stopDeadlineMs;
   const stderr = opts.stderr ?? process.stderr;
@@ -233,6 +242,7 @@ export async function runService(opts: ServiceOptions): Promise<number> {
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
     await follow();
+    await pruner.stop();
     await system.source.close?.().catch(() => {});
     await system.provider.close?.().catch(() => {});
     await lock.release();

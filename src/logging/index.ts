@@ -33,6 +33,7 @@ export {
 } from './health';
 export { LOG_LEVELS, type LogLevel } from './levels';
 export { redactSecrets } from './redact';
+export { PRUNE_BATCH, pruneSystemLogs, SystemLogsPruner } from './retention';
 
 export interface LoggingOptions {
   /** stdout format: 'pretty' (timestamp, level, message) or 'json' (one object per line). Default 'pretty'. */
