@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { secretValues } from './logging/redact';
 import { parseLocalGpus } from './providers/local';
 import { parseWorkerEnv, splitList } from './providers/runpod';
+import { parseJsonPath } from './sources/json-path';
 
 /** Environment variables that hold secrets: masked when the configuration is printed. */
 export const SECRET_KEYS = [
@@ -189,6 +190,15 @@ export function loadConfig(
   }
   if (cfg.TASK_SOURCE === 'http' && !cfg.TASK_COUNT_URL)
     problems.push('TASK_COUNT_URL is required with TASK_SOURCE=http');
+  for (const key of ['TASK_COUNT_QUEUED_PATH', 'TASK_COUNT_ACTIVE_PATH', 'TASK_COUNT_WORKERS_PATH'] as const) {
+    const value = cfg[key];
+    if (value === undefined) continue;
+    try {
+      parseJsonPath(value); // the rule the http source reads it with
+    } catch (err) {
+      problems.push(`${key}=${JSON.stringify(value)} is not allowed: ${(err as Error).message}`);
+    }
+  }
   if (cfg.TASK_SOURCE === 'sql' && !cfg.TASK_COUNT_SQL)
     problems.push('TASK_COUNT_SQL is required with TASK_SOURCE=sql');
   if (cfg.PROVIDER === 'local' && !cfg.WORKER_COMMAND) problems.push('WORKER_COMMAND is required with PROVIDER=local');
@@ -204,6 +214,47 @@ export function loadConfig(
     ]);
   }
   return cfg;
+}
+
+/** Edit distance (insertions, deletions, substitutions) between two names. */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length];
+}
+
+/**
+ * Warnings for environment variables that look like a misspelt setting of ours
+ * (`POLL_INTERVAL_SECS`, `MAX_ACTIVE_GPU`): an unknown name within edit distance 3 of one of ours
+ * when it shares our prefix (`POLL_`, `MAX_`, ...), within 2 otherwise. Each names the right one.
+ * Not errors: other software's variables share the environment. `known`: every setting name read
+ * from the environment (this schema's, plus any declared elsewhere).
+ */
+export function misspeltSettings(
+  env: Record<string, string | undefined>,
+  known: readonly string[] = Object.keys(ConfigSchema.shape),
+): string[] {
+  const names = new Set(known);
+  const prefixes = new Set(known.map((k) => k.split('_')[0]));
+  const warnings: string[] = [];
+  for (const name of Object.keys(env)) {
+    if (names.has(name) || !/^[A-Z][A-Z0-9_]*$/.test(name)) continue;
+    const limit = prefixes.has(name.split('_')[0]) ? 3 : 2;
+    let best: { key: string; d: number } | null = null;
+    for (const key of known) {
+      if (Math.abs(key.length - name.length) > limit) continue;
+      const d = editDistance(name, key);
+      if (d <= limit && (!best || d < best.d)) best = { key, d };
+    }
+    if (best) warnings.push(`${name} is not a setting of ours: did you mean ${best.key}? (it is ignored)`);
+  }
+  return warnings;
 }
 
 /** The effective configuration as printable lines, secrets masked. */
