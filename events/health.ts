@@ -15,6 +15,16 @@ export const DbLoggingStats = z.object({
 });
 export type DbLoggingStats = z.infer<typeof DbLoggingStats>;
 
+/** Failed writes to one of the other log destinations (system_logs is DbLoggingStats). */
+export const LogDestinationStats = z.object({
+  destination: z.enum(['stdout', 'stderr', 'file']),
+  /** The file's path; null for the streams. */
+  target: z.string().nullable(),
+  failures: count,
+  lastError: z.string().nullable(),
+});
+export type LogDestinationStats = z.infer<typeof LogDestinationStats>;
+
 export const HealthChecked = defineEvent({
   type: 'HealthChecked',
   schemaVersion: 1,
@@ -23,6 +33,8 @@ export const HealthChecked = defineEvent({
     at: isoTime,
     status: z.enum(['healthy', 'degraded', 'failing']),
     dbLogging: DbLoggingStats,
+    /** Absent in events written before it was recorded. */
+    logDestinations: z.array(LogDestinationStats).optional(),
     problems: z.array(z.string()),
   }),
 });
@@ -34,6 +46,8 @@ export const HealthSummaryRecorded = defineEvent({
     cycle: cycleNo,
     at: isoTime,
     dbLoggingHealthy: z.boolean(),
+    /** Failed writes to stdout, stderr and the log file since start (absent in older events). */
+    logWriteFailures: count.optional(),
     lastTaskCount: z.object({ queued: count, active: count, total: count }).nullable(),
     lastWorkerCount: count,
     workersByStatus: z.record(z.string(), count),

@@ -4,20 +4,68 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
-export const systemClock: Clock = {
-  now: () => new Date(),
-  sleep: (ms, signal) =>
-    new Promise((resolve) => {
-      if (signal?.aborted) return resolve();
-      const t = setTimeout(done, Math.max(0, ms));
-      function done() {
-        clearTimeout(t);
-        signal?.removeEventListener('abort', done);
-        resolve();
-      }
-      signal?.addEventListener('abort', done, { once: true });
-    }),
-};
+const sleepReal: Clock['sleep'] = (ms, signal) =>
+  new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(done, Math.max(0, ms));
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+
+export interface MonotonicClockOptions {
+  /** The wall clock, ms since the epoch (default Date.now). */
+  wall?: () => number;
+  /** A monotonic clock, ms from any origin (default performance.now). */
+  mono?: () => number;
+  /** Warn when the wall clock is this far from ours (default 60,000 ms). */
+  driftWarnMs?: number;
+  /** Called when the wall clock has drifted (by driftWarnMs more since the last call). */
+  onDrift?: (driftMs: number) => void;
+}
+
+/** A clock whose `now()` is never fooled by the wall clock jumping, and that says when it drifts. */
+export interface MonotonicClock extends Clock {
+  onDrift(fn: (driftMs: number) => void): void;
+}
+
+/**
+ * The wall time at start plus the monotonic time elapsed since: a jump of the wall clock during a
+ * run (an hour back, an NTP step) moves neither the durations that decide spending (idle time,
+ * spawning time, lifetime) nor event times. When the wall clock drifts more than a minute from it,
+ * onDrift is told (once per further minute of drift), so the operator knows event times and the
+ * wall clock disagree; a restart takes the wall clock again.
+ */
+export function monotonicClock(opts: MonotonicClockOptions = {}): MonotonicClock {
+  const wall = opts.wall ?? Date.now;
+  const mono = opts.mono ?? (() => performance.now());
+  const warnMs = opts.driftWarnMs ?? 60_000;
+  const wall0 = wall();
+  const mono0 = mono();
+  let warned = 0;
+  let onDrift = opts.onDrift ?? (() => {});
+  return {
+    now() {
+      const t = wall0 + (mono() - mono0);
+      const drift = wall() - t;
+      if (Math.abs(drift) >= warnMs && Math.abs(drift - warned) >= warnMs) {
+        warned = drift;
+        onDrift(drift);
+      } else if (Math.abs(drift) < warnMs) warned = 0;
+      return new Date(Math.round(t));
+    },
+    sleep: sleepReal,
+    onDrift(fn) {
+      onDrift = fn;
+    },
+  };
+}
+
+/** The live service's clock (monotonic: see monotonicClock). */
+export const systemClock: MonotonicClock = monotonicClock();
 
 /** A clock that only moves when told to; sleepers wake when the time passes their deadline. */
 export class FakeClock implements Clock {

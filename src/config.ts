@@ -1,7 +1,9 @@
 import { z } from 'zod';
+import { secretValues } from './logging/redact';
 import { checkLocalSettings, LOCAL_SETTINGS } from './providers/local';
 import { checkRunpodSettings, RUNPOD_SETTINGS } from './providers/runpod/settings';
 import { checkSimSettings, SIM_SETTINGS } from './providers/simulated';
+import { parseJsonPath } from './sources/json-path';
 
 /** Environment variables that hold secrets: masked when the configuration is printed. */
 export const SECRET_KEYS = [
@@ -10,7 +12,15 @@ export const SECRET_KEYS = [
   'RUNPOD_API_KEY',
   'TASK_COUNT_KEY',
   'RUNPOD_WORKER_ENV',
+  'READ_DATABASE_URL',
+  'MIGRATE_DATABASE_URL',
 ] as const;
+
+/**
+ * The secret values of a configuration or of the environment: the one list the logs, system_logs,
+ * the event store and errors redact.
+ */
+export const secretsOf = (settings: Record<string, unknown>): string[] => secretValues(settings, SECRET_KEYS);
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 const num = (min: number, max = Number.MAX_VALUE) => z.coerce.number().min(min).max(max);
@@ -80,6 +90,8 @@ export const ConfigSchema = z.object({
   DB_LOGGING: bool.default(true),
   DB_LOGGING_REQUIRED: bool.default(false),
   DB_LOGGING_ERRORS_FILE: z.string().default('db_logging_errors.log'),
+  /** system_logs rows older than this are deleted (in small batches, off the cycle's path). */
+  SYSTEM_LOGS_RETENTION_DAYS: num(0.0001).default(30),
   ...SIM_SETTINGS,
 });
 
@@ -140,10 +152,60 @@ export function loadConfig(
   if (cfg.PROVIDER === 'simulated') problems.push(...checkSimSettings(cfg));
   if (cfg.TASK_SOURCE === 'http' && !cfg.TASK_COUNT_URL)
     problems.push('TASK_COUNT_URL is required with TASK_SOURCE=http');
+  for (const key of ['TASK_COUNT_QUEUED_PATH', 'TASK_COUNT_ACTIVE_PATH', 'TASK_COUNT_WORKERS_PATH'] as const) {
+    const value = cfg[key];
+    if (value === undefined) continue;
+    try {
+      parseJsonPath(value); // the rule the http source reads it with
+    } catch (err) {
+      problems.push(`${key}=${JSON.stringify(value)} is not allowed: ${(err as Error).message}`);
+    }
+  }
   if (cfg.TASK_SOURCE === 'sql' && !cfg.TASK_COUNT_SQL)
     problems.push('TASK_COUNT_SQL is required with TASK_SOURCE=sql');
   if (problems.length) throw new ConfigError(problems);
   return cfg;
+}
+
+/** Edit distance (insertions, deletions, substitutions) between two names. */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length];
+}
+
+/**
+ * Warnings for environment variables that look like a misspelt setting of ours
+ * (`POLL_INTERVAL_SECS`, `MAX_ACTIVE_GPU`): an unknown name within edit distance 3 of one of ours
+ * when it shares our prefix (`POLL_`, `MAX_`, ...), within 2 otherwise. Each names the right one.
+ * Not errors: other software's variables share the environment. `known`: every setting name read
+ * from the environment (this schema's, plus any declared elsewhere).
+ */
+export function misspeltSettings(
+  env: Record<string, string | undefined>,
+  known: readonly string[] = Object.keys(ConfigSchema.shape),
+): string[] {
+  const names = new Set(known);
+  const prefixes = new Set(known.map((k) => k.split('_')[0]));
+  const warnings: string[] = [];
+  for (const name of Object.keys(env)) {
+    if (names.has(name) || !/^[A-Z][A-Z0-9_]*$/.test(name)) continue;
+    const limit = prefixes.has(name.split('_')[0]) ? 3 : 2;
+    let best: { key: string; d: number } | null = null;
+    for (const key of known) {
+      if (Math.abs(key.length - name.length) > limit) continue;
+      const d = editDistance(name, key);
+      if (d <= limit && (!best || d < best.d)) best = { key, d };
+    }
+    if (best) warnings.push(`${name} is not a setting of ours: did you mean ${best.key}? (it is ignored)`);
+  }
+  return warnings;
 }
 
 /** The effective configuration as printable lines, secrets masked. */

@@ -1,9 +1,10 @@
 import { appRegistry } from '../events/index';
 import { systemClock } from './clock';
-import { type Config, describeConfig, SECRET_KEYS } from './config';
-import { embeddedLeaderLock, type LeaderLock, postgresLeaderLock } from './control/leader';
+import { type Config, describeConfig, secretsOf } from './config';
+import { embeddedLeaderLock, type LeaderLock, postgresLeaderLock, standingByLine } from './control/leader';
 import { controlLog } from './control/winston-log';
-import { createLogging, DbLoggingRequiredError, type Logging } from './logging/index';
+import { createLogging, DbLoggingRequiredError, type Logging, logFileProblem, SystemLogsPruner } from './logging/index';
+import type { Provider } from './providers/provider';
 import { openStore } from './store/index';
 import { describeTarget, parseDatabaseUrl } from './store/open';
 import { buildSystem } from './system';
@@ -16,16 +17,58 @@ export interface ServiceOptions {
   signal?: AbortSignal;
   stdout?: NodeJS.WritableStream;
   stderr?: NodeJS.WritableStream;
+  /** The provider to run (tests); default: the one PROVIDER names. */
+  provider?: Provider;
+  /**
+   * After SIGINT/SIGTERM the process exits within this many ms even if the stop is stuck (a hung
+   * connection, a provider call), and a second signal exits at once. Default 10,000; set it to
+   * null (tests running in-process) to leave the process alone.
+   */
+  stopDeadlineMs?: number | null;
 }
+
+/** Connection-level failures: the server went away or was restarted, or the connection was closed. */
+const CONNECTION_LOST = new Set([
+  '57P01', // terminating connection due to administrator command (a restart, pg_terminate_backend)
+  '57P02', // crash shutdown
+  '57P03', // cannot connect now (starting up)
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'CONNECT_TIMEOUT',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+]);
+
+/**
+ * porsager runs a query of its own on every new connection (its array types) and leaves its
+ * promise unhandled: a connection dropped during it (a server restart) rejected it and crashed the
+ * process. Such a lost connection is reported by the next query anyway; anything else still crashes.
+ */
+function isLostConnection(err: unknown): boolean {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && CONNECTION_LOST.has(code);
+}
+
+/**
+ * porsager's end() with connections dropping under it (a server restart) can leave a write
+ * scheduled on a socket it has already let go: a TypeError thrown from its connection code. While
+ * stopping, that is not worth a crash and exit code 1; anything else still is.
+ */
+function isDriverShutdownError(err: unknown): boolean {
+  return err instanceof TypeError && /[\\/]postgres[\\/]cjs[\\/]src[\\/]connection\.js/.test(err.stack ?? '');
+}
+
+/** The exit code of a process stopped by a signal it did not finish handling: 128 + its number. */
+const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
 /** Runs the controller as a service until a signal; resolves to the exit code. */
 export async function runService(opts: ServiceOptions): Promise<number> {
   const { config } = opts;
   const out = opts.stdout ?? process.stdout;
   const target = parseDatabaseUrl(config.DATABASE_URL);
-  const secrets = SECRET_KEYS.map((k) => (config as Record<string, unknown>)[k]).filter(
-    (v): v is string => typeof v === 'string' && v.length > 0,
-  );
+  const secrets = secretsOf(config);
   out.write(`gpu-scaler starting: store ${describeTarget(target)}\n`);
   out.write(
     `effective configuration:\n${describeConfig(config)
@@ -33,14 +76,20 @@ export async function runService(opts: ServiceOptions): Promise<number> {
       .join('')}`,
   );
 
-  const store = await openStore({ target, registry: appRegistry, applicationName: 'gpu-scaler' });
+  const logFile = config.LOG_FILE === '' || config.LOG_FILE === 'none' ? null : config.LOG_FILE;
+  const logFileError = logFile === null ? null : logFileProblem(logFile);
+  if (logFileError) {
+    (opts.stderr ?? process.stderr).write(`gpu-scaler: ${logFileError}\n`);
+    return 2;
+  }
+  const store = await openStore({ target, registry: appRegistry, applicationName: 'gpu-scaler', secrets });
   let logging: Logging;
   try {
     logging = await createLogging(
       {
         format: config.LOG_FORMAT ?? 'pretty',
         level: config.LOG_LEVEL,
-        logFile: config.LOG_FILE === '' || config.LOG_FILE === 'none' ? null : config.LOG_FILE,
+        logFile,
         dbLogging: config.DB_LOGGING,
         dbLoggingRequired: config.DB_LOGGING_REQUIRED,
         dbErrorsFile: config.DB_LOGGING_ERRORS_FILE,
@@ -60,17 +109,59 @@ export async function runService(opts: ServiceOptions): Promise<number> {
     throw err;
   }
   const log = controlLog(logging);
-  const system = await buildSystem({ store, config, clock: systemClock, log, dbLogging: () => logging.dbStats() });
+  systemClock.onDrift((drift) =>
+    log.log(
+      'warning',
+      `⏰ The wall clock is ${Math.round(Math.abs(drift) / 1000)} s ${drift > 0 ? 'ahead of' : 'behind'} the controller's clock (wall time at start + monotonic time): durations and event times follow the controller's clock; restart to take the wall clock again`,
+    ),
+  );
+  const system = await buildSystem({
+    store,
+    config,
+    clock: systemClock,
+    log,
+    provider: opts.provider,
+    dbLogging: () => logging.dbStats(),
+    logDestinations: () => logging.destinationStats(),
+  });
+  const pruner = new SystemLogsPruner({
+    db: store.db,
+    retentionDays: config.SYSTEM_LOGS_RETENTION_DAYS,
+    now: () => systemClock.now(),
+    onPruned: (n) =>
+      log.log('info', `🧹 system_logs: deleted ${n} rows older than ${config.SYSTEM_LOGS_RETENTION_DAYS} days`),
+    onError: (err) => log.log('warning', `system_logs pruning failed, will retry: ${(err as Error).message}`),
+  });
+  pruner.start();
   const abort = new AbortController();
+  const deadlineMs = opts.stopDeadlineMs === undefined ? 10_000 : opts.stopDeadlineMs;
+  const stderr = opts.stderr ?? process.stderr;
+  const exitNow = (why: string, code: number) => {
+    stderr.write(`${new Date().toISOString()} gpu-scaler: ${why}: exiting now\n`);
+    process.exit(code);
+  };
   const stop = (sig: string) => {
-    if (abort.signal.aborted) return;
+    const fromProcess = sig in SIGNAL_EXIT;
+    if (abort.signal.aborted) {
+      if (fromProcess && deadlineMs !== null) exitNow(`second ${sig} while stopping`, SIGNAL_EXIT[sig]);
+      return;
+    }
     log.log('notice', `received ${sig}: stopping after the current step`);
     abort.abort();
+    if (fromProcess && deadlineMs !== null) {
+      // Not keeping the process alive itself: it only fires if something else does.
+      setTimeout(() => exitNow(`still stopping ${deadlineMs} ms after ${sig}`, SIGNAL_EXIT[sig]), deadlineMs).unref();
+    }
   };
   const onInt = () => stop('SIGINT');
   const onTerm = () => stop('SIGTERM');
+  const onUnhandled = (err: unknown) => {
+    if (!isLostConnection(err)) throw err;
+    log.log('warning', `a database connection was lost: ${(err as Error).message}`);
+  };
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
+  process.on('unhandledRejection', onUnhandled);
   opts.signal?.addEventListener('abort', () => stop('stop request'), { once: true });
   if (opts.signal?.aborted) stop('stop request');
 
@@ -82,7 +173,7 @@ export async function runService(opts: ServiceOptions): Promise<number> {
     target.kind === 'postgres' ? postgresLeaderLock(target.url, store.db.schema) : embeddedLeaderLock();
   let workerTimer: NodeJS.Timeout | null = null;
   let leading = false;
-  let standingBy = false;
+  let standingBy: string | null = null;
   const follow = async () => {
     if (!leading) return;
     leading = false;
@@ -94,21 +185,28 @@ export async function runService(opts: ServiceOptions): Promise<number> {
   const startCycle = system.controller.cycle;
   try {
     while (!abort.signal.aborted) {
-      const started = Date.now();
-      if (!(await lock.tryAcquire())) {
+      const started = performance.now();
+      const status = await lock.tryAcquire();
+      if (status.kind !== 'leading') {
         if (leading) {
-          log.log('crit', '❌ Lost the leader lock (its connection dropped): standing by, acting on nothing');
-          log.mirror('LEADERSHIP LOST: standing by');
+          const why =
+            status.kind === 'other'
+              ? 'another controller holds it now'
+              : `the database is unreachable: ${status.error}`;
+          log.log('crit', `❌ Lost the leader lock (${why}): standing by, acting on nothing`);
+          log.mirror(`LEADERSHIP LOST (${why}): standing by`);
           await follow();
         }
-        if (!standingBy) {
-          log.log('notice', '⏸️ Another controller leads this store: standing by (trying again every cycle)');
-          standingBy = true;
+        const line = standingByLine(status);
+        if (standingBy !== line) {
+          log.log(status.kind === 'other' ? 'notice' : 'error', line);
+          if (status.kind === 'unreachable') log.mirror(line);
+          standingBy = line;
         }
       } else {
         if (!leading) {
           leading = true;
-          standingBy = false;
+          standingBy = null;
           await system.controller.init(); // another leader may have run cycles meanwhile
           log.log(
             'notice',
@@ -132,19 +230,28 @@ export async function runService(opts: ServiceOptions): Promise<number> {
         }
         if (opts.maxCycles !== undefined && system.controller.cycle - startCycle >= opts.maxCycles) break;
       }
-      const elapsed = Date.now() - started;
+      const elapsed = performance.now() - started;
       await systemClock.sleep(Math.max(0, config.POLL_INTERVAL_SEC * 1000 - elapsed), abort.signal);
     }
   } finally {
+    const onShutdownError = (err: unknown) => {
+      if (!isDriverShutdownError(err)) throw err;
+      (opts.stderr ?? process.stderr).write(`gpu-scaler: ignored while stopping: ${(err as Error).message}\n`);
+    };
+    process.on('uncaughtException', onShutdownError);
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
     await follow();
+    await pruner.stop();
     await system.source.close?.().catch(() => {});
     await system.provider.close?.().catch(() => {});
     await lock.release();
     log.log('notice', 'gpu-scaler stopped');
     await logging.close();
     await store.close();
+    process.off('unhandledRejection', onUnhandled);
+    // a write porsager scheduled before the close runs on the next turn: keep the guard until then
+    setImmediate(() => setImmediate(() => process.off('uncaughtException', onShutdownError)));
   }
   return 0;
 }

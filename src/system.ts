@@ -1,4 +1,4 @@
-import type { DbLoggingStats } from '../events/health';
+import type { DbLoggingStats, LogDestinationStats } from '../events/health';
 import { ALL_PROJECTIONS } from '../projections/index';
 import type { Clock } from './clock';
 import type { Config } from './config';
@@ -24,6 +24,8 @@ export interface SystemOptions {
   clock: Clock;
   log: ControlLog;
   dbLogging: () => DbLoggingStats;
+  /** Failed writes to stdout, stderr and the log file (for the health check). */
+  logDestinations?: () => LogDestinationStats[];
   /** Defaults from config: PROVIDER and TASK_SOURCE. */
   provider?: Provider;
   source?: TaskSource;
@@ -103,6 +105,7 @@ export async function buildSystem(o: SystemOptions): Promise<System> {
     log: o.log,
     projections,
     dbLogging: o.dbLogging,
+    logDestinations: o.logDestinations,
     reactorCheckpoint: () => loadCheckpoint(o.store.db, REACTOR_CHECKPOINT),
     reactorWaitMs: o.reactorWaitMs,
   });

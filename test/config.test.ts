@@ -1,4 +1,7 @@
-import { ConfigError, describeConfig, loadConfig } from '../src/config';
+import type { CliIo } from '../src/cli/context';
+import { main } from '../src/cli/main';
+import { ConfigError, describeConfig, loadConfig, misspeltSettings } from '../src/config';
+import { Capture } from './helpers/harness';
 
 describe('configuration', () => {
   test('defaults are the operators policy', () => {
@@ -42,5 +45,54 @@ describe('configuration', () => {
     expect(lines).not.toContain('admin');
     expect(lines).toContain('DATABASE_URL=postgres://***@db.internal:5432/***');
     expect(lines).toContain('MAX_WORKERS=10');
+  });
+
+  test("a misspelt setting is a warning naming the right one; other software's variables are not", () => {
+    expect(
+      misspeltSettings({
+        POLL_INTERVAL_SECS: '5',
+        MAX_ACTIVE_GPU: '4',
+        TASK_COUNT_KYE: 'x',
+        POLL_INTERVAL_SEC: '5',
+        PATH: '/usr/bin',
+        HOME: '/root',
+        NODE_OPTIONS: '--x',
+        TEST_DATABASE_URL: 'postgres://x',
+        MAX_OLD_SPACE: '1',
+      }),
+    ).toEqual([
+      'POLL_INTERVAL_SECS is not a setting of ours: did you mean POLL_INTERVAL_SEC? (it is ignored)',
+      'MAX_ACTIVE_GPU is not a setting of ours: did you mean MAX_ACTIVE_GPUS? (it is ignored)',
+      'TASK_COUNT_KYE is not a setting of ours: did you mean TASK_COUNT_KEY? (it is ignored)',
+    ]);
+  });
+
+  test('a task count path the http source could not read fails the configuration check', () => {
+    expect(() => loadConfig({ TASK_COUNT_QUEUED_PATH: 'totals..x' })).toThrow(
+      /TASK_COUNT_QUEUED_PATH="totals..x" is not allowed: invalid JSON path "totals..x"/,
+    );
+    expect(() => loadConfig({ TASK_COUNT_WORKERS_PATH: 'a[x]' })).toThrow(/TASK_COUNT_WORKERS_PATH="a\[x\]"/);
+    expect(loadConfig({ TASK_COUNT_ACTIVE_PATH: 'data[0].n' }).TASK_COUNT_ACTIVE_PATH).toBe('data[0].n');
+  });
+
+  test('start exits 2 on a bad path before the store opens, and prints misspelling warnings', async () => {
+    const stdout = new Capture();
+    const stderr = new Capture();
+    const io: CliIo = {
+      stdout,
+      stderr,
+      stdin: process.stdin,
+      // a store that cannot be opened: reaching it would fail differently (exit 1)
+      env: {
+        DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none',
+        TASK_COUNT_QUEUED_PATH: 'totals..x',
+        MAX_ACTIVE_GPU: '4',
+      },
+      isTTY: false,
+    };
+    expect(await main(['node', 'gpu-scaler', 'start', '--cycles', '1'], io)).toBe(2);
+    expect(stderr.text).toContain('TASK_COUNT_QUEUED_PATH="totals..x" is not allowed');
+    expect(stdout.text).not.toContain('gpu-scaler starting');
+    expect(stderr.text).toContain('warning: MAX_ACTIVE_GPU is not a setting of ours: did you mean MAX_ACTIVE_GPUS?');
   });
 });

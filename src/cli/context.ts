@@ -1,4 +1,5 @@
 import { appRegistry } from '../../events/index';
+import { secretsOf } from '../config';
 import type { EventStore } from '../store/event-store';
 import { openStore } from '../store/index';
 import { describeTarget, parseDatabaseUrl, type StoreTarget } from '../store/open';
@@ -59,6 +60,7 @@ export async function withStore<T>(
       listen: opts.listen ?? false,
       applicationName: 'gpu-scaler-cli',
       migrate: opts.migrate,
+      secrets: secretsOf(io.env),
     });
   } catch (err) {
     throw new CliError(`cannot open the store (${describeTarget(target)}): ${(err as Error).message}`);

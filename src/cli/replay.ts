@@ -9,6 +9,9 @@ import {
   rebuildProjections,
   type Until,
 } from '../projections/rebuild';
+import { REACTOR_CHECKPOINT } from '../reactor/reactor';
+import { advanceCheckpoint, loadCheckpoint } from '../store/checkpoints';
+import { type Checkpoint, type EventStore, START } from '../store/event-store';
 import { CliError, type CliIo, EXIT, withStore, writeJson } from './context';
 import { parseTime } from './time';
 
@@ -103,6 +106,21 @@ function progressReporter(io: CliIo): { update(p: RebuildProgress): void; stop()
     },
     stop() {},
   };
+}
+
+/**
+ * After a full rebuild: a reactor without a checkpoint (the state a logical restore leaves once the
+ * checkpoints are reset) is set to where the rebuild reached, so it never re-reads all history nor
+ * acts again on decisions that were acted on before the backup. Skipping is safe: a decision not
+ * acted on is made again by the next cycle from the fleet as it is, and an old one would be stale
+ * anyway (DECISION_STALE_SEC). A reactor with a checkpoint is left alone. Returns the new one.
+ */
+export async function settleReactorCheckpoint(store: EventStore, to: Checkpoint): Promise<Checkpoint | null> {
+  const current = await loadCheckpoint(store.db, REACTOR_CHECKPOINT);
+  if (current.txId !== START.txId || current.position !== START.position) return null;
+  if (to.position === START.position) return null;
+  const moved = await store.db.transaction((tx) => advanceCheckpoint(tx, REACTOR_CHECKPOINT, START, to));
+  return moved ? to : null;
 }
 
 /** The final summary: events read, rows per table, seconds, events/s; then where the tables are. */
@@ -239,8 +257,16 @@ export function registerReplay(program: Command, io: CliIo): void {
         } finally {
           progress.stop();
         }
-        if (raw.json) writeJson(io, toJson(result));
-        else for (const line of summaryLines(result)) io.stdout.write(`${line}\n`);
+        const reactor = result.mode === 'swap' ? await settleReactorCheckpoint(store, result.checkpoint) : null;
+        if (raw.json) writeJson(io, { ...toJson(result), reactorCheckpointSetTo: reactor?.position ?? null });
+        else {
+          for (const line of summaryLines(result)) io.stdout.write(`${line}\n`);
+          if (reactor) {
+            io.stdout.write(
+              `the reactor had no checkpoint: set to position ${reactor.position}, so decisions recorded before it are never acted on again\n`,
+            );
+          }
+        }
       });
     });
 }

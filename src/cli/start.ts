@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../config';
+import { loadConfig, misspeltSettings } from '../config';
 import { runService } from '../service';
 import type { CliIo } from './context';
 
@@ -18,6 +18,7 @@ export function registerStart(program: Command, io: CliIo): void {
       if (flags.maxWorkers) overrides.MAX_WORKERS = flags.maxWorkers;
       if (flags.maxActiveGpus) overrides.MAX_ACTIVE_GPUS = flags.maxActiveGpus;
       if (flags.logFormat) overrides.LOG_FORMAT = flags.logFormat;
+      for (const warning of misspeltSettings(io.env)) io.stderr.write(`gpu-scaler: warning: ${warning}\n`);
       const config = loadConfig({ ...io.env, ...overrides });
       const cycles = flags.cycles === undefined ? undefined : Number(flags.cycles);
       if (cycles !== undefined && (!Number.isInteger(cycles) || cycles < 1)) {

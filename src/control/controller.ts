@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { DbLoggingStats } from '../../events/health';
+import type { DbLoggingStats, LogDestinationStats } from '../../events/health';
 import { Streams } from '../../events/index';
 import type { PolicySettings } from '../../events/scaling';
 import type { Clock } from '../clock';
 import type { Config } from '../config';
-import { assessDbLogging } from '../logging/index';
+import { assessDbLogging, destinationProblems } from '../logging/index';
 import type { ProjectionRunner } from '../projections/runner';
 import type { PodInfo, Provider } from '../providers/provider';
 import { parseTaskCount, rawForEvent, type TaskCount, type TaskSource } from '../sources/source';
@@ -41,6 +41,7 @@ export interface ControllerDeps {
   projections: ProjectionRunner;
   /** Database logging statistics, for health checks. */
   dbLogging: () => DbLoggingStats;
+  logDestinations?: () => LogDestinationStats[];
   /** Where the reactor stands, so a decision is never made before the last one was acted on. */
   reactorCheckpoint?: () => Promise<Checkpoint>;
   /** Real milliseconds to wait for a lagging reactor before holding the fleet (default 5000). */
@@ -527,11 +528,15 @@ export class Controller {
     if (cycle % config.HEALTH_CHECK_EVERY_CYCLES === 0) {
       const stats = this.d.dbLogging();
       const assessed = assessDbLogging(stats);
-      // failing: database logging could not start; degraded: it runs with errors, or is switched off
-      const status = stats.initError ? 'failing' : assessed.healthy && stats.enabled ? 'healthy' : 'degraded';
-      const problems = [...assessed.problems];
+      const logDestinations = this.d.logDestinations?.() ?? [];
+      const lost = destinationProblems(logDestinations);
+      // failing: database logging could not start; degraded: it runs with errors, or is switched
+      // off, or another log destination lost writes
+      const ok = assessed.healthy && stats.enabled && lost.length === 0;
+      const status = stats.initError ? 'failing' : ok ? 'healthy' : 'degraded';
+      const problems = [...assessed.problems, ...lost];
       if (!stats.enabled) problems.push('database logging is disabled (DB_LOGGING=false)');
-      const data = { cycle, at, status, dbLogging: stats, problems } as const;
+      const data = { cycle, at, status, dbLogging: stats, logDestinations, problems } as const;
       await store.append(Streams.health, [{ type: 'HealthChecked', data, metadata: { cycle } }]);
       log.log(status === 'healthy' ? 'notice' : 'crit', healthCheckLine(data), { cycle });
       if (status !== 'healthy') log.mirror(healthCheckLine(data));
@@ -543,6 +548,7 @@ export class Controller {
         cycle,
         at,
         dbLoggingHealthy: stats.enabled && assessDbLogging(stats).healthy && !stats.initError,
+        logWriteFailures: (this.d.logDestinations?.() ?? []).reduce((n, d) => n + d.failures, 0),
         lastTaskCount: this.lastTaskCount,
         lastWorkerCount: workerCount,
         workersByStatus: byStatus,

@@ -1,4 +1,7 @@
 import postgres from 'postgres';
+import { describeError } from '../logging/errors-file';
+import { redactSecrets, secretValues } from '../logging/redact';
+import { noDelaySockets } from '../store/db-postgres';
 
 /**
  * One leader per store: two controllers started against the same database must never both act.
@@ -8,25 +11,47 @@ import postgres from 'postgres';
  * so a second process cannot even open it.
  */
 export interface LeaderLock {
-  /** Becomes or stays the leader; true while this process holds the lock. */
-  tryAcquire(): Promise<boolean>;
+  /**
+   * Becomes or stays the leader. `leading` while this process holds the lock; `other` when another
+   * session holds it; `unreachable` when the database could not be asked (the error, redacted).
+   */
+  tryAcquire(): Promise<LeaderStatus>;
   release(): Promise<void>;
 }
 
+export type LeaderStatus = { kind: 'leading' } | { kind: 'other' } | { kind: 'unreachable'; error: string };
+
+/** What a controller that does not lead says about it. */
+export function standingByLine(status: Exclude<LeaderStatus, { kind: 'leading' }>): string {
+  return status.kind === 'other'
+    ? '⏸️ Another controller leads this store: standing by (trying again every cycle)'
+    : `❌ The database is unreachable (${status.error}): standing by, acting on nothing (trying again every cycle)`;
+}
+
 export const embeddedLeaderLock = (): LeaderLock => ({
-  tryAcquire: async () => true,
+  tryAcquire: async () => ({ kind: 'leading' }),
   release: async () => {},
 });
 
 const LOCK_CLASS = 2002;
 
-export function postgresLeaderLock(url: string, schema = 'public'): LeaderLock {
-  const sql = postgres(url, {
+export function postgresLeaderLock(
+  url: string,
+  schema = 'public',
+  opts: { connectTimeoutSec?: number } = {},
+): LeaderLock {
+  const socket = noDelaySockets();
+  // `socket` is a documented porsager option its type definitions lack.
+  const options: postgres.Options<Record<string, never>> & { socket: typeof socket } = {
     max: 1,
     idle_timeout: 0,
+    connect_timeout: opts.connectTimeoutSec ?? 5,
     onnotice: () => {},
+    socket,
     connection: { application_name: 'gpu-scaler-leader' },
-  });
+  };
+  const sql = postgres(url, options);
+  const secrets = secretValues({ url }, ['url']);
   let held = false;
   const key = sql`hashtext(${`gpu-scaler:${schema}`})`;
   return {
@@ -38,14 +63,14 @@ export function postgresLeaderLock(url: string, schema = 'public'): LeaderLock {
             where locktype = 'advisory' and pid = pg_backend_pid() and classid = ${LOCK_CLASS}
               and objid = (${key})::oid and granted`;
           held = row.n > 0;
-          if (held) return true;
+          if (held) return { kind: 'leading' };
         }
         const [row] = await sql`select pg_try_advisory_lock(${LOCK_CLASS}, ${key}) as ok`;
         held = row.ok === true;
-        return held;
-      } catch {
+        return held ? { kind: 'leading' } : { kind: 'other' };
+      } catch (err) {
         held = false;
-        return false;
+        return { kind: 'unreachable', error: redactSecrets(describeError(err), secrets) };
       }
     },
     async release() {
@@ -55,7 +80,11 @@ export function postgresLeaderLock(url: string, schema = 'public'): LeaderLock {
         /* the connection is gone, and the lock with it */
       }
       held = false;
-      await sql.end({ timeout: 2 });
+      try {
+        await sql.end({ timeout: 2 });
+      } finally {
+        socket.closeAll();
+      }
     },
   };
 }

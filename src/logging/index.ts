@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import winston from 'winston';
-import type { DbLoggingStats } from '../../events/health';
+import type { DbLoggingStats, LogDestinationStats } from '../../events/health';
 import type { Sql } from '../store/db';
 import {
   DbLoggingRequiredError,
@@ -10,7 +10,9 @@ import {
   PROBE_MESSAGE,
   probeSystemLogs,
 } from './db-logging-init';
+import { DestinationFailures, logFileProblem } from './destinations';
 import { appendErrorFile, BatchFailureReporter, describeError, errorType, initFailureReport } from './errors-file';
+import { LogFileTransport } from './file-transport';
 import { jsonFormat, textFormat } from './format';
 import { assessDbLogging, errorRate } from './health';
 import { isLogLevel, LOG_LEVELS } from './levels';
@@ -21,6 +23,7 @@ import { positiveInt, SystemLogsTransport } from './system-logs-transport';
 
 export type { DbLoggingStats } from '../../events/health';
 export { DbLoggingRequiredError, DbLoggingTimeoutError, DbLoggingUnavailableError } from './db-logging-init';
+export { destinationProblems, logFileProblem } from './destinations';
 export { describeError, errorType } from './errors-file';
 export {
   assessDbLogging,
@@ -30,6 +33,7 @@ export {
 } from './health';
 export { LOG_LEVELS, type LogLevel } from './levels';
 export { redactSecrets } from './redact';
+export { PRUNE_BATCH, pruneSystemLogs, SystemLogsPruner } from './retention';
 
 export interface LoggingOptions {
   /** stdout format: 'pretty' (timestamp, level, message) or 'json' (one object per line). Default 'pretty'. */
@@ -74,6 +78,8 @@ export interface Logging {
   /** The redundant `<ISO timestamp> <line>` on stderr, written directly; never throws. */
   mirror(line: string): void;
   dbStats(): DbLoggingStats;
+  /** Failed writes to stdout, stderr and the log file, with the last error of each. */
+  destinationStats(): LogDestinationStats[];
   /** Writes everything queued so far to the database (failures are counted, never thrown). */
   flush(): Promise<void>;
   /** Flushes and closes every destination; the log file is complete when it resolves. Idempotent. */
@@ -100,8 +106,13 @@ export async function createLogging(opts: LoggingOptions, db: Sql | null): Promi
     if (opts[key] !== undefined) positiveInt(opts[key], key);
   }
   const redact = makeRedactor(opts.secrets ?? []);
-  const mirror = createMirror(opts.stderr ?? process.stderr, now, redact);
   const logFile = opts.logFile === undefined ? path.join(process.cwd(), 'orchestrator.log') : opts.logFile;
+  if (logFile !== null) {
+    const problem = logFileProblem(logFile);
+    if (problem) throw new Error(problem);
+  }
+  const failures = new DestinationFailures(redact, logFile);
+  const mirror = createMirror(opts.stderr ?? process.stderr, now, redact, (err) => failures.record('stderr', err));
   const errorsFile = opts.dbErrorsFile ?? path.join(process.cwd(), 'db_logging_errors.log');
   const sourceType = opts.sourceType ?? 'orchestrator';
   const sourceId = opts.sourceId ?? `${os.hostname()}-${process.pid}`;
@@ -122,11 +133,21 @@ export async function createLogging(opts: LoggingOptions, db: Sql | null): Promi
     if (loggerErrors <= MAX_REPORTED_LOGGER_ERRORS) mirror(`logging error: ${describeError(err)}`);
   });
   logger.add(
-    new StdoutTransport({ stream: opts.stdout, format: opts.format === 'json' ? jsonFormat() : textFormat() }),
+    new StdoutTransport({
+      stream: opts.stdout,
+      format: opts.format === 'json' ? jsonFormat() : textFormat(),
+      onFailure: (err) => failures.record('stdout', err),
+    }),
   );
   if (logFile !== null) {
     try {
-      logger.add(new winston.transports.File({ filename: logFile, format: textFormat() }));
+      logger.add(
+        new LogFileTransport({
+          filename: logFile,
+          format: textFormat(),
+          onFailure: (err) => failures.record('file', err),
+        }),
+      );
     } catch (err) {
       logger.crit(`log file ${logFile} cannot be opened, logging without it: ${describeError(err)}`);
       mirror(`log file ${logFile} cannot be opened: ${describeError(err)}`);
@@ -207,6 +228,7 @@ export async function createLogging(opts: LoggingOptions, db: Sql | null): Promi
     logger,
     mirror,
     dbStats,
+    destinationStats: () => failures.stats(),
     flush: async () => {
       // let entries logged just now travel through winston's pipe first
       await new Promise<void>((resolve) => setImmediate(resolve));

@@ -8,9 +8,65 @@ export const REDACTED = '***';
  */
 const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^\s:/?#@]*:)[^\s/?#]*@/gi;
 
+/** `Bearer <token>` (an Authorization header echoed back): the token, whatever it is. */
+const BEARER_TOKEN = /\b(Bearer\s+)[A-Za-z0-9\-._~+/]+=*/gi;
+
+/** A part of a secret (a URL's password, a value of a JSON object) shorter than this is not redacted on its own. */
+const MIN_PART_CHARS = 4;
+
 /**
- * Replaces every occurrence of each secret (and of its URL-encoded form) with `***`, and the
- * password of any `scheme://user:password@` URL. Empty secrets are ignored.
+ * The secret values to redact, from the settings named in `keys` (the configuration's SECRET_KEYS,
+ * read from a parsed configuration or straight from the environment): each value whole, the
+ * password of a URL (as written and decoded), and the string values of a JSON object (a worker
+ * environment). One list, used by every destination: logs, system_logs, events, errors.
+ */
+export function secretValues(settings: Record<string, unknown>, keys: readonly string[]): string[] {
+  const out = new Set<string>();
+  const addPart = (v: string) => {
+    if (v.length >= MIN_PART_CHARS) out.add(v);
+  };
+  for (const key of keys) {
+    const value = settings[key];
+    if (typeof value !== 'string' || value.trim() === '') continue;
+    out.add(value);
+    out.add(value.trim());
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+      try {
+        const url = new URL(value.trim());
+        if (url.password) {
+          addPart(url.password);
+          addPart(safeDecode(url.password));
+        }
+      } catch {
+        /* not a URL after all: the whole value is redacted */
+      }
+    }
+    if (value.trim().startsWith('{')) {
+      try {
+        const parsed: unknown = JSON.parse(value);
+        if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
+          for (const v of Object.values(parsed)) if (typeof v === 'string') addPart(v);
+        }
+      } catch {
+        /* not JSON: the whole value is redacted */
+      }
+    }
+  }
+  return [...out];
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/**
+ * Replaces every occurrence of each secret (and of its URL-encoded form) with `***`, the password
+ * of any `scheme://user:password@` URL and the token of any `Bearer <token>`. Empty secrets are
+ * ignored.
  */
 export function redactSecrets(text: string, secrets: readonly string[]): string {
   return makeRedactor(secrets)(text);
@@ -26,7 +82,7 @@ export function makeRedactor(secrets: readonly string[]): Redactor {
     for (const secret of list) {
       if (out.includes(secret)) out = out.split(secret).join(REDACTED);
     }
-    return out.replace(URL_PASSWORD, `$1${REDACTED}@`);
+    return out.replace(URL_PASSWORD, `$1${REDACTED}@`).replace(BEARER_TOKEN, `$1${REDACTED}`);
   };
 }
 
@@ -42,6 +98,35 @@ export function expandSecrets(secrets: readonly string[]): string[] {
 }
 
 const MAX_DEPTH = 12;
+
+/**
+ * A copy of JSON-shaped `value` (event data, metadata) with every string redacted; anything that is
+ * not a string, a plain object or an array is kept as it is, so a schema sees the same types.
+ * Returns `value` itself when nothing changed.
+ */
+export function redactStrings<T>(value: T, redact: Redactor, depth = 0): T {
+  if (typeof value === 'string') return redact(value) as T;
+  if (typeof value !== 'object' || value === null || depth > 64) return value;
+  if (Array.isArray(value)) {
+    let changed = false;
+    const out = value.map((v) => {
+      const r = redactStrings(v, redact, depth + 1);
+      if (r !== v) changed = true;
+      return r;
+    });
+    return (changed ? out : value) as T;
+  }
+  if (Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null) return value;
+  let changed = false;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    const rk = redact(k);
+    const rv = redactStrings(v, redact, depth + 1);
+    if (rk !== k || rv !== v) changed = true;
+    out[rk] = rv;
+  }
+  return (changed ? out : value) as T;
+}
 
 /**
  * A JSON-shaped copy of `value` with every string redacted. Plain objects and arrays are copied (the

@@ -22,13 +22,21 @@ export type Mirror = (line: string) => void;
  * The redundant plain line on stderr, written straight to the stream (not through winston) so it
  * survives a broken logger: `<ISO timestamp> <line>\n`. Never throws.
  */
-export function createMirror(stream: NodeJS.WritableStream, now: () => Date, redact: Redactor): Mirror {
+export function createMirror(
+  stream: NodeJS.WritableStream,
+  now: () => Date,
+  redact: Redactor,
+  onFailure: (err: unknown) => void = () => {},
+): Mirror {
   ignoreStreamErrors(stream);
   return (line: string) => {
     try {
-      stream.write(`${now().toISOString()} ${redact(String(line))}\n`);
-    } catch {
+      stream.write(`${now().toISOString()} ${redact(String(line))}\n`, (err) => {
+        if (err) onFailure(err);
+      });
+    } catch (err) {
       // the mirror must never take the controller down
+      onFailure(err);
     }
   };
 }

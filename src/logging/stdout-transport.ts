@@ -6,6 +6,8 @@ const MESSAGE = Symbol.for('message');
 export interface StdoutTransportOptions extends winston.transports.ConsoleTransportOptions {
   /** Where lines go (default process.stdout); tests pass a capture stream. */
   stream?: NodeJS.WritableStream;
+  /** Called with every failed write (counted for the health check). */
+  onFailure?: (err: unknown) => void;
 }
 
 /**
@@ -14,21 +16,26 @@ export interface StdoutTransportOptions extends winston.transports.ConsoleTransp
  */
 export class StdoutTransport extends winston.transports.Console {
   private readonly stream: NodeJS.WritableStream;
+  private readonly onFailure: (err: unknown) => void;
 
   constructor(opts: StdoutTransportOptions = {}) {
-    const { stream, ...rest } = opts;
+    const { stream, onFailure, ...rest } = opts;
     super(rest);
     this.name = 'stdout';
     this.stream = stream ?? process.stdout;
+    this.onFailure = onFailure ?? (() => {});
     ignoreStreamErrors(this.stream);
   }
 
   override log(info: Record<string | symbol, unknown>, callback: () => void): void {
     setImmediate(() => this.emit('logged', info));
     try {
-      this.stream.write(`${String(info[MESSAGE])}\n`);
-    } catch {
+      this.stream.write(`${String(info[MESSAGE])}\n`, (err) => {
+        if (err) this.onFailure(err);
+      });
+    } catch (err) {
       // stdout going away must not stop the controller
+      this.onFailure(err);
     }
     callback();
   }

@@ -1,3 +1,4 @@
+import { makeRedactor, type Redactor } from '../logging/redact';
 import { formatJsonPath, type JsonPath, lookupJsonPath, parseJsonPath } from './json-path';
 import type { TaskSource } from './source';
 
@@ -58,9 +59,12 @@ export class HttpTaskSource implements TaskSource {
   private readonly maxBytes: number;
   private readonly bodyText: string | undefined;
   private readonly target: string;
+  private readonly redact: Redactor;
 
   constructor(private readonly opts: HttpSourceOptions) {
     this.name = opts.name ?? 'http';
+    // the key, and any `Bearer …` an endpoint echoes back, whatever it holds
+    this.redact = makeRedactor(opts.key ? [opts.key] : []);
     let url: URL;
     try {
       url = new URL(opts.url);
@@ -86,7 +90,8 @@ export class HttpTaskSource implements TaskSource {
   }
 
   async fetch(opts: { workerIds: string[]; signal?: AbortSignal }): Promise<unknown> {
-    const text = await this.request(opts.signal);
+    // A byte-order mark before the JSON is allowed (JSON.parse refuses it).
+    const text = (await this.request(opts.signal)).replace(/^\uFEFF/, '');
     let json: unknown;
     try {
       json = JSON.parse(text);
@@ -141,7 +146,7 @@ export class HttpTaskSource implements TaskSource {
       }
       if (!res.ok) {
         throw new HttpSourceError(
-          `${this.what()} answered HTTP ${res.status} ${res.statusText}: ${this.excerpt(text)}`.trim(),
+          this.redact(`${this.what()} answered HTTP ${res.status} ${res.statusText}: ${this.excerpt(text)}`.trim()),
         );
       }
       return text;
@@ -165,11 +170,6 @@ export class HttpTaskSource implements TaskSource {
     const flat = this.redact(text).replace(/\s+/g, ' ').trim();
     if (flat === '') return '(empty body)';
     return flat.length > EXCERPT_CHARS ? `${flat.slice(0, EXCERPT_CHARS)}… (${text.length} chars)` : flat;
-  }
-
-  private redact(text: string): string {
-    const key = this.opts.key;
-    return key ? text.split(key).join('***') : text;
   }
 }
 

@@ -21,8 +21,15 @@ export interface TaskCount {
 
 export function taskCountSchema(max: number) {
   const n = z
-    .number({ error: (i) => (i.input === undefined ? 'missing' : `not a number (got ${typeof i.input})`) })
-    .refine((v) => Number.isFinite(v), 'not a finite number')
+    .number({
+      error: (i) =>
+        i.input === undefined
+          ? 'missing'
+          : typeof i.input === 'number' && !Number.isNaN(i.input)
+            ? 'not finite'
+            : `not a number (got ${typeof i.input === 'number' ? 'NaN' : typeof i.input})`,
+    })
+    .refine((v) => Number.isFinite(v), 'not finite')
     .refine((v) => Number.isInteger(v), 'not a whole number')
     .refine((v) => v >= 0, 'negative')
     .refine((v) => v <= max, `over the ceiling TASK_COUNT_MAX=${max}`);

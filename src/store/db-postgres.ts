@@ -75,6 +75,18 @@ export interface SocketOptions {
   path?: string | false;
 }
 
+/** A socket factory for porsager that can close every socket it made (see closeAll). */
+export interface SocketFactory {
+  (o: SocketOptions): net.Socket;
+  /**
+   * Destroys every socket still open and makes any later one fail at once. porsager's end() leaves
+   * behind a socket that was still connecting when it was called (its terminate() only ends an
+   * open socket): after a server restart, the LISTEN connection reconnects by itself, and a stop
+   * at that moment left that socket open, holding the process alive after "stopped".
+   */
+  closeAll(): void;
+}
+
 /**
  * Connections with Nagle's algorithm off. porsager leaves it on, and a COPY is written in pieces
  * (the data, then CopyDone): the kernel holds each small piece until the server acknowledges the
@@ -86,26 +98,51 @@ export interface SocketOptions {
  * `host` for the server name) and calls the factory again to reconnect, so several hosts in the
  * URL are tried in turn here as porsager does itself.
  */
-export function noDelaySockets(): (o: SocketOptions) => net.Socket {
+export function noDelaySockets(): SocketFactory {
   let next = 0;
-  return (o) => {
+  let closed = false;
+  const open = new Set<net.Socket>();
+  const factory = (o: SocketOptions) => {
     const i = next++ % o.host.length;
+    // porsager reports a factory's error as a failed connection, as it would a refused one
+    if (closed) throw new Error('the database client was closed');
     const socket = o.path
       ? net.connect({ path: o.path, noDelay: true })
       : net.connect({ host: o.host[i], port: o.port[i], noDelay: true });
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
     return Object.assign(socket, { host: o.host[i], port: o.port[i] });
   };
+  return Object.assign(factory, {
+    closeAll() {
+      closed = true;
+      for (const socket of open) socket.destroy();
+      open.clear();
+    },
+  });
+}
+
+const factories = new WeakMap<object, SocketFactory>();
+
+/** Ends a client made by postgresClient(), then destroys any socket porsager left behind. */
+export async function endClient(sql: Client, timeoutSec: number): Promise<void> {
+  try {
+    await sql.end({ timeout: timeoutSec });
+  } finally {
+    factories.get(sql)?.closeAll();
+  }
 }
 
 /** A porsager client with the store's settings: search_path on the schema, int8 as a JS number. */
 export function postgresClient(opts: PostgresDbOptions): Client {
   const schema = opts.schema ?? 'public';
   quoteIdent(schema);
+  const socket = noDelaySockets();
   // `socket` is a documented porsager option its type definitions lack.
-  const options: postgres.Options<Record<string, never>> & { socket: ReturnType<typeof noDelaySockets> } = {
+  const options: postgres.Options<Record<string, never>> & { socket: SocketFactory } = {
     max: opts.max ?? 10,
     onnotice: () => {},
-    socket: noDelaySockets(),
+    socket,
     connection: {
       search_path: schema,
       application_name: opts.applicationName ?? 'gpu-scaler',
@@ -115,7 +152,9 @@ export function postgresClient(opts: PostgresDbOptions): Client {
       bigint: { to: 20, from: [20], serialize: (x: number) => String(x), parse: (x: string) => Number(x) },
     } as never,
   };
-  return postgres(opts.url, options) as unknown as Client;
+  const client = postgres(opts.url, options) as unknown as Client;
+  factories.set(client, socket);
+  return client;
 }
 
 /** A real PostgreSQL server through porsager's `postgres`. */
@@ -140,7 +179,7 @@ export async function openPostgresDb(opts: PostgresDbOptions): Promise<Db> {
       };
     },
     async close() {
-      await sql.end({ timeout: 5 });
+      await endClient(sql, 5);
     },
   };
 }

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import EventEmitter from 'eventemitter3';
 import { EventDecodeError, type EventRegistry } from '../../events/registry';
+import { makeRedactor, type Redactor, redactStrings } from '../logging/redact';
 import { type AppendRow, appendRows } from './append';
 import type { Db, Sql } from './db';
 import { type ExpectedVersion, mapAppendError } from './errors';
@@ -108,7 +109,18 @@ export class EventStore {
     /** The executor this store runs on: the pool, or one transaction. */
     readonly sql: Sql = db,
     private readonly inTransaction = false,
+    /** Applied to every string of every appended event's data and metadata (see setSecrets). */
+    private redact: Redactor = makeRedactor([]),
   ) {}
+
+  /**
+   * The secrets no event may hold: from now on every string of an appended event's data and
+   * metadata has them (and any `Bearer` token or URL password) replaced by `***` before it is
+   * validated and written. Events are never deleted, so this is the last gate, for every producer.
+   */
+  setSecrets(secrets: readonly string[]): void {
+    this.redact = makeRedactor(secrets);
+  }
 
   /** Starts bridging NOTIFY from other processes into `signals` ('wake'). */
   async listen(): Promise<void> {
@@ -135,7 +147,7 @@ export class EventStore {
     if (this.inTransaction) return fn(this);
     const streams = new Set<string>();
     const result = await this.db.transaction(async (tx) => {
-      const bound = new EventStore(this.db, this.registry, tx, true);
+      const bound = new EventStore(this.db, this.registry, tx, true, this.redact);
       bound.signals.on('appended', (s) => streams.add(s));
       return fn(bound);
     });
@@ -148,8 +160,8 @@ export class EventStore {
   }
 
   /**
-   * Appends events to one stream atomically. Every event is validated against its schema first:
-   * one bad event and nothing is written.
+   * Appends events to one stream atomically. Every string of every event is redacted (setSecrets),
+   * then every event is validated against its schema: one bad event and nothing is written.
    */
   async append(
     streamId: string,
@@ -169,9 +181,10 @@ export class EventStore {
       );
     }
     const payload = events.map((e) => {
-      const { schemaVersion, data } = this.registry.encode(e.type, e.data);
+      const { schemaVersion, data } = this.registry.encode(e.type, redactStrings(e.data, this.redact));
       const eventId = e.eventId ?? randomUUID();
-      return { event_id: eventId, event_type: e.type, schema_version: schemaVersion, data, metadata: e.metadata ?? {} };
+      const metadata = redactStrings(e.metadata ?? {}, this.redact);
+      return { event_id: eventId, event_type: e.type, schema_version: schemaVersion, data, metadata };
     });
     let rows: AppendRow[];
     try {
@@ -272,19 +285,45 @@ export class EventStore {
    * The next batch after a checkpoint, in (tx_id, global_position) order. Only rows written by
    * transactions older than every transaction still open are returned, so an event whose position
    * was taken early but committed late is never skipped: the reader waits for it instead.
+   *
+   * With `types`, only events of those types come back, and the server skips the rest. So that the
+   * checkpoint still passes the skipped events, the same statement (one snapshot) also returns the
+   * last visible event of any type: when the page comes back short, everything up to it was seen,
+   * and the checkpoint moves there even if the page is empty.
    */
-  async readBatch(after: Checkpoint, limit = 1000): Promise<ReadBatch> {
-    const rows = await this.sql.query<EventRow>(
-      `select ${COLUMNS} from events
-        where ((tx_id::text)::bigint, global_position) > ($1::bigint, $2::bigint)
-          and tx_id < pg_snapshot_xmin(pg_current_snapshot())
-        order by (tx_id::text)::bigint, global_position
-        limit $3`,
-      [after.txId, after.position, limit],
+  async readBatch(after: Checkpoint, limit = 1000, types?: readonly string[]): Promise<ReadBatch> {
+    const visible = `((tx_id::text)::bigint, global_position) > ($1::bigint, $2::bigint)
+          and tx_id < pg_snapshot_xmin(pg_current_snapshot())`;
+    if (!types) {
+      const rows = await this.sql.query<EventRow>(
+        `select ${COLUMNS} from events where ${visible}
+          order by (tx_id::text)::bigint, global_position
+          limit $3`,
+        [after.txId, after.position, limit],
+      );
+      const events = rows.map((r) => this.decode(r));
+      const last = events[events.length - 1];
+      return { events, checkpoint: last ? { txId: last.txId, position: last.globalPosition } : after };
+    }
+    const rows = await this.sql.query<EventRow & { tail: boolean }>(
+      `select * from (
+         (select ${COLUMNS}, false as tail from events where ${visible} and event_type = any($4::text[])
+           order by (tx_id::text)::bigint, global_position limit $3)
+         union all
+         (select global_position, stream_id, stream_version, event_id::text, event_type, schema_version,
+                 null::jsonb, null::jsonb, tx_id::text, recorded_at, true as tail
+            from events where ${visible}
+           order by (tx_id::text)::bigint desc, global_position desc limit 1)
+       ) t order by tail, (tx_id::bigint), global_position`,
+      [after.txId, after.position, limit, [...types]],
     );
-    const events = rows.map((r) => this.decode(r));
-    const last = events[events.length - 1];
-    return { events, checkpoint: last ? { txId: last.txId, position: last.globalPosition } : after };
+    const page = rows.filter((r) => !r.tail);
+    const tail = rows.find((r) => r.tail);
+    const events = page.map((r) => this.decode(r));
+    const last = page[page.length - 1];
+    let checkpoint = last ? { txId: last.tx_id, position: last.global_position } : after;
+    if (page.length < limit && tail) checkpoint = { txId: tail.tx_id, position: tail.global_position };
+    return { events, checkpoint };
   }
 
   /** Every committed event after a checkpoint, batch by batch, until caught up. */

@@ -21,13 +21,17 @@ export interface OpenStoreOptions {
    * saying what to run). false: only check that they are applied (a reader login).
    */
   migrate?: boolean;
+  /** Values no appended event may hold (see EventStore.setSecrets). */
+  secrets?: readonly string[];
 }
 
 /** Opens the database, applies pending migrations and returns the event store. */
 export async function openStore(opts: OpenStoreOptions): Promise<EventStore> {
   const target = typeof opts.target === 'object' ? opts.target : parseDatabaseUrl(opts.target);
   const db = await openDb(target, { schema: opts.schema, applicationName: opts.applicationName });
-  return storeOn(db, opts.registry, opts.listen ?? true, opts.migrate ?? true);
+  const store = await storeOn(db, opts.registry, opts.listen ?? true, opts.migrate ?? true);
+  if (opts.secrets) store.setSecrets(opts.secrets);
+  return store;
 }
 
 /** Migrates an open database (or, with migrate false, checks it is migrated) and wraps it in an event store. */

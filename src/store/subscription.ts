@@ -1,5 +1,5 @@
 import EventEmitter from 'eventemitter3';
-import { advanceCheckpoint, loadCheckpoint } from './checkpoints';
+import { advanceCheckpoint, loadCheckpoint, reached } from './checkpoints';
 import type { Sql } from './db';
 import type { Checkpoint, EventStore, StoredEvent } from './event-store';
 
@@ -14,6 +14,11 @@ export interface SubscriptionOptions {
   handle: (events: StoredEvent[], ctx: { tx: Sql; store: EventStore }) => Promise<void>;
   transactional?: boolean;
   batchSize?: number;
+  /**
+   * Only these event types are read (the server skips the rest); the checkpoint still moves past
+   * the others. Default: every event.
+   */
+  eventTypes?: readonly string[];
   /** Poll even without a notification this often (ms): notifications are hints, not proof. */
   pollIntervalMs?: number;
   /** Backoff after an error: doubles from this up to maxBackoffMs. */
@@ -65,8 +70,11 @@ export class Subscription extends EventEmitter<{
     const name = this.opts.name;
     if (!this.checkpoint) this.checkpoint = await loadCheckpoint(this.store.db, name);
     const from = this.checkpoint;
-    const batch = await this.store.readBatch(from, this.opts.batchSize ?? 500);
-    if (batch.events.length === 0) return 0;
+    const batch = await this.store.readBatch(from, this.opts.batchSize ?? 500, this.opts.eventTypes);
+    if (batch.events.length === 0) {
+      if (!reached(from, batch.checkpoint.txId, batch.checkpoint.position)) await this.skipTo(from, batch.checkpoint);
+      return 0;
+    }
     try {
       if (this.opts.transactional === false) {
         await this.opts.handle(batch.events, { tx: this.store.db, store: this.store });
@@ -87,6 +95,20 @@ export class Subscription extends EventEmitter<{
     this.checkpoint = batch.checkpoint;
     this.emit('batch', batch.events.length, batch.checkpoint);
     return batch.events.length;
+  }
+
+  /** Moves the checkpoint past events of other types (nothing to handle). */
+  private async skipTo(from: Checkpoint, to: Checkpoint): Promise<void> {
+    const name = this.opts.name;
+    try {
+      await this.store.db.transaction(async (tx) => {
+        if (!(await advanceCheckpoint(tx, name, from, to))) throw new CheckpointConflictError(name);
+      });
+    } catch (err) {
+      this.checkpoint = undefined;
+      throw err;
+    }
+    this.checkpoint = to;
   }
 
   /** Processes batches until caught up; returns the number of events handled. */

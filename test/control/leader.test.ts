@@ -1,8 +1,10 @@
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
 import { loadConfig } from '../../src/config';
+import { postgresLeaderLock, standingByLine } from '../../src/control/leader';
 import { runService } from '../../src/service';
 import { TEST_DATABASE_URL } from '../helpers/backends';
 import { Capture } from '../helpers/harness';
@@ -78,6 +80,46 @@ const waitFor = async (cond: () => boolean | Promise<boolean>, what: string, ms 
       b.stop.abort();
       await runB;
       await sql.end();
+    }
+  });
+});
+
+describe('why a controller does not lead', () => {
+  test('a server nobody listens on is "unreachable" with the error, never "another controller"', async () => {
+    const srv = net.createServer();
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const port = (srv.address() as net.AddressInfo).port;
+    await new Promise<void>((r) => srv.close(() => r())); // nobody listens there now
+    const lock = postgresLeaderLock(`postgres://svc:pw-Secret-771@127.0.0.1:${port}/db`, 'public', {
+      connectTimeoutSec: 2,
+    });
+    try {
+      const status = await lock.tryAcquire();
+      expect(status).toEqual({ kind: 'unreachable', error: expect.stringContaining('ECONNREFUSED') });
+      if (status.kind !== 'unreachable') throw new Error('unreachable expected');
+      expect(status.error).not.toContain('pw-Secret-771');
+      expect(standingByLine(status)).toMatch(/^❌ The database is unreachable \(.*ECONNREFUSED.*\): standing by/);
+      expect(standingByLine(status)).not.toContain('Another controller');
+    } finally {
+      await lock.release();
+    }
+  });
+
+  (TEST_DATABASE_URL ? test : test.skip)('a second lock holder is "another controller"', async () => {
+    const url = TEST_DATABASE_URL as string;
+    const schema = `leader_${process.pid}`;
+    const first = postgresLeaderLock(url, schema);
+    const second = postgresLeaderLock(url, schema);
+    try {
+      expect(await first.tryAcquire()).toEqual({ kind: 'leading' });
+      const status = await second.tryAcquire();
+      expect(status).toEqual({ kind: 'other' });
+      if (status.kind === 'other') expect(standingByLine(status)).toContain('Another controller leads this store');
+      await first.release();
+      expect(await second.tryAcquire()).toEqual({ kind: 'leading' });
+    } finally {
+      await first.release();
+      await second.release();
     }
   });
 });

@@ -67,4 +67,46 @@ describe('the service', () => {
     expect(stdout.text).toMatch(/❌ CRITICAL: Database logging initialization FAILED: \w+/);
     expect(stdout.text).toContain('🔢 TASK COUNT (Cycle #');
   });
+
+  test('a log file that cannot be written (a full disk) is counted and reported by the health check', async () => {
+    const stdout = new Capture();
+    const db = `pglite://${path.join(dir, 'db-full-disk')}`;
+    const config = loadConfig(
+      env({ DATABASE_URL: db, LOG_FILE: '/dev/full', HEALTH_CHECK_EVERY_CYCLES: '3', POLL_INTERVAL_SEC: '0.2' }),
+    );
+    expect(await runService({ config, maxCycles: 3, stdout, stderr: new Capture() })).toBe(0);
+    const store = await openStore({ target: db, registry: appRegistry, listen: false });
+    try {
+      const checks = (await store.readStream('health')).filter((e) => e.type === 'HealthChecked');
+      const check = checks[checks.length - 1];
+      const data = check?.data as { status: string; problems: string[]; logDestinations: unknown[] };
+      expect(data.status).toBe('degraded');
+      expect(data.logDestinations).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ destination: 'file', target: '/dev/full', failures: expect.any(Number) }),
+        ]),
+      );
+      const file = data.logDestinations.find((d) => (d as { destination: string }).destination === 'file') as {
+        failures: number;
+        lastError: string;
+      };
+      expect(file.failures).toBeGreaterThan(0);
+      expect(file.lastError).toMatch(/ENOSPC/);
+      expect(data.problems.join('; ')).toMatch(/log file \/dev\/full: \d+ writes? failed \(last: .*ENOSPC/);
+    } finally {
+      await store.close();
+    }
+    expect(stdout.text).toMatch(/HEALTH CHECK \(Cycle #\d+\): DEGRADED - .*log file \/dev\/full/);
+  });
+
+  test('LOG_FILE in a directory that does not exist stops start-up (exit 2), creating nothing', async () => {
+    const missing = path.join(dir, 'no-such-dir');
+    const stderr = new Capture();
+    const config = loadConfig(env({ LOG_FILE: path.join(missing, 'orchestrator.log') }));
+    expect(await runService({ config, maxCycles: 1, stdout: new Capture(), stderr })).toBe(2);
+    expect(stderr.text).toContain(
+      `LOG_FILE=${path.join(missing, 'orchestrator.log')}: the directory ${missing} does not exist`,
+    );
+    expect(fs.existsSync(missing)).toBe(false);
+  });
 });

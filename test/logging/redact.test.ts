@@ -1,5 +1,6 @@
+import { secretsOf } from '../../src/config';
 import { redactSecrets } from '../../src/logging/index';
-import { makeRedactor, redactValue } from '../../src/logging/redact';
+import { makeRedactor, redactStrings, redactValue } from '../../src/logging/redact';
 
 describe('redactSecrets', () => {
   test('replaces every occurrence of every secret', () => {
@@ -50,5 +51,40 @@ describe('redactValue', () => {
       loop: { name: 'loop', self: '[Circular]' },
       url: 'postgres://u:***@h/db',
     });
+  });
+});
+
+describe('the one secret list', () => {
+  test("secretsOf: each secret setting whole, a URL's password, a JSON object's values", () => {
+    const secrets = secretsOf({
+      DATABASE_URL: 'postgres://svc:p%40ss-word@db:5432/x',
+      TASK_COUNT_KEY: 'key-123456',
+      RUNPOD_WORKER_ENV: '{"HF_TOKEN":"hf-abcdef","N":"1"}',
+      POLL_INTERVAL_SEC: '30',
+    });
+    expect(secrets).toEqual(
+      expect.arrayContaining([
+        'postgres://svc:p%40ss-word@db:5432/x',
+        'p%40ss-word',
+        'p@ss-word',
+        'key-123456',
+        'hf-abcdef',
+      ]),
+    );
+    // too short to redact everywhere on its own, and settings that are not secrets
+    expect(secrets).not.toContain('1');
+    expect(secrets).not.toContain('30');
+  });
+
+  test('any Bearer token is redacted, configured or not', () => {
+    expect(makeRedactor([])('Authorization: Bearer abc.DEF-123_x+/= next')).toBe('Authorization: Bearer *** next');
+  });
+
+  test('redactStrings keeps types and returns the same object when nothing changed', () => {
+    const clean = { a: 1, b: ['x', { c: true }], d: null };
+    expect(redactStrings(clean, makeRedactor(['zz-9']))).toBe(clean);
+    const dirty = { a: 1, b: ['x zz-9', { c: 'zz-9' }] };
+    expect(redactStrings(dirty, makeRedactor(['zz-9']))).toEqual({ a: 1, b: ['x ***', { c: '***' }] });
+    expect(dirty.b[0]).toBe('x zz-9');
   });
 });

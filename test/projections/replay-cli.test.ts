@@ -8,6 +8,7 @@ import { main } from '../../src/cli/main';
 import { parseUntil, selectProjections } from '../../src/cli/replay';
 import { asOfSchemaName } from '../../src/projections/rebuild';
 import { ProjectionRunner } from '../../src/projections/runner';
+import { loadCheckpoint } from '../../src/store/checkpoints';
 import type { StoredEvent } from '../../src/store/event-store';
 import { openStore } from '../../src/store/index';
 import { Capture } from '../helpers/harness';
@@ -141,6 +142,27 @@ describe('gpu-scaler replay (CLI, embedded store)', () => {
     ]);
     expect(stderr).toMatch(/replay \|.*\| \d+% \| \d+\/\d+ events/);
   }, 60_000);
+
+  test('after a restore (no reactor checkpoint) replay sets the reactor to the head; a reactor with one is left alone', async () => {
+    const head = await withDir(async (store) => {
+      await store.db.query("delete from projection_checkpoints where name = 'reactor'");
+      return store.headPosition();
+    });
+    const first = await run([]);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain(`the reactor had no checkpoint: set to position ${head}`);
+    const cp = await withDir((store) => loadCheckpoint(store.db, 'reactor'));
+    expect(cp.position).toBe(head);
+    // a reactor that has decisions left to act on is never moved
+    const earlier = { txId: cp.txId, position: 1 };
+    await withDir((store) =>
+      store.db.query("update projection_checkpoints set global_position = 1 where name = 'reactor'"),
+    );
+    const second = await run([]);
+    expect(second.code).toBe(0);
+    expect(second.stdout).not.toContain('the reactor had no checkpoint');
+    expect(await withDir((store) => loadCheckpoint(store.db, 'reactor'))).toEqual(earlier);
+  });
 
   test('bad usage exits 2 with a message', async () => {
     const bad = await run(['--projection', 'nope']);

@@ -143,6 +143,36 @@ describe('http task source', () => {
     expect(err.message.length).toBeLessThan(400);
   });
 
+  test('an HTTP reason phrase echoing the key, or any bearer token, is redacted', async () => {
+    reply = (res, req) => {
+      res.writeHead(401, `Bad credentials ${req.authorization} ${KEY}`, { 'content-type': 'text/plain' });
+      res.end(`denied: Authorization: Bearer other-token-123`);
+    };
+    const err = await failure(fetchOnce(createHttpSource({ url: `${base}/reason`, key: KEY })));
+    expect(err.message).toContain(`POST ${base}/reason answered HTTP 401 Bad credentials Bearer *** ***`);
+    expect(err.message).toContain('Bearer ***');
+    expect(err.message).not.toContain(KEY);
+    expect(err.message).not.toContain('other-token-123');
+  });
+
+  test('a body starting with a byte-order mark is valid JSON', async () => {
+    reply = (res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(`\uFEFF${JSON.stringify({ totals: { queued_only: 4, active_only: 1 } })}`);
+    };
+    expect(await fetchOnce(createHttpSource({ url: `${base}/bom` }))).toEqual({ queued: 4, active: 1, workers: null });
+  });
+
+  test('1e999 is rejected as not finite', async () => {
+    reply = (res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"totals": {"queued_only": 1e999, "active_only": 0}}');
+    };
+    const raw = await fetchOnce(createHttpSource({ url: `${base}/inf` }));
+    const parsed = parseTaskCount(raw, 100);
+    expect(parsed).toEqual({ ok: false, reason: 'invalid task count: queued: not finite' });
+  });
+
   test('a body that is not JSON is an error with an excerpt', async () => {
     reply = (res) => {
       res.writeHead(200, { 'content-type': 'text/html' });

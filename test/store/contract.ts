@@ -44,6 +44,33 @@ export function eventStoreContract(makeBackend: () => TestBackend): void {
   });
 
   describe('append and read', () => {
+    test('every string of data and metadata is redacted before it is written: configured secrets and bearer tokens', async () => {
+      store.setSecrets(['sk-live-42xyz']);
+      await store.append('s-secret', [
+        {
+          type: 'Labelled',
+          data: { label: 'key sk-live-42xyz, header Bearer tok.123' },
+          metadata: { note: 'sk-live-42xyz' },
+        },
+      ]);
+      const inTx = await store.transaction((tx) =>
+        tx.append('s-secret', [{ type: 'Labelled', data: { label: 'again sk-live-42xyz' } }]),
+      );
+      expect(inTx.globalPositions).toHaveLength(1);
+      const rows = await store.db.query<{ t: string }>(
+        "select data::text || metadata::text as t from events where stream_id = 's-secret'",
+      );
+      const all = rows.map((r) => r.t).join('\n');
+      expect(all).not.toContain('sk-live-42xyz');
+      expect(all).not.toContain('tok.123');
+      const events = await store.readStream('s-secret');
+      expect(events.map((e) => (e.data as { label: string }).label)).toEqual([
+        'key ***, header Bearer ***',
+        'again ***',
+      ]);
+      expect(events[0].metadata).toEqual({ note: '***' });
+    });
+
     test('a new stream starts at version 1 and reads back in order with data and metadata', async () => {
       const res = await store.append('s-1', [counted(1), counted(2)], { expectedVersion: 'no_stream' });
       expect(res.nextExpectedVersion).toBe(2);
@@ -370,6 +397,34 @@ export function eventStoreContract(makeBackend: () => TestBackend): void {
   });
 
   describe('subscriptions', () => {
+    test('with eventTypes only those are read, and the checkpoint still passes the others', async () => {
+      await store.append('s-types', [counted(1), { type: 'Labelled', data: { label: 'a' } }, counted(2)]);
+      await store.append('s-types', [counted(3), counted(4)]);
+      const head = await store.readBatch(START, 100);
+      const last = head.checkpoint;
+      const only = await store.readBatch(START, 100, ['Labelled']);
+      expect(only.events.map((e) => e.type)).toEqual(['Labelled']);
+      expect(only.checkpoint).toEqual(last); // a short page: everything up to the last event was seen
+      const none = await store.readBatch(START, 100, ['NoSuchType']);
+      expect(none.events).toEqual([]);
+      expect(none.checkpoint).toEqual(last);
+      const full = await store.readBatch(START, 1, ['Counted']);
+      expect(ns(full.events)).toEqual([1]);
+      expect(full.checkpoint.position).toBe(full.events[0].globalPosition); // a full page stops at its last event
+
+      const seen: string[] = [];
+      const sub = new Subscription(store, {
+        name: 'types-only',
+        eventTypes: ['Labelled'],
+        handle: async (events) => {
+          seen.push(...events.map((e) => e.type));
+        },
+      });
+      await sub.catchUp();
+      expect(seen).toEqual(['Labelled']);
+      expect(await loadCheckpoint(store.db, 'types-only')).toEqual(last);
+    });
+
     test('catch up from the stored checkpoint, then go live', async () => {
       for (let i = 1; i <= 5; i++) await store.append('sub', [counted(i)]);
       const seen: number[] = [];
