@@ -25,6 +25,12 @@ describe('spawn circuit breaker', () => {
     expect(breakerState(outcomes, NOW)).toMatchObject({ open: false, counted: 3, failed: 2 });
   });
 
+  test('refusals by the provider (credentials, billing, invalid request, retired API) do not count either', () => {
+    const kinds = ['auth', 'billing', 'invalid_request', 'api_retired', 'auth', 'billing'] as const;
+    const outcomes = [...kinds.map((k, i) => fail(10 + i, k)), fail(40), ok(60)];
+    expect(breakerState(outcomes, NOW)).toMatchObject({ open: false, counted: 2, failed: 1 });
+  });
+
   test('clears when the failures leave the 5-minute window', () => {
     const outcomes = [fail(310), fail(320), fail(330), fail(340), fail(350), fail(10)];
     expect(breakerState(outcomes, NOW)).toMatchObject({ open: false, counted: 1 });

@@ -294,6 +294,26 @@ describe('spawn', () => {
     expect(sleeps).toEqual([75]); // equal jitter of 100 ms with random 0.5
   });
 
+  test('an unreadable 201: the pod is found by name, not made again', async () => {
+    api.failNext('create', { status: 201, body: '<html>oops', afterCommit: true });
+    const { provider } = setup();
+    const pod = await provider.spawn(spawnReq());
+    expect(api.livePods().map((p) => p.id)).toEqual([pod.podId]);
+    expect(pod.details).toMatchObject({ recoveredAfterUnclearCreate: true });
+    expect(api.requestsTo('create')).toHaveLength(1);
+  });
+
+  test('a create that times out after the pod was made is recovered by name', async () => {
+    api.failNext('create', { stall: true });
+    api.addPod({ name: 'gpu-scaler-c7-1-ab12cd34', env: { GPU_SCALER_WORKER_ID: 'c7-1-ab12cd34' } });
+    // as if the stalled create made it: the lookup before the create answers an empty list
+    api.failNext('list', { status: 200, body: { pods: [] } });
+    const { provider } = setup({ requestTimeoutMs: 200 });
+    const pod = await provider.spawn(spawnReq());
+    expect(pod.details).toMatchObject({ recoveredAfterUnclearCreate: true });
+    expect(api.requestsTo('create')).toHaveLength(1);
+  });
+
   test('500 before the pod is made: retried, then created', async () => {
     api.serverErrorNext('create', 2);
     const { provider, sleeps } = setup();
