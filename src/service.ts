@@ -52,11 +52,12 @@ function isLostConnection(err: unknown): boolean {
 }
 
 /**
- * porsager's end() with connections dropping under it (a server restart) can leave a write
- * scheduled on a socket it has already let go: a TypeError thrown from its connection code. While
- * stopping, that is not worth a crash and exit code 1; anything else still is.
+ * porsager, with connections dropping under it (a server restart), can run a write it scheduled on
+ * a socket it has already let go: a TypeError thrown from its connection code, after the queries
+ * on that connection were failed. That is a lost connection like any other, not worth a crash and
+ * exit code 1; anything else still crashes.
  */
-function isDriverShutdownError(err: unknown): boolean {
+function isDriverSocketError(err: unknown): boolean {
   return err instanceof TypeError && /[\\/]postgres[\\/]cjs[\\/]src[\\/]connection\.js/.test(err.stack ?? '');
 }
 
@@ -159,6 +160,11 @@ export async function runService(opts: ServiceOptions): Promise<number> {
     if (!isLostConnection(err)) throw err;
     log.log('warning', `a database connection was lost: ${(err as Error).message}`);
   };
+  const onDriverError = (err: unknown) => {
+    if (!isDriverSocketError(err)) throw err;
+    (opts.stderr ?? process.stderr).write(`gpu-scaler: a database connection was lost: ${(err as Error).message}\n`);
+  };
+  process.on('uncaughtException', onDriverError);
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
   process.on('unhandledRejection', onUnhandled);
@@ -234,11 +240,6 @@ export async function runService(opts: ServiceOptions): Promise<number> {
       await systemClock.sleep(Math.max(0, config.POLL_INTERVAL_SEC * 1000 - elapsed), abort.signal);
     }
   } finally {
-    const onShutdownError = (err: unknown) => {
-      if (!isDriverShutdownError(err)) throw err;
-      (opts.stderr ?? process.stderr).write(`gpu-scaler: ignored while stopping: ${(err as Error).message}\n`);
-    };
-    process.on('uncaughtException', onShutdownError);
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
     await follow();
@@ -251,7 +252,7 @@ export async function runService(opts: ServiceOptions): Promise<number> {
     await store.close();
     process.off('unhandledRejection', onUnhandled);
     // a write porsager scheduled before the close runs on the next turn: keep the guard until then
-    setImmediate(() => setImmediate(() => process.off('uncaughtException', onShutdownError)));
+    setImmediate(() => setImmediate(() => process.off('uncaughtException', onDriverError)));
   }
   return 0;
 }

@@ -11,8 +11,13 @@ const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^\s:/?#@]*:)[^\s/?#]*@/gi;
 /** `Bearer <token>` (an Authorization header echoed back): the token, whatever it is. */
 const BEARER_TOKEN = /\b(Bearer\s+)[A-Za-z0-9\-._~+/]+=*/gi;
 
-/** A part of a secret (a URL's password, a value of a JSON object) shorter than this is not redacted on its own. */
-const MIN_PART_CHARS = 4;
+/**
+ * A URL's password shorter than this is not redacted on its own (URL passwords are redacted in any
+ * URL anyway), nor a value of a JSON object (a worker environment also holds plain settings such as
+ * "true" or "1", which must not vanish from every log line).
+ */
+const MIN_PASSWORD_CHARS = 4;
+const MIN_JSON_VALUE_CHARS = 8;
 
 /**
  * The secret values to redact, from the settings named in `keys` (the configuration's SECRET_KEYS,
@@ -22,8 +27,8 @@ const MIN_PART_CHARS = 4;
  */
 export function secretValues(settings: Record<string, unknown>, keys: readonly string[]): string[] {
   const out = new Set<string>();
-  const addPart = (v: string) => {
-    if (v.length >= MIN_PART_CHARS) out.add(v);
+  const addPart = (v: string, min: number) => {
+    if (v.length >= min) out.add(v);
   };
   for (const key of keys) {
     const value = settings[key];
@@ -34,8 +39,8 @@ export function secretValues(settings: Record<string, unknown>, keys: readonly s
       try {
         const url = new URL(value.trim());
         if (url.password) {
-          addPart(url.password);
-          addPart(safeDecode(url.password));
+          addPart(url.password, MIN_PASSWORD_CHARS);
+          addPart(safeDecode(url.password), MIN_PASSWORD_CHARS);
         }
       } catch {
         /* not a URL after all: the whole value is redacted */
@@ -45,7 +50,7 @@ export function secretValues(settings: Record<string, unknown>, keys: readonly s
       try {
         const parsed: unknown = JSON.parse(value);
         if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
-          for (const v of Object.values(parsed)) if (typeof v === 'string') addPart(v);
+          for (const v of Object.values(parsed)) if (typeof v === 'string') addPart(v, MIN_JSON_VALUE_CHARS);
         }
       } catch {
         /* not JSON: the whole value is redacted */

@@ -59,7 +59,7 @@ describe('the one secret list', () => {
     const secrets = secretsOf({
       DATABASE_URL: 'postgres://svc:p%40ss-word@db:5432/x',
       TASK_COUNT_KEY: 'key-123456',
-      RUNPOD_WORKER_ENV: '{"HF_TOKEN":"hf-abcdef","N":"1"}',
+      RUNPOD_WORKER_ENV: '{"HF_TOKEN":"hf-abcdef","N":"1","DEBUG":"true"}',
       POLL_INTERVAL_SEC: '30',
     });
     expect(secrets).toEqual(
@@ -73,6 +73,7 @@ describe('the one secret list', () => {
     );
     // too short to redact everywhere on its own, and settings that are not secrets
     expect(secrets).not.toContain('1');
+    expect(secrets).not.toContain('true');
     expect(secrets).not.toContain('30');
   });
 
