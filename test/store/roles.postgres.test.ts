@@ -61,7 +61,7 @@ function loginUrl(user: string): string {
   test('runs full service cycles: controller, reactor, projections, system_logs, checkpoints, the leader lock', async () => {
     const lock = postgresLeaderLock(writerUrl, schema);
     try {
-      expect(await lock.tryAcquire()).toBe(true);
+      expect(await lock.tryAcquire()).toEqual({ kind: 'leading' });
     } finally {
       await lock.release();
     }
