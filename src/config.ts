@@ -82,6 +82,8 @@ export const ConfigSchema = z.object({
   MIN_ACTIVE_GPUS: int(0).default(0),
   MAX_WORKERS: int(0).default(10),
   MAX_ACTIVE_GPUS: int(0).default(10),
+  /** A cap on the fleet's burn rate, USD per hour (live workers at their prices + new ones at the quote); unset = off. */
+  MAX_HOURLY_COST_USD: num(0).optional(),
   MACHINES_TO_KEEP_IDLE: int(0).default(0),
   GPU_IDLE_TIMEOUT_SEC: num(0).default(300),
   SPAWNING_TIMEOUT_SEC: num(1).default(600),
@@ -111,6 +113,8 @@ export const ConfigSchema = z.object({
   SIM_FAILURE_RATE: num(0, 1).default(0.05),
   SIM_TASK_SEC: num(0).default(20),
   SIM_SEED: int(0).default(42),
+  /** The simulated provider's price per GPU-hour in USD (unset: prices unknown). */
+  SIM_GPU_HOURLY_USD: num(0).optional(),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -187,6 +191,11 @@ export function loadConfig(
     parseLocalGpus(cfg.LOCAL_GPUS);
   } catch (err) {
     problems.push(`LOCAL_GPUS=${JSON.stringify(cfg.LOCAL_GPUS)} is not allowed: ${(err as Error).message}`);
+  }
+  if (cfg.MIN_ACTIVE_GPUS > cfg.MAX_ACTIVE_GPUS) {
+    problems.push(
+      `MIN_ACTIVE_GPUS=${cfg.MIN_ACTIVE_GPUS} is not allowed: expected a number of GPUs <= MAX_ACTIVE_GPUS (${cfg.MAX_ACTIVE_GPUS}), the hard budget`,
+    );
   }
   if (problems.length) throw new ConfigError(problems);
   if (cfg.SIM_STARTUP_MAX_SEC < cfg.SIM_STARTUP_MIN_SEC) {

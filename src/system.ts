@@ -91,6 +91,7 @@ export function makeProvider(config: Config, clock: Clock, log?: ControlLog): Pr
         startupMaxSec: config.SIM_STARTUP_MAX_SEC,
         failureRate: config.SIM_FAILURE_RATE,
         seed: config.SIM_SEED,
+        gpuHourlyUsd: config.SIM_GPU_HOURLY_USD ?? null,
       });
   }
 }
@@ -130,6 +131,8 @@ export async function buildSystem(o: SystemOptions): Promise<System> {
     clock: o.clock,
     log: o.log,
     staleAfterMs: (o.config.DECISION_STALE_SEC ?? Math.max(120, o.config.POLL_INTERVAL_SEC * 4)) * 1000,
+    maxActiveGpus: o.config.MAX_ACTIVE_GPUS,
+    maxHourlyCostUsd: o.config.MAX_HOURLY_COST_USD ?? null,
   });
   const controller = new Controller({
     store: o.store,

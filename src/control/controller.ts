@@ -121,6 +121,10 @@ export class Controller {
     const meta = { cycle, correlationId };
 
     await this.d.projections.catchUp();
+    // The reactor first, then the fleet: a decision counts every spawn the decisions before it
+    // promised. Read the other way round, a reactor that finishes while the controller waits for it
+    // leaves a decision made from a fleet without those spawns, and it would be carried out.
+    const reactorCaughtUp = await this.reactorCaughtUp();
     if (await this.syncFleet(cycle)) await this.d.projections.catchUp();
     const fleet = await readFleet(store);
 
@@ -167,7 +171,7 @@ export class Controller {
     const block = await this.spawnBlock(cycle);
     if (block.why) decision = blockSpawning(decision, block.why);
     let held = false;
-    if (decision.decision !== 'MAINTAIN' && !(await this.reactorCaughtUp())) {
+    if (decision.decision !== 'MAINTAIN' && !reactorCaughtUp) {
       held = true;
       decision = {
         ...decision,

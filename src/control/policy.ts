@@ -8,6 +8,10 @@ export interface FleetWorker {
   status: 'spawning' | 'active' | 'terminating';
   requestedAt: string;
   activeAt: string | null;
+  /** GPUs this worker takes, as recorded when it was asked for; null: not recorded (count the provider's). */
+  gpus: number | null;
+  /** USD per hour it was placed at; null when unknown. */
+  hourlyCostUsd: number | null;
 }
 
 export interface PolicyInput {

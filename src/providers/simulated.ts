@@ -1,5 +1,13 @@
 import { type Clock, seededRandom } from '../clock';
-import { keyFromPodName, type PodInfo, type Provider, ProviderError, podName, type SpawnRequest } from './provider';
+import {
+  keyFromPodName,
+  type PodInfo,
+  type Provider,
+  ProviderError,
+  podName,
+  type SpawnRequest,
+  type WorkerQuote,
+} from './provider';
 
 export interface SimulatedOptions {
   clock: Clock;
@@ -9,6 +17,8 @@ export interface SimulatedOptions {
   /** Probability that a spawn call fails. */
   failureRate: number;
   seed: number;
+  /** Price per GPU-hour in USD (SIM_GPU_HOURLY_USD); null or absent: prices unknown. */
+  gpuHourlyUsd?: number | null;
 }
 
 interface SimPod extends PodInfo {
@@ -29,6 +39,15 @@ export class SimulatedProvider implements Provider {
     this.random = seededRandom(opts.seed);
   }
 
+  private price(): number | null {
+    const p = this.opts.gpuHourlyUsd;
+    return p === undefined || p === null ? null : p * this.gpusPerWorker;
+  }
+
+  async quote(): Promise<WorkerQuote> {
+    return { gpus: this.gpusPerWorker, hourlyCostUsd: this.price() };
+  }
+
   async spawn(req: SpawnRequest): Promise<PodInfo> {
     const name = podName(req.idempotencyKey);
     const found = [...this.pods.values()].find((p) => p.name === name && p.status !== 'terminated');
@@ -47,6 +66,8 @@ export class SimulatedProvider implements Provider {
       status: 'starting',
       createdAt: new Date(now).toISOString(),
       readyAt: now + (lo + this.random() * (hi - lo)) * 1000,
+      gpuCount: this.gpusPerWorker,
+      hourlyCostUsd: this.price(),
     };
     this.pods.set(pod.podId, pod);
     this.created.push(req.idempotencyKey);

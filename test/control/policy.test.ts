@@ -20,6 +20,8 @@ const worker = (id: string, status: FleetWorker['status'], activeSecAgo: number 
   status,
   requestedAt: ago(requestedSecAgo),
   activeAt: activeSecAgo === null ? null : ago(activeSecAgo),
+  gpus: null,
+  hourlyCostUsd: null,
 });
 const input = (over: Partial<PolicyInput>): PolicyInput => ({
   now: NOW,
