@@ -62,6 +62,7 @@ export function policySettings(c: Config): PolicySettings {
     GPU_IDLE_TIMEOUT_SEC: c.GPU_IDLE_TIMEOUT_SEC,
     SPAWNING_TIMEOUT_SEC: c.SPAWNING_TIMEOUT_SEC,
     WORKER_MAX_LIFETIME_SEC: c.WORKER_MAX_LIFETIME_SEC ?? null,
+    MAX_HOURLY_COST_USD: c.MAX_HOURLY_COST_USD ?? null,
   };
 }
 
@@ -159,7 +160,8 @@ export class Controller {
     const { queued, active, workers } = observed.value;
     const total = queued + active;
 
-    // 2. Decide (pure)
+    // 2. Decide (pure); a price is I/O, asked here at most once a cycle and only for the cost cap
+    const quote = config.MAX_HOURLY_COST_USD !== undefined ? await this.quote(cycle) : null;
     let decision = decide({
       now: clock.now(),
       queued,
@@ -167,6 +169,8 @@ export class Controller {
       activity: workers,
       fleet,
       settings: policySettings(config),
+      gpusPerWorker: this.d.provider.gpusPerWorker,
+      quoteUsdPerHour: quote,
     });
     const block = await this.spawnBlock(cycle);
     if (block.why) decision = blockSpawning(decision, block.why);
@@ -310,6 +314,18 @@ export class Controller {
         { cycle: this.cycle },
       );
       await this.init();
+      return null;
+    }
+  }
+
+  /** One more worker's price from the provider, USD per hour; null when it has none or fails. */
+  private async quote(cycle: number): Promise<number | null> {
+    const { provider, log } = this.d;
+    if (!provider.quote) return null;
+    try {
+      return (await provider.quote()).hourlyCostUsd;
+    } catch (err) {
+      log.log('warning', `could not get a price from ${provider.name}: ${(err as Error).message}`, { cycle });
       return null;
     }
   }
