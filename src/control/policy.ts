@@ -142,7 +142,9 @@ export function decide(input: PolicyInput): PolicyResult {
       value: s.MIN_ACTIVE_GPUS,
       from: Math.max(terms.byTasks, terms.busyPlusIdle),
       to: terms.minActive,
-      detail: `ceil(${s.MIN_ACTIVE_GPUS} GPUs / ${g} GPU(s) per worker) = ${terms.minActive} workers`,
+      ...(g === 1
+        ? {}
+        : { detail: `ceil(${s.MIN_ACTIVE_GPUS} GPUs / ${g} GPUs per worker) = ${terms.minActive} workers` }),
     });
   }
   let requested = desiredBeforeCaps;
@@ -161,15 +163,18 @@ export function decide(input: PolicyInput): PolicyResult {
   if (desired > budgetWorkers) {
     const added = Math.max(0, budgetWorkers - live.length);
     const gpusAfter = budgetWorkers >= live.length ? currentGpus + added * g : heldByOthers + budgetWorkers * g;
+    const detail =
+      budgetWorkers >= live.length
+        ? `${liveGpus} GPUs live${heldByOthers ? ` + ${heldByOthers} terminating` : ''} + ${added} x ${g} = ${gpusAfter} GPUs`
+        : `${budgetWorkers} x ${g} GPUs${heldByOthers ? ` + ${heldByOthers} terminating` : ''} = ${gpusAfter} GPUs`;
+    // With one GPU a worker and nothing held elsewhere, workers are GPUs: the figures say it all.
+    const plain = g === 1 && heldByOthers === 0 && holding.every((w) => gpusOf(w, g) === 1);
     limits.push({
       name: 'MAX_ACTIVE_GPUS',
       value: s.MAX_ACTIVE_GPUS,
       from: desired,
       to: budgetWorkers,
-      detail:
-        budgetWorkers >= live.length
-          ? `${liveGpus} GPUs live${heldByOthers ? ` + ${heldByOthers} terminating` : ''} + ${added} x ${g} = ${gpusAfter} GPUs`
-          : `${budgetWorkers} x ${g} GPUs${heldByOthers ? ` + ${heldByOthers} terminating` : ''} = ${gpusAfter} GPUs`,
+      ...(plain ? {} : { detail }),
     });
     desired = budgetWorkers;
   }

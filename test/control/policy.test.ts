@@ -50,7 +50,7 @@ describe('the default policy', () => {
     });
     expect(r.limits).toEqual([
       { name: 'MAX_WORKERS', value: 10, from: 51, to: 10 },
-      { name: 'MAX_ACTIVE_GPUS', value: 4, from: 10, to: 4, detail: '0 GPUs live + 4 x 1 = 4 GPUs' },
+      { name: 'MAX_ACTIVE_GPUS', value: 4, from: 10, to: 4 },
     ]);
   });
 
@@ -58,9 +58,7 @@ describe('the default policy', () => {
     expect(decide(input({ queued: 5, settings: { ...settings, TASKS_PER_GPU: 2 } })).desired).toBe(3);
     const floor = decide(input({ queued: 1, settings: { ...settings, MIN_ACTIVE_GPUS: 2 } }));
     expect(floor.desired).toBe(2);
-    expect(floor.limits).toEqual([
-      { name: 'MIN_ACTIVE_GPUS', value: 2, from: 1, to: 2, detail: 'ceil(2 GPUs / 1 GPU(s) per worker) = 2 workers' },
-    ]);
+    expect(floor.limits).toEqual([{ name: 'MIN_ACTIVE_GPUS', value: 2, from: 1, to: 2 }]);
   });
 
   test('busy + MACHINES_TO_KEEP_IDLE keeps spare capacity', () => {
