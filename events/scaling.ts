@@ -7,10 +7,14 @@ export type Decision = z.infer<typeof Decision>;
 
 /** A cap or floor that changed the desired count, with its value. */
 export const AppliedLimit = z.object({
-  name: z.string(), // MAX_WORKERS, MAX_ACTIVE_GPUS, MIN_ACTIVE_GPUS
-  value: count,
+  name: z.string(), // MAX_WORKERS, MAX_ACTIVE_GPUS, MIN_ACTIVE_GPUS, MAX_HOURLY_COST_USD
+  /** The setting's value: workers (MAX_WORKERS), GPUs (MIN/MAX_ACTIVE_GPUS), USD per hour (MAX_HOURLY_COST_USD). */
+  value: z.number().nonnegative(),
+  /** Desired workers before and after this limit. */
   from: count,
   to: count,
+  /** The limit's math in GPUs or USD, e.g. "3 x 0.69 = 2.07 USD/h"; absent in older events. */
+  detail: z.string().optional(),
 });
 export type AppliedLimit = z.infer<typeof AppliedLimit>;
 
@@ -24,6 +28,8 @@ export const PolicySettings = z.object({
   GPU_IDLE_TIMEOUT_SEC: z.number().nonnegative(),
   SPAWNING_TIMEOUT_SEC: z.number().nonnegative(),
   WORKER_MAX_LIFETIME_SEC: z.number().positive().nullable().default(null),
+  /** The burn-rate cap, USD per hour; null: off (and in events older than the setting). */
+  MAX_HOURLY_COST_USD: z.number().nonnegative().nullable().default(null),
 });
 export type PolicySettings = z.infer<typeof PolicySettings>;
 
@@ -67,5 +73,12 @@ export const ScalingDecided = defineEvent({
     spawnBlocked: z.string().nullable().default(null),
     reasons: z.array(z.string()),
     settings: PolicySettings,
+    /** GPUs one new worker takes (the provider's); events older than the field were 1 GPU a worker. */
+    gpusPerWorker: z.number().int().positive().default(1),
+    /** GPUs of the live fleet the decision counted (incl. terminating); null in older events. */
+    currentGpus: count.nullable().default(null),
+    /** Prices the cost cap used: the fleet's burn and one more worker's quote, USD/h; null: unknown. */
+    burnUsdPerHour: z.number().nonnegative().nullable().default(null),
+    quoteUsdPerHour: z.number().nonnegative().nullable().default(null),
   }),
 });

@@ -16,6 +16,8 @@ export const WorkerSpawnRequested = defineEvent({
     ...ordinal,
     idempotencyKey: z.string(),
     provider: z.string(),
+    /** GPUs the worker takes (the provider's gpusPerWorker when asked); null in events older than the field. */
+    gpus: z.number().int().positive().nullable().default(null),
   }),
 });
 
@@ -30,6 +32,10 @@ export const WorkerSpawned = defineEvent({
     /** True when the provider already had the pod (a retry after a crash found it). */
     recovered: z.boolean(),
     details: z.record(z.string(), z.unknown()).default({}),
+    /** The pod's GPUs, as the provider reports them; null when it did not say (or an older event). */
+    gpuCount: z.number().int().positive().nullable().default(null),
+    /** What the pod bills, USD per hour, as placed; null when unknown (or an older event). */
+    hourlyCostUsd: z.number().nonnegative().nullable().default(null),
   }),
 });
 

@@ -24,6 +24,10 @@ export interface ScalingDecisionRow {
   timed_out: object;
   reasons: object;
   settings: object;
+  gpus_per_worker: number;
+  current_gpus: number | null;
+  burn_usd_per_hour: number | null;
+  quote_usd_per_hour: number | null;
   event_id: string;
   global_position: number;
 }
@@ -60,6 +64,10 @@ export const scalingDecisionsProjection: Projection<ScalingDecisionRow> = {
     'timed_out',
     'reasons',
     'settings',
+    'gpus_per_worker',
+    'current_gpus',
+    'burn_usd_per_hour',
+    'quote_usd_per_hour',
     'event_id',
     'global_position',
   ],
@@ -91,6 +99,10 @@ export const scalingDecisionsProjection: Projection<ScalingDecisionRow> = {
       timed_out: d.timedOut,
       reasons: d.reasons,
       settings: d.settings,
+      gpus_per_worker: d.gpusPerWorker,
+      current_gpus: d.currentGpus,
+      burn_usd_per_hour: d.burnUsdPerHour,
+      quote_usd_per_hour: d.quoteUsdPerHour,
       event_id: e.eventId,
       global_position: e.globalPosition,
     };

@@ -20,6 +20,10 @@ export interface WorkerRow {
   termination_reason: string | null;
   termination_detail: string | null;
   failure: string | null;
+  /** GPUs the worker takes: the pod's count once spawned, else what was asked; null when not recorded. */
+  gpu_count: number | null;
+  /** USD per hour the pod was placed at; null when unknown. */
+  hourly_cost_usd: number | null;
   last_position: number;
 }
 
@@ -40,6 +44,8 @@ const EMPTY = (workerId: string): WorkerRow => ({
   termination_reason: null,
   termination_detail: null,
   failure: null,
+  gpu_count: null,
+  hourly_cost_usd: null,
   last_position: 0,
 });
 
@@ -82,10 +88,13 @@ export const workersProjection: Projection<WorkerRow> = {
         r.ordinal = d.ordinal;
         r.of_total = d.of;
         r.requested_at = d.at;
+        r.gpu_count = d.gpus ?? r.gpu_count;
         return r;
       case 'WorkerSpawned':
         r.pod_id = d.podId;
         r.spawned_at = d.at;
+        r.gpu_count = d.gpuCount ?? r.gpu_count;
+        r.hourly_cost_usd = d.hourlyCostUsd ?? r.hourly_cost_usd;
         return r;
       case 'WorkerSpawnFailed':
         r.status = 'failed';

@@ -66,6 +66,8 @@ export const ConfigSchema = z.object({
   MIN_ACTIVE_GPUS: int(0).default(0),
   MAX_WORKERS: int(0).default(10),
   MAX_ACTIVE_GPUS: int(0).default(10),
+  /** A cap on the fleet's burn rate, USD per hour (live workers at their prices + new ones at the quote); unset = off. */
+  MAX_HOURLY_COST_USD: num(0).optional(),
   MACHINES_TO_KEEP_IDLE: int(0).default(0),
   GPU_IDLE_TIMEOUT_SEC: num(0).default(300),
   SPAWNING_TIMEOUT_SEC: num(1).default(600),
@@ -163,6 +165,11 @@ export function loadConfig(
   }
   if (cfg.TASK_SOURCE === 'sql' && !cfg.TASK_COUNT_SQL)
     problems.push('TASK_COUNT_SQL is required with TASK_SOURCE=sql');
+  if (cfg.MIN_ACTIVE_GPUS > cfg.MAX_ACTIVE_GPUS) {
+    problems.push(
+      `MIN_ACTIVE_GPUS=${cfg.MIN_ACTIVE_GPUS} is not allowed: expected a number of GPUs <= MAX_ACTIVE_GPUS (${cfg.MAX_ACTIVE_GPUS}), the hard budget`,
+    );
+  }
   if (problems.length) throw new ConfigError(problems);
   return cfg;
 }

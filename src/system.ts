@@ -95,6 +95,8 @@ export async function buildSystem(o: SystemOptions): Promise<System> {
     clock: o.clock,
     log: o.log,
     staleAfterMs: (o.config.DECISION_STALE_SEC ?? Math.max(120, o.config.POLL_INTERVAL_SEC * 4)) * 1000,
+    maxActiveGpus: o.config.MAX_ACTIVE_GPUS,
+    maxHourlyCostUsd: o.config.MAX_HOURLY_COST_USD ?? null,
   });
   const controller = new Controller({
     store: o.store,

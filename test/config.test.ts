@@ -37,6 +37,16 @@ describe('configuration', () => {
     expect(err.problems).toHaveLength(4);
   });
 
+  test('MIN_ACTIVE_GPUS above MAX_ACTIVE_GPUS is a configuration error; MAX_HOURLY_COST_USD is off by default', () => {
+    expect(() => loadConfig({ MIN_ACTIVE_GPUS: '5', MAX_ACTIVE_GPUS: '4' })).toThrow(
+      'MIN_ACTIVE_GPUS=5 is not allowed: expected a number of GPUs <= MAX_ACTIVE_GPUS (4), the hard budget',
+    );
+    expect(loadConfig({ MIN_ACTIVE_GPUS: '4', MAX_ACTIVE_GPUS: '4' }).MIN_ACTIVE_GPUS).toBe(4);
+    expect(loadConfig({}).MAX_HOURLY_COST_USD).toBeUndefined();
+    expect(loadConfig({ MAX_HOURLY_COST_USD: '2.50' }).MAX_HOURLY_COST_USD).toBe(2.5);
+    expect(() => loadConfig({ MAX_HOURLY_COST_USD: '-1' })).toThrow('MAX_HOURLY_COST_USD="-1" is not allowed');
+  });
+
   test('empty values count as unset; the effective configuration masks secrets', () => {
     const c = loadConfig({ MAX_WORKERS: '', DATABASE_URL: 'postgres://admin:hunter2@db.internal:5432/gs' });
     expect(c.MAX_WORKERS).toBe(10);

@@ -51,6 +51,12 @@ export interface WorkerLine {
   statusSince: Date | null;
   ageSec: number | null;
   inStatusSec: number | null;
+  /** GPUs it takes (null: recorded before the count was). */
+  gpus: number | null;
+  /** USD per hour it was placed at (null: unknown). */
+  hourlyCostUsd: number | null;
+  /** What it has cost so far: its price x the time since the provider placed it (spawned_at); null: unknown. */
+  spentUsd: number | null;
 }
 
 export interface StatusReport {
@@ -65,10 +71,27 @@ export interface StatusReport {
   fleet: Record<string, { count: number; oldestSec: number | null }>;
   ended: Record<string, number>;
   workers: WorkerLine[];
+  /** The live fleet's GPUs and burn rate (USD per hour of the workers whose price is known). */
+  burn: { gpus: number; usdPerHour: number; unknownPrices: number };
   lastDecision: Row | null;
   lastHealthSummary: Row | null;
   lastHealthCheck: { cycle: number; at: Date; status: string; problems: string[] } | null;
   anomalies: { window: string; since: Date; items: Row[] };
+}
+
+/**
+ * A worker's spend: its hourly price x its billed time, from when the provider placed the pod
+ * (spawned_at) to its end or `until`. Before the pod is placed nothing is billed.
+ */
+export function spentUsd(hourlyCostUsd: number, spawnedAt: Date | null, until: Date): number {
+  if (!spawnedAt) return 0;
+  return (hourlyCostUsd * Math.max(0, until.getTime() - spawnedAt.getTime())) / 3_600_000;
+}
+
+/** `4 GPUs, burning 2.07 USD/h` (and how many workers' prices are unknown). */
+export function burnLine(b: StatusReport['burn']): string {
+  const unknown = b.unknownPrices ? ` (${plural(b.unknownPrices, 'worker')} at an unknown price not counted)` : '';
+  return `${plural(b.gpus, 'GPU')}, burning ${b.usdPerHour.toFixed(2)} USD/h${unknown}`;
 }
 
 const secondsBetween = (from: Date | null, to: Date) =>
@@ -135,13 +158,18 @@ export async function collectStatus(
     status: string;
     provider: string | null;
     requested_at: unknown;
+    spawned_at: unknown;
     since: unknown;
+    gpu_count: number | null;
+    hourly_cost_usd: number | null;
   }>(
-    `select worker_id, pod_id, status, provider, requested_at, ${STATUS_SINCE_SQL} as since from workers
+    `select worker_id, pod_id, status, provider, requested_at, spawned_at, gpu_count, hourly_cost_usd,
+            ${STATUS_SINCE_SQL} as since from workers
       where status in (${LIVE.map((s) => `'${s}'`).join(', ')})
       order by requested_at nulls last, worker_id`,
   );
   const workers = workerRows.map((w): WorkerLine => {
+    const price = w.hourly_cost_usd === null ? null : Number(w.hourly_cost_usd);
     const requestedAt = toDate(w.requested_at);
     const statusSince = toDate(w.since);
     return {
@@ -153,8 +181,16 @@ export async function collectStatus(
       statusSince,
       ageSec: secondsBetween(requestedAt, now),
       inStatusSec: secondsBetween(statusSince, now),
+      gpus: w.gpu_count === null ? null : Number(w.gpu_count),
+      hourlyCostUsd: price,
+      spentUsd: price === null ? null : spentUsd(price, toDate(w.spawned_at), now),
     };
   });
+  const burn = {
+    gpus: workers.reduce((n, w) => n + (w.gpus ?? 1), 0),
+    usdPerHour: workers.reduce((n, w) => n + (w.hourlyCostUsd ?? 0), 0),
+    unknownPrices: workers.filter((w) => w.hourlyCostUsd === null).length,
+  };
 
   const [lastDecision] = await db.query('select * from scaling_decisions order by global_position desc limit 1');
   const [lastHealthSummary] = await db.query('select * from health_summaries order by global_position desc limit 1');
@@ -179,6 +215,7 @@ export async function collectStatus(
     fleet,
     ended,
     workers,
+    burn,
     lastDecision: lastDecision ?? null,
     lastHealthSummary: lastHealthSummary ?? null,
     lastHealthCheck: check
@@ -216,7 +253,7 @@ export function decisionLines(d: Row, now: Date, utc: boolean): string[] {
   const at = toDate(d.decided_at);
   const terms = (d.terms ?? {}) as { minActive?: number; byTasks?: number; busyPlusIdle?: number };
   const s = (d.settings ?? {}) as Record<string, unknown>;
-  const limits = (d.limits ?? []) as { name: string; value: number; from: number; to: number }[];
+  const limits = (d.limits ?? []) as { name: string; value: number; from: number; to: number; detail?: string }[];
   const reasons = (d.reasons ?? []) as string[];
   const terminate = (d.terminate ?? []) as { workerId: string; reason: string }[];
   const timedOut = (d.timed_out ?? []) as { workerId: string; reason: string }[];
@@ -230,8 +267,15 @@ export function decisionLines(d: Row, now: Date, utc: boolean): string[] {
     )}) = ${num(terms.byTasks)}, busy ${num(d.busy)} + MACHINES_TO_KEEP_IDLE ${num(s.MACHINES_TO_KEEP_IDLE)} = ${num(
       terms.busyPlusIdle,
     )}) = ${num(d.desired_before_caps)}`,
+    `  gpus      ${d.current_gpus == null ? 'not recorded' : plural(Number(d.current_gpus), 'GPU')} live, ${num(
+      d.gpus_per_worker,
+    )} per new worker${d.burn_usd_per_hour == null ? '' : `; burn ${Number(d.burn_usd_per_hour).toFixed(2)} USD/h`}${
+      d.quote_usd_per_hour == null ? '' : `; quote ${Number(d.quote_usd_per_hour).toFixed(2)} USD/h a worker`
+    }`,
     `  limits    ${
-      limits.length ? limits.map((l) => `${l.name}=${l.value}: ${l.from} -> ${l.to}`).join('; ') : 'none applied'
+      limits.length
+        ? limits.map((l) => `${l.name}=${l.value}: ${l.from} -> ${l.to}${l.detail ? ` (${l.detail})` : ''}`).join('; ')
+        : 'none applied'
     }`,
     `  decision  ${d.decision}${Number(d.delta) ? ` by ${d.delta}` : ''}: desired ${num(d.desired)}, current ${num(
       d.current_total,
@@ -316,12 +360,13 @@ export function renderStatus(r: StatusReport, utc: boolean): string {
   out.push(
     '',
     `Fleet: ${fleetLine(r.fleet)}; ended: terminated ${r.ended.terminated ?? 0}, failed ${r.ended.failed ?? 0}`,
+    `Burn rate: ${burnLine(r.burn)}`,
   );
   if (r.workers.length) {
     const shown = r.workers.slice(0, MAX_LISTED_WORKERS);
     out.push(
       plainTable(
-        ['worker', 'pod', 'status', 'in status', 'age', 'provider'],
+        ['worker', 'pod', 'status', 'in status', 'age', 'provider', 'gpus', 'usd/h', 'spent usd'],
         shown.map((w) => [
           w.workerId,
           w.podId ?? '-',
@@ -329,6 +374,9 @@ export function renderStatus(r: StatusReport, utc: boolean): string {
           w.inStatusSec === null ? '-' : formatAge(w.inStatusSec * 1000),
           w.ageSec === null ? '-' : formatAge(w.ageSec * 1000),
           w.provider ?? '-',
+          w.gpus === null ? '?' : String(w.gpus),
+          w.hourlyCostUsd === null ? '?' : w.hourlyCostUsd.toFixed(2),
+          w.spentUsd === null ? '?' : w.spentUsd.toFixed(2),
         ]),
         { indent: '  ' },
       ).trimEnd(),
@@ -378,6 +426,7 @@ function statusJson(r: StatusReport): Record<string, unknown> {
     fleet: r.fleet,
     ended: r.ended,
     workers: r.workers,
+    burn: r.burn,
     lastDecision: r.lastDecision,
     lastHealthSummary: r.lastHealthSummary,
     lastHealthCheck: r.lastHealthCheck,

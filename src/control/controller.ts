@@ -64,6 +64,7 @@ export function policySettings(c: Config): PolicySettings {
     GPU_IDLE_TIMEOUT_SEC: c.GPU_IDLE_TIMEOUT_SEC,
     SPAWNING_TIMEOUT_SEC: c.SPAWNING_TIMEOUT_SEC,
     WORKER_MAX_LIFETIME_SEC: c.WORKER_MAX_LIFETIME_SEC ?? null,
+    MAX_HOURLY_COST_USD: c.MAX_HOURLY_COST_USD ?? null,
   };
 }
 
@@ -123,6 +124,10 @@ export class Controller {
     const meta = { cycle, correlationId };
 
     await this.d.projections.catchUp();
+    // The reactor first, then the fleet: a decision counts every spawn the decisions before it
+    // promised. Read the other way round, a reactor that finishes while the controller waits for it
+    // leaves a decision made from a fleet without those spawns, and it would be carried out.
+    const reactorCaughtUp = await this.reactorCaughtUp();
     if (await this.syncFleet(cycle)) await this.d.projections.catchUp();
     const fleet = await readFleet(store);
 
@@ -157,7 +162,8 @@ export class Controller {
     const { queued, active, workers } = observed.value;
     const total = queued + active;
 
-    // 2. Decide (pure)
+    // 2. Decide (pure); a price is I/O, asked here at most once a cycle and only for the cost cap
+    const quote = config.MAX_HOURLY_COST_USD !== undefined ? await this.quote(cycle) : null;
     let decision = decide({
       now: clock.now(),
       queued,
@@ -165,11 +171,13 @@ export class Controller {
       activity: workers,
       fleet,
       settings: policySettings(config),
+      gpusPerWorker: this.d.provider.gpusPerWorker,
+      quoteUsdPerHour: quote,
     });
     const block = await this.spawnBlock(cycle);
     if (block.why) decision = blockSpawning(decision, block.why);
     let held = false;
-    if (decision.decision !== 'MAINTAIN' && !(await this.reactorCaughtUp())) {
+    if (decision.decision !== 'MAINTAIN' && !reactorCaughtUp) {
       held = true;
       decision = {
         ...decision,
@@ -308,6 +316,18 @@ export class Controller {
         { cycle: this.cycle },
       );
       await this.init();
+      return null;
+    }
+  }
+
+  /** One more worker's price from the provider, USD per hour; null when it has none or fails. */
+  private async quote(cycle: number): Promise<number | null> {
+    const { provider, log } = this.d;
+    if (!provider.quote) return null;
+    try {
+      return (await provider.quote()).hourlyCostUsd;
+    } catch (err) {
+      log.log('warning', `could not get a price from ${provider.name}: ${(err as Error).message}`, { cycle });
       return null;
     }
   }

@@ -51,8 +51,25 @@ export async function readFleet(store: EventStore): Promise<(FleetWorker & { pro
       status: r.status as FleetWorker['status'],
       requestedAt: new Date(r.requested_at ?? 0).toISOString(),
       activeAt: r.active_at ? new Date(r.active_at).toISOString() : null,
+      gpus: r.gpu_count ?? null,
+      hourlyCostUsd: r.hourly_cost_usd ?? null,
       provider: r.provider,
     }));
+}
+
+/** The GPUs a fleet takes: each worker's recorded count, `gpusPerWorker` for one recorded without it. */
+export function fleetGpus(fleet: readonly Pick<FleetWorker, 'gpus'>[], gpusPerWorker: number): number {
+  return fleet.reduce((n, w) => n + (w.gpus ?? gpusPerWorker), 0);
+}
+
+/** The fleet's burn rate in USD per hour, or null when a worker's price is unknown. */
+export function fleetBurnUsd(fleet: readonly Pick<FleetWorker, 'hourlyCostUsd'>[]): number | null {
+  let sum = 0;
+  for (const w of fleet) {
+    if (w.hourlyCostUsd === null) return null;
+    sum += w.hourlyCostUsd;
+  }
+  return sum;
 }
 
 /** Live worker counts by status (for health summaries). */

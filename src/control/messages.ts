@@ -34,7 +34,16 @@ export type DecisionData = Pick<
   | 'terminate'
   | 'timedOut'
   | 'reasons'
-> & { cycle: number; queued: number; active: number; settings: Record<string, unknown> };
+> &
+  Partial<Pick<PolicyResult, 'gpusPerWorker' | 'currentGpus' | 'burnUsdPerHour' | 'quoteUsdPerHour'>> & {
+    cycle: number;
+    queued: number;
+    active: number;
+    settings: Record<string, unknown>;
+  };
+
+/** The caps that cut desired workers, in the order they applied. */
+export const CAPS = ['MAX_ACTIVE_GPUS', 'MAX_HOURLY_COST_USD'];
 
 export const taskCountLine = (d: { cycle: number; queued: number; active: number; total: number }) =>
   `🔢 TASK COUNT (Cycle #${d.cycle}): Queued=${d.queued}, Active=${d.active}, Total=${d.total}`;
@@ -44,8 +53,8 @@ export const decisionLine = (d: DecisionData) =>
 
 /** The cap that cut a scale-up, if any: `(capped to 4 by MAX_ACTIVE_GPUS)`. */
 export function capNote(d: DecisionData): string {
-  const budget = d.limits.find((l) => l.name === 'MAX_ACTIVE_GPUS');
-  if (budget && d.decision === 'SCALE_UP') return ` (capped to ${d.delta} by MAX_ACTIVE_GPUS)`;
+  const cap = d.limits.filter((l) => CAPS.includes(l.name)).pop();
+  if (cap && d.decision === 'SCALE_UP') return ` (capped to ${d.delta} by ${cap.name})`;
   return '';
 }
 
@@ -85,9 +94,19 @@ export function taskCountBlock(d: TaskCountData): string {
 }
 
 function limitText(l: AppliedLimit): string {
-  return l.name === 'MIN_ACTIVE_GPUS'
-    ? `floor ${l.name}=${l.value} raised desired ${l.from} -> ${l.to}`
-    : `cap ${l.name}=${l.value} cut desired ${l.from} -> ${l.to}`;
+  const text =
+    l.name === 'MIN_ACTIVE_GPUS'
+      ? `floor ${l.name}=${l.value} raised desired ${l.from} -> ${l.to} workers`
+      : `cap ${l.name}=${l.value} cut desired ${l.from} -> ${l.to} workers`;
+  return l.detail ? `${text} (${l.detail})` : text;
+}
+
+/** `4 GPUs (2 per new worker), burning 2.07 USD/h` for a decision that recorded them. */
+export function gpuText(d: Pick<DecisionData, 'gpusPerWorker' | 'currentGpus' | 'burnUsdPerHour'>): string {
+  const g = d.gpusPerWorker ?? 1;
+  const gpus = d.currentGpus == null ? '' : `${d.currentGpus} GPU${d.currentGpus === 1 ? '' : 's'} `;
+  const burn = d.burnUsdPerHour == null ? '' : `, burning ${d.burnUsdPerHour.toFixed(2)} USD/h`;
+  return `${gpus}(${g} GPU${g === 1 ? '' : 's'} per new worker)${burn}`;
 }
 
 export function decisionBlock(d: DecisionData): string {
@@ -97,9 +116,10 @@ export function decisionBlock(d: DecisionData): string {
     `🎯 SCALING DECISION (Cycle #${d.cycle})`,
     `   Tasks: queued ${d.queued} + active ${d.active} = total ${d.total}`,
     `   Current workers: active ${d.current.active} + spawning ${d.current.spawning} = ${d.current.total} (busy ${d.busy}, idle ${d.idle})`,
-    `   Desired = max(MIN_ACTIVE_GPUS=${d.terms.minActive}, ceil(${d.total} / TASKS_PER_GPU=${s.TASKS_PER_GPU})=${d.terms.byTasks}, busy ${d.busy} + MACHINES_TO_KEEP_IDLE=${s.MACHINES_TO_KEEP_IDLE} = ${d.terms.busyPlusIdle}) = ${d.desiredBeforeCaps}`,
+    `   Current GPUs: ${gpuText(d)}`,
+    `   Desired workers = max(${minTerm(d)}, ${taskTerm(d)}, busy ${d.busy} + MACHINES_TO_KEEP_IDLE=${s.MACHINES_TO_KEEP_IDLE} = ${d.terms.busyPlusIdle}) = ${d.desiredBeforeCaps}`,
     ...d.limits.map((l) => `   ${limitText(l)}`),
-    `   Final desired: ${d.desired}`,
+    `   Final desired: ${d.desired} workers`,
     `   Decision: ${decisionWords(d)}${capNote(d)}`,
     ...d.terminate.map((t) => `   terminate ${t.workerId}: ${t.reason}`),
     ...d.timedOut.map((t) => `   timed out ${t.workerId}: ${t.reason}`),
@@ -107,6 +127,21 @@ export function decisionBlock(d: DecisionData): string {
     RULE,
   ];
   return lines.join('\n');
+}
+
+/** `ceil(MIN_ACTIVE_GPUS=3 / 2 GPUs)=2`, or, at 1 GPU a worker, `MIN_ACTIVE_GPUS=3`. */
+export function minTerm(d: Pick<DecisionData, 'gpusPerWorker' | 'terms' | 'settings'>): string {
+  const g = d.gpusPerWorker ?? 1;
+  if (g === 1) return `MIN_ACTIVE_GPUS=${d.terms.minActive}`;
+  return `ceil(MIN_ACTIVE_GPUS=${d.settings.MIN_ACTIVE_GPUS} / ${g} GPUs)=${d.terms.minActive}`;
+}
+
+/** `ceil(51 / TASKS_PER_GPU=1)=51`, or with 2-GPU workers `ceil(51 / (TASKS_PER_GPU=1 x 2 GPUs))=26`. */
+export function taskTerm(d: Pick<DecisionData, 'gpusPerWorker' | 'terms' | 'settings' | 'total'>): string {
+  const g = d.gpusPerWorker ?? 1;
+  const per =
+    g === 1 ? `TASKS_PER_GPU=${d.settings.TASKS_PER_GPU}` : `(TASKS_PER_GPU=${d.settings.TASKS_PER_GPU} x ${g} GPUs)`;
+  return `ceil(${d.total} / ${per})=${d.terms.byTasks}`;
 }
 
 export function decisionWords(d: { decision: string; delta: number; requested: number; current: { total: number } }) {

@@ -8,6 +8,10 @@ export interface FleetWorker {
   status: 'spawning' | 'active' | 'terminating';
   requestedAt: string;
   activeAt: string | null;
+  /** GPUs this worker takes, as recorded when it was asked for; null: not recorded (count the provider's). */
+  gpus: number | null;
+  /** USD per hour it was placed at; null when unknown. */
+  hourlyCostUsd: number | null;
 }
 
 export interface PolicyInput {
@@ -18,6 +22,10 @@ export interface PolicyInput {
   activity: WorkerActivity[] | null;
   fleet: FleetWorker[];
   settings: PolicySettings;
+  /** GPUs one new worker takes (provider.gpusPerWorker); also what a worker recorded without a count takes. */
+  gpusPerWorker: number;
+  /** USD per hour one more worker would cost (provider.quote()); null: unknown or not asked. */
+  quoteUsdPerHour: number | null;
 }
 
 export interface PolicyResult {
@@ -37,14 +45,24 @@ export interface PolicyResult {
   expired: TerminationPick[];
   spawnBlocked: string | null;
   reasons: string[];
+  gpusPerWorker: number;
+  /** GPUs of the live fleet (incl. workers being terminated: they hold their GPUs until they end). */
+  currentGpus: number;
+  /** The live fleet's burn, USD per hour; null when a worker's price is unknown. */
+  burnUsdPerHour: number | null;
+  quoteUsdPerHour: number | null;
 }
+
+const usd = (x: number) => x.toFixed(2);
+const gpusOf = (w: FleetWorker, g: number) => w.gpus ?? g;
 
 const secondsBetween = (from: string, now: Date) => Math.max(0, Math.floor((now.getTime() - Date.parse(from)) / 1000));
 
 /**
  * The default policy, the one the operators run today, as a pure function:
- *   desired = min(MAX_WORKERS, max(MIN_ACTIVE_GPUS, ceil(total / TASKS_PER_GPU), busy + MACHINES_TO_KEEP_IDLE))
- * then cut to the hard GPU budget MAX_ACTIVE_GPUS. Scale-down only removes workers idle for
+ *   desired = min(MAX_WORKERS, max(ceil(MIN_ACTIVE_GPUS / G), ceil(total / (TASKS_PER_GPU x G)), busy + MACHINES_TO_KEEP_IDLE))
+ * in workers of G GPUs (the provider's gpusPerWorker), then cut to the hard GPU budget
+ * MAX_ACTIVE_GPUS (GPUs: each worker counts its own GPUs), then to MAX_HOURLY_COST_USD. Scale-down only removes workers idle for
  * GPU_IDLE_TIMEOUT_SEC, least recently used first, and never one that holds a task (when the source
  * can tell). Workers stuck in spawning past SPAWNING_TIMEOUT_SEC are listed for termination.
  */
@@ -53,11 +71,16 @@ export function decide(input: PolicyInput): PolicyResult {
   const reasons: string[] = [];
   const total = input.queued + input.active;
 
+  const g = input.gpusPerWorker;
   const timedOut: TerminationPick[] = [];
   const expired: TerminationPick[] = [];
   const live: FleetWorker[] = [];
+  const terminating: FleetWorker[] = [];
   for (const w of input.fleet) {
-    if (w.status === 'terminating') continue;
+    if (w.status === 'terminating') {
+      terminating.push(w);
+      continue;
+    }
     const lifetime = s.WORKER_MAX_LIFETIME_SEC;
     const ageSec = secondsBetween(w.activeAt ?? w.requestedAt, input.now);
     if (lifetime !== null && w.status === 'active' && ageSec > lifetime) {
@@ -98,11 +121,19 @@ export function decide(input: PolicyInput): PolicyResult {
     : Math.min(input.active, current.active);
   const idle = current.active - busy;
 
+  // Terms in workers: a worker of g GPUs takes g x TASKS_PER_GPU tasks; MIN_ACTIVE_GPUS is GPUs.
   const terms = {
-    minActive: s.MIN_ACTIVE_GPUS,
-    byTasks: Math.ceil(total / s.TASKS_PER_GPU),
+    minActive: Math.ceil(s.MIN_ACTIVE_GPUS / g),
+    byTasks: Math.ceil(total / (s.TASKS_PER_GPU * g)),
     busyPlusIdle: busy + s.MACHINES_TO_KEEP_IDLE,
   };
+  // What the fleet holds: live workers and those being terminated (they bill until they end).
+  const holding = [...live, ...terminating];
+  const currentGpus = holding.reduce((n, w) => n + gpusOf(w, g), 0);
+  const burnUsdPerHour = holding.some((w) => w.hourlyCostUsd === null)
+    ? null
+    : holding.reduce((n, w) => n + (w.hourlyCostUsd ?? 0), 0);
+  const heldByOthers = currentGpus - live.reduce((n, w) => n + gpusOf(w, g), 0);
   const desiredBeforeCaps = Math.max(terms.minActive, terms.byTasks, terms.busyPlusIdle);
   const limits: AppliedLimit[] = [];
   if (desiredBeforeCaps === terms.minActive && terms.minActive > Math.max(terms.byTasks, terms.busyPlusIdle)) {
@@ -111,6 +142,9 @@ export function decide(input: PolicyInput): PolicyResult {
       value: s.MIN_ACTIVE_GPUS,
       from: Math.max(terms.byTasks, terms.busyPlusIdle),
       to: terms.minActive,
+      ...(g === 1
+        ? {}
+        : { detail: `ceil(${s.MIN_ACTIVE_GPUS} GPUs / ${g} GPUs per worker) = ${terms.minActive} workers` }),
     });
   }
   let requested = desiredBeforeCaps;
@@ -119,9 +153,67 @@ export function decide(input: PolicyInput): PolicyResult {
     requested = s.MAX_WORKERS;
   }
   let desired = requested;
-  if (desired > s.MAX_ACTIVE_GPUS) {
-    limits.push({ name: 'MAX_ACTIVE_GPUS', value: s.MAX_ACTIVE_GPUS, from: desired, to: s.MAX_ACTIVE_GPUS });
-    desired = s.MAX_ACTIVE_GPUS;
+  // The hard GPU budget: the workers kept at their own GPU counts, new ones at g, those being
+  // terminated still counted. A fleet already over it is cut back in workers of g GPUs.
+  const liveGpus = currentGpus - heldByOthers;
+  const budgetWorkers =
+    currentGpus <= s.MAX_ACTIVE_GPUS
+      ? live.length + Math.floor((s.MAX_ACTIVE_GPUS - currentGpus) / g)
+      : Math.max(0, Math.floor((s.MAX_ACTIVE_GPUS - heldByOthers) / g));
+  if (desired > budgetWorkers) {
+    const added = Math.max(0, budgetWorkers - live.length);
+    const gpusAfter = budgetWorkers >= live.length ? currentGpus + added * g : heldByOthers + budgetWorkers * g;
+    const detail =
+      budgetWorkers >= live.length
+        ? `${liveGpus} GPUs live${heldByOthers ? ` + ${heldByOthers} terminating` : ''} + ${added} x ${g} = ${gpusAfter} GPUs`
+        : `${budgetWorkers} x ${g} GPUs${heldByOthers ? ` + ${heldByOthers} terminating` : ''} = ${gpusAfter} GPUs`;
+    // With one GPU a worker and nothing held elsewhere, workers are GPUs: the figures say it all.
+    const plain = g === 1 && heldByOthers === 0 && holding.every((w) => gpusOf(w, g) === 1);
+    limits.push({
+      name: 'MAX_ACTIVE_GPUS',
+      value: s.MAX_ACTIVE_GPUS,
+      from: desired,
+      to: budgetWorkers,
+      ...(plain ? {} : { detail }),
+    });
+    desired = budgetWorkers;
+  }
+  // The burn-rate cap, after the GPU budget: the fleet at its recorded prices plus new workers at
+  // the quote. Unknown prices spawn nothing beyond the current fleet: better wait than overspend.
+  const cap = s.MAX_HOURLY_COST_USD;
+  if (cap !== null && desired > live.length) {
+    const price = input.quoteUsdPerHour;
+    if (price === null || burnUsdPerHour === null) {
+      limits.push({
+        name: 'MAX_HOURLY_COST_USD',
+        value: cap,
+        from: desired,
+        to: live.length,
+        detail:
+          price === null
+            ? 'the price of a new worker is unknown (no quote from the provider): nothing spawned beyond the current fleet'
+            : "a live worker's price is unknown: nothing spawned beyond the current fleet",
+      });
+      desired = live.length;
+    } else {
+      const room = cap - burnUsdPerHour;
+      const fits = price === 0 ? Number.POSITIVE_INFINITY : Math.max(0, Math.floor(room / price + 1e-9));
+      if (desired - live.length > fits) {
+        const to = live.length + fits;
+        const cost = burnUsdPerHour + fits * price;
+        limits.push({
+          name: 'MAX_HOURLY_COST_USD',
+          value: cap,
+          from: desired,
+          to,
+          detail:
+            holding.length === 0
+              ? `${fits} x ${usd(price)} = ${usd(cost)} USD/h`
+              : `${usd(burnUsdPerHour)} live + ${fits} x ${usd(price)} = ${usd(cost)} USD/h`,
+        });
+        desired = to;
+      }
+    }
   }
 
   let decision: Decision = 'MAINTAIN';
@@ -175,7 +267,10 @@ export function decide(input: PolicyInput): PolicyResult {
   } else {
     reasons.push(`desired ${desired} = current ${current.total}`);
   }
-  for (const l of limits) reasons.push(`${l.name}=${l.value} changed desired from ${l.from} to ${l.to}`);
+  for (const l of limits) {
+    reasons.push(`${l.name}=${l.value} changed desired from ${l.from} to ${l.to}`);
+    if (l.detail) reasons.push(limitReason(l));
+  }
 
   return {
     total,
@@ -194,7 +289,18 @@ export function decide(input: PolicyInput): PolicyResult {
     expired,
     spawnBlocked: null,
     reasons,
+    gpusPerWorker: g,
+    currentGpus,
+    burnUsdPerHour,
+    quoteUsdPerHour: input.quoteUsdPerHour,
   };
+}
+
+/** A limit's math in words: `capped to 3 by MAX_HOURLY_COST_USD=2.50: 3 x 0.69 = 2.07 USD/h`. */
+export function limitReason(l: AppliedLimit): string {
+  const value = l.name === 'MAX_HOURLY_COST_USD' ? usd(l.value) : String(l.value);
+  const verb = l.name === 'MIN_ACTIVE_GPUS' ? 'raised' : 'capped';
+  return `${verb} to ${l.to} workers by ${l.name}=${value}${l.detail ? `: ${l.detail}` : ''}`;
 }
 
 /** A decision with spawning stopped: a would-be SCALE_UP becomes MAINTAIN, with the reason recorded. */

@@ -1,3 +1,4 @@
+import { CAPS, gpuText, minTerm, taskTerm } from '../control/messages';
 import type { StoredEvent } from '../store/event-store';
 
 // biome-ignore lint/suspicious/noExplicitAny: validated event data
@@ -42,16 +43,22 @@ export function describeEvent(e: StoredEvent): string | null {
     case 'TaskCountRejected':
       return `⛔ TASK COUNT REJECTED: ${d.reason} (no scaling decision; fleet held)`;
     case 'ScalingDecided': {
-      const budget = (d.limits as D[]).find((l) => l.name === 'MAX_ACTIVE_GPUS');
-      const head = `SCALING DECISION: Current=${d.current.total}, Desired=${budget ? d.requested : d.desired}`;
-      return budget ? `${head}, Final=${d.desired} (MAX_ACTIVE_GPUS=${budget.value})` : head;
+      const caps = (d.limits as D[]).filter((l) => CAPS.includes(l.name));
+      const head = `SCALING DECISION: Current=${d.current.total}, Desired=${caps.length ? d.requested : d.desired}`;
+      const gpus = d.currentGpus == null || (d.gpusPerWorker ?? 1) === 1 ? '' : ` [${gpuText(d)}]`;
+      return caps.length
+        ? `${head}, Final=${d.desired} (${caps.map((l) => `${l.name}=${l.value}`).join(', ')})${gpus}`
+        : `${head}${gpus}`;
     }
     case 'AnomalyDetected':
       return `🚨 ANOMALY DETECTED: ${d.message}`;
     case 'WorkerSpawnRequested':
       return null;
-    case 'WorkerSpawned':
-      return `✅ Worker ${d.ordinal}/${d.of} spawned (worker ${d.workerId}, pod ${d.podId}${d.recovered ? ', found again after a restart' : ''})`;
+    case 'WorkerSpawned': {
+      const gpus = d.gpuCount == null ? '' : `, ${n(d.gpuCount, 'GPU')}`;
+      const price = d.hourlyCostUsd == null ? '' : `, ${d.hourlyCostUsd.toFixed(2)} USD/h`;
+      return `✅ Worker ${d.ordinal}/${d.of} spawned (worker ${d.workerId}, pod ${d.podId}${gpus}${price}${d.recovered ? ', found again after a restart' : ''})`;
+    }
     case 'WorkerSpawnFailed':
       return `❌ Failed to spawn worker ${d.ordinal}/${d.of}: ${d.kind}: ${d.error}${candidatesText(d.details)}`;
     case 'WorkerActivated':
@@ -72,9 +79,8 @@ export function describeEvent(e: StoredEvent): string | null {
 function actionText(d: D): string | null {
   if (d.decision === 'SCALE_UP') {
     const wanted = Math.max(d.delta, d.requested - d.current.total);
-    const cap = (d.limits as D[]).some((l) => l.name === 'MAX_ACTIVE_GPUS')
-      ? ` (capped to ${d.delta} by MAX_ACTIVE_GPUS)`
-      : '';
+    const binding = (d.limits as D[]).filter((l) => CAPS.includes(l.name)).pop();
+    const cap = binding ? ` (capped to ${d.delta} by ${binding.name})` : '';
     return `🚀 SCALING UP: Creating ${n(wanted, 'worker')}${cap}`;
   }
   if (d.decision === 'SCALE_DOWN') return `📉 SCALING DOWN: Terminating ${n(d.delta, 'idle worker')}`;
@@ -215,15 +221,17 @@ export function conclude(f: CycleFacts): string {
   const d = f.decision;
   if (d) {
     const s = d.settings;
+    const g = d.gpusPerWorker ?? 1;
     parts.push(
-      `The policy computed desired = max(MIN_ACTIVE_GPUS=${d.terms.minActive}, ceil(${d.total} / TASKS_PER_GPU=${s.TASKS_PER_GPU}) = ${d.terms.byTasks}, busy ${d.busy} + MACHINES_TO_KEEP_IDLE=${s.MACHINES_TO_KEEP_IDLE}) = ${d.desiredBeforeCaps}.`,
+      `The policy computed desired = max(${minTerm(d).replace(/\)=/, ') = ')}, ${taskTerm(d).replace(/\)=(\d+)$/, ') = $1')}, busy ${d.busy} + MACHINES_TO_KEEP_IDLE=${s.MACHINES_TO_KEEP_IDLE}) = ${d.desiredBeforeCaps}${g === 1 ? '' : ` workers of ${g} GPUs`}.`,
     );
     const caps = (d.limits as D[]).filter((l) => l.name !== 'MIN_ACTIVE_GPUS');
     if (caps.length) {
       parts.push(
-        `${caps.map((l) => `${l.name}=${l.value} cut it from ${l.from} to ${l.to}`).join(', then ')}, so the final desired count was ${d.desired}.`,
+        `${caps.map((l) => `${l.name}=${l.value} cut it from ${l.from} to ${l.to}${l.detail ? ` (${l.detail})` : ''}`).join(', then ')}, so the final desired count was ${n(d.desired, 'worker')}.`,
       );
     }
+    if (d.currentGpus != null) parts.push(`The fleet held ${gpuText(d)}.`);
     const floor = (d.limits as D[]).find((l) => l.name === 'MIN_ACTIVE_GPUS');
     if (floor) parts.push(`The floor MIN_ACTIVE_GPUS=${floor.value} raised it from ${floor.from} to ${floor.to}.`);
     const current = `${d.current.total} worker${d.current.total === 1 ? '' : 's'} (${d.current.active} active, ${d.current.spawning} spawning)`;

@@ -1,6 +1,14 @@
 import { z } from 'zod';
 import { type Clock, seededRandom } from '../clock';
-import { keyFromPodName, type PodInfo, type Provider, ProviderError, podName, type SpawnRequest } from './provider';
+import {
+  keyFromPodName,
+  type PodInfo,
+  type Provider,
+  ProviderError,
+  podName,
+  type SpawnRequest,
+  type WorkerQuote,
+} from './provider';
 
 export interface SimulatedOptions {
   clock: Clock;
@@ -10,6 +18,8 @@ export interface SimulatedOptions {
   /** Probability that a spawn call fails. */
   failureRate: number;
   seed: number;
+  /** Price per GPU-hour in USD (SIM_GPU_HOURLY_USD); null or absent: prices unknown. */
+  gpuHourlyUsd?: number | null;
 }
 
 interface SimPod extends PodInfo {
@@ -30,6 +40,15 @@ export class SimulatedProvider implements Provider {
     this.random = seededRandom(opts.seed);
   }
 
+  private price(): number | null {
+    const p = this.opts.gpuHourlyUsd;
+    return p === undefined || p === null ? null : p * this.gpusPerWorker;
+  }
+
+  async quote(): Promise<WorkerQuote> {
+    return { gpus: this.gpusPerWorker, hourlyCostUsd: this.price() };
+  }
+
   async spawn(req: SpawnRequest): Promise<PodInfo> {
     const name = podName(req.idempotencyKey);
     const found = [...this.pods.values()].find((p) => p.name === name && p.status !== 'terminated');
@@ -48,6 +67,8 @@ export class SimulatedProvider implements Provider {
       status: 'starting',
       createdAt: new Date(now).toISOString(),
       readyAt: now + (lo + this.random() * (hi - lo)) * 1000,
+      gpuCount: this.gpusPerWorker,
+      hourlyCostUsd: this.price(),
     };
     this.pods.set(pod.podId, pod);
     this.created.push(req.idempotencyKey);
@@ -92,6 +113,8 @@ export const SIM_SETTINGS = {
   SIM_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0.05),
   SIM_TASK_SEC: z.coerce.number().min(0).default(20),
   SIM_SEED: z.coerce.number().int().min(0).default(42),
+  /** The simulated provider's price per GPU-hour in USD (unset: prices unknown). */
+  SIM_GPU_HOURLY_USD: z.coerce.number().min(0).optional(),
 };
 const simSchema = z.object(SIM_SETTINGS);
 export type SimSettings = z.infer<typeof simSchema>;
@@ -111,5 +134,6 @@ export function simulatedProviderFromConfig(s: SimSettings, clock: Clock): Simul
     startupMaxSec: s.SIM_STARTUP_MAX_SEC,
     failureRate: s.SIM_FAILURE_RATE,
     seed: s.SIM_SEED,
+    gpuHourlyUsd: s.SIM_GPU_HOURLY_USD ?? null,
   });
 }

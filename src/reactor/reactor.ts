@@ -2,12 +2,13 @@ import { Streams } from '../../events/index';
 import type { TerminationPick } from '../../events/scaling';
 import type { SpawnFailureKind, TerminationReason } from '../../events/worker';
 import type { Clock } from '../clock';
+import { fleetBurnUsd, fleetGpus, readFleet } from '../control/fleet';
 import { deterministicId, shortHash } from '../control/ids';
 import type { ControlLog } from '../control/log';
 import { actionLine, type DecisionData, spawnedLine, spawnFailedLine, terminatedLine } from '../control/messages';
 import { isRefusal, REFUSALS } from '../control/provider-refusals';
 import { type PodInfo, type Provider, ProviderError } from '../providers/provider';
-import type { EventStore, StoredEvent } from '../store/event-store';
+import type { EventStore, NewEvent, StoredEvent } from '../store/event-store';
 import { Subscription } from '../store/subscription';
 
 export const REACTOR_CHECKPOINT = 'reactor';
@@ -21,10 +22,18 @@ export interface ReactorDeps {
   log: ControlLog;
   /** A decision older than this (ms) when first reached spawns nothing new (default 120 s). */
   staleAfterMs?: number;
+  /**
+   * The hard GPU budget at the moment of acting (MAX_ACTIVE_GPUS now); default: the one the
+   * decision was made under. A spawn that would take the live fleet past it is refused.
+   */
+  maxActiveGpus?: number;
+  /** MAX_HOURLY_COST_USD now (null: off); what is left of it goes to the provider with each spawn. */
+  maxHourlyCostUsd?: number | null;
 }
 
 interface ScalingDecidedData extends DecisionData {
   at: string;
+  settings: { MAX_ACTIVE_GPUS: number; MAX_HOURLY_COST_USD?: number | null };
   terminate: (TerminationPick & { reason: string })[];
   timedOut: (TerminationPick & { reason: string })[];
   expired?: (TerminationPick & { reason: string })[];
@@ -112,6 +121,7 @@ export class Reactor {
     const stream = Streams.worker(workerId);
     const of = d.delta;
     const history = await store.readStream(stream);
+    let maxHourlyCostUsd: number | undefined;
     const done = history.find((h) => h.type === 'WorkerSpawned' || h.type === 'WorkerSpawnFailed');
     if (done) return done.type === 'WorkerSpawnFailed' ? (done.data as { kind: SpawnFailureKind }).kind : null;
     if (history.length === 0) {
@@ -123,33 +133,71 @@ export class Reactor {
       }
       if (ordinal === 1)
         log.log('notice', `reactor: acting on cycle #${d.cycle}: ${actionLine(d)}`, { cycle: d.cycle });
-      await store.append(
-        stream,
-        [
-          {
-            type: 'WorkerSpawnRequested',
-            eventId: deterministicId(`${workerId}:requested`),
-            data: {
-              workerId,
-              at: clock.now().toISOString(),
-              cycle: d.cycle,
-              decisionEventId: e.eventId,
-              ordinal,
-              of,
-              idempotencyKey: workerId,
-              provider: provider.name,
+      const requested: NewEvent = {
+        type: 'WorkerSpawnRequested',
+        eventId: deterministicId(`${workerId}:requested`),
+        data: {
+          workerId,
+          at: clock.now().toISOString(),
+          cycle: d.cycle,
+          decisionEventId: e.eventId,
+          ordinal,
+          of,
+          idempotencyKey: workerId,
+          provider: provider.name,
+          gpus: provider.gpusPerWorker,
+        },
+        metadata: { cycle: d.cycle, causationId: e.eventId },
+      };
+      // The budget is checked again against the live fleet right before the spawn: whatever the
+      // decision saw, no spawn takes the fleet past MAX_ACTIVE_GPUS. The one reactor is the only
+      // writer of spawn requests, so nothing can slip in between this read and the request.
+      const fleet = await readFleet(store);
+      const liveGpus = fleetGpus(fleet, provider.gpusPerWorker);
+      const budget = this.d.maxActiveGpus ?? d.settings.MAX_ACTIVE_GPUS;
+      if (liveGpus + provider.gpusPerWorker > budget) {
+        const data = {
+          workerId,
+          at: clock.now().toISOString(),
+          ordinal,
+          of,
+          kind: 'blocked' as const,
+          error: `refused by the GPU budget: the live fleet has ${liveGpus} GPU(s) (${fleet.length} worker(s)), one more worker of ${provider.gpusPerWorker} GPU(s) would make ${liveGpus + provider.gpusPerWorker} > MAX_ACTIVE_GPUS=${budget}`,
+        };
+        await store.append(
+          stream,
+          [
+            requested,
+            {
+              type: 'WorkerSpawnFailed',
+              eventId: deterministicId(`${workerId}:spawn-result`),
+              data,
+              metadata: { cycle: d.cycle, causationId: e.eventId },
             },
-            metadata: { cycle: d.cycle, causationId: e.eventId },
-          },
-        ],
-        { expectedVersion: 'no_stream' },
-      );
+          ],
+          { expectedVersion: 'no_stream' },
+        );
+        log.log('warning', spawnFailedLine(data), { cycle: d.cycle, workerId });
+        log.mirror(spawnFailedLine(data));
+        return 'blocked';
+      }
+      const cap = this.d.maxHourlyCostUsd ?? d.settings.MAX_HOURLY_COST_USD ?? null;
+      if (cap !== null) {
+        const burn = fleetBurnUsd(fleet);
+        maxHourlyCostUsd = Math.max(0, cap - (burn ?? 0));
+      }
+      await store.append(stream, [requested], { expectedVersion: 'no_stream' });
     }
     let pod: PodInfo;
     try {
       if (skip && history.length === 0)
         throw new ProviderError(skip.kind === 'capacity' ? 'capacity' : 'error', skip.why);
-      pod = await provider.spawn({ workerId, idempotencyKey: workerId, env: { GPU_SCALER_WORKER_ID: workerId } });
+      pod = await provider.spawn({
+        workerId,
+        idempotencyKey: workerId,
+        env: { GPU_SCALER_WORKER_ID: workerId },
+        ...(maxHourlyCostUsd !== undefined ? { maxHourlyCostUsd } : {}),
+      });
     } catch (err) {
       let kind: SpawnFailureKind = err instanceof ProviderError ? err.kind : 'error';
       if (skip && history.length === 0) kind = skip.kind;
@@ -184,6 +232,8 @@ export class Reactor {
       of,
       recovered: pod.existing === true,
       details: pod.details ?? {},
+      gpuCount: pod.gpuCount ?? provider.gpusPerWorker,
+      hourlyCostUsd: pod.hourlyCostUsd ?? null,
     };
     await store.append(stream, [
       {

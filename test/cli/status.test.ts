@@ -142,6 +142,7 @@ describeOnStores(
         '  tasks     queued 51 + active 0 = total 51',
         '  current   active 0 + spawning 0 = 0 workers (busy 0, idle 0)',
         '  policy    max(MIN_ACTIVE_GPUS 0, ceil(total 51 / TASKS_PER_GPU 1) = 51, busy 0 + MACHINES_TO_KEEP_IDLE 0 = 0) = 51',
+        '  gpus      0 GPUs live, 1 per new worker; burn 0.00 USD/h',
         '  limits    MAX_WORKERS=10: 51 -> 10; MAX_ACTIVE_GPUS=4: 10 -> 4',
         '  decision  SCALE_UP by 4: desired 4, current 0 (capped by MAX_WORKERS,MAX_ACTIVE_GPUS)',
         '  reasons   desired 4 > current 0: spawn 4',
@@ -190,7 +191,8 @@ describeOnStores(
       expect(r.stdout).toContain('Last decision: cycle 950 at 2026-11-27 18:35:42Z (45s ago)');
       expect(r.stdout).toContain('  decision  SCALE_UP by 1: desired 2, current 1');
       expect(r.stdout).toMatch(/Fleet: active \d+ \([^)]*\), spawning 1 \(45s\);/);
-      expect(r.stdout).toMatch(/\n {2}t950-1\s+-\s+spawning\s+45s\s+45s\s+simulated\n/);
+      // recorded without a GPU count or a price (an event older than those fields): shown as unknown
+      expect(r.stdout).toMatch(/\n {2}t950-1\s+-\s+spawning\s+45s\s+45s\s+simulated\s+\?\s+\?\s+\?\n/);
 
       const j = await ctx().run(['status', '--json', '--now', '2026-11-27T18:36:27Z']);
       const s = JSON.parse(j.stdout);
@@ -198,6 +200,55 @@ describeOnStores(
       expect(s.projectionsBehind).toBe(0);
       expect(s.fleet.spawning).toEqual({ count: 1, oldestSec: 45 });
       expect(s.lastDecision).toMatchObject({ cycle: 950, decision: 'SCALE_UP', delta: 1 });
+    });
+
+    test("shows each worker's GPUs, price and spend, and the fleet's burn rate", async () => {
+      const at = '2026-11-27T18:40:00.000Z';
+      const w = 't960-1';
+      const res = await ctx().writer.append(`worker-${w}`, [
+        {
+          type: 'WorkerSpawnRequested',
+          data: {
+            workerId: w,
+            at,
+            cycle: 960,
+            decisionEventId: 'test',
+            ordinal: 1,
+            of: 1,
+            idempotencyKey: w,
+            provider: 'priced',
+            gpus: 2,
+          },
+        },
+        {
+          type: 'WorkerSpawned',
+          data: {
+            workerId: w,
+            at,
+            podId: 'pod-960',
+            ordinal: 1,
+            of: 1,
+            recovered: false,
+            gpuCount: 2,
+            hourlyCostUsd: 1.5,
+          },
+        },
+      ]);
+      await visibleToReaders(ctx().store, res.globalPositions[1]);
+      const r = await ctx().run(['status', '--now', '2026-11-27T20:40:00Z', '--utc']);
+      expect(r.code).toBe(0);
+      // 2 hours at 1.50 USD/h since the pod was placed
+      expect(r.stdout).toMatch(/\n {2}t960-1\s+pod-960\s+spawning\s+2h\s+2h\s+priced\s+2\s+1\.50\s+3\.00\n/);
+      expect(r.stdout).toMatch(
+        /Burn rate: \d+ GPUs, burning 1\.50 USD\/h \(\d+ workers at an unknown price not counted\)/,
+      );
+      const j = JSON.parse((await ctx().run(['status', '--json', '--now', '2026-11-27T20:40:00Z'])).stdout);
+      expect(j.burn.usdPerHour).toBe(1.5);
+      expect(j.workers.find((x: { workerId: string }) => x.workerId === w)).toMatchObject({
+        gpus: 2,
+        hourlyCostUsd: 1.5,
+        spentUsd: 3,
+      });
     });
   },
 );

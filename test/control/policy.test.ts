@@ -11,6 +11,7 @@ const settings: PolicySettings = {
   GPU_IDLE_TIMEOUT_SEC: 300,
   SPAWNING_TIMEOUT_SEC: 600,
   WORKER_MAX_LIFETIME_SEC: null,
+  MAX_HOURLY_COST_USD: null,
 };
 const NOW = new Date('2026-11-27T18:30:00.000Z');
 const ago = (sec: number) => new Date(NOW.getTime() - sec * 1000).toISOString();
@@ -20,6 +21,8 @@ const worker = (id: string, status: FleetWorker['status'], activeSecAgo: number 
   status,
   requestedAt: ago(requestedSecAgo),
   activeAt: activeSecAgo === null ? null : ago(activeSecAgo),
+  gpus: null,
+  hourlyCostUsd: null,
 });
 const input = (over: Partial<PolicyInput>): PolicyInput => ({
   now: NOW,
@@ -28,6 +31,8 @@ const input = (over: Partial<PolicyInput>): PolicyInput => ({
   activity: null,
   fleet: [],
   settings,
+  gpusPerWorker: 1,
+  quoteUsdPerHour: null,
   ...over,
 });
 
@@ -151,5 +156,77 @@ describe('blocked spawning', () => {
     const fleet = [worker('a', 'active', 900)];
     const down = blockSpawning(decide(input({ fleet })), 'x');
     expect(down).toMatchObject({ decision: 'SCALE_DOWN', delta: 1, spawnBlocked: 'x' });
+  });
+});
+
+describe('GPUs and money', () => {
+  const two = (id: string, status: FleetWorker['status'], price: number | null = null): FleetWorker => ({
+    ...worker(id, status, 600),
+    gpus: 2,
+    hourlyCostUsd: price,
+  });
+
+  test('MAX_ACTIVE_GPUS counts GPUs: 2-GPU workers against a budget of 4 GPUs make 2 workers', () => {
+    const r = decide(input({ queued: 51, gpusPerWorker: 2, settings: { ...settings, MAX_ACTIVE_GPUS: 4 } }));
+    expect(r).toMatchObject({ desired: 2, delta: 2, decision: 'SCALE_UP', currentGpus: 0, gpusPerWorker: 2 });
+    expect(r.limits).toContainEqual({
+      name: 'MAX_ACTIVE_GPUS',
+      value: 4,
+      from: 10,
+      to: 2,
+      detail: '0 GPUs live + 2 x 2 = 4 GPUs',
+    });
+    expect(r.reasons).toContain('capped to 2 workers by MAX_ACTIVE_GPUS=4: 0 GPUs live + 2 x 2 = 4 GPUs');
+  });
+
+  test('workers count their own recorded GPUs: 1 live worker of 2 GPUs leaves room for 1 more under 4', () => {
+    const fleet = [two('a', 'active')];
+    const r = decide(input({ queued: 10, fleet, gpusPerWorker: 2, settings: { ...settings, MAX_ACTIVE_GPUS: 4 } }));
+    expect(r).toMatchObject({ currentGpus: 2, desired: 2, delta: 1 });
+    // a worker being terminated still holds its GPUs
+    const r2 = decide(
+      input({
+        queued: 10,
+        fleet: [two('a', 'active'), two('b', 'terminating')],
+        gpusPerWorker: 2,
+        settings: { ...settings, MAX_ACTIVE_GPUS: 4 },
+      }),
+    );
+    expect(r2).toMatchObject({ currentGpus: 4, desired: 1, decision: 'MAINTAIN', delta: 0 });
+  });
+
+  test('MIN_ACTIVE_GPUS is GPUs and a worker of N GPUs takes N x TASKS_PER_GPU tasks', () => {
+    const floor = decide(input({ gpusPerWorker: 2, settings: { ...settings, MIN_ACTIVE_GPUS: 3 } }));
+    expect(floor.terms.minActive).toBe(2); // ceil(3 / 2) workers
+    expect(floor.desired).toBe(2);
+    const byTasks = decide(input({ queued: 9, gpusPerWorker: 2, settings: { ...settings, TASKS_PER_GPU: 2 } }));
+    expect(byTasks.terms.byTasks).toBe(3); // ceil(9 / (2 x 2))
+  });
+
+  test('MAX_HOURLY_COST_USD binds after the GPU budget, with its math', () => {
+    const r = decide(input({ queued: 10, quoteUsdPerHour: 0.69, settings: { ...settings, MAX_HOURLY_COST_USD: 2.5 } }));
+    expect(r).toMatchObject({ desired: 3, delta: 3 });
+    expect(r.limits).toEqual([
+      { name: 'MAX_HOURLY_COST_USD', value: 2.5, from: 10, to: 3, detail: '3 x 0.69 = 2.07 USD/h' },
+    ]);
+    expect(r.reasons).toContain('capped to 3 workers by MAX_HOURLY_COST_USD=2.50: 3 x 0.69 = 2.07 USD/h');
+  });
+
+  test('a cheaper price fits more workers; the live fleet is counted at its recorded prices', () => {
+    const s = { ...settings, MAX_HOURLY_COST_USD: 2.5 };
+    expect(decide(input({ queued: 10, quoteUsdPerHour: 0.39, settings: s })).desired).toBe(6);
+    const fleet = [{ ...worker('a', 'active', 600), gpus: 1, hourlyCostUsd: 1.2 }];
+    const r = decide(input({ queued: 10, fleet, quoteUsdPerHour: 0.39, settings: s }));
+    expect(r).toMatchObject({ desired: 4, delta: 3, burnUsdPerHour: 1.2 });
+    expect(r.limits[0].detail).toBe('1.20 live + 3 x 0.39 = 2.37 USD/h');
+  });
+
+  test('with the cost cap set and prices unknown, nothing is spawned beyond the current fleet, and it says so', () => {
+    const s = { ...settings, MAX_HOURLY_COST_USD: 2.5 };
+    const r = decide(input({ queued: 10, fleet: [worker('a', 'active', 10)].map((w) => ({ ...w })), settings: s }));
+    expect(r).toMatchObject({ desired: 1, decision: 'MAINTAIN', delta: 0 });
+    expect(r.reasons.join('\n')).toMatch(/price of a new worker is unknown .*nothing spawned beyond the current fleet/);
+    // without the cap, unknown prices change nothing
+    expect(decide(input({ queued: 10 })).desired).toBe(10);
   });
 });
