@@ -17,6 +17,7 @@ import {
 } from '../../events/index';
 import { EventDecodeError } from '../../events/registry';
 import { type Checkpoint, type EventStore, START, type StoredEvent } from '../store/event-store';
+import { EVENT_TIME_SQL, eventTime } from '../store/event-time';
 import type { StoreTarget } from '../store/open';
 import { CliError, type CliIo, EXIT, withStore } from './context';
 import {
@@ -71,13 +72,6 @@ export const DEFAULT_LIMIT = 100;
 const SUMMARY_WIDTH = 140;
 const GENERIC_WIDTH = 100;
 const TYPE_WIDTH = Math.max(...appRegistry.types().map((t) => t.length));
-
-/**
- * The time an event is about: the `at` every gpu-scaler event carries (the controller's clock),
- * or recorded_at (the commit time) for an event without one.
- */
-export const EVENT_TIME_SQL =
-  "(case when data->>'at' ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}T' then (data->>'at')::timestamptz else recorded_at end)";
 
 const SELECT = `select global_position, stream_id, stream_version, event_id::text as event_id, event_type,
   schema_version, data, metadata, tx_id::text as tx_id, recorded_at, ${EVENT_TIME_SQL} as event_time from events`;
@@ -396,15 +390,6 @@ function matches(e: StoredEvent & { time: Date }, q: EventsQuery, streamRe: RegE
   return true;
 }
 
-function eventTime(e: StoredEvent): Date {
-  const at = (e.data as { at?: unknown } | null)?.at;
-  if (typeof at === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(at)) {
-    const d = new Date(at);
-    if (!Number.isNaN(d.getTime())) return d;
-  }
-  return e.recordedAt;
-}
-
 /** Runs `events` on an open store; resolves when done (or, with --follow, when stopped). */
 export async function runEvents(
   store: EventStore,
@@ -481,7 +466,9 @@ export async function runEvents(
         continue;
       }
       if (batch.events.length > 0) {
-        const shown = batch.events.map((e) => ({ ...e, time: eventTime(e) })).filter((e) => matches(e, o, streamRe));
+        const shown = batch.events
+          .map((e) => ({ ...e, time: eventTime(e.data, e.recordedAt) }))
+          .filter((e) => matches(e, o, streamRe));
         print(shown, widths);
         cp = batch.checkpoint;
         continue;

@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { explain } from '../explain/explain';
 import type { EventStore, StoredEvent } from '../store/event-store';
+import { EVENT_CYCLE_SQL, EVENT_TIME_SQL } from '../store/event-time';
 import { CliError, type CliIo, EXIT, withStore, writeJson } from './context';
+import { toDate } from './output';
 import { clockTime, parseDuration, parseTime } from './time';
 
 const COLUMNS = `global_position, stream_id, stream_version, event_id::text as event_id, event_type, schema_version,
@@ -44,10 +46,10 @@ export async function runExplain(store: EventStore, io: CliIo, o: ExplainOptions
 
   let events: StoredEvent[];
   if (focusCycle !== null) {
-    events = await query(store, `stream_id = 'controller' and (data->>'cycle')::int = $1`, [focusCycle]);
+    events = await query(store, `stream_id = 'controller' and ${EVENT_CYCLE_SQL} = $1`, [focusCycle]);
     if (events.length === 0) {
       const [{ max }] = await store.db.query<{ max: number | null }>(
-        `select max((data->>'cycle')::int) as max from events where stream_id = 'controller'`,
+        `select max(${EVENT_CYCLE_SQL}) as max from events where stream_id = 'controller'`,
       );
       throw new CliError(
         `no cycle #${focusCycle} in the store${max ? ` (cycles run from 1 to ${max})` : ' (it has no cycles yet)'}`,
@@ -61,22 +63,27 @@ export async function runExplain(store: EventStore, io: CliIo, o: ExplainOptions
     const caused = ids.length ? await query(store, `metadata->>'causationId' = any($1::text[])`, [ids]) : [];
     const same = await query(
       store,
-      `data->>'at' >= $1 and data->>'at' <= $2 and stream_id <> 'controller' and (metadata->>'cycle')::int = $3`,
-      [from, to, focusCycle],
+      `${EVENT_TIME_SQL} >= $1::timestamptz and ${EVENT_TIME_SQL} <= $2::timestamptz and stream_id <> 'controller' and metadata->>'cycle' = $3::text`,
+      [from, to, String(focusCycle)],
     );
     events = dedupe([...events, ...caused, ...same]);
   } else {
     const at = focusAt as Date;
     const from = new Date(at.getTime() - windowMs / 2).toISOString();
     const to = new Date(at.getTime() + windowMs / 2).toISOString();
-    events = await query(store, `data->>'at' >= $1 and data->>'at' <= $2`, [from, to]);
+    events = await query(store, `${EVENT_TIME_SQL} >= $1::timestamptz and ${EVENT_TIME_SQL} <= $2::timestamptz`, [
+      from,
+      to,
+    ]);
     if (events.length === 0) {
-      const [range] = await store.db.query<{ first: string | null; last: string | null }>(
-        `select min(data->>'at') as first, max(data->>'at') as last from events`,
+      const [range] = await store.db.query<{ first: unknown; last: unknown }>(
+        `select min(${EVENT_TIME_SQL}) as first, max(${EVENT_TIME_SQL}) as last from events`,
       );
-      const where = range.first
-        ? ` The store has events from ${range.first} to ${range.last}.`
-        : ' The store is empty.';
+      const [first, last] = [toDate(range.first), toDate(range.last)];
+      const where =
+        first && last
+          ? ` The store has events from ${first.toISOString()} to ${last.toISOString()}.`
+          : ' The store is empty.';
       throw new CliError(
         `no events between ${from} and ${to}.${where} Try a wider --window (e.g. --window 30m), another --at, or --utc if you gave a UTC time.`,
         EXIT.empty,
@@ -109,8 +116,8 @@ function dedupe(events: StoredEvent[]): StoredEvent[] {
 async function totalBefore(store: EventStore, cycle: number): Promise<number | null> {
   const rows = await store.db.query<{ total: number }>(
     `select (data->>'total')::int as total from events
-      where stream_id = 'controller' and event_type = 'TaskCountObserved' and (data->>'cycle')::int < $1
-      order by stream_version desc limit 1`,
+      where stream_id = 'controller' and event_type = 'TaskCountObserved' and ${EVENT_CYCLE_SQL} < $1
+      order by ${EVENT_CYCLE_SQL} desc, stream_version desc limit 1`,
     [cycle],
   );
   return rows[0]?.total ?? null;

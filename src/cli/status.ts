@@ -3,9 +3,9 @@ import { ALL_PROJECTIONS } from '../../projections/index';
 import { ProjectionRunner } from '../projections/runner';
 import type { Row } from '../store/db';
 import type { EventStore } from '../store/event-store';
+import { EVENT_TIME_SQL } from '../store/event-time';
 import { describeTarget, type StoreTarget } from '../store/open';
 import { type CliIo, withStore } from './context';
-import { EVENT_TIME_SQL } from './events';
 import {
   formatAge,
   formatTimestamp,
