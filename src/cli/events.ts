@@ -31,7 +31,7 @@ import {
   writeJsonLine,
   writeJsonValue,
 } from './output';
-import { parseTime } from './time';
+import { NOW_HELP, parseNow, parseTime, parseUntil } from './time';
 
 /** What `events` was asked for, validated. */
 export interface EventsQuery {
@@ -40,6 +40,8 @@ export interface EventsQuery {
   stream?: string;
   since?: Date;
   until?: Date;
+  /** `--until N`: up to and including this global position. */
+  untilPosition?: number;
   fromPosition?: number;
   limit: number;
 }
@@ -119,6 +121,7 @@ function whereClause(q: EventsQuery, params: unknown[], upTo?: Checkpoint): stri
   }
   if (q.since) conds.push(`${EVENT_TIME_SQL} >= ${p(q.since.toISOString())}::timestamptz`);
   if (q.until) conds.push(`${EVENT_TIME_SQL} <= ${p(q.until.toISOString())}::timestamptz`);
+  if (q.untilPosition !== undefined) conds.push(`global_position <= ${p(q.untilPosition)}::bigint`);
   if (q.fromPosition !== undefined) conds.push(`global_position >= ${p(q.fromPosition)}::bigint`);
   if (upTo) {
     conds.push(`((tx_id::text)::bigint, global_position) <= (${p(upTo.txId)}::bigint, ${p(upTo.position)}::bigint)`);
@@ -327,6 +330,7 @@ function describeFilters(o: EventsOptions): string {
   if (o.stream !== undefined) parts.push(`--stream ${o.stream}`);
   if (o.since) parts.push(`--since ${formatTimestamp(o.since, o.utc)}`);
   if (o.until) parts.push(`--until ${formatTimestamp(o.until, o.utc)}`);
+  if (o.untilPosition !== undefined) parts.push(`--until ${o.untilPosition}`);
   if (o.fromPosition !== undefined) parts.push(`--from-position ${o.fromPosition}`);
   return parts.join(' ');
 }
@@ -346,7 +350,7 @@ async function emptyMessage(store: EventStore, o: EventsOptions): Promise<string
   const b = toDate(last);
   const range = a && b ? ` from ${formatTimestamp(a, o.utc)} to ${formatTimestamp(b, o.utc)}` : '';
   const hints: string[] = [];
-  if (o.since || o.until) hints.push('a wider window (--since/--until)');
+  if (o.since || o.until || o.untilPosition !== undefined) hints.push('a wider window (--since/--until)');
   if (o.types || o.stream !== undefined) hints.push('fewer filters (--type/--stream)');
   if (o.fromPosition !== undefined && o.fromPosition > Number(head)) hints.push(`--from-position <= ${head}`);
   return (
@@ -518,16 +522,20 @@ interface RawOptions {
   follow?: boolean;
   json?: boolean;
   utc?: boolean;
+  now?: string;
 }
 
 /** Commander's options -> validated EventsOptions (usage errors exit 2). */
-export function eventsOptions(raw: RawOptions, now = new Date()): EventsOptions {
+export function eventsOptions(raw: RawOptions, clock = new Date()): EventsOptions {
   const utc = raw.utc === true;
+  const now = parseNow(raw.now, utc) ?? clock;
+  const until = raw.until !== undefined ? parseUntil(raw.until, { allowAgo: true, utc, now }) : undefined;
   const o: EventsOptions = {
     types: raw.type !== undefined ? parseTypes(raw.type) : undefined,
     stream: raw.stream,
     since: raw.since !== undefined ? parseTime(raw.since, { allowAgo: true, utc, now, flag: '--since' }) : undefined,
-    until: raw.until !== undefined ? parseTime(raw.until, { allowAgo: true, utc, now, flag: '--until' }) : undefined,
+    until: until?.kind === 'time' ? until.time : undefined,
+    untilPosition: until?.kind === 'position' ? until.position : undefined,
     fromPosition: raw.fromPosition,
     limit: raw.limit ?? DEFAULT_LIMIT,
     follow: raw.follow === true,
@@ -540,7 +548,10 @@ export function eventsOptions(raw: RawOptions, now = new Date()): EventsOptions 
       EXIT.usage,
     );
   }
-  if (o.follow && o.until) {
+  if (o.untilPosition !== undefined && o.fromPosition !== undefined && o.fromPosition > o.untilPosition) {
+    throw new CliError(`--from-position ${o.fromPosition} is after --until ${o.untilPosition}: swap them`, EXIT.usage);
+  }
+  if (o.follow && (o.until || o.untilPosition !== undefined)) {
     throw new CliError('--until and --follow do not go together: --follow waits for new events', EXIT.usage);
   }
   if (o.limit === 0 && !o.follow) {
@@ -568,7 +579,10 @@ export function defineEventsCommand(program: Command, io: CliIo, deps: EventsDep
     .option('--type <types>', 'only these event types, comma-separated (e.g. ScalingDecided,AnomalyDetected)')
     .option('--stream <stream>', 'only this stream: controller, health, worker-<id>; * matches anything (worker-*)')
     .option('--since <time>', 'events at or after: 30m or 2h (ago), 18:25 (today), or 2026-11-27T18:25:00Z')
-    .option('--until <time>', 'events at or before (same forms as --since)')
+    .option(
+      '--until <position|time>',
+      'events at or before: a global position (a bare integer, as in replay), or a time (same forms as --since)',
+    )
     .addOption(
       new Option('--from-position <n>', 'events from this global position on').argParser(
         positiveInt('--from-position', 0),
@@ -583,6 +597,7 @@ export function defineEventsCommand(program: Command, io: CliIo, deps: EventsDep
     .option('-f, --follow', 'then print new events as they are committed, until Ctrl-C')
     .option('--json', 'a JSON array of events (with --follow: one JSON object per line)')
     .option('--utc', 'show and read times in UTC instead of local time')
+    .option('--now <time>', NOW_HELP)
     .addHelpText(
       'after',
       helpExamples(

@@ -4,7 +4,7 @@ import type { EventStore, StoredEvent } from '../store/event-store';
 import { EVENT_CYCLE_SQL, EVENT_TIME_SQL } from '../store/event-time';
 import { CliError, type CliIo, EXIT, withStore, writeJson } from './context';
 import { toDate } from './output';
-import { clockTime, parseDuration, parseTime } from './time';
+import { clockTime, DURATION_FORMS, NOW_HELP, parseDuration, parseNow, parseTime } from './time';
 
 const COLUMNS = `global_position, stream_id, stream_version, event_id::text as event_id, event_type, schema_version,
   data, metadata, tx_id::text as tx_id, recorded_at`;
@@ -39,7 +39,7 @@ export async function runExplain(store: EventStore, io: CliIo, o: ExplainOptions
       throw new CliError(`--cycle "${text}" is not a cycle number: use a whole number >= 1`, EXIT.usage);
     }
   } else if (o.at) {
-    focusAt = parseTime(o.at, { utc: o.utc, now: o.now ? new Date(o.now) : undefined });
+    focusAt = parseTime(o.at, { utc: o.utc, now: parseNow(o.now, o.utc) });
   } else {
     throw new CliError('say when: --at 18:25 (time of day), --at 2026-11-27T18:25:00Z, or --cycle 640', EXIT.usage);
   }
@@ -129,10 +129,10 @@ export function registerExplain(program: Command, io: CliIo): void {
     .description('why did it scale? the timeline around a moment, from the events alone, and a conclusion')
     .option('--at <time>', 'a time of day (18:25, today), an ISO timestamp, or a cycle number')
     .option('--cycle <n>', 'a cycle number instead of a time')
-    .option('--window <duration>', 'how much time around --at to show (e.g. 90s, 2m, 1h)', '2m')
+    .option('--window <duration>', `how much time around --at to show: ${DURATION_FORMS}`, '2m')
     .option('--utc', 'read and print times in UTC (default: local time)')
     .option('--json', 'print the timeline, the facts of each cycle and the conclusion as JSON')
-    .option('--now <iso>', 'what "today" means for a time of day (for scripts and tests)')
+    .option('--now <time>', NOW_HELP)
     .addHelpText(
       'after',
       "\nExamples:\n  gpu-scaler explain --at 18:25\n  gpu-scaler explain --at 2026-11-27T18:25:42Z --window 5m\n  gpu-scaler explain --cycle 640 --json\n\nTimes are the events' own times (data.at, from the controller's clock).",
