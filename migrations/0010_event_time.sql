@@ -40,13 +40,18 @@ $fn$;
 
 -- events --since/--until, replay --until, explain --at and status: by event time.
 CREATE INDEX IF NOT EXISTS events_event_time_idx ON events (event_time(data, recorded_at));
--- events --type (newest first or from a position), status's last HealthChecked.
-CREATE INDEX IF NOT EXISTS events_type_position_idx ON events (event_type, global_position);
 -- explain --cycle: the controller's events of a cycle, and the cycle before it.
 CREATE INDEX IF NOT EXISTS events_controller_cycle_idx ON events (event_cycle(data)) WHERE stream_id = 'controller';
 -- explain: the events a decision caused (the reactor's spawns and terminations).
 CREATE INDEX IF NOT EXISTS events_causation_idx ON events ((metadata->>'causationId'))
   WHERE metadata->>'causationId' IS NOT NULL;
+
+-- status: the last decision and health summary (`order by global_position desc limit 1`). A full
+-- replay builds its tables `like … including all`, so they keep these indexes.
+CREATE INDEX IF NOT EXISTS scaling_decisions_position_idx ON scaling_decisions (global_position);
+CREATE INDEX IF NOT EXISTS health_summaries_position_idx ON health_summaries (global_position);
+
+-- (events --type and status's last HealthChecked use events_type_idx of 0001.)
 
 -- The text index of 0006 matched no query's expression; event_time replaces it.
 DROP INDEX IF EXISTS events_data_at_idx;
