@@ -69,8 +69,8 @@ export async function queryBench(url: string, benchSchema: string, rounds: numbe
       {
         name: 'events --since 1h',
         ours: () => run(() => runEvents(store, target, eventsOptions({ since: since }, lastAt), io)),
-        raw: () => raw`select * from events where global_position >= (
-            select min(global_position) from events where data->>'at' >= ${since}) order by global_position limit 101`,
+        raw: () => raw`select * from events where event_time(data, recorded_at) >= ${since}::timestamptz
+            order by global_position limit 101`,
       },
       {
         name: 'events --type AnomalyDetected',
