@@ -1,11 +1,63 @@
+const { spawnSync } = require('node:child_process');
+
+// PGlite loads its WebAssembly build with a dynamic import(), which jest only supports with node's
+// --experimental-vm-modules. So that `npx jest FILE` works as well as `npm test`, a jest started
+// without the flag runs itself again with it (in NODE_OPTIONS, so jest's workers get it too) and
+// exits with that run's status. The check is on this process's own flags and NODE_OPTIONS; the
+// marker variable stops a loop should node ignore the flag.
+const VM_FLAG = '--experimental-vm-modules';
+const hasVmFlag = process.execArgv.includes(VM_FLAG) || (process.env.NODE_OPTIONS ?? '').split(/\s+/).includes(VM_FLAG);
+if (!hasVmFlag && !process.env.GPU_SCALER_JEST_REEXEC) {
+  const r = spawnSync(process.execPath, [VM_FLAG, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: {
+      ...process.env,
+      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${VM_FLAG}`.trim(),
+      GPU_SCALER_JEST_REEXEC: '1',
+    },
+  });
+  process.exit(r.status ?? 1);
+}
+
+const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', diagnostics: { warnOnly: false } }] };
+
+/**
+ * Pure tests: no store, no server, no child process, no network. `npm run test:unit` runs only
+ * these (seconds); `npm test` runs them and the rest.
+ */
+const UNIT = [
+  'test/config.test.ts',
+  'test/cli/node-flags.test.ts',
+  'test/cli/time.test.ts',
+  'test/control/anomalies.test.ts',
+  'test/control/circuit-breaker.test.ts',
+  'test/control/policy.test.ts',
+  'test/logging/health.test.ts',
+  'test/logging/redact.test.ts',
+  'test/logging/system-log-row.test.ts',
+  'test/projections/event-types.test.ts',
+  'test/providers/http-retry.test.ts',
+].map((f) => `<rootDir>/${f}`);
+
 /** @type {import('jest').Config} */
 module.exports = {
-  testEnvironment: 'node',
-  roots: ['<rootDir>/test'],
-  testMatch: ['**/*.test.ts'],
-  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', diagnostics: { warnOnly: false } }] },
-  testTimeout: 60000,
   // A suite that fails mid-way can leave a server connection or a child process behind; never let
   // that hang CI after the results are in.
   forceExit: true,
+  testTimeout: 60000,
+  projects: [
+    { displayName: 'unit', testEnvironment: 'node', transform, testTimeout: 60000, testMatch: UNIT },
+    {
+      displayName: 'integration',
+      testEnvironment: 'node',
+      transform,
+      testTimeout: 60000,
+      roots: ['<rootDir>/test'],
+      testMatch: ['**/*.test.ts'],
+      testPathIgnorePatterns: [
+        '/node_modules/',
+        ...UNIT.map((f) => `^${f.replace('<rootDir>', __dirname).replace(/[.]/g, '\\.')}$`),
+      ],
+    },
+  ],
 };

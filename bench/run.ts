@@ -5,6 +5,7 @@ import { storeOn } from '../src/store/index';
 import { NODE_MAX_OLD_SPACE_MB } from '../src/util/node-flags';
 import { benchRegistry } from './bench-events';
 import { collectGarbage, RssSampler, timeMs } from './measure';
+import { printQueryTimings, type QueryTiming, queryBench } from './queries';
 import type { RawSql } from './raw-client';
 import { REPLAY_EVENTS, REPLAY_RSS_TARGET_MB, ReplayBench, type ReplaySide } from './replay-workload';
 import { printResults, type SideResult, type WorkloadResult } from './report';
@@ -23,7 +24,9 @@ import { type Side, storeWorkloads, type Workload, WRITERS } from './store-workl
  *
  * BENCH_ROUNDS: measured rounds per side for the store workloads (1 to 9, default 5).
  * BENCH_REPLAY_ROUNDS: the same for the replay (1 to 9, default 3; a round is about a minute).
- * BENCH_ONLY: a comma list of workloads to run (single, batch, concurrent, read, replay).
+ * BENCH_ONLY: a comma list of workloads to run (single, batch, concurrent, read, replay, queries).
+ * `queries`: the CLI's reads (events --since/--type, status, explain --cycle) on BENCH_REPLAY_EVENTS
+ * events, beside the statement each needs most, by hand (BENCH_ROUNDS rounds, ABBA).
  * BENCH_REPLAY_EVENTS: the replay's size (default 1,000,000).
  */
 const rounds = (name: string, fallback: number) =>
@@ -31,7 +34,7 @@ const rounds = (name: string, fallback: number) =>
 const ROUNDS = rounds('BENCH_ROUNDS', 5);
 const REPLAY_ROUNDS = rounds('BENCH_REPLAY_ROUNDS', 3);
 const POOL = WRITERS + 2;
-const WORKLOADS = ['single', 'batch', 'concurrent', 'read', 'replay'] as const;
+const WORKLOADS = ['single', 'batch', 'concurrent', 'read', 'replay', 'queries'] as const;
 const CHILD_FLAG = '--replay-child';
 
 function selected(): Set<string> {
@@ -207,8 +210,16 @@ async function main(): Promise<void> {
         if (only.has(w.key)) results.push(await runWorkload(w));
       }
       if (only.has('replay')) results.push(await replayBench(server.url, schema));
+      let queries: QueryTiming[] = [];
+      if (only.has('queries')) {
+        process.stderr.write(`bench: CLI queries on ${REPLAY_EVENTS.toLocaleString('en')} events ...`);
+        const t0 = Date.now();
+        queries = await queryBench(server.url, schema, ROUNDS);
+        process.stderr.write(` ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+      }
       console.log('');
-      printResults(results);
+      if (results.length) printResults(results);
+      if (queries.length) printQueryTimings(queries);
     } finally {
       await store.close();
     }

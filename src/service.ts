@@ -105,7 +105,7 @@ export async function runService(opts: ServiceOptions): Promise<number> {
     await store.close();
     if (err instanceof DbLoggingRequiredError) {
       (opts.stderr ?? process.stderr).write(`gpu-scaler: ${err.message}\nDB_LOGGING_REQUIRED=true: exiting.\n`);
-      return 2;
+      return 1;
     }
     throw err;
   }

@@ -17,6 +17,7 @@ import {
 } from '../../events/index';
 import { EventDecodeError } from '../../events/registry';
 import { type Checkpoint, type EventStore, START, type StoredEvent } from '../store/event-store';
+import { EVENT_TIME_SQL, eventTime } from '../store/event-time';
 import type { StoreTarget } from '../store/open';
 import { CliError, type CliIo, EXIT, withStore } from './context';
 import {
@@ -30,7 +31,7 @@ import {
   writeJsonLine,
   writeJsonValue,
 } from './output';
-import { parseTime } from './time';
+import { NOW_HELP, parseNow, parseTime, parseUntil } from './time';
 
 /** What `events` was asked for, validated. */
 export interface EventsQuery {
@@ -39,6 +40,8 @@ export interface EventsQuery {
   stream?: string;
   since?: Date;
   until?: Date;
+  /** `--until N`: up to and including this global position. */
+  untilPosition?: number;
   fromPosition?: number;
   limit: number;
 }
@@ -71,13 +74,6 @@ export const DEFAULT_LIMIT = 100;
 const SUMMARY_WIDTH = 140;
 const GENERIC_WIDTH = 100;
 const TYPE_WIDTH = Math.max(...appRegistry.types().map((t) => t.length));
-
-/**
- * The time an event is about: the `at` every gpu-scaler event carries (the controller's clock),
- * or recorded_at (the commit time) for an event without one.
- */
-export const EVENT_TIME_SQL =
-  "(case when data->>'at' ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}T' then (data->>'at')::timestamptz else recorded_at end)";
 
 const SELECT = `select global_position, stream_id, stream_version, event_id::text as event_id, event_type,
   schema_version, data, metadata, tx_id::text as tx_id, recorded_at, ${EVENT_TIME_SQL} as event_time from events`;
@@ -125,6 +121,7 @@ function whereClause(q: EventsQuery, params: unknown[], upTo?: Checkpoint): stri
   }
   if (q.since) conds.push(`${EVENT_TIME_SQL} >= ${p(q.since.toISOString())}::timestamptz`);
   if (q.until) conds.push(`${EVENT_TIME_SQL} <= ${p(q.until.toISOString())}::timestamptz`);
+  if (q.untilPosition !== undefined) conds.push(`global_position <= ${p(q.untilPosition)}::bigint`);
   if (q.fromPosition !== undefined) conds.push(`global_position >= ${p(q.fromPosition)}::bigint`);
   if (upTo) {
     conds.push(`((tx_id::text)::bigint, global_position) <= (${p(upTo.txId)}::bigint, ${p(upTo.position)}::bigint)`);
@@ -333,6 +330,7 @@ function describeFilters(o: EventsOptions): string {
   if (o.stream !== undefined) parts.push(`--stream ${o.stream}`);
   if (o.since) parts.push(`--since ${formatTimestamp(o.since, o.utc)}`);
   if (o.until) parts.push(`--until ${formatTimestamp(o.until, o.utc)}`);
+  if (o.untilPosition !== undefined) parts.push(`--until ${o.untilPosition}`);
   if (o.fromPosition !== undefined) parts.push(`--from-position ${o.fromPosition}`);
   return parts.join(' ');
 }
@@ -352,7 +350,7 @@ async function emptyMessage(store: EventStore, o: EventsOptions): Promise<string
   const b = toDate(last);
   const range = a && b ? ` from ${formatTimestamp(a, o.utc)} to ${formatTimestamp(b, o.utc)}` : '';
   const hints: string[] = [];
-  if (o.since || o.until) hints.push('a wider window (--since/--until)');
+  if (o.since || o.until || o.untilPosition !== undefined) hints.push('a wider window (--since/--until)');
   if (o.types || o.stream !== undefined) hints.push('fewer filters (--type/--stream)');
   if (o.fromPosition !== undefined && o.fromPosition > Number(head)) hints.push(`--from-position <= ${head}`);
   return (
@@ -394,15 +392,6 @@ function matches(e: StoredEvent & { time: Date }, q: EventsQuery, streamRe: RegE
   if (q.since && e.time < q.since) return false;
   if (q.fromPosition !== undefined && e.globalPosition < q.fromPosition) return false;
   return true;
-}
-
-function eventTime(e: StoredEvent): Date {
-  const at = (e.data as { at?: unknown } | null)?.at;
-  if (typeof at === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(at)) {
-    const d = new Date(at);
-    if (!Number.isNaN(d.getTime())) return d;
-  }
-  return e.recordedAt;
 }
 
 /** Runs `events` on an open store; resolves when done (or, with --follow, when stopped). */
@@ -481,7 +470,9 @@ export async function runEvents(
         continue;
       }
       if (batch.events.length > 0) {
-        const shown = batch.events.map((e) => ({ ...e, time: eventTime(e) })).filter((e) => matches(e, o, streamRe));
+        const shown = batch.events
+          .map((e) => ({ ...e, time: eventTime(e.data, e.recordedAt) }))
+          .filter((e) => matches(e, o, streamRe));
         print(shown, widths);
         cp = batch.checkpoint;
         continue;
@@ -531,16 +522,20 @@ interface RawOptions {
   follow?: boolean;
   json?: boolean;
   utc?: boolean;
+  now?: string;
 }
 
 /** Commander's options -> validated EventsOptions (usage errors exit 2). */
-export function eventsOptions(raw: RawOptions, now = new Date()): EventsOptions {
+export function eventsOptions(raw: RawOptions, clock = new Date()): EventsOptions {
   const utc = raw.utc === true;
+  const now = parseNow(raw.now, utc) ?? clock;
+  const until = raw.until !== undefined ? parseUntil(raw.until, { allowAgo: true, utc, now }) : undefined;
   const o: EventsOptions = {
     types: raw.type !== undefined ? parseTypes(raw.type) : undefined,
     stream: raw.stream,
     since: raw.since !== undefined ? parseTime(raw.since, { allowAgo: true, utc, now, flag: '--since' }) : undefined,
-    until: raw.until !== undefined ? parseTime(raw.until, { allowAgo: true, utc, now, flag: '--until' }) : undefined,
+    until: until?.kind === 'time' ? until.time : undefined,
+    untilPosition: until?.kind === 'position' ? until.position : undefined,
     fromPosition: raw.fromPosition,
     limit: raw.limit ?? DEFAULT_LIMIT,
     follow: raw.follow === true,
@@ -553,7 +548,10 @@ export function eventsOptions(raw: RawOptions, now = new Date()): EventsOptions 
       EXIT.usage,
     );
   }
-  if (o.follow && o.until) {
+  if (o.untilPosition !== undefined && o.fromPosition !== undefined && o.fromPosition > o.untilPosition) {
+    throw new CliError(`--from-position ${o.fromPosition} is after --until ${o.untilPosition}: swap them`, EXIT.usage);
+  }
+  if (o.follow && (o.until || o.untilPosition !== undefined)) {
     throw new CliError('--until and --follow do not go together: --follow waits for new events', EXIT.usage);
   }
   if (o.limit === 0 && !o.follow) {
@@ -581,7 +579,10 @@ export function defineEventsCommand(program: Command, io: CliIo, deps: EventsDep
     .option('--type <types>', 'only these event types, comma-separated (e.g. ScalingDecided,AnomalyDetected)')
     .option('--stream <stream>', 'only this stream: controller, health, worker-<id>; * matches anything (worker-*)')
     .option('--since <time>', 'events at or after: 30m or 2h (ago), 18:25 (today), or 2026-11-27T18:25:00Z')
-    .option('--until <time>', 'events at or before (same forms as --since)')
+    .option(
+      '--until <position|time>',
+      'events at or before: a global position (a bare integer, as in replay), or a time (same forms as --since)',
+    )
     .addOption(
       new Option('--from-position <n>', 'events from this global position on').argParser(
         positiveInt('--from-position', 0),
@@ -596,6 +597,7 @@ export function defineEventsCommand(program: Command, io: CliIo, deps: EventsDep
     .option('-f, --follow', 'then print new events as they are committed, until Ctrl-C')
     .option('--json', 'a JSON array of events (with --follow: one JSON object per line)')
     .option('--utc', 'show and read times in UTC instead of local time')
+    .option('--now <time>', NOW_HELP)
     .addHelpText(
       'after',
       helpExamples(

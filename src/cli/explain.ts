@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
 import { explain } from '../explain/explain';
 import type { EventStore, StoredEvent } from '../store/event-store';
+import { EVENT_CYCLE_SQL, EVENT_TIME_SQL } from '../store/event-time';
 import { CliError, type CliIo, EXIT, withStore, writeJson } from './context';
-import { clockTime, parseDuration, parseTime } from './time';
+import { toDate } from './output';
+import { clockTime, DURATION_FORMS, NOW_HELP, parseDuration, parseNow, parseTime } from './time';
 
 const COLUMNS = `global_position, stream_id, stream_version, event_id::text as event_id, event_type, schema_version,
   data, metadata, tx_id::text as tx_id, recorded_at`;
@@ -37,17 +39,17 @@ export async function runExplain(store: EventStore, io: CliIo, o: ExplainOptions
       throw new CliError(`--cycle "${text}" is not a cycle number: use a whole number >= 1`, EXIT.usage);
     }
   } else if (o.at) {
-    focusAt = parseTime(o.at, { utc: o.utc, now: o.now ? new Date(o.now) : undefined });
+    focusAt = parseTime(o.at, { utc: o.utc, now: parseNow(o.now, o.utc) });
   } else {
     throw new CliError('say when: --at 18:25 (time of day), --at 2026-11-27T18:25:00Z, or --cycle 640', EXIT.usage);
   }
 
   let events: StoredEvent[];
   if (focusCycle !== null) {
-    events = await query(store, `stream_id = 'controller' and (data->>'cycle')::int = $1`, [focusCycle]);
+    events = await query(store, `stream_id = 'controller' and ${EVENT_CYCLE_SQL} = $1`, [focusCycle]);
     if (events.length === 0) {
       const [{ max }] = await store.db.query<{ max: number | null }>(
-        `select max((data->>'cycle')::int) as max from events where stream_id = 'controller'`,
+        `select max(${EVENT_CYCLE_SQL}) as max from events where stream_id = 'controller'`,
       );
       throw new CliError(
         `no cycle #${focusCycle} in the store${max ? ` (cycles run from 1 to ${max})` : ' (it has no cycles yet)'}`,
@@ -61,22 +63,27 @@ export async function runExplain(store: EventStore, io: CliIo, o: ExplainOptions
     const caused = ids.length ? await query(store, `metadata->>'causationId' = any($1::text[])`, [ids]) : [];
     const same = await query(
       store,
-      `data->>'at' >= $1 and data->>'at' <= $2 and stream_id <> 'controller' and (metadata->>'cycle')::int = $3`,
-      [from, to, focusCycle],
+      `${EVENT_TIME_SQL} >= $1::timestamptz and ${EVENT_TIME_SQL} <= $2::timestamptz and stream_id <> 'controller' and metadata->>'cycle' = $3::text`,
+      [from, to, String(focusCycle)],
     );
     events = dedupe([...events, ...caused, ...same]);
   } else {
     const at = focusAt as Date;
     const from = new Date(at.getTime() - windowMs / 2).toISOString();
     const to = new Date(at.getTime() + windowMs / 2).toISOString();
-    events = await query(store, `data->>'at' >= $1 and data->>'at' <= $2`, [from, to]);
+    events = await query(store, `${EVENT_TIME_SQL} >= $1::timestamptz and ${EVENT_TIME_SQL} <= $2::timestamptz`, [
+      from,
+      to,
+    ]);
     if (events.length === 0) {
-      const [range] = await store.db.query<{ first: string | null; last: string | null }>(
-        `select min(data->>'at') as first, max(data->>'at') as last from events`,
+      const [range] = await store.db.query<{ first: unknown; last: unknown }>(
+        `select min(${EVENT_TIME_SQL}) as first, max(${EVENT_TIME_SQL}) as last from events`,
       );
-      const where = range.first
-        ? ` The store has events from ${range.first} to ${range.last}.`
-        : ' The store is empty.';
+      const [first, last] = [toDate(range.first), toDate(range.last)];
+      const where =
+        first && last
+          ? ` The store has events from ${first.toISOString()} to ${last.toISOString()}.`
+          : ' The store is empty.';
       throw new CliError(
         `no events between ${from} and ${to}.${where} Try a wider --window (e.g. --window 30m), another --at, or --utc if you gave a UTC time.`,
         EXIT.empty,
@@ -109,8 +116,8 @@ function dedupe(events: StoredEvent[]): StoredEvent[] {
 async function totalBefore(store: EventStore, cycle: number): Promise<number | null> {
   const rows = await store.db.query<{ total: number }>(
     `select (data->>'total')::int as total from events
-      where stream_id = 'controller' and event_type = 'TaskCountObserved' and (data->>'cycle')::int < $1
-      order by stream_version desc limit 1`,
+      where stream_id = 'controller' and event_type = 'TaskCountObserved' and ${EVENT_CYCLE_SQL} < $1
+      order by ${EVENT_CYCLE_SQL} desc, stream_version desc limit 1`,
     [cycle],
   );
   return rows[0]?.total ?? null;
@@ -122,10 +129,10 @@ export function registerExplain(program: Command, io: CliIo): void {
     .description('why did it scale? the timeline around a moment, from the events alone, and a conclusion')
     .option('--at <time>', 'a time of day (18:25, today), an ISO timestamp, or a cycle number')
     .option('--cycle <n>', 'a cycle number instead of a time')
-    .option('--window <duration>', 'how much time around --at to show (e.g. 90s, 2m, 1h)', '2m')
+    .option('--window <duration>', `how much time around --at to show: ${DURATION_FORMS}`, '2m')
     .option('--utc', 'read and print times in UTC (default: local time)')
     .option('--json', 'print the timeline, the facts of each cycle and the conclusion as JSON')
-    .option('--now <iso>', 'what "today" means for a time of day (for scripts and tests)')
+    .option('--now <time>', NOW_HELP)
     .addHelpText(
       'after',
       "\nExamples:\n  gpu-scaler explain --at 18:25\n  gpu-scaler explain --at 2026-11-27T18:25:42Z --window 5m\n  gpu-scaler explain --cycle 640 --json\n\nTimes are the events' own times (data.at, from the controller's clock).",

@@ -1,5 +1,8 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config';
+import { packageRoot } from '../util/package-root';
 import { CliError, type CliIo, EXIT, processIo } from './context';
 import { registerDemo } from './demo';
 import { registerEvents } from './events';
@@ -10,6 +13,11 @@ import { registerSql } from './sql';
 import { registerStart } from './start';
 import { registerStatus } from './status';
 
+/** This build's version, from its package.json. */
+export function version(): string {
+  return (JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}
+
 export function buildProgram(io: CliIo): Command {
   const program = new Command('gpu-scaler')
     .description(
@@ -18,6 +26,7 @@ export function buildProgram(io: CliIo): Command {
         'pglite:///dir = an embedded store elsewhere, memory:// = a throwaway one.\n' +
         'On a server, migrate reads MIGRATE_DATABASE_URL (the owner) and sql READ_DATABASE_URL (a reader login) first.',
     )
+    .version(version(), '-V, --version', "print gpu-scaler's version")
     .showHelpAfterError('(add --help for usage)')
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),

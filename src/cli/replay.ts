@@ -13,13 +13,16 @@ import { REACTOR_CHECKPOINT } from '../reactor/reactor';
 import { advanceCheckpoint, loadCheckpoint } from '../store/checkpoints';
 import { type Checkpoint, type EventStore, START } from '../store/event-store';
 import { CliError, type CliIo, EXIT, withStore, writeJson } from './context';
-import { parseTime } from './time';
+import { NOW_HELP, parseNow, parseUntil } from './time';
+
+export { parseUntil };
 
 interface RawOptions {
   projection: string;
   until?: string;
   into?: string;
   utc?: boolean;
+  now?: string;
   json?: boolean;
   batchSize: number;
 }
@@ -41,17 +44,6 @@ export function selectProjections(value: string): AnyProjection[] {
     );
   }
   return ALL_PROJECTIONS.filter((p) => wanted.includes(p.name));
-}
-
-/** `--until`: a bare integer is a global position; anything else a time parseTime understands. */
-export function parseUntil(text: string, opts: { utc?: boolean; now?: Date } = {}): Until {
-  const t = text.trim();
-  if (/^\d+$/.test(t)) {
-    const position = Number(t);
-    if (!Number.isSafeInteger(position)) throw new CliError(`--until ${text}: position too large`, EXIT.usage);
-    return { kind: 'position', position };
-  }
-  return { kind: 'time', time: parseTime(t, { utc: opts.utc, now: opts.now, flag: '--until' }) };
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en');
@@ -200,9 +192,10 @@ export function registerReplay(program: Command, io: CliIo): void {
     .option('--projection <name>', `all, or one of ${PROJECTION_NAMES.join(', ')} (comma-separated for several)`, 'all')
     .option(
       '--until <position|time>',
-      'as of a global position (a bare integer) or a time: 18:26 or 18:26:30 (today), 2026-11-27T18:26:00Z',
+      'as of a global position (a bare integer) or a time: 18:26 or 18:26:30 (today), 2026-11-27T18:26:00Z, 30m or 2h (ago)',
     )
     .option('--utc', 'read a --until time without a zone as UTC (default: local time)')
+    .option('--now <time>', NOW_HELP)
     .option('--into <schema>', 'with --until: the schema to build into (default asof_…)')
     .addOption(
       new Option('--batch-size <n>', 'events per write batch (one upsert per table per batch)')
@@ -232,7 +225,8 @@ export function registerReplay(program: Command, io: CliIo): void {
     )
     .action(async (raw: RawOptions) => {
       const projections = selectProjections(raw.projection);
-      const until = raw.until !== undefined ? parseUntil(raw.until, { utc: raw.utc }) : undefined;
+      const now = parseNow(raw.now, raw.utc);
+      const until = raw.until !== undefined ? parseUntil(raw.until, { utc: raw.utc, now, allowAgo: true }) : undefined;
       if (raw.into !== undefined && !until) throw new CliError('--into needs --until', EXIT.usage);
       if (raw.into !== undefined && !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(raw.into)) {
         throw new CliError(

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig, misspeltSettings } from '../config';
 import { runService } from '../service';
-import type { CliIo } from './context';
+import { CliError, type CliIo, EXIT } from './context';
 
 export function registerStart(program: Command, io: CliIo): void {
   program
@@ -19,11 +19,14 @@ export function registerStart(program: Command, io: CliIo): void {
       if (flags.maxActiveGpus) overrides.MAX_ACTIVE_GPUS = flags.maxActiveGpus;
       if (flags.logFormat) overrides.LOG_FORMAT = flags.logFormat;
       for (const warning of misspeltSettings(io.env)) io.stderr.write(`gpu-scaler: warning: ${warning}\n`);
-      const config = loadConfig({ ...io.env, ...overrides });
       const cycles = flags.cycles === undefined ? undefined : Number(flags.cycles);
-      if (cycles !== undefined && (!Number.isInteger(cycles) || cycles < 1)) {
-        throw new Error(`--cycles ${flags.cycles} is not allowed: expected a whole number >= 1`);
+      if (
+        cycles !== undefined &&
+        (!/^\s*\d+\s*$/.test(flags.cycles ?? '') || !Number.isSafeInteger(cycles) || cycles < 1)
+      ) {
+        throw new CliError(`--cycles ${flags.cycles} is not allowed: expected a whole number >= 1`, EXIT.usage);
       }
+      const config = loadConfig({ ...io.env, ...overrides });
       process.exitCode = await runService({ config, maxCycles: cycles, stdout: io.stdout, stderr: io.stderr });
     });
 }

@@ -1,11 +1,11 @@
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { ALL_PROJECTIONS } from '../../projections/index';
 import { ProjectionRunner } from '../projections/runner';
 import type { Row } from '../store/db';
 import type { EventStore } from '../store/event-store';
+import { EVENT_TIME_SQL } from '../store/event-time';
 import { describeTarget, type StoreTarget } from '../store/open';
 import { type CliIo, withStore } from './context';
-import { EVENT_TIME_SQL } from './events';
 import {
   formatAge,
   formatTimestamp,
@@ -17,7 +17,7 @@ import {
   writeJsonValue,
 } from './output';
 import { projectionLag } from './sql';
-import { parseDuration, parseTime } from './time';
+import { DURATION_FORMS, NOW_HELP, parseDuration, parseNow } from './time';
 
 export interface StatusOptions {
   json: boolean;
@@ -459,8 +459,8 @@ export function defineStatusCommand(program: Command, io: CliIo, deps: StatusDep
     )
     .option('--json', 'print one JSON object (rows as in the projection tables)')
     .option('--utc', 'show times in UTC instead of local time')
-    .option('--window <duration>', 'list the anomalies of this long before now: 30m, 1h, 1d', '1h')
-    .addOption(new Option('--now <time>', 'pretend it is this time (for tests and post-mortems)').hideHelp())
+    .option('--window <duration>', `list the anomalies of this long before now: ${DURATION_FORMS}`, '1h')
+    .option('--now <time>', NOW_HELP)
     .addHelpText(
       'after',
       helpExamples(
@@ -476,7 +476,7 @@ export function defineStatusCommand(program: Command, io: CliIo, deps: StatusDep
       const o: StatusOptions = {
         json: raw.json === true,
         utc,
-        now: raw.now !== undefined ? parseTime(raw.now, { utc, flag: '--now' }) : undefined,
+        now: parseNow(raw.now, utc),
         windowMs: parseDuration(raw.window, '--window'),
         windowText: raw.window.trim(),
       };

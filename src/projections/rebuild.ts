@@ -4,6 +4,7 @@ import { reached } from '../store/checkpoints';
 import { copyText } from '../store/copy-text';
 import { type Db, quoteIdent, type Sql } from '../store/db';
 import { type Checkpoint, type EventStore, START, type EventRow as StoreRow } from '../store/event-store';
+import { EVENT_TIME_SQL } from '../store/event-time';
 import { BloomFilter } from './bloom';
 import { checkpointName } from './runner';
 
@@ -185,9 +186,6 @@ const COLUMNS = `global_position, event_id::text as event_id, event_type, schema
 type EventRow = Pick<StoreRow, 'global_position' | 'event_id' | 'event_type' | 'schema_version' | 'data' | 'tx_id'>;
 
 const q = (name: string) => `"${name.replace(/"/g, '""')}"`;
-
-/** The time an event is about: its own `at` (the controller's clock), else when it was recorded. */
-export const EVENT_TIME_SQL = `coalesce((data->>'at')::timestamptz, recorded_at)`;
 
 /** Rows as read, not yet decoded, and the checkpoint after the last one. */
 interface RawChunk {

@@ -70,7 +70,7 @@ describe('gpu-scaler events (main, embedded store)', () => {
     expect(expected.length).toBeGreaterThan(0);
     expect(out.map((e) => e.globalPosition)).toEqual(expected.map((e) => e.globalPosition));
     expect(out.map((e) => e.data.kind)).toEqual(expected.map((e) => data(e).kind));
-    expect(out.every((e) => e.type === 'AnomalyDetected' && e.time === e.data.at)).toBe(true);
+    expect(out.map((e) => [e.type, e.time])).toEqual(out.map((e) => ['AnomalyDetected', e.data.at]));
     expect(out.map((e) => e.data.kind)).toContain('task_count_from_nowhere');
   });
 
@@ -168,7 +168,7 @@ describeOnStores(
       expect(lines[0]).toMatch(
         new RegExp(`${stream}\\s+WorkerSpawnRequested\\s+cycle ${data(first).cycle} spawn 1/4 via simulated$`),
       );
-      expect(lines.some((l) => /WorkerActivated\s+active on pod \S+$/.test(l))).toBe(true);
+      expect(lines).toContainEqual(expect.stringMatching(/WorkerActivated\s+active on pod \S+$/));
     });
 
     test('times are local by default (--since without a zone too), UTC with --utc', async () => {

@@ -62,7 +62,7 @@ forEachBackend(
       for (let i = 0; i < 4; i++) await h.cycle();
       const outs = (await h.events('ScalingDecided')).map((e) => e.data as Any);
       expect(outs.map((d) => d.decision)).toEqual(['SCALE_UP', 'SCALE_UP', 'SCALE_UP', 'SCALE_UP']);
-      expect(outs.every((d) => d.spawnBlocked === null)).toBe(true);
+      expect(outs.map((d) => d.spawnBlocked)).toEqual([null, null, null, null]);
       // after the first capacity failure of a decision the rest are recorded, not tried
       expect(provider.calls).toBe(4);
       const failed = (await h.events('WorkerSpawnFailed')).map((e) => e.data as Any);

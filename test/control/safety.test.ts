@@ -256,7 +256,7 @@ forEachBackend(
         expect(live).toEqual([]);
         const terminated = (await h.events('WorkerTerminated')).map((e) => e.data as Any);
         expect(terminated).toHaveLength(10);
-        expect(terminated.every((t: Any) => t.reason === 'idle' && !t.failed)).toBe(true);
+        expect(terminated.map((t: Any) => [t.reason, t.failed])).toEqual(terminated.map(() => ['idle', false]));
       } finally {
         await h.close();
       }

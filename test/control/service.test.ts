@@ -56,7 +56,7 @@ describe('the service', () => {
       stdout: new Capture(),
       stderr,
     });
-    expect(code).not.toBe(0);
+    expect(code).toBe(1); // a failure, not bad usage
     expect(stderr.text).toMatch(/DB_LOGGING_REQUIRED=true: exiting/);
     const errors = fs.readFileSync(path.join(dir, 'db_logging_errors.log'), 'utf8');
     expect(errors).toContain('system_logs is read-only today');

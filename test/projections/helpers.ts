@@ -4,6 +4,7 @@ import { eventTypesOf, type AnyProjection as Projection } from '../../src/projec
 import { checkpointName, type ProjectionRunner } from '../../src/projections/runner';
 import type { Db, Sql } from '../../src/store/db';
 import type { Checkpoint, EventStore, NewEvent, StoredEvent } from '../../src/store/event-store';
+import { eventTime as storeEventTime } from '../../src/store/event-time';
 import { CheckpointConflictError } from '../../src/store/subscription';
 
 const q = (name: string) => `"${name}"`;
@@ -88,10 +89,9 @@ export async function projectionCheckpoint(sql: Sql, p: Projection): Promise<Che
   return (await checkpoints(sql))[checkpointName(p)];
 }
 
-/** The event time `replay --until TIME` compares: data.at, else recorded_at. */
+/** The event time `replay --until TIME` compares (src/store/event-time.ts). */
 export function eventTime(e: StoredEvent): Date {
-  const at = (e.data as { at?: string }).at;
-  return at ? new Date(at) : e.recordedAt;
+  return storeEventTime(e.data, e.recordedAt);
 }
 
 /**

@@ -28,6 +28,14 @@ describe('store connections (noDelaySockets)', () => {
     const addr = server.address();
     return { port: typeof addr === 'object' && addr ? addr.port : 0, hits };
   };
+  /** Resolves once `count()` reaches n: the servers' connection handlers run after the client's connect. */
+  const reached = async (count: () => number, n: number, what: () => string) => {
+    const until = Date.now() + 10_000;
+    while (count() < n) {
+      if (Date.now() > until) throw new Error(`the servers saw ${count()} of ${n} connections: ${what()}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
   const connected = (s: net.Socket) =>
     new Promise<void>((resolve, reject) => {
       sockets.push(s);
@@ -46,7 +54,11 @@ describe('store connections (noDelaySockets)', () => {
     await connected(second);
     const third = make(opts);
     await connected(third);
-    await new Promise((r) => setTimeout(r, 50));
+    await reached(
+      () => a.hits.length + b.hits.length,
+      3,
+      () => JSON.stringify([a.hits, b.hits]),
+    );
     expect([...a.hits, ...b.hits].sort()).toEqual(['a', 'a', 'b']);
     expect(a.hits).toEqual(['a', 'a']);
     const named = (s: net.Socket) => s as unknown as { host: string; port: number };
@@ -64,7 +76,11 @@ describe('store connections (noDelaySockets)', () => {
       const u = await listen('unix', path);
       const s = noDelaySockets()({ host: [dir], port: [5432], path });
       await connected(s);
-      await new Promise((r) => setTimeout(r, 50));
+      await reached(
+        () => u.hits.length,
+        1,
+        () => JSON.stringify(u.hits),
+      );
       expect(u.hits).toEqual(['unix']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
