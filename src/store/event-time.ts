@@ -3,7 +3,7 @@
  * the controller's clock), else recorded_at (the commit time) when it has none in that form.
  *
  * In SQL it is the IMMUTABLE function event_time(data, recorded_at) of
- * migrations/0010_event_time.sql, indexed as events_event_time_idx: a query that filters or sorts
+ * migrations/0009_event_time.sql, indexed as events_event_time_idx: a query that filters or sorts
  * by EVENT_TIME_SQL uses that index. eventTime() is the same rule for an event already read (the
  * `events --follow` filter), and agrees with the SQL to the millisecond.
  */
