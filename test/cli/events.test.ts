@@ -1,4 +1,4 @@
-import { describeOnStores, type RecordedEvent, runMain, useTimelineStore, waitFor } from './run-cli';
+import { describeOnStores, positions, type RecordedEvent, runMain, useTimelineStore, waitFor } from './run-cli';
 
 /** The operators' spurious jump: the task source says 51 at this time. */
 const JUMP_AT = '2026-11-27T18:25:42.000Z';
@@ -14,12 +14,6 @@ const find = (type: string, at: string) => {
   if (!e) throw new Error(`the timeline has no ${type} at ${at}`);
   return e;
 };
-/** Positions printed at the start of each output line. */
-const positions = (stdout: string) =>
-  stdout
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => Number(l.trim().split(/\s+/)[0]));
 
 useTimelineStore((d, r) => {
   dir = d;

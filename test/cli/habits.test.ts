@@ -2,19 +2,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../../src/util/package-root';
 import { TIMELINE_DAY } from '../helpers/timeline';
-import { type RecordedEvent, runMain, useTimelineStore } from './run-cli';
+import { positions, type RecordedEvent, runMain, useTimelineStore } from './run-cli';
 
 /** The habits every command shares: exit codes, --version, --until, --now. */
 
 let dir: string;
 let recorded: RecordedEvent[];
 const env = () => ({ DATABASE_URL: `pglite://${dir}` });
-/** Positions printed at the start of each output line. */
-const positions = (stdout: string) =>
-  stdout
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => Number(l.trim().split(/\s+/)[0]));
 
 useTimelineStore((d, r) => {
   dir = d;

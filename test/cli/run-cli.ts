@@ -249,6 +249,13 @@ export function removeStoreDir(dataDir: string): void {
  * For a test file that runs commands on the timeline store: copies it before the file's tests and
  * removes it after; `ready` gets the data directory and the recorded events.
  */
+/** Positions printed at the start of each output line. */
+export const positions = (stdout: string) =>
+  stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => Number(l.trim().split(/\s+/)[0]));
+
 export function useTimelineStore(ready: (dir: string, recorded: RecordedEvent[]) => void): void {
   let dir: string | undefined;
   beforeAll(async () => {
