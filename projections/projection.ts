@@ -1,10 +1,15 @@
-import type { StoredEvent } from '../src/store/event-store';
-
 /**
  * What a projection may read of an event: its position, id, type and (decoded) data. Nothing
- * else, so a rebuild reads only these columns from the store; any StoredEvent is one.
+ * else, so a rebuild reads only these columns from the store; the store's StoredEvent is one.
+ * Declared here, not imported from src/store: this folder holds pure definitions that depend on
+ * nothing that runs.
  */
-export type ProjectedEvent = Pick<StoredEvent, 'globalPosition' | 'eventId' | 'type' | 'data'>;
+export interface ProjectedEvent {
+  globalPosition: number;
+  eventId: string;
+  type: string;
+  data: unknown;
+}
 
 /** A projection row: plain JSON values (timestamps as ISO strings), one column per key. */
 export type ProjectionRow = Record<string, string | number | boolean | null | object>;

@@ -2,7 +2,7 @@ import { appRegistry } from '../events/index';
 import { systemClock } from './clock';
 import { type Config, describeConfig, secretsOf } from './config';
 import { embeddedLeaderLock, type LeaderLock, postgresLeaderLock, standingByLine } from './control/leader';
-import { controlLog } from './control/winston-log';
+import { controlLog } from './logging/control-log';
 import { createLogging, DbLoggingRequiredError, type Logging, logFileProblem, SystemLogsPruner } from './logging/index';
 import type { Provider } from './providers/provider';
 import { openStore } from './store/index';

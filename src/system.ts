@@ -9,7 +9,6 @@ import { localProviderFromConfig } from './providers/local';
 import type { Provider } from './providers/provider';
 import { runpodProviderFromConfig } from './providers/runpod/index';
 import { SimulatedProvider, simulatedProviderFromConfig } from './providers/simulated';
-import { SimulatedWorkers } from './providers/simulated-workers';
 import { REACTOR_CHECKPOINT, Reactor } from './reactor/reactor';
 import { createHttpSource } from './sources/http';
 import type { TaskSource } from './sources/source';
@@ -17,6 +16,7 @@ import { createSqlSource } from './sources/sql';
 import { TasksTableSource } from './sources/tasks-table';
 import { loadCheckpoint } from './store/checkpoints';
 import type { EventStore } from './store/event-store';
+import { SimulatedWorkers } from './workers/simulated';
 
 export interface SystemOptions {
   store: EventStore;

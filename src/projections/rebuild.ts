@@ -344,7 +344,7 @@ class TableBuilder {
       .filter((c) => c !== key)
       .map((c) => `${c} = excluded.${c}`)
       .join(', ');
-    // Upserts: the rows' JSON as projections/writer.ts sends it, turned into columns by the same
+    // Upserts: the rows' JSON as src/projections/writer.ts sends it, turned into columns by the same
     // rules (json_populate_record is jsonb_populate_record's twin for json). One element at a time:
     // on PostgreSQL 15 this is 2-3x faster than jsonb_populate_recordset over the whole array.
     // Rows of new keys (most of a rebuild) are loaded with COPY instead (copy-text.ts converts by

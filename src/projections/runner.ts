@@ -1,8 +1,8 @@
 import EventEmitter from 'eventemitter3';
 import type { Projection } from '../../projections/projection';
-import { applyToTable } from '../../projections/writer';
 import type { EventStore } from '../store/event-store';
 import { CheckpointConflictError, Subscription } from '../store/subscription';
+import { applyToTable } from './writer';
 
 export const checkpointName = (p: Projection) => `projection:${p.name}`;
 

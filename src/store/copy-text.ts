@@ -1,7 +1,7 @@
 /**
  * Rows as COPY's text format: one line per row, columns separated by tabs, NULL as \N, and
  * backslash, newline, carriage return and tab escaped. Values convert the way
- * json(b)_populate_record converts the same JSON (what projections/writer.ts sends), so a table
+ * json(b)_populate_record converts the same JSON (what src/projections/writer.ts sends), so a table
  * loaded by COPY equals one written from JSON: null is NULL, a json/jsonb column gets the value's
  * JSON (a string too), any other column the value's text (each type's input function parses it).
  */

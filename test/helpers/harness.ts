@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import { appRegistry } from '../../events/index';
 import { FakeClock } from '../../src/clock';
 import { type Config, loadConfig } from '../../src/config';
-import { controlLog } from '../../src/control/winston-log';
+import { controlLog } from '../../src/logging/control-log';
 import { createLogging, type Logging } from '../../src/logging/index';
 import type { Provider } from '../../src/providers/provider';
 import { SimulatedProvider } from '../../src/providers/simulated';

@@ -1,6 +1,6 @@
 import type { Clock } from '../clock';
+import type { SimulatedProvider } from '../providers/simulated';
 import type { Sql } from '../store/db';
-import type { SimulatedProvider } from './simulated';
 
 /**
  * Simulated workers working the `tasks` table: a running pod claims a queued task, holds it for

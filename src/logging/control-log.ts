@@ -1,5 +1,5 @@
-import type { Logging } from '../logging/index';
-import type { ControlLog } from './log';
+import type { ControlLog } from '../control/log';
+import type { Logging } from './index';
 
 /** The control loop's log on top of the four-destination logging. */
 export function controlLog(logging: Logging): ControlLog {

@@ -1,6 +1,6 @@
-import type { Sql } from '../src/store/db';
-import type { StoredEvent } from '../src/store/event-store';
-import type { Projection, ProjectionRow } from './projection';
+import type { Projection, ProjectionRow } from '../../projections/projection';
+import type { Sql } from '../store/db';
+import type { StoredEvent } from '../store/event-store';
 
 /** Reads the current rows for some keys, as JSON values (timestamps as ISO strings). */
 async function loadRows<R extends ProjectionRow>(
