@@ -3,6 +3,7 @@ import { secretValues } from './logging/redact';
 import { checkLocalSettings, LOCAL_SETTINGS } from './providers/local';
 import { checkRunpodSettings, RUNPOD_SETTINGS } from './providers/runpod/settings';
 import { checkSimSettings, SIM_SETTINGS } from './providers/simulated';
+import { bool, int, num } from './settings';
 import { parseJsonPath } from './sources/json-path';
 
 /** Environment variables that hold secrets: masked when the configuration is printed. */
@@ -21,10 +22,6 @@ export const SECRET_KEYS = [
  * the event store and errors redact.
  */
 export const secretsOf = (settings: Record<string, unknown>): string[] => secretValues(settings, SECRET_KEYS);
-
-const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
-const num = (min: number, max = Number.MAX_VALUE) => z.coerce.number().min(min).max(max);
-const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v));
 
 /** Every setting, its default and what is allowed; parsed from the environment by one schema. */
 export const ConfigSchema = z.object({

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { type Clock, systemClock } from '../clock';
+import { int, num } from '../settings';
 import { type PodInfo, type Provider, ProviderError, podName, type SpawnRequest } from './provider';
 
 export const LOCAL_PROVIDER_DEFAULTS = {
@@ -335,8 +336,8 @@ export const LOCAL_SETTINGS = {
   WORKER_COMMAND: z.string().optional(),
   /** GPUs to hand out, one per worker ("0,1,2,3"); never more workers than GPUs. */
   LOCAL_GPUS: z.string().optional(),
-  LOCAL_MAX_WORKERS: z.coerce.number().int().min(1).default(1),
-  LOCAL_TERMINATE_GRACE_SEC: z.coerce.number().min(0).default(10),
+  LOCAL_MAX_WORKERS: int(1).default(1),
+  LOCAL_TERMINATE_GRACE_SEC: num(0).default(10),
   LOCAL_WORKER_LOG_DIR: z.string().default('./.gpu-scaler/workers'),
 };
 const localSchema = z.object(LOCAL_SETTINGS);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { type Clock, seededRandom } from '../clock';
+import { int, num } from '../settings';
 import {
   keyFromPodName,
   type PodInfo,
@@ -108,13 +109,13 @@ export class SimulatedProvider implements Provider {
 
 /** PROVIDER=simulated settings (spread into ConfigSchema); checkSimSettings runs only with PROVIDER=simulated. */
 export const SIM_SETTINGS = {
-  SIM_STARTUP_MIN_SEC: z.coerce.number().min(0).default(5),
-  SIM_STARTUP_MAX_SEC: z.coerce.number().min(0).default(20),
-  SIM_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0.05),
-  SIM_TASK_SEC: z.coerce.number().min(0).default(20),
-  SIM_SEED: z.coerce.number().int().min(0).default(42),
+  SIM_STARTUP_MIN_SEC: num(0).default(5),
+  SIM_STARTUP_MAX_SEC: num(0).default(20),
+  SIM_FAILURE_RATE: num(0, 1).default(0.05),
+  SIM_TASK_SEC: num(0).default(20),
+  SIM_SEED: int(0).default(42),
   /** The simulated provider's price per GPU-hour in USD (unset: prices unknown). */
-  SIM_GPU_HOURLY_USD: z.coerce.number().min(0).optional(),
+  SIM_GPU_HOURLY_USD: num(0).optional(),
 };
 const simSchema = z.object(SIM_SETTINGS);
 export type SimSettings = z.infer<typeof simSchema>;

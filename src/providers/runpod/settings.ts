@@ -1,10 +1,8 @@
 import { z } from 'zod';
 import type { Clock } from '../../clock';
+import { int, num, splitList } from '../../settings';
 import { RUNPOD_DEFAULT_BASE_URL, type RunpodOptions } from './provider';
 import { CUDA_VERSION_PATTERN, PERSISTENT_MOUNT_MIN_GB, PORT_PATTERN, RUNPOD_CLOUDS } from './schemas';
-
-const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
-const num = (min: number, max = Number.MAX_VALUE) => z.coerce.number().min(min).max(max);
 
 /**
  * PROVIDER=runpod settings (spread into ConfigSchema). Each maps to one CreatePodRequest field of
@@ -60,16 +58,6 @@ export const RUNPOD_SETTINGS = {
 
 const schema = z.object(RUNPOD_SETTINGS);
 export type RunpodSettings = z.infer<typeof schema>;
-
-/** "a, b ,c" -> ["a", "b", "c"]: for comma-separated settings (GPU types, ports, data centers). */
-export function splitList(value: string | undefined): string[] | undefined {
-  if (value === undefined) return undefined;
-  const items = value
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  return items.length ? items : undefined;
-}
 
 /** A JSON object of worker env vars ('{"HF_HOME":"/workspace/hf"}'); values become strings. */
 export function parseWorkerEnv(value: string | undefined): Record<string, string> | undefined {
