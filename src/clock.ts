@@ -1,3 +1,9 @@
+/** Whole seconds from `from` (a Date or an ISO time) to `to`, never negative (a later `from` reads as 0). */
+export function secondsBetween(from: Date | string, to: Date): number {
+  const start = typeof from === 'string' ? Date.parse(from) : from.getTime();
+  return Math.max(0, Math.floor((to.getTime() - start) / 1000));
+}
+
 /** Time at the edge: the live service uses the system clock, tests and simulations a fake one. */
 export interface Clock {
   now(): Date;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { LOG_LEVEL_NAMES } from './logging/levels';
 import { secretValues } from './logging/redact';
 import { checkLocalSettings, LOCAL_SETTINGS } from './providers/local';
 import { checkRunpodSettings, RUNPOD_SETTINGS } from './providers/runpod/settings';
@@ -84,7 +85,7 @@ export const ConfigSchema = z.object({
   HEALTH_CHECK_EVERY_CYCLES: int(1).default(10),
   HEALTH_SUMMARY_EVERY_CYCLES: int(1).default(20),
   LOG_FORMAT: z.enum(['pretty', 'json']).optional(),
-  LOG_LEVEL: z.enum(['emerg', 'alert', 'crit', 'error', 'warning', 'notice', 'info', 'debug']).default('info'),
+  LOG_LEVEL: z.enum(LOG_LEVEL_NAMES).default('info'),
   LOG_FILE: z.string().default('orchestrator.log'),
   DB_LOGGING: bool.default(true),
   DB_LOGGING_REQUIRED: bool.default(false),

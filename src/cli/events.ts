@@ -16,7 +16,7 @@ import {
   type WorkerTerminationRequested,
 } from '../../events/index';
 import { EventDecodeError } from '../../events/registry';
-import { type Checkpoint, type EventStore, START, type StoredEvent } from '../store/event-store';
+import { type Checkpoint, EVENT_COLUMNS, type EventStore, START, type StoredEvent } from '../store/event-store';
 import { EVENT_TIME_SQL, eventTime } from '../store/event-time';
 import type { StoreTarget } from '../store/open';
 import { CliError, type CliIo, EXIT, withStore } from './context';
@@ -75,8 +75,7 @@ const SUMMARY_WIDTH = 140;
 const GENERIC_WIDTH = 100;
 const TYPE_WIDTH = Math.max(...appRegistry.types().map((t) => t.length));
 
-const SELECT = `select global_position, stream_id, stream_version, event_id::text as event_id, event_type,
-  schema_version, data, metadata, tx_id::text as tx_id, recorded_at, ${EVENT_TIME_SQL} as event_time from events`;
+const SELECT = `select ${EVENT_COLUMNS}, ${EVENT_TIME_SQL} as event_time from events`;
 
 type EventRow = Parameters<EventStore['decode']>[0] & { event_time: Date | string };
 

@@ -1,18 +1,15 @@
 import type { Command } from 'commander';
 import { explain } from '../explain/explain';
-import type { EventStore, StoredEvent } from '../store/event-store';
+import { EVENT_COLUMNS, type EventStore, type StoredEvent } from '../store/event-store';
 import { EVENT_CYCLE_SQL, EVENT_TIME_SQL } from '../store/event-time';
 import { CliError, type CliIo, EXIT, withStore, writeJson } from './context';
 import { toDate } from './output';
 import { clockTime, DURATION_FORMS, NOW_HELP, parseDuration, parseNow, parseTime } from './time';
 
-const COLUMNS = `global_position, stream_id, stream_version, event_id::text as event_id, event_type, schema_version,
-  data, metadata, tx_id::text as tx_id, recorded_at`;
-
 async function query(store: EventStore, where: string, params: unknown[]): Promise<StoredEvent[]> {
   // biome-ignore lint/suspicious/noExplicitAny: rows are decoded by the store
   const rows = await store.db.query<any>(
-    `select ${COLUMNS} from events where ${where} order by global_position limit 5000`,
+    `select ${EVENT_COLUMNS} from events where ${where} order by global_position limit 5000`,
     params,
   );
   return rows.map((r) => store.decode(r));

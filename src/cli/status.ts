@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { ALL_PROJECTIONS } from '../../projections/index';
+import { secondsBetween } from '../clock';
 import { ProjectionRunner } from '../projections/runner';
 import type { Row } from '../store/db';
 import type { EventStore } from '../store/event-store';
@@ -94,8 +95,8 @@ export function burnLine(b: StatusReport['burn']): string {
   return `${plural(b.gpus, 'GPU')}, burning ${b.usdPerHour.toFixed(2)} USD/h${unknown}`;
 }
 
-const secondsBetween = (from: Date | null, to: Date) =>
-  from ? Math.max(0, Math.floor((to.getTime() - from.getTime()) / 1000)) : null;
+/** Whole seconds since `from`, or null when there is no such time. */
+const secondsSince = (from: Date | null, to: Date) => (from ? secondsBetween(from, to) : null);
 
 const STATUS_SINCE_SQL = `case status when 'spawning' then requested_at when 'active' then coalesce(active_at, spawned_at, requested_at)
   when 'terminating' then termination_requested_at else terminated_at end`;
@@ -149,7 +150,7 @@ export async function collectStatus(
   const ended: StatusReport['ended'] = { terminated: 0, failed: 0 };
   for (const c of counts) {
     if ((ENDED as readonly string[]).includes(c.status)) ended[c.status] = Number(c.n);
-    else fleet[c.status] = { count: Number(c.n), oldestSec: secondsBetween(toDate(c.oldest), now) };
+    else fleet[c.status] = { count: Number(c.n), oldestSec: secondsSince(toDate(c.oldest), now) };
   }
 
   const workerRows = await db.query<{
@@ -179,8 +180,8 @@ export async function collectStatus(
       provider: w.provider,
       requestedAt,
       statusSince,
-      ageSec: secondsBetween(requestedAt, now),
-      inStatusSec: secondsBetween(statusSince, now),
+      ageSec: secondsSince(requestedAt, now),
+      inStatusSec: secondsSince(statusSince, now),
       gpus: w.gpu_count === null ? null : Number(w.gpu_count),
       hourlyCostUsd: price,
       spentUsd: price === null ? null : spentUsd(price, toDate(w.spawned_at), now),

@@ -1,7 +1,7 @@
 import type { WorkerRow } from '../../projections/workers';
 import { workersProjection } from '../../projections/workers';
 import { loadCheckpoint } from '../store/checkpoints';
-import type { EventStore } from '../store/event-store';
+import { EVENT_COLUMNS, type EventStore } from '../store/event-store';
 import type { FleetWorker } from './policy';
 
 const LIVE = ['spawning', 'active', 'terminating'];
@@ -20,8 +20,7 @@ export async function readFleet(store: EventStore): Promise<(FleetWorker & { pro
   const cp = await loadCheckpoint(db, `projection:${workersProjection.name}`);
   // biome-ignore lint/suspicious/noExplicitAny: rows are decoded by the store
   const pendingRows = await db.query<any>(
-    `select global_position, stream_id, stream_version, event_id::text as event_id, event_type, schema_version,
-            data, metadata, tx_id::text as tx_id, recorded_at
+    `select ${EVENT_COLUMNS}
        from events
       where ((tx_id::text)::bigint, global_position) > ($1::bigint, $2::bigint) and stream_id like 'worker-%'
       order by global_position`,

@@ -1,6 +1,6 @@
-/** What the control loop needs of logging: levelled lines with cycle metadata, and the stderr mirror. */
-export type Level = 'emerg' | 'alert' | 'crit' | 'error' | 'warning' | 'notice' | 'info' | 'debug';
+import type { LogLevel as Level } from '../logging/levels';
 
+/** What the control loop needs of logging: levelled lines with cycle metadata, and the stderr mirror. */
 export interface ControlLog {
   log(level: Level, message: string, meta?: { cycle?: number; workerId?: string; [k: string]: unknown }): void;
   /** A plain redundant line on stderr, written directly (survives a broken logger). */

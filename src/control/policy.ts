@@ -1,5 +1,6 @@
 import type { AppliedLimit, Decision, PolicySettings, TerminationPick } from '../../events/scaling';
 import type { WorkerActivity } from '../../events/task-count';
+import { secondsBetween } from '../clock';
 
 /** A worker as the policy sees it (from the workers projection). */
 export interface FleetWorker {
@@ -55,8 +56,6 @@ export interface PolicyResult {
 
 const usd = (x: number) => x.toFixed(2);
 const gpusOf = (w: FleetWorker, g: number) => w.gpus ?? g;
-
-const secondsBetween = (from: string, now: Date) => Math.max(0, Math.floor((now.getTime() - Date.parse(from)) / 1000));
 
 /**
  * The default policy, the one the operators run today, as a pure function:

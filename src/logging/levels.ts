@@ -16,6 +16,9 @@ export const LOG_LEVELS = {
 
 export type LogLevel = keyof typeof LOG_LEVELS;
 
+/** The names, most severe first. */
+export const LOG_LEVEL_NAMES = Object.keys(LOG_LEVELS) as [LogLevel, ...LogLevel[]];
+
 export function isLogLevel(name: string): name is LogLevel {
   return Object.hasOwn(LOG_LEVELS, name);
 }

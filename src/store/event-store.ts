@@ -73,7 +73,8 @@ export function eventsChannel(schema: string): string {
 /** Appends within this window of the last NOTIFY share one more NOTIFY at its end. */
 export const WAKE_WINDOW_MS = 50;
 
-const COLUMNS = `global_position, stream_id, stream_version, event_id::text as event_id, event_type, schema_version,
+/** The columns of `events` that make an EventRow (what `decode` takes): the one list every reader selects. */
+export const EVENT_COLUMNS = `global_position, stream_id, stream_version, event_id::text as event_id, event_type, schema_version,
   data, metadata, tx_id::text as tx_id, recorded_at`;
 
 export interface EventRow {
@@ -265,7 +266,7 @@ export class EventStore {
   /** Events of one stream in order, from `fromVersion` (inclusive, default 1). */
   async readStream(streamId: string, opts: { fromVersion?: number; limit?: number } = {}): Promise<StoredEvent[]> {
     const rows = await this.sql.query<EventRow>(
-      `select ${COLUMNS} from events where stream_id = $1 and stream_version >= $2 order by stream_version limit $3`,
+      `select ${EVENT_COLUMNS} from events where stream_id = $1 and stream_version >= $2 order by stream_version limit $3`,
       [streamId, opts.fromVersion ?? 1, opts.limit ?? 1_000_000_000],
     );
     return rows.map((r) => this.decode(r));
@@ -274,7 +275,7 @@ export class EventStore {
   /** The last `count` events of a stream, oldest first. */
   async readStreamTail(streamId: string, count: number): Promise<StoredEvent[]> {
     const rows = await this.sql.query<EventRow>(
-      `select * from (select ${COLUMNS} from events where stream_id = $1 order by stream_version desc limit $2) t
+      `select * from (select ${EVENT_COLUMNS} from events where stream_id = $1 order by stream_version desc limit $2) t
         order by stream_version`,
       [streamId, count],
     );
@@ -296,7 +297,7 @@ export class EventStore {
           and tx_id < pg_snapshot_xmin(pg_current_snapshot())`;
     if (!types) {
       const rows = await this.sql.query<EventRow>(
-        `select ${COLUMNS} from events where ${visible}
+        `select ${EVENT_COLUMNS} from events where ${visible}
           order by (tx_id::text)::bigint, global_position
           limit $3`,
         [after.txId, after.position, limit],
@@ -307,7 +308,7 @@ export class EventStore {
     }
     const rows = await this.sql.query<EventRow & { tail: boolean }>(
       `select * from (
-         (select ${COLUMNS}, false as tail from events where ${visible} and event_type = any($4::text[])
+         (select ${EVENT_COLUMNS}, false as tail from events where ${visible} and event_type = any($4::text[])
            order by (tx_id::text)::bigint, global_position limit $3)
          union all
          (select global_position, stream_id, stream_version, event_id::text, event_type, schema_version,

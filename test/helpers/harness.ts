@@ -10,7 +10,7 @@ import { createLogging, type Logging } from '../../src/logging/index';
 import type { Provider } from '../../src/providers/provider';
 import { SimulatedProvider } from '../../src/providers/simulated';
 import type { TaskSource } from '../../src/sources/source';
-import type { EventStore, StoredEvent } from '../../src/store/event-store';
+import { EVENT_COLUMNS, type EventStore, type StoredEvent } from '../../src/store/event-store';
 import { buildSystem, type System } from '../../src/system';
 import type { TestBackend } from './backends';
 
@@ -158,8 +158,7 @@ export async function harness(
       // every committed event, in position order: what a test asserts on, whatever else is open
       // biome-ignore lint/suspicious/noExplicitAny: rows are decoded by the store
       const rows = await store.db.query<any>(
-        `select global_position, stream_id, stream_version, event_id::text as event_id, event_type, schema_version,
-                data, metadata, tx_id::text as tx_id, recorded_at
+        `select ${EVENT_COLUMNS}
            from events where $1::text is null or event_type = $1 order by global_position`,
         [type ?? null],
       );
