@@ -8,7 +8,7 @@ import { bool, int, num } from './settings';
 import { parseJsonPath } from './sources/json-path';
 
 /** Environment variables that hold secrets: masked when the configuration is printed. */
-export const SECRET_KEYS = [
+const SECRET_KEYS = [
   'DATABASE_URL',
   'TASKS_DATABASE_URL',
   'RUNPOD_API_KEY',
@@ -120,25 +120,21 @@ function allowed(issue: z.core.$ZodIssue): string {
 }
 
 /**
- * Parses the configuration from environment variables (empty values count as unset), with
- * `overrides` (from flags) taking precedence. A bad value names the variable, the value and what
- * is allowed.
+ * Parses the configuration from environment variables (empty values count as unset). A bad value
+ * names the variable, the value and what is allowed.
  */
-export function loadConfig(
-  env: Record<string, string | undefined> = process.env,
-  overrides: Partial<Config> = {},
-): Config {
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const input: Record<string, unknown> = {};
   for (const key of Object.keys(ConfigSchema.shape)) {
     const v = env[key];
     if (v !== undefined && v.trim() !== '') input[key] = v.trim();
   }
-  const res = ConfigSchema.safeParse({ ...input, ...overrides });
+  const res = ConfigSchema.safeParse(input);
   if (!res.success) {
     throw new ConfigError(
       res.error.issues.map((i) => {
         const key = String(i.path[0]);
-        const value = (overrides as Record<string, unknown>)[key] ?? input[key];
+        const value = input[key];
         const shown = (SECRET_KEYS as readonly string[]).includes(key) ? '***' : JSON.stringify(value);
         return `${key}=${shown} is not allowed: expected ${allowed(i)}`;
       }),

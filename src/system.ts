@@ -60,7 +60,7 @@ export function makeProvider(config: Config, clock: Clock, log?: ControlLog): Pr
   }
 }
 
-export function makeSource(config: Config, store: EventStore): TaskSource {
+function makeSource(config: Config, store: EventStore): TaskSource {
   switch (config.TASK_SOURCE) {
     case 'tasks-table':
       return new TasksTableSource(store.db);

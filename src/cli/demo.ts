@@ -11,7 +11,7 @@ import { openStore } from '../store/index';
 import { type CliIo, EXIT } from './context';
 import { runExplain } from './explain';
 
-export const DEMO_QUERIES: { title: string; sql: string }[] = [
+const DEMO_QUERIES: { title: string; sql: string }[] = [
   {
     title: 'Every decision that changed the fleet, with its math',
     sql: `select cycle, decided_at, total, current_total, requested, desired, capped_by, decision, delta
@@ -42,7 +42,7 @@ function demoDay(now: Date): string {
   return d.toISOString().slice(0, 10);
 }
 
-export async function runDemo(io: CliIo, o: { dataDir?: string; quiet?: boolean; now?: Date }): Promise<number> {
+async function runDemo(io: CliIo, o: { dataDir?: string; quiet?: boolean; now?: Date }): Promise<number> {
   const out = io.stdout;
   const dataDir = o.dataDir ? path.resolve(o.dataDir) : null;
   const target = dataDir ? `pglite://${dataDir}` : 'memory://';

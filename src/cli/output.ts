@@ -5,7 +5,7 @@
 import type { CliIo } from './context';
 
 /** A database value as text: null as '', dates as ISO, bytes as \x hex, objects and arrays as compact JSON. */
-export function formatCell(v: unknown): string {
+function formatCell(v: unknown): string {
   if (v === null || v === undefined) return '';
   if (v instanceof Date) return Number.isNaN(v.getTime()) ? String(v) : v.toISOString();
   if (v instanceof Uint8Array) return `\\x${Buffer.from(v).toString('hex')}`;
@@ -20,7 +20,7 @@ export function compactJson(v: unknown): string {
 }
 
 /** A JSON.stringify replacer for database values (dates become ISO on their own). */
-export function jsonReplacer(this: unknown, _key: string, value: unknown): unknown {
+function jsonReplacer(this: unknown, _key: string, value: unknown): unknown {
   if (typeof value === 'bigint') return value.toString();
   if (value instanceof Uint8Array) return `\\x${Buffer.from(value).toString('hex')}`;
   // Buffer.toJSON runs before the replacer: { type: 'Buffer', data: [...] }

@@ -10,7 +10,7 @@ import { helpExamples, onBrokenPipe, psqlTable, rowCount, toCsv, writeJsonValue 
 import { parseDuration } from './time';
 
 /** The tables an operator can query (the hint after an unknown table or column). */
-export const QUERYABLE_TABLES = [
+const QUERYABLE_TABLES = [
   'events',
   'workers',
   'scaling_decisions',
@@ -26,9 +26,9 @@ const COLUMNS_QUERY =
 const TABLES_HINT =
   `the store's tables: ${QUERYABLE_TABLES.join(', ')}; their columns: ` + `gpu-scaler sql "${COLUMNS_QUERY}"`;
 
-export const DEFAULT_TIMEOUT = '30s';
+const DEFAULT_TIMEOUT = '30s';
 
-export interface SqlOptions {
+interface SqlOptions {
   format: 'table' | 'json' | 'csv';
   /** statement_timeout in ms; 0 = none. */
   timeoutMs: number;
@@ -57,7 +57,7 @@ const TX_CONTROL =
   /^(begin|start transaction|commit|end|rollback|abort|savepoint|release|prepare transaction|set transaction|set session characteristics)\b/;
 
 /** The statements sql runs: queries. Everything else (SET, RESET, COPY, DO, CALL, DDL, writes, …) is refused. */
-export const QUERY_KEYWORDS = ['select', 'with', 'values', 'table', 'explain', 'show'] as const;
+const QUERY_KEYWORDS = ['select', 'with', 'values', 'table', 'explain', 'show'] as const;
 
 /**
  * Functions refused wherever their name appears in the statement (in a string or a quoted
@@ -71,7 +71,7 @@ const REFUSED_FUNCTIONS =
   /(set_config|query_to_xml\w*|cursor_to_xml\w*|table_to_xml\w*|schema_to_xml\w*|database_to_xml\w*|ts_stat|ts_rewrite|\blo_\w+|\bloread|\blowrite|pg_advisory\w*|pg_try_advisory\w*|pg_notify|pg_cancel_backend|pg_terminate_backend|pg_reload_conf|pg_rotate_logfile|pg_switch_wal|pg_promote|pg_create_restore_point|pg_read_file|pg_read_binary_file|pg_ls_\w+|pg_stat_file|pg_file_\w+|pg_logical_emit_message|pg_replication_\w+|pg_\w*replication_slot\w*|dblink\w*|nextval|setval)/i;
 
 /** The one statement to run, or a usage error saying why not. */
-export function checkQuery(text: string): string {
+function checkQuery(text: string): string {
   if (text.trim() === '') {
     throw new CliError('the query is empty: gpu-scaler sql "select …" (or pipe it on stdin)', EXIT.usage);
   }
@@ -138,7 +138,7 @@ function caret(query: string, position: unknown): string {
 }
 
 /** A Postgres error as a message that says what happened and what to do. */
-export function explainSqlError(err: unknown, query: string, timeoutMs: number): CliError | null {
+function explainSqlError(err: unknown, query: string, timeoutMs: number): CliError | null {
   const code = pgErrorCode(err);
   if (!code) return null;
   const e = err as Error & { hint?: string; position?: unknown; detail?: string };
@@ -169,7 +169,7 @@ export function explainSqlError(err: unknown, query: string, timeoutMs: number):
  * Runs one read-only statement (checkQuery's rules, then readAsReader: a read-only transaction as
  * the reader role, under a statement timeout, rolled back); returns its rows.
  */
-export async function runReadOnly(store: EventStore, query: string, timeoutMs: number): Promise<Row[]> {
+async function runReadOnly(store: EventStore, query: string, timeoutMs: number): Promise<Row[]> {
   const statement = checkQuery(query);
   let rows: Row[];
   try {
@@ -204,7 +204,7 @@ export async function projectionLag(store: EventStore): Promise<number> {
   }
 }
 
-export async function runSql(store: EventStore, query: string, o: SqlOptions, io: CliIo): Promise<void> {
+async function runSql(store: EventStore, query: string, o: SqlOptions, io: CliIo): Promise<void> {
   const rows = await runReadOnly(store, query, o.timeoutMs);
   onBrokenPipe(io);
   const columns = rows.length > 0 ? Object.keys(rows[0]) : [];

@@ -42,7 +42,7 @@ const MAX_LISTED_WORKERS = 50;
 /** Extra catch-up attempts, 200 ms apart, while an open transaction holds the projections back. */
 const CATCH_UP_RETRIES = 10;
 
-export interface WorkerLine {
+interface WorkerLine {
   workerId: string;
   podId: string | null;
   status: string;
@@ -60,7 +60,7 @@ export interface WorkerLine {
   spentUsd: number | null;
 }
 
-export interface StatusReport {
+interface StatusReport {
   store: string;
   now: Date;
   /** Where `now` came from: this machine's clock, --now, or the last event (when it is later than the clock). */
@@ -84,13 +84,13 @@ export interface StatusReport {
  * A worker's spend: its hourly price x its billed time, from when the provider placed the pod
  * (spawned_at) to its end or `until`. Before the pod is placed nothing is billed.
  */
-export function spentUsd(hourlyCostUsd: number, spawnedAt: Date | null, until: Date): number {
+function spentUsd(hourlyCostUsd: number, spawnedAt: Date | null, until: Date): number {
   if (!spawnedAt) return 0;
   return (hourlyCostUsd * Math.max(0, until.getTime() - spawnedAt.getTime())) / 3_600_000;
 }
 
 /** `4 GPUs, burning 2.07 USD/h` (and how many workers' prices are unknown). */
-export function burnLine(b: StatusReport['burn']): string {
+function burnLine(b: StatusReport['burn']): string {
   const unknown = b.unknownPrices ? ` (${plural(b.unknownPrices, 'worker')} at an unknown price not counted)` : '';
   return `${plural(b.gpus, 'GPU')}, burning ${b.usdPerHour.toFixed(2)} USD/h${unknown}`;
 }
@@ -106,7 +106,7 @@ const STATUS_SINCE_SQL = `case status when 'spawning' then requested_at when 'ac
  * and the anomalies of the window before `now`. Without opts.now, now is this machine's clock,
  * or the last event's time when that is later (a store written with a fake or skewed clock).
  */
-export async function collectStatus(
+async function collectStatus(
   store: EventStore,
   target: StoreTarget,
   opts: { now?: Date; windowMs: number; windowText: string },
@@ -235,7 +235,7 @@ export async function collectStatus(
 // Human output
 
 /** "active 3 (oldest 12m), spawning 1 (45s)" */
-export function fleetLine(fleet: StatusReport['fleet']): string {
+function fleetLine(fleet: StatusReport['fleet']): string {
   const parts = [...LIVE, ...Object.keys(fleet).filter((s) => !(LIVE as readonly string[]).includes(s))]
     .filter((s) => fleet[s]?.count)
     .map((s) => {
@@ -322,7 +322,7 @@ function healthLines(r: StatusReport, now: Date, utc: boolean): string[] {
   return lines;
 }
 
-export function renderStatus(r: StatusReport, utc: boolean): string {
+function renderStatus(r: StatusReport, utc: boolean): string {
   const now = r.now;
   const out: string[] = [];
   const nowNote =

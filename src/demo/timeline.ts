@@ -8,7 +8,7 @@ import type { EventStore } from '../store/event-store';
 import { buildSystem, type System } from '../system';
 
 /** What a scenario needs of logging: a fresh one per scenario (the fourth breaks the database's). */
-export interface ScenarioLogging {
+interface ScenarioLogging {
   log: ControlLog;
   dbLogging: () => DbLoggingStats;
   close(): Promise<void>;
@@ -22,7 +22,7 @@ export interface TimelineOptions {
   onScenario?: (s: ScenarioInfo) => void;
 }
 
-export interface ScenarioInfo {
+interface ScenarioInfo {
   index: number;
   title: string;
   description: string;

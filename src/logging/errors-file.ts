@@ -19,7 +19,7 @@ export function errorType(err: unknown): string {
   return typeof err;
 }
 
-export function errorMessage(err: unknown): string {
+function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   if (typeof err === 'object' && err !== null && typeof (err as { message?: unknown }).message === 'string') {
     return (err as { message: string }).message;
@@ -32,7 +32,7 @@ export function describeError(err: unknown): string {
   return `${errorType(err)}: ${errorMessage(err)}`;
 }
 
-export function sqlState(err: unknown): string | undefined {
+function sqlState(err: unknown): string | undefined {
   const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
   return typeof code === 'string' ? code : undefined;
 }

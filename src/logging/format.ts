@@ -14,7 +14,7 @@ export function metadataOf(info: Record<string, unknown>): Record<string, unknow
 }
 
 /** JSON.stringify that never throws (cycles, bigints, Errors, throwing toJSON). */
-export function safeJson(value: unknown): string {
+function safeJson(value: unknown): string {
   const stack: object[] = [];
   try {
     return JSON.stringify(value, function (this: unknown, _key, v: unknown) {
@@ -38,12 +38,12 @@ export function messageText(message: unknown): string {
 }
 
 /** `<timestamp> <LEVEL> <message>`; a multi-line message is printed as it is. */
-export function textLine(info: Record<string, unknown>): string {
+function textLine(info: Record<string, unknown>): string {
   return `${String(info.timestamp ?? '')} ${levelLabel(String(info.level))} ${messageText(info.message)}`;
 }
 
 /** One JSON object: timestamp, level, message, then the metadata fields. */
-export function jsonLine(info: Record<string, unknown>): string {
+function jsonLine(info: Record<string, unknown>): string {
   return safeJson({
     timestamp: info.timestamp,
     level: info.level,

@@ -9,7 +9,7 @@ export interface DbLoggingThresholds {
   maxDropped?: number;
 }
 
-export const DEFAULT_DB_LOGGING_THRESHOLDS: Required<DbLoggingThresholds> = {
+const DEFAULT_DB_LOGGING_THRESHOLDS: Required<DbLoggingThresholds> = {
   maxErrorRate: 0.1,
   maxQueueSize: 1000,
   maxDropped: 100,

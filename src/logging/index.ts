@@ -21,19 +21,11 @@ import { createMirror } from './stderr-mirror';
 import { StdoutTransport } from './stdout-transport';
 import { positiveInt, SystemLogsTransport } from './system-logs-transport';
 
-export type { DbLoggingStats } from '../../events/health';
 export { DbLoggingRequiredError, DbLoggingTimeoutError, DbLoggingUnavailableError } from './db-logging-init';
 export { destinationProblems, logFileProblem } from './destinations';
-export { describeError, errorType } from './errors-file';
-export {
-  assessDbLogging,
-  type DbLoggingAssessment,
-  type DbLoggingThresholds,
-  DEFAULT_DB_LOGGING_THRESHOLDS,
-} from './health';
-export { LOG_LEVELS, type LogLevel } from './levels';
+export { assessDbLogging } from './health';
 export { redactSecrets } from './redact';
-export { PRUNE_BATCH, pruneSystemLogs, SystemLogsPruner } from './retention';
+export { pruneSystemLogs, SystemLogsPruner } from './retention';
 
 export interface LoggingOptions {
   /** stdout format: 'pretty' (timestamp, level, message) or 'json' (one object per line). Default 'pretty'. */

@@ -1,6 +1,6 @@
 import winston from 'winston';
 
-export const REDACTED = '***';
+const REDACTED = '***';
 
 /**
  * `scheme://user:password@host`: the password part of a URL's authority. The password runs to the
@@ -92,7 +92,7 @@ export function makeRedactor(secrets: readonly string[]): Redactor {
 }
 
 /** The secrets plus their URL-encoded forms, longest first so a secret containing another is replaced whole. */
-export function expandSecrets(secrets: readonly string[]): string[] {
+function expandSecrets(secrets: readonly string[]): string[] {
   const all = new Set<string>();
   for (const s of secrets) {
     if (typeof s !== 'string' || s.length === 0) continue;

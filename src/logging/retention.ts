@@ -1,7 +1,7 @@
 import type { Sql } from '../store/db';
 
 /** Rows deleted per statement: short statements, so pruning never holds locks for long. */
-export const PRUNE_BATCH = 1000;
+const PRUNE_BATCH = 1000;
 
 /**
  * Deletes system_logs rows created before `cutoff`, PRUNE_BATCH rows per statement (oldest first,

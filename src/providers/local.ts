@@ -6,7 +6,7 @@ import { type Clock, systemClock } from '../clock';
 import { int, num } from '../settings';
 import { type PodInfo, type Provider, ProviderError, podName, type SpawnRequest } from './provider';
 
-export const LOCAL_PROVIDER_DEFAULTS = {
+const LOCAL_PROVIDER_DEFAULTS = {
   graceMs: 10_000,
   maxWorkers: 1,
   exitedRetentionMs: 60 * 60 * 1000,

@@ -90,7 +90,7 @@ export interface Provider {
   close?(): Promise<void>;
 }
 
-export const POD_PREFIX = 'gpu-scaler';
+const POD_PREFIX = 'gpu-scaler';
 export const podName = (idempotencyKey: string) => `${POD_PREFIX}-${idempotencyKey}`;
 export const keyFromPodName = (name: string): string | null =>
   name.startsWith(`${POD_PREFIX}-`) ? name.slice(POD_PREFIX.length + 1) : null;

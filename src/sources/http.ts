@@ -2,7 +2,7 @@ import { makeRedactor, type Redactor } from '../logging/redact';
 import { formatJsonPath, type JsonPath, lookupJsonPath, parseJsonPath } from './json-path';
 import type { TaskSource } from './source';
 
-export const HTTP_SOURCE_DEFAULTS = {
+const HTTP_SOURCE_DEFAULTS = {
   method: 'POST' as const,
   body: { run_type: 'gpu' } as unknown,
   queuedPath: 'totals.queued_only',

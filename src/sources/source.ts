@@ -19,7 +19,7 @@ export interface TaskCount {
   workers: WorkerActivity[] | null;
 }
 
-export function taskCountSchema(max: number) {
+function taskCountSchema(max: number) {
   const n = z
     .number({
       error: (i) =>

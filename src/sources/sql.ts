@@ -3,7 +3,7 @@ import { type Db, pgErrorCode, type Row } from '../store/db';
 import { singleStatement } from '../util/sql-statements';
 import type { TaskSource } from './source';
 
-export const SQL_SOURCE_DEFAULTS = {
+const SQL_SOURCE_DEFAULTS = {
   statementTimeoutMs: 10_000,
   poolMax: 2,
 };

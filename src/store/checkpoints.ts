@@ -30,10 +30,6 @@ export async function advanceCheckpoint(sql: Sql, name: string, from: Checkpoint
   return false;
 }
 
-export async function resetCheckpoint(sql: Sql, name: string): Promise<void> {
-  await sql.query('delete from projection_checkpoints where name = $1', [name]);
-}
-
 /** True when a checkpoint has reached (processed) the event at (txId, position). */
 export function reached(cp: Checkpoint, txId: string, position: number): boolean {
   const a = BigInt(cp.txId);

@@ -21,7 +21,7 @@ function jsonField(value: unknown): string {
 }
 
 /** One field; `json`: the column is json or jsonb. */
-export function copyField(value: unknown, json: boolean): string {
+function copyField(value: unknown, json: boolean): string {
   if (value === null || value === undefined) return '\\N';
   if (json) return jsonField(value);
   switch (typeof value) {

@@ -69,7 +69,7 @@ async function copyIn(
 }
 
 /** What porsager passes to a `socket` factory: its parsed options. */
-export interface SocketOptions {
+interface SocketOptions {
   host: string[];
   port: number[];
   path?: string | false;
@@ -125,7 +125,7 @@ export function noDelaySockets(): SocketFactory {
 const factories = new WeakMap<object, SocketFactory>();
 
 /** Ends a client made by postgresClient(), then destroys any socket porsager left behind. */
-export async function endClient(sql: Client, timeoutSec: number): Promise<void> {
+async function endClient(sql: Client, timeoutSec: number): Promise<void> {
   try {
     await sql.end({ timeout: timeoutSec });
   } finally {

@@ -21,7 +21,7 @@ export class MigrationError extends Error {
 /** Lock key of the migrator (a transaction-scoped advisory lock, so a crash never leaves it held). */
 const MIGRATION_LOCK = [1999, 1] as const;
 
-export function migrationsDir(): string {
+function migrationsDir(): string {
   return path.join(packageRoot(), 'migrations');
 }
 

@@ -5,7 +5,7 @@ import { openPgliteDb } from './db-pglite';
 import { openPostgresDb } from './db-postgres';
 import { acquireDirLock } from './dir-lock';
 
-export const DEFAULT_DATA_DIR = './.gpu-scaler/db';
+const DEFAULT_DATA_DIR = './.gpu-scaler/db';
 
 export type StoreTarget = { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string } | { kind: 'memory' };
 
@@ -35,7 +35,7 @@ export function parseDatabaseUrl(url: string | undefined, cwd = process.cwd()): 
 }
 
 /** Hides the password of a URL so it can be logged. */
-export function redactUrl(url: string): string {
+function redactUrl(url: string): string {
   return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@]*@/i, '$1***@');
 }
 

@@ -30,7 +30,7 @@ export class ReaderRoleError extends Error {
  * events table, of the writer role or of the predefined roles that read or write server files,
  * run server programs or signal other sessions. Throws ReaderRoleError saying what is wrong.
  */
-export async function assumeReaderRole(tx: Sql): Promise<void> {
+async function assumeReaderRole(tx: Sql): Promise<void> {
   let session = '';
   try {
     const [who] = await tx.query<{ session: string }>('select session_user::text as session');

@@ -146,9 +146,9 @@ export class Subscription extends EventEmitter<{
     while (!this.stopped) {
       try {
         this.dirty = false;
-        const n = await this.catchUp();
+        await this.catchUp();
         backoff = minBackoff;
-        if (n >= 0) await this.sleep(poll, true);
+        await this.sleep(poll, true);
       } catch (err) {
         // Another process (a replay swap, a second runner) moved the checkpoint: the next step
         // reloads it. That is how it should work, not an error to report or back off from.

@@ -73,7 +73,7 @@ export class HttpFailure extends Error {
 }
 
 /** Failures after which a POST may or may not have done its work. */
-export const AMBIGUOUS: readonly HttpFailureKind[] = ['network', 'timeout', 'server'];
+const AMBIGUOUS: readonly HttpFailureKind[] = ['network', 'timeout', 'server'];
 
 /**
  * The wait a `RateLimit` header asks for, in ms: the header is a list of windows such as
@@ -97,7 +97,7 @@ export function parseRateLimit(value: string | null | undefined): number | undef
 }
 
 /** The problem+json body of an answer, or null when it is not one. */
-export function parseProblem(text: string): Problem | null {
+function parseProblem(text: string): Problem | null {
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -68,7 +68,7 @@ export interface RunpodOptions {
   log?: (level: 'info' | 'warning', message: string) => void;
 }
 
-export type CandidateOutcome = 'no_stock' | 'rejected' | 'over_budget';
+type CandidateOutcome = 'no_stock' | 'rejected' | 'over_budget';
 
 /** One place a pod could go: a GPU type, in one data center or anywhere. */
 export interface Candidate {
@@ -80,7 +80,7 @@ export interface Candidate {
   skip: { outcome: 'no_stock'; detail: string } | null;
 }
 
-export interface CandidateReport {
+interface CandidateReport {
   gpuTypeId: string;
   dataCenterId: string | null;
   outcome: CandidateOutcome;
@@ -535,9 +535,4 @@ function validateOptions(o: RunpodOptions): string[] {
   if (o.allowedCudaVersions?.length && o.minCudaVersion !== undefined)
     problems.push('allowedCudaVersions and minCudaVersion are mutually exclusive');
   return problems;
-}
-
-/** The provider from plain options. */
-export function makeRunpodProvider(options: RunpodOptions): RunpodProvider {
-  return new RunpodProvider(options);
 }

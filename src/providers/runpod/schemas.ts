@@ -33,7 +33,7 @@ export interface CreatePodRequest {
 }
 
 /** CreateGpuConfig: GpuConfig plus the CUDA constraints (allowed and min never both). */
-export interface CreateGpuConfig {
+interface CreateGpuConfig {
   id: string;
   count: number;
   allowedCudaVersions?: string[];
@@ -60,13 +60,11 @@ export const PERSISTENT_MOUNT_MIN_GB = 10;
 /** Kept from v1's limit; v2 names no maximum, and our names are far shorter. */
 export const POD_NAME_MAX_LENGTH = 191;
 
-/** components.schemas.PodStatus; any string accepted so a new state does not break list(). */
-export const RUNPOD_POD_STATUSES = ['PROVISIONING', 'STARTING', 'RUNNING', 'EXITED', 'ERROR', 'TERMINATED'] as const;
-
 /** components.schemas.Pod, the parts we read. */
 export const RunpodPodSchema = z.looseObject({
   id: z.string().min(1),
   name: z.string().nullish(),
+  /** PodStatus (PROVISIONING, STARTING, RUNNING, EXITED, ERROR, TERMINATED): any string, so a new state does not break list(). */
   status: z.string().min(1),
   image: z.string().nullish(),
   env: z.record(z.string(), z.unknown()).nullish(),
@@ -90,11 +88,8 @@ export const RunpodPodListSchema = z.looseObject({
   cursor: z.string().nullish(),
 });
 
-/** AvailabilityLevel. */
-export const AVAILABILITY_LEVELS = ['NONE', 'LOW', 'MEDIUM', 'HIGH'] as const;
-
 /** components.schemas.GpuType, the parts we read (with include=AVAILABILITY&product=POD). */
-export const RunpodGpuTypeSchema = z.looseObject({
+const RunpodGpuTypeSchema = z.looseObject({
   id: z.string(),
   /** Per GPU per hour, per cloud. */
   price: z.looseObject({ secure: z.number().nullish(), community: z.number().nullish() }).nullish(),

@@ -60,7 +60,7 @@ const schema = z.object(RUNPOD_SETTINGS);
 export type RunpodSettings = z.infer<typeof schema>;
 
 /** A JSON object of worker env vars ('{"HF_HOME":"/workspace/hf"}'); values become strings. */
-export function parseWorkerEnv(value: string | undefined): Record<string, string> | undefined {
+function parseWorkerEnv(value: string | undefined): Record<string, string> | undefined {
   if (value === undefined || value.trim() === '') return undefined;
   const bad = 'RUNPOD_WORKER_ENV must be a JSON object of strings, e.g. {"KEY":"value"}';
   let parsed: unknown;
