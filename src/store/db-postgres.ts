@@ -89,10 +89,9 @@ export interface SocketFactory {
 
 /**
  * Connections with Nagle's algorithm off. porsager leaves it on, and a COPY is written in pieces
- * (the data, then CopyDone): the kernel holds each small piece until the server acknowledges the
- * one before, which the server delays (about 40 ms). Every COPY took 88 ms, one row or 5,000
- * (measured on loopback); with TCP_NODELAY it takes what it costs. Queries are written in one
- * piece and were never delayed.
+ * (the data, then CopyDone): with Nagle the kernel holds each small piece until the server
+ * acknowledges the one before, which the server delays (delayed ACK, tens of ms), so every COPY
+ * would wait that long whatever its size. Queries are written in one piece and are not delayed.
  *
  * porsager treats a socket from the factory as its own: it wraps it in TLS when asked (using
  * `host` for the server name) and calls the factory again to reconnect, so several hosts in the
