@@ -1,5 +1,5 @@
 /**
- * Syslog levels, most severe first (the names the operators' dashboards and alerts filter on).
+ * Syslog levels (the RFC 5424 names), most severe first.
  * Task counts and scaling decisions are logged at `crit`, the most severe level the controller
  * uses, so no level filter ever hides them.
  */
