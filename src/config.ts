@@ -24,12 +24,9 @@ const SECRET_KEYS = [
  */
 export const secretsOf = (settings: Record<string, unknown>): string[] => secretValues(settings, SECRET_KEYS);
 
-/** Every setting, its default and what is allowed; parsed from the environment by one schema. */
-export const ConfigSchema = z.object({
-  DATABASE_URL: z.string().optional(),
-  POLL_INTERVAL_SEC: num(0.01, 86400).default(30),
-  TASK_SOURCE: z.enum(['tasks-table', 'http', 'sql']).default('tasks-table'),
-  /** http: the edge function (POST or GET) that answers with the counts. */
+/** TASK_SOURCE=http settings: validated only when http is the source. */
+const HTTP_SOURCE_SETTINGS = {
+  /** The edge function (POST or GET) that answers with the counts. */
   TASK_COUNT_URL: z.url().optional(),
   TASK_COUNT_KEY: z.string().optional(),
   TASK_COUNT_METHOD: z.enum(['POST', 'GET']).default('POST'),
@@ -47,17 +44,45 @@ export const ConfigSchema = z.object({
   TASK_COUNT_QUEUED_PATH: z.string().default('totals.queued_only'),
   TASK_COUNT_ACTIVE_PATH: z.string().default('totals.active_only'),
   TASK_COUNT_WORKERS_PATH: z.string().optional(),
-  /** sql: a query returning one row with columns queued and active (read-only, with a timeout). */
+};
+
+/** TASK_SOURCE=sql settings: validated only when sql is the source. */
+const SQL_SOURCE_SETTINGS = {
+  /** A query returning one row with columns queued and active (read-only, with a timeout). */
   TASK_COUNT_SQL: z.string().optional(),
-  /** sql: the database to run TASK_COUNT_SQL against (default: the store's own). */
+  /** The database to run TASK_COUNT_SQL against (default: the store's own). */
   TASKS_DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//i, 'a postgres:// URL')
     .optional(),
+};
+
+const TASK_SOURCES = ['tasks-table', 'http', 'sql'] as const;
+const PROVIDERS = ['simulated', 'runpod', 'local'] as const;
+
+/** Each source's and each provider's own settings, by the TASK_SOURCE or PROVIDER value that uses them. */
+const SOURCE_SETTINGS = {
+  'tasks-table': {},
+  http: HTTP_SOURCE_SETTINGS,
+  sql: SQL_SOURCE_SETTINGS,
+} satisfies Record<(typeof TASK_SOURCES)[number], object>;
+const PROVIDER_SETTINGS = {
+  simulated: SIM_SETTINGS,
+  runpod: RUNPOD_SETTINGS,
+  local: LOCAL_SETTINGS,
+} satisfies Record<(typeof PROVIDERS)[number], object>;
+
+/** Every setting, its default and what is allowed; parsed from the environment by one schema. */
+export const ConfigSchema = z.object({
+  DATABASE_URL: z.string().optional(),
+  POLL_INTERVAL_SEC: num(0.01, 86400).default(30),
+  TASK_SOURCE: z.enum(TASK_SOURCES).default('tasks-table'),
+  ...HTTP_SOURCE_SETTINGS,
+  ...SQL_SOURCE_SETTINGS,
   TASK_SOURCE_TIMEOUT_SEC: num(0.01, 600).default(10),
   /** A task count above this is absurd and rejected (TaskCountRejected), never acted on. */
   TASK_COUNT_MAX: int(1).default(100000),
-  PROVIDER: z.enum(['simulated', 'runpod', 'local']).default('simulated'),
+  PROVIDER: z.enum(PROVIDERS).default('simulated'),
   ...LOCAL_SETTINGS,
   ...RUNPOD_SETTINGS,
   TASKS_PER_GPU: num(0.0001).default(1),
@@ -76,15 +101,15 @@ export const ConfigSchema = z.object({
   CIRCUIT_BREAKER_WINDOW_SEC: num(1).default(300),
   CIRCUIT_BREAKER_MIN_SPAWNS: int(1).default(5),
   CIRCUIT_BREAKER_FAILURE_RATIO: num(0, 1).default(0.8),
-  /** A decision older than this when the reactor reaches it spawns nothing new. */
+  /** A decision older than this when the reactor reaches it spawns nothing new (unset: see decisionStaleSec). */
   DECISION_STALE_SEC: num(1).optional(),
   ANOMALY_RAPID_SCALE_UP_WORKERS: int(1).default(3),
   ANOMALY_SPIKE_FACTOR: num(1).default(10),
   ANOMALY_FROM_NOWHERE_TASKS: int(0).default(10),
-  ANOMALY_SLOW_SOURCE_MS: num(0).default(5000),
+  ANOMALY_SLOW_SOURCE_SEC: num(0).default(5),
   HEALTH_CHECK_EVERY_CYCLES: int(1).default(10),
   HEALTH_SUMMARY_EVERY_CYCLES: int(1).default(20),
-  LOG_FORMAT: z.enum(['pretty', 'json']).optional(),
+  LOG_FORMAT: z.enum(['pretty', 'json']).default('pretty'),
   LOG_LEVEL: z.enum(LOG_LEVEL_NAMES).default('info'),
   LOG_FILE: z.string().default('orchestrator.log'),
   DB_LOGGING: bool.default(true),
@@ -96,6 +121,33 @@ export const ConfigSchema = z.object({
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
+
+type Key = keyof typeof ConfigSchema.shape;
+
+/** How old a decision may be when the reactor reaches it: DECISION_STALE_SEC, else 4 cycles and at least 2 minutes. */
+export const decisionStaleSec = (cfg: Config): number =>
+  cfg.DECISION_STALE_SEC ?? Math.max(120, cfg.POLL_INTERVAL_SEC * 4);
+
+/**
+ * Settings that were in milliseconds: durations are seconds (`_SEC`) everywhere. The old name is a
+ * configuration error naming the new one and the value in seconds, so no deployment silently
+ * loses its setting (an alias would keep two names for one fact).
+ */
+const RENAMED_TO_SEC: Record<string, Key> = {
+  RUNPOD_BACKOFF_BASE_MS: 'RUNPOD_BACKOFF_BASE_SEC',
+  RUNPOD_BACKOFF_MAX_MS: 'RUNPOD_BACKOFF_MAX_SEC',
+  ANOMALY_SLOW_SOURCE_MS: 'ANOMALY_SLOW_SOURCE_SEC',
+};
+
+/** The settings of the sources and providers other than the ones these (raw) values choose. */
+function settingsNotInUse(source: unknown, provider: unknown): Set<string> {
+  const unused = new Set<string>();
+  for (const [name, block] of [...Object.entries(SOURCE_SETTINGS), ...Object.entries(PROVIDER_SETTINGS)]) {
+    if (name === source || name === provider) continue;
+    for (const key of Object.keys(block)) unused.add(key);
+  }
+  return unused;
+}
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -114,6 +166,8 @@ function allowed(issue: z.core.$ZodIssue): string {
       return `a number <= ${issue.maximum}`;
     case 'invalid_type':
       return issue.expected === 'int' ? 'a whole number' : `a ${issue.expected}`;
+    case 'invalid_format':
+      return issue.format === 'url' ? 'a URL' : issue.message;
     default:
       return issue.message;
   }
@@ -129,19 +183,35 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const v = env[key];
     if (v !== undefined && v.trim() !== '') input[key] = v.trim();
   }
+  const renamed: string[] = [];
+  for (const [old, key] of Object.entries(RENAMED_TO_SEC)) {
+    const v = env[old]?.trim();
+    if (!v) continue;
+    const sec = Number(v) / 1000;
+    renamed.push(
+      `${old} is no longer read: durations are in seconds, set ${key}=${Number.isFinite(sec) ? sec : '<seconds>'} instead`,
+    );
+  }
+  // A source or provider not in use is not configured: its settings are not validated (a bad value
+  // there takes the default), so switching PROVIDER or TASK_SOURCE never trips on the other's.
+  const unused = settingsNotInUse(input.TASK_SOURCE ?? 'tasks-table', input.PROVIDER ?? 'simulated');
+  for (const key of unused) {
+    if (key in input && !ConfigSchema.shape[key as Key].safeParse(input[key]).success) delete input[key];
+  }
   const res = ConfigSchema.safeParse(input);
   if (!res.success) {
-    throw new ConfigError(
-      res.error.issues.map((i) => {
+    throw new ConfigError([
+      ...renamed,
+      ...res.error.issues.map((i) => {
         const key = String(i.path[0]);
         const value = input[key];
         const shown = (SECRET_KEYS as readonly string[]).includes(key) ? '***' : JSON.stringify(value);
         return `${key}=${shown} is not allowed: expected ${allowed(i)}`;
       }),
-    );
+    ]);
   }
   const cfg = res.data;
-  const problems: string[] = [];
+  const problems: string[] = [...renamed];
   // Each provider's own rules, only for the provider in use.
   if (cfg.PROVIDER === 'runpod') problems.push(...checkRunpodSettings(cfg));
   if (cfg.PROVIDER === 'local') problems.push(...checkLocalSettings(cfg));
@@ -150,7 +220,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     problems.push('TASK_COUNT_URL is required with TASK_SOURCE=http');
   for (const key of ['TASK_COUNT_QUEUED_PATH', 'TASK_COUNT_ACTIVE_PATH', 'TASK_COUNT_WORKERS_PATH'] as const) {
     const value = cfg[key];
-    if (value === undefined) continue;
+    if (value === undefined || cfg.TASK_SOURCE !== 'http') continue;
     try {
       parseJsonPath(value); // the rule the http source reads it with
     } catch (err) {
@@ -190,7 +260,7 @@ function editDistance(a: string, b: string): number {
  */
 export function misspeltSettings(
   env: Record<string, string | undefined>,
-  known: readonly string[] = Object.keys(ConfigSchema.shape),
+  known: readonly string[] = [...Object.keys(ConfigSchema.shape), ...Object.keys(RENAMED_TO_SEC)],
 ): string[] {
   const names = new Set(known);
   const prefixes = new Set(known.map((k) => k.split('_')[0]));

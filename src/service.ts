@@ -88,7 +88,7 @@ export async function runService(opts: ServiceOptions): Promise<number> {
   try {
     logging = await createLogging(
       {
-        format: config.LOG_FORMAT ?? 'pretty',
+        format: config.LOG_FORMAT,
         level: config.LOG_LEVEL,
         logFile,
         dbLogging: config.DB_LOGGING,

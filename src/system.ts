@@ -1,7 +1,7 @@
 import type { DbLoggingStats, LogDestinationStats } from '../events/health';
 import { ALL_PROJECTIONS } from '../projections/index';
 import type { Clock } from './clock';
-import type { Config } from './config';
+import { type Config, decisionStaleSec } from './config';
 import { Controller } from './control/controller';
 import type { ControlLog } from './control/log';
 import { ProjectionRunner } from './projections/runner';
@@ -94,7 +94,7 @@ export async function buildSystem(o: SystemOptions): Promise<System> {
     provider,
     clock: o.clock,
     log: o.log,
-    staleAfterMs: (o.config.DECISION_STALE_SEC ?? Math.max(120, o.config.POLL_INTERVAL_SEC * 4)) * 1000,
+    staleAfterMs: decisionStaleSec(o.config) * 1000,
     maxActiveGpus: o.config.MAX_ACTIVE_GPUS,
     maxHourlyCostUsd: o.config.MAX_HOURLY_COST_USD ?? null,
   });

@@ -1,6 +1,13 @@
 import type { CliIo } from '../src/cli/context';
 import { main } from '../src/cli/main';
-import { ConfigError, describeConfig, loadConfig, misspeltSettings } from '../src/config';
+import {
+  ConfigError,
+  ConfigSchema,
+  decisionStaleSec,
+  describeConfig,
+  loadConfig,
+  misspeltSettings,
+} from '../src/config';
 import { Capture } from './helpers/harness';
 
 describe('configuration', () => {
@@ -77,12 +84,122 @@ describe('configuration', () => {
     ]);
   });
 
+  const http = { TASK_SOURCE: 'http', TASK_COUNT_URL: 'https://counts.example/fn' };
+
   test('a task count path the http source could not read fails the configuration check', () => {
-    expect(() => loadConfig({ TASK_COUNT_QUEUED_PATH: 'totals..x' })).toThrow(
+    expect(() => loadConfig({ ...http, TASK_COUNT_QUEUED_PATH: 'totals..x' })).toThrow(
       /TASK_COUNT_QUEUED_PATH="totals..x" is not allowed: invalid JSON path "totals..x"/,
     );
-    expect(() => loadConfig({ TASK_COUNT_WORKERS_PATH: 'a[x]' })).toThrow(/TASK_COUNT_WORKERS_PATH="a\[x\]"/);
-    expect(loadConfig({ TASK_COUNT_ACTIVE_PATH: 'data[0].n' }).TASK_COUNT_ACTIVE_PATH).toBe('data[0].n');
+    expect(() => loadConfig({ ...http, TASK_COUNT_WORKERS_PATH: 'a[x]' })).toThrow(/TASK_COUNT_WORKERS_PATH="a\[x\]"/);
+    expect(loadConfig({ ...http, TASK_COUNT_ACTIVE_PATH: 'data[0].n' }).TASK_COUNT_ACTIVE_PATH).toBe('data[0].n');
+  });
+
+  test('the settings of a source or provider not in use are not validated; those in use are', () => {
+    const badSource = {
+      TASK_COUNT_URL: 'not a url',
+      TASK_COUNT_METHOD: 'PUT',
+      TASK_COUNT_BODY: '{',
+      TASK_COUNT_QUEUED_PATH: 'totals..x',
+      TASKS_DATABASE_URL: 'mysql://db/x',
+    };
+    const badProviders = {
+      RUNPOD_CLOUD_TYPE: 'SPOT',
+      RUNPOD_GPU_COUNT: 'two',
+      RUNPOD_INTERRUPTIBLE: 'true',
+      LOCAL_MAX_WORKERS: '0',
+      SIM_FAILURE_RATE: '2',
+    };
+    // tasks-table and simulated: every bad value above belongs to something not in use, except SIM_*
+    const c = loadConfig({ ...badSource, ...badProviders, SIM_FAILURE_RATE: '0.5' });
+    expect(c).toMatchObject({ TASK_SOURCE: 'tasks-table', PROVIDER: 'simulated', SIM_FAILURE_RATE: 0.5 });
+    // a bad value of a setting not in use takes the default
+    expect(c).toMatchObject({ TASK_COUNT_METHOD: 'POST', RUNPOD_GPU_COUNT: 1, LOCAL_MAX_WORKERS: 1 });
+    expect(c.TASK_COUNT_URL).toBeUndefined();
+
+    const problems = (env: Record<string, string>): string[] => {
+      try {
+        loadConfig(env);
+      } catch (err) {
+        if (err instanceof ConfigError) return err.problems;
+        throw err;
+      }
+      return [];
+    };
+    expect(problems({ ...badSource, ...badProviders })).toEqual([
+      'SIM_FAILURE_RATE="2" is not allowed: expected a number <= 1',
+    ]);
+    expect(problems({ ...badSource, ...badProviders, SIM_FAILURE_RATE: '0', TASK_SOURCE: 'http' })).toEqual([
+      'TASK_COUNT_URL="not a url" is not allowed: expected a URL',
+      'TASK_COUNT_METHOD="PUT" is not allowed: expected one of "POST", "GET"',
+      'TASK_COUNT_BODY="{" is not allowed: expected valid JSON',
+    ]);
+    expect(
+      problems({ ...badSource, ...badProviders, TASK_SOURCE: 'sql', TASK_COUNT_SQL: 'select 1, 1', PROVIDER: 'local' }),
+    ).toEqual([
+      'TASKS_DATABASE_URL=*** is not allowed: expected a postgres:// URL',
+      'LOCAL_MAX_WORKERS="0" is not allowed: expected a number >= 1',
+    ]);
+    expect(problems({ ...badProviders, PROVIDER: 'runpod' })).toEqual([
+      'RUNPOD_GPU_COUNT="two" is not allowed: expected a number',
+      'RUNPOD_CLOUD_TYPE="SPOT" is not allowed: expected one of "SECURE", "COMMUNITY"',
+    ]);
+  });
+
+  test('durations are seconds: every duration setting ends in _SEC; the former _MS names are refused with the value to set', () => {
+    const keys = Object.keys(ConfigSchema.shape);
+    expect(keys.filter((k) => /_(MS|MSEC|MILLIS|SECS|SECONDS|MIN|MINS|MINUTES|HOURS?)$/.test(k))).toEqual([]);
+    expect(keys.filter((k) => /_DAYS$/.test(k))).toEqual(['SYSTEM_LOGS_RETENTION_DAYS']);
+    expect(loadConfig({}).ANOMALY_SLOW_SOURCE_SEC).toBe(5);
+    expect(loadConfig({}).RUNPOD_BACKOFF_BASE_SEC).toBe(0.5);
+    expect(() => loadConfig({ RUNPOD_BACKOFF_BASE_MS: '250', ANOMALY_SLOW_SOURCE_MS: '8000' })).toThrow(
+      new ConfigError([
+        'RUNPOD_BACKOFF_BASE_MS is no longer read: durations are in seconds, set RUNPOD_BACKOFF_BASE_SEC=0.25 instead',
+        'ANOMALY_SLOW_SOURCE_MS is no longer read: durations are in seconds, set ANOMALY_SLOW_SOURCE_SEC=8 instead',
+      ]),
+    );
+    // refused, not also reported as a misspelling
+    expect(misspeltSettings({ RUNPOD_BACKOFF_MAX_MS: '1000' })).toEqual([]);
+  });
+
+  test('every setting has its default in the schema (unset only where unset means off or none)', () => {
+    const c = loadConfig({});
+    expect(c.LOG_FORMAT).toBe('pretty');
+    const unset = Object.keys(ConfigSchema.shape).filter((k) => c[k as keyof typeof c] === undefined);
+    expect(unset).toEqual([
+      'DATABASE_URL',
+      'TASK_COUNT_URL',
+      'TASK_COUNT_KEY',
+      'TASK_COUNT_WORKERS_PATH',
+      'TASK_COUNT_SQL',
+      'TASKS_DATABASE_URL',
+      'WORKER_COMMAND',
+      'LOCAL_GPUS',
+      'RUNPOD_API_KEY',
+      'RUNPOD_GPU_TYPE_IDS',
+      'RUNPOD_IMAGE_NAME',
+      'RUNPOD_TEMPLATE_ID',
+      'RUNPOD_CLOUD_TYPE',
+      'RUNPOD_CONTAINER_DISK_GB',
+      'RUNPOD_VOLUME_GB',
+      'RUNPOD_VOLUME_MOUNT_PATH',
+      'RUNPOD_NETWORK_VOLUME_ID',
+      'RUNPOD_WORKER_ENV',
+      'RUNPOD_PORTS',
+      'RUNPOD_DATA_CENTER_IDS',
+      'RUNPOD_ARGS',
+      'RUNPOD_REGISTRY',
+      'RUNPOD_ALLOWED_CUDA_VERSIONS',
+      'RUNPOD_MIN_CUDA_VERSION',
+      'RUNPOD_INTERRUPTIBLE',
+      'MAX_HOURLY_COST_USD',
+      'WORKER_MAX_LIFETIME_SEC',
+      'DECISION_STALE_SEC',
+      'SIM_GPU_HOURLY_USD',
+    ]);
+    // DECISION_STALE_SEC's default follows POLL_INTERVAL_SEC
+    expect(decisionStaleSec(c)).toBe(120);
+    expect(decisionStaleSec(loadConfig({ POLL_INTERVAL_SEC: '60' }))).toBe(240);
+    expect(decisionStaleSec(loadConfig({ DECISION_STALE_SEC: '30' }))).toBe(30);
   });
 
   test('start exits 2 on a bad path before the store opens, and prints misspelling warnings', async () => {
@@ -95,6 +212,7 @@ describe('configuration', () => {
       // a store that cannot be opened: reaching it would fail differently (exit 1)
       env: {
         DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none',
+        ...http,
         TASK_COUNT_QUEUED_PATH: 'totals..x',
         MAX_ACTIVE_GPU: '4',
       },

@@ -209,7 +209,7 @@ export class Controller {
           rapidScaleUpWorkers: config.ANOMALY_RAPID_SCALE_UP_WORKERS,
           spikeFactor: config.ANOMALY_SPIKE_FACTOR,
           fromNowhereTasks: config.ANOMALY_FROM_NOWHERE_TASKS,
-          slowSourceMs: config.ANOMALY_SLOW_SOURCE_MS,
+          slowSourceMs: config.ANOMALY_SLOW_SOURCE_SEC * 1000,
         },
       ),
     ];

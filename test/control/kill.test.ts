@@ -68,7 +68,7 @@ function random(seed: number): () => number {
     RUNPOD_API_KEY: 'rp-test-key',
     RUNPOD_IMAGE_NAME: 'ghcr.io/example/worker:1',
     RUNPOD_GPU_TYPE_IDS: 'NVIDIA A40,NVIDIA RTX A6000',
-    RUNPOD_BACKOFF_BASE_MS: '5',
+    RUNPOD_BACKOFF_BASE_SEC: '0.005',
     POLL_INTERVAL_SEC: '0.05',
     MAX_WORKERS: '12',
     MAX_ACTIVE_GPUS: '12',

@@ -48,8 +48,8 @@ export const RUNPOD_SETTINGS = {
   /** v1 only: v2 has no such field. Any value but false is a configuration error. */
   RUNPOD_INTERRUPTIBLE: z.string().optional(),
   RUNPOD_MAX_ATTEMPTS: int(1, 20).default(4),
-  RUNPOD_BACKOFF_BASE_MS: int(0).default(500),
-  RUNPOD_BACKOFF_MAX_MS: int(0).default(10000),
+  RUNPOD_BACKOFF_BASE_SEC: num(0).default(0.5),
+  RUNPOD_BACKOFF_MAX_SEC: num(0).default(10),
   RUNPOD_MAX_RETRY_AFTER_SEC: num(0).default(60),
   RUNPOD_REQUEST_TIMEOUT_SEC: num(0.1, 600).default(30),
   /** The GPU catalog (stock and prices) is read at most once per this many seconds. */
@@ -173,8 +173,8 @@ export function runpodOptionsFromConfig(
     minCudaVersion: s.RUNPOD_MIN_CUDA_VERSION,
     retry: {
       maxAttempts: s.RUNPOD_MAX_ATTEMPTS,
-      baseDelayMs: s.RUNPOD_BACKOFF_BASE_MS,
-      maxDelayMs: s.RUNPOD_BACKOFF_MAX_MS,
+      baseDelayMs: s.RUNPOD_BACKOFF_BASE_SEC * 1000,
+      maxDelayMs: s.RUNPOD_BACKOFF_MAX_SEC * 1000,
     },
     maxRetryAfterMs: s.RUNPOD_MAX_RETRY_AFTER_SEC * 1000,
     requestTimeoutMs: s.RUNPOD_REQUEST_TIMEOUT_SEC * 1000,
