@@ -16,7 +16,7 @@ export type ProjectionRow = Record<string, string | number | boolean | null | ob
 
 /**
  * A projection: a pure fold of events into rows of one table, keyed by one column.
- * `evolve(row, event)` is pure; the writer (writer.ts) applies it batch by batch with the
+ * `evolve(row, event)` is pure; the writer (src/projections/writer.ts) applies it batch by batch with the
  * checkpoint in the same transaction, and `foldAll` gives what the table must equal.
  */
 export interface Projection<R extends ProjectionRow = ProjectionRow> {
