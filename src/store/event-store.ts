@@ -73,7 +73,8 @@ export function eventsChannel(schema: string): string {
 /** Appends within this window of the last NOTIFY share one more NOTIFY at its end. */
 export const WAKE_WINDOW_MS = 50;
 
-const COLUMNS = `global_position, stream_id, stream_version, event_id::text as event_id, event_type, schema_version,
+/** The columns of `events` a StoredEvent is decoded from (EventStore.decode). */
+export const COLUMNS = `global_position, stream_id, stream_version, event_id::text as event_id, event_type, schema_version,
   data, metadata, tx_id::text as tx_id, recorded_at`;
 
 export interface EventRow {
