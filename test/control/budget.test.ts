@@ -4,7 +4,7 @@ import { keyFromPodName, type PodInfo, type Provider, podName, type SpawnRequest
 import type { TaskSource } from '../../src/sources/source';
 import { buildSystem, type System } from '../../src/system';
 import { pgliteBackend, postgresBackend, TEST_DATABASE_URL } from '../helpers/backends';
-import { forEachBackend, harness } from '../helpers/harness';
+import { BACKENDS, decided, forEachBackend, harness } from '../helpers/harness';
 
 // biome-ignore lint/suspicious/noExplicitAny: event data in assertions
 type Any = any;
@@ -199,3 +199,43 @@ forEachBackend(
     });
   },
 );
+
+forEachBackend('the emergency stop', BACKENDS, (backend) => {
+  let h: Awaited<ReturnType<typeof harness>>;
+  afterEach(async () => {
+    await h?.close();
+  });
+
+  test('MAX_ACTIVE_GPUS=0 spawns nothing and removes the workers idle past GPU_IDLE_TIMEOUT_SEC, spares too; a busy one keeps running', async () => {
+    const env = { GPU_IDLE_TIMEOUT_SEC: '120', MACHINES_TO_KEEP_IDLE: '2' };
+    h = await harness(backend(), { env });
+    h.source.set(3);
+    await h.cycle(); // 3 tasks: 3 workers (2 of them the spares MACHINES_TO_KEEP_IDLE keeps)
+    h.source.set(0);
+    await h.cycle(); // they are up
+    const live = async () => (await h.provider.list()).length;
+    expect(await live()).toBe(3);
+    const statuses = async () =>
+      (await h.store.db.query<{ status: string }>('select status from workers order by worker_id')).map(
+        (r) => r.status,
+      );
+    expect(await statuses()).toEqual(['active', 'active', 'active']);
+
+    // the operator restarts with the emergency stop; 5 tasks wait and one runs (on a worker the source cannot name)
+    const stopped = await h.restart({ env: { ...env, MAX_ACTIVE_GPUS: '0' } });
+    h.source.set(5, 1);
+    const early = decided(await stopped.step());
+    expect(early).toMatchObject({ desired: 0, decision: 'MAINTAIN', delta: 0, terminate: [] });
+    expect(early.limits.map((l) => [l.name, l.to])).toEqual([['MAX_ACTIVE_GPUS', 0]]);
+
+    h.clock.advance(120_000); // now idle past the timeout
+    const late = decided(await stopped.step());
+    expect(late).toMatchObject({ desired: 0, decision: 'SCALE_DOWN', delta: 2 });
+    expect(late.reasons).toContain(
+      '1 worker(s) over desired kept: not idle for GPU_IDLE_TIMEOUT_SEC=120s, still spawning, or holding a task',
+    );
+    expect(await live()).toBe(1);
+    expect((await statuses()).sort()).toEqual(['active', 'terminated', 'terminated']);
+    expect(await h.events('WorkerSpawnRequested')).toHaveLength(3); // nothing spawned after the stop
+  });
+});
