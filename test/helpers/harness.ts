@@ -7,7 +7,6 @@ import { FakeClock } from '../../src/clock';
 import { type Config, loadConfig } from '../../src/config';
 import type { CycleOutcome } from '../../src/control/controller';
 import { type ControlLog, MemoryLog } from '../../src/control/log';
-import type { PolicyResult } from '../../src/control/policy';
 import { controlLog } from '../../src/control/winston-log';
 import { createLogging, type Logging } from '../../src/logging/index';
 import type { Provider } from '../../src/providers/provider';
@@ -202,10 +201,10 @@ export async function harness(
   };
 }
 
-/** The outcome's decision; throws (failing the test) when the cycle decided nothing. */
-export function decided(outcome: CycleOutcome): PolicyResult {
+/** A cycle that decided (its decision and anomalies); throws, failing the test, when it did not. */
+export function decided(outcome: CycleOutcome): Extract<CycleOutcome, { kind: 'decided' }> {
   if (outcome.kind !== 'decided') throw new Error(`expected a decision, got ${JSON.stringify(outcome)}`);
-  return outcome.decision;
+  return outcome;
 }
 
 /** PGlite, and the server when TEST_DATABASE_URL is set: the backends forEachBackend runs on. */
