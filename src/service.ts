@@ -2,6 +2,7 @@ import { appRegistry } from '../events/index';
 import { systemClock } from './clock';
 import { type Config, describeConfig, secretsOf } from './config';
 import { embeddedLeaderLock, type LeaderLock, postgresLeaderLock, standingByLine } from './control/leader';
+import { fact } from './control/log';
 import { controlLog } from './logging/control-log';
 import { createLogging, DbLoggingRequiredError, type Logging, logFileProblem, SystemLogsPruner } from './logging/index';
 import type { Provider } from './providers/provider';
@@ -180,7 +181,8 @@ export async function runService(opts: ServiceOptions): Promise<number> {
   let workerTimer: NodeJS.Timeout | null = null;
   let leading = false;
   let standingBy: string | null = null;
-  const follow = async () => {
+  /** Stops everything only the leader runs (the reactor, the projections, simulated workers). */
+  const stepDown = async () => {
     if (!leading) return;
     leading = false;
     if (workerTimer) clearInterval(workerTimer);
@@ -199,9 +201,14 @@ export async function runService(opts: ServiceOptions): Promise<number> {
             status.kind === 'other'
               ? 'another controller holds it now'
               : `the database is unreachable: ${status.error}`;
-          log.log('crit', `❌ Lost the leader lock (${why}): standing by, acting on nothing`);
-          log.mirror(`LEADERSHIP LOST (${why}): standing by`);
-          await follow();
+          fact(
+            log,
+            'crit',
+            `❌ Lost the leader lock (${why}): standing by, acting on nothing`,
+            {},
+            `LEADERSHIP LOST (${why}): standing by`,
+          );
+          await stepDown();
         }
         const line = standingByLine(status);
         if (standingBy !== line) {
@@ -231,8 +238,7 @@ export async function runService(opts: ServiceOptions): Promise<number> {
           await system.controller.runCycle();
         } catch (err) {
           const msg = `❌ Cycle #${system.controller.cycle} failed: ${(err as Error).message}`;
-          log.log('error', msg, { cycle: system.controller.cycle });
-          log.mirror(msg);
+          fact(log, 'error', msg, { cycle: system.controller.cycle });
         }
         if (opts.maxCycles !== undefined && system.controller.cycle - startCycle >= opts.maxCycles) break;
       }
@@ -242,7 +248,7 @@ export async function runService(opts: ServiceOptions): Promise<number> {
   } finally {
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
-    await follow();
+    await stepDown();
     await pruner.stop();
     await system.source.close?.().catch(() => {});
     await system.provider.close?.().catch(() => {});

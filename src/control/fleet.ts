@@ -1,10 +1,12 @@
-import type { WorkerRow } from '../../projections/workers';
-import { workersProjection } from '../../projections/workers';
+import { Streams } from '../../events/index';
+import { type WorkerStatus, workersProjection } from '../../projections/workers';
+import { workerRowsByStatusOrId } from '../projections/worker-queries';
 import { loadCheckpoint } from '../store/checkpoints';
-import { EVENT_COLUMNS, type EventStore } from '../store/event-store';
+import type { EventStore } from '../store/event-store';
+import { readCommittedAfter } from '../store/queries';
 import type { FleetWorker } from './policy';
 
-const LIVE = ['spawning', 'active', 'terminating'];
+const LIVE: WorkerStatus[] = ['spawning', 'active', 'terminating'];
 
 /**
  * Live workers (not terminated or failed): the workers projection, plus every worker event already
@@ -16,23 +18,11 @@ const LIVE = ['spawning', 'active', 'terminating'];
  * without that rule sees every committed event, so the controller always counts what it asked for.
  */
 export async function readFleet(store: EventStore): Promise<(FleetWorker & { provider: string | null })[]> {
-  const db = store.db;
-  const cp = await loadCheckpoint(db, `projection:${workersProjection.name}`);
-  // biome-ignore lint/suspicious/noExplicitAny: rows are decoded by the store
-  const pendingRows = await db.query<any>(
-    `select ${EVENT_COLUMNS}
-       from events
-      where ((tx_id::text)::bigint, global_position) > ($1::bigint, $2::bigint) and stream_id like 'worker-%'
-      order by global_position`,
-    [cp.txId, cp.position],
-  );
-  const pending = pendingRows.map((r) => store.decode(r));
+  const cp = await loadCheckpoint(store.db, `projection:${workersProjection.name}`);
+  const pending = await readCommittedAfter(store, cp, Streams.worker(''));
   const touched = [...new Set(pending.map((e) => workersProjection.keyOf(e)).filter((k): k is string => k !== null))];
-  const rows = await db.query<{ r: WorkerRow }>(
-    `select to_jsonb(w) as r from workers w where w.status = any($1::text[]) or w.worker_id = any($2::text[])`,
-    [LIVE, touched],
-  );
-  const byId = new Map(rows.map(({ r }) => [r.worker_id, r]));
+  const rows = await workerRowsByStatusOrId(store.db, LIVE, touched);
+  const byId = new Map(rows.map((r) => [r.worker_id, r]));
   for (const e of pending) {
     const k = workersProjection.keyOf(e);
     if (k === null) continue;

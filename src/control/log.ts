@@ -21,3 +21,18 @@ export class MemoryLog implements ControlLog {
     return this.lines.filter((l) => !level || l.level === level).map((l) => l.message);
   }
 }
+
+/**
+ * A fact the operator must see even when the logger is broken: logged at `level` and mirrored on
+ * stderr, as the same line or, when the plain stderr form differs, as `mirrored`.
+ */
+export function fact(
+  log: ControlLog,
+  level: Level,
+  message: string,
+  meta: { cycle?: number; workerId?: string; [k: string]: unknown },
+  mirrored: string = message,
+): void {
+  log.log(level, message, meta);
+  log.mirror(mirrored);
+}

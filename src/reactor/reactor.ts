@@ -4,7 +4,7 @@ import type { SpawnFailureKind, TerminationReason } from '../../events/worker';
 import type { Clock } from '../clock';
 import { fleetBurnUsd, fleetGpus, readFleet } from '../control/fleet';
 import { deterministicId, shortHash } from '../control/ids';
-import type { ControlLog } from '../control/log';
+import { type ControlLog, fact } from '../control/log';
 import { actionLine, type DecisionData, spawnedLine, spawnFailedLine, terminatedLine } from '../control/messages';
 import { isRefusal, REFUSALS } from '../control/provider-refusals';
 import { type PodInfo, type Provider, ProviderError } from '../providers/provider';
@@ -177,8 +177,7 @@ export class Reactor {
           ],
           { expectedVersion: 'no_stream' },
         );
-        log.log('warning', spawnFailedLine(data), { cycle: d.cycle, workerId });
-        log.mirror(spawnFailedLine(data));
+        fact(log, 'warning', spawnFailedLine(data), { cycle: d.cycle, workerId });
         return 'blocked';
       }
       const cap = this.d.maxHourlyCostUsd ?? d.settings.MAX_HOURLY_COST_USD ?? null;
@@ -220,8 +219,7 @@ export class Reactor {
           metadata: { cycle: d.cycle, causationId: e.eventId },
         },
       ]);
-      log.log(isRefusal(kind) ? 'crit' : 'error', spawnFailedLine(data), { cycle: d.cycle, workerId });
-      log.mirror(spawnFailedLine(data));
+      fact(log, isRefusal(kind) ? 'crit' : 'error', spawnFailedLine(data), { cycle: d.cycle, workerId });
       return kind;
     }
     const data = {
@@ -243,8 +241,7 @@ export class Reactor {
         metadata: { cycle: d.cycle, causationId: e.eventId },
       },
     ]);
-    log.log('crit', spawnedLine(data), { cycle: d.cycle, workerId });
-    log.mirror(spawnedLine(data));
+    fact(log, 'crit', spawnedLine(data), { cycle: d.cycle, workerId });
     return null;
   }
 
@@ -287,7 +284,6 @@ export class Reactor {
     await store.append(stream, [
       { type: 'WorkerTerminated', eventId: deterministicId(`${pick.workerId}:terminated`), data, metadata: { cycle } },
     ]);
-    log.log(failed ? 'error' : 'notice', terminatedLine(data), { cycle, workerId: pick.workerId });
-    log.mirror(terminatedLine(data));
+    fact(log, failed ? 'error' : 'notice', terminatedLine(data), { cycle, workerId: pick.workerId });
   }
 }

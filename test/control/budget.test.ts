@@ -1,10 +1,9 @@
 import { type Clock, seededRandom } from '../../src/clock';
-import { MemoryLog } from '../../src/control/log';
 import { keyFromPodName, type PodInfo, type Provider, podName, type SpawnRequest } from '../../src/providers/provider';
 import type { TaskSource } from '../../src/sources/source';
-import { buildSystem, type System } from '../../src/system';
+import type { System } from '../../src/system';
 import { pgliteBackend, postgresBackend, TEST_DATABASE_URL } from '../helpers/backends';
-import { forEachBackend, harness } from '../helpers/harness';
+import { BACKENDS, decided, forEachBackend, harness } from '../helpers/harness';
 
 // biome-ignore lint/suspicious/noExplicitAny: event data in assertions
 type Any = any;
@@ -117,17 +116,7 @@ forEachBackend(
       });
       const provider = new SlowProvider(seed, h.clock);
       const source = new BurstSource(seed);
-      const build = () =>
-        buildSystem({
-          store: h.store,
-          config: h.config,
-          clock: h.clock,
-          log: new MemoryLog(),
-          dbLogging: () => h.logging.dbStats(),
-          provider,
-          source,
-          reactorWaitMs: 5000, // the service's wait
-        });
+      const build = () => h.restart({ provider, source, reactorWaitMs: 5000 }); // the service's wait
       let system: System = await build();
       system.reactor.start(); // the reactor runs beside the loop, as in the service
       try {
@@ -178,8 +167,8 @@ forEachBackend(
       h.source.set(2);
       await h.cycle(); // 2 workers
       // a decision that still believed the fleet was empty (what a stale read recorded)
-      const [decided] = await h.events('ScalingDecided');
-      const stale = { ...(decided.data as Any), cycle: 99, delta: 3, desired: 3 };
+      const [first] = await h.events('ScalingDecided');
+      const stale = { ...(first.data as Any), cycle: 99, delta: 3, desired: 3 };
       await h.store.append('controller-test', [{ type: 'ScalingDecided', data: stale }]);
       await h.system.reactor.catchUp();
       expect((await h.provider.list()).length).toBe(3);
@@ -193,9 +182,48 @@ forEachBackend(
       );
       // refusals are not worker failures: the next decision is not blocked by the circuit breaker
       h.source.set(3);
-      const next = await h.cycle();
-      if (next.kind !== 'decided') throw new Error('expected a decision');
+      const next = decided(await h.cycle());
       expect(next.decision.spawnBlocked).toBeNull();
     });
   },
 );
+
+forEachBackend('the emergency stop', BACKENDS, (backend) => {
+  let h: Awaited<ReturnType<typeof harness>>;
+  afterEach(async () => {
+    await h?.close();
+  });
+
+  test('MAX_ACTIVE_GPUS=0 spawns nothing and removes the workers idle past GPU_IDLE_TIMEOUT_SEC, spares too; a busy one keeps running', async () => {
+    const env = { GPU_IDLE_TIMEOUT_SEC: '120', MACHINES_TO_KEEP_IDLE: '2' };
+    h = await harness(backend(), { env });
+    h.source.set(3);
+    await h.cycle(); // 3 tasks: 3 workers (2 of them the spares MACHINES_TO_KEEP_IDLE keeps)
+    h.source.set(0);
+    await h.cycle(); // they are up
+    const live = async () => (await h.provider.list()).length;
+    expect(await live()).toBe(3);
+    const statuses = async () =>
+      (await h.store.db.query<{ status: string }>('select status from workers order by worker_id')).map(
+        (r) => r.status,
+      );
+    expect(await statuses()).toEqual(['active', 'active', 'active']);
+
+    // the operator restarts with the emergency stop; 5 tasks wait and one runs (on a worker the source cannot name)
+    const stopped = await h.restart({ env: { ...env, MAX_ACTIVE_GPUS: '0' } });
+    h.source.set(5, 1);
+    const early = decided(await stopped.step()).decision;
+    expect(early).toMatchObject({ desired: 0, decision: 'MAINTAIN', delta: 0, terminate: [] });
+    expect(early.limits.map((l) => [l.name, l.to])).toEqual([['MAX_ACTIVE_GPUS', 0]]);
+
+    h.clock.advance(120_000); // now idle past the timeout
+    const late = decided(await stopped.step()).decision;
+    expect(late).toMatchObject({ desired: 0, decision: 'SCALE_DOWN', delta: 2 });
+    expect(late.reasons).toContain(
+      '1 worker(s) over desired kept: not idle for GPU_IDLE_TIMEOUT_SEC=120s, still spawning, or holding a task',
+    );
+    expect(await live()).toBe(1);
+    expect((await statuses()).sort()).toEqual(['active', 'terminated', 'terminated']);
+    expect(await h.events('WorkerSpawnRequested')).toHaveLength(3); // nothing spawned after the stop
+  });
+});

@@ -16,8 +16,20 @@ describe('spawn circuit breaker', () => {
       counted: 5,
       failed: 5,
     });
-    expect(breakerState([fail(10), fail(20), fail(30), fail(40), ok(50)], NOW).open).toBe(false); // exactly 80 %
-    expect(breakerState([fail(10), fail(20), fail(30), fail(40)], NOW).open).toBe(false); // too few
+    // exactly 80 %
+    expect(breakerState([fail(10), fail(20), fail(30), fail(40), ok(50)], NOW)).toEqual({
+      open: false,
+      counted: 5,
+      failed: 4,
+      reason: null,
+    });
+    // too few
+    expect(breakerState([fail(10), fail(20), fail(30), fail(40)], NOW)).toEqual({
+      open: false,
+      counted: 4,
+      failed: 4,
+      reason: null,
+    });
   });
 
   test('capacity failures do not count toward it', () => {
@@ -34,8 +46,11 @@ describe('spawn circuit breaker', () => {
   test('clears when the failures leave the 5-minute window', () => {
     const outcomes = [fail(310), fail(320), fail(330), fail(340), fail(350), fail(10)];
     expect(breakerState(outcomes, NOW)).toMatchObject({ open: false, counted: 1 });
-    const s = breakerState(outcomes, new Date(NOW.getTime() - 60_000));
-    expect(s.open).toBe(true);
-    expect(s.reason).toMatch(/5 of 5 spawns failed in the last 300s/);
+    expect(breakerState(outcomes, new Date(NOW.getTime() - 60_000))).toMatchObject({
+      open: true,
+      counted: 5,
+      failed: 5,
+      reason: expect.stringMatching(/5 of 5 spawns failed in the last 300s/),
+    });
   });
 });

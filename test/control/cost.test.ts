@@ -1,8 +1,6 @@
-import { MemoryLog } from '../../src/control/log';
 import { SimulatedProvider } from '../../src/providers/simulated';
-import { buildSystem } from '../../src/system';
 import { pgliteBackend, postgresBackend, TEST_DATABASE_URL } from '../helpers/backends';
-import { forEachBackend, harness } from '../helpers/harness';
+import { decided, forEachBackend, harness } from '../helpers/harness';
 
 // biome-ignore lint/suspicious/noExplicitAny: event data in assertions
 type Any = any;
@@ -27,19 +25,9 @@ forEachBackend(
         seed: 1,
         gpuHourlyUsd: 0.69,
       });
-      const system = await buildSystem({
-        store: h.store,
-        config: h.config,
-        clock: h.clock,
-        log: new MemoryLog(),
-        dbLogging: () => h.logging.dbStats(),
-        provider,
-        source: h.source,
-        reactorWaitMs: 0,
-      });
+      const system = await h.restart({ provider });
       h.source.set(10);
-      const out = await system.step();
-      if (out.kind !== 'decided') throw new Error('expected a decision');
+      const out = decided(await system.step());
       expect(out.decision).toMatchObject({ decision: 'SCALE_UP', delta: 3, quoteUsdPerHour: 0.69 });
       expect(out.decision.reasons).toContain('capped to 3 workers by MAX_HOURLY_COST_USD=2.50: 3 x 0.69 = 2.07 USD/h');
       const rows = await h.store.db.query<Any>('select gpu_count, hourly_cost_usd from workers order by worker_id');
@@ -50,8 +38,7 @@ forEachBackend(
       ]);
       // the fleet at its recorded prices: 2.07 USD/h leaves no room for a fourth at 0.69
       h.clock.advance(30_000);
-      const next = await system.step();
-      if (next.kind !== 'decided') throw new Error('expected a decision');
+      const next = decided(await system.step());
       expect(next.decision).toMatchObject({ decision: 'MAINTAIN', desired: 3 });
       expect(next.decision.burnUsdPerHour).toBeCloseTo(2.07, 6);
     });
@@ -59,8 +46,7 @@ forEachBackend(
     test('with the cap set and no price, nothing is spawned beyond the fleet, and the decision says so', async () => {
       h = await harness(backend(), { env: { MAX_HOURLY_COST_USD: '2.50' } });
       h.source.set(5);
-      const out = await h.cycle();
-      if (out.kind !== 'decided') throw new Error('expected a decision');
+      const out = decided(await h.cycle());
       expect(out.decision).toMatchObject({ decision: 'MAINTAIN', desired: 0, delta: 0 });
       expect(out.decision.reasons.join('\n')).toMatch(/MAX_HOURLY_COST_USD=2.50: the price of a new worker is unknown/);
       expect(await h.events('WorkerSpawnRequested')).toHaveLength(0);

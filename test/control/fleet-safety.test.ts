@@ -1,8 +1,6 @@
-import { MemoryLog } from '../../src/control/log';
 import { type PodInfo, type Provider, ProviderError, type SpawnRequest } from '../../src/providers/provider';
-import { buildSystem } from '../../src/system';
 import { pgliteBackend, postgresBackend, TEST_DATABASE_URL } from '../helpers/backends';
-import { forEachBackend, harness } from '../helpers/harness';
+import { decided, forEachBackend, harness } from '../helpers/harness';
 
 // biome-ignore lint/suspicious/noExplicitAny: event data in assertions
 type Any = any;
@@ -37,14 +35,12 @@ forEachBackend(
       h.source.set(3);
       await h.cycle(); // 3 spawns fail
       await h.cycle(); // 3 more fail: 6 of 6
-      const blocked = await h.cycle();
-      expect(blocked).toMatchObject({ kind: 'decided', decision: { decision: 'MAINTAIN', delta: 0 } });
-      if (blocked.kind !== 'decided') return;
+      const blocked = decided(await h.cycle());
+      expect(blocked.decision).toMatchObject({ decision: 'MAINTAIN', delta: 0 });
       expect(blocked.decision.spawnBlocked).toMatch(/circuit breaker open: 6 of 6 spawns failed in the last 300s/);
       expect(blocked.anomalies.map((a) => a.kind)).toContain('circuit_breaker_open');
       expect(h.stdout.text).toContain('🚨 ANOMALY DETECTED: Circuit breaker open');
-      const again = await h.cycle();
-      if (again.kind !== 'decided') throw new Error('expected a decision');
+      const again = decided(await h.cycle());
       expect(again.decision.decision).toBe('MAINTAIN');
       expect(again.anomalies.map((a) => a.kind)).not.toContain('circuit_breaker_open'); // raised once
       expect((await h.events('WorkerSpawnFailed')).length).toBe(6);
@@ -78,8 +74,7 @@ forEachBackend(
       expect(provider.calls).toBe(1);
       const failed = (await h.events('WorkerSpawnFailed')).map((e) => e.data as Any);
       expect(failed.map((f) => f.kind)).toEqual(['auth', 'blocked']);
-      const next = await h.cycle();
-      if (next.kind !== 'decided') throw new Error('expected a decision');
+      const next = decided(await h.cycle());
       expect(next.decision.decision).toBe('MAINTAIN');
       expect(next.decision.spawnBlocked).toMatch(/refused our credentials/);
       expect(next.anomalies.map((a) => a.kind)).toEqual(['provider_auth_failed']);
@@ -115,16 +110,7 @@ forEachBackend(
       h.source.set(51); // cycle 2: from nowhere + rapid scale-up
       await h.cycle();
       // a new controller on the same store (a restart)
-      const restarted = await buildSystem({
-        store: h.store,
-        config: h.config,
-        clock: h.clock,
-        log: new MemoryLog(),
-        dbLogging: () => h.logging.dbStats(),
-        provider: h.provider,
-        source: h.source,
-        reactorWaitMs: 0,
-      });
+      const restarted = await h.restart();
       expect(restarted.controller.cycle).toBe(2);
       for (let i = 0; i < 3; i++) await restarted.step();
       const [summary] = (await h.events('HealthSummaryRecorded')).map((e) => e.data as Any);

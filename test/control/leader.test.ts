@@ -8,14 +8,7 @@ import { postgresLeaderLock, standingByLine } from '../../src/control/leader';
 import { runService } from '../../src/service';
 import { TEST_DATABASE_URL } from '../helpers/backends';
 import { Capture } from '../helpers/harness';
-
-const waitFor = async (cond: () => boolean | Promise<boolean>, what: string, ms = 20_000) => {
-  const until = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-};
+import { waitFor } from '../helpers/wait';
 
 // Two controllers against one server: only the leader acts; the follower takes over when it stops.
 (TEST_DATABASE_URL ? describe : describe.skip)('one leader per store', () => {
@@ -52,29 +45,38 @@ const waitFor = async (cond: () => boolean | Promise<boolean>, what: string, ms 
     const a = { out: new Capture(), stop: new AbortController() };
     const b = { out: new Capture(), stop: new AbortController() };
     const runA = runService({ config: config('a'), stdout: a.out, stderr: new Capture(), signal: a.stop.signal });
-    await waitFor(() => a.out.text.includes('👑 Leading'), 'A to lead');
+    await waitFor(() => a.out.text.includes('👑 Leading'), 'A to lead', 20_000);
     const runB = runService({ config: config('b'), stdout: b.out, stderr: new Capture(), signal: b.stop.signal });
-    await waitFor(() => b.out.text.includes('standing by'), 'B to stand by');
+    await waitFor(() => b.out.text.includes('standing by'), 'B to stand by', 20_000);
 
     const sql = postgres(url, { max: 1, onnotice: () => {} });
     try {
       await sql`insert into tasks(status) select 'queued' from generate_series(1, 3)`;
       const requested = async () =>
         (await sql`select count(*)::int as n from events where event_type = 'WorkerSpawnRequested'`)[0].n as number;
-      await waitFor(async () => (await requested()) >= 3, 'three spawn requests');
-      await new Promise((r) => setTimeout(r, 1000)); // five more cycles of both
+      const lastCycle = async () =>
+        (await sql`select coalesce(max((data->>'cycle')::int), 0) as n from events where stream_id = 'controller'`)[0]
+          .n as number;
+      await waitFor(async () => (await requested()) >= 3, 'three spawn requests', 20_000);
+      // five more cycles of both: the leader records them, the one standing by still records nothing
+      const at = await lastCycle();
+      await waitFor(async () => (await lastCycle()) >= at + 5, 'five more cycles of the leader', 20_000);
       expect(await requested()).toBe(3);
       expect(b.out.text).not.toContain('🔢 TASK COUNT');
-      const [{ cycles }] =
-        await sql`select max((data->>'cycle')::int) as cycles from events where stream_id = 'controller'`;
-      expect(a.out.text).toContain(`🔢 TASK COUNT (Cycle #${cycles})`);
+      const cycles = await lastCycle();
+      // recorded, then logged: the leader's log reaches the cycle the store has
+      await waitFor(() => a.out.text.includes(`🔢 TASK COUNT (Cycle #${cycles})`), `A to log cycle #${cycles}`, 20_000);
 
       // the leader stops: B takes over within two cycles and continues the cycle count
       a.stop.abort();
       await runA;
-      await waitFor(() => b.out.text.includes('👑 Leading'), 'B to take over');
+      await waitFor(() => b.out.text.includes('👑 Leading'), 'B to take over', 20_000);
       expect(b.out.text).toContain(`resuming after cycle #${cycles}`);
-      await waitFor(() => b.out.text.includes(`🔢 TASK COUNT (Cycle #${cycles + 1})`), 'B to run the next cycle');
+      await waitFor(
+        () => b.out.text.includes(`🔢 TASK COUNT (Cycle #${cycles + 1})`),
+        'B to run the next cycle',
+        20_000,
+      );
       // (A's simulated pods lived in A's process, so B records those workers as lost: not checked here.)
     } finally {
       b.stop.abort();

@@ -139,12 +139,34 @@ describe('the default policy', () => {
     expect(r).toMatchObject({ decision: 'SCALE_UP', delta: 1 });
   });
 
-  test('MAX_ACTIVE_GPUS=0 spawns nothing and terminates nothing on its own', () => {
+  test('MAX_ACTIVE_GPUS=0 (the emergency stop) spawns nothing and removes only workers idle past GPU_IDLE_TIMEOUT_SEC, spares too', () => {
+    const fleet = [
+      worker('idle', 'active', 900), // idle 900s >= GPU_IDLE_TIMEOUT_SEC=300
+      worker('recent', 'active', 10), // idle 10s: not yet
+      worker('busy', 'active', 900), // holds a task
+      worker('new', 'spawning', null, 30),
+    ];
+    const activity = [
+      { workerId: 'idle', activeTasks: 0, lastTaskAt: null },
+      { workerId: 'recent', activeTasks: 0, lastTaskAt: null },
+      { workerId: 'busy', activeTasks: 1, lastTaskAt: null },
+    ];
+    const emergency = { ...settings, MAX_ACTIVE_GPUS: 0, MACHINES_TO_KEEP_IDLE: 2 };
+    const r = decide(input({ queued: 9, active: 1, activity, fleet, settings: emergency }));
+    expect(r).toMatchObject({ desired: 0, decision: 'SCALE_DOWN', delta: 1 });
+    expect(r.terminate).toEqual([
+      { workerId: 'idle', podId: 'pod-idle', idleSec: 900, reason: 'idle 900s >= GPU_IDLE_TIMEOUT_SEC=300' },
+    ]);
+    expect(r.limits.map((l) => [l.name, l.from, l.to])).toEqual([['MAX_ACTIVE_GPUS', 10, 0]]);
+    expect(r.reasons).toContain(
+      '3 worker(s) over desired kept: not idle for GPU_IDLE_TIMEOUT_SEC=300s, still spawning, or holding a task',
+    );
+  });
+
+  test('MAX_ACTIVE_GPUS=0 with no worker idle past the timeout terminates nothing', () => {
     const fleet = [worker('a', 'active', 10)];
     const r = decide(input({ queued: 9, active: 1, fleet, settings: { ...settings, MAX_ACTIVE_GPUS: 0 } }));
-    expect(r.desired).toBe(0);
-    expect(r.decision).toBe('MAINTAIN');
-    expect(r.terminate).toEqual([]);
+    expect(r).toMatchObject({ desired: 0, decision: 'MAINTAIN', delta: 0, terminate: [] });
   });
 });
 

@@ -32,8 +32,7 @@ describe('the reactor reads', () => {
     });
     await reactor.catchUp();
     expect(reads.length).toBeGreaterThan(0);
-    expect(reads.every((r) => r.limit === 1000)).toBe(true);
-    expect(reads.every((r) => JSON.stringify(r.types) === JSON.stringify(['ScalingDecided']))).toBe(true);
+    expect(reads.map((r) => [r.limit, r.types])).toEqual(reads.map(() => [1000, ['ScalingDecided']]));
     expect(REACTOR_EVENT_TYPES).toEqual(['ScalingDecided']);
   });
 });

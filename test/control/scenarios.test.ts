@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { ALL_PROJECTIONS, foldAll } from '../../projections/index';
 import { pgliteBackend, postgresBackend, TEST_DATABASE_URL } from '../helpers/backends';
-import { forEachBackend, type Harness, harness } from '../helpers/harness';
+import { decided, forEachBackend, type Harness, harness } from '../helpers/harness';
 
 // biome-ignore lint/suspicious/noExplicitAny: event data in assertions
 type Any = any;
@@ -46,9 +46,7 @@ forEachBackend(
       const first = await h.cycle();
       expect(first).toMatchObject({ kind: 'decided', decision: { decision: 'SCALE_UP', delta: 2 } });
       h.clock.advance(15_000); // pods start within 10 s
-      const out = await h.cycle();
-      expect(out.kind).toBe('decided');
-      if (out.kind !== 'decided') return;
+      const out = decided(await h.cycle());
       expect(out.decision).toMatchObject({
         decision: 'MAINTAIN',
         delta: 0,
@@ -57,8 +55,8 @@ forEachBackend(
       });
       expect(out.anomalies).toEqual([]);
 
-      const decided = await h.events('ScalingDecided');
-      expect(decided.map((e) => (e.data as Any).decision)).toEqual(['SCALE_UP', 'MAINTAIN']);
+      const decisions = await h.events('ScalingDecided');
+      expect(decisions.map((e) => (e.data as Any).decision)).toEqual(['SCALE_UP', 'MAINTAIN']);
       expect(await h.events('AnomalyDetected')).toEqual([]);
       const workers = await h.store.db.query<{ status: string }>('select status from workers order by worker_id');
       expect(workers.map((w) => w.status)).toEqual(['active', 'active']);
@@ -94,8 +92,7 @@ forEachBackend(
       h.clock.advance(15_000);
       await h.cycle();
       h.source.set(20);
-      const out = await h.cycle();
-      if (out.kind !== 'decided') throw new Error(`expected a decision, got ${out.kind}`);
+      const out = decided(await h.cycle());
       expect(out.decision).toMatchObject({ decision: 'SCALE_UP', delta: 18, desired: 20, limits: [] });
       expect(out.anomalies.map((a) => a.kind)).toEqual(['rapid_scale_up']);
       const spawned = (await h.events('WorkerSpawned')).map((e) => e.data as Any);
@@ -118,8 +115,7 @@ forEachBackend(
       h.source.set(0);
       await h.cycle();
       h.source.set(51);
-      const out = await h.cycle();
-      if (out.kind !== 'decided') throw new Error(`expected a decision, got ${out.kind}`);
+      const out = decided(await h.cycle());
       expect(out.decision).toMatchObject({
         total: 51,
         desiredBeforeCaps: 51,

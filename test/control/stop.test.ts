@@ -7,16 +7,9 @@ import path from 'node:path';
 import postgres from 'postgres';
 import { packageRoot } from '../../src/util/package-root';
 import { TEST_DATABASE_URL } from '../helpers/backends';
+import { waitFor } from '../helpers/wait';
 
 const root = packageRoot();
-
-const waitFor = async (cond: () => boolean | Promise<boolean>, what: string, ms = 60_000) => {
-  const until = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
 
 /** The service as `npm start` runs it, from dist/, in a process of its own. */
 function startService(dir: string, env: Record<string, string>): { child: ChildProcess; out: () => string } {
@@ -79,16 +72,16 @@ describe('stopping the service', () => {
         DB_LOGGING: 'false',
       };
       const a = startService(dir, env);
-      await waitFor(() => a.out().includes('👑 Leading'), 'the service to lead');
+      await waitFor(() => a.out().includes('👑 Leading'), 'the service to lead', 60_000);
       a.child.kill('SIGTERM');
-      await waitFor(() => a.out().includes('received SIGTERM'), 'the first SIGTERM to be seen');
+      await waitFor(() => a.out().includes('received SIGTERM'), 'the first SIGTERM to be seen', 60_000);
       expect(await exitWithin(a.child, 500)).toBe('running'); // stuck in the cycle
       a.child.kill('SIGTERM');
       expect(await exited(a.child)).toEqual({ code: 143, signal: null });
       expect(a.out()).toContain('second SIGTERM while stopping: exiting now');
 
       const b = startService(dir, env);
-      await waitFor(() => b.out().includes('👑 Leading'), 'the service to lead');
+      await waitFor(() => b.out().includes('👑 Leading'), 'the service to lead', 60_000);
       b.child.kill('SIGINT');
       expect(await exited(b.child)).toEqual({ code: 130, signal: null });
       expect(b.out()).toContain('still stopping 10000 ms after SIGINT: exiting now');
@@ -111,7 +104,7 @@ describe('stopping the service', () => {
       try {
         for (let trial = 1; trial <= 4; trial++) {
           const s = startService(dir, { DATABASE_URL: u.toString(), POLL_INTERVAL_SEC: '0.2' });
-          await waitFor(() => s.out().split('🔢 TASK COUNT (Cycle #').length > 2, 'two cycles');
+          await waitFor(() => s.out().split('🔢 TASK COUNT (Cycle #').length > 2, 'two cycles', 60_000);
           // drop every connection of the service, again and again, and stop it in the middle of that:
           // the LISTEN connection reconnects by itself each time
           let dropping = true;

@@ -5,6 +5,8 @@ import { Writable } from 'node:stream';
 import { appRegistry } from '../../events/index';
 import { FakeClock } from '../../src/clock';
 import { type Config, loadConfig } from '../../src/config';
+import type { CycleOutcome } from '../../src/control/controller';
+import { type ControlLog, MemoryLog } from '../../src/control/log';
 import { controlLog } from '../../src/logging/control-log';
 import { createLogging, type Logging } from '../../src/logging/index';
 import type { Provider } from '../../src/providers/provider';
@@ -12,7 +14,7 @@ import { SimulatedProvider } from '../../src/providers/simulated';
 import type { TaskSource } from '../../src/sources/source';
 import { EVENT_COLUMNS, type EventStore, type StoredEvent } from '../../src/store/event-store';
 import { buildSystem, type System } from '../../src/system';
-import type { TestBackend } from './backends';
+import { pgliteBackend, postgresBackend, TEST_DATABASE_URL, type TestBackend } from './backends';
 
 /** A writable that keeps what was written. */
 export class Capture extends Writable {
@@ -68,8 +70,22 @@ export interface Harness {
   errorsFile: string;
   /** Runs one step then moves the clock by POLL_INTERVAL_SEC. */
   cycle(): ReturnType<System['step']>;
+  /**
+   * A restart: a new system on the same store, clock and logging (the harness's provider and
+   * source unless given), with `env` over the harness's settings. The harness keeps its own system.
+   */
+  restart(o?: RestartOptions): Promise<System>;
   events(type?: string): Promise<StoredEvent[]>;
   close(): Promise<void>;
+}
+
+export interface RestartOptions {
+  env?: Record<string, string>;
+  provider?: Provider;
+  source?: TaskSource;
+  log?: ControlLog;
+  /** Real ms the controller waits for a lagging reactor (default 0, as the harness's own). */
+  reactorWaitMs?: number;
 }
 
 export interface HarnessOptions {
@@ -154,6 +170,18 @@ export async function harness(
       clock.advance(config.POLL_INTERVAL_SEC * 1000);
       return out;
     },
+    restart(r: RestartOptions = {}) {
+      return buildSystem({
+        store,
+        config: r.env ? loadConfig({ ...SCENARIO_ENV, ...o.env, ...r.env }) : config,
+        clock,
+        log: r.log ?? new MemoryLog(),
+        dbLogging: () => logging.dbStats(),
+        provider: r.provider ?? o.provider ?? provider,
+        source: r.source ?? source,
+        reactorWaitMs: r.reactorWaitMs ?? 0,
+      });
+    },
     async events(type?: string) {
       // every committed event, in position order: what a test asserts on, whatever else is open
       // biome-ignore lint/suspicious/noExplicitAny: rows are decoded by the store
@@ -171,6 +199,15 @@ export async function harness(
     },
   };
 }
+
+/** A cycle that decided (its decision and anomalies); throws, failing the test, when it did not. */
+export function decided(outcome: CycleOutcome): Extract<CycleOutcome, { kind: 'decided' }> {
+  if (outcome.kind !== 'decided') throw new Error(`expected a decision, got ${JSON.stringify(outcome)}`);
+  return outcome;
+}
+
+/** PGlite, and the server when TEST_DATABASE_URL is set: the backends forEachBackend runs on. */
+export const BACKENDS = { pglite: pgliteBackend, postgres: () => postgresBackend(), hasServer: !!TEST_DATABASE_URL };
 
 /** Runs a suite against PGlite, and against the server when TEST_DATABASE_URL is set. */
 export function forEachBackend(

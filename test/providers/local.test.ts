@@ -9,6 +9,7 @@ import {
   parseLocalGpus,
 } from '../../src/providers/local';
 import { type PodInfo, ProviderError, podName } from '../../src/providers/provider';
+import { waitFor } from '../helpers/wait';
 
 /**
  * The worker: writes what it was given to <OUT_DIR>/<worker id>.json, then idles. MODE=crash
@@ -77,21 +78,11 @@ function make(opts: Partial<LocalProviderOptions> = {}): { provider: LocalProvid
   return { provider, out };
 }
 
-async function waitFor<T>(what: string, check: () => T | undefined | Promise<T | undefined>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 const report = (out: string, workerId: string) =>
-  waitFor(`${workerId} to report`, () => {
+  waitFor(() => {
     const f = path.join(out, `${workerId}.json`);
     return fs.existsSync(f) ? (JSON.parse(fs.readFileSync(f, 'utf8')) as Report) : undefined;
-  });
+  }, `${workerId} to report`);
 
 /** Whether a process still runs; a zombie (exited, not yet reaped by init) counts as gone. */
 function alive(pid: number): boolean {
@@ -239,8 +230,9 @@ describe('local provider', () => {
     const logDir = path.join(dir, 'logs');
     const { provider, out } = make({ gpus: ['0'], logDir });
     const pod = await provider.spawn(spawnReq('w-1', { MODE: 'crash' }));
-    const exited = await waitFor('the crash to be listed', async () =>
-      (await provider.list()).find((p: PodInfo) => p.podId === pod.podId && p.status === 'exited'),
+    const exited = await waitFor(
+      async () => (await provider.list()).find((p: PodInfo) => p.podId === pod.podId && p.status === 'exited'),
+      'the crash to be listed',
     );
     expect(exited).toMatchObject({ workerId: 'w-1', status: 'exited', exitCode: 3, details: { gpu: '0' } });
     // its output went to its log file
@@ -270,7 +262,7 @@ describe('local provider', () => {
     const clock = new FakeClock();
     const { provider } = make({ gpus: ['0'], clock, exitedRetentionMs: 60_000 });
     const pod = await provider.spawn(spawnReq('w-1', { MODE: 'crash' }));
-    await waitFor('the crash', async () => (await provider.list()).find((p) => p.status === 'exited'));
+    await waitFor(async () => (await provider.list()).find((p) => p.status === 'exited'), 'the crash');
     clock.advance(59_000);
     expect((await provider.list()).map((p) => p.podId)).toEqual([pod.podId]);
     clock.advance(1_000);

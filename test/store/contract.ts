@@ -8,6 +8,7 @@ import { loadMigrations, MigrationError, migrate } from '../../src/store/migrato
 import { Subscription } from '../../src/store/subscription';
 import type { TestBackend } from '../helpers/backends';
 import { counted, testRegistry } from '../helpers/test-events';
+import { waitFor } from '../helpers/wait';
 
 const ns = (events: StoredEvent[]) => events.map((e) => (e.data as { n: number }).n);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -20,14 +21,6 @@ async function countEvents(store: EventStore): Promise<number> {
 async function headPosition(store: EventStore): Promise<number> {
   const rows = await store.db.query<{ p: number }>('select coalesce(max(global_position), 0)::bigint as p from events');
   return Number(rows[0].p);
-}
-
-async function waitFor(cond: () => boolean | Promise<boolean>, what: string, ms = 15000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
 }
 
 /** The event store contract: every backend must pass all of it. */

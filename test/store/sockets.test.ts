@@ -3,6 +3,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { noDelaySockets } from '../../src/store/db-postgres';
+import { waitFor } from '../helpers/wait';
 
 /**
  * The socket factory the store gives porsager (for TCP_NODELAY) replaces porsager's own connect:
@@ -29,13 +30,11 @@ describe('store connections (noDelaySockets)', () => {
     return { port: typeof addr === 'object' && addr ? addr.port : 0, hits };
   };
   /** Resolves once `count()` reaches n: the servers' connection handlers run after the client's connect. */
-  const reached = async (count: () => number, n: number, what: () => string) => {
-    const until = Date.now() + 10_000;
-    while (count() < n) {
-      if (Date.now() > until) throw new Error(`the servers saw ${count()} of ${n} connections: ${what()}`);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  };
+  const reached = (count: () => number, n: number, what: () => string) =>
+    waitFor(() => count() >= n, `${n} connections`, 10_000, {
+      everyMs: 5,
+      describe: () => `the servers saw ${count()}: ${what()}`,
+    });
   const connected = (s: net.Socket) =>
     new Promise<void>((resolve, reject) => {
       sockets.push(s);

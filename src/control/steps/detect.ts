@@ -1,0 +1,35 @@
+import type { Config } from '../../config';
+import { type Anomaly, type AnomalyThresholds, detectAnomalies } from '../anomalies';
+import type { PolicyResult } from '../policy';
+import type { Observation } from './observe';
+
+export const anomalyThresholds = (c: Config): AnomalyThresholds => ({
+  rapidScaleUpWorkers: c.ANOMALY_RAPID_SCALE_UP_WORKERS,
+  spikeFactor: c.ANOMALY_SPIKE_FACTOR,
+  fromNowhereTasks: c.ANOMALY_FROM_NOWHERE_TASKS,
+  slowSourceMs: c.ANOMALY_SLOW_SOURCE_SEC * 1000,
+});
+
+/** Detect, pure: the anomalies of a cycle's observation and (guarded) decision. */
+export function detectCycleAnomalies(
+  t: AnomalyThresholds,
+  source: string,
+  previousTotal: number | null,
+  observed: Extract<Observation, { ok: true }>,
+  decision: PolicyResult,
+): Anomaly[] {
+  const { queued, active } = observed.value;
+  return detectAnomalies(
+    {
+      previousTotal,
+      total: queued + active,
+      queued,
+      active,
+      responseMs: observed.responseMs,
+      source,
+      spawning: decision.decision === 'SCALE_UP' ? decision.delta : 0,
+      requested: decision.requested,
+    },
+    t,
+  );
+}

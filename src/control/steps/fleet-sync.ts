@@ -1,0 +1,92 @@
+import { Streams } from '../../../events/index';
+import type { Clock } from '../../clock';
+import type { PodInfo, Provider } from '../../providers/provider';
+import { EventIdConflictError } from '../../store/errors';
+import type { EventStore } from '../../store/event-store';
+import { readFleet } from '../fleet';
+import { deterministicId } from '../ids';
+import { type ControlLog, fact } from '../log';
+import { terminatedLine } from '../messages';
+
+export interface FleetSyncContext {
+  store: EventStore;
+  provider: Provider;
+  clock: Clock;
+  log: ControlLog;
+}
+
+/**
+ * Observe, every cycle: compares live workers with the provider's pods. A started pod activates
+ * its worker; a worker whose pod is gone or exited is recorded as terminated (failed). Returns
+ * whether it recorded anything (the projections are then behind).
+ */
+export async function syncFleet(ctx: FleetSyncContext, cycle: number): Promise<boolean> {
+  const { store, provider, clock, log } = ctx;
+  const fleet = await readFleet(store);
+  if (fleet.length === 0) return false;
+  let pods: PodInfo[];
+  try {
+    pods = await provider.list();
+  } catch (err) {
+    log.log('warning', `could not list ${provider.name} pods: ${(err as Error).message}`, { cycle });
+    return false;
+  }
+  const byKey = new Map(pods.map((p) => [p.idempotencyKey ?? p.name, p]));
+  const at = clock.now().toISOString();
+  let wrote = false;
+  for (const w of fleet) {
+    if (!w.podId || w.status === 'terminating') continue;
+    const pod = byKey.get(w.workerId);
+    const stream = Streams.worker(w.workerId);
+    if (pod && pod.status === 'running' && w.status === 'spawning') {
+      try {
+        await store.append(stream, [
+          {
+            type: 'WorkerActivated',
+            data: { workerId: w.workerId, at, podId: pod.podId },
+            eventId: deterministicId(`${w.workerId}:activated`),
+            metadata: { cycle },
+          },
+        ]);
+      } catch (err) {
+        if (!(err instanceof EventIdConflictError)) throw err;
+        continue; // recorded already (by a run that died before its projection caught up)
+      }
+      log.log('info', `🟢 Worker ${w.workerId} is up (pod ${pod.podId})`, { cycle, workerId: w.workerId });
+      wrote = true;
+    } else if (!pod || pod.status === 'exited' || pod.status === 'failed' || pod.status === 'terminated') {
+      const reason = pod ? 'exited' : 'lost';
+      const detail = pod
+        ? `pod ${pod.podId} ${pod.status}${pod.exitCode != null ? ` with exit code ${pod.exitCode}` : ''}`
+        : `pod ${w.podId} is gone from ${provider.name}`;
+      // An exited pod still bills for its disk on some providers: remove it.
+      if (pod) await provider.terminate(pod.podId).catch(() => {});
+      const data = {
+        workerId: w.workerId,
+        at,
+        podId: w.podId,
+        reason: reason as 'exited' | 'lost',
+        detail,
+        failed: !pod || (pod.exitCode ?? 1) !== 0,
+        exitCode: pod?.exitCode ?? null,
+        gpuSeconds: null,
+      };
+      try {
+        await store.append(stream, [
+          {
+            type: 'WorkerTerminated',
+            data,
+            eventId: deterministicId(`${w.workerId}:terminated`),
+            metadata: { cycle },
+          },
+        ]);
+      } catch (err) {
+        if (err instanceof EventIdConflictError) continue; // the reactor recorded its end first
+        throw err;
+      }
+      fact(log, 'error', terminatedLine(data), { cycle, workerId: w.workerId });
+      wrote = true;
+    }
+  }
+  return wrote;
+}

@@ -1,0 +1,124 @@
+import { randomUUID } from 'node:crypto';
+import type { PolicySettings } from '../../../events/scaling';
+import type { AppendResult } from '../../store/event-store';
+import type { Anomaly } from '../anomalies';
+import type { ControlStream } from '../control-stream';
+import { type ControlLog, fact } from '../log';
+import {
+  actionLine,
+  anomalyCauses,
+  anomalyLine,
+  decisionBlock,
+  decisionLine,
+  taskCountBlock,
+  taskCountLine,
+} from '../messages';
+import type { PolicyResult } from '../policy';
+import type { Observation } from './observe';
+
+export interface RecordContext {
+  stream: ControlStream;
+  log: ControlLog;
+  /** The task source's name. */
+  source: string;
+  settings: PolicySettings;
+}
+
+/** Record: a task count that did not validate (no decision: the fleet is held as it is). */
+export async function recordRejected(
+  ctx: RecordContext,
+  cycle: number,
+  at: string,
+  r: Extract<Observation, { ok: false }>,
+): Promise<void> {
+  const { log } = ctx;
+  const data = { cycle, at, source: ctx.source, reason: r.reason, raw: r.raw, responseMs: r.responseMs };
+  await ctx.stream.append(
+    [{ type: 'TaskCountRejected', data, metadata: { cycle, correlationId: randomUUID() } }],
+    cycle,
+  );
+  log.log('error', `❌ TASK COUNT REJECTED (Cycle #${cycle}): ${r.reason}; raw answer: ${r.raw}`, { cycle });
+  fact(
+    log,
+    'crit',
+    `🎯 SCALING DECISION (Cycle #${cycle}): none - task count rejected, fleet held as it is`,
+    { cycle },
+    `TASK COUNT REJECTED cycle=${cycle} reason=${r.reason} -> no scaling decision, fleet held`,
+  );
+}
+
+/**
+ * Record: the cycle as one atomic batch on the controller stream (the observation, the decision,
+ * its anomalies), then its log lines: the one-liners at crit, the framed blocks, the action, the
+ * anomalies. Null when another controller wrote this cycle (nothing logged).
+ */
+export async function recordCycle(
+  ctx: RecordContext,
+  cycle: number,
+  at: string,
+  observed: Extract<Observation, { ok: true }>,
+  decision: PolicyResult,
+  anomalies: Anomaly[],
+): Promise<AppendResult | null> {
+  const { log } = ctx;
+  const { queued, active, workers } = observed.value;
+  const total = queued + active;
+  const meta = { cycle, correlationId: randomUUID() };
+  const observedData = {
+    cycle,
+    at,
+    source: ctx.source,
+    queued,
+    active,
+    total,
+    responseMs: observed.responseMs,
+    workers,
+  };
+  const decidedData = { cycle, at, queued, active, ...decision, settings: ctx.settings };
+  const decidedId = randomUUID();
+  const res = await ctx.stream.append(
+    [
+      { type: 'TaskCountObserved', data: observedData, metadata: meta },
+      { type: 'ScalingDecided', data: decidedData, eventId: decidedId, metadata: meta },
+      ...anomalies.map((a) => ({
+        type: 'AnomalyDetected',
+        data: { cycle, at, ...a },
+        metadata: { ...meta, causationId: decidedId },
+      })),
+    ],
+    cycle,
+  );
+  if (!res) return null;
+
+  const limits = decision.limits.length
+    ? ` limits=${decision.limits.map((l) => `${l.name}=${l.value}`).join(',')}`
+    : '';
+  fact(
+    log,
+    'crit',
+    taskCountLine(observedData),
+    { cycle, queued, active, total },
+    `TASK COUNT cycle=${cycle} queued=${queued} active=${active} total=${total}`,
+  );
+  fact(
+    log,
+    'crit',
+    decisionLine(decidedData),
+    { cycle, desired: decision.desired, decision: decision.decision },
+    `SCALING DECISION cycle=${cycle} current=${decision.current.active}+${decision.current.spawning} desired=${decision.desired} decision=${decision.decision} delta=${decision.delta}${limits}`,
+  );
+  log.log('crit', taskCountBlock(observedData), { cycle });
+  log.log('crit', decisionBlock(decidedData), { cycle });
+  const action = actionLine(decidedData);
+  if (action) fact(log, 'crit', action, { cycle });
+  for (const a of anomalies) {
+    fact(
+      log,
+      'alert',
+      `${anomalyLine(a)}\n${anomalyCauses(a)}`,
+      { cycle, anomaly: a.kind, figures: a.figures },
+      `ANOMALY cycle=${cycle} kind=${a.kind} ${a.message}`,
+    );
+  }
+  return res;
+}
