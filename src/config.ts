@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { secretValues } from './logging/redact';
+import { checkKubernetesSettings, KUBERNETES_SETTINGS } from './providers/kubernetes/settings';
 import { checkLocalSettings, LOCAL_SETTINGS } from './providers/local';
 import { checkRunpodSettings, RUNPOD_SETTINGS } from './providers/runpod/settings';
 import { checkSimSettings, SIM_SETTINGS } from './providers/simulated';
@@ -59,9 +60,10 @@ export const ConfigSchema = z.object({
   TASK_SOURCE_TIMEOUT_SEC: num(0.01, 600).default(10),
   /** A task count above this is absurd and rejected (TaskCountRejected), never acted on. */
   TASK_COUNT_MAX: int(1).default(100000),
-  PROVIDER: z.enum(['simulated', 'runpod', 'local']).default('simulated'),
+  PROVIDER: z.enum(['simulated', 'runpod', 'local', 'kubernetes']).default('simulated'),
   ...LOCAL_SETTINGS,
   ...RUNPOD_SETTINGS,
+  ...KUBERNETES_SETTINGS,
   TASKS_PER_GPU: num(0.0001).default(1),
   MIN_ACTIVE_GPUS: int(0).default(0),
   MAX_WORKERS: int(0).default(10),
@@ -151,6 +153,7 @@ export function loadConfig(
   // Each provider's own rules, only for the provider in use.
   if (cfg.PROVIDER === 'runpod') problems.push(...checkRunpodSettings(cfg));
   if (cfg.PROVIDER === 'local') problems.push(...checkLocalSettings(cfg));
+  if (cfg.PROVIDER === 'kubernetes') problems.push(...checkKubernetesSettings(cfg));
   if (cfg.PROVIDER === 'simulated') problems.push(...checkSimSettings(cfg));
   if (cfg.TASK_SOURCE === 'http' && !cfg.TASK_COUNT_URL)
     problems.push('TASK_COUNT_URL is required with TASK_SOURCE=http');

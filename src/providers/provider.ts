@@ -72,6 +72,13 @@ export class ProviderError extends Error {
   }
 }
 
+/** Why a pod still starting has not started, as the provider can tell. */
+export interface WhyNotStarted {
+  /** True when it waits for room (no node or stock for it): not a worker failure. */
+  capacity: boolean;
+  message: string;
+}
+
 export interface Provider {
   readonly name: string;
   /** GPUs one worker takes: what MIN_ACTIVE_GPUS and MAX_ACTIVE_GPUS count per worker. */
@@ -85,6 +92,11 @@ export interface Provider {
   spawn(req: SpawnRequest): Promise<PodInfo>;
   /** Terminates a pod; a pod that is already gone is not an error. */
   terminate(podId: string): Promise<void>;
+  /**
+   * Asked when a worker is given up on after SPAWNING_TIMEOUT_SEC: why its pod never started, when
+   * the provider can tell (recorded with the termination, so `explain` says it).
+   */
+  whyNotStarted?(podId: string): Promise<WhyNotStarted | null>;
   /** Every pod of ours (name carries the gpu-scaler prefix). */
   list(): Promise<PodInfo[]>;
   close?(): Promise<void>;

@@ -271,6 +271,16 @@ export class Reactor {
         },
       ]);
     }
+    // A worker given up on while starting: ask why its pod never started (no GPU anywhere is
+    // waiting for capacity, not a failure of the worker).
+    let detail = pick.reason;
+    if (reason === 'spawning_timeout' && podId && provider.whyNotStarted) {
+      const why = await provider.whyNotStarted(podId).catch(() => null);
+      if (why) {
+        detail = `${pick.reason}; ${why.message}`;
+        if (why.capacity) failed = false;
+      }
+    }
     if (podId) await provider.terminate(podId);
     const spawnedAt = history.find((h) => h.type === 'WorkerSpawned')?.data as { at?: string } | undefined;
     const now = clock.now();
@@ -279,7 +289,7 @@ export class Reactor {
       at: now.toISOString(),
       podId,
       reason,
-      detail: pick.reason,
+      detail,
       failed,
       exitCode: null,
       gpuSeconds: spawnedAt?.at ? Math.max(0, Math.round((now.getTime() - Date.parse(spawnedAt.at)) / 1000)) : null,
