@@ -36,7 +36,8 @@ type Client = typeof import('@kubernetes/client-node');
  * from wherever the process was started.
  */
 const dynamicImport = new Function('url', 'return import(url)') as (url: string) => Promise<Client>;
-const importClient = () => dynamicImport(pathToFileURL(require.resolve('@kubernetes/client-node')).href);
+export const importClient = (): Promise<Client> =>
+  dynamicImport(pathToFileURL(require.resolve('@kubernetes/client-node')).href);
 
 /**
  * core/v1 pods through `@kubernetes/client-node`: the kubeconfig from KUBECONFIG, else
