@@ -13,6 +13,7 @@ export const SECRET_KEYS = [
   'RUNPOD_API_KEY',
   'TASK_COUNT_KEY',
   'RUNPOD_WORKER_ENV',
+  'K8S_ENV',
   'READ_DATABASE_URL',
   'MIGRATE_DATABASE_URL',
 ] as const;
