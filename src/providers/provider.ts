@@ -13,6 +13,8 @@ export interface SpawnRequest {
    * A provider that knows prices skips candidates above it; unset means no limit.
    */
   maxHourlyCostUsd?: number;
+  /** One line on why this worker is made (its decision), for a provider that can attach it to the pod. */
+  why?: string;
 }
 
 export type PodStatus = 'starting' | 'running' | 'exited' | 'failed' | 'terminated';
@@ -90,8 +92,11 @@ export interface Provider {
    */
   quote?(): Promise<WorkerQuote>;
   spawn(req: SpawnRequest): Promise<PodInfo>;
-  /** Terminates a pod; a pod that is already gone is not an error. */
-  terminate(podId: string): Promise<void>;
+  /**
+   * Terminates a pod; a pod that is already gone is not an error. `why`: one line on why, for a
+   * provider that can attach it to the pod.
+   */
+  terminate(podId: string, why?: string): Promise<void>;
   /**
    * Asked when a worker is given up on after SPAWNING_TIMEOUT_SEC: why its pod never started, when
    * the provider can tell (recorded with the termination, so `explain` says it).

@@ -196,6 +196,7 @@ export class Reactor {
         workerId,
         idempotencyKey: workerId,
         env: { GPU_SCALER_WORKER_ID: workerId },
+        why: `cycle #${d.cycle} ${d.decision}, worker ${ordinal} of ${of}: ${d.queued} queued + ${d.active} active tasks, desired ${d.desired} worker(s); ${d.reasons.join('; ')} (gpu-scaler explain --cycle ${d.cycle})`,
         ...(maxHourlyCostUsd !== undefined ? { maxHourlyCostUsd } : {}),
       });
     } catch (err) {
@@ -281,7 +282,7 @@ export class Reactor {
         if (why.capacity) failed = false;
       }
     }
-    if (podId) await provider.terminate(podId);
+    if (podId) await provider.terminate(podId, `${reason}: ${detail} (cycle #${cycle})`);
     const spawnedAt = history.find((h) => h.type === 'WorkerSpawned')?.data as { at?: string } | undefined;
     const now = clock.now();
     const data = {

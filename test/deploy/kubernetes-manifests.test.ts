@@ -54,9 +54,12 @@ test('every file is an object of a known kind, and the kustomization lists them 
   );
 });
 
-test('the Role grants create, get, list and delete on pods, and nothing else', () => {
+test('the Role grants create, get, list and delete on pods, create on events, and nothing else', () => {
   const role = one<V1Role>('Role');
-  expect(role.rules).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['create', 'get', 'list', 'delete'] }]);
+  expect(role.rules).toEqual([
+    { apiGroups: [''], resources: ['pods'], verbs: ['create', 'get', 'list', 'delete'] },
+    { apiGroups: [''], resources: ['events'], verbs: ['create'] },
+  ]);
   const binding = one<V1RoleBinding>('RoleBinding');
   expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.metadata?.name });
   expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'gpu-scaler' }]);

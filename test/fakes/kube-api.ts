@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type { V1Pod } from '@kubernetes/client-node';
+import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
 
 /**
  * A local stand-in for the Kubernetes API server: what the provider uses of core/v1 pods (create
@@ -40,6 +40,10 @@ interface Scripted {
 export class FakeKubeApi {
   readonly pods = new Map<string, V1Pod>();
   readonly requests: KubeRequest[] = [];
+  /** Events recorded (POST .../events). */
+  readonly events: CoreV1Event[] = [];
+  /** RBAC refuses creating events. */
+  forbidEvents = false;
   onCreate: OnCreate = 'run';
   /** Verbs RBAC refuses (403 Forbidden). */
   readonly forbidden = new Set<Verb>();
@@ -150,6 +154,28 @@ export class FakeKubeApi {
     for await (const c of req) chunks.push(c as Buffer);
     const text = Buffer.concat(chunks).toString('utf8');
     const body = text ? JSON.parse(text) : undefined;
+    const ev = /^\/api\/v1\/namespaces\/([^/]+)\/events$/.exec(u.pathname);
+    if (ev && req.method === 'POST') {
+      const status = req.headers.authorization !== `Bearer ${this.token}` ? 401 : this.forbidEvents ? 403 : 201;
+      this.requests.push({ verb: null, method: 'POST', path: u.pathname, query: u.searchParams, body, status });
+      if (status === 201) this.events.push(body as CoreV1Event);
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify(
+          status === 201
+            ? body
+            : {
+                kind: 'Status',
+                apiVersion: 'v1',
+                status: 'Failure',
+                reason: 'Forbidden',
+                code: status,
+                message: 'events is forbidden',
+              },
+        ),
+      );
+      return;
+    }
     const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods(?:\/([^/]+))?$/.exec(u.pathname);
     const verb: Verb | null = !m
       ? null

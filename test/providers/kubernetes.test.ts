@@ -178,6 +178,31 @@ describe('the provider', () => {
     });
   });
 
+  test('a Kubernetes Event on the pod says why it was made and why it goes; a refused Event changes nothing', async () => {
+    const logs: string[] = [];
+    const { provider } = setup();
+    await provider.spawn({ ...spawnReq('k1'), why: 'cycle #3 SCALE_UP: 4 queued' });
+    await provider.terminate('gpu-scaler-k1', 'idle: idle 600s (cycle #9)');
+    expect(api.events.map((e) => [e.involvedObject.name, e.reason, e.message, e.type])).toEqual([
+      ['gpu-scaler-k1', 'GpuScalerSpawned', 'cycle #3 SCALE_UP: 4 queued', 'Normal'],
+      ['gpu-scaler-k1', 'GpuScalerTerminating', 'idle: idle 600s (cycle #9)', 'Normal'],
+    ]);
+    api.forbidEvents = true;
+    const quiet = new KubernetesProvider({
+      api: clientPodApi(),
+      namespace: NS,
+      shape: kubernetesPodShape(loadConfig(env())),
+      terminationGraceSec: 30,
+      clock: recordingClock().clock,
+      log: (level, message) => logs.push(`${level}: ${message}`),
+    });
+    expect((await quiet.spawn({ ...spawnReq('k2'), why: 'a' })).status).toBe('running');
+    await quiet.spawn({ ...spawnReq('k3'), why: 'b' });
+    expect(api.names()).toEqual(['gpu-scaler-k2', 'gpu-scaler-k3']);
+    expect(logs).toHaveLength(1);
+    expect(logs[0]).toMatch(/^warning: kubernetes: could not record an Event on pod gpu-scaler-k2 \(403/);
+  });
+
   test('made from the configuration by makeProvider', () => {
     const p = makeProvider(loadConfig(env({ K8S_GPU_COUNT: '2' })), recordingClock().clock);
     expect([p.name, p.gpusPerWorker]).toEqual(['kubernetes', 2]);
@@ -218,6 +243,12 @@ describe('through the controller and reactor', () => {
     h.source.set(0);
     for (let i = 0; i < 10 && api.names().length > 0; i++) await h.cycle();
     expect(api.names()).toEqual([]);
+    // kubectl describe pod says why each one was made and removed
+    const spawnedWhy = api.events.filter((e) => e.reason === 'GpuScalerSpawned').map((e) => e.message);
+    expect(spawnedWhy).toHaveLength(4); // three, then one to replace the lost worker
+    expect(spawnedWhy[0]).toMatch(/^cycle #1 SCALE_UP, worker 1 of 3: 3 queued \+ 0 active tasks, desired 3 worker/);
+    expect(spawnedWhy[3]).toMatch(/^cycle #3 SCALE_UP, worker 1 of 1: .*desired 3 > current 2/);
+    expect(api.events.filter((e) => e.reason === 'GpuScalerTerminating').length).toBeGreaterThanOrEqual(2);
   });
 
   test('unschedulable pods wait for capacity, time out, and are not worker failures', async () => {

@@ -1,5 +1,5 @@
 import { pathToFileURL } from 'node:url';
-import type { V1Pod } from '@kubernetes/client-node';
+import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
 import type { Clock } from '../../clock';
 import { DEFAULT_RETRY_POLICY, parseRetryAfter, type RetryPolicy, withRetries } from '../http-retry';
 import {
@@ -26,6 +26,8 @@ export interface PodApi {
   read(namespace: string, name: string): Promise<V1Pod>;
   list(namespace: string, labelSelector: string): Promise<V1Pod[]>;
   delete(namespace: string, name: string, gracePeriodSeconds: number): Promise<void>;
+  /** Records a Kubernetes Event (what `kubectl describe pod` shows). */
+  event(namespace: string, event: CoreV1Event): Promise<void>;
 }
 
 type Client = typeof import('@kubernetes/client-node');
@@ -62,6 +64,9 @@ export function clientPodApi(context?: string): PodApi {
       (await core()).listNamespacedPod({ namespace, labelSelector }).then((l) => l.items),
     delete: async (namespace, name, gracePeriodSeconds) => {
       await (await core()).deleteNamespacedPod({ namespace, name, gracePeriodSeconds });
+    },
+    event: async (namespace, body) => {
+      await (await core()).createNamespacedEvent({ namespace, body });
     },
   };
 }
@@ -135,6 +140,7 @@ export class KubernetesProvider implements Provider {
     const body = workerPod(this.o.shape, namespace, req);
     try {
       const created = await this.call('create', () => this.o.api.create(namespace, body));
+      if (req.why) await this.note(created, 'GpuScalerSpawned', req.why);
       return podInfoOf(created, this.gpusPerWorker);
     } catch (err) {
       const f = kubeFailure(err);
@@ -154,8 +160,9 @@ export class KubernetesProvider implements Provider {
     return { ...podInfoOf(found, this.gpusPerWorker), existing: true };
   }
 
-  async terminate(podId: string): Promise<void> {
+  async terminate(podId: string, why?: string): Promise<void> {
     const { namespace } = this.o;
+    if (why) await this.note({ metadata: { name: podId, namespace } }, 'GpuScalerTerminating', why);
     try {
       await this.call('delete', () => this.o.api.delete(namespace, podId, this.o.terminationGraceSec));
     } catch (err) {
@@ -185,6 +192,42 @@ export class KubernetesProvider implements Provider {
       return { capacity: false, message: `${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}` };
     return null;
   }
+
+  /**
+   * A Kubernetes Event on the worker pod saying why gpu-scaler made or removes it, so
+   * `kubectl describe pod` answers "why does this exist?". Best effort: one try, and a refusal
+   * (a Role without `create` on events) is logged once and never stops a spawn or a termination.
+   */
+  private async note(pod: V1Pod, reason: string, message: string): Promise<void> {
+    const { namespace, clock } = this.o;
+    const name = pod.metadata?.name ?? '';
+    const now = clock.now();
+    try {
+      await this.o.api.event(namespace, {
+        metadata: { generateName: `${name}.`, namespace },
+        involvedObject: { apiVersion: 'v1', kind: 'Pod', name, namespace, uid: pod.metadata?.uid },
+        reason,
+        message: message.slice(0, 1024),
+        type: 'Normal',
+        source: { component: 'gpu-scaler' },
+        reportingComponent: 'gpu-scaler',
+        reportingInstance: 'gpu-scaler',
+        firstTimestamp: now,
+        lastTimestamp: now,
+        count: 1,
+      });
+    } catch (err) {
+      if (this.eventsRefused) return;
+      this.eventsRefused = true;
+      const f = kubeFailure(err);
+      this.o.log?.(
+        'warning',
+        `kubernetes: could not record an Event on pod ${name} (${f.code || 'no answer'} ${f.message}); pods are unaffected. Grant "create" on events to see why a pod exists in kubectl describe`,
+      );
+    }
+  }
+
+  private eventsRefused = false;
 
   /** One API call with backoff on 429 (Retry-After honoured), 5xx and no answer. */
   private call<T>(verb: Verb, op: () => Promise<T>): Promise<T> {
