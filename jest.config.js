@@ -38,6 +38,7 @@ const UNIT = [
   'test/logging/system-log-row.test.ts',
   'test/projections/event-types.test.ts',
   'test/providers/http-retry.test.ts',
+  'test/providers/kubernetes-pod.test.ts',
 ].map((f) => `<rootDir>/${f}`);
 
 /** @type {import('jest').Config} */

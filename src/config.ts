@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { LOG_LEVEL_NAMES } from './logging/levels';
 import { secretValues } from './logging/redact';
+import { checkKubernetesSettings, KUBERNETES_SETTINGS } from './providers/kubernetes/settings';
 import { checkLocalSettings, LOCAL_SETTINGS } from './providers/local';
 import { checkRunpodSettings, RUNPOD_SETTINGS } from './providers/runpod/settings';
 import { checkSimSettings, SIM_SETTINGS } from './providers/simulated';
@@ -14,6 +15,7 @@ const SECRET_KEYS = [
   'RUNPOD_API_KEY',
   'TASK_COUNT_KEY',
   'RUNPOD_WORKER_ENV',
+  'K8S_ENV',
   'READ_DATABASE_URL',
   'MIGRATE_DATABASE_URL',
 ] as const;
@@ -58,7 +60,7 @@ const SQL_SOURCE_SETTINGS = {
 };
 
 const TASK_SOURCES = ['tasks-table', 'http', 'sql'] as const;
-const PROVIDERS = ['simulated', 'runpod', 'local'] as const;
+const PROVIDERS = ['simulated', 'runpod', 'local', 'kubernetes'] as const;
 
 /** Each source's and each provider's own settings, by the TASK_SOURCE or PROVIDER value that uses them. */
 const SOURCE_SETTINGS = {
@@ -70,6 +72,7 @@ const PROVIDER_SETTINGS = {
   simulated: SIM_SETTINGS,
   runpod: RUNPOD_SETTINGS,
   local: LOCAL_SETTINGS,
+  kubernetes: KUBERNETES_SETTINGS,
 } satisfies Record<(typeof PROVIDERS)[number], object>;
 
 /** Every setting, its default and what is allowed; parsed from the environment by one schema. */
@@ -85,6 +88,7 @@ export const ConfigSchema = z.object({
   PROVIDER: z.enum(PROVIDERS).default('simulated'),
   ...LOCAL_SETTINGS,
   ...RUNPOD_SETTINGS,
+  ...KUBERNETES_SETTINGS,
   TASKS_PER_GPU: num(0.0001).default(1),
   MIN_ACTIVE_GPUS: int(0).default(0),
   MAX_WORKERS: int(0).default(10),
@@ -215,6 +219,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   // Each provider's own rules, only for the provider in use.
   if (cfg.PROVIDER === 'runpod') problems.push(...checkRunpodSettings(cfg));
   if (cfg.PROVIDER === 'local') problems.push(...checkLocalSettings(cfg));
+  if (cfg.PROVIDER === 'kubernetes') problems.push(...checkKubernetesSettings(cfg));
   if (cfg.PROVIDER === 'simulated') problems.push(...checkSimSettings(cfg));
   if (cfg.TASK_SOURCE === 'http' && !cfg.TASK_COUNT_URL)
     problems.push('TASK_COUNT_URL is required with TASK_SOURCE=http');

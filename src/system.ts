@@ -5,6 +5,7 @@ import { type Config, decisionStaleSec } from './config';
 import { Controller } from './control/controller';
 import type { ControlLog } from './control/log';
 import { ProjectionRunner } from './projections/runner';
+import { kubernetesProviderFromConfig } from './providers/kubernetes/index';
 import { localProviderFromConfig } from './providers/local';
 import type { Provider } from './providers/provider';
 import { runpodProviderFromConfig } from './providers/runpod/index';
@@ -55,6 +56,8 @@ export function makeProvider(config: Config, clock: Clock, log?: ControlLog): Pr
       return localProviderFromConfig(config, clock);
     case 'runpod':
       return runpodProviderFromConfig(config, clock, log ? (level, message) => log.log(level, message) : undefined);
+    case 'kubernetes':
+      return kubernetesProviderFromConfig(config, clock, log ? (level, message) => log.log(level, message) : undefined);
     case 'simulated':
       return simulatedProviderFromConfig(config, clock);
   }

@@ -21,9 +21,13 @@ export interface Refusal {
 export const REFUSALS: Record<RefusalKind, Refusal> = {
   auth: {
     anomaly: 'provider_auth_failed',
-    why: 'the provider refused our credentials',
-    fix: 'fix the key and restart',
-    causes: ['a wrong or revoked API key', 'no access to the requested resources'],
+    why: 'the provider refused our credentials or their permissions',
+    fix: 'fix the key, or grant the permission the error names, and restart',
+    causes: [
+      'a wrong or revoked API key',
+      'no access to the requested resources',
+      'a Kubernetes Role without the verb on pods',
+    ],
     notAttempted: 'the provider refused our credentials',
   },
   billing: {

@@ -13,6 +13,8 @@ export interface SpawnRequest {
    * A provider that knows prices skips candidates above it; unset means no limit.
    */
   maxHourlyCostUsd?: number;
+  /** One line on why this worker is made (its decision), for a provider that can attach it to the pod. */
+  why?: string;
 }
 
 export type PodStatus = 'starting' | 'running' | 'exited' | 'failed' | 'terminated';
@@ -72,6 +74,13 @@ export class ProviderError extends Error {
   }
 }
 
+/** Why a pod still starting has not started, as the provider can tell. */
+export interface WhyNotStarted {
+  /** True when it waits for room (no node or stock for it): not a worker failure. */
+  capacity: boolean;
+  message: string;
+}
+
 export interface Provider {
   readonly name: string;
   /** GPUs one worker takes: what MIN_ACTIVE_GPUS and MAX_ACTIVE_GPUS count per worker. */
@@ -83,8 +92,16 @@ export interface Provider {
    */
   quote?(): Promise<WorkerQuote>;
   spawn(req: SpawnRequest): Promise<PodInfo>;
-  /** Terminates a pod; a pod that is already gone is not an error. */
-  terminate(podId: string): Promise<void>;
+  /**
+   * Terminates a pod; a pod that is already gone is not an error. `why`: one line on why, for a
+   * provider that can attach it to the pod.
+   */
+  terminate(podId: string, why?: string): Promise<void>;
+  /**
+   * Asked when a worker is given up on after SPAWNING_TIMEOUT_SEC: why its pod never started, when
+   * the provider can tell (recorded with the termination, so `explain` says it).
+   */
+  whyNotStarted?(podId: string): Promise<WhyNotStarted | null>;
   /** Every pod of ours (name carries the gpu-scaler prefix). */
   list(): Promise<PodInfo[]>;
   close?(): Promise<void>;

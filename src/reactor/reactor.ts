@@ -195,6 +195,7 @@ export class Reactor {
         workerId,
         idempotencyKey: workerId,
         env: { GPU_SCALER_WORKER_ID: workerId },
+        why: `cycle #${d.cycle} ${d.decision}, worker ${ordinal} of ${of}: ${d.queued} queued + ${d.active} active tasks, desired ${d.desired} worker(s); ${d.reasons.join('; ')} (gpu-scaler explain --cycle ${d.cycle})`,
         ...(maxHourlyCostUsd !== undefined ? { maxHourlyCostUsd } : {}),
       });
     } catch (err) {
@@ -268,7 +269,17 @@ export class Reactor {
         },
       ]);
     }
-    if (podId) await provider.terminate(podId);
+    // A worker given up on while starting: ask why its pod never started (no GPU anywhere is
+    // waiting for capacity, not a failure of the worker).
+    let detail = pick.reason;
+    if (reason === 'spawning_timeout' && podId && provider.whyNotStarted) {
+      const why = await provider.whyNotStarted(podId).catch(() => null);
+      if (why) {
+        detail = `${pick.reason}; ${why.message}`;
+        if (why.capacity) failed = false;
+      }
+    }
+    if (podId) await provider.terminate(podId, `${reason}: ${detail} (cycle #${cycle})`);
     const spawnedAt = history.find((h) => h.type === 'WorkerSpawned')?.data as { at?: string } | undefined;
     const now = clock.now();
     const data = {
@@ -276,7 +287,7 @@ export class Reactor {
       at: now.toISOString(),
       podId,
       reason,
-      detail: pick.reason,
+      detail,
       failed,
       exitCode: null,
       gpuSeconds: spawnedAt?.at ? Math.max(0, Math.round((now.getTime() - Date.parse(spawnedAt.at)) / 1000)) : null,
