@@ -66,10 +66,10 @@ function dockerignore() {
       const re = p
         .replace(/^\/+|\/+$/g, '')
         .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-        .replace(/\*\*\/?/g, '\u0000')
+        .replace(/\*\*\/?/g, '@@GLOBSTAR@@')
         .replace(/\*/g, '[^/]*')
         .replace(/\?/g, '[^/]')
-        .replace(/\u0000/g, '(.*/)?');
+        .replace(/@@GLOBSTAR@@/g, '(.*/)?');
       return { pattern: p, re: new RegExp(`^${re}(/.*)?$`) };
     });
 }

@@ -111,6 +111,7 @@ test('OCI labels: source, version and licence agree with package.json', () => {
   );
   expect(labels['org.opencontainers.image.source']).toMatch(/^https:\/\//);
   expect(labels['org.opencontainers.image.licenses']).toBe(pkg.license);
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the Dockerfile's build argument, literally
   expect(labels['org.opencontainers.image.version']).toBe('${VERSION}');
   const arg = of(run, 'ARG')
     .map((i) => words(i)[0])

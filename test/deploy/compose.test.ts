@@ -1,0 +1,110 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import yaml from 'js-yaml';
+import { READER_ROLE, WRITER_ROLE } from '../../src/store/roles';
+import { packageRoot } from '../../src/util/package-root';
+
+// docker-compose.yml, read (no Docker engine here): the image built from the Dockerfile, run with
+// no install at start-up, against postgres:17 in the least-privilege layout, with a health check
+// on the service's own endpoint. The health check's command is run against a local server.
+
+interface Service {
+  image?: string;
+  build?: string;
+  command?: string[] | string;
+  entrypoint?: unknown;
+  environment?: Record<string, string>;
+  volumes?: string[];
+  healthcheck?: { test: string[] };
+  stop_grace_period?: string;
+}
+
+const root = packageRoot();
+const compose = yaml.load(fs.readFileSync(path.join(root, 'docker-compose.yml'), 'utf8')) as {
+  services: Record<string, Service>;
+};
+const { db, migrate, 'gpu-scaler': service } = compose.services;
+const init = fs.readFileSync(path.join(root, 'deploy/postgres-init/01-gpu-scaler-logins.sh'), 'utf8');
+const user = (url: string | undefined) => new URL(String(url)).username;
+
+test('the database is postgres:17; the others are the image built from the Dockerfile, installing nothing at start', () => {
+  expect(db.image).toBe('postgres:17');
+  for (const s of [migrate, service]) {
+    expect(s.build).toBe('.');
+    expect(s.image).toBe('gpu-scaler');
+    expect(s.entrypoint).toBeUndefined(); // the image's: the CLI
+    expect(JSON.stringify(s.command ?? [])).not.toMatch(/npm|npx|tsc/);
+    expect((s.volumes ?? []).filter((v) => v.startsWith('.'))).toEqual([]); // no source tree mounted
+  }
+  expect(migrate.command).toEqual(['migrate']);
+  expect(service.command).toBeUndefined(); // the image's CMD: start
+});
+
+test('migrations run as the owner, the service as a writer login, `sql` as a reader login', () => {
+  const env = db.environment ?? {};
+  expect(user(migrate.environment?.MIGRATE_DATABASE_URL)).toBe(env.POSTGRES_USER);
+  const writer = user(service.environment?.DATABASE_URL);
+  const reader = user(service.environment?.READ_DATABASE_URL);
+  expect(init).toContain(`CREATE ROLE ${writer} LOGIN PASSWORD :'writer_password' IN ROLE ${WRITER_ROLE};`);
+  expect(init).toContain(`CREATE ROLE ${reader} LOGIN PASSWORD :'reader_password' IN ROLE ${READER_ROLE};`);
+  expect(new URL(String(service.environment?.DATABASE_URL)).password).toBe(env.GPU_SCALER_WRITER_PASSWORD);
+  expect(new URL(String(service.environment?.READ_DATABASE_URL)).password).toBe(env.GPU_SCALER_READER_PASSWORD);
+  expect(service.volumes).toContain('state:/var/lib/gpu-scaler'); // the Dockerfile's VOLUME
+});
+
+test('docker stop waits longer than the service takes to stop after SIGTERM (10 s at most)', () => {
+  expect(Number.parseInt(String(service.stop_grace_period), 10)).toBeGreaterThan(10);
+});
+
+test('the image has the name deploy/kubernetes uses for it', () => {
+  const deployment = fs.readFileSync(path.join(root, 'deploy/kubernetes/deployment.yaml'), 'utf8');
+  const kustomization = yaml.load(fs.readFileSync(path.join(root, 'deploy/kubernetes/kustomization.yaml'), 'utf8')) as {
+    images: { name: string }[];
+  };
+  const images = [...deployment.matchAll(/^\s+image:\s*(\S+)\s*$/gm)].map((m) => m[1]);
+  expect(images.length).toBeGreaterThan(0);
+  expect(new Set(images)).toEqual(new Set([service.image]));
+  expect(kustomization.images.map((i) => i.name)).toEqual([service.image]);
+});
+
+describe("the health check's command", () => {
+  const [kind, bin, flag, script] = service.healthcheck?.test ?? [];
+  const port = Number(service.environment?.HTTP_PORT);
+
+  /** Runs the check's script with its port pointed at `to`; resolves to its exit code. */
+  const check = (to: number) =>
+    new Promise<number | null>((resolve, reject) => {
+      const child = spawn(process.execPath, [flag, script.replace(`:${port}/`, `:${to}/`)], { stdio: 'ignore' });
+      child.on('error', reject);
+      child.on('exit', (code) => resolve(code));
+    });
+
+  test('is node fetching GET /healthz on HTTP_PORT (exec form: the slim image has no shell tools)', () => {
+    expect([kind, bin, flag]).toEqual(['CMD', 'node', '-e']);
+    expect(port).toBe(9464);
+    expect(script).toContain(`http://127.0.0.1:${port}/healthz`);
+  });
+
+  test('passes on 200, fails on 503 and when nothing listens', async () => {
+    let status = 200;
+    const seen: string[] = [];
+    const server = http.createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      res.writeHead(status).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port: local } = server.address() as AddressInfo;
+    try {
+      expect(await check(local)).toBe(0);
+      status = 503;
+      expect(await check(local)).toBe(1);
+      expect(seen).toEqual(['GET /healthz', 'GET /healthz']);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+    expect(await check(local)).toBe(1);
+  });
+});
