@@ -23,8 +23,13 @@ const { DockerfileParser } = require('dockerfile-ast');
 const repo = path.join(__dirname, '..');
 const node = process.env.IMAGE_DRY_RUN_NODE || process.execPath;
 
+/** The temporary directory standing for the image's root (removed at the end unless KEEP_DRY_RUN). */
+let root;
+
 function fail(message) {
   process.stderr.write(`image dry-run: ${message}\n`);
+  if (root && process.env.KEEP_DRY_RUN) process.stderr.write(`image dry-run: kept ${root}\n`);
+  else if (root) fs.rmSync(root, { recursive: true, force: true });
   process.exit(1);
 }
 
@@ -96,7 +101,7 @@ function main() {
   if (all.length < 2) fail(`expected a build stage and a run stage, found ${all.length} stage(s)`);
   const run = all[all.length - 1];
   const ignored = dockerignore();
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'gpu-scaler-image-'));
+  root = fs.mkdtempSync(path.join(os.tmpdir(), 'gpu-scaler-image-'));
   const host = (imagePath) => path.join(root, imagePath);
   let workdir = '/';
   const env = {};
