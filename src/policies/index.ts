@@ -1,4 +1,6 @@
 import type { z } from 'zod';
+import { hpa } from './hpa';
+import { keda } from './keda';
 import { operators } from './operators';
 import type { ChosenPolicy, Policy } from './policy';
 
@@ -8,6 +10,8 @@ import type { ChosenPolicy, Policy } from './policy';
  */
 export const POLICIES = {
   operators,
+  keda,
+  hpa,
 } as const;
 
 export type PolicyName = keyof typeof POLICIES;
