@@ -61,7 +61,8 @@ export function choosePolicy(name: string, values: Record<string, unknown>): Cho
   return { policy, settings: res.data };
 }
 
-function allowed(issue: z.core.$ZodIssue): string {
+/** What a setting allows, from a zod issue: `expected a number >= 1`. */
+export function allowed(issue: z.core.$ZodIssue): string {
   switch (issue.code) {
     case 'too_small':
       return `expected a number >= ${issue.minimum}`;
