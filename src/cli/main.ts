@@ -12,6 +12,7 @@ import { registerReplay } from './replay';
 import { registerSql } from './sql';
 import { registerStart } from './start';
 import { registerStatus } from './status';
+import { registerWhatIf } from './what-if';
 
 /** This build's version, from its package.json. */
 export function version(): string {
@@ -41,6 +42,7 @@ export function buildProgram(io: CliIo): Command {
   registerStatus(program, io);
   registerSql(program, io);
   registerDemo(program, io);
+  registerWhatIf(program, io);
   for (const c of program.commands) c.exitOverride().showHelpAfterError('(add --help for usage)');
   return program;
 }

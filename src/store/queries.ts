@@ -56,3 +56,46 @@ export async function spawnOutcomesSince(sql: Sql, since: string): Promise<Spawn
     [since],
   );
 }
+
+/** One accepted task count as a policy looks back at it. */
+export interface ObservationRow {
+  cycle: number;
+  at: string;
+  queued: number;
+  active: number;
+}
+
+/**
+ * The accepted task counts (TaskCountObserved) whose `at` is in [since, until), ISO 8601, oldest
+ * first: the history a policy looks back at (`view.recent`), the same live, after a restart and in
+ * what-if.
+ */
+export async function observationsBetween(sql: Sql, since: string, until: string): Promise<ObservationRow[]> {
+  const rows = await sql.query<{
+    cycle: number | string;
+    at: string;
+    queued: number | string;
+    active: number | string;
+  }>(
+    `select data->>'cycle' as cycle, data->>'at' as at, data->>'queued' as queued, data->>'active' as active
+       from events
+      where event_type = 'TaskCountObserved' and data->>'at' >= $1 and data->>'at' < $2
+      order by global_position`,
+    [since, until],
+  );
+  return rows.map((r) => ({ cycle: Number(r.cycle), at: r.at, queued: Number(r.queued), active: Number(r.active) }));
+}
+
+/**
+ * The controller's accepted task counts and decisions (TaskCountObserved, ScalingDecided) whose
+ * `at` is in [since, until), ISO 8601, decoded (older versions upcast), in position order.
+ */
+export async function decisionsBetween(store: EventStore, since: string, until: string): Promise<StoredEvent[]> {
+  const rows = await store.sql.query<EventRow>(
+    `select ${EVENT_COLUMNS} from events
+      where event_type in ('TaskCountObserved', 'ScalingDecided') and data->>'at' >= $1 and data->>'at' < $2
+      order by global_position`,
+    [since, until],
+  );
+  return rows.map((r) => store.decode(r));
+}

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { PolicySettings } from '../../../events/scaling';
+import type { ControlSettings } from '../../../events/scaling';
 import type { AppendResult } from '../../store/event-store';
 import type { Anomaly } from '../anomalies';
 import type { ControlStream } from '../control-stream';
@@ -21,7 +21,7 @@ export interface RecordContext {
   log: ControlLog;
   /** The task source's name. */
   source: string;
-  settings: PolicySettings;
+  settings: ControlSettings;
 }
 
 /** Record: a task count that did not validate (no decision: the fleet is held as it is). */
