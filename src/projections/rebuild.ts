@@ -259,12 +259,7 @@ async function readRows(
 function decodeRows(store: EventStore, rows: EventRow[], prof: RebuildProfile): ProjectedEvent[] {
   const t0 = performance.now();
   const events = rows.map(
-    (r): ProjectedEvent => ({
-      globalPosition: r.global_position,
-      eventId: r.event_id,
-      type: r.event_type,
-      data: store.decodeData(r),
-    }),
+    (r): ProjectedEvent => ({ globalPosition: r.global_position, eventId: r.event_id, ...store.read(r) }),
   );
   prof.decodeMs += performance.now() - t0;
   return events;
