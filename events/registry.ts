@@ -1,23 +1,27 @@
 import type { z } from 'zod';
+import { GpuScalerError } from '../src/errors';
 import type { EventDefinition, EventOf } from './define';
 
-export class EventValidationError extends Error {
+export class EventValidationError extends GpuScalerError {
   constructor(
     readonly eventType: string,
     readonly issues: string,
   ) {
-    super(`event ${eventType} is not valid: ${issues}`);
+    super('EVENT_INVALID', `event ${eventType} is not valid: ${issues}`);
     this.name = 'EventValidationError';
   }
 }
 
-export class EventDecodeError extends Error {
+export class EventDecodeError extends GpuScalerError {
   constructor(
     readonly globalPosition: number,
     readonly eventType: string,
     readonly reason: string,
   ) {
-    super(`stored event at global_position ${globalPosition} (${eventType}) cannot be read: ${reason}`);
+    super(
+      'EVENT_UNDECODABLE',
+      `stored event at global_position ${globalPosition} (${eventType}) cannot be read: ${reason}`,
+    );
     this.name = 'EventDecodeError';
   }
 }

@@ -1,5 +1,6 @@
 import { ALL_PROJECTIONS } from '../../projections/index';
 import type { ProjectedEvent, Projection, ProjectionRow } from '../../projections/projection';
+import { GpuScalerError } from '../errors';
 import { reached } from '../store/checkpoints';
 import { copyText } from '../store/copy-text';
 import { type Db, quoteIdent, type Sql } from '../store/db';
@@ -151,9 +152,9 @@ export interface RebuildResult {
   eventsPerSecond: number;
 }
 
-export class RebuildError extends Error {
+export class RebuildError extends GpuScalerError {
   constructor(message: string) {
-    super(message);
+    super('REBUILD', message);
     this.name = 'RebuildError';
   }
 }

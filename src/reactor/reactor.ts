@@ -7,6 +7,7 @@ import { deterministicId, shortHash } from '../control/ids';
 import { type ControlLog, fact } from '../control/log';
 import { actionLine, spawnedLine, spawnFailedLine, terminatedLine } from '../control/messages';
 import { isRefusal, REFUSALS } from '../control/provider-refusals';
+import { hasCode } from '../errors';
 import { type PodInfo, type Provider, ProviderError } from '../providers/provider';
 import type { EventStore, NewEvent, StoredEvent } from '../store/event-store';
 import { Subscription } from '../store/subscription';
@@ -195,10 +196,10 @@ export class Reactor {
         ...(maxHourlyCostUsd !== undefined ? { maxHourlyCostUsd } : {}),
       });
     } catch (err) {
-      let kind: SpawnFailureKind = err instanceof ProviderError ? err.kind : 'error';
+      let kind: SpawnFailureKind = hasCode(err, 'PROVIDER') ? err.kind : 'error';
       if (skip && history.length === 0) kind = skip.kind;
       const details =
-        err instanceof ProviderError && err.details && !(skip && history.length === 0) ? err.details : undefined;
+        hasCode(err, 'PROVIDER') && err.details && !(skip && history.length === 0) ? err.details : undefined;
       const data = {
         workerId,
         at: clock.now().toISOString(),

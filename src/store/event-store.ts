@@ -3,6 +3,7 @@ import EventEmitter from 'eventemitter3';
 import type { EventDefinition, EventOf, EventShape, NewEventOf } from '../../events/define';
 import type { AppEvent, AppEventDefinition, AppNewEvent } from '../../events/index';
 import { EventDecodeError, type EventRegistry } from '../../events/registry';
+import { hasCode } from '../errors';
 import { makeRedactor, type Redactor, redactStrings } from '../logging/redact';
 import { type AppendRow, appendRows } from './append';
 import type { Db, Sql } from './db';
@@ -363,7 +364,7 @@ export class EventStore<D extends EventDefinition = AppEventDefinition> {
     try {
       return this.registry.read(r.global_position, r.event_type, r.schema_version, r.data);
     } catch (err) {
-      if (err instanceof EventDecodeError) throw err;
+      if (hasCode(err, 'EVENT_UNDECODABLE')) throw err;
       throw new EventDecodeError(r.global_position, r.event_type, (err as Error).message);
     }
   }

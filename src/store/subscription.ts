@@ -1,6 +1,7 @@
 import EventEmitter from 'eventemitter3';
 import type { EventDefinition, EventOf } from '../../events/define';
 import type { AppEventDefinition } from '../../events/index';
+import { GpuScalerError } from '../errors';
 import { advanceCheckpoint, loadCheckpoint, reached } from './checkpoints';
 import type { Sql } from './db';
 import type { Checkpoint, EventStore, StoredEvent } from './event-store';
@@ -28,9 +29,9 @@ export interface SubscriptionOptions<D extends EventDefinition = AppEventDefinit
   maxBackoffMs?: number;
 }
 
-export class CheckpointConflictError extends Error {
+export class CheckpointConflictError extends GpuScalerError {
   constructor(name: string) {
-    super(`checkpoint "${name}" was moved by another process; reloading it`);
+    super('CHECKPOINT_CONFLICT', `checkpoint "${name}" was moved by another process; reloading it`);
     this.name = 'CheckpointConflictError';
   }
 }

@@ -11,15 +11,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { type AppEvent, appRegistry } from '../../events/index';
 import { ALL_PROJECTIONS } from '../../projections/index';
-import { CliError, type CliIo, EXIT, type withStore } from '../../src/cli/context';
+import { type CliIo, EXIT, reportError, type withStore } from '../../src/cli/context';
 import { defineEventsCommand, type EventsDeps } from '../../src/cli/events';
 import { main } from '../../src/cli/main';
 import { defineSqlCommand } from '../../src/cli/sql';
 import { defineStatusCommand } from '../../src/cli/status';
-import { ConfigError } from '../../src/config';
 import { ProjectionRunner } from '../../src/projections/runner';
 import type { EventMetadata, EventStore } from '../../src/store/event-store';
 import { openStore } from '../../src/store/index';
@@ -93,15 +92,7 @@ export function startOnStore(
   for (const c of program.commands) c.exitOverride().showHelpAfterError('(add --help for usage)');
   const done = program.parseAsync(['node', 'gpu-scaler', ...args]).then(
     () => EXIT.ok as number,
-    (err: unknown) => {
-      if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
-      if (err instanceof CliError) {
-        io.stderr.write(`gpu-scaler: ${err.message}\n`);
-        return err.exitCode;
-      }
-      io.stderr.write(`gpu-scaler: ${(err as Error).message ?? err}\n`);
-      return err instanceof ConfigError ? EXIT.usage : EXIT.failure;
-    },
+    (err: unknown) => reportError(io, err) as number,
   );
   return { stdout, stderr, done };
 }
