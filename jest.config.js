@@ -27,6 +27,8 @@ const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', diagno
  */
 const UNIT = [
   'test/config.test.ts',
+  'test/errors.test.ts',
+  'test/events-typing.test.ts',
   'test/readme.test.ts',
   'test/cli/node-flags.test.ts',
   'test/cli/time.test.ts',

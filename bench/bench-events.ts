@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineEvent } from '../events/define';
 import { EventRegistry } from '../events/registry';
+import type { EventStore } from '../src/store/event-store';
 
 /** The one event type the benchmark writes: small, like a controller's per-cycle sample. */
 export const QueueSampled = defineEvent({
@@ -17,7 +18,10 @@ export const QueueSampled = defineEvent({
 
 export type QueueSample = z.infer<typeof QueueSampled.schema>;
 
-export function benchRegistry(): EventRegistry {
+/** A store that holds only bench events. */
+export type BenchStore = EventStore<typeof QueueSampled>;
+
+export function benchRegistry(): EventRegistry<typeof QueueSampled> {
   return new EventRegistry([QueueSampled]);
 }
 

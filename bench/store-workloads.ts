@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { START } from '../src/store/event-store';
-import type { EventStore, NewEvent } from '../src/store/index';
-import { QueueSampled, sample } from './bench-events';
+import type { NewEvent } from '../src/store/index';
+import { type BenchStore, type QueueSample, QueueSampled, sample } from './bench-events';
 import type { RawSql } from './raw-client';
 
 /** One side (ours or raw) of a workload. */
@@ -39,7 +39,7 @@ export const READ_BATCH = 2_000;
 const WARM_OPS = 100;
 
 const TYPE = QueueSampled.type;
-const newEvent = (n: number): NewEvent => ({ type: TYPE, data: sample(n) });
+const newEvent = (n: number): NewEvent<{ type: typeof TYPE; data: QueueSample }> => ({ type: TYPE, data: sample(n) });
 
 /**
  * The raw side writes rows with the same columns and values as append_events (stream_version
@@ -89,7 +89,7 @@ async function concurrently(writers: number, fn: (w: number) => Promise<unknown>
   await Promise.all(Array.from({ length: writers }, (_, w) => fn(w)));
 }
 
-export function singleAppends(store: EventStore, sql: RawSql): Workload {
+export function singleAppends(store: BenchStore, sql: RawSql): Workload {
   const raw = new RawWriter(sql);
   return {
     key: 'single',
@@ -112,7 +112,7 @@ export function singleAppends(store: EventStore, sql: RawSql): Workload {
   };
 }
 
-export function batchAppends(store: EventStore, sql: RawSql): Workload {
+export function batchAppends(store: BenchStore, sql: RawSql): Workload {
   const raw = new RawWriter(sql);
   const batch = (b: number) => Array.from({ length: BATCH_SIZE }, (_, i) => newEvent(b * BATCH_SIZE + i));
   const warmBatches = WARM_OPS / 5;
@@ -137,7 +137,7 @@ export function batchAppends(store: EventStore, sql: RawSql): Workload {
   };
 }
 
-export function concurrentAppends(store: EventStore, sql: RawSql): Workload {
+export function concurrentAppends(store: BenchStore, sql: RawSql): Workload {
   const raw = new RawWriter(sql);
   const warmEach = Math.ceil(WARM_OPS / WRITERS);
   return {
@@ -174,7 +174,7 @@ const rawRead = (sql: RawSql) =>
  * VACUUMs it so neither side pays for setting hint bits on freshly written rows. Returns the
  * number of events the table then holds.
  */
-async function fillForRead(store: EventStore, sql: RawSql): Promise<number> {
+async function fillForRead(store: BenchStore, sql: RawSql): Promise<number> {
   const [{ n }] = await sql<{ n: number }[]>`select count(*)::int as n from events`;
   let missing = READ_EVENTS - n;
   let next = 0;
@@ -194,7 +194,7 @@ async function fillForRead(store: EventStore, sql: RawSql): Promise<number> {
   return Math.max(n, READ_EVENTS);
 }
 
-export function fullRead(store: EventStore, sql: RawSql): Workload {
+export function fullRead(store: BenchStore, sql: RawSql): Workload {
   const problems: string[] = [];
   let expected = READ_EVENTS;
   let rawSum = -1;
@@ -256,6 +256,6 @@ export function fullRead(store: EventStore, sql: RawSql): Workload {
   };
 }
 
-export function storeWorkloads(store: EventStore, sql: RawSql): Workload[] {
+export function storeWorkloads(store: BenchStore, sql: RawSql): Workload[] {
   return [singleAppends(store, sql), batchAppends(store, sql), concurrentAppends(store, sql), fullRead(store, sql)];
 }

@@ -25,4 +25,20 @@ export function defineEvent<T extends string, S extends z.ZodType>(def: EventDef
 }
 
 /** The data type of an event definition. */
-export type EventData<D> = D extends EventDefinition<string, infer S> ? z.infer<S> : never;
+export type EventData<D> = D extends EventDefinition<string, infer S> ? z.output<S> : never;
+
+/** What every event is at the type level: a `type` tag and its data. */
+export interface EventShape {
+  type: string;
+  data: unknown;
+}
+
+/**
+ * The events a definition (or a union of definitions) reads back: `{ type, data }` with `data` as
+ * the schema outputs it (defaults filled). A union in, a discriminated union out: switching on
+ * `type` narrows `data`.
+ */
+export type EventOf<D> = D extends EventDefinition<infer T, infer S> ? { type: T; data: z.output<S> } : never;
+
+/** The events a definition (or union) accepts when appended: `data` as the schema takes it (defaults optional). */
+export type NewEventOf<D> = D extends EventDefinition<infer T, infer S> ? { type: T; data: z.input<S> } : never;

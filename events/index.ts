@@ -1,4 +1,5 @@
 import { AnomalyDetected } from './anomaly';
+import type { EventOf, NewEventOf } from './define';
 import { HealthChecked, HealthSummaryRecorded } from './health';
 import { EventRegistry } from './registry';
 import { ScalingDecided } from './scaling';
@@ -19,24 +20,34 @@ export * from './scaling';
 export * from './task-count';
 export * from './worker';
 
-export const ALL_EVENTS = [
-  TaskCountObserved,
-  TaskCountRejected,
-  ScalingDecided,
-  AnomalyDetected,
-  WorkerSpawnRequested,
-  WorkerSpawned,
-  WorkerSpawnFailed,
-  WorkerActivated,
-  WorkerTerminationRequested,
-  WorkerTerminated,
-  OrphanPodTerminated,
-  HealthChecked,
-  HealthSummaryRecorded,
-] as const;
-
 /** Every event type gpu-scaler writes; the store validates against these. */
-export const appRegistry = new EventRegistry(ALL_EVENTS);
+export const appRegistry = EventRegistry.empty()
+  .with(TaskCountObserved)
+  .with(TaskCountRejected)
+  .with(ScalingDecided)
+  .with(AnomalyDetected)
+  .with(WorkerSpawnRequested)
+  .with(WorkerSpawned)
+  .with(WorkerSpawnFailed)
+  .with(WorkerActivated)
+  .with(WorkerTerminationRequested)
+  .with(WorkerTerminated)
+  .with(OrphanPodTerminated)
+  .with(HealthChecked)
+  .with(HealthSummaryRecorded);
+
+/** The union of every event definition in appRegistry. */
+export type AppEventDefinition = typeof appRegistry extends EventRegistry<infer D> ? D : never;
+/** Every event gpu-scaler reads back, as one discriminated union on `type`: `{ type, data }`. */
+export type AppEvent = EventOf<AppEventDefinition>;
+/** Every event gpu-scaler may append (`data` as its schema takes it: defaulted fields optional). */
+export type AppNewEvent = NewEventOf<AppEventDefinition>;
+/** The name of every event type. */
+export type AppEventType = AppEvent['type'];
+/** The data of one event type, as read. */
+export type DataOf<T extends AppEventType> = Extract<AppEvent, { type: T }>['data'];
+/** The data of one event type, as appended. */
+export type NewDataOf<T extends AppEventType> = Extract<AppNewEvent, { type: T }>['data'];
 
 /** Stream names. */
 export const Streams = {
@@ -45,3 +56,11 @@ export const Streams = {
   reconciliation: 'reconciliation',
   worker: (workerId: string) => `worker-${workerId}`,
 } as const;
+
+/**
+ * A type guard for one event type: `events.filter(isEvent('ScalingDecided'))` keeps those events,
+ * and their `data` is typed (works on stored, projected and new events alike).
+ */
+export function isEvent<T extends AppEventType>(type: T) {
+  return <E extends { type: string }>(e: E): e is Extract<E, { type: T }> => e.type === type;
+}

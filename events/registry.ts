@@ -1,23 +1,27 @@
 import type { z } from 'zod';
-import type { EventDefinition } from './define';
+import { GpuScalerError } from '../src/errors';
+import type { EventDefinition, EventOf } from './define';
 
-export class EventValidationError extends Error {
+export class EventValidationError extends GpuScalerError {
   constructor(
     readonly eventType: string,
     readonly issues: string,
   ) {
-    super(`event ${eventType} is not valid: ${issues}`);
+    super('EVENT_INVALID', `event ${eventType} is not valid: ${issues}`);
     this.name = 'EventValidationError';
   }
 }
 
-export class EventDecodeError extends Error {
+export class EventDecodeError extends GpuScalerError {
   constructor(
     readonly globalPosition: number,
     readonly eventType: string,
     readonly reason: string,
   ) {
-    super(`stored event at global_position ${globalPosition} (${eventType}) cannot be read: ${reason}`);
+    super(
+      'EVENT_UNDECODABLE',
+      `stored event at global_position ${globalPosition} (${eventType}) cannot be read: ${reason}`,
+    );
     this.name = 'EventDecodeError';
   }
 }
@@ -29,18 +33,33 @@ export function formatZodIssues(err: z.ZodError): string {
     .join('; ');
 }
 
-/** The set of event types a store accepts and can read back. */
-export class EventRegistry {
+/**
+ * The set of event types a store accepts and can read back. Its type parameter is the union of
+ * its definitions, so `EventOf<D>` is the discriminated union of every event it reads: build one
+ * with `EventRegistry.empty().with(A).with(B)` (or `new EventRegistry([A, B])`) and the type
+ * follows the definitions.
+ */
+export class EventRegistry<D extends EventDefinition = EventDefinition> {
   private readonly defs = new Map<string, EventDefinition>();
 
-  constructor(defs: Iterable<EventDefinition> = []) {
-    for (const d of defs) this.register(d);
+  constructor(defs: Iterable<D> = []) {
+    for (const d of defs) this.add(d);
   }
 
-  register(def: EventDefinition): this {
+  /** A registry with no event types yet. */
+  static empty(): EventRegistry<never> {
+    return new EventRegistry<never>();
+  }
+
+  /** This registry with one more event type (the type grows with it). */
+  with<D2 extends EventDefinition>(def: D2): EventRegistry<D | D2> {
+    this.add(def);
+    return this as EventRegistry<D | D2>;
+  }
+
+  private add(def: EventDefinition): void {
     if (this.defs.has(def.type)) throw new Error(`event type ${def.type} is registered twice`);
     this.defs.set(def.type, def);
-    return this;
   }
 
   has(type: string): boolean {
@@ -64,6 +83,14 @@ export class EventRegistry {
     const res = def.schema.safeParse(data);
     if (!res.success) throw new EventValidationError(type, formatZodIssues(res.error));
     return { schemaVersion: def.schemaVersion, data: res.data };
+  }
+
+  /**
+   * A stored event as this registry reads it: its data upcast to the current version and validated,
+   * so the result is one member of the registry's union (the only place the type is asserted).
+   */
+  read(globalPosition: number, type: string, schemaVersion: number, data: unknown): EventOf<D> {
+    return { type, data: this.decode(globalPosition, type, schemaVersion, data) } as EventOf<D>;
   }
 
   /** Upcasts stored data to the current version and validates it. */

@@ -12,9 +12,6 @@ export interface AnomalyRow {
   causes: object;
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: validated event data
-type D = any;
-
 /** One row per anomaly. */
 export const anomaliesProjection: Projection<AnomalyRow> = {
   name: 'anomalies',
@@ -23,8 +20,9 @@ export const anomaliesProjection: Projection<AnomalyRow> = {
   columns: ['event_id', 'global_position', 'cycle', 'detected_at', 'kind', 'message', 'figures', 'causes'],
   eventTypes: ['AnomalyDetected'],
   keyOf: (e: ProjectedEvent) => (e.type === 'AnomalyDetected' ? e.eventId : null),
-  evolve(_row, e) {
-    const d = e.data as D;
+  evolve(row, e) {
+    if (e.type !== 'AnomalyDetected') return row;
+    const d = e.data;
     return {
       event_id: e.eventId,
       global_position: e.globalPosition,

@@ -15,9 +15,6 @@ export interface HealthSummaryRow {
   global_position: number;
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: validated event data
-type D = any;
-
 /** One row per periodic health summary (every 20 cycles). */
 export const healthSummariesProjection: Projection<HealthSummaryRow> = {
   name: 'health_summaries',
@@ -38,9 +35,10 @@ export const healthSummariesProjection: Projection<HealthSummaryRow> = {
     'global_position',
   ],
   eventTypes: ['HealthSummaryRecorded'],
-  keyOf: (e: ProjectedEvent) => (e.type === 'HealthSummaryRecorded' ? String((e.data as D).cycle) : null),
-  evolve(_row, e) {
-    const d = e.data as D;
+  keyOf: (e: ProjectedEvent) => (e.type === 'HealthSummaryRecorded' ? String(e.data.cycle) : null),
+  evolve(row, e) {
+    if (e.type !== 'HealthSummaryRecorded') return row;
+    const d = e.data;
     return {
       cycle: d.cycle,
       recorded_at: d.at,

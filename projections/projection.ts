@@ -1,15 +1,14 @@
+import type { EventShape } from '../events/define';
+import type { AppEvent } from '../events/index';
+
 /**
  * What a projection may read of an event: its position, id, type and (decoded) data. Nothing
  * else, so a rebuild reads only these columns from the store; the store's StoredEvent is one.
  * Declared here, not imported from src/store: this folder holds pure definitions that depend on
- * nothing that runs.
+ * nothing that runs. One member of the union `E` (every event by default): a switch on `type`
+ * narrows `data`.
  */
-export interface ProjectedEvent {
-  globalPosition: number;
-  eventId: string;
-  type: string;
-  data: unknown;
-}
+export type ProjectedEvent<E extends EventShape = AppEvent> = { globalPosition: number; eventId: string } & E;
 
 /** A projection row: plain JSON values (timestamps as ISO strings), one column per key. */
 export type ProjectionRow = Record<string, string | number | boolean | null | object>;

@@ -34,9 +34,6 @@ export interface ScalingDecisionRow {
   global_position: number;
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: validated event data
-type D = any;
-
 /** One row per cycle that made a decision, with the whole math. */
 export const scalingDecisionsProjection: Projection<ScalingDecisionRow> = {
   name: 'scaling_decisions',
@@ -75,10 +72,11 @@ export const scalingDecisionsProjection: Projection<ScalingDecisionRow> = {
     'global_position',
   ],
   eventTypes: ['ScalingDecided'],
-  keyOf: (e: ProjectedEvent) => (e.type === 'ScalingDecided' ? String((e.data as D).cycle) : null),
-  evolve(_row, e) {
-    const d = e.data as D;
-    const caps = (d.limits as { name: string }[]).filter((l) => l.name !== 'MIN_ACTIVE_GPUS');
+  keyOf: (e: ProjectedEvent) => (e.type === 'ScalingDecided' ? String(e.data.cycle) : null),
+  evolve(row, e) {
+    if (e.type !== 'ScalingDecided') return row;
+    const d = e.data;
+    const caps = d.limits.filter((l) => l.name !== 'MIN_ACTIVE_GPUS');
     return {
       cycle: d.cycle,
       decided_at: d.at,

@@ -1,3 +1,4 @@
+import type { AppEvent } from '../events/index';
 import type { ProjectedEvent, Projection } from './projection';
 
 export type WorkerStatus = 'spawning' | 'active' | 'terminating' | 'terminated' | 'failed';
@@ -51,9 +52,6 @@ const EMPTY = (workerId: string): WorkerRow => ({
 
 const FINAL: WorkerStatus[] = ['terminated', 'failed'];
 
-// biome-ignore lint/suspicious/noExplicitAny: event data is validated by its schema before it gets here
-type D = any;
-
 /** The events of a worker's lifecycle (OrphanPodTerminated is about a pod no worker owns). */
 export const WORKER_EVENT_TYPES = [
   'WorkerSpawnRequested',
@@ -65,6 +63,13 @@ export const WORKER_EVENT_TYPES = [
 ] as const;
 const workerTypes = new Set<string>(WORKER_EVENT_TYPES);
 
+/** An event of a worker's lifecycle: each has the worker's id. */
+export type WorkerEvent = Extract<AppEvent, { type: (typeof WORKER_EVENT_TYPES)[number] }>;
+
+function isWorkerEvent(e: ProjectedEvent): e is ProjectedEvent<WorkerEvent> {
+  return workerTypes.has(e.type);
+}
+
 /** One row per worker: its lifecycle from spawn request to termination. */
 export const workersProjection: Projection<WorkerRow> = {
   name: 'workers',
@@ -73,56 +78,54 @@ export const workersProjection: Projection<WorkerRow> = {
   columns: Object.keys(EMPTY('')) as (keyof WorkerRow & string)[],
   eventTypes: WORKER_EVENT_TYPES,
   keyOf(e: ProjectedEvent) {
-    return workerTypes.has(e.type) ? ((e.data as D).workerId as string) : null;
+    return isWorkerEvent(e) ? e.data.workerId : null;
   },
   evolve(row, e) {
-    const d = e.data as D;
+    if (!isWorkerEvent(e)) return row;
     // A new object each time (the fold is pure), filled in place: one copy per event, not two.
-    const r: WorkerRow = row ? { ...row } : EMPTY(d.workerId);
+    const r: WorkerRow = row ? { ...row } : EMPTY(e.data.workerId);
     r.last_position = e.globalPosition;
     switch (e.type) {
       case 'WorkerSpawnRequested':
-        r.provider = d.provider;
-        r.cycle = d.cycle;
-        r.decision_event_id = d.decisionEventId;
-        r.ordinal = d.ordinal;
-        r.of_total = d.of;
-        r.requested_at = d.at;
-        r.gpu_count = d.gpus ?? r.gpu_count;
+        r.provider = e.data.provider;
+        r.cycle = e.data.cycle;
+        r.decision_event_id = e.data.decisionEventId;
+        r.ordinal = e.data.ordinal;
+        r.of_total = e.data.of;
+        r.requested_at = e.data.at;
+        r.gpu_count = e.data.gpus ?? r.gpu_count;
         return r;
       case 'WorkerSpawned':
-        r.pod_id = d.podId;
-        r.spawned_at = d.at;
-        r.gpu_count = d.gpuCount ?? r.gpu_count;
-        r.hourly_cost_usd = d.hourlyCostUsd ?? r.hourly_cost_usd;
+        r.pod_id = e.data.podId;
+        r.spawned_at = e.data.at;
+        r.gpu_count = e.data.gpuCount ?? r.gpu_count;
+        r.hourly_cost_usd = e.data.hourlyCostUsd ?? r.hourly_cost_usd;
         return r;
       case 'WorkerSpawnFailed':
         r.status = 'failed';
-        r.failure = `${d.kind}: ${d.error}`;
-        r.terminated_at = d.at;
+        r.failure = `${e.data.kind}: ${e.data.error}`;
+        r.terminated_at = e.data.at;
         return r;
       case 'WorkerActivated':
-        r.pod_id = r.pod_id ?? d.podId;
+        r.pod_id = r.pod_id ?? e.data.podId;
         if (FINAL.includes(r.status) || r.status === 'terminating') return r;
         r.status = 'active';
-        r.active_at = d.at;
+        r.active_at = e.data.at;
         return r;
       case 'WorkerTerminationRequested':
         if (FINAL.includes(r.status)) return r;
         r.status = 'terminating';
-        r.termination_requested_at = d.at;
-        r.termination_reason = d.reason;
-        r.termination_detail = d.detail;
+        r.termination_requested_at = e.data.at;
+        r.termination_reason = e.data.reason;
+        r.termination_detail = e.data.detail;
         return r;
       case 'WorkerTerminated':
-        r.failure = d.failed ? (r.failure ?? `${d.reason}: ${d.detail}`) : r.failure;
-        r.status = d.failed ? 'failed' : 'terminated';
-        r.terminated_at = d.at;
-        r.termination_reason = d.reason;
-        r.termination_detail = d.detail;
+        r.failure = e.data.failed ? (r.failure ?? `${e.data.reason}: ${e.data.detail}`) : r.failure;
+        r.status = e.data.failed ? 'failed' : 'terminated';
+        r.terminated_at = e.data.at;
+        r.termination_reason = e.data.reason;
+        r.termination_detail = e.data.detail;
         return r;
-      default:
-        return row;
     }
   },
 };

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { GpuScalerError } from './errors';
 import { LOG_LEVEL_NAMES } from './logging/levels';
 import { secretValues } from './logging/redact';
 import { DEFAULT_POLICY, POLICY_NAMES, POLICY_SETTING_KEYS, POLICY_SETTINGS } from './policies/index';
@@ -159,9 +160,9 @@ function settingsNotInUse(source: unknown, provider: unknown, policy: unknown): 
   return unused;
 }
 
-export class ConfigError extends Error {
+export class ConfigError extends GpuScalerError {
   constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    super('CONFIG_INVALID', `invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'ConfigError';
   }
 }

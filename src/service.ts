@@ -3,8 +3,9 @@ import { systemClock } from './clock';
 import { type Config, describeConfig, secretsOf } from './config';
 import { embeddedLeaderLock, type LeaderLock, postgresLeaderLock, standingByLine } from './control/leader';
 import { fact } from './control/log';
+import { EXIT, exitCodeFor, hasCode } from './errors';
 import { controlLog } from './logging/control-log';
-import { createLogging, DbLoggingRequiredError, type Logging, logFileProblem, SystemLogsPruner } from './logging/index';
+import { createLogging, type Logging, logFileProblem, SystemLogsPruner } from './logging/index';
 import type { Provider } from './providers/provider';
 import { openStore } from './store/index';
 import { describeTarget, parseDatabaseUrl } from './store/open';
@@ -82,7 +83,7 @@ export async function runService(opts: ServiceOptions): Promise<number> {
   const logFileError = logFile === null ? null : logFileProblem(logFile);
   if (logFileError) {
     (opts.stderr ?? process.stderr).write(`gpu-scaler: ${logFileError}\n`);
-    return 2;
+    return EXIT.usage; // LOG_FILE is a setting that cannot be used: bad configuration
   }
   const store = await openStore({ target, registry: appRegistry, applicationName: 'gpu-scaler', secrets });
   let logging: Logging;
@@ -104,9 +105,9 @@ export async function runService(opts: ServiceOptions): Promise<number> {
     );
   } catch (err) {
     await store.close();
-    if (err instanceof DbLoggingRequiredError) {
+    if (hasCode(err, 'DB_LOGGING_REQUIRED')) {
       (opts.stderr ?? process.stderr).write(`gpu-scaler: ${err.message}\nDB_LOGGING_REQUIRED=true: exiting.\n`);
-      return 1;
+      return exitCodeFor(err); // a runtime failure: 1
     }
     throw err;
   }

@@ -1,21 +1,42 @@
 import { appRegistry } from '../../events/index';
 import { secretsOf } from '../config';
+import { type ErrorCode, EXIT, type ExitCode, exitCodeFor, GpuScalerError } from '../errors';
 import type { EventStore } from '../store/event-store';
 import { openStore } from '../store/index';
 import { describeTarget, parseDatabaseUrl, type StoreTarget } from '../store/open';
 
-/** A CLI failure with a message for the user and an exit code (2: bad usage, 1: failure, 3: nothing found). */
-export class CliError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
-    super(message);
+export { EXIT, exitCodeFor };
+
+/** The code of a CLI failure of each kind of exit: EXIT.usage is bad usage, EXIT.empty nothing found. */
+const CLI_CODES: Record<ExitCode, ErrorCode> = { 0: 'FAILURE', 1: 'FAILURE', 2: 'USAGE', 3: 'NOT_FOUND' };
+
+/**
+ * A CLI failure with a message for the user: bad usage (`new CliError(msg, EXIT.usage)`, code
+ * USAGE), nothing found (EXIT.empty, NOT_FOUND) or a failure (the default, FAILURE). Its exit
+ * code comes from its code, as every error's does (exitCodeFor).
+ */
+export class CliError extends GpuScalerError {
+  constructor(message: string, kind: ExitCode = EXIT.failure, options?: { cause?: unknown }) {
+    super(CLI_CODES[kind], message, options);
     this.name = 'CliError';
+  }
+
+  get exitCode(): ExitCode {
+    return exitCodeFor(this);
   }
 }
 
-export const EXIT = { ok: 0, failure: 1, usage: 2, empty: 3 } as const;
+/**
+ * What a command does with an error that reached the top: prints it (commander printed its own
+ * usage errors already) and returns the exit code, from the error's code.
+ */
+export function reportError(io: Pick<CliIo, 'stderr'>, err: unknown): ExitCode {
+  const exit = exitCodeFor(err);
+  const fromCommander =
+    typeof err === 'object' && err !== null && 'code' in err && String(err.code).startsWith('commander.');
+  if (!fromCommander) io.stderr.write(`gpu-scaler: ${err instanceof Error ? err.message : String(err)}\n`);
+  return exit;
+}
 
 export interface CliIo {
   stdout: NodeJS.WritableStream;

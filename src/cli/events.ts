@@ -1,22 +1,14 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import type { EventData } from '../../events/define';
-import {
-  type AnomalyDetected,
-  appRegistry,
-  type HealthChecked,
-  type HealthSummaryRecorded,
-  type ScalingDecided,
-  type TaskCountObserved,
-  type TaskCountRejected,
-  type WorkerActivated,
-  type WorkerSpawned,
-  type WorkerSpawnFailed,
-  type WorkerSpawnRequested,
-  type WorkerTerminated,
-  type WorkerTerminationRequested,
-} from '../../events/index';
+import { type AppEvent, appRegistry } from '../../events/index';
 import { EventDecodeError } from '../../events/registry';
-import { type Checkpoint, EVENT_COLUMNS, type EventStore, START, type StoredEvent } from '../store/event-store';
+import {
+  type Checkpoint,
+  EVENT_COLUMNS,
+  type EventEnvelope,
+  type EventStore,
+  START,
+  type StoredEvent,
+} from '../store/event-store';
 import { EVENT_TIME_SQL, eventTime } from '../store/event-time';
 import type { StoreTarget } from '../store/open';
 import { CliError, type CliIo, EXIT, withStore } from './context';
@@ -62,13 +54,19 @@ export interface EventsDeps {
   onIdle?: () => void;
 }
 
+/** A stored event this build cannot decode: its type and data as stored, and why. */
+interface UndecodedEvent {
+  type: string;
+  data: unknown;
+  /** Why this build cannot decode the stored data (shown raw). */
+  decodeError: string;
+}
+
 /** An event as shown: decoded when possible, with the time the filters use. */
-export interface ShownEvent extends StoredEvent {
+export type ShownEvent = EventEnvelope & {
   /** The event's own time (data.at, the controller's clock), else when it was recorded. */
   time: Date;
-  /** Set when this build cannot decode the stored data (shown raw). */
-  decodeError?: string;
-}
+} & ((AppEvent & { decodeError?: undefined }) | UndecodedEvent);
 
 export const DEFAULT_LIMIT = 100;
 const SUMMARY_WIDTH = 140;
@@ -188,32 +186,34 @@ export async function queryEvents(
 // ---------------------------------------------------------------------------------------------
 // One line per event
 
-const data = <D>(e: { data: unknown }) => e.data as EventData<D>;
-
 /** A short, human summary of an event's data. */
-export function summarize(e: { type: string; data: unknown; streamId?: string; decodeError?: string }): string {
-  if (e.decodeError) return truncate(`(cannot decode: ${e.decodeError}) ${compactJson(e.data)}`, SUMMARY_WIDTH);
+export function summarize(
+  e: ((AppEvent & { decodeError?: undefined }) | UndecodedEvent) & { streamId?: string },
+): string {
+  if (e.decodeError !== undefined) {
+    return truncate(`(cannot decode: ${e.decodeError}) ${compactJson(e.data)}`, SUMMARY_WIDTH);
+  }
   let s = summaryOf(e);
   // The stream of a worker event already names the worker.
-  const workerId = (e.data as { workerId?: unknown }).workerId;
+  const workerId = 'workerId' in e.data ? e.data.workerId : undefined;
   if (typeof workerId === 'string' && e.streamId === `worker-${workerId}` && s.startsWith(`${workerId} `)) {
     s = s.slice(workerId.length + 1);
   }
   return truncate(s, SUMMARY_WIDTH);
 }
 
-function summaryOf(e: { type: string; data: unknown }): string {
+function summaryOf(e: AppEvent): string {
   switch (e.type) {
     case 'TaskCountObserved': {
-      const d = data<typeof TaskCountObserved>(e);
+      const d = e.data;
       return `cycle ${d.cycle} queued=${d.queued} active=${d.active} total=${d.total}`;
     }
     case 'TaskCountRejected': {
-      const d = data<typeof TaskCountRejected>(e);
+      const d = e.data;
       return `cycle ${d.cycle} answer from ${d.source} rejected: ${d.reason}`;
     }
     case 'ScalingDecided': {
-      const d = data<typeof ScalingDecided>(e);
+      const d = e.data;
       const caps = d.limits.filter((l) => l.name !== 'MIN_ACTIVE_GPUS').map((l) => l.name);
       const floor = d.limits.some((l) => l.name === 'MIN_ACTIVE_GPUS');
       let s = `cycle ${d.cycle} ${d.decision}${d.delta ? ` by ${d.delta}` : ''} desired=${d.desired} current=${d.current.total}`;
@@ -223,31 +223,31 @@ function summaryOf(e: { type: string; data: unknown }): string {
       return s;
     }
     case 'AnomalyDetected': {
-      const d = data<typeof AnomalyDetected>(e);
+      const d = e.data;
       return `cycle ${d.cycle} ${d.kind}: ${d.message}`;
     }
     case 'WorkerSpawnRequested': {
-      const d = data<typeof WorkerSpawnRequested>(e);
+      const d = e.data;
       return `${d.workerId} cycle ${d.cycle} spawn ${d.ordinal}/${d.of} via ${d.provider}`;
     }
     case 'WorkerSpawned': {
-      const d = data<typeof WorkerSpawned>(e);
+      const d = e.data;
       return `${d.workerId} pod ${d.podId} (${d.ordinal}/${d.of})${d.recovered ? ' recovered after a retry' : ''}`;
     }
     case 'WorkerSpawnFailed': {
-      const d = data<typeof WorkerSpawnFailed>(e);
+      const d = e.data;
       return `${d.workerId} (${d.ordinal}/${d.of}) ${d.kind}: ${d.error}`;
     }
     case 'WorkerActivated': {
-      const d = data<typeof WorkerActivated>(e);
+      const d = e.data;
       return `${d.workerId} active on pod ${d.podId}`;
     }
     case 'WorkerTerminationRequested': {
-      const d = data<typeof WorkerTerminationRequested>(e);
+      const d = e.data;
       return `${d.workerId}${d.cycle !== null ? ` cycle ${d.cycle}` : ''} ${d.reason}: ${d.detail}`;
     }
     case 'WorkerTerminated': {
-      const d = data<typeof WorkerTerminated>(e);
+      const d = e.data;
       const extra = [
         d.failed ? 'FAILED' : '',
         d.exitCode !== null ? `exit ${d.exitCode}` : '',
@@ -256,11 +256,11 @@ function summaryOf(e: { type: string; data: unknown }): string {
       return `${d.workerId} ${d.reason}${extra.length ? ` (${extra.join(', ')})` : ''}: ${d.detail}`;
     }
     case 'HealthChecked': {
-      const d = data<typeof HealthChecked>(e);
+      const d = e.data;
       return `cycle ${d.cycle} ${d.status}${d.problems.length ? `: ${d.problems.join('; ')}` : ''}`;
     }
     case 'HealthSummaryRecorded': {
-      const d = data<typeof HealthSummaryRecorded>(e);
+      const d = e.data;
       const tc = d.lastTaskCount;
       const byStatus = Object.entries(d.workersByStatus)
         .map(([k, v]) => `${k} ${v}`)

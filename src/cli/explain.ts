@@ -1,14 +1,13 @@
 import type { Command } from 'commander';
 import { explain } from '../explain/explain';
-import { EVENT_COLUMNS, type EventStore, type StoredEvent } from '../store/event-store';
+import { EVENT_COLUMNS, type EventRow, type EventStore, type StoredEvent } from '../store/event-store';
 import { EVENT_CYCLE_SQL, EVENT_TIME_SQL } from '../store/event-time';
 import { CliError, type CliIo, EXIT, withStore, writeJson } from './context';
 import { toDate } from './output';
 import { clockTime, DURATION_FORMS, NOW_HELP, parseDuration, parseNow, parseTime } from './time';
 
 async function query(store: EventStore, where: string, params: unknown[]): Promise<StoredEvent[]> {
-  // biome-ignore lint/suspicious/noExplicitAny: rows are decoded by the store
-  const rows = await store.db.query<any>(
+  const rows = await store.db.query<EventRow>(
     `select ${EVENT_COLUMNS} from events where ${where} order by global_position limit 5000`,
     params,
   );
@@ -54,7 +53,7 @@ export async function runExplain(store: EventStore, io: CliIo, o: ExplainOptions
       );
     }
     // the cycle before (for "jumped from"), and everything caused by its decision
-    const from = (events[0].data as { at: string }).at;
+    const from = events[0].data.at;
     const to = new Date(Date.parse(from) + windowMs).toISOString();
     const ids = events.filter((e) => e.type === 'ScalingDecided').map((e) => e.eventId);
     const caused = ids.length ? await query(store, `metadata->>'causationId' = any($1::text[])`, [ids]) : [];
@@ -90,7 +89,9 @@ export async function runExplain(store: EventStore, io: CliIo, o: ExplainOptions
     if (ids.length)
       events = dedupe([...events, ...(await query(store, `metadata->>'causationId' = any($1::text[])`, [ids]))]);
   }
-  const firstCycle = Math.min(...events.map((e) => (e.data as { cycle?: number }).cycle ?? Number.POSITIVE_INFINITY));
+  const firstCycle = Math.min(
+    ...events.map((e) => ('cycle' in e.data ? e.data.cycle : null) ?? Number.POSITIVE_INFINITY),
+  );
   const previousTotal = Number.isFinite(firstCycle) ? await totalBefore(store, firstCycle) : null;
   const result = explain(events, { focusCycle, focusAt, previousTotal });
 

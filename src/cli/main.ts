@@ -1,9 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Command, CommanderError } from 'commander';
-import { ConfigError } from '../config';
+import { Command } from 'commander';
 import { packageRoot } from '../util/package-root';
-import { CliError, type CliIo, EXIT, processIo } from './context';
+import { type CliIo, EXIT, processIo, reportError } from './context';
 import { registerDemo } from './demo';
 import { registerEvents } from './events';
 import { registerExplain } from './explain';
@@ -55,19 +54,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
   } catch (err) {
-    if (err instanceof CommanderError) {
-      // help and version exit 0; usage errors were already printed by commander
-      return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
-    }
-    if (err instanceof CliError) {
-      io.stderr.write(`gpu-scaler: ${err.message}\n`);
-      return err.exitCode;
-    }
-    if (err instanceof ConfigError) {
-      io.stderr.write(`gpu-scaler: ${err.message}\n`);
-      return EXIT.usage;
-    }
-    io.stderr.write(`gpu-scaler: ${(err as Error).message ?? err}\n`);
-    return EXIT.failure;
+    // the exit code follows from the error's code (src/errors.ts exitCodeFor); help and --version exit 0
+    return reportError(io, err);
   }
 }

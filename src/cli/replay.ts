@@ -1,9 +1,9 @@
 import { SingleBar } from 'cli-progress';
 import { type Command, Option } from 'commander';
 import { ALL_PROJECTIONS } from '../../projections/index';
+import { hasCode } from '../errors';
 import {
   type AnyProjection,
-  RebuildError,
   type RebuildProgress,
   type RebuildResult,
   rebuildProjections,
@@ -246,7 +246,7 @@ export function registerReplay(program: Command, io: CliIo): void {
             onProgress: (p) => progress.update(p),
           });
         } catch (err) {
-          if (err instanceof RebuildError) throw new CliError(err.message);
+          if (hasCode(err, 'REBUILD')) throw new CliError(err.message, EXIT.failure, { cause: err });
           throw err;
         } finally {
           progress.stop();

@@ -1,9 +1,10 @@
 import { type Command, Option } from 'commander';
 import { ALL_PROJECTIONS } from '../../projections/index';
+import { hasCode } from '../errors';
 import { checkpointName } from '../projections/runner';
 import { pgErrorCode, type Row } from '../store/db';
 import type { EventStore } from '../store/event-store';
-import { READER_ROLE, ReaderRoleError, readAsReader } from '../store/roles';
+import { READER_ROLE, readAsReader } from '../store/roles';
 import { splitStatements } from '../util/sql-statements';
 import { CliError, type CliIo, EXIT, withStore } from './context';
 import { helpExamples, onBrokenPipe, psqlTable, rowCount, toCsv, writeJsonValue } from './output';
@@ -175,7 +176,7 @@ async function runReadOnly(store: EventStore, query: string, timeoutMs: number):
   try {
     rows = await readAsReader(store.db, statement, timeoutMs);
   } catch (err) {
-    if (err instanceof ReaderRoleError) throw new CliError(`sql cannot read safely: ${err.message}`);
+    if (hasCode(err, 'READER_ROLE')) throw new CliError(`sql cannot read safely: ${err.message}`);
     throw explainSqlError(err, statement, timeoutMs) ?? err;
   }
   if (rows.length > 0 && Array.isArray(rows[0])) {

@@ -1,5 +1,5 @@
 import { Streams } from '../../events/index';
-import { ConcurrencyError } from '../store/errors';
+import { hasCode } from '../errors';
 import type { AppendResult, EventStore, NewEvent } from '../store/event-store';
 import type { ControlLog } from './log';
 
@@ -24,7 +24,7 @@ export class ControlStream {
       this.version = res.nextExpectedVersion;
       return res;
     } catch (err) {
-      if (!(err instanceof ConcurrencyError)) throw err;
+      if (!hasCode(err, 'CONCURRENCY')) throw err;
       this.log.log(
         'crit',
         `❌ Another controller wrote to the controller stream (expected version ${this.version}, found ${err.actual}): this cycle is not recorded. Run one controller per store.`,

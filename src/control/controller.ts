@@ -116,14 +116,14 @@ export class Controller {
     this.lastDecision = null;
     this.guard.startedAt = this.d.clock.now();
     for (const e of tail) {
-      const data = e.data as { cycle: number; total?: number; queued?: number; active?: number };
-      this.cycle = Math.max(this.cycle, data.cycle);
+      if ('cycle' in e.data && typeof e.data.cycle === 'number') this.cycle = Math.max(this.cycle, e.data.cycle);
       if (e.type === 'TaskCountObserved') {
-        this.previousTotal = data.total ?? null;
-        this.lastTaskCount = { queued: data.queued ?? 0, active: data.active ?? 0, total: data.total ?? 0 };
+        const { queued, active, total } = e.data;
+        this.previousTotal = total;
+        this.lastTaskCount = { queued, active, total };
       }
       if (e.type === 'ScalingDecided')
-        this.lastDecision = { txId: e.txId, position: e.globalPosition, cycle: data.cycle };
+        this.lastDecision = { txId: e.txId, position: e.globalPosition, cycle: e.data.cycle };
     }
     // anomalies since the last health summary, so a restart does not make the next summary forget them
     this.anomaliesSinceSummary = await anomalyKindsSinceLastSummary(this.d.store.db);

@@ -36,7 +36,9 @@ export type DecisionData = Pick<
   | 'timedOut'
   | 'reasons'
 > &
-  Partial<Pick<PolicyResult, 'gpusPerWorker' | 'currentGpus' | 'burnUsdPerHour' | 'quoteUsdPerHour'>> & {
+  Partial<Pick<PolicyResult, 'gpusPerWorker' | 'burnUsdPerHour' | 'quoteUsdPerHour'>> & {
+    /** Null in decisions recorded before the field. */
+    currentGpus?: number | null;
     cycle: number;
     queued: number;
     active: number;
@@ -103,7 +105,11 @@ function limitText(l: AppliedLimit): string {
 }
 
 /** `4 GPUs (2 per new worker), burning 2.07 USD/h` for a decision that recorded them. */
-export function gpuText(d: Pick<DecisionData, 'gpusPerWorker' | 'currentGpus' | 'burnUsdPerHour'>): string {
+export function gpuText(d: {
+  gpusPerWorker?: number;
+  currentGpus?: number | null;
+  burnUsdPerHour?: number | null;
+}): string {
   const g = d.gpusPerWorker ?? 1;
   const gpus = d.currentGpus == null ? '' : `${d.currentGpus} GPU${d.currentGpus === 1 ? '' : 's'} `;
   const burn = d.burnUsdPerHour == null ? '' : `, burning ${d.burnUsdPerHour.toFixed(2)} USD/h`;

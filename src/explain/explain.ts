@@ -1,9 +1,9 @@
+import type { DataOf } from '../../events/index';
 import { CAPS, gpuText } from '../control/messages';
 import { policyMath } from '../policies/render';
 import type { StoredEvent } from '../store/event-store';
 
-// biome-ignore lint/suspicious/noExplicitAny: validated event data
-type D = any;
+type Decision = DataOf<'ScalingDecided'>;
 
 export interface TimelineLine {
   position: number;
@@ -19,7 +19,7 @@ export interface CycleFacts {
   observed: { queued: number; active: number; total: number; source: string; responseMs: number } | null;
   rejected: { reason: string; raw: string | null } | null;
   previousTotal: number | null;
-  decision: D | null;
+  decision: Decision | null;
   decisionEventId: string | null;
   anomalies: { kind: string; message: string; causes: string[] }[];
   spawns: { ordinal: number; of: number; workerId: string; ok: boolean; podId: string | null; error: string | null }[];
@@ -37,50 +37,49 @@ const n = (x: number, word: string) => `${x} ${word}${x === 1 ? '' : 's'}`;
 
 /** One human line per event, in the operators' words. */
 export function describeEvent(e: StoredEvent): string | null {
-  const d = e.data as D;
   switch (e.type) {
     case 'TaskCountObserved':
-      return `TASK COUNT: Queued=${d.queued}, Active=${d.active}, Total=${d.total} (from ${d.source} in ${Math.round(d.responseMs)} ms)`;
+      return `TASK COUNT: Queued=${e.data.queued}, Active=${e.data.active}, Total=${e.data.total} (from ${e.data.source} in ${Math.round(e.data.responseMs)} ms)`;
     case 'TaskCountRejected':
-      return `⛔ TASK COUNT REJECTED: ${d.reason} (no scaling decision; fleet held)`;
+      return `⛔ TASK COUNT REJECTED: ${e.data.reason} (no scaling decision; fleet held)`;
     case 'ScalingDecided': {
-      const caps = (d.limits as D[]).filter((l) => CAPS.includes(l.name));
-      const head = `SCALING DECISION: Current=${d.current.total}, Desired=${caps.length ? d.requested : d.desired}`;
-      const gpus = d.currentGpus == null || (d.gpusPerWorker ?? 1) === 1 ? '' : ` [${gpuText(d)}]`;
+      const caps = e.data.limits.filter((l) => CAPS.includes(l.name));
+      const head = `SCALING DECISION: Current=${e.data.current.total}, Desired=${caps.length ? e.data.requested : e.data.desired}`;
+      const gpus = e.data.currentGpus == null || (e.data.gpusPerWorker ?? 1) === 1 ? '' : ` [${gpuText(e.data)}]`;
       return caps.length
-        ? `${head}, Final=${d.desired} (${caps.map((l) => `${l.name}=${l.value}`).join(', ')})${gpus}`
+        ? `${head}, Final=${e.data.desired} (${caps.map((l) => `${l.name}=${l.value}`).join(', ')})${gpus}`
         : `${head}${gpus}`;
     }
     case 'AnomalyDetected':
-      return `🚨 ANOMALY DETECTED: ${d.message}`;
+      return `🚨 ANOMALY DETECTED: ${e.data.message}`;
     case 'WorkerSpawnRequested':
       return null;
     case 'WorkerSpawned': {
-      const gpus = d.gpuCount == null ? '' : `, ${n(d.gpuCount, 'GPU')}`;
-      const price = d.hourlyCostUsd == null ? '' : `, ${d.hourlyCostUsd.toFixed(2)} USD/h`;
-      return `✅ Worker ${d.ordinal}/${d.of} spawned (worker ${d.workerId}, pod ${d.podId}${gpus}${price}${d.recovered ? ', found again after a restart' : ''})`;
+      const gpus = e.data.gpuCount == null ? '' : `, ${n(e.data.gpuCount, 'GPU')}`;
+      const price = e.data.hourlyCostUsd == null ? '' : `, ${e.data.hourlyCostUsd.toFixed(2)} USD/h`;
+      return `✅ Worker ${e.data.ordinal}/${e.data.of} spawned (worker ${e.data.workerId}, pod ${e.data.podId}${gpus}${price}${e.data.recovered ? ', found again after a restart' : ''})`;
     }
     case 'WorkerSpawnFailed':
-      return `❌ Failed to spawn worker ${d.ordinal}/${d.of}: ${d.kind}: ${d.error}${candidatesText(d.details)}`;
+      return `❌ Failed to spawn worker ${e.data.ordinal}/${e.data.of}: ${e.data.kind}: ${e.data.error}${candidatesText(e.data.details)}`;
     case 'WorkerActivated':
-      return `🟢 Worker ${d.workerId} is up (pod ${d.podId})`;
+      return `🟢 Worker ${e.data.workerId} is up (pod ${e.data.podId})`;
     case 'WorkerTerminationRequested':
       return null;
     case 'WorkerTerminated':
-      return `🛑 Worker ${d.workerId} terminated: ${d.reason} (${d.detail})${d.failed ? ' [failed]' : ''}`;
+      return `🛑 Worker ${e.data.workerId} terminated: ${e.data.reason} (${e.data.detail})${e.data.failed ? ' [failed]' : ''}`;
     case 'HealthChecked':
-      return `🩺 HEALTH CHECK: ${String(d.status).toUpperCase()}${d.problems.length ? ` - ${d.problems.join('; ')}` : ''}`;
+      return `🩺 HEALTH CHECK: ${String(e.data.status).toUpperCase()}${e.data.problems.length ? ` - ${e.data.problems.join('; ')}` : ''}`;
+    case 'OrphanPodTerminated':
+      return e.type;
     case 'HealthSummaryRecorded':
-      return `📊 HEALTH SUMMARY: ${d.lastWorkerCount} workers, ${n(d.anomaliesSinceLast, 'anomaly')} since the last summary, database logging ${d.dbLoggingHealthy ? 'healthy' : 'NOT healthy'}`;
-    default:
-      return `${e.type}`;
+      return `📊 HEALTH SUMMARY: ${e.data.lastWorkerCount} workers, ${n(e.data.anomaliesSinceLast, 'anomaly')} since the last summary, database logging ${e.data.dbLoggingHealthy ? 'healthy' : 'NOT healthy'}`;
   }
 }
 
-function actionText(d: D): string | null {
+function actionText(d: Decision): string | null {
   if (d.decision === 'SCALE_UP') {
     const wanted = Math.max(d.delta, d.requested - d.current.total);
-    const binding = (d.limits as D[]).filter((l) => CAPS.includes(l.name)).pop();
+    const binding = d.limits.filter((l) => CAPS.includes(l.name)).pop();
     const cap = binding ? ` (capped to ${d.delta} by ${binding.name})` : '';
     return `🚀 SCALING UP: Creating ${n(wanted, 'worker')}${cap}`;
   }
@@ -101,7 +100,7 @@ export function explain(
   const cycles = new Map<number, CycleFacts>();
   const byDecision = new Map<string, CycleFacts>();
   const cycleOf = (e: StoredEvent): number | null => {
-    const c = (e.data as D).cycle ?? e.metadata.cycle;
+    const c = ('cycle' in e.data ? e.data.cycle : null) ?? e.metadata.cycle;
     return typeof c === 'number' ? c : null;
   };
   const facts = (cycle: number, at: string): CycleFacts => {
@@ -124,17 +123,17 @@ export function explain(
     return f;
   };
   for (const e of sorted) {
-    const d = e.data as D;
-    const at: string = d.at ?? e.recordedAt.toISOString();
+    const at: string = e.data.at ?? e.recordedAt.toISOString();
     const cycle = cycleOf(e);
     const text = describeEvent(e);
     if (text) timeline.push({ position: e.globalPosition, at, cycle, type: e.type, text });
     if (e.type === 'ScalingDecided') {
-      const action = actionText(d);
+      const action = actionText(e.data);
       if (action) timeline.push({ position: e.globalPosition, at, cycle, type: 'ScalingAction', text: action });
     }
     if (cycle === null) continue;
     if (e.type === 'TaskCountObserved') {
+      const d = e.data;
       facts(cycle, at).observed = {
         queued: d.queued,
         active: d.active,
@@ -143,38 +142,38 @@ export function explain(
         responseMs: d.responseMs,
       };
     } else if (e.type === 'TaskCountRejected') {
-      facts(cycle, at).rejected = { reason: d.reason, raw: d.raw };
+      facts(cycle, at).rejected = { reason: e.data.reason, raw: e.data.raw };
     } else if (e.type === 'ScalingDecided') {
       const f = facts(cycle, at);
-      f.decision = d;
+      f.decision = e.data;
       f.decisionEventId = e.eventId;
       byDecision.set(e.eventId, f);
     } else if (e.type === 'AnomalyDetected') {
+      const d = e.data;
       facts(cycle, at).anomalies.push({ kind: d.kind, message: d.message, causes: d.causes });
     }
   }
   // worker outcomes, attributed to the decision that caused them
   for (const e of sorted) {
-    const d = e.data as D;
+    if (e.type !== 'WorkerSpawned' && e.type !== 'WorkerSpawnFailed') continue;
     const cause = typeof e.metadata.causationId === 'string' ? byDecision.get(e.metadata.causationId) : undefined;
-    const f = cause ?? (typeof d.cycle === 'number' ? cycles.get(d.cycle) : undefined);
+    const f = cause; // a spawn's outcome carries no cycle of its own: it belongs to its decision
     if (!f) continue;
-    if (e.type === 'WorkerSpawned' || e.type === 'WorkerSpawnFailed') {
-      f.spawns.push({
-        ordinal: d.ordinal,
-        of: d.of,
-        workerId: d.workerId,
-        ok: e.type === 'WorkerSpawned',
-        podId: d.podId ?? null,
-        error: e.type === 'WorkerSpawnFailed' ? `${d.kind}: ${d.error}${candidatesText(d.details)}` : null,
-      });
-    }
+    const d = e.data;
+    f.spawns.push({
+      ordinal: d.ordinal,
+      of: d.of,
+      workerId: d.workerId,
+      ok: e.type === 'WorkerSpawned',
+      podId: e.type === 'WorkerSpawned' ? e.data.podId : null,
+      error: e.type === 'WorkerSpawnFailed' ? `${e.data.kind}: ${e.data.error}${candidatesText(e.data.details)}` : null,
+    });
   }
   for (const e of sorted) {
     if (e.type !== 'WorkerTerminated') continue;
     const c = e.metadata.cycle;
     const f = typeof c === 'number' ? cycles.get(c) : undefined;
-    const d = e.data as D;
+    const d = e.data;
     if (f) f.terminations.push({ workerId: d.workerId, reason: d.reason, detail: d.detail });
   }
 
@@ -225,23 +224,23 @@ export function conclude(f: CycleFacts): string {
     parts.push(
       `The ${d.policy.name} policy computed desired = ${policyMath(d.policy, d.desiredBeforeCaps)}${g === 1 ? '' : ` workers of ${g} GPUs`}.`,
     );
-    const caps = (d.limits as D[]).filter((l) => l.name !== 'MIN_ACTIVE_GPUS');
+    const caps = d.limits.filter((l) => l.name !== 'MIN_ACTIVE_GPUS');
     if (caps.length) {
       parts.push(
         `${caps.map((l) => `${l.name}=${l.value} cut it from ${l.from} to ${l.to}${l.detail ? ` (${l.detail})` : ''}`).join(', then ')}, so the final desired count was ${n(d.desired, 'worker')}.`,
       );
     }
     if (d.currentGpus != null) parts.push(`The fleet held ${gpuText(d)}.`);
-    const floor = (d.limits as D[]).find((l) => l.name === 'MIN_ACTIVE_GPUS');
+    const floor = d.limits.find((l) => l.name === 'MIN_ACTIVE_GPUS');
     if (floor) parts.push(`The floor MIN_ACTIVE_GPUS=${floor.value} raised it from ${floor.from} to ${floor.to}.`);
     const current = `${d.current.total} worker${d.current.total === 1 ? '' : 's'} (${d.current.active} active, ${d.current.spawning} spawning)`;
     if (d.decision === 'SCALE_UP') parts.push(`With ${current} it decided to SCALE UP by ${d.delta}.`);
     else if (d.decision === 'SCALE_DOWN') {
       parts.push(
-        `With ${current} it decided to SCALE DOWN by ${d.delta}: ${(d.terminate as D[]).map((t) => `${t.workerId} (${t.reason})`).join(', ')}.`,
+        `With ${current} it decided to SCALE DOWN by ${d.delta}: ${d.terminate.map((t) => `${t.workerId} (${t.reason})`).join(', ')}.`,
       );
     } else parts.push(`With ${current} it decided to MAINTAIN.`);
-    const notes = (d.reasons as string[]).filter((r) => /kept|held|stuck/.test(r));
+    const notes = d.reasons.filter((r) => /kept|held|stuck/.test(r));
     if (notes.length) parts.push(`${notes.map((r) => r[0].toUpperCase() + r.slice(1)).join('. ')}.`);
   }
   if (f.anomalies.length) {

@@ -1,3 +1,4 @@
+import { GpuScalerError } from '../errors';
 import type { Sql } from '../store/db';
 import { describeError, errorType } from './errors-file';
 import { INSERT_SYSTEM_LOGS, type SystemLogRow } from './system-log-row';
@@ -6,29 +7,29 @@ import { INSERT_SYSTEM_LOGS, type SystemLogRow } from './system-log-row';
  * Database logging was required (`dbLoggingRequired: true`) but could not start. The caller
  * should exit non-zero; db_logging_errors.log has already been written.
  */
-export class DbLoggingRequiredError extends Error {
+export class DbLoggingRequiredError extends GpuScalerError {
   /** Type of the underlying error, e.g. `DatabaseError`. */
   readonly errorType: string;
 
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super('DB_LOGGING_REQUIRED', message, options);
     this.name = 'DbLoggingRequiredError';
     this.errorType = options?.cause === undefined ? 'Error' : errorType(options.cause);
   }
 }
 
 /** Database logging cannot even be attempted: no database, or it was switched off yet required. */
-export class DbLoggingUnavailableError extends Error {
+export class DbLoggingUnavailableError extends GpuScalerError {
   constructor(message: string) {
-    super(message);
+    super('DB_LOGGING_UNAVAILABLE', message);
     this.name = 'DbLoggingUnavailableError';
   }
 }
 
 /** The probe did not answer in time. */
-export class DbLoggingTimeoutError extends Error {
+export class DbLoggingTimeoutError extends GpuScalerError {
   constructor(message: string) {
-    super(message);
+    super('DB_LOGGING_TIMEOUT', message);
     this.name = 'DbLoggingTimeoutError';
   }
 }

@@ -66,8 +66,7 @@ export interface PolicyDecision {
 }
 
 /** A zod object of settings: UPPER_SNAKE_CASE keys, each with its default (or optional). */
-// biome-ignore lint/suspicious/noExplicitAny: any shape of settings
-export type SettingsSchema = z.ZodObject<any>;
+export type SettingsSchema = z.ZodObject<z.ZodRawShape>;
 
 export interface Policy<S extends SettingsSchema = SettingsSchema> {
   /** The name `POLICY` and `--policy` select, recorded in every ScalingDecided. */

@@ -1,5 +1,6 @@
 import { ALL_PROJECTIONS } from '../../projections/index';
 import type { ProjectedEvent, Projection, ProjectionRow } from '../../projections/projection';
+import { GpuScalerError } from '../errors';
 import { reached } from '../store/checkpoints';
 import { copyText } from '../store/copy-text';
 import { type Db, quoteIdent, type Sql } from '../store/db';
@@ -151,9 +152,9 @@ export interface RebuildResult {
   eventsPerSecond: number;
 }
 
-export class RebuildError extends Error {
+export class RebuildError extends GpuScalerError {
   constructor(message: string) {
-    super(message);
+    super('REBUILD', message);
     this.name = 'RebuildError';
   }
 }
@@ -259,12 +260,7 @@ async function readRows(
 function decodeRows(store: EventStore, rows: EventRow[], prof: RebuildProfile): ProjectedEvent[] {
   const t0 = performance.now();
   const events = rows.map(
-    (r): ProjectedEvent => ({
-      globalPosition: r.global_position,
-      eventId: r.event_id,
-      type: r.event_type,
-      data: store.decodeData(r),
-    }),
+    (r): ProjectedEvent => ({ globalPosition: r.global_position, eventId: r.event_id, ...store.read(r) }),
   );
   prof.decodeMs += performance.now() - t0;
   return events;

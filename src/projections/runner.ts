@@ -1,7 +1,8 @@
 import EventEmitter from 'eventemitter3';
 import type { Projection } from '../../projections/projection';
+import { hasCode } from '../errors';
 import type { EventStore } from '../store/event-store';
-import { CheckpointConflictError, Subscription } from '../store/subscription';
+import { Subscription } from '../store/subscription';
 import { applyToTable } from './writer';
 
 export const checkpointName = (p: Projection) => `projection:${p.name}`;
@@ -44,7 +45,7 @@ export class ProjectionRunner extends EventEmitter<{ error: [err: unknown, proje
         try {
           n += await s.catchUp();
         } catch (err) {
-          if (!(err instanceof CheckpointConflictError)) throw err;
+          if (!hasCode(err, 'CHECKPOINT_CONFLICT')) throw err;
           n += await s.catchUp(); // moved by a replay swap: continue from the stored checkpoint
         }
       }
@@ -75,7 +76,7 @@ export class ProjectionRunner extends EventEmitter<{ error: [err: unknown, proje
       this.catchUp().then(
         () => this.schedule(this.pollIntervalMs),
         (err) => {
-          if (err instanceof CheckpointConflictError) return this.schedule(0); // reloads next time
+          if (hasCode(err, 'CHECKPOINT_CONFLICT')) return this.schedule(0); // reloads next time
           this.emit('error', err, 'projections');
           this.schedule(Math.min(5000, this.pollIntervalMs * 2));
         },

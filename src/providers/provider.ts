@@ -1,3 +1,5 @@
+import { GpuScalerError } from '../errors';
+
 /**
  * A GPU provider: where workers run. Each provider is one file behind this interface
  * (simulated.ts now; runpod and local later). Spawning is idempotent by key: a spawn retried with
@@ -61,7 +63,7 @@ export type ProviderErrorKind =
   | 'error';
 
 /** A provider failure, classified: capacity failures are not worker failures. */
-export class ProviderError extends Error {
+export class ProviderError extends GpuScalerError {
   constructor(
     readonly kind: ProviderErrorKind,
     message: string,
@@ -69,8 +71,14 @@ export class ProviderError extends Error {
     /** Structured detail for events and `explain` (e.g. `{candidates: [...]}` of a capacity failure); no secrets. */
     readonly details?: Record<string, unknown>,
   ) {
-    super(message);
+    super('PROVIDER', message);
     this.name = 'ProviderError';
+  }
+}
+
+declare module '../errors' {
+  interface CodedErrors {
+    PROVIDER: ProviderError;
   }
 }
 

@@ -1,12 +1,13 @@
-import { Streams } from '../../events/index';
+import { type AppEvent, type DataOf, Streams } from '../../events/index';
 import type { TerminationPick } from '../../events/scaling';
 import type { SpawnFailureKind, TerminationReason } from '../../events/worker';
 import type { Clock } from '../clock';
 import { fleetBurnUsd, fleetGpus, readFleet } from '../control/fleet';
 import { deterministicId, shortHash } from '../control/ids';
 import { type ControlLog, fact } from '../control/log';
-import { actionLine, type DecisionData, spawnedLine, spawnFailedLine, terminatedLine } from '../control/messages';
+import { actionLine, spawnedLine, spawnFailedLine, terminatedLine } from '../control/messages';
 import { isRefusal, REFUSALS } from '../control/provider-refusals';
+import { hasCode } from '../errors';
 import { type PodInfo, type Provider, ProviderError } from '../providers/provider';
 import type { EventStore, NewEvent, StoredEvent } from '../store/event-store';
 import { Subscription } from '../store/subscription';
@@ -31,13 +32,9 @@ export interface ReactorDeps {
   maxHourlyCostUsd?: number | null;
 }
 
-interface ScalingDecidedData extends DecisionData {
-  at: string;
-  settings: { MAX_ACTIVE_GPUS: number; MAX_HOURLY_COST_USD?: number | null };
-  terminate: (TerminationPick & { reason: string })[];
-  timedOut: (TerminationPick & { reason: string })[];
-  expired?: (TerminationPick & { reason: string })[];
-}
+type ScalingDecidedData = DataOf<'ScalingDecided'>;
+/** A decision as the reactor reads it from the store. */
+type DecisionEvent = StoredEvent<Extract<AppEvent, { type: 'ScalingDecided' }>>;
 
 /** The worker id of spawn i of a decision; also its idempotency key and part of its pod name. */
 export const workerIdFor = (cycle: number, decisionEventId: string, ordinal: number) =>
@@ -80,12 +77,12 @@ export class Reactor {
   }
 
   /** Acts on one decision: spawns for SCALE_UP, terminates idle and timed-out workers. */
-  async act(e: StoredEvent): Promise<void> {
-    const d = e.data as ScalingDecidedData;
+  async act(e: DecisionEvent): Promise<void> {
+    const d = e.data;
     for (const t of d.timedOut) {
       await this.terminate(t, 'spawning_timeout', d.cycle, true);
     }
-    for (const t of d.expired ?? []) {
+    for (const t of d.expired) {
       await this.terminate(t, 'lifetime', d.cycle, false);
     }
     if (d.decision === 'SCALE_UP') {
@@ -110,7 +107,7 @@ export class Reactor {
 
   /** Spawns worker `ordinal` of a decision; resolves to the failure kind, if it failed. */
   private async spawn(
-    e: StoredEvent,
+    e: DecisionEvent,
     d: ScalingDecidedData,
     ordinal: number,
     stale: boolean,
@@ -123,7 +120,7 @@ export class Reactor {
     const history = await store.readStream(stream);
     let maxHourlyCostUsd: number | undefined;
     const done = history.find((h) => h.type === 'WorkerSpawned' || h.type === 'WorkerSpawnFailed');
-    if (done) return done.type === 'WorkerSpawnFailed' ? (done.data as { kind: SpawnFailureKind }).kind : null;
+    if (done) return done.type === 'WorkerSpawnFailed' ? done.data.kind : null;
     if (history.length === 0) {
       if (stale) {
         log.log('warning', `⏭️ Not spawning worker ${ordinal}/${of} of cycle #${d.cycle}: the decision is stale`, {
@@ -199,10 +196,10 @@ export class Reactor {
         ...(maxHourlyCostUsd !== undefined ? { maxHourlyCostUsd } : {}),
       });
     } catch (err) {
-      let kind: SpawnFailureKind = err instanceof ProviderError ? err.kind : 'error';
+      let kind: SpawnFailureKind = hasCode(err, 'PROVIDER') ? err.kind : 'error';
       if (skip && history.length === 0) kind = skip.kind;
       const details =
-        err instanceof ProviderError && err.details && !(skip && history.length === 0) ? err.details : undefined;
+        hasCode(err, 'PROVIDER') && err.details && !(skip && history.length === 0) ? err.details : undefined;
       const data = {
         workerId,
         at: clock.now().toISOString(),
@@ -256,8 +253,8 @@ export class Reactor {
     const stream = Streams.worker(pick.workerId);
     const history = await store.readStream(stream);
     if (history.some((h) => h.type === 'WorkerTerminated' || h.type === 'WorkerSpawnFailed')) return;
-    const podId =
-      pick.podId ?? (history.find((h) => h.type === 'WorkerSpawned')?.data as { podId?: string })?.podId ?? null;
+    const spawned = history.find((h) => h.type === 'WorkerSpawned');
+    const podId = pick.podId ?? spawned?.data.podId ?? null;
     // Asked before a crash? Then only finish the job: its event has the time of the first ask.
     if (!history.some((h) => h.type === 'WorkerTerminationRequested')) {
       await store.append(stream, [
@@ -280,7 +277,6 @@ export class Reactor {
       }
     }
     if (podId) await provider.terminate(podId, `${reason}: ${detail} (cycle #${cycle})`);
-    const spawnedAt = history.find((h) => h.type === 'WorkerSpawned')?.data as { at?: string } | undefined;
     const now = clock.now();
     const data = {
       workerId: pick.workerId,
@@ -290,7 +286,7 @@ export class Reactor {
       detail,
       failed,
       exitCode: null,
-      gpuSeconds: spawnedAt?.at ? Math.max(0, Math.round((now.getTime() - Date.parse(spawnedAt.at)) / 1000)) : null,
+      gpuSeconds: spawned ? Math.max(0, Math.round((now.getTime() - Date.parse(spawned.data.at)) / 1000)) : null,
     };
     await store.append(stream, [
       { type: 'WorkerTerminated', eventId: deterministicId(`${pick.workerId}:terminated`), data, metadata: { cycle } },

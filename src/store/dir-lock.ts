@@ -1,12 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { GpuScalerError } from '../errors';
 
-export class DataDirLockedError extends Error {
+export class DataDirLockedError extends GpuScalerError {
   constructor(
     readonly dataDir: string,
     readonly pid: number,
   ) {
     super(
+      'DATA_DIR_LOCKED',
       `the embedded store ${dataDir} is in use by process ${pid}; PGlite allows one process at a time. ` +
         'Stop that process, or point DATABASE_URL at a PostgreSQL server to share the store between processes.',
     );

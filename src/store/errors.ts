@@ -1,15 +1,17 @@
+import { GpuScalerError } from '../errors';
 import { type PgError, pgErrorCode } from './db';
 
 export type ExpectedVersion = 'any' | 'no_stream' | 'stream_exists' | number;
 
 /** The stream was not at the version the caller expected. */
-export class ConcurrencyError extends Error {
+export class ConcurrencyError extends GpuScalerError {
   constructor(
     readonly streamId: string,
     readonly expected: ExpectedVersion,
     readonly actual: number,
   ) {
     super(
+      'CONCURRENCY',
       `wrong expected version for stream "${streamId}": expected ${describeExpected(expected)}, actual version ${actual}`,
     );
     this.name = 'ConcurrencyError';
@@ -17,16 +19,24 @@ export class ConcurrencyError extends Error {
 }
 
 /** An event id already stored belongs to a different event. */
-export class EventIdConflictError extends Error {
+export class EventIdConflictError extends GpuScalerError {
   constructor(
     readonly streamId: string,
     readonly eventIds: string[],
   ) {
     super(
+      'EVENT_ID_CONFLICT',
       `event id ${eventIds.join(', ')} is already stored for a different event (appending to "${streamId}"): ` +
         'a retry must resend the same event; a new event needs a new id',
     );
     this.name = 'EventIdConflictError';
+  }
+}
+
+declare module '../errors' {
+  interface CodedErrors {
+    CONCURRENCY: ConcurrencyError;
+    EVENT_ID_CONFLICT: EventIdConflictError;
   }
 }
 

@@ -1,6 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import EventEmitter from 'eventemitter3';
+import type { EventDefinition, EventOf, EventShape, NewEventOf } from '../../events/define';
+import type { AppEvent, AppEventDefinition, AppNewEvent } from '../../events/index';
 import { EventDecodeError, type EventRegistry } from '../../events/registry';
+import { hasCode } from '../errors';
 import { makeRedactor, type Redactor, redactStrings } from '../logging/redact';
 import { type AppendRow, appendRows } from './append';
 import type { Db, Sql } from './db';
@@ -13,26 +16,33 @@ export interface EventMetadata {
   [key: string]: unknown;
 }
 
-export interface NewEvent<T = unknown> {
-  type: string;
-  data: T;
+/**
+ * An event to append: one member of the union `N` (by default every event gpu-scaler writes), so
+ * `type` must be a literal the registry knows and `data` must fit that type's schema.
+ */
+export type NewEvent<N extends EventShape = AppNewEvent> = N & {
   /** A stable id makes a retry idempotent; a fresh uuid is made when absent. */
   eventId?: string;
   metadata?: EventMetadata;
-}
+};
 
-export interface StoredEvent<T = unknown> {
+/** What the store keeps around every event's `type` and `data`. */
+export interface EventEnvelope {
   globalPosition: number;
   streamId: string;
   streamVersion: number;
   eventId: string;
-  type: string;
   schemaVersion: number;
-  data: T;
   metadata: EventMetadata;
   txId: string;
   recordedAt: Date;
 }
+
+/**
+ * A stored event, upcast and validated: the envelope and one member of the union `E` (by default
+ * every event gpu-scaler reads), so a switch on `type` narrows `data` with no cast.
+ */
+export type StoredEvent<E extends EventShape = AppEvent> = EventEnvelope & E;
 
 export interface AppendResult {
   /** The stream's version after the append (for the next expectedVersion). */
@@ -52,8 +62,8 @@ export interface Checkpoint {
 
 export const START: Checkpoint = Object.freeze({ txId: '0', position: 0 });
 
-export interface ReadBatch {
-  events: StoredEvent[];
+export interface ReadBatch<E extends EventShape = AppEvent> {
+  events: StoredEvent<E>[];
   /** The checkpoint after the last event (unchanged when the batch is empty). */
   checkpoint: Checkpoint;
 }
@@ -94,7 +104,7 @@ export interface EventRow {
  * The event store API. The same SQL runs on a PostgreSQL server and on PGlite; the backend only
  * changes the `Db` underneath.
  */
-export class EventStore {
+export class EventStore<D extends EventDefinition = AppEventDefinition> {
   /** 'appended' fires after a local append commits; 'wake' also for notifications from other processes. */
   readonly signals = new EventEmitter<{ appended: [streamId: string]; wake: [] }>();
   private unlisten?: () => Promise<void>;
@@ -106,7 +116,7 @@ export class EventStore {
 
   constructor(
     readonly db: Db,
-    readonly registry: EventRegistry,
+    readonly registry: EventRegistry<D>,
     /** The executor this store runs on: the pool, or one transaction. */
     readonly sql: Sql = db,
     private readonly inTransaction = false,
@@ -144,7 +154,7 @@ export class EventStore {
    * Runs fn with a store bound to one transaction: appends and reads in it commit together.
    * Local 'appended' signals fire after the commit.
    */
-  async transaction<T>(fn: (store: EventStore) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (store: EventStore<D>) => Promise<T>): Promise<T> {
     if (this.inTransaction) return fn(this);
     const streams = new Set<string>();
     const result = await this.db.transaction(async (tx) => {
@@ -166,7 +176,7 @@ export class EventStore {
    */
   async append(
     streamId: string,
-    events: readonly NewEvent[],
+    events: readonly NewEvent<NewEventOf<D>>[],
     opts: { expectedVersion?: ExpectedVersion } = {},
   ): Promise<AppendResult> {
     const expected = opts.expectedVersion ?? 'any';
@@ -264,7 +274,10 @@ export class EventStore {
   }
 
   /** Events of one stream in order, from `fromVersion` (inclusive, default 1). */
-  async readStream(streamId: string, opts: { fromVersion?: number; limit?: number } = {}): Promise<StoredEvent[]> {
+  async readStream(
+    streamId: string,
+    opts: { fromVersion?: number; limit?: number } = {},
+  ): Promise<StoredEvent<EventOf<D>>[]> {
     const rows = await this.sql.query<EventRow>(
       `select ${EVENT_COLUMNS} from events where stream_id = $1 and stream_version >= $2 order by stream_version limit $3`,
       [streamId, opts.fromVersion ?? 1, opts.limit ?? 1_000_000_000],
@@ -273,7 +286,7 @@ export class EventStore {
   }
 
   /** The last `count` events of a stream, oldest first. */
-  async readStreamTail(streamId: string, count: number): Promise<StoredEvent[]> {
+  async readStreamTail(streamId: string, count: number): Promise<StoredEvent<EventOf<D>>[]> {
     const rows = await this.sql.query<EventRow>(
       `select * from (select ${EVENT_COLUMNS} from events where stream_id = $1 order by stream_version desc limit $2) t
         order by stream_version`,
@@ -292,7 +305,7 @@ export class EventStore {
    * last visible event of any type: when the page comes back short, everything up to it was seen,
    * and the checkpoint moves there even if the page is empty.
    */
-  async readBatch(after: Checkpoint, limit = 1000, types?: readonly string[]): Promise<ReadBatch> {
+  async readBatch(after: Checkpoint, limit = 1000, types?: readonly string[]): Promise<ReadBatch<EventOf<D>>> {
     const visible = `((tx_id::text)::bigint, global_position) > ($1::bigint, $2::bigint)
           and tx_id < pg_snapshot_xmin(pg_current_snapshot())`;
     if (!types) {
@@ -328,7 +341,7 @@ export class EventStore {
   }
 
   /** Every committed event after a checkpoint, batch by batch, until caught up. */
-  async *readAll(opts: { after?: Checkpoint; batchSize?: number } = {}): AsyncGenerator<StoredEvent[]> {
+  async *readAll(opts: { after?: Checkpoint; batchSize?: number } = {}): AsyncGenerator<StoredEvent<EventOf<D>>[]> {
     let cp = opts.after ?? START;
     for (;;) {
       const batch = await this.readBatch(cp, opts.batchSize ?? 2000);
@@ -346,26 +359,25 @@ export class EventStore {
     return rows[0].p;
   }
 
-  /** A row's data upcast and validated (zod), or an error naming the event's position. */
-  decodeData(r: Pick<EventRow, 'global_position' | 'event_type' | 'schema_version' | 'data'>): unknown {
+  /** A row's type and data as one member of the registry's union: upcast and validated, or an error naming its position. */
+  read(r: Pick<EventRow, 'global_position' | 'event_type' | 'schema_version' | 'data'>): EventOf<D> {
     try {
-      return this.registry.decode(r.global_position, r.event_type, r.schema_version, r.data);
+      return this.registry.read(r.global_position, r.event_type, r.schema_version, r.data);
     } catch (err) {
-      if (err instanceof EventDecodeError) throw err;
+      if (hasCode(err, 'EVENT_UNDECODABLE')) throw err;
       throw new EventDecodeError(r.global_position, r.event_type, (err as Error).message);
     }
   }
 
   /** Turns a row into a typed event: upcast and validated, or an error naming its position. */
-  decode(r: EventRow): StoredEvent {
+  decode(r: EventRow): StoredEvent<EventOf<D>> {
     return {
       globalPosition: r.global_position,
       streamId: r.stream_id,
       streamVersion: r.stream_version,
       eventId: r.event_id,
-      type: r.event_type,
+      ...this.read(r), // type, then data
       schemaVersion: r.schema_version,
-      data: this.decodeData(r),
       metadata: r.metadata ?? {},
       txId: r.tx_id,
       recordedAt: r.recorded_at instanceof Date ? r.recorded_at : new Date(r.recorded_at as unknown as string),

@@ -1,3 +1,5 @@
+import type { EventDefinition } from '../../events/define';
+import type { AppEventDefinition } from '../../events/index';
 import type { EventRegistry } from '../../events/registry';
 import type { Db } from './db';
 import { EventStore } from './event-store';
@@ -5,11 +7,11 @@ import { migrate, migrationStatus, pendingError } from './migrator';
 import { openDb, parseDatabaseUrl, type StoreTarget } from './open';
 
 export { ConcurrencyError, EventIdConflictError, type ExpectedVersion } from './errors';
-export { type Checkpoint, EventStore, type NewEvent, START, type StoredEvent } from './event-store';
+export { type Checkpoint, type EventEnvelope, EventStore, type NewEvent, START, type StoredEvent } from './event-store';
 export { Subscription } from './subscription';
 
-export interface OpenStoreOptions {
-  registry: EventRegistry;
+export interface OpenStoreOptions<D extends EventDefinition = AppEventDefinition> {
+  registry: EventRegistry<D>;
   /** Where: a parsed target, or a DATABASE_URL string (undefined = the embedded default). */
   target?: StoreTarget | string;
   schema?: string;
@@ -26,7 +28,7 @@ export interface OpenStoreOptions {
 }
 
 /** Opens the database, applies pending migrations and returns the event store. */
-export async function openStore(opts: OpenStoreOptions): Promise<EventStore> {
+export async function openStore<D extends EventDefinition>(opts: OpenStoreOptions<D>): Promise<EventStore<D>> {
   const target = typeof opts.target === 'object' ? opts.target : parseDatabaseUrl(opts.target);
   const db = await openDb(target, { schema: opts.schema, applicationName: opts.applicationName });
   const store = await storeOn(db, opts.registry, opts.listen ?? true, opts.migrate ?? true);
@@ -35,12 +37,12 @@ export async function openStore(opts: OpenStoreOptions): Promise<EventStore> {
 }
 
 /** Migrates an open database (or, with migrate false, checks it is migrated) and wraps it in an event store. */
-export async function storeOn(
+export async function storeOn<D extends EventDefinition>(
   db: Db,
-  registry: EventRegistry,
+  registry: EventRegistry<D>,
   listen = true,
   migrateFirst = true,
-): Promise<EventStore> {
+): Promise<EventStore<D>> {
   try {
     if (migrateFirst) await migrate(db);
     else {

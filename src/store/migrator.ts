@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { GpuScalerError } from '../errors';
 import { packageRoot } from '../util/package-root';
 import { type Db, quoteIdent } from './db';
 
@@ -11,9 +12,9 @@ export interface Migration {
   checksum: string;
 }
 
-export class MigrationError extends Error {
+export class MigrationError extends GpuScalerError {
   constructor(message: string) {
-    super(message);
+    super('MIGRATION', message);
     this.name = 'MigrationError';
   }
 }

@@ -1,3 +1,4 @@
+import type { EventDefinition, EventOf } from '../../events/define';
 import type { Sql } from './db';
 import { type Checkpoint, EVENT_COLUMNS, type EventRow, type EventStore, type StoredEvent } from './event-store';
 
@@ -12,11 +13,11 @@ import { type Checkpoint, EVENT_COLUMNS, type EventRow, type EventStore, type St
  * committed event now, for a reader that folds them onto a projection it has read already (a
  * reader that checkpoints must use readBatch).
  */
-export async function readCommittedAfter(
-  store: EventStore,
+export async function readCommittedAfter<D extends EventDefinition>(
+  store: EventStore<D>,
   after: Checkpoint,
   streamPrefix: string,
-): Promise<StoredEvent[]> {
+): Promise<StoredEvent<EventOf<D>>[]> {
   const rows = await store.sql.query<EventRow>(
     `select ${EVENT_COLUMNS} from events
       where ((tx_id::text)::bigint, global_position) > ($1::bigint, $2::bigint) and stream_id like $3

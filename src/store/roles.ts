@@ -1,3 +1,4 @@
+import { GpuScalerError } from '../errors';
 import { type Db, pgErrorCode, type Row, type Sql } from './db';
 
 /**
@@ -17,9 +18,9 @@ const POWERFUL_ROLES = [
   WRITER_ROLE,
 ];
 
-export class ReaderRoleError extends Error {
+export class ReaderRoleError extends GpuScalerError {
   constructor(message: string) {
-    super(message);
+    super('READER_ROLE', message);
     this.name = 'ReaderRoleError';
   }
 }

@@ -1,9 +1,12 @@
 import EventEmitter from 'eventemitter3';
+import type { EventDefinition, EventOf } from '../../events/define';
+import type { AppEventDefinition } from '../../events/index';
+import { GpuScalerError } from '../errors';
 import { advanceCheckpoint, loadCheckpoint, reached } from './checkpoints';
 import type { Sql } from './db';
 import type { Checkpoint, EventStore, StoredEvent } from './event-store';
 
-export interface SubscriptionOptions {
+export interface SubscriptionOptions<D extends EventDefinition = AppEventDefinition> {
   /** The checkpoint's name in projection_checkpoints. */
   name: string;
   /**
@@ -11,7 +14,7 @@ export interface SubscriptionOptions {
    * checkpoint update, so its writes and the checkpoint commit together (exactly once). Without,
    * the checkpoint moves after it returns (at least once: the handler must be idempotent).
    */
-  handle: (events: StoredEvent[], ctx: { tx: Sql; store: EventStore }) => Promise<void>;
+  handle: (events: StoredEvent<EventOf<D>>[], ctx: { tx: Sql; store: EventStore<D> }) => Promise<void>;
   transactional?: boolean;
   batchSize?: number;
   /**
@@ -26,9 +29,9 @@ export interface SubscriptionOptions {
   maxBackoffMs?: number;
 }
 
-export class CheckpointConflictError extends Error {
+export class CheckpointConflictError extends GpuScalerError {
   constructor(name: string) {
-    super(`checkpoint "${name}" was moved by another process; reloading it`);
+    super('CHECKPOINT_CONFLICT', `checkpoint "${name}" was moved by another process; reloading it`);
     this.name = 'CheckpointConflictError';
   }
 }
@@ -39,7 +42,7 @@ export class CheckpointConflictError extends Error {
  * (a lost connection, say) it backs off and resumes from the stored checkpoint, so nothing is
  * skipped and, for transactional handlers, nothing is applied twice.
  */
-export class Subscription extends EventEmitter<{
+export class Subscription<D extends EventDefinition = AppEventDefinition> extends EventEmitter<{
   error: [err: unknown];
   batch: [count: number, checkpoint: Checkpoint];
   caughtUp: [checkpoint: Checkpoint];
@@ -55,8 +58,8 @@ export class Subscription extends EventEmitter<{
   };
 
   constructor(
-    private readonly store: EventStore,
-    private readonly opts: SubscriptionOptions,
+    private readonly store: EventStore<D>,
+    private readonly opts: SubscriptionOptions<D>,
   ) {
     super();
   }

@@ -3,8 +3,9 @@ import { describeOnStores, positions, type RecordedEvent, runMain, useTimelineSt
 /** The operators' spurious jump: the task source says 51 at this time. */
 const JUMP_AT = '2026-11-27T18:25:42.000Z';
 
-type Data = Record<string, unknown> & { cycle?: number; at?: string };
-const data = (e: RecordedEvent) => e.data as Data;
+/** The fields these assertions read of any event (a widening of its typed data, not a cast). */
+type Data = { readonly [k: string]: unknown; cycle?: number | null; at?: string };
+const data = (e: RecordedEvent): Data => e.data;
 
 let dir: string;
 let recorded: RecordedEvent[];

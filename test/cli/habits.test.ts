@@ -45,7 +45,7 @@ describe('one set of CLI habits', () => {
 
   test('--now sets what a time of day means in events, explain and replay, and is checked the same way', async () => {
     const now = `${TIMELINE_DAY}T20:00:00Z`;
-    const atJump = (e: RecordedEvent) => (e.data as { at?: string }).at === `${TIMELINE_DAY}T18:25:42.000Z`;
+    const atJump = (e: RecordedEvent) => e.data.at === `${TIMELINE_DAY}T18:25:42.000Z`;
     const ev = await runMain(
       ['events', '--since', '18:25:42', '--until', '18:25:42', '--utc', '--now', now, '--limit', '1000'],
       env(),
@@ -56,7 +56,7 @@ describe('one set of CLI habits', () => {
     // an hour ago, from --now
     const ago = await runMain(['events', '--since', '2h', '--until', '1h', '--now', now, '--limit', '1000'], env());
     const window = recorded.filter((e) => {
-      const t = Date.parse((e.data as { at: string }).at);
+      const t = Date.parse(e.data.at);
       return t >= Date.parse(now) - 2 * 3_600_000 && t <= Date.parse(now) - 3_600_000;
     });
     expect(positions(ago.stdout)).toEqual(window.map((e) => e.globalPosition));

@@ -11,17 +11,16 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { Command, CommanderError } from 'commander';
-import { appRegistry } from '../../events/index';
+import { Command } from 'commander';
+import { type AppEvent, appRegistry } from '../../events/index';
 import { ALL_PROJECTIONS } from '../../projections/index';
-import { CliError, type CliIo, EXIT, type withStore } from '../../src/cli/context';
+import { type CliIo, EXIT, reportError, type withStore } from '../../src/cli/context';
 import { defineEventsCommand, type EventsDeps } from '../../src/cli/events';
 import { main } from '../../src/cli/main';
 import { defineSqlCommand } from '../../src/cli/sql';
 import { defineStatusCommand } from '../../src/cli/status';
-import { ConfigError } from '../../src/config';
 import { ProjectionRunner } from '../../src/projections/runner';
-import type { EventStore } from '../../src/store/event-store';
+import type { EventMetadata, EventStore } from '../../src/store/event-store';
 import { openStore } from '../../src/store/index';
 import type { StoreTarget } from '../../src/store/open';
 import { postgresBackend, TEST_DATABASE_URL, type TestBackend } from '../helpers/backends';
@@ -93,15 +92,7 @@ export function startOnStore(
   for (const c of program.commands) c.exitOverride().showHelpAfterError('(add --help for usage)');
   const done = program.parseAsync(['node', 'gpu-scaler', ...args]).then(
     () => EXIT.ok as number,
-    (err: unknown) => {
-      if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
-      if (err instanceof CliError) {
-        io.stderr.write(`gpu-scaler: ${err.message}\n`);
-        return err.exitCode;
-      }
-      io.stderr.write(`gpu-scaler: ${(err as Error).message ?? err}\n`);
-      return err instanceof ConfigError ? EXIT.usage : EXIT.failure;
-    },
+    (err: unknown) => reportError(io, err) as number,
   );
   return { stdout, stderr, done };
 }
@@ -168,14 +159,13 @@ function sourcesHash(): string {
   return h.digest('hex').slice(0, 16);
 }
 
-export interface RecordedEvent {
+/** An event of the recorded timeline, as JSON keeps it: typed by its `type`. */
+export type RecordedEvent = {
   globalPosition: number;
   streamId: string;
-  type: string;
   eventId: string;
-  data: unknown;
-  metadata: Record<string, unknown>;
-}
+  metadata: EventMetadata;
+} & AppEvent;
 
 const CACHE_PREFIX = 'gpu-scaler-cli-timeline-';
 
@@ -199,14 +189,8 @@ async function recordTemplate(): Promise<string> {
     await fillWithTimeline(store);
     for await (const batch of store.readAll()) {
       for (const e of batch) {
-        events.push({
-          globalPosition: e.globalPosition,
-          streamId: e.streamId,
-          type: e.type,
-          eventId: e.eventId,
-          data: e.data,
-          metadata: e.metadata,
-        });
+        const { streamVersion: _v, schemaVersion: _s, txId: _t, recordedAt: _r, ...recorded } = e;
+        events.push(recorded);
       }
     }
     // readAll goes in commit order; a copy in position order gets the same positions in a fresh store
@@ -275,7 +259,7 @@ export async function copyTimelineInto(store: EventStore): Promise<void> {
     while (j < events.length && events[j].streamId === events[i].streamId) j++;
     await store.append(
       events[i].streamId,
-      events.slice(i, j).map((e) => ({ type: e.type, data: e.data, eventId: e.eventId, metadata: e.metadata })),
+      events.slice(i, j), // each has its type, data, event id and metadata
     );
     i = j;
   }

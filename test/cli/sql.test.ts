@@ -4,8 +4,9 @@ import { describeOnStores, type RecordedEvent, runMain, useTimelineStore } from 
 const JUMP_AT = '2026-11-27T18:25:42.000Z';
 const TABLES = 'events, workers, scaling_decisions, anomalies, health_summaries, system_logs, tasks';
 
-type Data = Record<string, unknown> & { cycle?: number; at?: string };
-const data = (e: RecordedEvent) => e.data as Data;
+/** The fields these assertions read of any event (a widening of its typed data, not a cast). */
+type Data = { readonly [k: string]: unknown; cycle?: number | null; at?: string };
+const data = (e: RecordedEvent): Data => e.data;
 
 let dir: string;
 let recorded: RecordedEvent[];

@@ -1,3 +1,4 @@
+import { type AppEventType, isEvent } from '../../events/index';
 import { formatAge } from '../../src/cli/output';
 import { decisionLines } from '../../src/cli/status';
 import { describeOnStores, type RecordedEvent, runMain, useTimelineStore, visibleToReaders } from './run-cli';
@@ -6,14 +7,15 @@ const JUMP_AT = '2026-11-27T18:25:42.000Z';
 /** One poll interval after the timeline's last cycle. */
 const END = '2026-11-27T18:35:12.000Z';
 
-type Data = Record<string, unknown> & { cycle?: number; at?: string; workerId?: string };
-const data = (e: RecordedEvent) => e.data as Data;
+/** The fields these assertions read of any event (a widening of its typed data, not a cast). */
+type Data = { readonly [k: string]: unknown; cycle?: number | null; at?: string; workerId?: string };
+const data = (e: RecordedEvent): Data => e.data;
 
 let dir: string;
 let recorded: RecordedEvent[];
 const env = () => ({ DATABASE_URL: `pglite://${dir}` });
-const last = (type: string) => {
-  const e = recorded.filter((x) => x.type === type).pop();
+const last = <T extends AppEventType>(type: T) => {
+  const e = recorded.filter(isEvent(type)).pop();
   if (!e) throw new Error(`the timeline has no ${type}`);
   return e;
 };
@@ -158,7 +160,7 @@ describeOnStores(
         {
           type: 'ScalingDecided',
           data: {
-            ...data(decision),
+            ...decision.data,
             cycle: 950,
             at,
             queued: 2,

@@ -168,11 +168,11 @@ forEachBackend(
       await h.cycle(); // 2 workers
       // a decision that still believed the fleet was empty (what a stale read recorded)
       const [first] = await h.events('ScalingDecided');
-      const stale = { ...(first.data as Any), cycle: 99, delta: 3, desired: 3 };
+      const stale = { ...first.data, cycle: 99, delta: 3, desired: 3 };
       await h.store.append('controller-test', [{ type: 'ScalingDecided', data: stale }]);
       await h.system.reactor.catchUp();
       expect((await h.provider.list()).length).toBe(3);
-      const failed = (await h.events('WorkerSpawnFailed')).map((e) => e.data as Any);
+      const failed = (await h.events('WorkerSpawnFailed')).map((e) => e.data);
       expect(failed.map((f) => [f.ordinal, f.kind])).toEqual([
         [2, 'blocked'],
         [3, 'blocked'],

@@ -56,12 +56,12 @@ forEachBackend(
       h = await harness(backend(), { provider });
       h.source.set(3);
       for (let i = 0; i < 4; i++) await h.cycle();
-      const outs = (await h.events('ScalingDecided')).map((e) => e.data as Any);
+      const outs = (await h.events('ScalingDecided')).map((e) => e.data);
       expect(outs.map((d) => d.decision)).toEqual(['SCALE_UP', 'SCALE_UP', 'SCALE_UP', 'SCALE_UP']);
       expect(outs.map((d) => d.spawnBlocked)).toEqual([null, null, null, null]);
       // after the first capacity failure of a decision the rest are recorded, not tried
       expect(provider.calls).toBe(4);
-      const failed = (await h.events('WorkerSpawnFailed')).map((e) => e.data as Any);
+      const failed = (await h.events('WorkerSpawnFailed')).map((e) => e.data);
       expect(failed.filter((f) => f.kind === 'capacity')).toHaveLength(12);
       expect(failed[1].error).toMatch(/not attempted: no capacity/);
     });
@@ -72,7 +72,7 @@ forEachBackend(
       h.source.set(2);
       await h.cycle();
       expect(provider.calls).toBe(1);
-      const failed = (await h.events('WorkerSpawnFailed')).map((e) => e.data as Any);
+      const failed = (await h.events('WorkerSpawnFailed')).map((e) => e.data);
       expect(failed.map((f) => f.kind)).toEqual(['auth', 'blocked']);
       const next = decided(await h.cycle());
       expect(next.decision.decision).toBe('MAINTAIN');
@@ -89,7 +89,7 @@ forEachBackend(
       await h.cycle();
       const orphan = await h.provider.spawn({ workerId: 'leaked', idempotencyKey: 'test-pod-from-yesterday' });
       for (let i = 0; i < 9; i++) await h.cycle(); // cycle 10 reconciles
-      const events = (await h.events('OrphanPodTerminated')).map((e) => e.data as Any);
+      const events = (await h.events('OrphanPodTerminated')).map((e) => e.data);
       expect(events).toMatchObject([
         { cycle: 10, podId: orphan.podId, idempotencyKey: 'test-pod-from-yesterday', provider: 'simulated' },
       ]);
@@ -113,7 +113,7 @@ forEachBackend(
       const restarted = await h.restart();
       expect(restarted.controller.cycle).toBe(2);
       for (let i = 0; i < 3; i++) await restarted.step();
-      const [summary] = (await h.events('HealthSummaryRecorded')).map((e) => e.data as Any);
+      const [summary] = (await h.events('HealthSummaryRecorded')).map((e) => e.data);
       expect(summary).toMatchObject({
         cycle: 5,
         anomaliesSinceLast: 2,
@@ -125,7 +125,7 @@ forEachBackend(
       h = await harness(backend(), { env: { WORKER_MAX_LIFETIME_SEC: '120' } });
       h.source.set(1);
       for (let i = 0; i < 8; i++) await h.cycle(); // expires at cycle 7 (150 s > 120 s); its replacement is up by 8
-      const terminated = (await h.events('WorkerTerminated')).map((e) => e.data as Any);
+      const terminated = (await h.events('WorkerTerminated')).map((e) => e.data);
       expect(terminated).toHaveLength(1);
       expect(terminated[0]).toMatchObject({ reason: 'lifetime', failed: false });
       const rows = await h.store.db.query<Any>('select status from workers order by requested_at');

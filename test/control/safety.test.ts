@@ -38,7 +38,7 @@ forEachBackend(
       await h.system.controller.runCycle();
       const log = new MemoryLog();
       const dying = new Reactor({
-        store: crashingStore(h.store, (e) => e.type === 'WorkerSpawned' && (e.data as Any).ordinal === 2),
+        store: crashingStore(h.store, (e) => e.type === 'WorkerSpawned' && e.data.ordinal === 2),
         provider: h.provider,
         clock: h.clock,
         log,
@@ -52,7 +52,7 @@ forEachBackend(
       expect(h.provider.created).toHaveLength(4);
       expect(new Set(h.provider.created).size).toBe(4);
       expect((await h.provider.list()).length).toBe(4);
-      const spawned = (await h.events('WorkerSpawned')).map((e) => e.data as Any);
+      const spawned = (await h.events('WorkerSpawned')).map((e) => e.data);
       expect(spawned.map((s) => [s.ordinal, s.recovered])).toEqual([
         [1, false],
         [2, true],
@@ -140,7 +140,7 @@ forEachBackend(
       h.source.answer = answer;
       const out = await h.cycle();
       expect(out.kind).toBe('rejected');
-      const rejected = (await h.events('TaskCountRejected')).map((e) => e.data as Any);
+      const rejected = (await h.events('TaskCountRejected')).map((e) => e.data);
       expect(rejected).toHaveLength(1);
       expect(rejected[0].reason).toMatch(reason);
       expect(rejected[0].raw).toBe(typeof answer === 'string' ? answer : JSON.stringify(answer));
@@ -161,10 +161,10 @@ forEachBackend(
       h.source.hang = false;
       h.source.answer = { queued: 'x'.repeat(10_000), active: 0 };
       expect((await h.cycle()).kind).toBe('rejected');
-      const reasons = (await h.events('TaskCountRejected')).map((e) => e.data as Any);
+      const reasons = (await h.events('TaskCountRejected')).map((e) => e.data);
       expect(reasons[0].reason).toMatch(/task source scripted failed: ECONNREFUSED/);
       expect(reasons[1].reason).toMatch(/timed out after 10000 ms/);
-      expect(reasons[2].raw.length).toBeLessThan(600);
+      expect(reasons[2].raw?.length).toBeLessThan(600);
       expect(reasons[2].raw).toMatch(/… \(10\d\d\d chars\)$/);
       expect(h.provider.created).toEqual([]);
       // the fleet is held, and a good answer afterwards is acted on
@@ -179,7 +179,7 @@ forEachBackend(
       const out = await h.cycle();
       expect(out).toMatchObject({ kind: 'decided', decision: { decision: 'SCALE_UP' } });
       if (out.kind === 'decided') expect(out.anomalies.map((a) => a.kind)).toEqual(['slow_task_source']);
-      const observed = (await h.events('TaskCountObserved')).map((e) => e.data as Any);
+      const observed = (await h.events('TaskCountObserved')).map((e) => e.data);
       expect(observed[0].responseMs).toBe(6000);
     });
 
@@ -195,12 +195,12 @@ forEachBackend(
       );
       expect(rows[0]).toMatchObject({ status: 'failed', termination_reason: 'spawning_timeout' });
       expect(rows[1]).toMatchObject({ status: 'spawning' }); // its replacement
-      const decided = (await h.events('ScalingDecided')).map((e) => e.data as Any);
+      const decided = (await h.events('ScalingDecided')).map((e) => e.data);
       const timedOut = decided.find((d) => d.timedOut.length > 0);
-      expect(timedOut.timedOut[0].workerId).toBe(rows[0].worker_id);
-      expect(timedOut.decision).toBe('SCALE_UP');
+      expect(timedOut?.timedOut[0].workerId).toBe(rows[0].worker_id);
+      expect(timedOut?.decision).toBe('SCALE_UP');
       expect((await h.provider.list()).map((p) => p.workerId)).toEqual([rows[1].worker_id]);
-      const terminated = (await h.events('WorkerTerminated')).map((e) => e.data as Any);
+      const terminated = (await h.events('WorkerTerminated')).map((e) => e.data);
       expect(terminated).toMatchObject([{ workerId: rows[0].worker_id, failed: true, reason: 'spawning_timeout' }]);
     });
 
@@ -254,7 +254,7 @@ forEachBackend(
         await h.system.step();
         const live = await h.store.db.query(`select * from workers where status in ('spawning', 'active')`);
         expect(live).toEqual([]);
-        const terminated = (await h.events('WorkerTerminated')).map((e) => e.data as Any);
+        const terminated = (await h.events('WorkerTerminated')).map((e) => e.data);
         expect(terminated).toHaveLength(10);
         expect(terminated.map((t: Any) => [t.reason, t.failed])).toEqual(terminated.map(() => ['idle', false]));
       } finally {

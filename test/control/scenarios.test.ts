@@ -56,7 +56,7 @@ forEachBackend(
       expect(out.anomalies).toEqual([]);
 
       const decisions = await h.events('ScalingDecided');
-      expect(decisions.map((e) => (e.data as Any).decision)).toEqual(['SCALE_UP', 'MAINTAIN']);
+      expect(decisions.map((e) => e.data.decision)).toEqual(['SCALE_UP', 'MAINTAIN']);
       expect(await h.events('AnomalyDetected')).toEqual([]);
       const workers = await h.store.db.query<{ status: string }>('select status from workers order by worker_id');
       expect(workers.map((w) => w.status)).toEqual(['active', 'active']);
@@ -95,7 +95,7 @@ forEachBackend(
       const out = decided(await h.cycle());
       expect(out.decision).toMatchObject({ decision: 'SCALE_UP', delta: 18, desired: 20, limits: [] });
       expect(out.anomalies.map((a) => a.kind)).toEqual(['rapid_scale_up']);
-      const spawned = (await h.events('WorkerSpawned')).map((e) => e.data as Any);
+      const spawned = (await h.events('WorkerSpawned')).map((e) => e.data);
       expect(spawned).toHaveLength(20);
       expect(spawned.filter((s) => s.of === 18).map((s) => s.ordinal)).toEqual(
         Array.from({ length: 18 }, (_, i) => i + 1),
@@ -129,7 +129,7 @@ forEachBackend(
         ],
       });
       expect(out.anomalies.map((a) => a.kind).sort()).toEqual(['rapid_scale_up', 'task_count_from_nowhere']);
-      const spawned = (await h.events('WorkerSpawned')).map((e) => e.data as Any);
+      const spawned = (await h.events('WorkerSpawned')).map((e) => e.data);
       expect(spawned.map((s) => `${s.ordinal}/${s.of}`)).toEqual(['1/4', '2/4', '3/4', '4/4']);
       expect(h.provider.created).toHaveLength(4);
       expect(h.stdout.text).toContain('🚀 SCALING UP: Creating 10 new workers (capped to 4 by MAX_ACTIVE_GPUS)');
@@ -171,7 +171,7 @@ forEachBackend(
       h.source.set(1);
       for (let i = 0; i < 20; i++) await h.cycle();
       expect(h.system.controller.cycle).toBe(20);
-      const checks = (await h.events('HealthChecked')).map((e) => e.data as Any);
+      const checks = (await h.events('HealthChecked')).map((e) => e.data);
       expect(checks.map((c) => [c.cycle, c.status])).toEqual([
         [10, 'failing'],
         [20, 'failing'],

@@ -48,20 +48,20 @@ const stored = (type: string, data: unknown, cycle: number, causationId?: string
     streamId: 'test',
     streamVersion: pos,
     eventId: `00000000-0000-4000-8000-${String(pos).padStart(12, '0')}`,
-    type,
+    ...appRegistry.read(pos, type, 1, data), // type and data, upcast and validated as the store reads them
     schemaVersion: 1,
-    data: appRegistry.decode(pos, type, 1, data),
     metadata: { cycle, ...(causationId ? { causationId } : {}) },
     txId: '1',
     recordedAt: new Date(AT),
-  } as StoredEvent;
+  };
 };
 
 describe('explain in GPUs and money', () => {
   test('a v1 ScalingDecided and WorkerSpawned still parse (defaults) and explain as before', () => {
     const d = stored('ScalingDecided', v1Decision, 52);
     expect(d.data).toMatchObject({ gpusPerWorker: 1, currentGpus: null, burnUsdPerHour: null, quoteUsdPerHour: null });
-    expect((d.data as { settings: Record<string, unknown> }).settings.MAX_HOURLY_COST_USD).toBeNull();
+    if (d.type !== 'ScalingDecided') throw new Error(`expected a ScalingDecided, got ${d.type}`);
+    expect(d.data.settings.MAX_HOURLY_COST_USD).toBeNull();
     const s = stored('WorkerSpawned', v1Spawned, 52, d.eventId);
     expect(s.data).toMatchObject({ gpuCount: null, hourlyCostUsd: null });
     const x = explain([d, s], { focusCycle: 52 });

@@ -1,5 +1,6 @@
 import type { PGlite } from '@electric-sql/pglite';
 import postgres from 'postgres';
+import type { EventDefinition } from '../../events/define';
 import type { EventRegistry } from '../../events/registry';
 import type { Db } from '../../src/store/db';
 import { createPglite, openPgliteDb } from '../../src/store/db-pglite';
@@ -16,7 +17,7 @@ export interface TestBackend {
   /** True where two transactions can really be open at once (the server). */
   concurrent: boolean;
   openDb(schema?: string): Promise<Db>;
-  open(registry: EventRegistry, schema?: string): Promise<EventStore>;
+  open<D extends EventDefinition>(registry: EventRegistry<D>, schema?: string): Promise<EventStore<D>>;
   /** Closes every connection of the stores opened so far (simulates a network drop); server only. */
   dropConnections?(): Promise<number>;
   teardown(): Promise<void>;

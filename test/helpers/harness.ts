@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { appRegistry } from '../../events/index';
+import { type AppEvent, type AppEventType, appRegistry } from '../../events/index';
 import { FakeClock } from '../../src/clock';
 import { type Config, loadConfig } from '../../src/config';
 import type { CycleOutcome } from '../../src/control/controller';
@@ -12,7 +12,7 @@ import { createLogging, type Logging } from '../../src/logging/index';
 import type { Provider } from '../../src/providers/provider';
 import { SimulatedProvider } from '../../src/providers/simulated';
 import type { TaskSource } from '../../src/sources/source';
-import { EVENT_COLUMNS, type EventStore, type StoredEvent } from '../../src/store/event-store';
+import { EVENT_COLUMNS, type EventRow, type EventStore, type StoredEvent } from '../../src/store/event-store';
 import { buildSystem, type System } from '../../src/system';
 import { pgliteBackend, postgresBackend, TEST_DATABASE_URL, type TestBackend } from './backends';
 
@@ -75,7 +75,8 @@ export interface Harness {
    * source unless given), with `env` over the harness's settings. The harness keeps its own system.
    */
   restart(o?: RestartOptions): Promise<System>;
-  events(type?: string): Promise<StoredEvent[]>;
+  /** Every committed event (of one type, typed by it), in position order. */
+  events<T extends AppEventType = AppEventType>(type?: T): Promise<StoredEvent<Extract<AppEvent, { type: T }>>[]>;
   close(): Promise<void>;
 }
 
@@ -108,7 +109,7 @@ export const SCENARIO_ENV: Record<string, string> = {
 
 /** The whole system on a test backend, with a fake clock and all four log destinations captured. */
 export async function harness(
-  backend: TestBackend,
+  backend: Pick<TestBackend, 'name' | 'concurrent'> & { open(registry: typeof appRegistry): Promise<EventStore> },
   o: HarnessOptions = {},
 ): Promise<Harness & { source: ScriptedSource }> {
   const store = await backend.open(appRegistry);
@@ -182,15 +183,17 @@ export async function harness(
         reactorWaitMs: r.reactorWaitMs ?? 0,
       });
     },
-    async events(type?: string) {
+    async events<T extends AppEventType = AppEventType>(type?: T) {
       // every committed event, in position order: what a test asserts on, whatever else is open
-      // biome-ignore lint/suspicious/noExplicitAny: rows are decoded by the store
-      const rows = await store.db.query<any>(
+      const rows = await store.db.query<EventRow>(
         `select ${EVENT_COLUMNS}
            from events where $1::text is null or event_type = $1 order by global_position`,
         [type ?? null],
       );
-      return rows.map((r) => store.decode(r)) as StoredEvent[];
+      // without a type T is every type; with one, the query returned only that type
+      const ofType = (e: StoredEvent): e is StoredEvent<Extract<AppEvent, { type: T }>> =>
+        type === undefined || e.type === type;
+      return rows.map((r) => store.decode(r)).filter(ofType);
     },
     async close() {
       await logging.close();

@@ -1,6 +1,8 @@
 import { z } from 'zod';
+import type { EventOf } from '../../events/define';
 import { defineEvent } from '../../events/define';
 import { EventRegistry } from '../../events/registry';
+import type { EventStore, StoredEvent } from '../../src/store/event-store';
 
 /** Event types used by the store's contract tests only. */
 export const Counted = defineEvent({
@@ -17,8 +19,24 @@ export const Labelled = defineEvent({
   upcast: { 1: (d) => ({ label: (d as { name: string }).name }) },
 });
 
-export function testRegistry(): EventRegistry {
-  return new EventRegistry([Counted, Labelled]);
+export function testRegistry() {
+  return EventRegistry.empty().with(Counted).with(Labelled);
 }
 
-export const counted = (n: number, eventId?: string) => ({ type: 'Counted', data: { n }, eventId });
+/** A store of the test events only; its reads are `TestEvent`s. */
+export type TestStore = EventStore<typeof Counted | typeof Labelled>;
+export type TestEvent = StoredEvent<EventOf<typeof Counted | typeof Labelled>>;
+
+export const counted = (n: number, eventId?: string) => ({ type: 'Counted' as const, data: { n }, eventId });
+
+/** The `n` of a Counted event (an error for any other type, so an assertion on it fails). */
+export function nOf(e: TestEvent): number {
+  if (e.type !== 'Counted') throw new Error(`expected a Counted event, got ${e.type}`);
+  return e.data.n;
+}
+
+/** The `label` of a Labelled event (an error for any other type). */
+export function labelOf(e: TestEvent): string {
+  if (e.type !== 'Labelled') throw new Error(`expected a Labelled event, got ${e.type}`);
+  return e.data.label;
+}

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { isEvent } from '../../events/index';
 import { ALL_PROJECTIONS, foldAll } from '../../projections/index';
 import { eventTypesOf, type AnyProjection as Projection } from '../../src/projections/rebuild';
 import { checkpointName, type ProjectionRunner } from '../../src/projections/runner';
@@ -101,10 +102,10 @@ export function eventTime(e: StoredEvent): Date {
  */
 export async function appendMore(store: EventStore, n: number, existingWorker?: string): Promise<number> {
   const all = await allEvents(store);
-  const sample = (type: string) => {
-    const e = all.find((x) => x.type === type);
-    if (!e) throw new Error(`no ${type} event to copy`);
-    return e.data as Record<string, unknown>;
+  const sample = <S extends StoredEvent>(is: (e: StoredEvent) => e is S): S['data'] => {
+    const e = all.find(is);
+    if (!e) throw new Error('no event of that type to copy');
+    return e.data;
   };
   const cycle = 100_000 + n;
   const at = new Date(Date.UTC(2026, 10, 28, 0, 0, n)).toISOString();
@@ -113,11 +114,11 @@ export async function appendMore(store: EventStore, n: number, existingWorker?: 
     [
       'controller',
       [
-        { type: 'ScalingDecided', data: { ...sample('ScalingDecided'), cycle, at } },
-        { type: 'AnomalyDetected', data: { ...sample('AnomalyDetected'), cycle, at } },
+        { type: 'ScalingDecided', data: { ...sample(isEvent('ScalingDecided')), cycle, at } },
+        { type: 'AnomalyDetected', data: { ...sample(isEvent('AnomalyDetected')), cycle, at } },
       ],
     ],
-    ['health', [{ type: 'HealthSummaryRecorded', data: { ...sample('HealthSummaryRecorded'), cycle, at } }]],
+    ['health', [{ type: 'HealthSummaryRecorded', data: { ...sample(isEvent('HealthSummaryRecorded')), cycle, at } }]],
     [
       `worker-${workerId}`,
       [

@@ -138,7 +138,7 @@ export function rebuildContract(makeBackend: () => TestBackend, opts: { concurre
       keyOf: (e) => workersProjection.keyOf(e),
       evolve: (row, e) =>
         e.type === 'WorkerSpawnRequested'
-          ? { worker_id: (e.data as { workerId: string }).workerId, last_position: e.globalPosition }
+          ? { worker_id: e.data.workerId, last_position: e.globalPosition }
           : row && e.type === 'WorkerSpawned'
             ? { ...row, last_position: e.globalPosition }
             : undefined,
@@ -171,9 +171,7 @@ export function rebuildContract(makeBackend: () => TestBackend, opts: { concurre
   test('--until a position builds an as-of schema equal to the fold up to it; live tables untouched', async () => {
     const schema = store.db.schema;
     const events = await allEvents(store);
-    const decided = events.find(
-      (e) => e.type === 'ScalingDecided' && (e.data as { cycle: number }).cycle === keyCycle,
-    ) as StoredEvent;
+    const decided = events.find((e) => e.type === 'ScalingDecided' && e.data.cycle === keyCycle) as StoredEvent;
     const position = decided.globalPosition;
     const liveBefore = await snapshot(store.db, schema);
     const cpsBefore = await checkpoints(store.db);

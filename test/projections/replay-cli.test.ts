@@ -51,9 +51,7 @@ describe('gpu-scaler replay (CLI, embedded store)', () => {
       const snap = await snapshot(store.db, store.db.schema);
       liveRows = Object.fromEntries(Object.entries(snap).map(([t, rows]) => [t, rows.length]));
       const keyCycle = results[2].keyCycle;
-      keyPosition = events.find(
-        (e) => e.type === 'ScalingDecided' && (e.data as { cycle: number }).cycle === keyCycle,
-      )!.globalPosition;
+      keyPosition = events.find((e) => e.type === 'ScalingDecided' && e.data.cycle === keyCycle)!.globalPosition;
     });
   }, 240_000);
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { appRegistry } from '../../events/index';
 import { ALL_PROJECTIONS } from '../../projections/index';
 import { ProjectionRunner } from '../../src/projections/runner';
-import type { EventStore } from '../../src/store/event-store';
+import type { EventStore, NewEvent } from '../../src/store/event-store';
 import { pgliteBackend, postgresBackend, TEST_DATABASE_URL } from '../helpers/backends';
 import { forEachBackend } from '../helpers/harness';
 
@@ -33,8 +33,8 @@ async function worker(
       provider: 'priced',
       gpus: o.gpus,
     },
-  };
-  const rest = o.spawnedAt
+  } satisfies NewEvent;
+  const rest: NewEvent[] = o.spawnedAt
     ? [
         {
           type: 'WorkerSpawned',
@@ -56,7 +56,7 @@ async function worker(
           data: { workerId: id, at: requested.data.at, ordinal: 1, of: 1, kind: 'error', error: 'boom' },
         },
       ];
-  const end = o.endedAt
+  const end: NewEvent[] = o.endedAt
     ? [
         {
           type: 'WorkerTerminated',

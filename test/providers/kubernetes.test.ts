@@ -265,7 +265,7 @@ describe('through the controller and reactor', () => {
       expect(t).toMatchObject({ reason: 'spawning_timeout', failed: false });
       expect((t as { detail: string }).detail).toContain(`the cluster had no GPU for it: ${UNSCHEDULABLE_MESSAGE}`);
     }
-    const anomalies = (await h.events('AnomalyDetected')).map((e) => (e.data as { kind: string }).kind);
+    const anomalies = (await h.events('AnomalyDetected')).map((e) => e.data.kind);
     expect(anomalies).not.toContain('circuit_breaker_open');
     const ex = explain(await h.events(), {});
     const text = [...ex.timeline.map((l) => l.text), ...ex.cycles.map(conclude)].join('\n');

@@ -530,11 +530,11 @@ describe('through the controller and reactor', () => {
     h = await harness(pgliteBackend(), { provider, env: { ...env, CIRCUIT_BREAKER_MIN_SPAWNS: '2' } });
     h.source.set(2);
     for (let i = 0; i < 4; i++) await h.cycle();
-    const failed = (await h.events('WorkerSpawnFailed')).map((e) => e.data as Any);
+    const failed = (await h.events('WorkerSpawnFailed')).map((e) => e.data);
     expect(failed.map((f) => f.kind)).toEqual(failed.map(() => 'capacity'));
     expect(failed.length).toBeGreaterThan(0);
-    expect(failed[0].details.candidates.map((c: Any) => c.outcome)).toEqual(['no_stock', 'rejected']);
-    expect((await h.events('AnomalyDetected')).map((e) => (e.data as Any).kind)).not.toContain('circuit_breaker_open');
+    expect(failed[0].details).toMatchObject({ candidates: [{ outcome: 'no_stock' }, { outcome: 'rejected' }] });
+    expect((await h.events('AnomalyDetected')).map((e) => e.data.kind)).not.toContain('circuit_breaker_open');
     const ex = explain(await h.events(), { focusCycle: 1 });
     const text = [...ex.timeline.map((l) => l.text), ...ex.cycles.map(conclude)].join('\n');
     expect(text).toContain(
@@ -554,7 +554,7 @@ describe('through the controller and reactor', () => {
     h = await harness(pgliteBackend(), { provider, env });
     h.source.set(2);
     await h.cycle();
-    const failed = (await h.events('WorkerSpawnFailed')).map((e) => e.data as Any);
+    const failed = (await h.events('WorkerSpawnFailed')).map((e) => e.data);
     expect(failed.map((f) => f.kind)).toEqual([kind, 'blocked']);
     const next = await h.cycle();
     if (next.kind !== 'decided') throw new Error('expected a decision');

@@ -1,14 +1,14 @@
 import postgres from 'postgres';
-import { type EventStore, eventsChannel, WAKE_WINDOW_MS } from '../../src/store/event-store';
+import { eventsChannel, WAKE_WINDOW_MS } from '../../src/store/event-store';
 import { postgresBackend, TEST_DATABASE_URL, type TestBackend } from '../helpers/backends';
-import { counted, testRegistry } from '../helpers/test-events';
+import { counted, type TestStore, testRegistry } from '../helpers/test-events';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // The NOTIFY that wakes subscribers in other processes: sent after the commit, throttled.
 (TEST_DATABASE_URL ? describe : describe.skip)('wake-ups of other processes (postgres)', () => {
   let backend: TestBackend;
-  let store: EventStore;
+  let store: TestStore;
   let listener: postgres.Sql;
   const heard: number[] = [];
 

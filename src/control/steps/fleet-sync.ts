@@ -1,7 +1,7 @@
 import { Streams } from '../../../events/index';
 import type { Clock } from '../../clock';
+import { hasCode } from '../../errors';
 import type { PodInfo, Provider } from '../../providers/provider';
-import { EventIdConflictError } from '../../store/errors';
 import type { EventStore } from '../../store/event-store';
 import { readFleet } from '../fleet';
 import { deterministicId } from '../ids';
@@ -49,7 +49,7 @@ export async function syncFleet(ctx: FleetSyncContext, cycle: number): Promise<b
           },
         ]);
       } catch (err) {
-        if (!(err instanceof EventIdConflictError)) throw err;
+        if (!hasCode(err, 'EVENT_ID_CONFLICT')) throw err;
         continue; // recorded already (by a run that died before its projection caught up)
       }
       log.log('info', `🟢 Worker ${w.workerId} is up (pod ${pod.podId})`, { cycle, workerId: w.workerId });
@@ -81,7 +81,7 @@ export async function syncFleet(ctx: FleetSyncContext, cycle: number): Promise<b
           },
         ]);
       } catch (err) {
-        if (err instanceof EventIdConflictError) continue; // the reactor recorded its end first
+        if (hasCode(err, 'EVENT_ID_CONFLICT')) continue; // the reactor recorded its end first
         throw err;
       }
       fact(log, 'error', terminatedLine(data), { cycle, workerId: w.workerId });

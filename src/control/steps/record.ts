@@ -81,7 +81,7 @@ export async function recordCycle(
       { type: 'TaskCountObserved', data: observedData, metadata: meta },
       { type: 'ScalingDecided', data: decidedData, eventId: decidedId, metadata: meta },
       ...anomalies.map((a) => ({
-        type: 'AnomalyDetected',
+        type: 'AnomalyDetected' as const,
         data: { cycle, at, ...a },
         metadata: { ...meta, causationId: decidedId },
       })),
