@@ -28,6 +28,7 @@ const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', diagno
 const UNIT = [
   'test/config.test.ts',
   'test/readme.test.ts',
+  'test/cli/flags.test.ts',
   'test/cli/node-flags.test.ts',
   'test/cli/time.test.ts',
   'test/control/anomalies.test.ts',

@@ -68,15 +68,15 @@ export interface ClockFlags {
   now?: string;
 }
 
-/** Parses `--now` the same way in every command; undefined when not given. */
-export function parseNow(text: string | undefined, utc = false): Date | undefined {
-  return text === undefined ? undefined : parseTime(text, { utc, flag: '--now' });
+/** Parses `--now` the same way in every command (a time of day: the last one before `clock`); undefined when not given. */
+export function parseNow(text: string | undefined, utc = false, clock?: Date): Date | undefined {
+  return text === undefined ? undefined : parseTime(text, { utc, now: clock, flag: '--now' });
 }
 
 /** --utc and --now read once: whether times are UTC, and the moment times of day are read against. */
 export function readClock(raw: ClockFlags, clock: Date = new Date()): { utc: boolean; now: Date; nowGiven: boolean } {
   const utc = raw.utc === true;
-  const given = parseNow(raw.now, utc);
+  const given = parseNow(raw.now, utc, clock);
   return { utc, now: given ?? clock, nowGiven: given !== undefined };
 }
 
