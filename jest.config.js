@@ -30,6 +30,7 @@ const UNIT = [
   'test/errors.test.ts',
   'test/events-typing.test.ts',
   'test/readme.test.ts',
+  'test/cli/flags.test.ts',
   'test/cli/node-flags.test.ts',
   'test/cli/time.test.ts',
   'test/control/anomalies.test.ts',

@@ -113,13 +113,23 @@ function devNull(): NodeJS.WritableStream {
   });
 }
 
+/** Test seams: the clock that picks the demo's day. */
+export interface DemoDeps {
+  now?: () => Date;
+}
+
 export function registerDemo(program: Command, io: CliIo): void {
-  program
+  defineDemoCommand(program, io);
+}
+
+/** Adds `demo` to a program; tests pass deps to fix its day. */
+export function defineDemoCommand(program: Command, io: CliIo, deps: DemoDeps = {}): Command {
+  return program
     .command('demo')
     .description("a newcomer's tour in under a minute: the operators' four scenarios, then explain and SQL")
     .option('--data-dir <dir>', 'keep the store in this directory (an embedded PGlite) to explore it afterwards')
     .option('--quiet', 'do not print the controller logs, only the tour')
     .action(async (o: { dataDir?: string; quiet?: boolean }) => {
-      process.exitCode = await runDemo(io, o);
+      process.exitCode = await runDemo(io, { ...o, now: deps.now?.() });
     });
 }

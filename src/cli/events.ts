@@ -1,17 +1,29 @@
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { type AppEvent, appRegistry } from '../../events/index';
 import { EventDecodeError } from '../../events/registry';
 import {
-  type Checkpoint,
-  EVENT_COLUMNS,
-  type EventEnvelope,
-  type EventStore,
-  START,
-  type StoredEvent,
-} from '../store/event-store';
-import { EVENT_TIME_SQL, eventTime } from '../store/event-time';
+  countEvents,
+  type EventFilter,
+  endCheckpoint,
+  eventRange,
+  findEvents,
+  type TimedEventRow,
+} from '../store/event-queries';
+import type { Checkpoint, EventEnvelope, EventStore, StoredEvent } from '../store/event-store';
+import { eventTime } from '../store/event-time';
 import type { StoreTarget } from '../store/open';
 import { CliError, type CliIo, EXIT, withStore } from './context';
+import {
+  jsonOption,
+  nowOption,
+  parseSince,
+  parseUntil,
+  readClock,
+  sinceOption,
+  untilOption,
+  utcOption,
+  wholeNumber,
+} from './flags';
 import {
   compactJson,
   formatTimestamp,
@@ -23,7 +35,6 @@ import {
   writeJsonLine,
   writeJsonValue,
 } from './output';
-import { NOW_HELP, parseNow, parseTime, parseUntil } from './time';
 
 /** What `events` was asked for, validated. */
 export interface EventsQuery {
@@ -73,17 +84,6 @@ const SUMMARY_WIDTH = 140;
 const GENERIC_WIDTH = 100;
 const TYPE_WIDTH = Math.max(...appRegistry.types().map((t) => t.length));
 
-const SELECT = `select ${EVENT_COLUMNS}, ${EVENT_TIME_SQL} as event_time from events`;
-
-type EventRow = Parameters<EventStore['decode']>[0] & { event_time: Date | string };
-
-const positiveInt = (flag: string, min: number) => (text: string) => {
-  if (!/^\d+$/.test(text.trim()) || Number(text) < min || !Number.isSafeInteger(Number(text))) {
-    throw new InvalidArgumentError(`${flag} takes a whole number >= ${min}.`);
-  }
-  return Number(text);
-};
-
 /** "ScalingDecided,anomalydetected" -> the known type names (any case); unknown ones are a usage error. */
 export function parseTypes(text: string): string[] {
   const known = appRegistry.types();
@@ -101,32 +101,7 @@ export function parseTypes(text: string): string[] {
   return out;
 }
 
-function whereClause(q: EventsQuery, params: unknown[], upTo?: Checkpoint): string {
-  const p = (v: unknown) => {
-    params.push(v);
-    return `$${params.length}`;
-  };
-  const conds: string[] = [];
-  if (q.types?.length) conds.push(`event_type in (${q.types.map((t) => p(t)).join(', ')})`);
-  if (q.stream !== undefined) {
-    if (q.stream.includes('*')) {
-      const like = q.stream.replace(/[\\%_]/g, (c) => `\\${c}`).replace(/\*/g, '%');
-      conds.push(`stream_id like ${p(like)}`);
-    } else {
-      conds.push(`stream_id = ${p(q.stream)}`);
-    }
-  }
-  if (q.since) conds.push(`${EVENT_TIME_SQL} >= ${p(q.since.toISOString())}::timestamptz`);
-  if (q.until) conds.push(`${EVENT_TIME_SQL} <= ${p(q.until.toISOString())}::timestamptz`);
-  if (q.untilPosition !== undefined) conds.push(`global_position <= ${p(q.untilPosition)}::bigint`);
-  if (q.fromPosition !== undefined) conds.push(`global_position >= ${p(q.fromPosition)}::bigint`);
-  if (upTo) {
-    conds.push(`((tx_id::text)::bigint, global_position) <= (${p(upTo.txId)}::bigint, ${p(upTo.position)}::bigint)`);
-  }
-  return conds.length ? `where ${conds.join(' and ')}` : '';
-}
-
-function decodeRow(store: EventStore, r: EventRow): ShownEvent {
+function decodeRow(store: EventStore, r: TimedEventRow): ShownEvent {
   const time = toDate(r.event_time) ?? toDate(r.recorded_at) ?? new Date(0);
   try {
     return { ...store.decode(r), time };
@@ -167,17 +142,12 @@ export async function queryEvents(
 ): Promise<EventsPage> {
   const mode = opts.mode ?? (q.since || q.fromPosition !== undefined ? 'head' : 'tail');
   if (q.limit <= 0) return { events: [], total: 0, mode };
-  const params: unknown[] = [];
-  const where = whereClause(q, params, opts.upTo);
-  const rows = await store.sql.query<EventRow>(
-    `${SELECT} ${where} order by global_position ${mode === 'tail' ? 'desc' : 'asc'} limit ${Number(q.limit) + 1}`,
-    params,
-  );
+  const filter: EventFilter = { ...q, upTo: opts.upTo };
+  const rows = await findEvents(store, filter, { mode, limit: q.limit + 1 });
   let total = rows.length;
   if (rows.length > q.limit) {
     rows.length = q.limit;
-    const counted = await store.sql.query<{ n: number }>(`select count(*)::bigint as n from events ${where}`, params);
-    total = Number(counted[0].n);
+    total = await countEvents(store, filter);
   }
   if (mode === 'tail') rows.reverse();
   return { events: rows.map((r) => decodeRow(store, r)), total, mode };
@@ -336,12 +306,8 @@ function describeFilters(o: EventsOptions): string {
 
 /** Why nothing matched: what the store holds, and what to try. */
 async function emptyMessage(store: EventStore, o: EventsOptions): Promise<string> {
-  const rows = await store.sql.query<{ n: number; first: unknown; last: unknown; head: number }>(
-    `select count(*)::bigint as n, min(${EVENT_TIME_SQL}) as first, max(${EVENT_TIME_SQL}) as last,
-            coalesce(max(global_position), 0)::bigint as head from events`,
-  );
-  const { n, first, last, head } = rows[0];
-  if (Number(n) === 0) {
+  const { count: n, first, last, head } = await eventRange(store);
+  if (n === 0) {
     return 'no events: the store is empty. Start the controller (gpu-scaler start) or fill it with gpu-scaler demo.';
   }
   const filters = describeFilters(o);
@@ -351,9 +317,9 @@ async function emptyMessage(store: EventStore, o: EventsOptions): Promise<string
   const hints: string[] = [];
   if (o.since || o.until || o.untilPosition !== undefined) hints.push('a wider window (--since/--until)');
   if (o.types || o.stream !== undefined) hints.push('fewer filters (--type/--stream)');
-  if (o.fromPosition !== undefined && o.fromPosition > Number(head)) hints.push(`--from-position <= ${head}`);
+  if (o.fromPosition !== undefined && o.fromPosition > head) hints.push(`--from-position <= ${head}`);
   return (
-    `no events match ${filters || 'the query'}. The store has ${plural(Number(n), 'event')}${range}` +
+    `no events match ${filters || 'the query'}. The store has ${plural(n, 'event')}${range}` +
     ` (positions 1..${head})${hints.length ? `; try ${hints.join(' or ')}` : ''}.`
   );
 }
@@ -373,16 +339,6 @@ function leftOutMessage(page: EventsPage, o: EventsOptions): string | null {
     `(showing the first ${shown} of ${page.total} matching events; ${left} more after position ${last}: ` +
     `continue with --from-position ${last + 1}${o.limit < page.total ? `, or use --limit ${page.total}` : ''})`
   );
-}
-
-/** The last committed checkpoint under the xmin rule: where a follower starts reading. */
-async function endCheckpoint(store: EventStore): Promise<Checkpoint> {
-  const rows = await store.sql.query<{ tx_id: string; global_position: number }>(
-    `select tx_id::text as tx_id, global_position from events
-      where tx_id < pg_snapshot_xmin(pg_current_snapshot())
-      order by (tx_id::text)::bigint desc, global_position desc limit 1`,
-  );
-  return rows[0] ? { txId: rows[0].tx_id, position: Number(rows[0].global_position) } : START;
 }
 
 function matches(e: StoredEvent & { time: Date }, q: EventsQuery, streamRe: RegExp | null): boolean {
@@ -526,13 +482,12 @@ interface RawOptions {
 
 /** Commander's options -> validated EventsOptions (usage errors exit 2). */
 export function eventsOptions(raw: RawOptions, clock = new Date()): EventsOptions {
-  const utc = raw.utc === true;
-  const now = parseNow(raw.now, utc) ?? clock;
+  const { utc, now } = readClock(raw, clock);
   const until = raw.until !== undefined ? parseUntil(raw.until, { allowAgo: true, utc, now }) : undefined;
   const o: EventsOptions = {
     types: raw.type !== undefined ? parseTypes(raw.type) : undefined,
     stream: raw.stream,
-    since: raw.since !== undefined ? parseTime(raw.since, { allowAgo: true, utc, now, flag: '--since' }) : undefined,
+    since: raw.since !== undefined ? parseSince(raw.since, { utc, now }) : undefined,
     until: until?.kind === 'time' ? until.time : undefined,
     untilPosition: until?.kind === 'position' ? until.position : undefined,
     fromPosition: raw.fromPosition,
@@ -577,26 +532,23 @@ export function defineEventsCommand(program: Command, io: CliIo, deps: EventsDep
     )
     .option('--type <types>', 'only these event types, comma-separated (e.g. ScalingDecided,AnomalyDetected)')
     .option('--stream <stream>', 'only this stream: controller, health, worker-<id>; * matches anything (worker-*)')
-    .option('--since <time>', 'events at or after: 30m or 2h (ago), 18:25 (today), or 2026-11-27T18:25:00Z')
-    .option(
-      '--until <position|time>',
-      'events at or before: a global position (a bare integer, as in replay), or a time (same forms as --since)',
-    )
+    .addOption(sinceOption('events at or after'))
+    .addOption(untilOption('events at or before'))
     .addOption(
       new Option('--from-position <n>', 'events from this global position on').argParser(
-        positiveInt('--from-position', 0),
+        wholeNumber('--from-position', 0),
       ),
     )
     .addOption(
       new Option(
         '--limit <n>',
         `at most this many events (default ${DEFAULT_LIMIT}; with --follow, of the backlog)`,
-      ).argParser(positiveInt('--limit', 0)),
+      ).argParser(wholeNumber('--limit', 0)),
     )
     .option('-f, --follow', 'then print new events as they are committed, until Ctrl-C')
-    .option('--json', 'a JSON array of events (with --follow: one JSON object per line)')
-    .option('--utc', 'show and read times in UTC instead of local time')
-    .option('--now <time>', NOW_HELP)
+    .addOption(jsonOption('a JSON array of events (with --follow: one JSON object per line)'))
+    .addOption(utcOption())
+    .addOption(nowOption())
     .addHelpText(
       'after',
       helpExamples(

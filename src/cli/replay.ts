@@ -13,9 +13,12 @@ import { REACTOR_CHECKPOINT } from '../reactor/reactor';
 import { advanceCheckpoint, loadCheckpoint } from '../store/checkpoints';
 import { type Checkpoint, type EventStore, START } from '../store/event-store';
 import { CliError, type CliIo, EXIT, withStore, writeJson } from './context';
-import { NOW_HELP, parseNow, parseUntil } from './time';
+import { jsonOption, nowOption, parseUntil, readClock, untilOption, utcOption, wholeNumber } from './flags';
 
-export { parseUntil };
+/** Test seams: the store opener. */
+export interface ReplayDeps {
+  withStore?: typeof withStore;
+}
 
 interface RawOptions {
   projection: string;
@@ -164,18 +167,67 @@ function toJson(r: RebuildResult) {
   };
 }
 
-function positiveInt(flag: string) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < 1) {
-      throw new CliError(`${flag} "${v}" is not a whole number >= 1`, EXIT.usage);
+export interface ReplayOptions {
+  projections: AnyProjection[];
+  until?: Until;
+  into?: string;
+  batchSize: number;
+  json: boolean;
+}
+
+/** Commander's options -> validated ReplayOptions (usage errors exit 2). */
+export function replayOptions(raw: RawOptions, clock = new Date()): ReplayOptions {
+  const projections = selectProjections(raw.projection);
+  const { utc, now } = readClock(raw, clock);
+  const until = raw.until !== undefined ? parseUntil(raw.until, { utc, now, allowAgo: true }) : undefined;
+  if (raw.into !== undefined && !until) throw new CliError('--into needs --until', EXIT.usage);
+  if (raw.into !== undefined && !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(raw.into)) {
+    throw new CliError(
+      `--into "${raw.into}": use letters, digits and _ (at most 63), not starting with a digit`,
+      EXIT.usage,
+    );
+  }
+  return { projections, until, into: raw.into, batchSize: raw.batchSize, json: raw.json === true };
+}
+
+/** Runs `replay` on an open store: rebuilds (or builds as of --until) and prints the summary. */
+export async function runReplay(store: EventStore, o: ReplayOptions, io: CliIo): Promise<void> {
+  const progress = progressReporter(io);
+  let result: RebuildResult;
+  try {
+    result = await rebuildProjections(store, {
+      projections: o.projections,
+      until: o.until,
+      into: o.into,
+      batchSize: o.batchSize,
+      onProgress: (p) => progress.update(p),
+    });
+  } catch (err) {
+    if (hasCode(err, 'REBUILD')) throw new CliError(err.message, EXIT.failure, { cause: err });
+    throw err;
+  } finally {
+    progress.stop();
+  }
+  const reactor = result.mode === 'swap' ? await settleReactorCheckpoint(store, result.checkpoint) : null;
+  if (o.json) writeJson(io, { ...toJson(result), reactorCheckpointSetTo: reactor?.position ?? null });
+  else {
+    for (const line of summaryLines(result)) io.stdout.write(`${line}\n`);
+    if (reactor) {
+      io.stdout.write(
+        `the reactor had no checkpoint: set to position ${reactor.position}, so decisions recorded before it are never acted on again\n`,
+      );
     }
-    return n;
-  };
+  }
 }
 
 export function registerReplay(program: Command, io: CliIo): void {
-  program
+  defineReplayCommand(program, io);
+}
+
+/** Adds `replay` to a program; tests pass deps to run it on their own store. */
+export function defineReplayCommand(program: Command, io: CliIo, deps: ReplayDeps = {}): Command {
+  const open = deps.withStore ?? withStore;
+  return program
     .command('replay')
     .summary('rebuild projection tables from the events, or build them as of a moment')
     .description(
@@ -190,19 +242,16 @@ export function registerReplay(program: Command, io: CliIo): void {
         'for an event without one.',
     )
     .option('--projection <name>', `all, or one of ${PROJECTION_NAMES.join(', ')} (comma-separated for several)`, 'all')
-    .option(
-      '--until <position|time>',
-      'as of a global position (a bare integer) or a time: 18:26 or 18:26:30 (today), 2026-11-27T18:26:00Z, 30m or 2h (ago)',
-    )
-    .option('--utc', 'read a --until time without a zone as UTC (default: local time)')
-    .option('--now <time>', NOW_HELP)
+    .addOption(untilOption('the tables as of'))
+    .addOption(utcOption())
+    .addOption(nowOption())
     .option('--into <schema>', 'with --until: the schema to build into (default asof_…)')
     .addOption(
       new Option('--batch-size <n>', 'events per write batch (one upsert per table per batch)')
         .default(5000)
-        .argParser(positiveInt('--batch-size')),
+        .argParser(wholeNumber('--batch-size', 1)),
     )
-    .option('--json', 'print the result as JSON')
+    .addOption(jsonOption('print the result as JSON'))
     .addHelpText(
       'after',
       [
@@ -224,43 +273,7 @@ export function registerReplay(program: Command, io: CliIo): void {
       ].join('\n'),
     )
     .action(async (raw: RawOptions) => {
-      const projections = selectProjections(raw.projection);
-      const now = parseNow(raw.now, raw.utc);
-      const until = raw.until !== undefined ? parseUntil(raw.until, { utc: raw.utc, now, allowAgo: true }) : undefined;
-      if (raw.into !== undefined && !until) throw new CliError('--into needs --until', EXIT.usage);
-      if (raw.into !== undefined && !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(raw.into)) {
-        throw new CliError(
-          `--into "${raw.into}": use letters, digits and _ (at most 63), not starting with a digit`,
-          EXIT.usage,
-        );
-      }
-      await withStore(io, async (store) => {
-        const progress = progressReporter(io);
-        let result: RebuildResult;
-        try {
-          result = await rebuildProjections(store, {
-            projections,
-            until,
-            into: raw.into,
-            batchSize: raw.batchSize,
-            onProgress: (p) => progress.update(p),
-          });
-        } catch (err) {
-          if (hasCode(err, 'REBUILD')) throw new CliError(err.message, EXIT.failure, { cause: err });
-          throw err;
-        } finally {
-          progress.stop();
-        }
-        const reactor = result.mode === 'swap' ? await settleReactorCheckpoint(store, result.checkpoint) : null;
-        if (raw.json) writeJson(io, { ...toJson(result), reactorCheckpointSetTo: reactor?.position ?? null });
-        else {
-          for (const line of summaryLines(result)) io.stdout.write(`${line}\n`);
-          if (reactor) {
-            io.stdout.write(
-              `the reactor had no checkpoint: set to position ${reactor.position}, so decisions recorded before it are never acted on again\n`,
-            );
-          }
-        }
-      });
+      const o = replayOptions(raw);
+      await open(io, (store) => runReplay(store, o, io));
     });
 }

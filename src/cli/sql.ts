@@ -1,7 +1,7 @@
 import { type Command, Option } from 'commander';
 import { ALL_PROJECTIONS } from '../../projections/index';
 import { hasCode } from '../errors';
-import { checkpointName } from '../projections/runner';
+import { projectionLag } from '../projections/runner';
 import { pgErrorCode, type Row } from '../store/db';
 import type { EventStore } from '../store/event-store';
 import { READER_ROLE, readAsReader } from '../store/roles';
@@ -187,24 +187,6 @@ async function runReadOnly(store: EventStore, query: string, timeoutMs: number):
 
 const PROJECTION_TABLES = /\b(workers|scaling_decisions|anomalies|health_summaries)\b/i;
 
-/** How many events the slowest projection has not applied yet (0 when up to date or unknown). */
-export async function projectionLag(store: EventStore): Promise<number> {
-  const names = ALL_PROJECTIONS.map(checkpointName);
-  try {
-    const rows = await store.db.query<{ behind: number }>(
-      `select coalesce(max((select count(*) from events e
-                where ((e.tx_id::text)::bigint, e.global_position)
-                    > (coalesce((c.tx_id::text)::bigint, 0), coalesce(c.global_position, 0)))), 0)::bigint as behind
-         from (values ${names.map((_, i) => `($${i + 1})`).join(', ')}) as n(name)
-         left join projection_checkpoints c on c.name = n.name`,
-      names,
-    );
-    return Number(rows[0]?.behind ?? 0);
-  } catch {
-    return 0;
-  }
-}
-
 async function runSql(store: EventStore, query: string, o: SqlOptions, io: CliIo): Promise<void> {
   const rows = await runReadOnly(store, query, o.timeoutMs);
   onBrokenPipe(io);
@@ -217,7 +199,7 @@ async function runSql(store: EventStore, query: string, o: SqlOptions, io: CliIo
     io.stdout.write(`${rowCount(rows.length)}\n`);
   }
   if (PROJECTION_TABLES.test(query)) {
-    const behind = await projectionLag(store);
+    const behind = await projectionLag(store, ALL_PROJECTIONS);
     if (behind > 0) {
       io.stderr.write(
         `note: the projection tables are ${behind} event(s) behind the events table (the controller is not ` +

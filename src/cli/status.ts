@@ -1,14 +1,24 @@
 import type { Command } from 'commander';
+import { HealthChecked } from '../../events/index';
 import { PolicyRecord } from '../../events/scaling';
 import { ALL_PROJECTIONS } from '../../projections/index';
 import { secondsBetween } from '../clock';
 import { policyLine } from '../policies/render';
-import { ProjectionRunner } from '../projections/runner';
+import { ProjectionRunner, projectionLag } from '../projections/runner';
+import {
+  anomaliesBetween,
+  lastDecisionRow,
+  lastHealthSummaryRow,
+  workerCountsInStatus,
+  workersInStatus,
+} from '../projections/status-queries';
 import type { Row } from '../store/db';
+import { countAllEvents } from '../store/event-count';
+import { lastEvent, lastEventOfType } from '../store/event-queries';
 import type { EventStore } from '../store/event-store';
-import { EVENT_TIME_SQL } from '../store/event-time';
 import { describeTarget, type StoreTarget } from '../store/open';
 import { type CliIo, withStore } from './context';
+import { jsonOption, nowOption, readClock, utcOption, windowOption } from './flags';
 import {
   formatAge,
   formatTimestamp,
@@ -19,8 +29,7 @@ import {
   toDate,
   writeJsonValue,
 } from './output';
-import { projectionLag } from './sql';
-import { DURATION_FORMS, NOW_HELP, parseDuration, parseNow } from './time';
+import { parseDuration } from './time';
 
 export interface StatusOptions {
   json: boolean;
@@ -100,8 +109,11 @@ function burnLine(b: StatusReport['burn']): string {
 /** Whole seconds since `from`, or null when there is no such time. */
 const secondsSince = (from: Date | null, to: Date) => (from ? secondsBetween(from, to) : null);
 
-const STATUS_SINCE_SQL = `case status when 'spawning' then requested_at when 'active' then coalesce(active_at, spawned_at, requested_at)
-  when 'terminating' then termination_requested_at else terminated_at end`;
+/** The last health check's facts, read through the event's own schema. */
+function healthCheckOf(e: { data: unknown }): StatusReport['lastHealthCheck'] {
+  const d = HealthChecked.schema.parse(e.data);
+  return { cycle: d.cycle, at: new Date(d.at), status: d.status, problems: d.problems };
+}
 
 /**
  * Brings the projections up to date, then reads the fleet, the last decision and health summary,
@@ -117,24 +129,22 @@ async function collectStatus(
   let projectionsApplied = await runner.catchUp();
   // Catch-up reads stop at the oldest open transaction (events commit in order): if one holds the
   // tables back, give it a moment, then say so.
-  let projectionsBehind = await projectionLag(store);
+  let projectionsBehind = await projectionLag(store, ALL_PROJECTIONS);
   for (let i = 0; projectionsBehind > 0 && i < CATCH_UP_RETRIES; i++) {
     await new Promise((r) => setTimeout(r, 200));
     projectionsApplied += await runner.catchUp();
-    projectionsBehind = await projectionLag(store);
+    projectionsBehind = await projectionLag(store, ALL_PROJECTIONS);
   }
   const db = store.db;
 
-  const [head] = await db.query<{ n: number }>('select count(*)::bigint as n from events');
-  const [lastRow] = await db.query<{ global_position: number; event_type: string; stream_id: string; at: unknown }>(
-    `select global_position, event_type, stream_id, ${EVENT_TIME_SQL} as at from events order by global_position desc limit 1`,
-  );
-  const last = lastRow
+  const count = await countAllEvents(db);
+  const newest = await lastEvent(store);
+  const last = newest
     ? {
-        position: Number(lastRow.global_position),
-        type: lastRow.event_type,
-        streamId: lastRow.stream_id,
-        at: toDate(lastRow.at) ?? new Date(0),
+        position: newest.position,
+        type: newest.type,
+        streamId: newest.streamId,
+        at: toDate(newest.time) ?? new Date(0),
       }
     : null;
 
@@ -145,32 +155,10 @@ async function collectStatus(
     nowFrom = 'last event';
   }
 
-  const counts = await db.query<{ status: string; n: number; oldest: unknown }>(
-    `select status, count(*)::int as n, min(${STATUS_SINCE_SQL}) as oldest from workers group by status`,
-  );
-  const fleet: StatusReport['fleet'] = {};
   const ended: StatusReport['ended'] = { terminated: 0, failed: 0 };
-  for (const c of counts) {
-    if ((ENDED as readonly string[]).includes(c.status)) ended[c.status] = Number(c.n);
-    else fleet[c.status] = { count: Number(c.n), oldestSec: secondsSince(toDate(c.oldest), now) };
-  }
+  for (const c of await workerCountsInStatus(db, ENDED)) ended[c.status] = c.n;
 
-  const workerRows = await db.query<{
-    worker_id: string;
-    pod_id: string | null;
-    status: string;
-    provider: string | null;
-    requested_at: unknown;
-    spawned_at: unknown;
-    since: unknown;
-    gpu_count: number | null;
-    hourly_cost_usd: number | null;
-  }>(
-    `select worker_id, pod_id, status, provider, requested_at, spawned_at, gpu_count, hourly_cost_usd,
-            ${STATUS_SINCE_SQL} as since from workers
-      where status in (${LIVE.map((s) => `'${s}'`).join(', ')})
-      order by requested_at nulls last, worker_id`,
-  );
+  const workerRows = await workersInStatus(db, LIVE);
   const workers = workerRows.map((w): WorkerLine => {
     const price = w.hourly_cost_usd === null ? null : Number(w.hourly_cost_usd);
     const requestedAt = toDate(w.requested_at);
@@ -189,46 +177,42 @@ async function collectStatus(
       spentUsd: price === null ? null : spentUsd(price, toDate(w.spawned_at), now),
     };
   });
+  // The live fleet from its rows (a few), so no query reads the ended workers' rows.
+  const fleet: StatusReport['fleet'] = {};
+  for (const w of workers) {
+    const f = fleet[w.status] ?? { count: 0, oldestSec: null };
+    f.count += 1;
+    if (w.inStatusSec !== null)
+      f.oldestSec = f.oldestSec === null ? w.inStatusSec : Math.max(f.oldestSec, w.inStatusSec);
+    fleet[w.status] = f;
+  }
   const burn = {
     gpus: workers.reduce((n, w) => n + (w.gpus ?? 1), 0),
     usdPerHour: workers.reduce((n, w) => n + (w.hourlyCostUsd ?? 0), 0),
     unknownPrices: workers.filter((w) => w.hourlyCostUsd === null).length,
   };
 
-  const [lastDecision] = await db.query('select * from scaling_decisions order by global_position desc limit 1');
-  const [lastHealthSummary] = await db.query('select * from health_summaries order by global_position desc limit 1');
-  const [check] = await db.query<{ data: { cycle: number; at: string; status: string; problems: string[] } }>(
-    "select data from events where event_type = 'HealthChecked' order by global_position desc limit 1",
-  );
+  const lastDecision = await lastDecisionRow(db);
+  const lastHealthSummary = await lastHealthSummaryRow(db);
+  const checkRow = await lastEventOfType(store, 'HealthChecked');
+  const check = checkRow ? healthCheckOf(store.decode(checkRow)) : null;
   const since = new Date(now.getTime() - opts.windowMs);
-  const anomalies = await db.query(
-    `select cycle, detected_at, kind, message, figures, causes from anomalies
-      where detected_at > $1::timestamptz and detected_at <= $2::timestamptz
-      order by detected_at, global_position`,
-    [since.toISOString(), now.toISOString()],
-  );
+  const anomalies = await anomaliesBetween(db, since, now);
 
   return {
     store: describeTarget(target),
     now,
     nowFrom,
-    events: { count: Number(head.n), last },
+    events: { count, last },
     projectionsApplied,
     projectionsBehind,
     fleet,
     ended,
     workers,
     burn,
-    lastDecision: lastDecision ?? null,
-    lastHealthSummary: lastHealthSummary ?? null,
-    lastHealthCheck: check
-      ? {
-          cycle: check.data.cycle,
-          at: new Date(check.data.at),
-          status: check.data.status,
-          problems: check.data.problems ?? [],
-        }
-      : null,
+    lastDecision,
+    lastHealthSummary,
+    lastHealthCheck: check,
     anomalies: { window: opts.windowText, since, items: anomalies },
   };
 }
@@ -459,10 +443,10 @@ export function defineStatusCommand(program: Command, io: CliIo, deps: StatusDep
         '(workers, scaling_decisions, anomalies, health_summaries) up to date with the events.\n\n' +
         "Ages are relative to this machine's clock, or to the last event when that is later (a fake-clock demo store).",
     )
-    .option('--json', 'print one JSON object (rows as in the projection tables)')
-    .option('--utc', 'show times in UTC instead of local time')
-    .option('--window <duration>', `list the anomalies of this long before now: ${DURATION_FORMS}`, '1h')
-    .option('--now <time>', NOW_HELP)
+    .addOption(jsonOption('print one JSON object (rows as in the projection tables)'))
+    .addOption(utcOption())
+    .addOption(windowOption('ending at now, of the anomalies listed', '1h'))
+    .addOption(nowOption())
     .addHelpText(
       'after',
       helpExamples(
@@ -474,11 +458,11 @@ export function defineStatusCommand(program: Command, io: CliIo, deps: StatusDep
       ),
     )
     .action(async (raw: { json?: boolean; utc?: boolean; window: string; now?: string }) => {
-      const utc = raw.utc === true;
+      const { utc, now, nowGiven } = readClock(raw);
       const o: StatusOptions = {
         json: raw.json === true,
         utc,
-        now: parseNow(raw.now, utc),
+        now: nowGiven ? now : undefined,
         windowMs: parseDuration(raw.window, '--window'),
         windowText: raw.window.trim(),
       };

@@ -1,4 +1,3 @@
-import type { Until } from '../projections/rebuild';
 import { CliError, EXIT } from './context';
 
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -64,32 +63,4 @@ export function clockTime(d: Date, utc = false): string {
   return utc
     ? `${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}`
     : `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
-}
-
-/** How the help of every command describes a duration flag (--window, --since 1h). */
-export const DURATION_FORMS = 'a duration: 90s, 2m, 1h or 7d';
-
-/** `--now`: the moment times of day and ages are read against (default: this machine's clock). */
-export const NOW_HELP = 'read times of day and ages as if it were this time (an ISO timestamp or HH:MM[:SS])';
-
-/** Parses `--now` the same way in every command; undefined when not given. */
-export function parseNow(text: string | undefined, utc = false): Date | undefined {
-  return text === undefined ? undefined : parseTime(text, { utc, flag: '--now' });
-}
-
-/**
- * `--until` in every command: a bare whole number is a global position; anything else a time
- * parseTime understands (with `allowAgo`, also a duration ago: 30m, 1h).
- */
-export function parseUntil(text: string, opts: { utc?: boolean; now?: Date; allowAgo?: boolean } = {}): Until {
-  const t = text.trim();
-  if (/^\d+$/.test(t)) {
-    const position = Number(t);
-    if (!Number.isSafeInteger(position)) throw new CliError(`--until ${text}: position too large`, EXIT.usage);
-    return { kind: 'position', position };
-  }
-  return {
-    kind: 'time',
-    time: parseTime(t, { utc: opts.utc, now: opts.now, allowAgo: opts.allowAgo, flag: '--until' }),
-  };
 }

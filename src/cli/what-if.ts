@@ -13,8 +13,9 @@ import {
   whatIf,
 } from '../what-if/replay';
 import { CliError, type CliIo, EXIT, withStore } from './context';
+import { jsonOption, nowOption, parseNow, parseSince, sinceOption, utcOption } from './flags';
 import { helpExamples, plainTable } from './output';
-import { clockTime, NOW_HELP, parseNow, parseTime } from './time';
+import { clockTime, parseTime } from './time';
 
 export interface WhatIfOptions {
   since: string;
@@ -54,7 +55,7 @@ export async function recordedCycles(store: EventStore, since: Date, until: Date
 /** Reads the window (read-only), replays it through the changed policy, prints the differences. */
 export async function runWhatIf(store: EventStore, io: CliIo, o: WhatIfOptions): Promise<number> {
   const now = parseNow(o.now, o.utc) ?? new Date();
-  const since = parseTime(o.since, { utc: o.utc, now, allowAgo: true, flag: '--since' });
+  const since = parseSince(o.since, { utc: o.utc, now });
   const until = o.until ? parseTime(o.until, { utc: o.utc, now, allowAgo: true, flag: '--until' }) : now;
   if (until.getTime() <= since.getTime()) {
     throw new CliError(`--until ${until.toISOString()} is not after --since ${since.toISOString()}`, EXIT.usage);
@@ -164,13 +165,13 @@ export function registerWhatIf(program: Command, io: CliIo): void {
   program
     .command('what-if')
     .description('replay recorded task counts through a policy with changed settings; print where decisions differ')
-    .requiredOption('--since <time>', 'start of the window: a duration ago (1h, 2d), a time of day or an ISO timestamp')
+    .addOption(sinceOption('start of the window: observations at or after').makeOptionMandatory())
     .option('--until <time>', 'end of the window (default: now), in the same forms')
     .option('--set <KEY=VALUE>', 'a changed setting of the policy or of the caps (repeatable)', collect, [])
     .option('--policy <name>', `run another policy than the recorded one: ${POLICY_NAMES.join(', ')}`)
-    .option('--json', 'print the differing cycles and the totals as JSON')
-    .option('--utc', 'read and print times in UTC (default: local time)')
-    .option('--now <time>', NOW_HELP)
+    .addOption(jsonOption('print the differing cycles and the totals as JSON'))
+    .addOption(utcOption())
+    .addOption(nowOption())
     .addHelpText(
       'after',
       helpExamples(

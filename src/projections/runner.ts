@@ -1,7 +1,7 @@
 import EventEmitter from 'eventemitter3';
 import type { Projection } from '../../projections/projection';
 import { hasCode } from '../errors';
-import type { EventStore } from '../store/event-store';
+import { type Checkpoint, type EventStore, START } from '../store/event-store';
 import { Subscription } from '../store/subscription';
 import { applyToTable } from './writer';
 
@@ -82,5 +82,35 @@ export class ProjectionRunner extends EventEmitter<{ error: [err: unknown, proje
         },
       );
     }, delay);
+  }
+}
+
+/**
+ * How many committed events the slowest of these projections has not applied yet (0 when up to
+ * date, or when it cannot be read). That is the count after the smallest of their checkpoints:
+ * one index range scan of events_tx_order_idx, short when the projections are nearly up to date.
+ */
+export async function projectionLag(store: EventStore, projections: readonly Projection[]): Promise<number> {
+  const names = projections.map(checkpointName);
+  try {
+    const rows = await store.db.query<{ name: string; tx_id: string; global_position: number }>(
+      'select name, tx_id::text as tx_id, global_position from projection_checkpoints where name = any($1::text[])',
+      [names],
+    );
+    let slowest: Checkpoint =
+      rows.length < names.length ? START : { txId: rows[0].tx_id, position: Number(rows[0].global_position) };
+    for (const r of rows) {
+      const cp = { txId: r.tx_id, position: Number(r.global_position) };
+      const [a, b] = [BigInt(cp.txId), BigInt(slowest.txId)];
+      if (a < b || (a === b && cp.position < slowest.position)) slowest = cp;
+    }
+    const [row] = await store.db.query<{ behind: number }>(
+      `select count(*)::bigint as behind from events
+        where ((tx_id::text)::bigint, global_position) > ($1::bigint, $2::bigint)`,
+      [slowest.txId, slowest.position],
+    );
+    return Number(row?.behind ?? 0);
+  } catch {
+    return 0;
   }
 }

@@ -171,3 +171,10 @@ export async function migrate(db: Db, migrations = loadMigrations()): Promise<Mi
   }
   return { applied, current };
 }
+
+/** The migrations applied to this store, in order, with when. */
+export function appliedMigrations(db: Db): Promise<{ name: string; applied_at: Date }[]> {
+  return db.query<{ name: string; applied_at: Date }>(
+    'select name, applied_at from schema_migrations order by version',
+  );
+}

@@ -94,7 +94,7 @@ describe('gpu-scaler events (main, embedded store)', () => {
 
     const badLimit = await runMain(['events', '--limit', 'ten'], env());
     expect(badLimit.code).toBe(2);
-    expect(badLimit.stderr).toContain('--limit takes a whole number >= 0');
+    expect(badLimit.stderr).toContain('--limit ten is not allowed: expected a whole number >= 0');
 
     const backwards = await runMain(['events', '--since', '2026-11-27T19:00Z', '--until', '2026-11-27T18:00Z'], env());
     expect(backwards.code).toBe(2);

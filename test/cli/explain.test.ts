@@ -98,7 +98,7 @@ describe('gpu-scaler explain (and demo)', () => {
     const bad = await cli('explain', '--at', 'half past six');
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(
-      /--at "half past six" is not a time: use a time of day \(18:25 or 18:25:42\) or an ISO timestamp/,
+      /--at "half past six" is not a time: use a duration ago \(30m, 1h, 2d\), a time of day \(18:25\) or an ISO timestamp/,
     );
     const badWindow = await cli('explain', '--at', '18:25', '--window', 'long');
     expect(badWindow.code).toBe(2);

@@ -16,7 +16,10 @@ import { type AppEvent, appRegistry } from '../../events/index';
 import { ALL_PROJECTIONS } from '../../projections/index';
 import { type CliIo, EXIT, reportError, type withStore } from '../../src/cli/context';
 import { defineEventsCommand, type EventsDeps } from '../../src/cli/events';
+import { defineExplainCommand } from '../../src/cli/explain';
 import { main } from '../../src/cli/main';
+import { defineMigrateCommand } from '../../src/cli/migrate';
+import { defineReplayCommand } from '../../src/cli/replay';
 import { defineSqlCommand } from '../../src/cli/sql';
 import { defineStatusCommand } from '../../src/cli/status';
 import { ProjectionRunner } from '../../src/projections/runner';
@@ -66,7 +69,7 @@ export interface StoreRunOptions {
 }
 
 /**
- * events, sql and status on an open store, with the same program settings and error handling as
+ * The store's commands (events, sql, status, explain, replay, migrate) on an open store, with the same program settings and error handling as
  * main() (src/cli/main.ts), whose store comes from DATABASE_URL instead.
  */
 export function startOnStore(
@@ -89,6 +92,9 @@ export function startOnStore(
   });
   defineSqlCommand(program, io, { withStore: inject });
   defineStatusCommand(program, io, { withStore: inject });
+  defineExplainCommand(program, io, { withStore: inject });
+  defineReplayCommand(program, io, { withStore: inject });
+  defineMigrateCommand(program, io, { withStore: inject });
   for (const c of program.commands) c.exitOverride().showHelpAfterError('(add --help for usage)');
   const done = program.parseAsync(['node', 'gpu-scaler', ...args]).then(
     () => EXIT.ok as number,

@@ -1,5 +1,6 @@
 import { CliError, EXIT } from '../../src/cli/context';
-import { parseDuration, parseNow, parseTime, parseUntil } from '../../src/cli/time';
+import { parseNow, parseUntil } from '../../src/cli/flags';
+import { parseDuration, parseTime } from '../../src/cli/time';
 
 const NOW = new Date('2026-11-27T20:00:00Z');
 

@@ -1,0 +1,69 @@
+import type { Row, Sql } from '../store/db';
+
+/**
+ * The reads of the projection tables `gpu-scaler status` makes, one function each, so no SQL
+ * lives in src/cli. Each uses an index: workers_status_idx, the global_position indexes of
+ * migrations/0009_event_time.sql, anomalies_detected_at_idx.
+ */
+
+/** When a worker entered its current status. */
+const STATUS_SINCE_SQL = `case status when 'spawning' then requested_at when 'active' then coalesce(active_at, spawned_at, requested_at)
+  when 'terminating' then termination_requested_at else terminated_at end`;
+
+/** How many workers are in each of these statuses (an index-only scan of workers_status_idx). */
+export async function workerCountsInStatus(
+  sql: Sql,
+  statuses: readonly string[],
+): Promise<{ status: string; n: number }[]> {
+  const rows = await sql.query<{ status: string; n: number }>(
+    'select status, count(*)::bigint as n from workers where status = any($1::text[]) group by status',
+    [statuses],
+  );
+  return rows.map((r) => ({ status: r.status, n: Number(r.n) }));
+}
+
+/** A worker as status lists it. */
+export interface StatusWorkerRow {
+  worker_id: string;
+  pod_id: string | null;
+  status: string;
+  provider: string | null;
+  requested_at: unknown;
+  spawned_at: unknown;
+  since: unknown;
+  gpu_count: number | null;
+  hourly_cost_usd: number | null;
+}
+
+/** The workers in these statuses, oldest request first. */
+export function workersInStatus(sql: Sql, statuses: readonly string[]): Promise<StatusWorkerRow[]> {
+  return sql.query<StatusWorkerRow>(
+    `select worker_id, pod_id, status, provider, requested_at, spawned_at, gpu_count, hourly_cost_usd,
+            ${STATUS_SINCE_SQL} as since from workers
+      where status = any($1::text[])
+      order by requested_at nulls last, worker_id`,
+    [statuses],
+  );
+}
+
+/** The last scaling decision, as its row (null: none yet). */
+export async function lastDecisionRow(sql: Sql): Promise<Row | null> {
+  const [row] = await sql.query('select * from scaling_decisions order by global_position desc limit 1');
+  return row ?? null;
+}
+
+/** The last health summary, as its row (null: none yet). */
+export async function lastHealthSummaryRow(sql: Sql): Promise<Row | null> {
+  const [row] = await sql.query('select * from health_summaries order by global_position desc limit 1');
+  return row ?? null;
+}
+
+/** The anomalies detected in (since, until], in time order. */
+export function anomaliesBetween(sql: Sql, since: Date, until: Date): Promise<Row[]> {
+  return sql.query(
+    `select cycle, detected_at, kind, message, figures, causes from anomalies
+      where detected_at > $1::timestamptz and detected_at <= $2::timestamptz
+      order by detected_at, global_position`,
+    [since.toISOString(), until.toISOString()],
+  );
+}

@@ -1,0 +1,178 @@
+import { type Checkpoint, EVENT_COLUMNS, type EventRow, type EventStore, START } from './event-store';
+import { EVENT_CYCLE_SQL, EVENT_TIME_SQL } from './event-time';
+
+/**
+ * The reads of `events` the CLI asks (events, explain, status), one function each, so no SQL lives
+ * in src/cli. Every time filter is EVENT_TIME_SQL (indexed as events_event_time_idx), every cycle
+ * filter EVENT_CYCLE_SQL (events_controller_cycle_idx), every type filter uses events_type_idx.
+ */
+
+/** Which events: every field optional, all given ones must hold. */
+export interface EventFilter {
+  types?: readonly string[];
+  /** A stream id; `*` matches any characters (worker-*). */
+  stream?: string;
+  /** Event time at or after. */
+  since?: Date;
+  /** Event time at or before. */
+  until?: Date;
+  /** Up to and including this global position. */
+  untilPosition?: number;
+  /** From this global position on. */
+  fromPosition?: number;
+  /** Only what a reader at this checkpoint has seen (commit order). */
+  upTo?: Checkpoint;
+}
+
+/** An event row with its event time (EVENT_TIME_SQL). */
+export type TimedEventRow = EventRow & { event_time: Date | string };
+
+/** A literal for LIKE: `_`, `%` and `\` match themselves. */
+const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+function whereClause(f: EventFilter, params: unknown[]): string {
+  const p = (v: unknown) => {
+    params.push(v);
+    return `$${params.length}`;
+  };
+  const conds: string[] = [];
+  if (f.types?.length) conds.push(`event_type in (${f.types.map((t) => p(t)).join(', ')})`);
+  if (f.stream !== undefined) {
+    if (f.stream.includes('*')) conds.push(`stream_id like ${p(likeEscape(f.stream).replace(/\*/g, '%'))}`);
+    else conds.push(`stream_id = ${p(f.stream)}`);
+  }
+  if (f.since) conds.push(`${EVENT_TIME_SQL} >= ${p(f.since.toISOString())}::timestamptz`);
+  if (f.until) conds.push(`${EVENT_TIME_SQL} <= ${p(f.until.toISOString())}::timestamptz`);
+  if (f.untilPosition !== undefined) conds.push(`global_position <= ${p(f.untilPosition)}::bigint`);
+  if (f.fromPosition !== undefined) conds.push(`global_position >= ${p(f.fromPosition)}::bigint`);
+  if (f.upTo) {
+    conds.push(
+      `((tx_id::text)::bigint, global_position) <= (${p(f.upTo.txId)}::bigint, ${p(f.upTo.position)}::bigint)`,
+    );
+  }
+  return conds.length ? `where ${conds.join(' and ')}` : '';
+}
+
+/**
+ * At most `limit` matching events in position order: the first ones (`head`) or the newest ones
+ * (`tail`, returned newest first).
+ */
+export async function findEvents(
+  store: EventStore,
+  f: EventFilter,
+  opts: { mode: 'head' | 'tail'; limit: number },
+): Promise<TimedEventRow[]> {
+  const params: unknown[] = [];
+  const where = whereClause(f, params);
+  return store.sql.query<TimedEventRow>(
+    `select ${EVENT_COLUMNS}, ${EVENT_TIME_SQL} as event_time from events ${where}
+      order by global_position ${opts.mode === 'tail' ? 'desc' : 'asc'} limit ${Math.max(0, Math.floor(opts.limit))}`,
+    params,
+  );
+}
+
+/** How many events match. */
+export async function countEvents(store: EventStore, f: EventFilter): Promise<number> {
+  const params: unknown[] = [];
+  const where = whereClause(f, params);
+  const [row] = await store.sql.query<{ n: number }>(`select count(*)::bigint as n from events ${where}`, params);
+  return Number(row.n);
+}
+
+/** What the store holds: how many events, the first and last event time, the last position. */
+export async function eventRange(
+  store: EventStore,
+): Promise<{ count: number; first: unknown; last: unknown; head: number }> {
+  const [row] = await store.sql.query<{ n: number; first: unknown; last: unknown; head: number }>(
+    `select count(*)::bigint as n, min(${EVENT_TIME_SQL}) as first, max(${EVENT_TIME_SQL}) as last,
+            coalesce(max(global_position), 0)::bigint as head from events`,
+  );
+  return { count: Number(row.n), first: row.first, last: row.last, head: Number(row.head) };
+}
+
+/** The last committed checkpoint under the xmin rule: where a follower starts reading. */
+export async function endCheckpoint(store: EventStore): Promise<Checkpoint> {
+  const rows = await store.sql.query<{ tx_id: string; global_position: number }>(
+    `select tx_id::text as tx_id, global_position from events
+      where tx_id < pg_snapshot_xmin(pg_current_snapshot())
+      order by (tx_id::text)::bigint desc, global_position desc limit 1`,
+  );
+  return rows[0] ? { txId: rows[0].tx_id, position: Number(rows[0].global_position) } : START;
+}
+
+/** The most events explain reads for one question. */
+const EXPLAIN_LIMIT = 5000;
+
+async function eventRows(store: EventStore, where: string, params: unknown[]): Promise<EventRow[]> {
+  return store.sql.query<EventRow>(
+    `select ${EVENT_COLUMNS} from events where ${where} order by global_position limit ${EXPLAIN_LIMIT}`,
+    params,
+  );
+}
+
+/** The controller's events of one cycle. */
+export function controllerEventsOfCycle(store: EventStore, cycle: number): Promise<EventRow[]> {
+  return eventRows(store, `stream_id = 'controller' and ${EVENT_CYCLE_SQL} = $1`, [cycle]);
+}
+
+/** The highest cycle on the controller stream (null: none yet). */
+export async function lastCycle(store: EventStore): Promise<number | null> {
+  const [row] = await store.sql.query<{ max: number | null }>(
+    `select max(${EVENT_CYCLE_SQL}) as max from events where stream_id = 'controller'`,
+  );
+  return row?.max === null || row?.max === undefined ? null : Number(row.max);
+}
+
+/** The events caused by these events (metadata.causationId): a decision's spawns and terminations. */
+export function eventsCausedBy(store: EventStore, eventIds: readonly string[]): Promise<EventRow[]> {
+  if (eventIds.length === 0) return Promise.resolve([]);
+  return eventRows(store, `metadata->>'causationId' = any($1::text[])`, [eventIds]);
+}
+
+/**
+ * Every event whose event time is in [from, to]; with `cycle`, only the events of other streams
+ * than the controller's that name that cycle in their metadata.
+ */
+export function eventsBetween(store: EventStore, from: Date, to: Date, cycle?: number): Promise<EventRow[]> {
+  const range = `${EVENT_TIME_SQL} >= $1::timestamptz and ${EVENT_TIME_SQL} <= $2::timestamptz`;
+  return cycle === undefined
+    ? eventRows(store, range, [from.toISOString(), to.toISOString()])
+    : eventRows(store, `${range} and stream_id <> 'controller' and metadata->>'cycle' = $3::text`, [
+        from.toISOString(),
+        to.toISOString(),
+        String(cycle),
+      ]);
+}
+
+/** The task total the controller observed in the last cycle before `cycle` (null: none). */
+export async function taskTotalBefore(store: EventStore, cycle: number): Promise<number | null> {
+  const rows = await store.sql.query<{ total: number | null }>(
+    `select (data->>'total')::int as total from events
+      where stream_id = 'controller' and event_type = 'TaskCountObserved' and ${EVENT_CYCLE_SQL} < $1
+      order by ${EVENT_CYCLE_SQL} desc, stream_version desc limit 1`,
+    [cycle],
+  );
+  return rows[0]?.total ?? null;
+}
+
+/** The newest event: its position, type, stream and event time (null: the store is empty). */
+export async function lastEvent(
+  store: EventStore,
+): Promise<{ position: number; type: string; streamId: string; time: unknown } | null> {
+  const [row] = await store.sql.query<{ global_position: number; event_type: string; stream_id: string; at: unknown }>(
+    `select global_position, event_type, stream_id, ${EVENT_TIME_SQL} as at from events
+      order by global_position desc limit 1`,
+  );
+  return row
+    ? { position: Number(row.global_position), type: row.event_type, streamId: row.stream_id, time: row.at }
+    : null;
+}
+
+/** The newest event of a type (events_type_idx), decoded by the caller. */
+export async function lastEventOfType(store: EventStore, type: string): Promise<EventRow | null> {
+  const [row] = await store.sql.query<EventRow>(
+    `select ${EVENT_COLUMNS} from events where event_type = $1 order by global_position desc limit 1`,
+    [type],
+  );
+  return row ?? null;
+}
