@@ -36,7 +36,10 @@ export function chartHtml(result: SimResult, startMs: number, title: string): st
     markSeries('anomaly', (i) => tl[i].queued),
   ];
   const labels: Record<number, string[]> = {};
-  for (const m of result.marks) (labels[m.t + startMs / 1000] ??= []).push(`${m.kind}: ${m.label}`);
+  for (const m of result.marks) {
+    const k = m.t + startMs / 1000;
+    labels[k] = [...(labels[k] ?? []), `${m.kind}: ${m.label}`];
+  }
   const summary = `${result.policy}: ${result.gpuSeconds} GPU-s = ${result.ratio}x the work bound; wait p50 ${result.wait.p50} s, p95 ${result.wait.p95} s, max ${result.wait.max} s; ${(result.overSlo * 100).toFixed(1)}% over ${result.sloSec} s; ${result.spawns} spawns, peak ${result.peakWorkers} workers`;
   return `<!doctype html>
 <html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
