@@ -18,20 +18,37 @@ export const AppliedLimit = z.object({
 });
 export type AppliedLimit = z.infer<typeof AppliedLimit>;
 
-export const PolicySettings = z.object({
-  policy: z.string(),
-  TASKS_PER_GPU: z.number().positive(),
-  MIN_ACTIVE_GPUS: count,
+/**
+ * The settings the control loop applies to every policy alike: the caps, which idle workers may
+ * go, spawning timeouts and lifetimes (a policy's own settings are recorded in `policy.settings`).
+ */
+export const ControlSettings = z.object({
   MAX_WORKERS: count,
   MAX_ACTIVE_GPUS: count,
-  MACHINES_TO_KEEP_IDLE: count,
+  /** The burn-rate cap, USD per hour; null: off (and in events older than the setting). */
+  MAX_HOURLY_COST_USD: z.number().nonnegative().nullable().default(null),
   GPU_IDLE_TIMEOUT_SEC: z.number().nonnegative(),
   SPAWNING_TIMEOUT_SEC: z.number().nonnegative(),
   WORKER_MAX_LIFETIME_SEC: z.number().positive().nullable().default(null),
-  /** The burn-rate cap, USD per hour; null: off (and in events older than the setting). */
-  MAX_HOURLY_COST_USD: z.number().nonnegative().nullable().default(null),
 });
-export type PolicySettings = z.infer<typeof PolicySettings>;
+export type ControlSettings = z.infer<typeof ControlSettings>;
+
+/** A setting's value as recorded (JSON). */
+export const SettingValue = z.union([z.number(), z.string(), z.boolean(), z.null()]);
+
+/** A named number of a policy's formula with its math (src/policies/policy.ts PolicyTerm). */
+export const PolicyTermRecord = z.object({ name: z.string(), value: z.number(), formula: z.string() });
+
+/** Which policy decided, with its settings and its own terms, as the record keeps them. */
+export const PolicyRecord = z.object({
+  /** The POLICY that decided (v1 events: `operators`, the only one then). */
+  name: z.string(),
+  settings: z.record(z.string(), SettingValue),
+  terms: z.array(PolicyTermRecord),
+  /** How the terms combine into desiredBeforeCaps, by their names, e.g. `max(minActive, byTasks)`. */
+  combine: z.string(),
+});
+export type PolicyRecord = z.infer<typeof PolicyRecord>;
 
 export const TerminationPick = z.object({
   workerId: z.string(),
@@ -44,7 +61,8 @@ export type TerminationPick = z.infer<typeof TerminationPick>;
 /** One cycle's decision with all of its math, so it explains itself from the record alone. */
 export const ScalingDecided = defineEvent({
   type: 'ScalingDecided',
-  schemaVersion: 1,
+  schemaVersion: 2,
+  upcast: { 1: upcastDecisionV1 },
   schema: z.object({
     cycle: cycleNo,
     at: isoTime,
@@ -54,8 +72,8 @@ export const ScalingDecided = defineEvent({
     current: z.object({ active: count, spawning: count, total: count }),
     busy: count,
     idle: count,
-    /** The terms of max(MIN_ACTIVE_GPUS, ceil(total / TASKS_PER_GPU), busy + MACHINES_TO_KEEP_IDLE). */
-    terms: z.object({ minActive: count, byTasks: count, busyPlusIdle: count }),
+    /** The policy that decided: its name, settings and terms (desiredBeforeCaps is their result). */
+    policy: PolicyRecord,
     desiredBeforeCaps: count,
     /** What the policy wanted before the hard GPU budget (after MAX_WORKERS). */
     requested: count,
@@ -72,7 +90,7 @@ export const ScalingDecided = defineEvent({
     /** Why spawning was stopped this cycle (circuit breaker, refused credentials), if it was. */
     spawnBlocked: z.string().nullable().default(null),
     reasons: z.array(z.string()),
-    settings: PolicySettings,
+    settings: ControlSettings,
     /** GPUs one new worker takes (the provider's); events older than the field were 1 GPU a worker. */
     gpusPerWorker: z.number().int().positive().default(1),
     /** GPUs of the live fleet the decision counted (incl. terminating); null in older events. */
@@ -82,3 +100,59 @@ export const ScalingDecided = defineEvent({
     quoteUsdPerHour: z.number().nonnegative().nullable().default(null),
   }),
 });
+
+const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null;
+const numberOr = (x: unknown, d: number): number => (typeof x === 'number' ? x : d);
+
+/**
+ * Version 1 had one policy, the operators' formula (recorded as `policy: "default"`), with its three
+ * terms as fixed fields and its settings mixed with the caps'. Version 2 records the policy by name
+ * with its own settings and terms; the formulas are written from v1's numbers the way the
+ * operators policy writes them (src/policies/operators.ts).
+ */
+function upcastDecisionV1(data: unknown): unknown {
+  if (!isRecord(data)) return data;
+  const { terms, settings, ...rest } = data;
+  const s = isRecord(settings) ? settings : {};
+  const t = isRecord(terms) ? terms : {};
+  const g = numberOr(data.gpusPerWorker, 1);
+  const perGpu = numberOr(s.TASKS_PER_GPU, 1);
+  const minGpus = numberOr(s.MIN_ACTIVE_GPUS, 0);
+  const keepIdle = numberOr(s.MACHINES_TO_KEEP_IDLE, 0);
+  return {
+    ...rest,
+    policy: {
+      name: 'operators',
+      settings: { TASKS_PER_GPU: perGpu, MIN_ACTIVE_GPUS: minGpus, MACHINES_TO_KEEP_IDLE: keepIdle },
+      terms: [
+        {
+          name: 'minActive',
+          value: t.minActive,
+          formula: g === 1 ? `MIN_ACTIVE_GPUS=${minGpus}` : `ceil(MIN_ACTIVE_GPUS=${minGpus} / ${g} GPUs)`,
+        },
+        {
+          name: 'byTasks',
+          value: t.byTasks,
+          formula:
+            g === 1
+              ? `ceil(${String(data.total)} / TASKS_PER_GPU=${perGpu})`
+              : `ceil(${String(data.total)} / (TASKS_PER_GPU=${perGpu} x ${g} GPUs))`,
+        },
+        {
+          name: 'busyPlusIdle',
+          value: t.busyPlusIdle,
+          formula: `busy ${String(data.busy)} + MACHINES_TO_KEEP_IDLE=${keepIdle}`,
+        },
+      ],
+      combine: 'max(minActive, byTasks, busyPlusIdle)',
+    },
+    settings: {
+      MAX_WORKERS: s.MAX_WORKERS,
+      MAX_ACTIVE_GPUS: s.MAX_ACTIVE_GPUS,
+      MAX_HOURLY_COST_USD: s.MAX_HOURLY_COST_USD ?? null,
+      GPU_IDLE_TIMEOUT_SEC: s.GPU_IDLE_TIMEOUT_SEC,
+      SPAWNING_TIMEOUT_SEC: s.SPAWNING_TIMEOUT_SEC,
+      WORKER_MAX_LIFETIME_SEC: s.WORKER_MAX_LIFETIME_SEC ?? null,
+    },
+  };
+}

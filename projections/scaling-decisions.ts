@@ -24,6 +24,8 @@ export interface ScalingDecisionRow {
   timed_out: object;
   reasons: object;
   settings: object;
+  /** The policy that decided: { name, settings, terms, combine }. */
+  policy: object;
   gpus_per_worker: number;
   current_gpus: number | null;
   burn_usd_per_hour: number | null;
@@ -64,6 +66,7 @@ export const scalingDecisionsProjection: Projection<ScalingDecisionRow> = {
     'timed_out',
     'reasons',
     'settings',
+    'policy',
     'gpus_per_worker',
     'current_gpus',
     'burn_usd_per_hour',
@@ -94,11 +97,13 @@ export const scalingDecisionsProjection: Projection<ScalingDecisionRow> = {
       delta: d.delta,
       capped_by: caps.length ? caps.map((c) => c.name).join(',') : null,
       limits: d.limits,
-      terms: d.terms,
+      // each term's value by name, e.g. {"byTasks": 51}: what SQL over the table reads
+      terms: Object.fromEntries((d.policy.terms as { name: string; value: number }[]).map((t) => [t.name, t.value])),
       terminate: d.terminate,
       timed_out: d.timedOut,
       reasons: d.reasons,
       settings: d.settings,
+      policy: d.policy,
       gpus_per_worker: d.gpusPerWorker,
       current_gpus: d.currentGpus,
       burn_usd_per_hour: d.burnUsdPerHour,

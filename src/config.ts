@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { LOG_LEVEL_NAMES } from './logging/levels';
 import { secretValues } from './logging/redact';
+import { DEFAULT_POLICY, POLICY_NAMES, POLICY_SETTING_KEYS, POLICY_SETTINGS } from './policies/index';
 import { checkKubernetesSettings, KUBERNETES_SETTINGS } from './providers/kubernetes/settings';
 import { checkLocalSettings, LOCAL_SETTINGS } from './providers/local';
 import { checkRunpodSettings, RUNPOD_SETTINGS } from './providers/runpod/settings';
@@ -89,13 +90,13 @@ export const ConfigSchema = z.object({
   ...LOCAL_SETTINGS,
   ...RUNPOD_SETTINGS,
   ...KUBERNETES_SETTINGS,
-  TASKS_PER_GPU: num(0.0001).default(1),
-  MIN_ACTIVE_GPUS: int(0).default(0),
+  /** Which policy decides the desired count (src/policies); its settings are validated only when chosen. */
+  POLICY: z.enum(POLICY_NAMES).default(DEFAULT_POLICY),
+  ...POLICY_SETTINGS,
   MAX_WORKERS: int(0).default(10),
   MAX_ACTIVE_GPUS: int(0).default(10),
   /** A cap on the fleet's burn rate, USD per hour (live workers at their prices + new ones at the quote); unset = off. */
   MAX_HOURLY_COST_USD: num(0).optional(),
-  MACHINES_TO_KEEP_IDLE: int(0).default(0),
   GPU_IDLE_TIMEOUT_SEC: num(0).default(300),
   SPAWNING_TIMEOUT_SEC: num(1).default(600),
   /** A hard cap on a worker's life; unset = none. */
@@ -143,12 +144,17 @@ const RENAMED_TO_SEC: Record<string, Key> = {
   ANOMALY_SLOW_SOURCE_MS: 'ANOMALY_SLOW_SOURCE_SEC',
 };
 
-/** The settings of the sources and providers other than the ones these (raw) values choose. */
-function settingsNotInUse(source: unknown, provider: unknown): Set<string> {
+/** The settings of the sources, providers and policies other than the ones these (raw) values choose. */
+function settingsNotInUse(source: unknown, provider: unknown, policy: unknown): Set<string> {
   const unused = new Set<string>();
   for (const [name, block] of [...Object.entries(SOURCE_SETTINGS), ...Object.entries(PROVIDER_SETTINGS)]) {
     if (name === source || name === provider) continue;
     for (const key of Object.keys(block)) unused.add(key);
+  }
+  const inUse = POLICY_SETTING_KEYS[String(policy)] ?? [];
+  for (const [name, keys] of Object.entries(POLICY_SETTING_KEYS)) {
+    if (name === policy) continue;
+    for (const key of keys) if (!inUse.includes(key)) unused.add(key);
   }
   return unused;
 }
@@ -198,7 +204,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   // A source or provider not in use is not configured: its settings are not validated (a bad value
   // there takes the default), so switching PROVIDER or TASK_SOURCE never trips on the other's.
-  const unused = settingsNotInUse(input.TASK_SOURCE ?? 'tasks-table', input.PROVIDER ?? 'simulated');
+  const unused = settingsNotInUse(
+    input.TASK_SOURCE ?? 'tasks-table',
+    input.PROVIDER ?? 'simulated',
+    input.POLICY ?? DEFAULT_POLICY,
+  );
   for (const key of unused) {
     if (key in input && !ConfigSchema.shape[key as Key].safeParse(input[key]).success) delete input[key];
   }
@@ -234,7 +244,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (cfg.TASK_SOURCE === 'sql' && !cfg.TASK_COUNT_SQL)
     problems.push('TASK_COUNT_SQL is required with TASK_SOURCE=sql');
-  if (cfg.MIN_ACTIVE_GPUS > cfg.MAX_ACTIVE_GPUS) {
+  if (cfg.POLICY === 'operators' && cfg.MIN_ACTIVE_GPUS > cfg.MAX_ACTIVE_GPUS) {
     problems.push(
       `MIN_ACTIVE_GPUS=${cfg.MIN_ACTIVE_GPUS} is not allowed: expected a number of GPUs <= MAX_ACTIVE_GPUS (${cfg.MAX_ACTIVE_GPUS}), the hard budget`,
     );

@@ -39,7 +39,9 @@ function settingsTables(text: string): [string, string][] {
 }
 
 describe('README', () => {
-  const documented = settingsTables(section('Configuration') + section('Task sources and GPU providers'));
+  const documented = settingsTables(
+    section('Configuration') + section('Policies') + section('Task sources and GPU providers'),
+  );
   const keys = Object.keys(ConfigSchema.shape);
 
   test('its configuration tables list every setting of the schema, once, and nothing else', () => {

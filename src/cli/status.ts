@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
+import { PolicyRecord } from '../../events/scaling';
 import { ALL_PROJECTIONS } from '../../projections/index';
 import { secondsBetween } from '../clock';
+import { policyLine } from '../policies/render';
 import { ProjectionRunner } from '../projections/runner';
 import type { Row } from '../store/db';
 import type { EventStore } from '../store/event-store';
@@ -252,8 +254,7 @@ const num = (v: unknown) => (v === null || v === undefined ? '?' : String(v));
 /** The last decision with its math, one fact a line. */
 export function decisionLines(d: Row, now: Date, utc: boolean): string[] {
   const at = toDate(d.decided_at);
-  const terms = (d.terms ?? {}) as { minActive?: number; byTasks?: number; busyPlusIdle?: number };
-  const s = (d.settings ?? {}) as Record<string, unknown>;
+  const policy = PolicyRecord.safeParse(d.policy);
   const limits = (d.limits ?? []) as { name: string; value: number; from: number; to: number; detail?: string }[];
   const reasons = (d.reasons ?? []) as string[];
   const terminate = (d.terminate ?? []) as { workerId: string; reason: string }[];
@@ -263,11 +264,11 @@ export function decisionLines(d: Row, now: Date, utc: boolean): string[] {
     `  tasks     queued ${num(d.queued)} + active ${num(d.active)} = total ${num(d.total)}`,
     `  current   active ${num(d.current_active)} + spawning ${num(d.current_spawning)} = ${plural(Number(d.current_total), 'worker')}` +
       ` (busy ${num(d.busy)}, idle ${num(d.idle)})`,
-    `  policy    max(MIN_ACTIVE_GPUS ${num(terms.minActive)}, ceil(total ${num(d.total)} / TASKS_PER_GPU ${num(
-      s.TASKS_PER_GPU,
-    )}) = ${num(terms.byTasks)}, busy ${num(d.busy)} + MACHINES_TO_KEEP_IDLE ${num(s.MACHINES_TO_KEEP_IDLE)} = ${num(
-      terms.busyPlusIdle,
-    )}) = ${num(d.desired_before_caps)}`,
+    `  policy    ${
+      policy.success
+        ? policyLine(policy.data, Number(d.desired_before_caps))
+        : `desired ${num(d.desired_before_caps)} (its terms are not in the table yet: run gpu-scaler replay)`
+    }`,
     `  gpus      ${d.current_gpus == null ? 'not recorded' : plural(Number(d.current_gpus), 'GPU')} live, ${num(
       d.gpus_per_worker,
     )} per new worker${d.burn_usd_per_hour == null ? '' : `; burn ${Number(d.burn_usd_per_hour).toFixed(2)} USD/h`}${

@@ -12,7 +12,7 @@ import { ControlStream } from './control-stream';
 import { readFleet } from './fleet';
 import type { ControlLog } from './log';
 import type { PolicyResult } from './policy';
-import { type DecideContext, decideScaling, policySettings } from './steps/decide';
+import { configuredPolicy, controlSettings, type DecideContext, decideScaling } from './steps/decide';
 import { anomalyThresholds, detectCycleAnomalies } from './steps/detect';
 import { type FleetSyncContext, syncFleet } from './steps/fleet-sync';
 import { type ObserveContext, observeTasks } from './steps/observe';
@@ -22,7 +22,7 @@ import { type LastDecision, type ReactorWaitContext, reactorCaughtUp } from './s
 import { type RecordContext, recordCycle, recordRejected } from './steps/record';
 import { guardDecision, SpawnGuard } from './steps/spawn-guard';
 
-export { policySettings } from './steps/decide';
+export { configuredPolicy, controlSettings } from './steps/decide';
 
 export interface ControllerDeps {
   store: EventStore;
@@ -74,7 +74,7 @@ export class Controller {
 
   constructor(private readonly d: ControllerDeps) {
     const { store, source, provider, clock, config, log } = d;
-    const settings = policySettings(config);
+    const settings = controlSettings(config);
     this.stream = new ControlStream(store, log, () => this.init());
     this.guard = new SpawnGuard({
       sql: store.db,
@@ -95,7 +95,7 @@ export class Controller {
       timeoutMs: config.TASK_SOURCE_TIMEOUT_SEC * 1000,
       maxCount: config.TASK_COUNT_MAX,
     };
-    this.decideContext = { provider, clock, log, settings };
+    this.decideContext = { provider, clock, log, settings, policy: configuredPolicy(config), sql: store.db };
     this.recordContext = { stream: this.stream, log, source: source.name, settings, newId: d.newId };
     this.healthContext = {
       store,

@@ -1,4 +1,5 @@
 import type { AppliedLimit } from '../../events/scaling';
+import { policyMath } from '../policies/render';
 import type { PolicyResult } from './policy';
 
 /**
@@ -24,7 +25,7 @@ export type DecisionData = Pick<
   | 'current'
   | 'busy'
   | 'idle'
-  | 'terms'
+  | 'policy'
   | 'desiredBeforeCaps'
   | 'requested'
   | 'limits'
@@ -110,14 +111,13 @@ export function gpuText(d: Pick<DecisionData, 'gpusPerWorker' | 'currentGpus' | 
 }
 
 export function decisionBlock(d: DecisionData): string {
-  const s = d.settings;
   const lines = [
     RULE,
     `🎯 SCALING DECISION (Cycle #${d.cycle})`,
     `   Tasks: queued ${d.queued} + active ${d.active} = total ${d.total}`,
     `   Current workers: active ${d.current.active} + spawning ${d.current.spawning} = ${d.current.total} (busy ${d.busy}, idle ${d.idle})`,
     `   Current GPUs: ${gpuText(d)}`,
-    `   Desired workers = max(${minTerm(d)}, ${taskTerm(d)}, busy ${d.busy} + MACHINES_TO_KEEP_IDLE=${s.MACHINES_TO_KEEP_IDLE} = ${d.terms.busyPlusIdle}) = ${d.desiredBeforeCaps}`,
+    `   Desired workers (policy ${d.policy.name}) = ${policyMath(d.policy, d.desiredBeforeCaps)}`,
     ...d.limits.map((l) => `   ${limitText(l)}`),
     `   Final desired: ${d.desired} workers`,
     `   Decision: ${decisionWords(d)}${capNote(d)}`,
@@ -127,21 +127,6 @@ export function decisionBlock(d: DecisionData): string {
     RULE,
   ];
   return lines.join('\n');
-}
-
-/** `ceil(MIN_ACTIVE_GPUS=3 / 2 GPUs)=2`, or, at 1 GPU a worker, `MIN_ACTIVE_GPUS=3`. */
-export function minTerm(d: Pick<DecisionData, 'gpusPerWorker' | 'terms' | 'settings'>): string {
-  const g = d.gpusPerWorker ?? 1;
-  if (g === 1) return `MIN_ACTIVE_GPUS=${d.terms.minActive}`;
-  return `ceil(MIN_ACTIVE_GPUS=${d.settings.MIN_ACTIVE_GPUS} / ${g} GPUs)=${d.terms.minActive}`;
-}
-
-/** `ceil(51 / TASKS_PER_GPU=1)=51`, or with 2-GPU workers `ceil(51 / (TASKS_PER_GPU=1 x 2 GPUs))=26`. */
-export function taskTerm(d: Pick<DecisionData, 'gpusPerWorker' | 'terms' | 'settings' | 'total'>): string {
-  const g = d.gpusPerWorker ?? 1;
-  const per =
-    g === 1 ? `TASKS_PER_GPU=${d.settings.TASKS_PER_GPU}` : `(TASKS_PER_GPU=${d.settings.TASKS_PER_GPU} x ${g} GPUs)`;
-  return `ceil(${d.total} / ${per})=${d.terms.byTasks}`;
 }
 
 export function decisionWords(d: { decision: string; delta: number; requested: number; current: { total: number } }) {

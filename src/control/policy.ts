@@ -1,6 +1,8 @@
-import type { AppliedLimit, Decision, PolicySettings, TerminationPick } from '../../events/scaling';
+import type { AppliedLimit, ControlSettings, Decision, PolicyRecord, TerminationPick } from '../../events/scaling';
 import type { WorkerActivity } from '../../events/task-count';
 import { secondsBetween } from '../clock';
+import { recordedSettings } from '../policies/index';
+import type { ChosenPolicy, PastObservation } from '../policies/policy';
 
 /** A worker as the policy sees it (from the workers projection). */
 export interface FleetWorker {
@@ -22,7 +24,14 @@ export interface PolicyInput {
   /** Per-worker activity from the task source, or null when it cannot tell. */
   activity: WorkerActivity[] | null;
   fleet: FleetWorker[];
-  settings: PolicySettings;
+  /** The settings every policy shares: the caps, idle timeout, spawning timeout, lifetime. */
+  settings: ControlSettings;
+  /** The policy that decides (POLICY) with its settings. */
+  policy: ChosenPolicy;
+  /** The cycle's number (the policy's view). */
+  cycle?: number;
+  /** Earlier observations within the policy's lookbackSec, oldest first (from the record). */
+  recent?: readonly PastObservation[];
   /** GPUs one new worker takes (provider.gpusPerWorker); also what a worker recorded without a count takes. */
   gpusPerWorker: number;
   /** USD per hour one more worker would cost (provider.quote()); null: unknown or not asked. */
@@ -34,7 +43,8 @@ export interface PolicyResult {
   current: { active: number; spawning: number; total: number };
   busy: number;
   idle: number;
-  terms: { minActive: number; byTasks: number; busyPlusIdle: number };
+  /** The policy that decided: name, settings, terms and how they combine into desiredBeforeCaps. */
+  policy: PolicyRecord;
   desiredBeforeCaps: number;
   requested: number;
   limits: AppliedLimit[];
@@ -58,12 +68,12 @@ const usd = (x: number) => x.toFixed(2);
 const gpusOf = (w: FleetWorker, g: number) => w.gpus ?? g;
 
 /**
- * The default policy, the one the operators run today, as a pure function:
- *   desired = min(MAX_WORKERS, max(ceil(MIN_ACTIVE_GPUS / G), ceil(total / (TASKS_PER_GPU x G)), busy + MACHINES_TO_KEEP_IDLE))
- * in workers of G GPUs (the provider's gpusPerWorker), then cut to the hard GPU budget
- * MAX_ACTIVE_GPUS (GPUs: each worker counts its own GPUs), then to MAX_HOURLY_COST_USD. Scale-down only removes workers idle for
- * GPU_IDLE_TIMEOUT_SEC, least recently used first, and never one that holds a task (when the source
- * can tell). Workers stuck in spawning past SPAWNING_TIMEOUT_SEC are listed for termination.
+ * One cycle's decision as a pure function: the chosen policy (src/policies) says how many workers
+ * it wants, in workers of G GPUs (the provider's gpusPerWorker); then, for every policy alike, the
+ * caps: MAX_WORKERS, the hard GPU budget MAX_ACTIVE_GPUS (GPUs: each worker counts its own GPUs),
+ * then MAX_HOURLY_COST_USD. Scale-down only removes workers idle for GPU_IDLE_TIMEOUT_SEC, least
+ * recently used first, and never one that holds a task (when the source can tell). Workers stuck in
+ * spawning past SPAWNING_TIMEOUT_SEC, or past WORKER_MAX_LIFETIME_SEC, are listed for termination.
  */
 export function decide(input: PolicyInput): PolicyResult {
   const s = input.settings;
@@ -120,12 +130,6 @@ export function decide(input: PolicyInput): PolicyResult {
     : Math.min(input.active, current.active);
   const idle = current.active - busy;
 
-  // Terms in workers: a worker of g GPUs takes g x TASKS_PER_GPU tasks; MIN_ACTIVE_GPUS is GPUs.
-  const terms = {
-    minActive: Math.ceil(s.MIN_ACTIVE_GPUS / g),
-    byTasks: Math.ceil(total / (s.TASKS_PER_GPU * g)),
-    busyPlusIdle: busy + s.MACHINES_TO_KEEP_IDLE,
-  };
   // What the fleet holds: live workers and those being terminated (they bill until they end).
   const holding = [...live, ...terminating];
   const currentGpus = holding.reduce((n, w) => n + gpusOf(w, g), 0);
@@ -133,19 +137,30 @@ export function decide(input: PolicyInput): PolicyResult {
     ? null
     : holding.reduce((n, w) => n + (w.hourlyCostUsd ?? 0), 0);
   const heldByOthers = currentGpus - live.reduce((n, w) => n + gpusOf(w, g), 0);
-  const desiredBeforeCaps = Math.max(terms.minActive, terms.byTasks, terms.busyPlusIdle);
-  const limits: AppliedLimit[] = [];
-  if (desiredBeforeCaps === terms.minActive && terms.minActive > Math.max(terms.byTasks, terms.busyPlusIdle)) {
-    limits.push({
-      name: 'MIN_ACTIVE_GPUS',
-      value: s.MIN_ACTIVE_GPUS,
-      from: Math.max(terms.byTasks, terms.busyPlusIdle),
-      to: terms.minActive,
-      ...(g === 1
-        ? {}
-        : { detail: `ceil(${s.MIN_ACTIVE_GPUS} GPUs / ${g} GPUs per worker) = ${terms.minActive} workers` }),
-    });
-  }
+
+  // The policy: how many workers it wants, before the caps.
+  const { policy: chosen } = input;
+  const wanted = chosen.policy.decide(
+    {
+      now: input.now,
+      cycle: input.cycle ?? 0,
+      queued: input.queued,
+      active: input.active,
+      workers: { ...current, busy, idle },
+      gpusPerWorker: g,
+      recent: input.recent ?? [],
+    },
+    chosen.settings,
+  );
+  const desiredBeforeCaps = Math.max(0, Math.ceil(wanted.desired));
+  const policy: PolicyRecord = {
+    name: chosen.policy.name,
+    settings: recordedSettings(chosen),
+    terms: wanted.terms,
+    combine: wanted.combine,
+  };
+  reasons.push(...wanted.reasons);
+  const limits: AppliedLimit[] = [...(wanted.floors ?? [])];
   let requested = desiredBeforeCaps;
   if (requested > s.MAX_WORKERS) {
     limits.push({ name: 'MAX_WORKERS', value: s.MAX_WORKERS, from: requested, to: s.MAX_WORKERS });
@@ -276,7 +291,7 @@ export function decide(input: PolicyInput): PolicyResult {
     current,
     busy,
     idle,
-    terms,
+    policy,
     desiredBeforeCaps,
     requested,
     limits,

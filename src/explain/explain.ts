@@ -1,4 +1,5 @@
-import { CAPS, gpuText, minTerm, taskTerm } from '../control/messages';
+import { CAPS, gpuText } from '../control/messages';
+import { policyMath } from '../policies/render';
 import type { StoredEvent } from '../store/event-store';
 
 // biome-ignore lint/suspicious/noExplicitAny: validated event data
@@ -220,10 +221,9 @@ export function conclude(f: CycleFacts): string {
   }
   const d = f.decision;
   if (d) {
-    const s = d.settings;
     const g = d.gpusPerWorker ?? 1;
     parts.push(
-      `The policy computed desired = max(${minTerm(d).replace(/\)=/, ') = ')}, ${taskTerm(d).replace(/\)=(\d+)$/, ') = $1')}, busy ${d.busy} + MACHINES_TO_KEEP_IDLE=${s.MACHINES_TO_KEEP_IDLE}) = ${d.desiredBeforeCaps}${g === 1 ? '' : ` workers of ${g} GPUs`}.`,
+      `The ${d.policy.name} policy computed desired = ${policyMath(d.policy, d.desiredBeforeCaps)}${g === 1 ? '' : ` workers of ${g} GPUs`}.`,
     );
     const caps = (d.limits as D[]).filter((l) => l.name !== 'MIN_ACTIVE_GPUS');
     if (caps.length) {

@@ -4,8 +4,8 @@ import type { z } from 'zod';
  * The policy seam. A policy answers one question each cycle: how many workers should there be,
  * before the caps? It is pure: the same view and settings give the same answer, live, in
  * `simulate` and in `what-if`. The caps (MAX_WORKERS, MAX_ACTIVE_GPUS, MAX_HOURLY_COST_USD), the
- * choice of which idle workers go, spawning timeouts and lifetimes stay outside the policies
- * (src/control) and apply to every policy alike.
+ * choice of which idle workers go (GPU_IDLE_TIMEOUT_SEC), spawning timeouts and lifetimes stay
+ * outside the policies (src/control/policy.ts) and apply to every policy alike.
  */
 
 /** One observed cycle as a policy may look back at it (from TaskCountObserved events). */
@@ -35,32 +35,60 @@ export interface PolicyView {
 
 /** A named number in the policy's formula, with how it was computed (rendered by one renderer). */
 export interface PolicyTerm {
-  /** Short name, e.g. `byTasks`. */
+  /** Short name, e.g. `byTasks`: an identifier `combine` refers to. */
   name: string;
   value: number;
-  /** The term's math with the cycle's numbers, e.g. `ceil(12 / (1 x 1))`. */
+  /**
+   * The term's math with the cycle's numbers, e.g. `ceil(12 / TASKS_PER_GPU=1)`. When it ends in
+   * `=<value>` (a setting taken as it is) the renderer does not repeat the value.
+   */
   formula: string;
+}
+
+/** A floor inside a policy's own formula that raised the count (recorded with the caps' limits). */
+export interface PolicyFloor {
+  name: string;
+  value: number;
+  from: number;
+  to: number;
+  detail?: string;
 }
 
 export interface PolicyDecision {
   /** Workers wanted before the caps (an integer >= 0). */
   desired: number;
   terms: PolicyTerm[];
-  /** How the terms combine into `desired`, e.g. `max(minActive, byTasks, busyPlusIdle)`. */
+  /** How the terms combine into `desired`, by their names, e.g. `max(minActive, byTasks, busyPlusIdle)`. */
   combine: string;
-  /** When desired < current: only workers idle at least this long may be removed. */
-  scaleDownIdleSec: number;
+  /** Floors of the policy's own (e.g. MIN_ACTIVE_GPUS) that raised desired; recorded before the caps. */
+  floors?: PolicyFloor[];
   reasons: string[];
 }
 
-export interface Policy<S extends z.ZodType = z.ZodType> {
+/** A zod object of settings: UPPER_SNAKE_CASE keys, each with its default (or optional). */
+// biome-ignore lint/suspicious/noExplicitAny: any shape of settings
+export type SettingsSchema = z.ZodObject<any>;
+
+export interface Policy<S extends SettingsSchema = SettingsSchema> {
   /** The name `POLICY` and `--policy` select, recorded in every ScalingDecided. */
   name: string;
   /** One line for `--help` and the README. */
   description: string;
-  /** Its settings, UPPER_SNAKE_CASE keys with defaults, read from the environment / flags / JSON. */
+  /**
+   * Its settings, UPPER_SNAKE_CASE keys with defaults, read from the environment (spread into the
+   * configuration; validated only when this policy is in use) or `--set` in what-if.
+   */
   settings: S;
   /** Seconds of past observations `decide` needs in `view.recent` (0: none). */
   lookbackSec(settings: z.infer<S>): number;
   decide(view: PolicyView, settings: z.infer<S>): PolicyDecision;
 }
+
+/** A policy with its settings parsed: what the control loop, simulate and what-if run. */
+export interface ChosenPolicy {
+  policy: Policy;
+  settings: Record<string, unknown>;
+}
+
+/** Declares a policy (type-checks its decide against its own settings). */
+export const definePolicy = <S extends SettingsSchema>(p: Policy<S>): Policy<S> => p;

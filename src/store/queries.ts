@@ -56,3 +56,32 @@ export async function spawnOutcomesSince(sql: Sql, since: string): Promise<Spawn
     [since],
   );
 }
+
+/** One accepted task count as a policy looks back at it. */
+export interface ObservationRow {
+  cycle: number;
+  at: string;
+  queued: number;
+  active: number;
+}
+
+/**
+ * The accepted task counts (TaskCountObserved) whose `at` is in [since, until), ISO 8601, oldest
+ * first: the history a policy looks back at (`view.recent`), the same live, after a restart and in
+ * what-if.
+ */
+export async function observationsBetween(sql: Sql, since: string, until: string): Promise<ObservationRow[]> {
+  const rows = await sql.query<{
+    cycle: number | string;
+    at: string;
+    queued: number | string;
+    active: number | string;
+  }>(
+    `select data->>'cycle' as cycle, data->>'at' as at, data->>'queued' as queued, data->>'active' as active
+       from events
+      where event_type = 'TaskCountObserved' and data->>'at' >= $1 and data->>'at' < $2
+      order by global_position`,
+    [since, until],
+  );
+  return rows.map((r) => ({ cycle: Number(r.cycle), at: r.at, queued: Number(r.queued), active: Number(r.active) }));
+}

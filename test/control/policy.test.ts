@@ -1,8 +1,16 @@
-import type { PolicySettings } from '../../events/scaling';
-import { blockSpawning, decide, type FleetWorker, type PolicyInput } from '../../src/control/policy';
+import type { ControlSettings } from '../../events/scaling';
+import {
+  blockSpawning,
+  type FleetWorker,
+  type PolicyInput,
+  type PolicyResult,
+  decide as run,
+} from '../../src/control/policy';
+import { choosePolicy } from '../../src/policies/index';
 
-const settings: PolicySettings = {
-  policy: 'default',
+/** The caps' settings and the operators policy's, as one block (the way the environment gives them). */
+type Settings = ControlSettings & { TASKS_PER_GPU: number; MIN_ACTIVE_GPUS: number; MACHINES_TO_KEEP_IDLE: number };
+const settings: Settings = {
   TASKS_PER_GPU: 1,
   MIN_ACTIVE_GPUS: 0,
   MAX_WORKERS: 10,
@@ -24,17 +32,23 @@ const worker = (id: string, status: FleetWorker['status'], activeSecAgo: number 
   gpus: null,
   hourlyCostUsd: null,
 });
-const input = (over: Partial<PolicyInput>): PolicyInput => ({
+const input = (over: Partial<Omit<PolicyInput, 'settings' | 'policy'>> & { settings?: Settings }): PolicyInput => ({
   now: NOW,
   queued: 0,
   active: 0,
   activity: null,
   fleet: [],
-  settings,
   gpusPerWorker: 1,
   quoteUsdPerHour: null,
   ...over,
+  settings: over.settings ?? settings,
+  policy: choosePolicy('operators', over.settings ?? settings),
 });
+/** The decision with the operators' terms by name, as they were recorded before policies were plug-ins. */
+const decide = (i: PolicyInput): PolicyResult & { terms: Record<string, number> } => {
+  const r = run(i);
+  return { ...r, terms: Object.fromEntries(r.policy.terms.map((t) => [t.name, t.value])) };
+};
 
 describe('the default policy', () => {
   test('the operators example: 51 tasks want 10 (MAX_WORKERS), the budget cuts to 4', () => {

@@ -71,7 +71,7 @@ describe('explain in GPUs and money', () => {
       '✅ Worker 1/4 spawned (worker c52-1-abc, pod sim-1)',
     ]);
     expect(x.conclusion).toContain(
-      'The policy computed desired = max(MIN_ACTIVE_GPUS=0, ceil(51 / TASKS_PER_GPU=1) = 51, busy 0 + MACHINES_TO_KEEP_IDLE=0) = 51.',
+      'The operators policy computed desired = max(MIN_ACTIVE_GPUS=0, ceil(51 / TASKS_PER_GPU=1) = 51, busy 0 + MACHINES_TO_KEEP_IDLE=0 = 0) = 51.',
     );
     expect(x.conclusion).toContain('MAX_WORKERS=10 cut it from 51 to 10, then MAX_ACTIVE_GPUS=4 cut it from 10 to 4');
   });

@@ -1,37 +1,46 @@
-import type { PolicySettings } from '../../../events/scaling';
+import type { ControlSettings } from '../../../events/scaling';
 import type { Clock } from '../../clock';
 import type { Config } from '../../config';
+import { choosePolicy } from '../../policies/index';
+import type { ChosenPolicy, PastObservation } from '../../policies/policy';
 import type { Provider } from '../../providers/provider';
 import type { TaskCount } from '../../sources/source';
+import type { Sql } from '../../store/db';
+import { observationsBetween } from '../../store/queries';
 import type { ControlLog } from '../log';
 import { decide, type FleetWorker, type PolicyResult } from '../policy';
 
-/** The policy's settings, as recorded with every decision. */
-export function policySettings(c: Config): PolicySettings {
+/** The settings every policy shares (the caps and the fleet's timeouts), as recorded with every decision. */
+export function controlSettings(c: Config): ControlSettings {
   return {
-    policy: 'default',
-    TASKS_PER_GPU: c.TASKS_PER_GPU,
-    MIN_ACTIVE_GPUS: c.MIN_ACTIVE_GPUS,
     MAX_WORKERS: c.MAX_WORKERS,
     MAX_ACTIVE_GPUS: c.MAX_ACTIVE_GPUS,
-    MACHINES_TO_KEEP_IDLE: c.MACHINES_TO_KEEP_IDLE,
+    MAX_HOURLY_COST_USD: c.MAX_HOURLY_COST_USD ?? null,
     GPU_IDLE_TIMEOUT_SEC: c.GPU_IDLE_TIMEOUT_SEC,
     SPAWNING_TIMEOUT_SEC: c.SPAWNING_TIMEOUT_SEC,
     WORKER_MAX_LIFETIME_SEC: c.WORKER_MAX_LIFETIME_SEC ?? null,
-    MAX_HOURLY_COST_USD: c.MAX_HOURLY_COST_USD ?? null,
   };
+}
+
+/** The policy POLICY names, with its settings from the configuration. */
+export function configuredPolicy(c: Config): ChosenPolicy {
+  return choosePolicy(c.POLICY, c);
 }
 
 export interface DecideContext {
   provider: Provider;
   clock: Clock;
   log: ControlLog;
-  settings: PolicySettings;
+  settings: ControlSettings;
+  policy: ChosenPolicy;
+  /** Where the policy's history (earlier TaskCountObserved) is read from. */
+  sql: Sql;
 }
 
 /**
- * Decide: the policy (pure) on the observed tasks and the fleet. A price is I/O: asked here, at
- * most once a cycle and only for the cost cap. The one place the policy is called.
+ * Decide: the policy (pure) on the observed tasks and the fleet, then the caps. A price is I/O:
+ * asked here, at most once a cycle and only for the cost cap; so is the policy's history, read from
+ * the record. The one place the policy is called.
  */
 export async function decideScaling(
   ctx: DecideContext,
@@ -40,16 +49,28 @@ export async function decideScaling(
   fleet: FleetWorker[],
 ): Promise<PolicyResult> {
   const quote = ctx.settings.MAX_HOURLY_COST_USD !== null ? await quoteOne(ctx, cycle) : null;
+  const now = ctx.clock.now();
   return decide({
-    now: ctx.clock.now(),
+    now,
+    cycle,
     queued: tasks.queued,
     active: tasks.active,
     activity: tasks.workers,
     fleet,
     settings: ctx.settings,
+    policy: ctx.policy,
+    recent: await recentObservations(ctx.sql, ctx.policy, now),
     gpusPerWorker: ctx.provider.gpusPerWorker,
     quoteUsdPerHour: quote,
   });
+}
+
+/** The observations before `now` within the policy's lookback (none when it needs none). */
+export async function recentObservations(sql: Sql, p: ChosenPolicy, now: Date): Promise<PastObservation[]> {
+  const sec = p.policy.lookbackSec(p.settings);
+  if (!(sec > 0)) return [];
+  const rows = await observationsBetween(sql, new Date(now.getTime() - sec * 1000).toISOString(), now.toISOString());
+  return rows.map((r) => ({ at: r.at, queued: r.queued, active: r.active }));
 }
 
 /** One more worker's price from the provider, USD per hour; null when it has none or fails. */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { PolicySettings } from '../../../events/scaling';
+import type { ControlSettings } from '../../../events/scaling';
 import type { AppendResult } from '../../store/event-store';
 import type { Anomaly } from '../anomalies';
 import type { ControlStream } from '../control-stream';
@@ -21,7 +21,7 @@ export interface RecordContext {
   log: ControlLog;
   /** The task source's name. */
   source: string;
-  settings: PolicySettings;
+  settings: ControlSettings;
   /** Correlation and decision ids (default random UUIDs; a simulation passes seeded ones). */
   newId?: () => string;
 }
