@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { defaultPolicy } from './default';
 import { operators } from './operators';
 import type { ChosenPolicy, Policy } from './policy';
 
@@ -8,6 +9,7 @@ import type { ChosenPolicy, Policy } from './policy';
  */
 export const POLICIES = {
   operators,
+  default: defaultPolicy,
 } as const;
 
 export type PolicyName = keyof typeof POLICIES;

@@ -258,8 +258,7 @@ export async function simulate(o: SimulateOptions): Promise<{ result: SimResult;
   return { result, store };
 }
 
-/** The policy a configuration selects (POLICY once the policy seam has it). */
+/** The policy a configuration selects. */
 export function policyName(config: Config): string {
-  const c = config as Config & { POLICY?: string };
-  return c.POLICY ?? 'operators';
+  return config.POLICY;
 }

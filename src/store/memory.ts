@@ -51,6 +51,8 @@ export class MemoryDb implements Db {
   readonly tables = new Map<string, Map<string, Row>>();
   /** Spawn outcomes, in position order (what the spawn guard asks every cycle). */
   readonly spawnOutcomes: MemEvent[] = [];
+  /** Task counts, in position order (what a policy looks back at). */
+  readonly observations: MemEvent[] = [];
   private readonly handlers: [RegExp, Handler][];
 
   constructor() {
@@ -157,6 +159,20 @@ export class MemoryDb implements Db {
             }
           }
           return out;
+        },
+      ],
+      [
+        /^select data->>'cycle' as cycle, data->>'at' as at, data->>'queued' as queued, data->>'active' as active\s+from events\s+where event_type = 'TaskCountObserved' and data->>'at' >= \$1 and data->>'at' < \$2\s+order by global_position$/,
+        (_m, p) => {
+          const [since, until] = [String(p[0]), String(p[1])];
+          const out: Row[] = [];
+          // newest first from the end while in the window (times grow with positions here), then in order
+          for (let i = this.observations.length - 1; i >= 0; i--) {
+            const d = this.observations[i].row.data as { cycle: number; at: string; queued: number; active: number };
+            if (d.at < since) break;
+            if (d.at < until) out.push({ cycle: d.cycle, at: d.at, queued: d.queued, active: d.active });
+          }
+          return out.reverse();
         },
       ],
     ];
@@ -312,6 +328,7 @@ export class MemoryEventStore extends EventStore {
       stream.push(m);
       this.byId.set(p.eventId, m);
       if (p.type === 'WorkerSpawned' || p.type === 'WorkerSpawnFailed') this.mem.spawnOutcomes.push(m);
+      if (p.type === 'TaskCountObserved') this.mem.observations.push(m);
       positions.push(row.global_position);
     });
     this.byStream.set(streamId, stream);
