@@ -39,6 +39,7 @@ const UNIT = [
   'test/projections/event-types.test.ts',
   'test/providers/http-retry.test.ts',
   'test/providers/kubernetes-pod.test.ts',
+  'test/sim/queue.test.ts',
 ].map((f) => `<rootDir>/${f}`);
 
 /** @type {import('jest').Config} */

@@ -145,7 +145,7 @@ export function parseTrace(text: string, o: TraceOptions = {}): Trace {
       bad.push({ line, reason: run });
       continue;
     }
-    parsed.push({ at: t.kind === 'time' ? t.value / 1000 : t.value, run, kind: t.kind });
+    parsed.push({ at: t.value, run, kind: t.kind });
   }
   const rows = records.length - 1;
   const maxBad = o.maxBadShare ?? 0.01;
@@ -159,12 +159,14 @@ export function parseTrace(text: string, o: TraceOptions = {}): Trace {
       `${bad.length} of ${rows} rows are bad (over the allowed share ${maxBad}, --max-bad-share): ${shown}${bad.length > 5 ? '; ...' : ''}`,
     );
   }
-  // stable sort by arrival (the file's order within one time)
+  // stable sort by arrival (the file's order within one time); timestamps are whole ms, kept exact
   const order = parsed.map((p, i) => ({ p, i })).sort((a, b) => a.p.at - b.p.at || a.i - b.i);
-  const first = order.length ? order[0].p.at : 0;
-  const zero = kind === 'time' ? first : 0;
-  const start = kind === 'time' ? new Date(Math.floor(first) * 1000) : new Date(SECONDS_EPOCH);
-  const shift = kind === 'time' ? zero - Math.floor(first) : 0;
-  const tasks = order.map(({ p }) => ({ arrival: p.at - zero + shift, run: p.run }));
+  let start = new Date(SECONDS_EPOCH);
+  let tasks = order.map(({ p }) => ({ arrival: p.at, run: p.run }));
+  if (kind === 'time' && order.length) {
+    const zeroMs = Math.floor(order[0].p.at / 1000) * 1000;
+    start = new Date(zeroMs);
+    tasks = order.map(({ p }) => ({ arrival: (p.at - zeroMs) / 1000, run: p.run }));
+  }
   return { start, tasks, bad, rows };
 }
