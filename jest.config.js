@@ -33,6 +33,7 @@ const UNIT = [
   'test/control/anomalies.test.ts',
   'test/control/circuit-breaker.test.ts',
   'test/control/policy.test.ts',
+  'test/policies/policies.test.ts',
   'test/logging/health.test.ts',
   'test/logging/redact.test.ts',
   'test/logging/system-log-row.test.ts',

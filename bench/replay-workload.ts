@@ -30,12 +30,20 @@ function generateSql(fromCycle: number, toCycle: number, limit: number): string 
   // Events before cycle c on the controller stream: 2 a cycle plus one anomaly every 50.
   const ctl = `(2 * (c - 1) + (c - 1) / 50)`;
   const health = `((c - 1) / 10 + (c - 1) / 20)`;
-  const settings = `jsonb_build_object('policy', 'default', 'TASKS_PER_GPU', 1, 'MIN_ACTIVE_GPUS', 0,
-      'MAX_WORKERS', 20, 'MAX_ACTIVE_GPUS', 20, 'MACHINES_TO_KEEP_IDLE', 0, 'GPU_IDLE_TIMEOUT_SEC', 300,
+  // ScalingDecided at schema version 2: the policy with its own settings and terms, the caps' settings apart
+  const settings = `jsonb_build_object('MAX_WORKERS', 20, 'MAX_ACTIVE_GPUS', 20, 'GPU_IDLE_TIMEOUT_SEC', 300,
       'SPAWNING_TIMEOUT_SEC', 600)`;
+  const policy = `jsonb_build_object('name', 'operators',
+      'settings', jsonb_build_object('TASKS_PER_GPU', 1, 'MIN_ACTIVE_GPUS', 0, 'MACHINES_TO_KEEP_IDLE', 0),
+      'terms', jsonb_build_array(
+        jsonb_build_object('name', 'minActive', 'value', 0, 'formula', 'MIN_ACTIVE_GPUS=0'),
+        jsonb_build_object('name', 'byTasks', 'value', c % 7 + c % 5, 'formula', 'ceil(' || (c % 7 + c % 5) || ' / TASKS_PER_GPU=1)'),
+        jsonb_build_object('name', 'busyPlusIdle', 'value', c % 5, 'formula', 'busy ' || (c % 5) || ' + MACHINES_TO_KEEP_IDLE=0')),
+      'combine', 'max(minActive, byTasks, busyPlusIdle)')`;
   return `
   insert into events (stream_id, stream_version, event_id, event_type, schema_version, data, metadata)
-  select stream_id, stream_version, gen_random_uuid(), event_type, 1, data, jsonb_build_object('cycle', c)
+  select stream_id, stream_version, gen_random_uuid(), event_type,
+    case when event_type = 'ScalingDecided' then 2 else 1 end, data, jsonb_build_object('cycle', c)
   from (
     select c, 0 as seq, 'controller' as stream_id, ${ctl} + 1 as stream_version, 'TaskCountObserved' as event_type,
       jsonb_build_object('cycle', c, 'at', ${at('c')}, 'source', 'edge-function', 'queued', c % 7,
@@ -46,7 +54,7 @@ function generateSql(fromCycle: number, toCycle: number, limit: number): string 
       jsonb_build_object('cycle', c, 'at', ${at('c')}, 'queued', c % 7, 'active', c % 5, 'total', c % 7 + c % 5,
         'current', jsonb_build_object('active', 5, 'spawning', case when c % 8 = 0 then 1 else 0 end, 'total', 5),
         'busy', c % 5, 'idle', 5 - c % 5,
-        'terms', jsonb_build_object('minActive', 0, 'byTasks', c % 7 + c % 5, 'busyPlusIdle', c % 5),
+        'policy', ${policy},
         'desiredBeforeCaps', c % 7 + c % 5, 'requested', c % 7 + c % 5,
         'limits', case when c % 3 = 0 then jsonb_build_array(jsonb_build_object('name', 'MAX_ACTIVE_GPUS',
           'value', 20, 'from', 24, 'to', 20)) else '[]'::jsonb end,

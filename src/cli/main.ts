@@ -13,6 +13,7 @@ import { registerSimulate } from './simulate';
 import { registerSql } from './sql';
 import { registerStart } from './start';
 import { registerStatus } from './status';
+import { registerWhatIf } from './what-if';
 
 /** This build's version, from its package.json. */
 export function version(): string {
@@ -43,6 +44,7 @@ export function buildProgram(io: CliIo): Command {
   registerSql(program, io);
   registerDemo(program, io);
   registerSimulate(program, io);
+  registerWhatIf(program, io);
   for (const c of program.commands) c.exitOverride().showHelpAfterError('(add --help for usage)');
   return program;
 }

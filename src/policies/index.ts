@@ -1,5 +1,7 @@
 import type { z } from 'zod';
 import { defaultPolicy } from './default';
+import { hpa } from './hpa';
+import { keda } from './keda';
 import { operators } from './operators';
 import type { ChosenPolicy, Policy } from './policy';
 
@@ -10,6 +12,8 @@ import type { ChosenPolicy, Policy } from './policy';
 export const POLICIES = {
   operators,
   default: defaultPolicy,
+  keda,
+  hpa,
 } as const;
 
 export type PolicyName = keyof typeof POLICIES;
@@ -59,7 +63,8 @@ export function choosePolicy(name: string, values: Record<string, unknown>): Cho
   return { policy, settings: res.data };
 }
 
-function allowed(issue: z.core.$ZodIssue): string {
+/** What a setting allows, from a zod issue: `expected a number >= 1`. */
+export function allowed(issue: z.core.$ZodIssue): string {
   switch (issue.code) {
     case 'too_small':
       return `expected a number >= ${issue.minimum}`;

@@ -85,3 +85,17 @@ export async function observationsBetween(sql: Sql, since: string, until: string
   );
   return rows.map((r) => ({ cycle: Number(r.cycle), at: r.at, queued: Number(r.queued), active: Number(r.active) }));
 }
+
+/**
+ * The controller's accepted task counts and decisions (TaskCountObserved, ScalingDecided) whose
+ * `at` is in [since, until), ISO 8601, decoded (older versions upcast), in position order.
+ */
+export async function decisionsBetween(store: EventStore, since: string, until: string): Promise<StoredEvent[]> {
+  const rows = await store.sql.query<EventRow>(
+    `select ${EVENT_COLUMNS} from events
+      where event_type in ('TaskCountObserved', 'ScalingDecided') and data->>'at' >= $1 and data->>'at' < $2
+      order by global_position`,
+    [since, until],
+  );
+  return rows.map((r) => store.decode(r));
+}

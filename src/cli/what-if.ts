@@ -1,0 +1,196 @@
+import type { Command } from 'commander';
+import { ScalingDecided, TaskCountObserved } from '../../events/index';
+import { POLICY_NAMES } from '../policies/index';
+import { policyMath } from '../policies/render';
+import type { EventStore } from '../store/event-store';
+import { decisionsBetween, observationsBetween } from '../store/queries';
+import {
+  checkChanges,
+  parseSetPairs,
+  type RecordedCycle,
+  settingsFor,
+  type WhatIfResult,
+  whatIf,
+} from '../what-if/replay';
+import { CliError, type CliIo, EXIT, withStore } from './context';
+import { helpExamples, plainTable } from './output';
+import { clockTime, NOW_HELP, parseNow, parseTime } from './time';
+
+export interface WhatIfOptions {
+  since: string;
+  until?: string;
+  set: string[];
+  policy?: string;
+  json?: boolean;
+  utc?: boolean;
+  now?: string;
+}
+
+/** The recorded cycles of a window: each accepted count with its decision (cycles without one are left out). */
+export async function recordedCycles(store: EventStore, since: Date, until: Date): Promise<RecordedCycle[]> {
+  const events = await decisionsBetween(store, since.toISOString(), until.toISOString());
+  const counts = new Map<number, { at: string; queued: number; active: number }>();
+  const cycles: RecordedCycle[] = [];
+  for (const e of events) {
+    if (e.type === 'TaskCountObserved') {
+      const o = TaskCountObserved.schema.parse(e.data);
+      counts.set(o.cycle, { at: o.at, queued: o.queued, active: o.active });
+    } else {
+      const decision = ScalingDecided.schema.parse(e.data);
+      const o = counts.get(decision.cycle);
+      const at = o?.at ?? decision.at;
+      cycles.push({
+        cycle: decision.cycle,
+        at,
+        queued: o?.queued ?? decision.queued,
+        active: o?.active ?? decision.active,
+        decision,
+      });
+    }
+  }
+  return cycles.sort((a, b) => a.at.localeCompare(b.at) || a.cycle - b.cycle);
+}
+
+/** Reads the window (read-only), replays it through the changed policy, prints the differences. */
+export async function runWhatIf(store: EventStore, io: CliIo, o: WhatIfOptions): Promise<number> {
+  const now = parseNow(o.now, o.utc) ?? new Date();
+  const since = parseTime(o.since, { utc: o.utc, now, allowAgo: true, flag: '--since' });
+  const until = o.until ? parseTime(o.until, { utc: o.utc, now, allowAgo: true, flag: '--until' }) : now;
+  if (until.getTime() <= since.getTime()) {
+    throw new CliError(`--until ${until.toISOString()} is not after --since ${since.toISOString()}`, EXIT.usage);
+  }
+  let set: Record<string, string>;
+  try {
+    set = parseSetPairs(o.set);
+    if (o.policy !== undefined && !(POLICY_NAMES as readonly string[]).includes(o.policy)) {
+      throw new Error(`--policy ${o.policy}: unknown policy; expected one of ${POLICY_NAMES.join(', ')}`);
+    }
+  } catch (err) {
+    throw new CliError((err as Error).message, EXIT.usage);
+  }
+  const changes = { policy: o.policy, set };
+  const cycles = await recordedCycles(store, since, until);
+  if (cycles.length === 0) {
+    throw new CliError(
+      `no recorded decision between ${since.toISOString()} and ${until.toISOString()}: nothing to replay`,
+      EXIT.empty,
+    );
+  }
+  // the history before the window that the policy looks back at
+  let lookbackSec = 0;
+  try {
+    const control = checkChanges(changes.policy ?? cycles[0].decision.policy.name, changes);
+    const { policy } = settingsFor(cycles[0].decision, changes, control);
+    lookbackSec = policy.policy.lookbackSec(policy.settings);
+  } catch (err) {
+    throw new CliError((err as Error).message, EXIT.usage);
+  }
+  const history =
+    lookbackSec > 0
+      ? await observationsBetween(store.db, new Date(since.getTime() - lookbackSec * 1000).toISOString(), cycles[0].at)
+      : [];
+  const result = whatIf(
+    cycles,
+    history.map((h) => ({ at: h.at, queued: h.queued, active: h.active })),
+    changes,
+    (d) => policyMath(d.policy, d.desiredBeforeCaps),
+  );
+  if (o.json) {
+    io.stdout.write(
+      `${JSON.stringify({ since: since.toISOString(), until: until.toISOString(), ...result }, null, 2)}\n`,
+    );
+    return EXIT.ok;
+  }
+  io.stdout.write(report(result, since, until, o.utc ?? false));
+  return EXIT.ok;
+}
+
+const side = (s: { decision: string; delta: number; desired: number; current: number }) =>
+  `${s.decision === 'MAINTAIN' ? 'MAINTAIN' : `${s.decision} ${s.delta}`} (${s.current} -> desired ${s.desired})`;
+
+function report(r: WhatIfResult, since: Date, until: Date, utc: boolean): string {
+  const set = Object.entries(r.set)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+  const head =
+    `what-if: policy ${r.policy}${set ? ` with ${set}` : ''}, ${r.cycles} recorded cycle${r.cycles === 1 ? '' : 's'} ` +
+    `from ${since.toISOString()} to ${until.toISOString()}: ${r.differing.length} differ\n\n`;
+  const rows = r.differing.map((d) => [
+    `#${d.cycle}`,
+    clockTime(new Date(d.at), utc),
+    `${d.queued}+${d.active}`,
+    side(d.recorded),
+    side(d.whatIf),
+  ]);
+  const table = rows.length
+    ? `${plainTable(['cycle', 'time', 'tasks', 'recorded', 'what-if'], rows)}\n`
+    : 'No cycle differs.\n\n';
+  const t = r.totals;
+  const diff = (a: number, b: number, digits = 0) => {
+    const x = b - a;
+    return `${x > 0 ? '+' : ''}${x.toFixed(digits)}`;
+  };
+  const totals = plainTable(
+    ['totals', 'recorded', 'what-if', 'change'],
+    [
+      [
+        'worker-cycles',
+        String(t.recorded.workerCycles),
+        String(t.whatIf.workerCycles),
+        diff(t.recorded.workerCycles, t.whatIf.workerCycles),
+      ],
+      [
+        'GPU-hours',
+        t.recorded.gpuHours.toFixed(2),
+        t.whatIf.gpuHours.toFixed(2),
+        diff(t.recorded.gpuHours, t.whatIf.gpuHours, 2),
+      ],
+      ['spawns', String(t.recorded.spawns), String(t.whatIf.spawns), diff(t.recorded.spawns, t.whatIf.spawns)],
+      [
+        'scale-downs',
+        String(t.recorded.scaleDowns),
+        String(t.whatIf.scaleDowns),
+        diff(t.recorded.scaleDowns, t.whatIf.scaleDowns),
+      ],
+    ],
+    { right: [1, 2, 3] },
+  );
+  return head + table + totals;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+export function registerWhatIf(program: Command, io: CliIo): void {
+  program
+    .command('what-if')
+    .description('replay recorded task counts through a policy with changed settings; print where decisions differ')
+    .requiredOption('--since <time>', 'start of the window: a duration ago (1h, 2d), a time of day or an ISO timestamp')
+    .option('--until <time>', 'end of the window (default: now), in the same forms')
+    .option('--set <KEY=VALUE>', 'a changed setting of the policy or of the caps (repeatable)', collect, [])
+    .option('--policy <name>', `run another policy than the recorded one: ${POLICY_NAMES.join(', ')}`)
+    .option('--json', 'print the differing cycles and the totals as JSON')
+    .option('--utc', 'read and print times in UTC (default: local time)')
+    .option('--now <time>', NOW_HELP)
+    .addHelpText(
+      'after',
+      helpExamples(
+        [
+          ['a longer idle timeout over the last day', 'gpu-scaler what-if --since 1d --set GPU_IDLE_TIMEOUT_SEC=900'],
+          [
+            'another policy on an afternoon',
+            'gpu-scaler what-if --since 13:00 --until 18:00 --policy keda --set KEDA_COOLDOWN_SEC=600',
+          ],
+          ['for scripts', 'gpu-scaler what-if --since 6h --set MAX_WORKERS=4 --json'],
+        ],
+        'It only reads the store (READ_DATABASE_URL first, when set): no projection is written, no provider is asked.',
+      ),
+    )
+    .action(async (o: WhatIfOptions) => {
+      const readUrl = io.env.READ_DATABASE_URL?.trim();
+      process.exitCode = await withStore(
+        io,
+        (store) => runWhatIf(store, io, o),
+        readUrl ? { databaseUrl: readUrl, migrate: false } : {},
+      );
+    });
+}
