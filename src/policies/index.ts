@@ -11,9 +11,9 @@ import type { ChosenPolicy, Policy } from './policy';
  */
 export const POLICIES = {
   operators,
-  default: defaultPolicy,
   keda,
   hpa,
+  default: defaultPolicy,
 } as const;
 
 export type PolicyName = keyof typeof POLICIES;
