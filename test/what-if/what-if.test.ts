@@ -1,4 +1,3 @@
-import { appRegistry } from '../../events/index';
 import { CliError, type CliIo } from '../../src/cli/context';
 import { runWhatIf, type WhatIfOptions } from '../../src/cli/what-if';
 import { pgliteBackend, type TestBackend } from '../helpers/backends';
