@@ -44,6 +44,7 @@ const UNIT = [
   'test/providers/http-retry.test.ts',
   'test/providers/kubernetes-pod.test.ts',
   'test/deploy/dockerfile.test.ts',
+  'test/sim/queue.test.ts',
 ].map((f) => `<rootDir>/${f}`);
 
 /** @type {import('jest').Config} */

@@ -10,6 +10,7 @@ import type { RawSql } from './raw-client';
 import { REPLAY_EVENTS, REPLAY_RSS_TARGET_MB, ReplayBench, type ReplaySide } from './replay-workload';
 import { printResults, type SideResult, type WorkloadResult } from './report';
 import { benchServer } from './server';
+import { simulateBench } from './simulate';
 import { type Side, storeWorkloads, type Workload, WRITERS } from './store-workloads';
 
 /**
@@ -24,7 +25,8 @@ import { type Side, storeWorkloads, type Workload, WRITERS } from './store-workl
  *
  * BENCH_ROUNDS: measured rounds per side for the store workloads (1 to 9, default 5).
  * BENCH_REPLAY_ROUNDS: the same for the replay (1 to 9, default 3; a round is about a minute).
- * BENCH_ONLY: a comma list of workloads to run (single, batch, concurrent, read, replay, queries).
+ * BENCH_ONLY: a comma list of workloads to run (simulate, single, batch, concurrent, read, replay, queries).
+ * `simulate`: gpu-scaler simulate --compare on the shared traces (bench/simulate.ts); no server needed.
  * `queries`: the CLI's reads (events --since/--type, status, explain --cycle) on BENCH_REPLAY_EVENTS
  * events, beside the statement each needs most, by hand (BENCH_ROUNDS rounds, ABBA).
  * BENCH_REPLAY_EVENTS: the replay's size (default 1,000,000).
@@ -34,7 +36,7 @@ const rounds = (name: string, fallback: number) =>
 const ROUNDS = rounds('BENCH_ROUNDS', 5);
 const REPLAY_ROUNDS = rounds('BENCH_REPLAY_ROUNDS', 3);
 const POOL = WRITERS + 2;
-const WORKLOADS = ['single', 'batch', 'concurrent', 'read', 'replay', 'queries'] as const;
+const WORKLOADS = ['simulate', 'single', 'batch', 'concurrent', 'read', 'replay', 'queries'] as const;
 const CHILD_FLAG = '--replay-child';
 
 function selected(): Set<string> {
@@ -172,6 +174,9 @@ async function child(): Promise<void> {
 
 async function main(): Promise<void> {
   const only = selected();
+  // the backtests need no server: they run first, and alone with BENCH_ONLY=simulate
+  if (only.has('simulate')) await simulateBench();
+  if ([...only].every((w) => w === 'simulate')) return;
   const server = benchServer();
   const onSignal = (sig: NodeJS.Signals) => {
     server.stop();

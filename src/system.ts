@@ -32,6 +32,8 @@ export interface SystemOptions {
   source?: TaskSource;
   /** Real ms the controller waits for a lagging reactor before holding (default 5000). */
   reactorWaitMs?: number;
+  /** Correlation and decision ids (default random UUIDs; a simulation passes seeded ones). */
+  newId?: () => string;
 }
 
 /** Everything the control loop needs, wired once for the service, the tests, the demo and simulations. */
@@ -113,6 +115,7 @@ export async function buildSystem(o: SystemOptions): Promise<System> {
     logDestinations: o.logDestinations,
     reactorCheckpoint: () => loadCheckpoint(o.store.db, REACTOR_CHECKPOINT),
     reactorWaitMs: o.reactorWaitMs,
+    newId: o.newId,
   });
   await controller.init();
   const simWorkers =

@@ -8,6 +8,7 @@ import { registerEvents } from './events';
 import { registerExplain } from './explain';
 import { registerMigrate } from './migrate';
 import { registerReplay } from './replay';
+import { registerSimulate } from './simulate';
 import { registerSql } from './sql';
 import { registerStart } from './start';
 import { registerStatus } from './status';
@@ -41,6 +42,7 @@ export function buildProgram(io: CliIo): Command {
   registerStatus(program, io);
   registerSql(program, io);
   registerDemo(program, io);
+  registerSimulate(program, io);
   registerWhatIf(program, io);
   for (const c of program.commands) c.exitOverride().showHelpAfterError('(add --help for usage)');
   return program;

@@ -39,6 +39,8 @@ export interface ControllerDeps {
   reactorCheckpoint?: () => Promise<Checkpoint>;
   /** Real milliseconds to wait for a lagging reactor before holding the fleet (default 5000). */
   reactorWaitMs?: number;
+  /** Correlation and decision ids (default random UUIDs; a simulation passes seeded ones). */
+  newId?: () => string;
 }
 
 export type CycleOutcome =
@@ -94,7 +96,7 @@ export class Controller {
       maxCount: config.TASK_COUNT_MAX,
     };
     this.decideContext = { provider, clock, log, settings, policy: configuredPolicy(config), sql: store.db };
-    this.recordContext = { stream: this.stream, log, source: source.name, settings };
+    this.recordContext = { stream: this.stream, log, source: source.name, settings, newId: d.newId };
     this.healthContext = {
       store,
       clock,

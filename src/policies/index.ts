@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { defaultPolicy } from './default';
 import { hpa } from './hpa';
 import { keda } from './keda';
 import { operators } from './operators';
@@ -12,6 +13,7 @@ export const POLICIES = {
   operators,
   keda,
   hpa,
+  default: defaultPolicy,
 } as const;
 
 export type PolicyName = keyof typeof POLICIES;

@@ -21,10 +21,26 @@ export interface SimulatedOptions {
   seed: number;
   /** Price per GPU-hour in USD (SIM_GPU_HOURLY_USD); null or absent: prices unknown. */
   gpuHourlyUsd?: number | null;
+  /**
+   * Draws a start-up time in seconds from the provider's seeded generator (a backtest's own
+   * distribution); default uniform in [startupMinSec, startupMaxSec].
+   */
+  startupSec?: (random: () => number) => number;
 }
 
 interface SimPod extends PodInfo {
   readyAt: number;
+  /** When terminate() was called (ms), for billing in simulations. */
+  terminatedAt?: number;
+}
+
+/** A pod's life as a simulation bills it: ms since the epoch. */
+export interface SimPodLife {
+  podId: string;
+  workerId: string | null;
+  createdAt: number;
+  readyAt: number;
+  terminatedAt: number | null;
 }
 
 /** Pods that exist only in memory: for demos, tests and backtests, no cloud account needed. */
@@ -67,7 +83,7 @@ export class SimulatedProvider implements Provider {
       idempotencyKey: req.idempotencyKey,
       status: 'starting',
       createdAt: new Date(now).toISOString(),
-      readyAt: now + (lo + this.random() * (hi - lo)) * 1000,
+      readyAt: now + (this.opts.startupSec ? this.opts.startupSec(this.random) : lo + this.random() * (hi - lo)) * 1000,
       gpuCount: this.gpusPerWorker,
       hourlyCostUsd: this.price(),
     };
@@ -78,7 +94,21 @@ export class SimulatedProvider implements Provider {
 
   async terminate(podId: string): Promise<void> {
     const pod = this.pods.get(podId);
-    if (pod) pod.status = 'terminated';
+    if (pod && pod.status !== 'terminated') {
+      pod.status = 'terminated';
+      pod.terminatedAt = this.opts.clock.now().getTime();
+    }
+  }
+
+  /** Every pod ever created, with its start-up and end times (for simulations). */
+  lives(): SimPodLife[] {
+    return [...this.pods.values()].map((p) => ({
+      podId: p.podId,
+      workerId: p.workerId ?? null,
+      createdAt: Date.parse(p.createdAt ?? ''),
+      readyAt: p.readyAt,
+      terminatedAt: p.terminatedAt ?? null,
+    }));
   }
 
   async list(): Promise<PodInfo[]> {

@@ -25,7 +25,7 @@ export interface Sql {
 export type Notify = (payload: string) => void;
 
 export interface Db extends Sql {
-  readonly kind: 'postgres' | 'pglite';
+  readonly kind: 'postgres' | 'pglite' | 'memory';
   /** The schema every unqualified name resolves to (search_path). */
   readonly schema: string;
   /** Runs fn in one transaction: committed when fn resolves, rolled back when it throws. */

@@ -121,8 +121,11 @@ export class EventStore<D extends EventDefinition = AppEventDefinition> {
     readonly sql: Sql = db,
     private readonly inTransaction = false,
     /** Applied to every string of every appended event's data and metadata (see setSecrets). */
-    private redact: Redactor = makeRedactor([]),
+    protected redact: Redactor = makeRedactor([]),
   ) {}
+
+  /** The id of an event appended without one (a simulation's store gives seeded ids instead). */
+  protected newEventId: () => string = randomUUID;
 
   /**
    * The secrets no event may hold: from now on every string of an appended event's data and
@@ -159,6 +162,7 @@ export class EventStore<D extends EventDefinition = AppEventDefinition> {
     const streams = new Set<string>();
     const result = await this.db.transaction(async (tx) => {
       const bound = new EventStore(this.db, this.registry, tx, true, this.redact);
+      bound.newEventId = this.newEventId;
       bound.signals.on('appended', (s) => streams.add(s));
       return fn(bound);
     });
@@ -193,7 +197,7 @@ export class EventStore<D extends EventDefinition = AppEventDefinition> {
     }
     const payload = events.map((e) => {
       const { schemaVersion, data } = this.registry.encode(e.type, redactStrings(e.data, this.redact));
-      const eventId = e.eventId ?? randomUUID();
+      const eventId = e.eventId ?? this.newEventId();
       const metadata = redactStrings(e.metadata ?? {}, this.redact);
       return { event_id: eventId, event_type: e.type, schema_version: schemaVersion, data, metadata };
     });

@@ -1,3 +1,5 @@
+import { loadConfig } from '../../src/config';
+import { configuredPolicy } from '../../src/control/steps/decide';
 import { choosePolicy, POLICIES } from '../../src/policies/index';
 import type { PastObservation, PolicyView } from '../../src/policies/policy';
 import { policyMath } from '../../src/policies/render';
@@ -127,5 +129,25 @@ describe('the registry', () => {
     );
     expect(() => choosePolicy('hpa', { HPA_SCALE_UP_MAX_WORKERS: 'many' })).toThrow(/HPA_SCALE_UP_MAX_WORKERS="many"/);
     expect(() => choosePolicy('nope', {})).toThrow('unknown policy "nope": expected one of operators, keda, hpa');
+  });
+});
+
+describe('POLICY in the configuration', () => {
+  test('operators by default; the chosen policy gets its settings from the environment', () => {
+    expect(configuredPolicy(loadConfig({})).policy.name).toBe('operators');
+    const p = configuredPolicy(loadConfig({ POLICY: 'keda', KEDA_QUEUE_TARGET: '4', KEDA_COOLDOWN_SEC: '60' }));
+    expect(p.policy.name).toBe('keda');
+    expect(p.settings).toEqual({ KEDA_QUEUE_TARGET: 4, KEDA_COOLDOWN_SEC: 60, KEDA_MIN_WORKERS: 0 });
+  });
+
+  test("settings of a policy not in use are not validated; the chosen one's are", () => {
+    expect(() => loadConfig({ POLICY: 'operators', KEDA_QUEUE_TARGET: 'lots' })).not.toThrow();
+    expect(() => loadConfig({ POLICY: 'keda', KEDA_QUEUE_TARGET: 'lots' })).toThrow(
+      'KEDA_QUEUE_TARGET="lots" is not allowed',
+    );
+    expect(() => loadConfig({ POLICY: 'keda', MIN_ACTIVE_GPUS: '20', MAX_ACTIVE_GPUS: '4' })).not.toThrow();
+    expect(() => loadConfig({ POLICY: 'nope' })).toThrow(
+      'POLICY="nope" is not allowed: expected one of "operators", "keda", "hpa"',
+    );
   });
 });

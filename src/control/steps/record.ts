@@ -22,6 +22,8 @@ export interface RecordContext {
   /** The task source's name. */
   source: string;
   settings: ControlSettings;
+  /** Correlation and decision ids (default random UUIDs; a simulation passes seeded ones). */
+  newId?: () => string;
 }
 
 /** Record: a task count that did not validate (no decision: the fleet is held as it is). */
@@ -34,7 +36,7 @@ export async function recordRejected(
   const { log } = ctx;
   const data = { cycle, at, source: ctx.source, reason: r.reason, raw: r.raw, responseMs: r.responseMs };
   await ctx.stream.append(
-    [{ type: 'TaskCountRejected', data, metadata: { cycle, correlationId: randomUUID() } }],
+    [{ type: 'TaskCountRejected', data, metadata: { cycle, correlationId: (ctx.newId ?? randomUUID)() } }],
     cycle,
   );
   log.log('error', `❌ TASK COUNT REJECTED (Cycle #${cycle}): ${r.reason}; raw answer: ${r.raw}`, { cycle });
@@ -63,7 +65,8 @@ export async function recordCycle(
   const { log } = ctx;
   const { queued, active, workers } = observed.value;
   const total = queued + active;
-  const meta = { cycle, correlationId: randomUUID() };
+  const newId = ctx.newId ?? randomUUID;
+  const meta = { cycle, correlationId: newId() };
   const observedData = {
     cycle,
     at,
@@ -75,7 +78,7 @@ export async function recordCycle(
     workers,
   };
   const decidedData = { cycle, at, queued, active, ...decision, settings: ctx.settings };
-  const decidedId = randomUUID();
+  const decidedId = newId();
   const res = await ctx.stream.append(
     [
       { type: 'TaskCountObserved', data: observedData, metadata: meta },

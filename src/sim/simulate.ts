@@ -1,0 +1,264 @@
+import { appRegistry } from '../../events/index';
+import { FakeClock, seededRandom } from '../clock';
+import type { Config } from '../config';
+import type { ControlLog } from '../control/log';
+import { SimulatedProvider } from '../providers/simulated';
+import type { TaskSource } from '../sources/source';
+import { MemoryEventStore } from '../store/memory';
+import { buildSystem } from '../system';
+import { QueueModel } from './queue';
+import type { Trace } from './trace';
+
+/** How long a cold pod takes to start: uniform in [min, max] seconds (60-180 s by default, as cold GPU pods do). */
+export interface StartupModel {
+  minSec: number;
+  maxSec: number;
+}
+
+export interface SimulateOptions {
+  trace: Trace;
+  /** The controller's configuration (policy, caps, cycle, timeouts), as the service would load it. */
+  config: Config;
+  seed: number;
+  startup: StartupModel;
+  /** Share of spawns that fail (0..1). */
+  failureRate: number;
+  /** A task waiting longer than this misses the SLO (seconds). */
+  sloSec: number;
+  /** Called after each cycle with the simulated seconds done and the total expected. */
+  onProgress?: (doneSec: number, totalSec: number) => void;
+}
+
+/** One point of the timeline, after a cycle and its reactor. */
+export interface TimelinePoint {
+  /** Seconds from the trace's start. */
+  t: number;
+  queued: number;
+  active: number;
+  /** Live pods (starting or up). */
+  workers: number;
+}
+
+export interface TimelineMark {
+  t: number;
+  kind: 'SCALE_UP' | 'SCALE_DOWN' | 'anomaly';
+  label: string;
+}
+
+export interface SimResult {
+  policy: string;
+  seed: number;
+  tasks: number;
+  /** Simulated seconds from the trace's start to the end of the run. */
+  simulatedSec: number;
+  cycles: number;
+  gpuSeconds: number;
+  /** Sum of the tasks' run times: no fleet can bill less. */
+  workBoundSec: number;
+  ratio: number;
+  wait: { p50: number; p95: number; p99: number; max: number; mean: number };
+  sloSec: number;
+  /** Share of tasks that waited longer than sloSec (0..1). */
+  overSlo: number;
+  spawns: number;
+  spawnFailures: number;
+  terminations: number;
+  peakWorkers: number;
+  anomalies: Record<string, number>;
+  eventsWritten: number;
+  timeline: TimelinePoint[];
+  marks: TimelineMark[];
+}
+
+/** The p-th percentile (0..100) of sorted values, nearest rank. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
+}
+
+const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
+
+const quietLog: ControlLog = { log() {}, mirror() {} };
+
+/** A task source that reads the simulated queue: counts and each live worker's activity. */
+class QueueSource implements TaskSource {
+  readonly name = 'simulated-queue';
+  constructor(
+    private readonly queue: QueueModel,
+    private readonly toIso: (t: number) => string,
+  ) {}
+  async fetch(opts: { workerIds: string[] }): Promise<unknown> {
+    const byId = new Map(this.queue.workerList().map((w) => [w.id, w]));
+    return {
+      queued: this.queue.queued,
+      active: this.queue.active,
+      workers: opts.workerIds.map((id) => {
+        const w = byId.get(id);
+        return {
+          workerId: id,
+          activeTasks: w && w.task !== null ? 1 : 0,
+          lastTaskAt: w && w.lastTaskAt !== null ? this.toIso(w.lastTaskAt) : null,
+        };
+      }),
+    };
+  }
+}
+
+/**
+ * Runs the real controller (policy, caps, anomaly detector, reactor, projections, event store in
+ * memory) on a simulated clock against the simulated queue and the simulated provider. Everything
+ * random comes from `seed`, every time from the clock, so a run is repeatable to the byte.
+ */
+export async function simulate(o: SimulateOptions): Promise<{ result: SimResult; store: MemoryEventStore }> {
+  const { trace, config } = o;
+  const t0 = trace.start.getTime();
+  const clock = new FakeClock(trace.start);
+  const idRandom = seededRandom(o.seed ^ 0x5eed);
+  const hex = (n: number) => Array.from({ length: n }, () => Math.floor(idRandom() * 16).toString(16)).join('');
+  const newId = () =>
+    `${hex(8)}-${hex(4)}-4${hex(3)}-${(8 + Math.floor(idRandom() * 4)).toString(16)}${hex(3)}-${hex(12)}`;
+  const store = new MemoryEventStore(appRegistry, { newId, now: () => clock.now() });
+  const queue = new QueueModel(trace.tasks);
+  const toIso = (t: number) => new Date(t0 + t * 1000).toISOString();
+  const { minSec, maxSec } = o.startup;
+  const provider = new SimulatedProvider({
+    clock,
+    startupMinSec: minSec,
+    startupMaxSec: maxSec,
+    failureRate: o.failureRate,
+    seed: o.seed,
+  });
+  const system = await buildSystem({
+    store,
+    config,
+    clock,
+    log: quietLog,
+    dbLogging: () => ({
+      enabled: true,
+      healthy: true,
+      initError: null,
+      sent: 0,
+      failed: 0,
+      dropped: 0,
+      queueSize: 0,
+      errorRate: 0,
+    }),
+    provider,
+    source: new QueueSource(queue, toIso),
+    reactorWaitMs: 0,
+    newId,
+  });
+
+  const step = config.POLL_INTERVAL_SEC;
+  const lastArrival = trace.tasks.length ? trace.tasks[trace.tasks.length - 1].arrival : 0;
+  // after the last task: idle workers time out, stuck spawns time out, then the run ends
+  const tail = config.GPU_IDLE_TIMEOUT_SEC + config.SPAWNING_TIMEOUT_SEC + 4 * step;
+  const timeline: TimelinePoint[] = [];
+  const marks: TimelineMark[] = [];
+  const known = new Set<string>();
+  let cycles = 0;
+  let peak = 0;
+  let drainedAt: number | null = null;
+  let t = 0;
+  const syncPods = () => {
+    let live = 0;
+    for (const p of provider.lives()) {
+      const id = p.workerId ?? p.podId;
+      if (p.terminatedAt !== null) {
+        if (known.has(id)) {
+          queue.removeWorker(id);
+          known.delete(id);
+        }
+        continue;
+      }
+      live++;
+      if (!known.has(id)) {
+        known.add(id);
+        queue.addWorker(id, (p.readyAt - t0) / 1000);
+      }
+    }
+    return live;
+  };
+
+  for (;;) {
+    queue.advanceTo(t);
+    syncPods();
+    const out = await system.controller.runCycle();
+    await system.reactor.catchUp();
+    await system.projections.catchUp();
+    const live = syncPods();
+    cycles++;
+    peak = Math.max(peak, live);
+    timeline.push({ t, queued: queue.queued, active: queue.active, workers: live });
+    if (out.kind === 'decided') {
+      const d = out.decision;
+      if (d.decision !== 'MAINTAIN') {
+        marks.push({
+          t,
+          kind: d.decision,
+          label: `${d.decision === 'SCALE_UP' ? '+' : '-'}${d.delta} (desired ${d.desired})`,
+        });
+      }
+      for (const a of out.anomalies) marks.push({ t, kind: 'anomaly', label: a.kind });
+    }
+    o.onProgress?.(t, lastArrival + tail);
+    if (queue.drained && drainedAt === null) drainedAt = t;
+    if (drainedAt !== null && (live === 0 || t >= drainedAt + tail)) break;
+    t += step;
+    clock.advance(step * 1000);
+  }
+
+  const end = t0 + t * 1000;
+  let gpuMs = 0;
+  for (const p of provider.lives()) gpuMs += (p.terminatedAt ?? end) - p.createdAt;
+  const waits = queue.waits().sort((a, b) => a - b);
+  const workBound = trace.tasks.reduce((s, x) => s + x.run, 0);
+  const anomalies: Record<string, number> = {};
+  let spawns = 0;
+  let spawnFailures = 0;
+  let terminations = 0;
+  for (const e of store.all()) {
+    if (e.type === 'WorkerSpawned') spawns++;
+    else if (e.type === 'WorkerSpawnFailed') spawnFailures++;
+    else if (e.type === 'WorkerTerminated') terminations++;
+    else if (e.type === 'AnomalyDetected') {
+      const kind = (e.data as { kind: string }).kind;
+      anomalies[kind] = (anomalies[kind] ?? 0) + 1;
+    }
+  }
+  const gpuSeconds = gpuMs / 1000;
+  const result: SimResult = {
+    policy: policyName(config),
+    seed: o.seed,
+    tasks: trace.tasks.length,
+    simulatedSec: t,
+    cycles,
+    gpuSeconds: round(gpuSeconds, 1),
+    workBoundSec: round(workBound, 1),
+    ratio: workBound > 0 ? round(gpuSeconds / workBound) : 0,
+    wait: {
+      p50: round(percentile(waits, 50), 1),
+      p95: round(percentile(waits, 95), 1),
+      p99: round(percentile(waits, 99), 1),
+      max: round(waits.length ? waits[waits.length - 1] : 0, 1),
+      mean: round(waits.length ? waits.reduce((a, b) => a + b, 0) / waits.length : 0, 1),
+    },
+    sloSec: o.sloSec,
+    overSlo: waits.length ? round(waits.filter((w) => w > o.sloSec).length / waits.length, 4) : 0,
+    spawns,
+    spawnFailures,
+    terminations,
+    peakWorkers: peak,
+    anomalies: Object.fromEntries(Object.entries(anomalies).sort(([a], [b]) => a.localeCompare(b))),
+    eventsWritten: store.all().length,
+    timeline,
+    marks,
+  };
+  return { result, store };
+}
+
+/** The policy a configuration selects. */
+export function policyName(config: Config): string {
+  return config.POLICY;
+}
