@@ -1,19 +1,11 @@
 import type { Command } from 'commander';
 import { explain } from '../explain/explain';
-import { EVENT_COLUMNS, type EventStore, type StoredEvent } from '../store/event-store';
-import { EVENT_CYCLE_SQL, EVENT_TIME_SQL } from '../store/event-time';
+import { causedBy, dedupeEvents, eventsOfCycle, queryEvents, totalBefore } from '../store/cycle-events';
+import type { EventStore, StoredEvent } from '../store/event-store';
+import { EVENT_TIME_SQL } from '../store/event-time';
 import { CliError, type CliIo, EXIT, withStore, writeJson } from './context';
 import { toDate } from './output';
 import { clockTime, DURATION_FORMS, NOW_HELP, parseDuration, parseNow, parseTime } from './time';
-
-async function query(store: EventStore, where: string, params: unknown[]): Promise<StoredEvent[]> {
-  // biome-ignore lint/suspicious/noExplicitAny: rows are decoded by the store
-  const rows = await store.db.query<any>(
-    `select ${EVENT_COLUMNS} from events where ${where} order by global_position limit 5000`,
-    params,
-  );
-  return rows.map((r) => store.decode(r));
-}
 
 export interface ExplainOptions {
   at?: string;
@@ -43,32 +35,20 @@ export async function runExplain(store: EventStore, io: CliIo, o: ExplainOptions
 
   let events: StoredEvent[];
   if (focusCycle !== null) {
-    events = await query(store, `stream_id = 'controller' and ${EVENT_CYCLE_SQL} = $1`, [focusCycle]);
-    if (events.length === 0) {
-      const [{ max }] = await store.db.query<{ max: number | null }>(
-        `select max(${EVENT_CYCLE_SQL}) as max from events where stream_id = 'controller'`,
-      );
+    const found = await eventsOfCycle(store, focusCycle, windowMs);
+    if (found.events === null) {
+      const max = found.maxCycle;
       throw new CliError(
         `no cycle #${focusCycle} in the store${max ? ` (cycles run from 1 to ${max})` : ' (it has no cycles yet)'}`,
         EXIT.empty,
       );
     }
-    // the cycle before (for "jumped from"), and everything caused by its decision
-    const from = (events[0].data as { at: string }).at;
-    const to = new Date(Date.parse(from) + windowMs).toISOString();
-    const ids = events.filter((e) => e.type === 'ScalingDecided').map((e) => e.eventId);
-    const caused = ids.length ? await query(store, `metadata->>'causationId' = any($1::text[])`, [ids]) : [];
-    const same = await query(
-      store,
-      `${EVENT_TIME_SQL} >= $1::timestamptz and ${EVENT_TIME_SQL} <= $2::timestamptz and stream_id <> 'controller' and metadata->>'cycle' = $3::text`,
-      [from, to, String(focusCycle)],
-    );
-    events = dedupe([...events, ...caused, ...same]);
+    events = found.events;
   } else {
     const at = focusAt as Date;
     const from = new Date(at.getTime() - windowMs / 2).toISOString();
     const to = new Date(at.getTime() + windowMs / 2).toISOString();
-    events = await query(store, `${EVENT_TIME_SQL} >= $1::timestamptz and ${EVENT_TIME_SQL} <= $2::timestamptz`, [
+    events = await queryEvents(store, `${EVENT_TIME_SQL} >= $1::timestamptz and ${EVENT_TIME_SQL} <= $2::timestamptz`, [
       from,
       to,
     ]);
@@ -87,8 +67,7 @@ export async function runExplain(store: EventStore, io: CliIo, o: ExplainOptions
       );
     }
     const ids = events.filter((e) => e.type === 'ScalingDecided').map((e) => e.eventId);
-    if (ids.length)
-      events = dedupe([...events, ...(await query(store, `metadata->>'causationId' = any($1::text[])`, [ids]))]);
+    if (ids.length) events = dedupeEvents([...events, ...(await causedBy(store, ids))]);
   }
   const firstCycle = Math.min(...events.map((e) => (e.data as { cycle?: number }).cycle ?? Number.POSITIVE_INFINITY));
   const previousTotal = Number.isFinite(firstCycle) ? await totalBefore(store, firstCycle) : null;
@@ -103,21 +82,6 @@ export async function runExplain(store: EventStore, io: CliIo, o: ExplainOptions
   }
   io.stdout.write(`\n${result.conclusion}\n`);
   return EXIT.ok;
-}
-
-function dedupe(events: StoredEvent[]): StoredEvent[] {
-  const seen = new Map(events.map((e) => [e.globalPosition, e]));
-  return [...seen.values()].sort((a, b) => a.globalPosition - b.globalPosition);
-}
-
-async function totalBefore(store: EventStore, cycle: number): Promise<number | null> {
-  const rows = await store.db.query<{ total: number }>(
-    `select (data->>'total')::int as total from events
-      where stream_id = 'controller' and event_type = 'TaskCountObserved' and ${EVENT_CYCLE_SQL} < $1
-      order by ${EVENT_CYCLE_SQL} desc, stream_version desc limit 1`,
-    [cycle],
-  );
-  return rows[0]?.total ?? null;
 }
 
 export function registerExplain(program: Command, io: CliIo): void {

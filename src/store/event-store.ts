@@ -96,7 +96,12 @@ export interface EventRow {
  */
 export class EventStore {
   /** 'appended' fires after a local append commits; 'wake' also for notifications from other processes. */
-  readonly signals = new EventEmitter<{ appended: [streamId: string]; wake: [] }>();
+  readonly signals = new EventEmitter<{
+    appended: [streamId: string];
+    wake: [];
+    /** Every append's duration in seconds (the metrics), committed or not, inside a transaction too. */
+    appendTimed: [seconds: number];
+  }>();
   private unlisten?: () => Promise<void>;
   private wakeInFlight = false;
   private wakeAgain = false;
@@ -150,6 +155,7 @@ export class EventStore {
     const result = await this.db.transaction(async (tx) => {
       const bound = new EventStore(this.db, this.registry, tx, true, this.redact);
       bound.signals.on('appended', (s) => streams.add(s));
+      bound.signals.on('appendTimed', (sec) => this.signals.emit('appendTimed', sec));
       return fn(bound);
     });
     for (const s of streams) this.signals.emit('appended', s);
@@ -188,10 +194,13 @@ export class EventStore {
       return { event_id: eventId, event_type: e.type, schema_version: schemaVersion, data, metadata };
     });
     let rows: AppendRow[];
+    const started = performance.now();
     try {
       rows = await appendRows(this.sql, this.inTransaction, streamId, expected, payload);
     } catch (err) {
       throw mapAppendError(err, streamId, expected);
+    } finally {
+      this.signals.emit('appendTimed', (performance.now() - started) / 1000);
     }
     const duplicate = rows.every((r) => r.duplicate);
     if (!duplicate) {
