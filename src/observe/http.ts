@@ -46,6 +46,8 @@ export interface HttpOptions {
   now: () => Date;
   /** How often the dashboard refreshes (the cycle), seconds. */
   refreshSec: number;
+  /** The provider's name, for the burn rate's label (default `unknown`). */
+  providerName?: string;
   /** Other checkpointed subscribers whose lag /metrics reports (the reactor, the alerts). */
   subscribers?: readonly string[];
 }
@@ -105,6 +107,7 @@ export class HttpEndpoint {
         return by;
       },
       burnUsdPerHour: async () => fleetBurnUsd(await readFleet(store)),
+      providerName: o.providerName ?? 'unknown',
       projectionLag: async () => {
         const lags = await checkpointLags(store.db, names);
         return Object.fromEntries(Object.entries(lags).map(([k, v]) => [k.replace(/^projection:/, ''), v]));

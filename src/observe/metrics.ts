@@ -17,6 +17,8 @@ export interface ScrapeSources {
   workersByStatus(): Promise<Record<string, number>>;
   /** USD per hour of the live fleet; null when a worker's price is unknown. */
   burnUsdPerHour(): Promise<number | null>;
+  /** The provider's name (the burn rate's label). */
+  providerName: string;
   /** Events behind the head, per projection (and other checkpointed subscriber). */
   projectionLag(): Promise<Record<string, number>>;
   dbLogging(): DbLoggingStats;
@@ -126,12 +128,13 @@ export class Metrics {
     new Gauge({
       name: 'gpu_scaler_burn_rate_usd_per_hour',
       help: "The live fleet's burn rate, USD per hour (absent when a worker's price is unknown)",
+      labelNames: ['provider'] as const,
       registers: [this.registry],
       async collect() {
         if (!self.sources) return;
         const usd = await self.sources.burnUsdPerHour();
         this.reset();
-        if (usd !== null) this.set(usd);
+        if (usd !== null) this.set({ provider: self.sources.providerName }, usd);
       },
     });
     new Gauge({

@@ -1,6 +1,6 @@
 import type { Sql } from './db';
-import { EVENT_TIME_SQL } from './event-time';
 import { type Checkpoint, EVENT_COLUMNS, type EventRow, type EventStore, type StoredEvent } from './event-store';
+import { EVENT_TIME_SQL } from './event-time';
 
 /**
  * Queries on `events` the control loop asks, one function each, so that no SQL lives outside the
