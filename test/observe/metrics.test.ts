@@ -114,7 +114,7 @@ forEachBackend('/metrics, /healthz and /readyz', BACKENDS, (backend) => {
       await endpoint.stop();
       await h.close();
     }
-  });
+  }, 180_000);
 
   test('HTTP_TOKEN guards everything but /healthz; /readyz says why it is not ready', async () => {
     const h = await harness(backend());
