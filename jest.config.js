@@ -40,6 +40,7 @@ const UNIT = [
   'test/logging/health.test.ts',
   'test/logging/redact.test.ts',
   'test/logging/system-log-row.test.ts',
+  'test/observe/alert-rules.test.ts',
   'test/projections/event-types.test.ts',
   'test/providers/http-retry.test.ts',
   'test/providers/kubernetes-pod.test.ts',

@@ -20,6 +20,8 @@ const SECRET_KEYS = [
   'K8S_ENV',
   'READ_DATABASE_URL',
   'MIGRATE_DATABASE_URL',
+  'HTTP_TOKEN',
+  'ALERT_WEBHOOK_URL',
 ] as const;
 
 /**
@@ -123,6 +125,15 @@ export const ConfigSchema = z.object({
   DB_LOGGING_ERRORS_FILE: z.string().default('db_logging_errors.log'),
   /** system_logs rows older than this are deleted (in small batches, off the cycle's path). */
   SYSTEM_LOGS_RETENTION_DAYS: num(0.0001).default(30),
+  /** The HTTP endpoint (/healthz, /readyz, /metrics, the dashboard): its port (0: any free port) and address. */
+  HTTP_PORT: int(0, 65535).default(9464),
+  HTTP_HOST: z.string().default('127.0.0.1'),
+  /** A bearer token required on everything but /healthz; unset = none. */
+  HTTP_TOKEN: z.string().optional(),
+  /** A Slack-compatible incoming webhook that alerts are posted to; unset = no alerts. */
+  ALERT_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** Repeats of the same alert within this many seconds of the last one sent are grouped into the next. */
+  ALERT_GROUP_WINDOW_SEC: num(0).default(600),
   ...SIM_SETTINGS,
 });
 

@@ -6,8 +6,13 @@ import { fact } from './control/log';
 import { EXIT, exitCodeFor, hasCode } from './errors';
 import { controlLog } from './logging/control-log';
 import { createLogging, type Logging, logFileProblem, SystemLogsPruner } from './logging/index';
+import { ALERTS_CHECKPOINT, AlertSender } from './observe/alerts';
+import { HttpEndpoint, HttpEndpointError, type ReadyCheck } from './observe/http';
+import { Metrics } from './observe/metrics';
 import type { Provider } from './providers/provider';
+import { REACTOR_CHECKPOINT } from './reactor/reactor';
 import { openStore } from './store/index';
+import { migrationStatus } from './store/migrator';
 import { describeTarget, parseDatabaseUrl } from './store/open';
 import { buildSystem } from './system';
 
@@ -118,6 +123,9 @@ export async function runService(opts: ServiceOptions): Promise<number> {
       `⏰ The wall clock is ${Math.round(Math.abs(drift) / 1000)} s ${drift > 0 ? 'ahead of' : 'behind'} the controller's clock (wall time at start + monotonic time): durations and event times follow the controller's clock; restart to take the wall clock again`,
     ),
   );
+  const metrics = new Metrics();
+  const onAppendTimed = (sec: number) => metrics.appendFinished(sec);
+  store.signals.on('appendTimed', onAppendTimed);
   const system = await buildSystem({
     store,
     config,
@@ -126,7 +134,55 @@ export async function runService(opts: ServiceOptions): Promise<number> {
     provider: opts.provider,
     dbLogging: () => logging.dbStats(),
     logDestinations: () => logging.destinationStats(),
+    metrics,
   });
+  const alerts = config.ALERT_WEBHOOK_URL
+    ? new AlertSender({ store, url: config.ALERT_WEBHOOK_URL, groupWindowSec: config.ALERT_GROUP_WINDOW_SEC, secrets })
+    : null;
+  alerts?.subscription.on('error', (err) =>
+    log.log('warning', `alert not sent, will retry: ${(err as Error).message}`),
+  );
+  /** Where this instance stands, for /readyz. */
+  let role: ReadyCheck = { ok: false, detail: 'starting: the leader lock was not tried yet' };
+  const endpoint = new HttpEndpoint({
+    store,
+    host: config.HTTP_HOST,
+    port: config.HTTP_PORT,
+    token: config.HTTP_TOKEN ?? null,
+    metrics,
+    dbLogging: () => logging.dbStats(),
+    now: () => systemClock.now(),
+    refreshSec: config.POLL_INTERVAL_SEC,
+    providerName: system.provider.name,
+    subscribers: [REACTOR_CHECKPOINT, ...(alerts ? [ALERTS_CHECKPOINT] : [])],
+    readiness: async () => {
+      const checks: Record<string, ReadyCheck> = {};
+      try {
+        await store.db.query('select 1');
+        checks.store = { ok: true, detail: `reachable (${describeTarget(target)})` };
+        const status = await migrationStatus(store.db);
+        checks.migrations = status.pending.length
+          ? { ok: false, detail: `not applied: ${status.pending.map((m) => m.name).join(', ')}` }
+          : { ok: true, detail: 'applied' };
+      } catch (err) {
+        checks.store = { ok: false, detail: `unreachable: ${(err as Error).message}` };
+      }
+      checks.role = role;
+      return checks;
+    },
+  });
+  // The endpoint is for watching: a port in use is an error in the log, not a reason to stop scaling.
+  try {
+    const a = await endpoint.start();
+    log.log(
+      'info',
+      `📊 HTTP endpoint on http://${a.address}:${a.port}/ (dashboard), /metrics, /healthz, /readyz${config.HTTP_TOKEN ? ' (bearer token required)' : ''}`,
+    );
+  } catch (err) {
+    if (!(err instanceof HttpEndpointError)) throw err;
+    log.log('error', `❌ HTTP endpoint not started, running without /metrics and the dashboard: ${err.message}`);
+    log.mirror(`HTTP endpoint not started: ${err.message}`);
+  }
   const pruner = new SystemLogsPruner({
     db: store.db,
     retentionDays: config.SYSTEM_LOGS_RETENTION_DAYS,
@@ -189,6 +245,7 @@ export async function runService(opts: ServiceOptions): Promise<number> {
     if (workerTimer) clearInterval(workerTimer);
     workerTimer = null;
     await system.reactor.stop();
+    await alerts?.stop();
     await system.projections.stop();
   };
   const startCycle = system.controller.cycle;
@@ -196,6 +253,12 @@ export async function runService(opts: ServiceOptions): Promise<number> {
     while (!abort.signal.aborted) {
       const started = performance.now();
       const status = await lock.tryAcquire();
+      role =
+        status.kind === 'leading'
+          ? { ok: true, detail: 'leading' }
+          : status.kind === 'other'
+            ? { ok: true, detail: 'following: another controller leads' }
+            : { ok: false, detail: `the database is unreachable: ${status.error}` };
       if (status.kind !== 'leading') {
         if (leading) {
           const why =
@@ -228,6 +291,7 @@ export async function runService(opts: ServiceOptions): Promise<number> {
           );
           system.projections.start();
           system.reactor.start();
+          alerts?.start();
           if (system.simWorkers) {
             const workers = system.simWorkers;
             workerTimer = setInterval(() => {
@@ -250,6 +314,8 @@ export async function runService(opts: ServiceOptions): Promise<number> {
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
     await stepDown();
+    await endpoint.stop();
+    store.signals.off('appendTimed', onAppendTimed);
     await pruner.stop();
     await system.source.close?.().catch(() => {});
     await system.provider.close?.().catch(() => {});

@@ -4,6 +4,8 @@ import type { Clock } from './clock';
 import { type Config, decisionStaleSec } from './config';
 import { Controller } from './control/controller';
 import type { ControlLog } from './control/log';
+import { meteredProvider } from './observe/metered-provider';
+import type { Metrics } from './observe/metrics';
 import { ProjectionRunner } from './projections/runner';
 import { kubernetesProviderFromConfig } from './providers/kubernetes/index';
 import { localProviderFromConfig } from './providers/local';
@@ -34,6 +36,8 @@ export interface SystemOptions {
   reactorWaitMs?: number;
   /** Correlation and decision ids (default random UUIDs; a simulation passes seeded ones). */
   newId?: () => string;
+  /** Where cycle durations and provider calls are measured (the service's /metrics); none by default. */
+  metrics?: Metrics;
 }
 
 /** Everything the control loop needs, wired once for the service, the tests, the demo and simulations. */
@@ -92,11 +96,13 @@ function makeSource(config: Config, store: EventStore): TaskSource {
 
 export async function buildSystem(o: SystemOptions): Promise<System> {
   const provider = o.provider ?? makeProvider(o.config, o.clock, o.log);
+  // the reactor and the controller call the provider through the meter; System.provider stays the provider itself
+  const calls = o.metrics ? meteredProvider(provider, o.metrics) : provider;
   const source = o.source ?? makeSource(o.config, o.store);
   const projections = new ProjectionRunner(o.store, ALL_PROJECTIONS);
   const reactor = new Reactor({
     store: o.store,
-    provider,
+    provider: calls,
     clock: o.clock,
     log: o.log,
     staleAfterMs: decisionStaleSec(o.config) * 1000,
@@ -106,7 +112,7 @@ export async function buildSystem(o: SystemOptions): Promise<System> {
   const controller = new Controller({
     store: o.store,
     source,
-    provider,
+    provider: calls,
     clock: o.clock,
     config: o.config,
     log: o.log,
@@ -116,6 +122,7 @@ export async function buildSystem(o: SystemOptions): Promise<System> {
     reactorCheckpoint: () => loadCheckpoint(o.store.db, REACTOR_CHECKPOINT),
     reactorWaitMs: o.reactorWaitMs,
     newId: o.newId,
+    onCycleFinished: o.metrics ? (sec) => o.metrics?.cycleFinished(sec) : undefined,
   });
   await controller.init();
   const simWorkers =

@@ -202,6 +202,8 @@ describe('configuration', () => {
       'MAX_HOURLY_COST_USD',
       'WORKER_MAX_LIFETIME_SEC',
       'DECISION_STALE_SEC',
+      'HTTP_TOKEN',
+      'ALERT_WEBHOOK_URL',
       'SIM_GPU_HOURLY_USD',
     ]);
     // DECISION_STALE_SEC's default follows POLL_INTERVAL_SEC

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -7,8 +8,10 @@ import { FakeClock } from '../clock';
 import { runOperatorTimeline, type ScenarioResult } from '../demo/timeline';
 import { controlLog } from '../logging/control-log';
 import { createLogging } from '../logging/index';
+import { HttpEndpoint, HttpEndpointError } from '../observe/http';
+import type { EventStore } from '../store/event-store';
 import { openStore } from '../store/index';
-import { type CliIo, EXIT } from './context';
+import { CliError, type CliIo, EXIT } from './context';
 import { runExplain } from './explain';
 
 const DEMO_QUERIES: { title: string; sql: string }[] = [
@@ -42,7 +45,20 @@ function demoDay(now: Date): string {
   return d.toISOString().slice(0, 10);
 }
 
-async function runDemo(io: CliIo, o: { dataDir?: string; quiet?: boolean; now?: Date }): Promise<number> {
+export interface DemoOptions {
+  dataDir?: string;
+  quiet?: boolean;
+  now?: Date;
+  /** Keep the dashboard up after the tour, until Ctrl-C (or until `stop` aborts, in tests). */
+  serve?: boolean;
+  port?: string;
+  host?: string;
+  stop?: AbortSignal;
+  /** Told the dashboard's URL once it listens (tests). */
+  onServing?: (url: string) => void;
+}
+
+export async function runDemo(io: CliIo, o: DemoOptions): Promise<number> {
   const out = io.stdout;
   const dataDir = o.dataDir ? path.resolve(o.dataDir) : null;
   const target = dataDir ? `pglite://${dataDir}` : 'memory://';
@@ -95,13 +111,59 @@ async function runDemo(io: CliIo, o: { dataDir?: string; quiet?: boolean; now?: 
         `\nThe store is kept. Explore it with the other commands:\n  DATABASE_URL=pglite://${dataDir} gpu-scaler explain --at ${spurious.keyTime}\n  DATABASE_URL=pglite://${dataDir} gpu-scaler status\n  DATABASE_URL=pglite://${dataDir} gpu-scaler sql "select * from anomalies"\n`,
       );
     } else {
-      out.write('\nThe store was in memory and is gone. Keep it with: gpu-scaler demo --data-dir ./demo-db\n');
+      out.write(
+        `\nThe store ${o.serve ? 'is in memory: it goes when the dashboard stops' : 'was in memory and is gone'}. Keep it with: gpu-scaler demo --data-dir ./demo-db\n`,
+      );
     }
+    if (o.serve) await serveDashboard(io, store, clock, o);
   } finally {
     await store.close();
     if (!dataDir) fs.rmSync(logDir, { recursive: true, force: true });
   }
   return EXIT.ok;
+}
+
+/** Serves the dashboard over the demo's store until Ctrl-C (SIGINT, SIGTERM) or `o.stop`. */
+async function serveDashboard(io: CliIo, store: EventStore, clock: FakeClock, o: DemoOptions): Promise<void> {
+  const port = Number(o.port ?? '9464');
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new CliError(
+      `--port "${o.port}" is not a port: use a whole number from 0 to 65535 (0: any free port)`,
+      EXIT.usage,
+    );
+  const endpoint = new HttpEndpoint({
+    store,
+    host: o.host ?? '127.0.0.1',
+    port,
+    now: () => clock.now(),
+    refreshSec: 5,
+    providerName: 'simulated',
+  });
+  let address: AddressInfo;
+  try {
+    address = await endpoint.start();
+  } catch (err) {
+    if (err instanceof HttpEndpointError)
+      throw new CliError(`the dashboard cannot start: ${err.message.replace('HTTP_PORT', '--port')}`, EXIT.usage);
+    throw err;
+  }
+  const url = `http://${address.address}:${address.port}/`;
+  io.stdout.write(
+    `\n${RULE}\nThe dashboard of this run: ${url}  (metrics: ${url}metrics). Ctrl-C stops it.\n${RULE}\n`,
+  );
+  o.onServing?.(url);
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      resolve();
+    };
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+    if (o.stop?.aborted) done();
+    o.stop?.addEventListener('abort', done, { once: true });
+  });
+  await endpoint.stop();
 }
 
 function devNull(): NodeJS.WritableStream {
@@ -129,7 +191,10 @@ export function defineDemoCommand(program: Command, io: CliIo, deps: DemoDeps = 
     .description("a newcomer's tour in under a minute: the operators' four scenarios, then explain and SQL")
     .option('--data-dir <dir>', 'keep the store in this directory (an embedded PGlite) to explore it afterwards')
     .option('--quiet', 'do not print the controller logs, only the tour')
-    .action(async (o: { dataDir?: string; quiet?: boolean }) => {
+    .option('--serve', 'then keep the dashboard of the run up (http://127.0.0.1:9464/) until Ctrl-C')
+    .option('--port <n>', 'the dashboard port with --serve (0: any free port)', '9464')
+    .option('--host <address>', 'the address the dashboard listens on with --serve', '127.0.0.1')
+    .action(async (o: DemoOptions) => {
       process.exitCode = await runDemo(io, { ...o, now: deps.now?.() });
     });
 }

@@ -1,15 +1,15 @@
 import type { Command } from 'commander';
 import { explain } from '../explain/explain';
 import {
-  controllerEventsOfCycle,
+  decisionIds,
+  dedupeEvents,
   eventRange,
   eventsBetween,
   eventsCausedBy,
-  lastCycle,
+  eventsOfCycle,
   taskTotalBefore,
 } from '../store/event-queries';
 import type { EventRow, EventStore, StoredEvent } from '../store/event-store';
-import { eventTime } from '../store/event-time';
 import { CliError, type CliIo, EXIT, withStore, writeJson } from './context';
 import { jsonOption, nowOption, parseSince, readClock, TIME_FORMS, utcOption, windowOption } from './flags';
 import { toDate } from './output';
@@ -50,20 +50,15 @@ export async function runExplain(store: EventStore, io: CliIo, o: ExplainOptions
   const decode = (rows: EventRow[]) => rows.map((r) => store.decode(r));
   let events: StoredEvent[];
   if (focusCycle !== null) {
-    events = decode(await controllerEventsOfCycle(store, focusCycle));
-    if (events.length === 0) {
-      const max = await lastCycle(store);
+    const found = await eventsOfCycle(store, focusCycle, windowMs);
+    if (found.events === null) {
+      const max = found.maxCycle;
       throw new CliError(
         `no cycle #${focusCycle} in the store${max ? ` (cycles run from 1 to ${max})` : ' (it has no cycles yet)'}`,
         EXIT.empty,
       );
     }
-    // the cycle before (for "jumped from"), and everything caused by its decision
-    const from = eventTime(events[0].data, events[0].recordedAt);
-    const to = new Date(from.getTime() + windowMs);
-    const caused = decode(await eventsCausedBy(store, decisionIds(events)));
-    const same = decode(await eventsBetween(store, from, to, focusCycle));
-    events = dedupe([...events, ...caused, ...same]);
+    events = found.events;
   } else {
     const at = focusAt as Date;
     const from = new Date(at.getTime() - windowMs / 2);
@@ -81,9 +76,11 @@ export async function runExplain(store: EventStore, io: CliIo, o: ExplainOptions
         EXIT.empty,
       );
     }
-    events = dedupe([...events, ...decode(await eventsCausedBy(store, decisionIds(events)))]);
+    events = dedupeEvents([...events, ...decode(await eventsCausedBy(store, decisionIds(events)))]);
   }
-  const firstCycle = Math.min(...events.map((e) => (e.data as { cycle?: number }).cycle ?? Number.POSITIVE_INFINITY));
+  const firstCycle = Math.min(
+    ...events.map((e) => ('cycle' in e.data ? e.data.cycle : null) ?? Number.POSITIVE_INFINITY),
+  );
   const previousTotal = Number.isFinite(firstCycle) ? await taskTotalBefore(store, firstCycle) : null;
   const result = explain(events, { focusCycle, focusAt, previousTotal });
 
@@ -97,13 +94,6 @@ export async function runExplain(store: EventStore, io: CliIo, o: ExplainOptions
   io.stdout.write(`\n${result.conclusion}\n`);
   return EXIT.ok;
 }
-
-function dedupe(events: StoredEvent[]): StoredEvent[] {
-  const seen = new Map(events.map((e) => [e.globalPosition, e]));
-  return [...seen.values()].sort((a, b) => a.globalPosition - b.globalPosition);
-}
-
-const decisionIds = (events: StoredEvent[]) => events.filter((e) => e.type === 'ScalingDecided').map((e) => e.eventId);
 
 export function registerExplain(program: Command, io: CliIo): void {
   defineExplainCommand(program, io);

@@ -41,6 +41,8 @@ export interface ControllerDeps {
   reactorWaitMs?: number;
   /** Correlation and decision ids (default random UUIDs; a simulation passes seeded ones). */
   newId?: () => string;
+  /** Told each cycle's real duration, however it ended (the metrics). */
+  onCycleFinished?: (seconds: number) => void;
 }
 
 export type CycleOutcome =
@@ -131,7 +133,17 @@ export class Controller {
     this.anomaliesSinceSummary = await anomalyKindsSinceLastSummary(this.d.store.db);
   }
 
+  /** One cycle: observe, decide, guard, record, act (each a step of ./steps). */
   async runCycle(): Promise<CycleOutcome> {
+    const started = performance.now();
+    try {
+      return await this.cycleSteps();
+    } finally {
+      this.d.onCycleFinished?.((performance.now() - started) / 1000);
+    }
+  }
+
+  private async cycleSteps(): Promise<CycleOutcome> {
     const { store, config, source } = this.d;
     const cycle = ++this.cycle;
 

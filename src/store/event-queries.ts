@@ -1,5 +1,5 @@
-import { type Checkpoint, EVENT_COLUMNS, type EventRow, type EventStore, START } from './event-store';
-import { EVENT_CYCLE_SQL, EVENT_TIME_SQL } from './event-time';
+import { type Checkpoint, EVENT_COLUMNS, type EventRow, type EventStore, START, type StoredEvent } from './event-store';
+import { EVENT_CYCLE_SQL, EVENT_TIME_SQL, eventTime } from './event-time';
 
 /**
  * The reads of `events` the CLI asks (events, explain, status), one function each, so no SQL lives
@@ -142,6 +142,37 @@ export function eventsBetween(store: EventStore, from: Date, to: Date, cycle?: n
         to.toISOString(),
         String(cycle),
       ]);
+}
+
+/** Events in position order, each once. */
+export function dedupeEvents(events: StoredEvent[]): StoredEvent[] {
+  const seen = new Map(events.map((e) => [e.globalPosition, e]));
+  return [...seen.values()].sort((a, b) => a.globalPosition - b.globalPosition);
+}
+
+/** The decisions among these events, by id (what their spawns and terminations name as cause). */
+export const decisionIds = (events: readonly StoredEvent[]) =>
+  events.filter((e) => e.type === 'ScalingDecided').map((e) => e.eventId);
+
+/**
+ * What `explain` (the CLI and the dashboard) reads about one cycle: the controller stream's events
+ * of it, everything its decision caused, and what other streams recorded for that cycle within
+ * `windowMs` after it, decoded, in position order. With none, the highest cycle there is (null: the
+ * store has no cycles yet).
+ */
+export async function eventsOfCycle(
+  store: EventStore,
+  cycle: number,
+  windowMs: number,
+): Promise<{ events: StoredEvent[] } | { events: null; maxCycle: number | null }> {
+  const decode = (rows: EventRow[]) => rows.map((r) => store.decode(r));
+  const own = decode(await controllerEventsOfCycle(store, cycle));
+  if (own.length === 0) return { events: null, maxCycle: await lastCycle(store) };
+  const from = eventTime(own[0].data, own[0].recordedAt);
+  const to = new Date(from.getTime() + windowMs);
+  const caused = decode(await eventsCausedBy(store, decisionIds(own)));
+  const same = decode(await eventsBetween(store, from, to, cycle));
+  return { events: dedupeEvents([...own, ...caused, ...same]) };
 }
 
 /** The task total the controller observed in the last cycle before `cycle` (null: none). */

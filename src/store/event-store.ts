@@ -106,7 +106,12 @@ export interface EventRow {
  */
 export class EventStore<D extends EventDefinition = AppEventDefinition> {
   /** 'appended' fires after a local append commits; 'wake' also for notifications from other processes. */
-  readonly signals = new EventEmitter<{ appended: [streamId: string]; wake: [] }>();
+  readonly signals = new EventEmitter<{
+    appended: [streamId: string];
+    wake: [];
+    /** Every append's duration in seconds (the metrics), committed or not, inside a transaction too. */
+    appendTimed: [seconds: number];
+  }>();
   private unlisten?: () => Promise<void>;
   private wakeInFlight = false;
   private wakeAgain = false;
@@ -164,6 +169,7 @@ export class EventStore<D extends EventDefinition = AppEventDefinition> {
       const bound = new EventStore(this.db, this.registry, tx, true, this.redact);
       bound.newEventId = this.newEventId;
       bound.signals.on('appended', (s) => streams.add(s));
+      bound.signals.on('appendTimed', (sec) => this.signals.emit('appendTimed', sec));
       return fn(bound);
     });
     for (const s of streams) this.signals.emit('appended', s);
@@ -202,10 +208,13 @@ export class EventStore<D extends EventDefinition = AppEventDefinition> {
       return { event_id: eventId, event_type: e.type, schema_version: schemaVersion, data, metadata };
     });
     let rows: AppendRow[];
+    const started = performance.now();
     try {
       rows = await appendRows(this.sql, this.inTransaction, streamId, expected, payload);
     } catch (err) {
       throw mapAppendError(err, streamId, expected);
+    } finally {
+      this.signals.emit('appendTimed', (performance.now() - started) / 1000);
     }
     const duplicate = rows.every((r) => r.duplicate);
     if (!duplicate) {

@@ -1,6 +1,7 @@
 import type { EventDefinition, EventOf } from '../../events/define';
 import type { Sql } from './db';
 import { type Checkpoint, EVENT_COLUMNS, type EventRow, type EventStore, type StoredEvent } from './event-store';
+import { EVENT_TIME_SQL } from './event-time';
 
 /**
  * Queries on `events` the control loop asks, one function each, so that no SQL lives outside the
@@ -97,6 +98,50 @@ export async function decisionsBetween(store: EventStore, since: string, until: 
       where event_type in ('TaskCountObserved', 'ScalingDecided') and data->>'at' >= $1 and data->>'at' < $2
       order by global_position`,
     [since, until],
+  );
+  return rows.map((r) => store.decode(r));
+}
+
+/** The checkpoint of the last committed event (START for an empty store): where a live tail starts. */
+export async function headCheckpoint(sql: Sql): Promise<Checkpoint> {
+  const rows = await sql.query<{ tx_id: string; global_position: number }>(
+    `select tx_id::text as tx_id, global_position from events
+      where tx_id < pg_snapshot_xmin(pg_current_snapshot())
+      order by (tx_id::text)::bigint desc, global_position desc limit 1`,
+  );
+  return rows[0] ? { txId: rows[0].tx_id, position: rows[0].global_position } : { txId: '0', position: 0 };
+}
+
+/**
+ * How many events each named checkpoint is behind the head (positions between its position and
+ * the highest one); a name without a checkpoint yet is behind by the whole store.
+ */
+export async function checkpointLags(sql: Sql, names: readonly string[]): Promise<Record<string, number>> {
+  const rows = await sql.query<{ name: string; lag: number }>(
+    `select n.name, greatest(0, (select coalesce(max(global_position), 0) from events) - coalesce(c.global_position, 0))::bigint as lag
+       from unnest($1::text[]) as n(name) left join projection_checkpoints c on c.name = n.name`,
+    [[...names]],
+  );
+  return Object.fromEntries(rows.map((r) => [r.name, Number(r.lag)]));
+}
+
+/**
+ * Alerting events (of `types`) whose event time is at or after `since` (ISO 8601) and that a
+ * subscriber at `upTo` has handled already, in position order: what an alert sender folds on
+ * start to know which alerts of the last grouping window it sent.
+ */
+export async function eventsHandledSince(
+  store: EventStore,
+  types: readonly string[],
+  since: string,
+  upTo: Checkpoint,
+): Promise<StoredEvent[]> {
+  const rows = await store.sql.query<EventRow>(
+    `select ${EVENT_COLUMNS} from events
+      where event_type = any($1::text[]) and ${EVENT_TIME_SQL} >= $2::timestamptz
+        and ((tx_id::text)::bigint, global_position) <= ($3::bigint, $4::bigint)
+      order by (tx_id::text)::bigint, global_position`,
+    [[...types], since, upTo.txId, upTo.position],
   );
   return rows.map((r) => store.decode(r));
 }

@@ -9,6 +9,7 @@ import type { CycleOutcome } from '../../src/control/controller';
 import { type ControlLog, MemoryLog } from '../../src/control/log';
 import { controlLog } from '../../src/logging/control-log';
 import { createLogging, type Logging } from '../../src/logging/index';
+import type { Metrics } from '../../src/observe/metrics';
 import type { Provider } from '../../src/providers/provider';
 import { SimulatedProvider } from '../../src/providers/simulated';
 import type { TaskSource } from '../../src/sources/source';
@@ -98,6 +99,8 @@ export interface HarnessOptions {
   start?: string;
   /** Use this provider instead of the simulated one. */
   provider?: Provider;
+  /** Measure cycles, provider calls and appends into these metrics (as the service does). */
+  metrics?: Metrics;
 }
 
 export const SCENARIO_ENV: Record<string, string> = {
@@ -152,7 +155,10 @@ export async function harness(
     provider: o.provider ?? provider,
     source: o.source === 'tasks-table' ? undefined : source,
     reactorWaitMs: 0,
+    metrics: o.metrics,
   });
+  const metrics = o.metrics;
+  if (metrics) store.signals.on('appendTimed', (sec) => metrics.appendFinished(sec));
   return {
     store,
     clock,

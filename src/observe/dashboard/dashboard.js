@@ -1,0 +1,148 @@
+// The dashboard: polls /api/state every cycle and draws it; no build step, uPlot from node_modules.
+(() => {
+  const params = new URLSearchParams(location.search);
+  const token = params.get('token');
+  const headers = token ? { Authorization: `Bearer ${token}` } : {};
+  const $ = (id) => document.getElementById(id);
+  const select = $('window');
+  select.value = params.get('window') || '1h';
+  let charts = null;
+  let timer = null;
+  let selectedCycle = null;
+
+  const esc = (s) =>
+    String(s ?? '').replace(
+      /[&<>"']/g,
+      (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c],
+    );
+  const time = (iso) => new Date(iso).toISOString().slice(11, 19);
+
+  async function get(path) {
+    const res = await fetch(path, { headers });
+    const body = await res.json();
+    if (!res.ok) throw new Error(body.error || `${res.status}`);
+    return body;
+  }
+
+  function chartWidth(id) {
+    return Math.max(300, $(id).parentElement.clientWidth - 24);
+  }
+
+  function makeCharts() {
+    const axes = [{}, { label: '' }];
+    const tasks = new uPlot(
+      {
+        width: chartWidth('chart-tasks'),
+        height: 220,
+        axes,
+        series: [
+          {},
+          { label: 'queued', stroke: '#d97706', width: 2 },
+          { label: 'active', stroke: '#2563eb', width: 2 },
+        ],
+      },
+      [[], [], []],
+      $('chart-tasks'),
+    );
+    const workers = new uPlot(
+      {
+        width: chartWidth('chart-workers'),
+        height: 220,
+        axes,
+        series: [
+          {},
+          { label: 'desired', stroke: '#7c3aed', width: 2, dash: [6, 4] },
+          { label: 'active', stroke: '#059669', width: 2 },
+          { label: 'spawning', stroke: '#f59e0b', width: 2 },
+        ],
+      },
+      [[], [], [], []],
+      $('chart-workers'),
+    );
+    return { tasks, workers };
+  }
+
+  function render(s) {
+    $('worker-count').textContent = String(s.fleet.count);
+    $('worker-status').textContent =
+      Object.entries(s.fleet.byStatus)
+        .map(([k, v]) => `${v} ${k}`)
+        .join(', ') || 'no live workers';
+    const last = s.decisions[0];
+    $('task-count').textContent = last ? String(last.queued + last.active) : '–';
+    $('task-detail').textContent = last ? `${last.queued} queued, ${last.active} active (cycle #${last.cycle})` : '';
+    $('desired-count').textContent = last ? String(last.desired) : '–';
+    $('decision-kind').textContent = last ? `${last.decision}${last.delta ? ` by ${last.delta}` : ''}` : '';
+    $('burn').textContent = s.fleet.burnUsdPerHour === null ? 'unknown' : s.fleet.burnUsdPerHour.toFixed(2);
+
+    if (!charts) charts = makeCharts();
+    const x = s.series.t;
+    charts.tasks.setData([x, s.series.queued, s.series.active]);
+    charts.workers.setData([x, s.series.desired, s.series.workersActive, s.series.workersSpawning]);
+    $('chart-tasks').dataset.points = String(x.length);
+    $('chart-workers').dataset.points = String(x.length);
+
+    $('decisions').querySelector('tbody').innerHTML = s.decisions
+      .map(
+        (d) =>
+          `<tr data-cycle="${d.cycle}" class="${d.cycle === selectedCycle ? 'selected' : ''}"><td>#${d.cycle}</td><td>${time(d.at)}</td><td>${d.queued}+${d.active}</td><td>${d.current}</td><td>${d.desired}</td><td class="${esc(d.decision)}">${esc(d.decision)}${d.delta ? ` ${d.delta}` : ''}</td><td>max(${d.terms.minActive}, ${d.terms.byTasks}, ${d.terms.busyPlusIdle})${d.limits.map((l) => `, ${esc(l.name)}: ${l.from}&rarr;${l.to}`).join('')}</td></tr>`,
+      )
+      .join('');
+    $('fleet').querySelector('tbody').innerHTML = s.fleet.workers
+      .map(
+        (w) =>
+          `<tr><td>${esc(w.workerId)}</td><td>${esc(w.podId)}</td><td>${esc(w.status)}</td><td>${time(w.activeAt || w.requestedAt)}</td><td>${w.gpus ?? ''}</td><td>${w.hourlyCostUsd ?? ''}</td></tr>`,
+      )
+      .join('');
+    $('anomalies').querySelector('tbody').innerHTML = s.anomalies
+      .map(
+        (a) => `<tr><td>${time(a.at)}</td><td>#${a.cycle}</td><td>${esc(a.kind)}</td><td>${esc(a.message)}</td></tr>`,
+      )
+      .join('');
+    const h = s.health;
+    $('health').textContent = h
+      ? `cycle #${h.cycle} at ${time(h.at)}: ${h.lastWorkerCount} workers, last tasks ${h.lastQueued ?? '?'} queued / ${h.lastActive ?? '?'} active, database logging ${h.dbLoggingHealthy ? 'healthy' : 'UNHEALTHY'}, ${h.anomaliesSinceLast} anomalies since the one before`
+      : 'none yet';
+    $('status').textContent = `updated ${time(s.now)} UTC, window ${s.window} (${time(s.from)} to ${time(s.to)})`;
+  }
+
+  async function refresh() {
+    clearTimeout(timer);
+    let every = 5;
+    try {
+      const s = await get(`api/state?window=${encodeURIComponent(select.value)}`);
+      every = Math.max(1, Math.min(60, s.refreshSec));
+      render(s);
+    } catch (err) {
+      $('status').textContent = `update failed: ${err.message}`;
+    }
+    timer = setTimeout(refresh, every * 1000);
+  }
+
+  async function showExplain(cycle) {
+    selectedCycle = cycle;
+    for (const tr of document.querySelectorAll('#decisions tbody tr'))
+      tr.classList.toggle('selected', Number(tr.dataset.cycle) === cycle);
+    const box = $('explain');
+    box.textContent = `explaining cycle #${cycle}…`;
+    try {
+      const r = await get(`api/explain?cycle=${cycle}`);
+      box.innerHTML = `${r.timeline.map((l) => `<div class="line">[${time(l.at)}] #${l.position} ${esc(l.text)}</div>`).join('')}<p class="conclusion">${esc(r.conclusion)}</p>`;
+      box.dataset.cycle = String(cycle);
+    } catch (err) {
+      box.textContent = `cannot explain cycle #${cycle}: ${err.message}`;
+    }
+  }
+
+  $('decisions').addEventListener('click', (ev) => {
+    const tr = ev.target.closest('tr[data-cycle]');
+    if (tr) showExplain(Number(tr.dataset.cycle));
+  });
+  select.addEventListener('change', refresh);
+  window.addEventListener('resize', () => {
+    if (!charts) return;
+    charts.tasks.setSize({ width: chartWidth('chart-tasks'), height: 220 });
+    charts.workers.setSize({ width: chartWidth('chart-workers'), height: 220 });
+  });
+  refresh();
+})();

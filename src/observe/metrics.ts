@@ -1,0 +1,235 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { DbLoggingStats } from '../../events/health';
+import type { AppEventType } from '../../events/index';
+import type { StoredEvent } from '../store/event-store';
+
+/** What the scrape reads at the moment it is made (the store's projections, logging's counters). */
+export interface ScrapeSources {
+  /** Live workers by status (spawning, active, terminating). */
+  workersByStatus(): Promise<Record<string, number>>;
+  /** USD per hour of the live fleet; null when a worker's price is unknown. */
+  burnUsdPerHour(): Promise<number | null>;
+  /** The provider's name (the burn rate's label). */
+  providerName: string;
+  /** Events behind the head, per projection (and other checkpointed subscriber). */
+  projectionLag(): Promise<Record<string, number>>;
+  dbLogging(): DbLoggingStats;
+}
+
+/** The event types the metrics count: the only ones their feed reads. */
+export const METRIC_EVENT_TYPES: readonly AppEventType[] = [
+  'TaskCountObserved',
+  'TaskCountRejected',
+  'ScalingDecided',
+  'AnomalyDetected',
+  'WorkerSpawned',
+  'WorkerSpawnFailed',
+];
+
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/**
+ * Every metric gpu-scaler exports, on a registry of its own (prom-client's default registry is
+ * process-wide). Facts of the record (task counts, decisions, spawns, anomalies) are counted from
+ * the events (`observeEvents`); timings come through small hooks (`cycleFinished`, `providerCall`,
+ * `appendFinished`); the rest is read when scraped (`ScrapeSources`).
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  private sources: ScrapeSources | null = null;
+
+  readonly tasksQueued = this.gauge('gpu_scaler_tasks_queued', 'Queued tasks, as the task source last reported');
+  readonly tasksActive = this.gauge('gpu_scaler_tasks_active', 'Active (running) tasks, as last reported');
+  readonly tasksTotal = this.gauge('gpu_scaler_tasks', 'Queued plus active tasks, as last reported');
+  readonly desiredWorkers = this.gauge('gpu_scaler_desired_workers', 'Workers the last decision wanted');
+  readonly decisions = new Counter({
+    name: 'gpu_scaler_decisions_total',
+    help: 'Scaling decisions by kind',
+    labelNames: ['decision'] as const,
+    registers: [this.registry],
+  });
+  readonly taskCountsRejected = new Counter({
+    name: 'gpu_scaler_task_counts_rejected_total',
+    help: 'Task counts rejected (malformed, absurd, too slow, failed)',
+    registers: [this.registry],
+  });
+  readonly spawns = new Counter({
+    name: 'gpu_scaler_spawns_total',
+    help: 'Workers spawned',
+    registers: [this.registry],
+  });
+  readonly spawnFailures = new Counter({
+    name: 'gpu_scaler_spawn_failures_total',
+    help: 'Failed or refused spawns by reason (capacity, error, auth, billing, stale, blocked, ...)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly anomalies = new Counter({
+    name: 'gpu_scaler_anomalies_total',
+    help: 'Anomalies detected by kind',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly sourceLatency = new Histogram({
+    name: 'gpu_scaler_task_source_duration_seconds',
+    help: "The task source's response time",
+    labelNames: ['source'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly cycleDuration = new Histogram({
+    name: 'gpu_scaler_cycle_duration_seconds',
+    help: "A control cycle's duration (observe, decide, record, act)",
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly appendLatency = new Histogram({
+    name: 'gpu_scaler_event_store_append_duration_seconds',
+    help: 'Event store appends (one atomic batch each)',
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly providerCalls = new Counter({
+    name: 'gpu_scaler_provider_calls_total',
+    help: 'GPU provider API calls by operation and status (ok, or the error kind)',
+    labelNames: ['operation', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly providerLatency = new Histogram({
+    name: 'gpu_scaler_provider_call_duration_seconds',
+    help: 'GPU provider API calls by operation',
+    labelNames: ['operation'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    const self = this;
+    new Gauge({
+      name: 'gpu_scaler_workers',
+      help: 'Live workers by status',
+      labelNames: ['status'] as const,
+      registers: [this.registry],
+      async collect() {
+        if (!self.sources) return;
+        const by = await self.sources.workersByStatus();
+        this.reset();
+        for (const status of ['spawning', 'active', 'terminating']) this.set({ status }, by[status] ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'gpu_scaler_burn_rate_usd_per_hour',
+      help: "The live fleet's burn rate, USD per hour (absent when a worker's price is unknown)",
+      labelNames: ['provider'] as const,
+      registers: [this.registry],
+      async collect() {
+        if (!self.sources) return;
+        const usd = await self.sources.burnUsdPerHour();
+        this.reset();
+        if (usd !== null) this.set({ provider: self.sources.providerName }, usd);
+      },
+    });
+    new Gauge({
+      name: 'gpu_scaler_projection_lag_events',
+      help: 'Events between the head of the store and each projection checkpoint',
+      labelNames: ['projection'] as const,
+      registers: [this.registry],
+      async collect() {
+        if (!self.sources) return;
+        const lag = await self.sources.projectionLag();
+        this.reset();
+        for (const [projection, n] of Object.entries(lag)) this.set({ projection }, n);
+      },
+    });
+    const db = () => self.sources?.dbLogging() ?? null;
+    new Gauge({
+      name: 'gpu_scaler_db_logging_queue_size',
+      help: 'Log lines waiting to be written to system_logs',
+      registers: [this.registry],
+      collect() {
+        this.set(db()?.queueSize ?? 0);
+      },
+    });
+    // Counters kept by logging itself: exported as counters whose value is read when scraped.
+    new Counter({
+      name: 'gpu_scaler_db_logging_dropped_total',
+      help: 'Log lines dropped because the system_logs queue was full',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(db()?.dropped ?? 0);
+      },
+    });
+    new Counter({
+      name: 'gpu_scaler_db_logging_failed_total',
+      help: 'Log lines that could not be written to system_logs',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(db()?.failed ?? 0);
+      },
+    });
+  }
+
+  private gauge(name: string, help: string): Gauge {
+    return new Gauge({ name, help, registers: [this.registry] });
+  }
+
+  /** Where the scrape-time values come from (the service's store and logging). */
+  setSources(sources: ScrapeSources): void {
+    this.sources = sources;
+  }
+
+  /** Counts the facts of new events (each event once: the feed reads each once). */
+  observeEvents(events: readonly StoredEvent[]): void {
+    for (const e of events) {
+      switch (e.type) {
+        case 'TaskCountObserved':
+          this.tasksQueued.set(e.data.queued);
+          this.tasksActive.set(e.data.active);
+          this.tasksTotal.set(e.data.total);
+          this.sourceLatency.observe({ source: e.data.source }, e.data.responseMs / 1000);
+          break;
+        case 'TaskCountRejected':
+          this.taskCountsRejected.inc();
+          this.sourceLatency.observe({ source: e.data.source }, e.data.responseMs / 1000);
+          break;
+        case 'ScalingDecided':
+          this.decisions.inc({ decision: e.data.decision });
+          this.desiredWorkers.set(e.data.desired);
+          break;
+        case 'AnomalyDetected':
+          this.anomalies.inc({ kind: e.data.kind });
+          break;
+        case 'WorkerSpawned':
+          this.spawns.inc();
+          break;
+        case 'WorkerSpawnFailed':
+          this.spawnFailures.inc({ reason: e.data.kind });
+          break;
+      }
+    }
+  }
+
+  cycleFinished(seconds: number): void {
+    this.cycleDuration.observe(seconds);
+  }
+
+  appendFinished(seconds: number): void {
+    this.appendLatency.observe(seconds);
+  }
+
+  providerCall(operation: string, status: string, seconds: number): void {
+    this.providerCalls.inc({ operation, status });
+    this.providerLatency.observe({ operation }, seconds);
+  }
+
+  /** The Prometheus text exposition. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

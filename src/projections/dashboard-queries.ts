@@ -1,0 +1,152 @@
+import type { Sql } from '../store/db';
+
+/** Queries on the projection tables for the dashboard (src/observe/http.ts), one function each. */
+
+export interface DecisionSummary {
+  cycle: number;
+  at: string;
+  queued: number;
+  active: number;
+  current: number;
+  desired: number;
+  decision: string;
+  delta: number;
+  cappedBy: string | null;
+  reasons: string[];
+  terms: { minActive: number; byTasks: number; busyPlusIdle: number };
+  limits: { name: string; value: number; from: number; to: number; detail?: string }[];
+}
+
+const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString());
+
+/** The last `limit` decisions, newest first, with their math. */
+export async function recentDecisions(sql: Sql, limit: number): Promise<DecisionSummary[]> {
+  const rows = await sql.query<{
+    cycle: number;
+    decided_at: unknown;
+    queued: number;
+    active: number;
+    current_total: number;
+    desired: number;
+    decision: string;
+    delta: number;
+    capped_by: string | null;
+    reasons: string[];
+    terms: DecisionSummary['terms'];
+    limits: DecisionSummary['limits'];
+  }>(
+    `select cycle, decided_at, queued, active, current_total, desired, decision, delta, capped_by, reasons, terms, limits
+       from scaling_decisions order by cycle desc limit $1`,
+    [limit],
+  );
+  return rows.map((r) => ({
+    cycle: Number(r.cycle),
+    at: iso(r.decided_at),
+    queued: r.queued,
+    active: r.active,
+    current: r.current_total,
+    desired: r.desired,
+    decision: r.decision,
+    delta: r.delta,
+    cappedBy: r.capped_by,
+    reasons: r.reasons,
+    terms: r.terms,
+    limits: r.limits,
+  }));
+}
+
+/** Column-wise series for the charts: times in epoch seconds, one entry per decision. */
+export interface DecisionSeries {
+  t: number[];
+  queued: number[];
+  active: number[];
+  desired: number[];
+  workersActive: number[];
+  workersSpawning: number[];
+}
+
+/** Every decision between `from` and `to` (ISO 8601), oldest first (at most 50,000). */
+export async function decisionSeries(sql: Sql, from: string, to: string): Promise<DecisionSeries> {
+  const rows = await sql.query<{
+    t: number;
+    queued: number;
+    active: number;
+    desired: number;
+    current_active: number;
+    current_spawning: number;
+  }>(
+    `select extract(epoch from decided_at)::float8 as t, queued, active, desired, current_active, current_spawning
+       from scaling_decisions where decided_at >= $1::timestamptz and decided_at <= $2::timestamptz
+      order by decided_at, cycle limit 50000`,
+    [from, to],
+  );
+  return {
+    t: rows.map((r) => Number(r.t)),
+    queued: rows.map((r) => r.queued),
+    active: rows.map((r) => r.active),
+    desired: rows.map((r) => r.desired),
+    workersActive: rows.map((r) => r.current_active),
+    workersSpawning: rows.map((r) => r.current_spawning),
+  };
+}
+
+/** The time of the newest decision (null: none yet). */
+export async function lastDecisionAt(sql: Sql): Promise<Date | null> {
+  const [row] = await sql.query<{ at: unknown }>('select max(decided_at) as at from scaling_decisions');
+  return row?.at ? new Date(iso(row.at)) : null;
+}
+
+export interface AnomalySummary {
+  cycle: number;
+  at: string;
+  kind: string;
+  message: string;
+}
+
+/** The last `limit` anomalies, newest first. */
+export async function recentAnomalies(sql: Sql, limit: number): Promise<AnomalySummary[]> {
+  const rows = await sql.query<{ cycle: number; detected_at: unknown; kind: string; message: string }>(
+    'select cycle, detected_at, kind, message from anomalies order by detected_at desc, global_position desc limit $1',
+    [limit],
+  );
+  return rows.map((r) => ({ cycle: Number(r.cycle), at: iso(r.detected_at), kind: r.kind, message: r.message }));
+}
+
+export interface HealthSummary {
+  cycle: number;
+  at: string;
+  dbLoggingHealthy: boolean;
+  lastQueued: number | null;
+  lastActive: number | null;
+  lastWorkerCount: number;
+  workersByStatus: Record<string, number>;
+  anomaliesSinceLast: number;
+  anomalyKinds: Record<string, number>;
+}
+
+/** The newest health summary, if any. */
+export async function lastHealthSummary(sql: Sql): Promise<HealthSummary | null> {
+  const [r] = await sql.query<{
+    cycle: number;
+    recorded_at: unknown;
+    db_logging_healthy: boolean;
+    last_queued: number | null;
+    last_active: number | null;
+    last_worker_count: number;
+    workers_by_status: Record<string, number>;
+    anomalies_since_last: number;
+    anomaly_kinds: Record<string, number>;
+  }>('select * from health_summaries order by cycle desc limit 1');
+  if (!r) return null;
+  return {
+    cycle: Number(r.cycle),
+    at: iso(r.recorded_at),
+    dbLoggingHealthy: r.db_logging_healthy,
+    lastQueued: r.last_queued,
+    lastActive: r.last_active,
+    lastWorkerCount: r.last_worker_count,
+    workersByStatus: r.workers_by_status,
+    anomaliesSinceLast: r.anomalies_since_last,
+    anomalyKinds: r.anomaly_kinds,
+  };
+}
