@@ -82,6 +82,16 @@ test('the Deployment runs as the ServiceAccount, with the worker template mounte
   expect(spec?.securityContext?.runAsNonRoot).toBe(true);
 });
 
+test("the Deployment's probes ask the service's own /healthz and /readyz on the port it listens on", () => {
+  const c = one<V1Deployment>('Deployment').spec?.template.spec?.containers[0];
+  const env = Object.fromEntries((c?.env ?? []).map((e) => [e.name, e.value]));
+  expect(env.HTTP_HOST).toBe('0.0.0.0');
+  const port = c?.ports?.find((p) => p.name === 'http');
+  expect(port?.containerPort).toBe(Number(env.HTTP_PORT));
+  expect(c?.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'http' });
+  expect(c?.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'http' });
+});
+
 test('the worker pod template in the ConfigMap is one a start-up would accept', () => {
   const cm = one<V1ConfigMap>('ConfigMap');
   const tmp = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'gs-tpl-')), 'worker-pod.yaml');
