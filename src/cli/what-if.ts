@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { ScalingDecided, TaskCountObserved } from '../../events/index';
 import { POLICY_NAMES } from '../policies/index';
 import { policyMath } from '../policies/render';
 import type { EventStore } from '../store/event-store';
@@ -13,9 +12,9 @@ import {
   whatIf,
 } from '../what-if/replay';
 import { CliError, type CliIo, EXIT, withStore } from './context';
-import { jsonOption, nowOption, parseNow, parseSince, sinceOption, utcOption } from './flags';
+import { jsonOption, nowOption, parseNow, parseSince, parseUntil, sinceOption, untilOption, utcOption } from './flags';
 import { helpExamples, plainTable } from './output';
-import { clockTime, parseTime } from './time';
+import { clockTime } from './time';
 
 export interface WhatIfOptions {
   since: string;
@@ -28,16 +27,23 @@ export interface WhatIfOptions {
 }
 
 /** The recorded cycles of a window: each accepted count with its decision (cycles without one are left out). */
-export async function recordedCycles(store: EventStore, since: Date, until: Date): Promise<RecordedCycle[]> {
-  const events = await decisionsBetween(store, since.toISOString(), until.toISOString());
+export async function recordedCycles(
+  store: EventStore,
+  since: Date,
+  until: Date,
+  upToPosition = Number.POSITIVE_INFINITY,
+): Promise<RecordedCycle[]> {
+  const events = (await decisionsBetween(store, since.toISOString(), until.toISOString())).filter(
+    (e) => e.globalPosition <= upToPosition,
+  );
   const counts = new Map<number, { at: string; queued: number; active: number }>();
   const cycles: RecordedCycle[] = [];
   for (const e of events) {
     if (e.type === 'TaskCountObserved') {
-      const o = TaskCountObserved.schema.parse(e.data);
+      const o = e.data;
       counts.set(o.cycle, { at: o.at, queued: o.queued, active: o.active });
-    } else {
-      const decision = ScalingDecided.schema.parse(e.data);
+    } else if (e.type === 'ScalingDecided') {
+      const decision = e.data;
       const o = counts.get(decision.cycle);
       const at = o?.at ?? decision.at;
       cycles.push({
@@ -56,7 +62,10 @@ export async function recordedCycles(store: EventStore, since: Date, until: Date
 export async function runWhatIf(store: EventStore, io: CliIo, o: WhatIfOptions): Promise<number> {
   const now = parseNow(o.now, o.utc) ?? new Date();
   const since = parseSince(o.since, { utc: o.utc, now });
-  const until = o.until ? parseTime(o.until, { utc: o.utc, now, allowAgo: true, flag: '--until' }) : now;
+  // --until as in events and replay: a time, or a global position (the window then ends there)
+  const end = o.until !== undefined ? parseUntil(o.until, { utc: o.utc, now, allowAgo: true }) : null;
+  const until = end?.kind === 'time' ? end.time : now;
+  const upTo = end?.kind === 'position' ? end.position : Number.POSITIVE_INFINITY;
   if (until.getTime() <= since.getTime()) {
     throw new CliError(`--until ${until.toISOString()} is not after --since ${since.toISOString()}`, EXIT.usage);
   }
@@ -70,7 +79,7 @@ export async function runWhatIf(store: EventStore, io: CliIo, o: WhatIfOptions):
     throw new CliError((err as Error).message, EXIT.usage);
   }
   const changes = { policy: o.policy, set };
-  const cycles = await recordedCycles(store, since, until);
+  const cycles = await recordedCycles(store, since, until, upTo);
   if (cycles.length === 0) {
     throw new CliError(
       `no recorded decision between ${since.toISOString()} and ${until.toISOString()}: nothing to replay`,
@@ -166,7 +175,7 @@ export function registerWhatIf(program: Command, io: CliIo): void {
     .command('what-if')
     .description('replay recorded task counts through a policy with changed settings; print where decisions differ')
     .addOption(sinceOption('start of the window: observations at or after').makeOptionMandatory())
-    .option('--until <time>', 'end of the window (default: now), in the same forms')
+    .addOption(untilOption('end of the window (default: now)'))
     .option('--set <KEY=VALUE>', 'a changed setting of the policy or of the caps (repeatable)', collect, [])
     .option('--policy <name>', `run another policy than the recorded one: ${POLICY_NAMES.join(', ')}`)
     .addOption(jsonOption('print the differing cycles and the totals as JSON'))

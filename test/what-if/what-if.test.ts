@@ -67,6 +67,17 @@ describe('gpu-scaler what-if on a recorded store', () => {
     ]);
   });
 
+  test('--until takes a global position as in events and replay: the window ends there', async () => {
+    const decisions = await h.store.db.query<{ global_position: number }>(
+      `select global_position from events where event_type = 'ScalingDecided' order by global_position`,
+    );
+    expect(decisions).toHaveLength(11);
+    const fourth = String(decisions[3].global_position);
+    const j = JSON.parse((await whatIf({ until: fourth, set: ['MAX_WORKERS=2'], json: true })).out);
+    expect(j.cycles).toBe(4);
+    expect(j.differing.map((d: { cycle: number }) => d.cycle)).toEqual([3, 4]);
+  });
+
   test('--json: the same figures for scripts, each what-if decision with its math', async () => {
     const r = await whatIf({ set: ['MAX_WORKERS=2'], json: true });
     const j = JSON.parse(r.out);
