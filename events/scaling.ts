@@ -47,6 +47,11 @@ export const PolicyRecord = z.object({
   terms: z.array(PolicyTermRecord),
   /** How the terms combine into desiredBeforeCaps, by their names, e.g. `max(minActive, byTasks)`. */
   combine: z.string(),
+  /**
+   * The policy's own idle time before scale-down (seconds, and the setting it came from), when it has
+   * one; absent: GPU_IDLE_TIMEOUT_SEC of the decision's settings applied.
+   */
+  scaleDownIdle: z.object({ sec: z.number().nonnegative(), setting: z.string() }).optional(),
 });
 export type PolicyRecord = z.infer<typeof PolicyRecord>;
 

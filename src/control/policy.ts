@@ -71,7 +71,8 @@ const gpusOf = (w: FleetWorker, g: number) => w.gpus ?? g;
  * One cycle's decision as a pure function: the chosen policy (src/policies) says how many workers
  * it wants, in workers of G GPUs (the provider's gpusPerWorker); then, for every policy alike, the
  * caps: MAX_WORKERS, the hard GPU budget MAX_ACTIVE_GPUS (GPUs: each worker counts its own GPUs),
- * then MAX_HOURLY_COST_USD. Scale-down only removes workers idle for GPU_IDLE_TIMEOUT_SEC, least
+ * then MAX_HOURLY_COST_USD. Scale-down only removes workers idle for GPU_IDLE_TIMEOUT_SEC (or the
+ * policy's own scaleDownIdle, when it gives one), least
  * recently used first, and never one that holds a task (when the source can tell). Workers stuck in
  * spawning past SPAWNING_TIMEOUT_SEC, or past WORKER_MAX_LIFETIME_SEC, are listed for termination.
  */
@@ -158,7 +159,11 @@ export function decide(input: PolicyInput): PolicyResult {
     settings: recordedSettings(chosen),
     terms: wanted.terms,
     combine: wanted.combine,
+    ...(wanted.scaleDownIdle ? { scaleDownIdle: wanted.scaleDownIdle } : {}),
   };
+  // How long a worker must be idle before it may go: the policy's own idle time, else GPU_IDLE_TIMEOUT_SEC.
+  const idleRule = wanted.scaleDownIdle ?? { sec: s.GPU_IDLE_TIMEOUT_SEC, setting: 'GPU_IDLE_TIMEOUT_SEC' };
+  const idleRuleText = `${idleRule.setting}=${idleRule.sec}`;
   reasons.push(...wanted.reasons);
   const limits: AppliedLimit[] = [...(wanted.floors ?? [])];
   let requested = desiredBeforeCaps;
@@ -254,7 +259,7 @@ export function decide(input: PolicyInput): PolicyResult {
       .filter((c) => !c.holdsTask);
     const unknownHolders = input.activity ? 0 : Math.min(input.active, current.active);
     const eligible = candidates
-      .filter((c) => c.idleSec >= s.GPU_IDLE_TIMEOUT_SEC)
+      .filter((c) => c.idleSec >= idleRule.sec)
       .sort((a, b) => b.idleSec - a.idleSec || a.w.workerId.localeCompare(b.w.workerId));
     // Without per-worker activity, keep enough workers for the active tasks.
     const removable = Math.max(0, Math.min(excess, eligible.length, current.active - unknownHolders));
@@ -263,7 +268,7 @@ export function decide(input: PolicyInput): PolicyResult {
         workerId: c.w.workerId,
         podId: c.w.podId,
         idleSec: c.idleSec,
-        reason: `idle ${c.idleSec}s >= GPU_IDLE_TIMEOUT_SEC=${s.GPU_IDLE_TIMEOUT_SEC}`,
+        reason: `idle ${c.idleSec}s >= ${idleRuleText}`,
       });
     }
     if (terminate.length > 0) {
@@ -275,7 +280,7 @@ export function decide(input: PolicyInput): PolicyResult {
     }
     if (terminate.length < excess) {
       reasons.push(
-        `${excess - terminate.length} worker(s) over desired kept: not idle for GPU_IDLE_TIMEOUT_SEC=${s.GPU_IDLE_TIMEOUT_SEC}s, still spawning, or holding a task`,
+        `${excess - terminate.length} worker(s) over desired kept: not idle for ${idleRuleText}s, still spawning, or holding a task`,
       );
     }
   } else {

@@ -10,6 +10,12 @@ export const DEFAULT_POLICY_SETTINGS = {
   WARM_HEADROOM: num(0).default(0.5),
   /** Share of the queue that gets new workers at once (the rest waits for running tasks to end or the next cycle). */
   WARM_QUEUE_SHARE: num(0, 1).default(0.7),
+  /**
+   * Seconds a worker must be idle before this policy lets it go (in place of GPU_IDLE_TIMEOUT_SEC):
+   * about twice the mean cold start, so a worker is kept while it would likely be needed again
+   * before a new pod could be up.
+   */
+  WARM_IDLE_SEC: int(0).default(240),
 };
 
 const r2 = (x: number) => Math.round(x * 100) / 100;
@@ -21,16 +27,19 @@ const r2 = (x: number) => Math.round(x * 100) / 100;
  *   warm     = ceil(demand + WARM_HEADROOM x sqrt(demand))          (0 when there was no demand)
  *   byQueue  = busy + ceil(queued x WARM_QUEUE_SHARE)
  *   desired  = max(warm, byQueue), in workers of G GPUs
+ *   workers beyond desired go once idle for WARM_IDLE_SEC (instead of GPU_IDLE_TIMEOUT_SEC)
  *
  * Cold GPU pods take minutes to start, so most waiting is start-up: workers kept warm in proportion
  * to the recent load take the next tasks at once (the square-root rule of staffing a queue), and a
  * short spike, which running workers drain before a new pod would be up, does not buy a pod per
- * task that then idles for GPU_IDLE_TIMEOUT_SEC. A queue that persists gets more pods every cycle.
+ * task that then idles. A queue that persists gets more pods every cycle. Idle workers go after
+ * WARM_IDLE_SEC: a worker idle that long is surplus to the recent load (the warm pool keeps the
+ * ones it needs), and keeping it longer than about two cold starts costs more than starting anew.
  */
 export const defaultPolicy = definePolicy({
   name: 'default',
   description:
-    'a warm pool of mean recent running tasks + WARM_HEADROOM x sqrt(that), and busy + WARM_QUEUE_SHARE of the queue',
+    'a warm pool of mean recent running tasks + WARM_HEADROOM x sqrt(that), and busy + WARM_QUEUE_SHARE of the queue; idle workers go after WARM_IDLE_SEC',
   settings: z.object(DEFAULT_POLICY_SETTINGS),
   lookbackSec: (s) => s.WARM_LOOKBACK_SEC,
   decide(view, s) {
@@ -57,6 +66,7 @@ export const defaultPolicy = definePolicy({
         },
       ],
       combine: 'max(warm, byQueue)',
+      scaleDownIdle: { sec: s.WARM_IDLE_SEC, setting: 'WARM_IDLE_SEC' },
       reasons: [],
     };
   },

@@ -4,7 +4,7 @@ import type { z } from 'zod';
  * The policy seam. A policy answers one question each cycle: how many workers should there be,
  * before the caps? It is pure: the same view and settings give the same answer, live, in
  * `simulate` and in `what-if`. The caps (MAX_WORKERS, MAX_ACTIVE_GPUS, MAX_HOURLY_COST_USD), the
- * choice of which idle workers go (GPU_IDLE_TIMEOUT_SEC), spawning timeouts and lifetimes stay
+ * choice of which idle workers go (idle for GPU_IDLE_TIMEOUT_SEC, or the policy's own scaleDownIdle), spawning timeouts and lifetimes stay
  * outside the policies (src/control/policy.ts) and apply to every policy alike.
  */
 
@@ -62,6 +62,11 @@ export interface PolicyDecision {
   combine: string;
   /** Floors of the policy's own (e.g. MIN_ACTIVE_GPUS) that raised desired; recorded before the caps. */
   floors?: PolicyFloor[];
+  /**
+   * Seconds a worker must be idle before it may be removed, when the policy has its own idle time
+   * (unset: GPU_IDLE_TIMEOUT_SEC). The caps layer applies it; the record keeps it beside the terms.
+   */
+  scaleDownIdle?: { sec: number; setting: string };
   reasons: string[];
 }
 

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { ControlSettings } from '../../events/scaling';
 import {
   blockSpawning,
@@ -7,6 +8,7 @@ import {
   decide as run,
 } from '../../src/control/policy';
 import { choosePolicy } from '../../src/policies/index';
+import { definePolicy } from '../../src/policies/policy';
 
 /** The caps' settings and the operators policy's, as one block (the way the environment gives them). */
 type Settings = ControlSettings & { TASKS_PER_GPU: number; MIN_ACTIVE_GPUS: number; MACHINES_TO_KEEP_IDLE: number };
@@ -181,6 +183,46 @@ describe('the default policy', () => {
     const fleet = [worker('a', 'active', 10)];
     const r = decide(input({ queued: 9, active: 1, fleet, settings: { ...settings, MAX_ACTIVE_GPUS: 0 } }));
     expect(r).toMatchObject({ desired: 0, decision: 'MAINTAIN', delta: 0, terminate: [] });
+  });
+});
+
+describe("a policy's own idle time before scale-down", () => {
+  /** Wants no worker and lets them go after IDLE_SEC idle (a policy of the test's own). */
+  const quick = definePolicy({
+    name: 'quick',
+    description: 'no workers; idle ones go after IDLE_SEC',
+    settings: z.object({ IDLE_SEC: z.number().default(60) }),
+    lookbackSec: () => 0,
+    decide: (_view, s) => ({
+      desired: 0,
+      terms: [{ name: 'none', value: 0, formula: '0' }],
+      combine: 'none',
+      scaleDownIdle: { sec: s.IDLE_SEC, setting: 'IDLE_SEC' },
+      reasons: [],
+    }),
+  });
+  const fleet = [worker('long', 'active', 100), worker('short', 'active', 30)];
+  const activity = [
+    { workerId: 'long', activeTasks: 0, lastTaskAt: null },
+    { workerId: 'short', activeTasks: 0, lastTaskAt: null },
+  ];
+
+  test('replaces GPU_IDLE_TIMEOUT_SEC: a worker idle 100 s goes under 60 s, one idle 30 s stays; the record keeps it', () => {
+    const r = run({ ...input({ fleet, activity }), policy: { policy: quick, settings: { IDLE_SEC: 60 } } });
+    expect(r.terminate).toEqual([
+      { workerId: 'long', podId: 'pod-long', idleSec: 100, reason: 'idle 100s >= IDLE_SEC=60' },
+    ]);
+    expect(r.policy.scaleDownIdle).toEqual({ sec: 60, setting: 'IDLE_SEC' });
+    expect(r.reasons).toContain(
+      '1 worker(s) over desired kept: not idle for IDLE_SEC=60s, still spawning, or holding a task',
+    );
+  });
+
+  test('a policy without one (operators) keeps GPU_IDLE_TIMEOUT_SEC: neither worker goes, nothing recorded', () => {
+    const r = decide(input({ fleet, activity }));
+    expect(r.terminate).toEqual([]);
+    expect(r.policy.scaleDownIdle).toBeUndefined();
+    expect(r.reasons.join(' ')).toMatch(/not idle for GPU_IDLE_TIMEOUT_SEC=300s/);
   });
 });
 

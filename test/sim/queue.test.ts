@@ -1,3 +1,4 @@
+import { decide as decideWithCaps } from '../../src/control/policy';
 import { defaultPolicy } from '../../src/policies/default';
 import type { PolicyView } from '../../src/policies/policy';
 import { QueueModel } from '../../src/sim/queue';
@@ -95,7 +96,7 @@ describe('trace parsing', () => {
 });
 
 describe('default policy', () => {
-  const settings = { WARM_LOOKBACK_SEC: 300, WARM_HEADROOM: 0.5, WARM_QUEUE_SHARE: 0.7 };
+  const settings = { WARM_LOOKBACK_SEC: 300, WARM_HEADROOM: 0.5, WARM_QUEUE_SHARE: 0.7, WARM_IDLE_SEC: 240 };
   const view = (o: Partial<PolicyView>): PolicyView => ({
     now: new Date('2026-01-01T00:10:00Z'),
     cycle: 20,
@@ -128,5 +129,48 @@ describe('default policy', () => {
     const recent = [4, 4, 4, 4].map((active, i) => ({ at: `2026-01-01T00:0${5 + i}:00.000Z`, queued: 0, active }));
     // now 0 running: mean of 4,4,4,4,0 = 3.2 -> ceil(3.2 + 0.5 x sqrt(3.2)) = ceil(4.09) = 5
     expect(defaultPolicy.decide(view({ recent }), settings).desired).toBe(5);
+  });
+
+  it('gives its own idle time before scale-down: WARM_IDLE_SEC', () => {
+    expect(defaultPolicy.decide(view({}), settings).scaleDownIdle).toEqual({ sec: 240, setting: 'WARM_IDLE_SEC' });
+    expect(defaultPolicy.decide(view({}), { ...settings, WARM_IDLE_SEC: 120 }).scaleDownIdle?.sec).toBe(120);
+  });
+
+  it('through the caps: a worker idle 250 s goes under WARM_IDLE_SEC=240, one idle 200 s stays', () => {
+    const at = (sec: number) => new Date(Date.parse('2026-01-01T00:10:00Z') - sec * 1000).toISOString();
+    const w = (id: string, idleSec: number) => ({
+      workerId: id,
+      podId: `pod-${id}`,
+      status: 'active' as const,
+      requestedAt: at(idleSec + 60),
+      activeAt: at(idleSec),
+      gpus: 1,
+      hourlyCostUsd: null,
+    });
+    const r = decideWithCaps({
+      now: new Date('2026-01-01T00:10:00Z'),
+      queued: 0,
+      active: 0,
+      activity: [
+        { workerId: 'a', activeTasks: 0, lastTaskAt: null },
+        { workerId: 'b', activeTasks: 0, lastTaskAt: null },
+      ],
+      fleet: [w('a', 250), w('b', 200)],
+      settings: {
+        MAX_WORKERS: 10,
+        MAX_ACTIVE_GPUS: 10,
+        GPU_IDLE_TIMEOUT_SEC: 300,
+        SPAWNING_TIMEOUT_SEC: 600,
+        WORKER_MAX_LIFETIME_SEC: null,
+        MAX_HOURLY_COST_USD: null,
+      },
+      policy: { policy: defaultPolicy, settings },
+      gpusPerWorker: 1,
+      quoteUsdPerHour: null,
+    });
+    // nothing ran in the lookback and nothing waits: desired 0; only a is idle >= 240 s
+    expect(r.desired).toBe(0);
+    expect(r.terminate.map((t) => [t.workerId, t.reason])).toEqual([['a', 'idle 250s >= WARM_IDLE_SEC=240']]);
+    expect(r.policy.scaleDownIdle).toEqual({ sec: 240, setting: 'WARM_IDLE_SEC' });
   });
 });
