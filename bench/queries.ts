@@ -8,6 +8,7 @@ import { openPostgresDb, postgresClient } from '../src/store/db-postgres';
 import type { EventStore } from '../src/store/event-store';
 import { storeOn } from '../src/store/index';
 import type { StoreTarget } from '../src/store/open';
+import { observationsBetween, spawnOutcomesBetween } from '../src/store/queries';
 import { timeMs } from './measure';
 import type { RawSql } from './raw-client';
 import { fillReplayEvents, REPLAY_EVENTS } from './replay-workload';
@@ -38,7 +39,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 /**
  * `queries`: the CLI's reads on a store of REPLAY_EVENTS events (the replay's generator): `events
  * --since 1h`, `events --type AnomalyDetected`, `status`, `explain --cycle N`, each as the command
- * runs it (output rendered and discarded), beside the one statement it needs most, by hand. Times
+ * runs it, and the two reads every control cycle makes (the policy's lookback, the spawn guard) (output rendered and discarded), beside the one statement it needs most, by hand. Times
  * are relative to the last event (the generated record is in the past).
  */
 export async function queryBench(url: string, benchSchema: string, rounds: number): Promise<QueryTiming[]> {
@@ -65,7 +66,22 @@ export async function queryBench(url: string, benchSchema: string, rounds: numbe
         if (!(err instanceof CliError)) throw err;
       }
     };
+    // what every cycle asks: the policy's lookback and the spawn guard's window (300 s each)
+    const windowStart = new Date(lastAt.getTime() - 300_000).toISOString();
     const cases: { name: string; ours: () => Promise<unknown>; raw: () => Promise<unknown> }[] = [
+      {
+        name: 'cycle: policy lookback 300 s',
+        ours: () => observationsBetween(db, windowStart, last),
+        raw: () => raw`select data from events where event_time(data, recorded_at) >= ${windowStart}::timestamptz
+            and event_time(data, recorded_at) < ${last}::timestamptz and event_type = 'TaskCountObserved'`,
+      },
+      {
+        name: 'cycle: spawn guard 300 s',
+        ours: () => spawnOutcomesBetween(db, windowStart, last),
+        raw: () => raw`select data from events where event_time(data, recorded_at) >= ${windowStart}::timestamptz
+            and event_time(data, recorded_at) < ${last}::timestamptz
+            and event_type in ('WorkerSpawned', 'WorkerSpawnFailed')`,
+      },
       {
         name: 'events --since 1h',
         ours: () => run(() => runEvents(store, target, eventsOptions({ since: since }, lastAt), io)),

@@ -11,6 +11,7 @@ import {
   type ReadBatch,
   type StoredEvent,
 } from './event-store';
+import { eventTime } from './event-time';
 
 /**
  * A fast in-memory event store, for simulations (`gpu-scaler simulate`): the same API as the SQL
@@ -148,29 +149,34 @@ export class MemoryDb implements Db {
         },
       ],
       [
-        /^select event_type as type, data->>'at' as at, data->>'kind' as kind, data->>'error' as error from events\s+where event_type in \('WorkerSpawned', 'WorkerSpawnFailed'\) and data->>'at' >= \$1 order by global_position$/,
+        /^select event_type as type, data->>'at' as at, data->>'kind' as kind, data->>'error' as error from events\s+where event_time\(data, recorded_at\) >= \$1::timestamptz and event_time\(data, recorded_at\) < \$2::timestamptz\s+and event_type in \('WorkerSpawned', 'WorkerSpawnFailed'\)\s+order by global_position$/,
         (_m, p) => {
-          const since = String(p[0]);
+          const [since, until] = [Date.parse(String(p[0])), Date.parse(String(p[1]))];
           const out: Row[] = [];
-          for (const e of this.spawnOutcomes) {
-            const d = e.row.data as { at?: string; kind?: string; error?: string };
-            if (d.at !== undefined && d.at >= since) {
-              out.push({ type: e.row.event_type, at: d.at, kind: d.kind ?? null, error: d.error ?? null });
-            }
+          // newest first while in the window (event times grow with positions here), then in order
+          for (let i = this.spawnOutcomes.length - 1; i >= 0; i--) {
+            const { row } = this.spawnOutcomes[i];
+            const t = eventTime(row.data, row.recorded_at).getTime();
+            if (t < since) break;
+            const d = row.data as { at?: string; kind?: string; error?: string };
+            if (t < until)
+              out.push({ type: row.event_type, at: d.at ?? null, kind: d.kind ?? null, error: d.error ?? null });
           }
-          return out;
+          return out.reverse();
         },
       ],
       [
-        /^select data->>'cycle' as cycle, data->>'at' as at, data->>'queued' as queued, data->>'active' as active\s+from events\s+where event_type = 'TaskCountObserved' and data->>'at' >= \$1 and data->>'at' < \$2\s+order by global_position$/,
+        /^select data->>'cycle' as cycle, data->>'at' as at, data->>'queued' as queued, data->>'active' as active\s+from events\s+where event_time\(data, recorded_at\) >= \$1::timestamptz and event_time\(data, recorded_at\) < \$2::timestamptz\s+and event_type = 'TaskCountObserved'\s+order by global_position$/,
         (_m, p) => {
-          const [since, until] = [String(p[0]), String(p[1])];
+          const [since, until] = [Date.parse(String(p[0])), Date.parse(String(p[1]))];
           const out: Row[] = [];
           // newest first from the end while in the window (times grow with positions here), then in order
           for (let i = this.observations.length - 1; i >= 0; i--) {
-            const d = this.observations[i].row.data as { cycle: number; at: string; queued: number; active: number };
-            if (d.at < since) break;
-            if (d.at < until) out.push({ cycle: d.cycle, at: d.at, queued: d.queued, active: d.active });
+            const { row } = this.observations[i];
+            const t = eventTime(row.data, row.recorded_at).getTime();
+            if (t < since) break;
+            const d = row.data as { cycle: number; at: string; queued: number; active: number };
+            if (t < until) out.push({ cycle: d.cycle, at: d.at, queued: d.queued, active: d.active });
           }
           return out.reverse();
         },

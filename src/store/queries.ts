@@ -50,12 +50,18 @@ export interface SpawnOutcomeRow {
   error: string | null;
 }
 
-/** Every spawn and failed spawn whose `at` is at or after `since` (ISO 8601), in position order. */
-export async function spawnOutcomesSince(sql: Sql, since: string): Promise<SpawnOutcomeRow[]> {
+/**
+ * Every spawn and failed spawn whose event time is in [since, until) (ISO 8601), in position
+ * order. Asked every cycle: the time range uses the index on EVENT_TIME_SQL, so its cost follows
+ * the window, not the length of the record.
+ */
+export async function spawnOutcomesBetween(sql: Sql, since: string, until: string): Promise<SpawnOutcomeRow[]> {
   return sql.query<SpawnOutcomeRow>(
     `select event_type as type, data->>'at' as at, data->>'kind' as kind, data->>'error' as error from events
-      where event_type in ('WorkerSpawned', 'WorkerSpawnFailed') and data->>'at' >= $1 order by global_position`,
-    [since],
+      where ${EVENT_TIME_SQL} >= $1::timestamptz and ${EVENT_TIME_SQL} < $2::timestamptz
+        and event_type in ('WorkerSpawned', 'WorkerSpawnFailed')
+      order by global_position`,
+    [since, until],
   );
 }
 
@@ -68,9 +74,9 @@ export interface ObservationRow {
 }
 
 /**
- * The accepted task counts (TaskCountObserved) whose `at` is in [since, until), ISO 8601, oldest
- * first: the history a policy looks back at (`view.recent`), the same live, after a restart and in
- * what-if.
+ * The accepted task counts (TaskCountObserved) whose event time is in [since, until), ISO 8601,
+ * oldest first: the history a policy looks back at (`view.recent`), the same live, after a restart
+ * and in what-if. Asked every cycle: indexed by time, as spawnOutcomesBetween.
  */
 export async function observationsBetween(sql: Sql, since: string, until: string): Promise<ObservationRow[]> {
   const rows = await sql.query<{
@@ -81,7 +87,8 @@ export async function observationsBetween(sql: Sql, since: string, until: string
   }>(
     `select data->>'cycle' as cycle, data->>'at' as at, data->>'queued' as queued, data->>'active' as active
        from events
-      where event_type = 'TaskCountObserved' and data->>'at' >= $1 and data->>'at' < $2
+      where ${EVENT_TIME_SQL} >= $1::timestamptz and ${EVENT_TIME_SQL} < $2::timestamptz
+        and event_type = 'TaskCountObserved'
       order by global_position`,
     [since, until],
   );
@@ -90,12 +97,13 @@ export async function observationsBetween(sql: Sql, since: string, until: string
 
 /**
  * The controller's accepted task counts and decisions (TaskCountObserved, ScalingDecided) whose
- * `at` is in [since, until), ISO 8601, decoded (older versions upcast), in position order.
+ * event time is in [since, until), ISO 8601, decoded (older versions upcast), in position order.
  */
 export async function decisionsBetween(store: EventStore, since: string, until: string): Promise<StoredEvent[]> {
   const rows = await store.sql.query<EventRow>(
     `select ${EVENT_COLUMNS} from events
-      where event_type in ('TaskCountObserved', 'ScalingDecided') and data->>'at' >= $1 and data->>'at' < $2
+      where ${EVENT_TIME_SQL} >= $1::timestamptz and ${EVENT_TIME_SQL} < $2::timestamptz
+        and event_type in ('TaskCountObserved', 'ScalingDecided')
       order by global_position`,
     [since, until],
   );

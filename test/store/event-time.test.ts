@@ -6,6 +6,7 @@ import { runExplain } from '../../src/cli/explain';
 import { rebuildProjections } from '../../src/projections/rebuild';
 import type { EventStore } from '../../src/store/event-store';
 import { EVENT_TIME_SQL, eventTime } from '../../src/store/event-time';
+import { decisionsBetween, observationsBetween, spawnOutcomesBetween } from '../../src/store/queries';
 import { freshSchema, pgliteBackend, postgresBackend, TEST_DATABASE_URL, type TestBackend } from '../helpers/backends';
 
 /** The boundary every command is asked about. */
@@ -112,6 +113,44 @@ describe.each(backends)('event time (%s)', (_name, make) => {
     await runExplain(store, io, { at: new Date(T.getTime() - 30_000).toISOString(), window: '1m', json: true });
     const shown = (JSON.parse(io.out()) as { timeline: { position: number }[] }).timeline.map((l) => l.position);
     expect([...new Set(shown)].sort((a, b) => a - b)).toEqual(upToT());
+  });
+
+  test("the control loop's reads (the policy's lookback, the spawn guard, what-if) draw the same line at T", async () => {
+    const stream = `loop-${positions[0]}`;
+    const observed = await store.append(
+      stream,
+      AROUND.map((a, i) => ({
+        type: 'TaskCountObserved',
+        data: { cycle: i + 1, at: a.at, source: 'test', queued: i, active: 0, total: i, responseMs: 1, workers: null },
+      })),
+    );
+    const spawned = await store.append(
+      stream,
+      AROUND.map((a, i) => ({
+        type: 'WorkerSpawned',
+        data: { workerId: `w-${i}`, at: a.at, podId: `pod-${i}`, ordinal: 1, of: 1, recovered: false },
+      })),
+    );
+    const upTo = (all: number[]) => all.filter((_p, i) => AROUND[i].ms < 0);
+    const from = (all: number[]) => all.filter((_p, i) => AROUND[i].ms >= 0);
+    const before = new Date(T.getTime() - 60_000).toISOString();
+    const after = new Date(T.getTime() + 60_000).toISOString();
+    const iso = T.toISOString();
+    // [since, until): T itself (written as 19:25:42+01:00) is in [T, ...), not in [..., T)
+    expect((await observationsBetween(store.db, before, iso)).map((r) => r.cycle)).toEqual(
+      upTo(observed.globalPositions).map((p) => observed.globalPositions.indexOf(p) + 1),
+    );
+    expect((await observationsBetween(store.db, iso, after)).map((r) => r.cycle)).toEqual(
+      from(observed.globalPositions).map((p) => observed.globalPositions.indexOf(p) + 1),
+    );
+    expect((await spawnOutcomesBetween(store.db, iso, after)).map((r) => r.at)).toEqual(
+      AROUND.filter((a) => a.ms >= 0).map((a) => a.at),
+    );
+    const decided = await decisionsBetween(store, iso, after);
+    expect(decided.filter((e) => e.streamId === stream).map((e) => e.globalPosition)).toEqual(
+      from(observed.globalPositions),
+    );
+    expect(spawned.globalPositions).toHaveLength(AROUND.length);
   });
 
   test('the time filters use the event-time index (the index expression is the query expression)', async () => {

@@ -1,6 +1,6 @@
 import type { Clock } from '../../clock';
 import type { Sql } from '../../store/db';
-import { spawnOutcomesSince } from '../../store/queries';
+import { spawnOutcomesBetween } from '../../store/queries';
 import type { Anomaly } from '../anomalies';
 import { breakerState, type SpawnOutcome } from '../circuit-breaker';
 import { type ControlLog, fact } from '../log';
@@ -39,7 +39,8 @@ export class SpawnGuard {
     const { sql, clock, log, breaker: settings } = this.ctx;
     const now = clock.now();
     const since = new Date(Math.min(now.getTime() - settings.windowSec * 1000, this.startedAt.getTime())).toISOString();
-    const rows = await spawnOutcomesSince(sql, since);
+    // until just after now: an outcome the reactor recorded at this very instant counts
+    const rows = await spawnOutcomesBetween(sql, since, new Date(now.getTime() + 1).toISOString());
     const outcomes: SpawnOutcome[] = rows.map((r) => ({
       at: r.at,
       ok: r.type === 'WorkerSpawned',
