@@ -271,6 +271,11 @@ export class MemoryEventStore extends EventStore {
       );
     }
     if (events.length === 0) throw new Error(`append to "${streamId}" needs at least one event`);
+    if (typeof expected === 'number' && (!Number.isSafeInteger(expected) || expected < 0)) {
+      throw new Error(
+        `expectedVersion must be 'any', 'no_stream', 'stream_exists' or an integer >= 0, got ${expected}`,
+      );
+    }
     const payload = events.map((e) => {
       const { schemaVersion, data } = this.registry.encode(e.type, redactStrings(e.data, this.redact));
       const metadata = redactStrings(e.metadata ?? {}, this.redact);
