@@ -18,11 +18,19 @@ import {
  * store in memory spends about 19 ms of CPU per control cycle in its queries; this one well under
  * a millisecond, so a simulated day runs in seconds.
  *
- * Semantics kept from the SQL store: one global order, stream versions and expected-version checks
+ * Semantics kept from the SQL store, proven by the API part of the store contract
+ * (test/store/store.memory.test.ts): one global order, stream versions and expected-version checks
  * (ConcurrencyError), idempotent appends by event id (a retry returns the original positions, a
- * different event with a used id is an EventIdConflictError), validation and redaction of every
- * event, checkpoints. There are no concurrent transactions (a transaction is its body), so every
- * committed event is visible to catch-up readers at once; tx ids grow with positions.
+ * different event with a used id is an EventIdConflictError; ids are uuids compared as the uuid
+ * column does, data as jsonb does), validation and redaction of every event, checkpoints and
+ * subscriptions.
+ *
+ * Different by design: there are no concurrent transactions (a transaction is its body), so every
+ * committed event is visible to catch-up readers at once, and tx ids grow with positions (one per
+ * append, also inside a transaction). Nor is there a rollback: what a transaction wrote before it
+ * threw stays written (its events, checkpoints and table rows), so a failing transactional handler
+ * is not undone as on SQL. And reads hand out the events decoded at append, not copies: a caller
+ * must not change them.
  *
  * The module-level queries of the store and the projections (checkpoints, the workers table,
  * spawn outcomes, ...) still call `db.query` with their SQL; `MemoryDb` answers exactly those
@@ -38,6 +46,31 @@ interface MemEvent {
 type Handler = (m: RegExpExecArray, params: readonly unknown[]) => Row[];
 
 const asList = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
+
+const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** What PostgreSQL's uuid input takes: 32 hex digits in any case, a hyphen allowed after any group of four. */
+const PG_UUID = /^(?:[0-9a-f]{4}-?){7}[0-9a-f]{4}$/i;
+
+/**
+ * An event id as the events table's uuid column keeps it (lower case, 8-4-4-4-12), so that ids
+ * compare as they do there; anything PostgreSQL would not take as a uuid fails with its message.
+ */
+function uuidText(id: string): string {
+  if (CANONICAL_UUID.test(id)) return id;
+  const text = String(id);
+  const inner = text.startsWith('{') && text.endsWith('}') ? text.slice(1, -1) : text;
+  if (!PG_UUID.test(inner)) throw new Error(`invalid input syntax for type uuid: "${text}"`);
+  const hex = inner.replace(/-/g, '').toLowerCase();
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** JSON text with every object's keys sorted: equal for values jsonb holds equal, whatever their key order. */
+const sortedJson = (v: unknown): string =>
+  JSON.stringify(v, (_k, x: unknown) =>
+    x && typeof x === 'object' && !Array.isArray(x)
+      ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : x,
+  );
 
 /** Rows as `to_jsonb` gives them: plain JSON values (dates as ISO strings). */
 const jsonRow = (r: unknown): Row => JSON.parse(JSON.stringify(r)) as Row;
@@ -279,7 +312,7 @@ export class MemoryEventStore extends EventStore {
     const payload = events.map((e) => {
       const { schemaVersion, data } = this.registry.encode(e.type, redactStrings(e.data, this.redact));
       const metadata = redactStrings(e.metadata ?? {}, this.redact);
-      return { eventId: e.eventId ?? this.newEventId(), type: e.type, schemaVersion, data, metadata };
+      return { eventId: uuidText(e.eventId ?? this.newEventId()), type: e.type, schemaVersion, data, metadata };
     });
     // idempotency by event id
     const seen = payload.map((p) => this.byId.get(p.eventId));
@@ -289,7 +322,7 @@ export class MemoryEventStore extends EventStore {
           s !== undefined &&
           s.row.stream_id === streamId &&
           s.row.event_type === payload[i].type &&
-          JSON.stringify(s.row.data) === JSON.stringify(payload[i].data),
+          sortedJson(s.row.data) === sortedJson(payload[i].data),
       );
       if (!same)
         throw new EventIdConflictError(
@@ -312,6 +345,14 @@ export class MemoryEventStore extends EventStore {
       (expected === 'stream_exists' && version > 0) ||
       (typeof expected === 'number' && expected === version);
     if (!ok) throw new ConcurrencyError(streamId, expected, version);
+    if (payload.length > 1) {
+      // one id twice in a new batch: the second is an id already taken (as by the unique index)
+      const ids = new Set<string>();
+      for (const p of payload) {
+        if (ids.has(p.eventId)) throw new EventIdConflictError(streamId, [p.eventId]);
+        ids.add(p.eventId);
+      }
+    }
     const txId = String(this.mem.events.length + 1);
     const recordedAt = this.now();
     const positions: number[] = [];

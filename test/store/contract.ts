@@ -7,7 +7,7 @@ import { START } from '../../src/store/event-store';
 import { loadMigrations, MigrationError, migrate } from '../../src/store/migrator';
 import { Subscription } from '../../src/store/subscription';
 import type { TestBackend } from '../helpers/backends';
-import { counted, labelOf, nOf, type TestEvent, type TestStore, testRegistry } from '../helpers/test-events';
+import { counted, labelOf, nOf, Tagged, type TestEvent, type TestStore, testRegistry } from '../helpers/test-events';
 import { waitFor } from '../helpers/wait';
 
 const ns = (events: TestEvent[]) => events.map(nOf);
@@ -271,6 +271,45 @@ function apiContract(u: UnderTest, sql?: SqlLevel): void {
       const err3 = await store.append('r', [counted(1, id), counted(5)]).catch((e) => e);
       expect(err3).toBeInstanceOf(EventIdConflictError);
       expect(await countEvents(store)).toBe(1);
+    });
+
+    test('a batch naming one event id twice is refused whole and writes nothing', async () => {
+      const { store } = u;
+      const id = randomUUID();
+      const err = await store.append('twice', [counted(1, id), counted(2, id)]).catch((e) => e);
+      expect(err).toBeInstanceOf(EventIdConflictError);
+      expect(await countEvents(store)).toBe(0);
+    });
+
+    test('event ids are uuids as the events table keeps them: upper case is the same id, a non-uuid is refused', async () => {
+      const { store } = u;
+      const id = randomUUID();
+      const first = await store.append('u', [counted(1, id.toUpperCase())]);
+      expect((await store.readStream('u')).map((e) => e.eventId)).toEqual([id]);
+      const retry = await store.append('u', [counted(1, id)]);
+      expect(retry.duplicate).toBe(true);
+      expect(retry.globalPositions).toEqual(first.globalPositions);
+      const err = await store.append('u', [counted(2, 'not-a-uuid')]).catch((e) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect(err.message).toContain('invalid input syntax for type uuid: "not-a-uuid"');
+      expect(await countEvents(store)).toBe(1);
+    });
+
+    test("a retry is the same append whatever the order of its data's keys (they compare as jsonb)", async () => {
+      const store = await u.backend.open(testRegistry().with(Tagged));
+      try {
+        const id = randomUUID();
+        const first = await store.append('k', [{ type: 'Tagged', data: { tags: { a: 1, b: 2 } }, eventId: id }]);
+        const retry = await store.append('k', [{ type: 'Tagged', data: { tags: { b: 2, a: 1 } }, eventId: id }]);
+        expect(retry.duplicate).toBe(true);
+        expect(retry.globalPositions).toEqual(first.globalPositions);
+        const err = await store
+          .append('k', [{ type: 'Tagged', data: { tags: { a: 1, b: 3 } }, eventId: id }])
+          .catch((e) => e);
+        expect(err).toBeInstanceOf(EventIdConflictError);
+      } finally {
+        await store.close();
+      }
     });
   });
 
