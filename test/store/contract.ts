@@ -189,6 +189,27 @@ function apiContract(u: UnderTest, sql?: SqlLevel): void {
       expect(await store.headPosition()).toBeGreaterThanOrEqual(7);
     });
 
+    test('a transaction that throws writes none of its appends: their versions and event ids are free again', async () => {
+      const { store } = u;
+      await store.append('kept', [counted(1)]);
+      const id = randomUUID();
+      const err = await store
+        .transaction(async (tx) => {
+          await tx.append('gone', [counted(2, id)]);
+          await tx.append('kept', [counted(3)]);
+          throw new Error('boom');
+        })
+        .catch((e) => e);
+      expect(err.message).toBe('boom');
+      expect(await store.streamVersion('gone')).toBe(0);
+      expect(ns(await store.readStream('kept'))).toEqual([1]);
+      expect(await countEvents(store)).toBe(1);
+      const again = await store.append('gone', [counted(4, id)], { expectedVersion: 'no_stream' });
+      expect(again.duplicate).toBe(false);
+      expect(ns(await store.readStream('gone'))).toEqual([4]);
+      expect((await store.append('kept', [counted(5)], { expectedVersion: 1 })).nextExpectedVersion).toBe(2);
+    });
+
     sql?.appendAndRead();
   });
 
@@ -488,6 +509,28 @@ function apiContract(u: UnderTest, sql?: SqlLevel): void {
       await waitFor(() => seen.length === 6, 'the live event (woken by the append, not by the 10 s poll)');
       await second.stop();
       expect(seen).toEqual([1, 2, 3, 4, 5, 6]);
+    });
+
+    test('a transactional handler that fails leaves neither its appends nor the checkpoint behind', async () => {
+      const { store } = u;
+      await store.append('t', [counted(1)]);
+      let fail = true;
+      const sub = new Subscription(store, {
+        name: 'tx-appends',
+        eventTypes: ['Counted'],
+        handle: async (events, { store: tx }) => {
+          for (const n of ns(events)) await tx.append('t-out', [{ type: 'Labelled', data: { label: `saw ${n}` } }]);
+          if (fail) throw new Error('boom');
+        },
+      });
+      await expect(sub.catchUp()).rejects.toThrow('boom');
+      expect(await store.streamVersion('t-out')).toBe(0);
+      expect(await countEvents(store)).toBe(1);
+      expect(await loadCheckpoint(store.db, 'tx-appends')).toEqual(START);
+      fail = false;
+      expect(await sub.catchUp()).toBe(1);
+      expect((await store.readStream('t-out')).map(labelOf)).toEqual(['saw 1']);
+      expect((await loadCheckpoint(store.db, 'tx-appends')).position).toBe(await store.headPosition());
     });
 
     test('survives a reconnect without losing or repeating an event', async () => {
