@@ -19,11 +19,21 @@ import { eventTime } from './event-time';
  * store in memory spends about 19 ms of CPU per control cycle in its queries; this one well under
  * a millisecond, so a simulated day runs in seconds.
  *
- * Semantics kept from the SQL store: one global order, stream versions and expected-version checks
+ * Semantics kept from the SQL store, proven by the API part of the store contract
+ * (test/store/store.memory.test.ts): one global order, stream versions and expected-version checks
  * (ConcurrencyError), idempotent appends by event id (a retry returns the original positions, a
- * different event with a used id is an EventIdConflictError), validation and redaction of every
- * event, checkpoints. There are no concurrent transactions (a transaction is its body), so every
- * committed event is visible to catch-up readers at once; tx ids grow with positions.
+ * different event with a used id is an EventIdConflictError; ids are uuids compared as the uuid
+ * column does, data as jsonb does), validation and redaction of every event, checkpoints and
+ * subscriptions, and transactions that commit or roll back whole: a transaction that throws
+ * leaves none of its writes (events, checkpoints, table rows), so a failing transactional handler
+ * is undone as on SQL.
+ *
+ * Different by design: one transaction at a time, as on PGlite's one connection: while one is
+ * open, every other caller (an append, a read, a query, another transaction) waits for it, and
+ * only its body's view of the store and the database goes on (so its body must use that view, the
+ * `tx` it is given, as it must on PGlite). So every committed event is visible to catch-up readers
+ * at once, and tx ids grow with positions (one per append, also inside a transaction). Reads hand
+ * out the events decoded at append, not copies: a caller must not change them.
  *
  * The module-level queries of the store and the projections (checkpoints, the workers table,
  * spawn outcomes, ...) still call `db.query` with their SQL; `MemoryDb` answers exactly those
@@ -36,9 +46,40 @@ interface MemEvent {
   row: EventRow;
 }
 
+/** The transaction open now, and what undoes its writes (newest last). */
+interface OpenTx {
+  done: Promise<void>;
+  undo: (() => void)[];
+}
+
 type Handler = (m: RegExpExecArray, params: readonly unknown[]) => Row[];
 
 const asList = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
+
+const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** What PostgreSQL's uuid input takes: 32 hex digits in any case, a hyphen allowed after any group of four. */
+const PG_UUID = /^(?:[0-9a-f]{4}-?){7}[0-9a-f]{4}$/i;
+
+/**
+ * An event id as the events table's uuid column keeps it (lower case, 8-4-4-4-12), so that ids
+ * compare as they do there; anything PostgreSQL would not take as a uuid fails with its message.
+ */
+function uuidText(id: string): string {
+  if (CANONICAL_UUID.test(id)) return id;
+  const text = String(id);
+  const inner = text.startsWith('{') && text.endsWith('}') ? text.slice(1, -1) : text;
+  if (!PG_UUID.test(inner)) throw new Error(`invalid input syntax for type uuid: "${text}"`);
+  const hex = inner.replace(/-/g, '').toLowerCase();
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** JSON text with every object's keys sorted: equal for values jsonb holds equal, whatever their key order. */
+const sortedJson = (v: unknown): string =>
+  JSON.stringify(v, (_k, x: unknown) =>
+    x && typeof x === 'object' && !Array.isArray(x)
+      ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : x,
+  );
 
 /** Rows as `to_jsonb` gives them: plain JSON values (dates as ISO strings). */
 const jsonRow = (r: unknown): Row => JSON.parse(JSON.stringify(r)) as Row;
@@ -55,6 +96,10 @@ export class MemoryDb implements Db {
   /** Task counts, in position order (what a policy looks back at). */
   readonly observations: MemEvent[] = [];
   private readonly handlers: [RegExp, Handler][];
+  /** The one transaction open now (a second one, and any query from outside it, waits for it). */
+  private openTx?: OpenTx;
+  /** True on the view a transaction's body runs with: its queries are the transaction's own. */
+  readonly isTxView: boolean = false;
 
   constructor() {
     this.handlers = [
@@ -71,7 +116,9 @@ export class MemoryDb implements Db {
           const [name, fromTx, fromPos, toTx, toPos] = p;
           const cur = this.checkpoints.get(String(name));
           if (cur && (cur.txId !== String(fromTx) || cur.position !== Number(fromPos))) return [];
-          this.checkpoints.set(String(name), { txId: String(toTx), position: Number(toPos) });
+          const key = String(name);
+          if (this.openTx) this.remember(() => (cur ? this.checkpoints.set(key, cur) : this.checkpoints.delete(key)));
+          this.checkpoints.set(key, { txId: String(toTx), position: Number(toPos) });
           return [{ name }];
         },
       ],
@@ -87,7 +134,11 @@ export class MemoryDb implements Db {
         (m, p) => {
           const t = this.table(m[1]);
           const key = m[3];
-          for (const r of JSON.parse(String(p[0])) as Row[]) t.set(String(r[key]), jsonRow(r));
+          for (const r of JSON.parse(String(p[0])) as Row[]) {
+            const k = String(r[key]);
+            if (this.openTx) this.rememberRow(t, k);
+            t.set(k, jsonRow(r));
+          }
           return [];
         },
       ],
@@ -95,7 +146,10 @@ export class MemoryDb implements Db {
         /^delete from (\w+) where (\w+) = any\(/,
         (m, p) => {
           const t = this.table(m[1]);
-          for (const k of asList(p[0])) t.delete(k);
+          for (const k of asList(p[0])) {
+            if (this.openTx) this.rememberRow(t, k);
+            t.delete(k);
+          }
           return [];
         },
       ],
@@ -198,7 +252,60 @@ export class MemoryDb implements Db {
     return Math.max(0, Math.min(this.events.length, Math.floor(position)));
   }
 
+  /** Inside a transaction: keeps `undo` to run should the transaction fail. */
+  remember(undo: () => void): void {
+    this.openTx?.undo.push(undo);
+  }
+
+  private rememberRow(t: Map<string, Row>, k: string): void {
+    const prev = t.get(k);
+    this.remember(() => (prev === undefined ? t.delete(k) : t.set(k, prev)));
+  }
+
+  /** True while a transaction is open. */
+  get inTransaction(): boolean {
+    return this.openTx !== undefined;
+  }
+
+  /** True when a transaction is open and the caller is not in it: it must wait (`idle`). */
+  mustWait(): boolean {
+    return this.openTx !== undefined && !this.isTxView;
+  }
+
+  /** Resolves when no transaction is open. */
+  async idle(): Promise<void> {
+    while (this.openTx) await this.openTx.done;
+  }
+
+  /**
+   * Runs `fn` as the one open transaction, on a view of this database whose queries do not wait
+   * for it (as PGlite's one connection: others wait). If `fn` throws, every write it made (rows,
+   * checkpoints, and events: the store registers their undo) is undone, newest first.
+   */
+  async atomic<T>(fn: (tx: MemoryDb) => Promise<T>): Promise<T> {
+    if (this.isTxView) return fn(this);
+    await this.idle();
+    let finish!: () => void;
+    const open: OpenTx = {
+      done: new Promise<void>((r) => {
+        finish = r;
+      }),
+      undo: [],
+    };
+    this.openTx = open;
+    try {
+      return await fn(Object.create(this, { isTxView: { value: true } }) as MemoryDb);
+    } catch (err) {
+      for (let i = open.undo.length - 1; i >= 0; i--) open.undo[i]();
+      throw err;
+    } finally {
+      this.openTx = undefined;
+      finish();
+    }
+  }
+
   async query<T = Row>(text: string, params: readonly unknown[] = []): Promise<T[]> {
+    if (this.mustWait()) await this.idle();
     const sql = text.trim();
     for (const [re, handle] of this.handlers) {
       const m = re.exec(sql);
@@ -218,7 +325,7 @@ export class MemoryDb implements Db {
   }
 
   async transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
-    return fn(this);
+    return this.atomic(fn);
   }
 
   async listen(): Promise<() => Promise<void>> {
@@ -241,6 +348,8 @@ export class MemoryEventStore extends EventStore {
   private readonly byStream = new Map<string, MemEvent[]>();
   private readonly byId = new Map<string, MemEvent>();
   private readonly now: () => Date;
+  /** True on the view a transaction's body runs with (see MemoryDb.atomic). */
+  private readonly isTxView: boolean = false;
 
   constructor(registry: EventRegistry, opts: MemoryStoreOptions = {}) {
     const db = new MemoryDb();
@@ -261,8 +370,32 @@ export class MemoryEventStore extends EventStore {
     this.signals.removeAllListeners();
   }
 
+  /**
+   * Runs fn as the one open transaction, with a view of this store (its appends and reads do not
+   * wait for the transaction; everyone else's do). If fn throws, its appends are undone with the
+   * rest of its writes: their positions, versions and event ids are free again.
+   */
   override async transaction<T>(fn: (store: EventStore) => Promise<T>): Promise<T> {
-    return fn(this);
+    if (this.isTxView) return fn(this);
+    return this.mem.atomic((tx) => fn(Object.create(this, { isTxView: { value: true }, sql: { value: tx } })));
+  }
+
+  /** Undoes every append after position `mark` (a failed transaction's). */
+  private truncate(mark: number): void {
+    const all = this.mem.events;
+    for (let i = all.length - 1; i >= mark; i--) {
+      const r = all[i].row;
+      const stream = this.byStream.get(r.stream_id);
+      if (stream) {
+        stream.length = r.stream_version - 1;
+        if (stream.length === 0) this.byStream.delete(r.stream_id);
+      }
+      this.byId.delete(r.event_id);
+    }
+    all.length = Math.min(all.length, mark);
+    for (const list of [this.mem.spawnOutcomes, this.mem.observations]) {
+      while (list.length && list[list.length - 1].row.global_position > mark) list.pop();
+    }
   }
 
   override async append(
@@ -270,6 +403,7 @@ export class MemoryEventStore extends EventStore {
     events: readonly NewEvent[],
     opts: { expectedVersion?: ExpectedVersion } = {},
   ): Promise<AppendResult> {
+    if (this.mem.mustWait() && !this.isTxView) await this.mem.idle();
     const expected = opts.expectedVersion ?? 'any';
     if (typeof streamId !== 'string' || streamId.length === 0 || streamId.length > 200) {
       throw new Error(
@@ -277,10 +411,15 @@ export class MemoryEventStore extends EventStore {
       );
     }
     if (events.length === 0) throw new Error(`append to "${streamId}" needs at least one event`);
+    if (typeof expected === 'number' && (!Number.isSafeInteger(expected) || expected < 0)) {
+      throw new Error(
+        `expectedVersion must be 'any', 'no_stream', 'stream_exists' or an integer >= 0, got ${expected}`,
+      );
+    }
     const payload = events.map((e) => {
       const { schemaVersion, data } = this.registry.encode(e.type, redactStrings(e.data, this.redact));
       const metadata = redactStrings(e.metadata ?? {}, this.redact);
-      return { eventId: e.eventId ?? this.newEventId(), type: e.type, schemaVersion, data, metadata };
+      return { eventId: uuidText(e.eventId ?? this.newEventId()), type: e.type, schemaVersion, data, metadata };
     });
     // idempotency by event id
     const seen = payload.map((p) => this.byId.get(p.eventId));
@@ -290,7 +429,7 @@ export class MemoryEventStore extends EventStore {
           s !== undefined &&
           s.row.stream_id === streamId &&
           s.row.event_type === payload[i].type &&
-          JSON.stringify(s.row.data) === JSON.stringify(payload[i].data),
+          sortedJson(s.row.data) === sortedJson(payload[i].data),
       );
       if (!same)
         throw new EventIdConflictError(
@@ -313,7 +452,17 @@ export class MemoryEventStore extends EventStore {
       (expected === 'stream_exists' && version > 0) ||
       (typeof expected === 'number' && expected === version);
     if (!ok) throw new ConcurrencyError(streamId, expected, version);
-    const txId = String(this.mem.events.length + 1);
+    if (payload.length > 1) {
+      // one id twice in a new batch: the second is an id already taken (as by the unique index)
+      const ids = new Set<string>();
+      for (const p of payload) {
+        if (ids.has(p.eventId)) throw new EventIdConflictError(streamId, [p.eventId]);
+        ids.add(p.eventId);
+      }
+    }
+    const mark = this.mem.events.length;
+    if (this.mem.inTransaction) this.mem.remember(() => this.truncate(mark));
+    const txId = String(mark + 1);
     const recordedAt = this.now();
     const positions: number[] = [];
     payload.forEach((p, i) => {
@@ -351,6 +500,7 @@ export class MemoryEventStore extends EventStore {
   }
 
   override async streamVersion(streamId: string): Promise<number> {
+    if (this.mem.mustWait() && !this.isTxView) await this.mem.idle();
     return this.byStream.get(streamId)?.length ?? 0;
   }
 
@@ -358,6 +508,7 @@ export class MemoryEventStore extends EventStore {
     streamId: string,
     opts: { fromVersion?: number; limit?: number } = {},
   ): Promise<StoredEvent[]> {
+    if (this.mem.mustWait() && !this.isTxView) await this.mem.idle();
     const from = Math.max(1, opts.fromVersion ?? 1);
     return (this.byStream.get(streamId) ?? [])
       .slice(from - 1, from - 1 + (opts.limit ?? 1_000_000_000))
@@ -365,11 +516,13 @@ export class MemoryEventStore extends EventStore {
   }
 
   override async readStreamTail(streamId: string, count: number): Promise<StoredEvent[]> {
+    if (this.mem.mustWait() && !this.isTxView) await this.mem.idle();
     const s = this.byStream.get(streamId) ?? [];
     return s.slice(Math.max(0, s.length - count)).map((m) => m.event);
   }
 
   override async readBatch(after: Checkpoint, limit = 1000, types?: readonly string[]): Promise<ReadBatch> {
+    if (this.mem.mustWait() && !this.isTxView) await this.mem.idle();
     const all = this.mem.events;
     const wanted = types ? new Set(types) : null;
     const events: StoredEvent[] = [];
@@ -384,6 +537,7 @@ export class MemoryEventStore extends EventStore {
   }
 
   override async headPosition(): Promise<number> {
+    if (this.mem.mustWait() && !this.isTxView) await this.mem.idle();
     return this.mem.events.length;
   }
 }

@@ -7,13 +7,15 @@ import { createPglite, openPgliteDb } from '../../src/store/db-pglite';
 import { openPostgresDb } from '../../src/store/db-postgres';
 import type { EventStore } from '../../src/store/event-store';
 import { storeOn } from '../../src/store/index';
+import { MemoryDb, MemoryEventStore } from '../../src/store/memory';
 
 /**
  * A backend under test. Each `open()` gives a fresh, migrated schema; PGlite shares one instance
  * per test file (a fresh PGlite takes seconds), the server one database with a schema per store.
+ * The memory backend gives a fresh MemoryEventStore (what `gpu-scaler simulate` runs on).
  */
 export interface TestBackend {
-  name: 'pglite' | 'postgres';
+  name: 'pglite' | 'postgres' | 'memory';
   /** True where two transactions can really be open at once (the server). */
   concurrent: boolean;
   openDb(schema?: string): Promise<Db>;
@@ -52,6 +54,25 @@ export function pgliteBackend(): TestBackend {
       if (instance) await instance.close();
       instance = undefined;
     },
+  };
+}
+
+/**
+ * The in-memory store of `gpu-scaler simulate`: no SQL, no migrations (its `openDb` is a bare
+ * MemoryDb, which answers only the statements the store and the projections send).
+ */
+export function memoryBackend(): TestBackend {
+  return {
+    name: 'memory',
+    concurrent: false,
+    async openDb() {
+      return new MemoryDb();
+    },
+    async open<D extends EventDefinition>(registry: EventRegistry<D>): Promise<EventStore<D>> {
+      // MemoryEventStore is typed for the application's events; what it stores is the registry's.
+      return new MemoryEventStore(registry) as unknown as EventStore<D>;
+    },
+    async teardown() {},
   };
 }
 

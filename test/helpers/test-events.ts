@@ -19,6 +19,13 @@ export const Labelled = defineEvent({
   upcast: { 1: (d) => ({ label: (d as { name: string }).name }) },
 });
 
+/** Free-form keys (a record), as some app events have: not in testRegistry(), a test adds it when it needs it. */
+export const Tagged = defineEvent({
+  type: 'Tagged',
+  schemaVersion: 1,
+  schema: z.object({ tags: z.record(z.string(), z.number()) }),
+});
+
 export function testRegistry() {
   return EventRegistry.empty().with(Counted).with(Labelled);
 }

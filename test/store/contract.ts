@@ -7,24 +7,26 @@ import { START } from '../../src/store/event-store';
 import { loadMigrations, MigrationError, migrate } from '../../src/store/migrator';
 import { Subscription } from '../../src/store/subscription';
 import type { TestBackend } from '../helpers/backends';
-import { counted, labelOf, nOf, type TestEvent, type TestStore, testRegistry } from '../helpers/test-events';
+import { counted, labelOf, nOf, Tagged, type TestEvent, type TestStore, testRegistry } from '../helpers/test-events';
 import { waitFor } from '../helpers/wait';
 
 const ns = (events: TestEvent[]) => events.map(nOf);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** How many events a reader sees, counted through the API (readAll) so that every store can answer. */
 async function countEvents(store: TestStore): Promise<number> {
-  const rows = await store.db.query<{ c: number }>('select count(*)::bigint as c from events');
-  return rows[0].c;
+  let n = 0;
+  for await (const batch of store.readAll()) n += batch.length;
+  return n;
 }
 
-async function headPosition(store: TestStore): Promise<number> {
-  const rows = await store.db.query<{ p: number }>('select coalesce(max(global_position), 0)::bigint as p from events');
-  return Number(rows[0].p);
+/** The backend and the fresh store of the running test (set by the hooks of `storeUnderTest`). */
+interface UnderTest {
+  readonly backend: TestBackend;
+  readonly store: TestStore;
 }
 
-/** The event store contract: every backend must pass all of it. */
-export function eventStoreContract(makeBackend: () => TestBackend): void {
+function storeUnderTest(makeBackend: () => TestBackend): UnderTest {
   let backend: TestBackend;
   let store: TestStore;
 
@@ -40,33 +42,123 @@ export function eventStoreContract(makeBackend: () => TestBackend): void {
   afterEach(async () => {
     await store.close();
   });
+  return {
+    get backend() {
+      return backend;
+    },
+    get store() {
+      return store;
+    },
+  };
+}
 
+/**
+ * The SQL-level tests of a group of the API contract, run inside that group's describe block on
+ * the SQL stores only: raw SQL, hand-made rows, transaction ids, tables of a handler's own.
+ */
+interface SqlLevel {
+  appendAndRead(): void;
+  validation(): void;
+  concurrency(): void;
+  subscriptions(): void;
+}
+
+/**
+ * The event store contract of the API: every EventStore (PostgreSQL, PGlite, and the in-memory
+ * store `gpu-scaler simulate` runs on) must pass it. It uses only the store's API (and the
+ * checkpoints and subscriptions built on it), never SQL of its own.
+ */
+export function eventStoreApiContract(makeBackend: () => TestBackend): void {
+  apiContract(storeUnderTest(makeBackend));
+}
+
+/** The whole event store contract of the SQL stores: the API contract, and the SQL-level part. */
+export function eventStoreContract(makeBackend: () => TestBackend): void {
+  const u = storeUnderTest(makeBackend);
+  apiContract(u, sqlLevel(u));
+  sqlOnlyGroups(u);
+}
+
+/** Appends events holding a configured secret and a bearer token, outside and inside a transaction. */
+async function appendSecrets(store: TestStore): Promise<void> {
+  store.setSecrets(['sk-live-42xyz']);
+  await store.append('s-secret', [
+    {
+      type: 'Labelled',
+      data: { label: 'key sk-live-42xyz, header Bearer tok.123' },
+      metadata: { note: 'sk-live-42xyz' },
+    },
+  ]);
+  const inTx = await store.transaction((tx) =>
+    tx.append('s-secret', [{ type: 'Labelled', data: { label: 'again sk-live-42xyz' } }]),
+  );
+  expect(inTx.globalPositions).toHaveLength(1);
+}
+
+/**
+ * Where two transactions can be open at once (the server): a reader holds back behind a
+ * transaction that took an earlier position and has not committed yet.
+ */
+async function readerWaitsForOpenTransaction(store: TestStore): Promise<void> {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  let taken!: () => void;
+  const positionTaken = new Promise<void>((r) => {
+    taken = r;
+  });
+  const slow = store.transaction(async (tx) => {
+    const r = await tx.append('slow', [counted(1)]);
+    taken();
+    await gate;
+    return r;
+  });
+  await positionTaken;
+  let slowSettled = false;
+  const settled = () => {
+    slowSettled = true;
+  };
+  slow.then(settled, settled);
+  const fast = await store.append('fast', [counted(2)]);
+  expect(slowSettled).toBe(false); // still open: it waits for the gate
+  // fast committed with a later position, but the reader must hold back
+  const before = await store.readBatch(START);
+  expect(before.events).toEqual([]);
+  expect(before.checkpoint).toEqual(START);
+  release();
+  const slowRes = await slow;
+  expect(slowRes.globalPositions[0]).toBeLessThan(fast.globalPositions[0]);
+  const after = await store.readBatch(START);
+  expect(ns(after.events)).toEqual([1, 2]);
+}
+
+/**
+ * Where one transaction runs at a time (PGlite is one connection; the memory store's transaction
+ * is its body), the case above cannot arise: appends made in a transaction are read in order.
+ */
+async function transactionAppendsReadInOrder(store: TestStore): Promise<void> {
+  await store.transaction(async (tx) => tx.append('late', [counted(1)]));
+  await store.append('early', [counted(2)]);
+  const b = await store.readBatch(START);
+  expect(ns(b.events)).toEqual([1, 2]);
+}
+
+function apiContract(u: UnderTest, sql?: SqlLevel): void {
   describe('append and read', () => {
     test('every string of data and metadata is redacted before it is written: configured secrets and bearer tokens', async () => {
-      store.setSecrets(['sk-live-42xyz']);
-      await store.append('s-secret', [
-        {
-          type: 'Labelled',
-          data: { label: 'key sk-live-42xyz, header Bearer tok.123' },
-          metadata: { note: 'sk-live-42xyz' },
-        },
-      ]);
-      const inTx = await store.transaction((tx) =>
-        tx.append('s-secret', [{ type: 'Labelled', data: { label: 'again sk-live-42xyz' } }]),
-      );
-      expect(inTx.globalPositions).toHaveLength(1);
-      const rows = await store.db.query<{ t: string }>(
-        "select data::text || metadata::text as t from events where stream_id = 's-secret'",
-      );
-      const all = rows.map((r) => r.t).join('\n');
+      const { store } = u;
+      await appendSecrets(store);
+      const events = await store.readStream('s-secret');
+      const all = JSON.stringify(events.map((e) => [e.data, e.metadata]));
       expect(all).not.toContain('sk-live-42xyz');
       expect(all).not.toContain('tok.123');
-      const events = await store.readStream('s-secret');
       expect(events.map(labelOf)).toEqual(['key ***, header Bearer ***', 'again ***']);
       expect(events[0].metadata).toEqual({ note: '***' });
     });
 
     test('a new stream starts at version 1 and reads back in order with data and metadata', async () => {
+      const { store } = u;
       const res = await store.append('s-1', [counted(1), counted(2)], { expectedVersion: 'no_stream' });
       expect(res.nextExpectedVersion).toBe(2);
       expect(res.duplicate).toBe(false);
@@ -86,6 +178,7 @@ export function eventStoreContract(makeBackend: () => TestBackend): void {
     });
 
     test('readAll returns every event in commit order across batches', async () => {
+      const { store } = u;
       for (let i = 0; i < 7; i++) await store.append(`s-${i % 3}`, [counted(i)]);
       const seen: number[] = [];
       for await (const batch of store.readAll({ batchSize: 3 })) {
@@ -95,10 +188,34 @@ export function eventStoreContract(makeBackend: () => TestBackend): void {
       expect(seen).toEqual([0, 1, 2, 3, 4, 5, 6]);
       expect(await store.headPosition()).toBeGreaterThanOrEqual(7);
     });
+
+    test('a transaction that throws writes none of its appends: their versions and event ids are free again', async () => {
+      const { store } = u;
+      await store.append('kept', [counted(1)]);
+      const id = randomUUID();
+      const err = await store
+        .transaction(async (tx) => {
+          await tx.append('gone', [counted(2, id)]);
+          await tx.append('kept', [counted(3)]);
+          throw new Error('boom');
+        })
+        .catch((e) => e);
+      expect(err.message).toBe('boom');
+      expect(await store.streamVersion('gone')).toBe(0);
+      expect(ns(await store.readStream('kept'))).toEqual([1]);
+      expect(await countEvents(store)).toBe(1);
+      const again = await store.append('gone', [counted(4, id)], { expectedVersion: 'no_stream' });
+      expect(again.duplicate).toBe(false);
+      expect(ns(await store.readStream('gone'))).toEqual([4]);
+      expect((await store.append('kept', [counted(5)], { expectedVersion: 1 })).nextExpectedVersion).toBe(2);
+    });
+
+    sql?.appendAndRead();
   });
 
   describe('expected versions', () => {
     test('no_stream: succeeds on a new stream, fails on an existing one naming stream, expected and actual', async () => {
+      const { store } = u;
       await store.append('a', [counted(1)], { expectedVersion: 'no_stream' });
       const err = await store.append('a', [counted(2)], { expectedVersion: 'no_stream' }).catch((e) => e);
       expect(err).toBeInstanceOf(ConcurrencyError);
@@ -108,6 +225,7 @@ export function eventStoreContract(makeBackend: () => TestBackend): void {
     });
 
     test('stream_exists: fails on a new stream, succeeds on an existing one', async () => {
+      const { store } = u;
       const err = await store.append('b', [counted(1)], { expectedVersion: 'stream_exists' }).catch((e) => e);
       expect(err).toBeInstanceOf(ConcurrencyError);
       expect(err).toMatchObject({ streamId: 'b', expected: 'stream_exists', actual: 0 });
@@ -118,6 +236,7 @@ export function eventStoreContract(makeBackend: () => TestBackend): void {
     });
 
     test('an exact version: succeeds when it matches, fails with the actual version when not', async () => {
+      const { store } = u;
       await store.append('c', [counted(1), counted(2)], { expectedVersion: 0 });
       const ok = await store.append('c', [counted(3)], { expectedVersion: 2 });
       expect(ok.nextExpectedVersion).toBe(3);
@@ -131,12 +250,14 @@ export function eventStoreContract(makeBackend: () => TestBackend): void {
     });
 
     test('any: appends whatever the version', async () => {
+      const { store } = u;
       await store.append('d', [counted(1)], { expectedVersion: 'any' });
       await store.append('d', [counted(2)]);
       expect(await store.streamVersion('d')).toBe(2);
     });
 
     test('a bad expected version is refused before anything is written', async () => {
+      const { store } = u;
       await expect(store.append('e', [counted(1)], { expectedVersion: -1 })).rejects.toThrow(/expectedVersion/);
       await expect(store.append('', [counted(1)])).rejects.toThrow(/stream id/);
       await expect(store.append('e', [])).rejects.toThrow(/at least one event/);
@@ -146,6 +267,7 @@ export function eventStoreContract(makeBackend: () => TestBackend): void {
 
   describe('idempotency', () => {
     test('retrying an append with the same event ids returns the original positions and writes nothing', async () => {
+      const { store } = u;
       const ids = [randomUUID(), randomUUID()];
       const first = await store.append('r', [counted(1, ids[0]), counted(2, ids[1])], { expectedVersion: 'no_stream' });
       await store.append('r', [counted(3)]);
@@ -158,6 +280,7 @@ export function eventStoreContract(makeBackend: () => TestBackend): void {
     });
 
     test('a different event under a used event id is an error and writes nothing', async () => {
+      const { store } = u;
       const id = randomUUID();
       await store.append('r', [counted(1, id)]);
       const err = await store.append('r', [counted(99, id)]).catch((e) => e);
@@ -170,10 +293,50 @@ export function eventStoreContract(makeBackend: () => TestBackend): void {
       expect(err3).toBeInstanceOf(EventIdConflictError);
       expect(await countEvents(store)).toBe(1);
     });
+
+    test('a batch naming one event id twice is refused whole and writes nothing', async () => {
+      const { store } = u;
+      const id = randomUUID();
+      const err = await store.append('twice', [counted(1, id), counted(2, id)]).catch((e) => e);
+      expect(err).toBeInstanceOf(EventIdConflictError);
+      expect(await countEvents(store)).toBe(0);
+    });
+
+    test('event ids are uuids as the events table keeps them: upper case is the same id, a non-uuid is refused', async () => {
+      const { store } = u;
+      const id = randomUUID();
+      const first = await store.append('u', [counted(1, id.toUpperCase())]);
+      expect((await store.readStream('u')).map((e) => e.eventId)).toEqual([id]);
+      const retry = await store.append('u', [counted(1, id)]);
+      expect(retry.duplicate).toBe(true);
+      expect(retry.globalPositions).toEqual(first.globalPositions);
+      const err = await store.append('u', [counted(2, 'not-a-uuid')]).catch((e) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect(err.message).toContain('invalid input syntax for type uuid: "not-a-uuid"');
+      expect(await countEvents(store)).toBe(1);
+    });
+
+    test("a retry is the same append whatever the order of its data's keys (they compare as jsonb)", async () => {
+      const store = await u.backend.open(testRegistry().with(Tagged));
+      try {
+        const id = randomUUID();
+        const first = await store.append('k', [{ type: 'Tagged', data: { tags: { a: 1, b: 2 } }, eventId: id }]);
+        const retry = await store.append('k', [{ type: 'Tagged', data: { tags: { b: 2, a: 1 } }, eventId: id }]);
+        expect(retry.duplicate).toBe(true);
+        expect(retry.globalPositions).toEqual(first.globalPositions);
+        const err = await store
+          .append('k', [{ type: 'Tagged', data: { tags: { a: 1, b: 3 } }, eventId: id }])
+          .catch((e) => e);
+        expect(err).toBeInstanceOf(EventIdConflictError);
+      } finally {
+        await store.close();
+      }
+    });
   });
 
   describe('validation', () => {
     test('a batch with one invalid event is rejected whole, naming the type and the field', async () => {
+      const { store } = u;
       const err = await store
         // @ts-expect-error: n must be a number (the compiler says so too; this checks the runtime gate)
         .append('v', [counted(1), { type: 'Counted', data: { n: 'two' } }, counted(3)])
@@ -185,6 +348,7 @@ export function eventStoreContract(makeBackend: () => TestBackend): void {
     });
 
     test('an unknown event type is rejected and lists the known ones', async () => {
+      const { store } = u;
       // @ts-expect-error: not a registered type (the compiler says so too; this checks the runtime gate)
       const err = await store.append('v', [{ type: 'Nope', data: {} }]).catch((e) => e);
       expect(err).toBeInstanceOf(EventValidationError);
@@ -192,53 +356,12 @@ export function eventStoreContract(makeBackend: () => TestBackend): void {
       expect(await countEvents(store)).toBe(0);
     });
 
-    test('a stored row that no longer parses fails naming its global_position and type', async () => {
-      await store.append('ok', [counted(1)]);
-      await store.db.query(
-        `insert into events(stream_id, stream_version, event_id, event_type, schema_version, data)
-         values ('bad', 1, $1, 'Counted', 1, '{"n": "not a number"}')`,
-        [randomUUID()],
-      );
-      const [row] = await store.db.query<{ p: number }>(
-        `select global_position as p from events where stream_id = 'bad'`,
-      );
-      const err = await store.readStream('bad').catch((e) => e);
-      expect(err).toBeInstanceOf(EventDecodeError);
-      expect(err.globalPosition).toBe(row.p);
-      expect(err.message).toContain(`global_position ${row.p} (Counted)`);
-    });
-
-    test('old schema versions are upcast when read and never rewritten', async () => {
-      await store.db.query(
-        `insert into events(stream_id, stream_version, event_id, event_type, schema_version, data)
-         values ('old', 1, $1, 'Labelled', 1, '{"name": "gpu-a"}')`,
-        [randomUUID()],
-      );
-      await store.append('old', [{ type: 'Labelled', data: { label: 'gpu-b' } }]);
-      const events = await store.readStream('old');
-      expect(events.map((e) => e.data)).toEqual([{ label: 'gpu-a' }, { label: 'gpu-b' }]);
-      expect(events.map((e) => e.schemaVersion)).toEqual([1, 2]);
-      const raw = await store.db.query<{ data: unknown }>(`select data from events where stream_id = 'old' order by 1`);
-      expect(raw.map((r) => r.data)).toContainEqual({ name: 'gpu-a' });
-    });
-  });
-
-  describe('append-only', () => {
-    test.each([
-      ['UPDATE', `update events set data = '{"n": 9}'`],
-      ['DELETE', 'delete from events'],
-      ['TRUNCATE', 'truncate events'],
-    ])('%s on events fails with a clear error and changes nothing', async (op, statement) => {
-      await store.append('ao', [counted(1)]);
-      const err = await store.db.exec(statement).catch((e) => e);
-      expect(err).toBeInstanceOf(Error);
-      expect(err.message).toContain(`append-only: ${op} is not allowed`);
-      expect(ns(await store.readStream('ao'))).toEqual([1]);
-    });
+    sql?.validation();
   });
 
   describe('concurrency', () => {
     test('concurrent appenders expecting the same version: exactly one wins', async () => {
+      const { store } = u;
       await store.append('race', [counted(0)]);
       const results = await Promise.allSettled(
         Array.from({ length: 8 }, (_, i) => store.append('race', [counted(i + 1)], { expectedVersion: 1 })),
@@ -252,6 +375,7 @@ export function eventStoreContract(makeBackend: () => TestBackend): void {
     });
 
     test('concurrent appenders with any: all land, with gap-free stream versions', async () => {
+      const { store } = u;
       await Promise.all(Array.from({ length: 20 }, (_, i) => store.append('many', [counted(i), counted(i + 100)])));
       const events = await store.readStream('many');
       expect(events.map((e) => e.streamVersion)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
@@ -260,6 +384,7 @@ export function eventStoreContract(makeBackend: () => TestBackend): void {
     });
 
     test('single appends, batches and appends inside transactions racing on one stream with any: all land, gap-free', async () => {
+      const { store } = u;
       // Outside a transaction an append takes the one-statement path and falls back to
       // append_events when a racer took its version; inside one it is append_events directly.
       const jobs = Array.from({ length: 24 }, (_, i) => {
@@ -280,6 +405,7 @@ export function eventStoreContract(makeBackend: () => TestBackend): void {
     });
 
     test('a retried single event returns its original position, inside or outside a transaction', async () => {
+      const { store } = u;
       const id = randomUUID();
       const first = await store.append('once', [counted(1, id)]);
       const again = await store.append('once', [counted(1, id)]);
@@ -293,82 +419,12 @@ export function eventStoreContract(makeBackend: () => TestBackend): void {
     });
 
     test('a reader never jumps past a transaction that took an earlier position but has not committed', async () => {
-      if (!backend.concurrent) {
-        // PGlite is one connection: a second transaction cannot start while one is open, so the
-        // case cannot arise. Still check that appends made in a transaction are read in order.
-        await store.transaction(async (tx) => tx.append('late', [counted(1)]));
-        await store.append('early', [counted(2)]);
-        const b = await store.readBatch(START);
-        expect(ns(b.events)).toEqual([1, 2]);
-        return;
-      }
-      let release!: () => void;
-      const gate = new Promise<void>((r) => {
-        release = r;
-      });
-      let taken!: () => void;
-      const positionTaken = new Promise<void>((r) => {
-        taken = r;
-      });
-      const slow = store.transaction(async (tx) => {
-        const r = await tx.append('slow', [counted(1)]);
-        taken();
-        await gate;
-        return r;
-      });
-      await positionTaken;
-      let slowSettled = false;
-      const settled = () => {
-        slowSettled = true;
-      };
-      slow.then(settled, settled);
-      const fast = await store.append('fast', [counted(2)]);
-      expect(slowSettled).toBe(false); // still open: it waits for the gate
-      // fast committed with a later position, but the reader must hold back
-      const before = await store.readBatch(START);
-      expect(before.events).toEqual([]);
-      expect(before.checkpoint).toEqual(START);
-      release();
-      const slowRes = await slow;
-      expect(slowRes.globalPositions[0]).toBeLessThan(fast.globalPositions[0]);
-      const after = await store.readBatch(START);
-      expect(ns(after.events)).toEqual([1, 2]);
-    });
-
-    test('reads in transaction order when transaction ids gain a digit (999 -> 1000 style)', async () => {
-      // PGlite sorts xid8 as text ('1013' before '952'); the store must order numerically.
-      await store.db.exec('create table xid_burner (n int)');
-      const currentXid = async () =>
-        Number((await store.db.query<{ x: string }>('select pg_current_xact_id()::text as x'))[0].x);
-      const burn = async (count: number) => {
-        if (count <= 0) return;
-        // each subtransaction that writes takes its own transaction id
-        await store.db.exec(
-          `do $$ begin for i in 1..${count} loop begin insert into xid_burner values (i); exception when others then null; end; end loop; end $$`,
-        );
-      };
-      const start = await currentXid();
-      const target = 10 ** String(start + 20).length; // the next power of ten
-      if (target - start < 200_000) {
-        await burn(target - start - 20);
-        // each check takes one id and each burn(1) two: stop between target-6 and target-3
-        while ((await currentXid()) < target - 6) await burn(1);
-      }
-      await store.append('digits', [counted(1)]);
-      await burn(5);
-      await store.append('digits', [counted(2)]);
-      const events = (await store.readBatch(START)).events;
-      expect(ns(events)).toEqual([1, 2]);
-      if (target - start < 200_000) {
-        expect(BigInt(events[0].txId)).toBeLessThan(BigInt(target));
-        expect(BigInt(events[1].txId)).toBeGreaterThanOrEqual(BigInt(target));
-      } // else: a long-used server, too far from the next digit to burn there; the order is still checked
-
-      const next = await store.readBatch({ txId: events[0].txId, position: events[0].globalPosition });
-      expect(ns(next.events)).toEqual([2]);
+      const { backend, store } = u;
+      await (backend.concurrent ? readerWaitsForOpenTransaction : transactionAppendsReadInOrder)(store);
     });
 
     test('four concurrent appenders and a live subscriber: the subscriber sees every event exactly once', async () => {
+      const { store } = u;
       const seen: number[] = [];
       const sub = new Subscription(store, {
         name: 'four-writers',
@@ -387,7 +443,7 @@ export function eventStoreContract(makeBackend: () => TestBackend): void {
       await waitFor(() => seen.length >= 200, '200 events');
       // A duplicate would come from a re-read before the checkpoint passed the head.
       await waitFor(
-        async () => (sub.position?.position ?? 0) >= (await headPosition(store)),
+        async () => (sub.position?.position ?? 0) >= (await store.headPosition()),
         'the checkpoint at the head',
       );
       await sub.stop();
@@ -399,10 +455,13 @@ export function eventStoreContract(makeBackend: () => TestBackend): void {
         expect(mine).toEqual(Array.from({ length: 50 }, (_, i) => w * 1000 + i));
       }
     });
+
+    sql?.concurrency();
   });
 
   describe('subscriptions', () => {
     test('with eventTypes only those are read, and the checkpoint still passes the others', async () => {
+      const { store } = u;
       await store.append('s-types', [counted(1), { type: 'Labelled', data: { label: 'a' } }, counted(2)]);
       await store.append('s-types', [counted(3), counted(4)]);
       const head = await store.readBatch(START, 100);
@@ -431,6 +490,7 @@ export function eventStoreContract(makeBackend: () => TestBackend): void {
     });
 
     test('catch up from the stored checkpoint, then go live', async () => {
+      const { store } = u;
       for (let i = 1; i <= 5; i++) await store.append('sub', [counted(i)]);
       const seen: number[] = [];
       const handle = async (events: TestEvent[]) => {
@@ -451,26 +511,30 @@ export function eventStoreContract(makeBackend: () => TestBackend): void {
       expect(seen).toEqual([1, 2, 3, 4, 5, 6]);
     });
 
-    test('a transactional handler that fails leaves neither its writes nor the checkpoint behind', async () => {
-      await store.db.exec('create table sub_side (n int)');
+    test('a transactional handler that fails leaves neither its appends nor the checkpoint behind', async () => {
+      const { store } = u;
       await store.append('t', [counted(1)]);
       let fail = true;
       const sub = new Subscription(store, {
-        name: 'tx',
-        handle: async (events, { tx }) => {
-          for (const n of ns(events)) await tx.query('insert into sub_side values ($1)', [n]);
+        name: 'tx-appends',
+        eventTypes: ['Counted'],
+        handle: async (events, { store: tx }) => {
+          for (const n of ns(events)) await tx.append('t-out', [{ type: 'Labelled', data: { label: `saw ${n}` } }]);
           if (fail) throw new Error('boom');
         },
       });
       await expect(sub.catchUp()).rejects.toThrow('boom');
-      expect(await store.db.query('select * from sub_side')).toEqual([]);
-      expect(await loadCheckpoint(store.db, 'tx')).toEqual(START);
+      expect(await store.streamVersion('t-out')).toBe(0);
+      expect(await countEvents(store)).toBe(1);
+      expect(await loadCheckpoint(store.db, 'tx-appends')).toEqual(START);
       fail = false;
       expect(await sub.catchUp()).toBe(1);
-      expect(await store.db.query('select n from sub_side')).toEqual([{ n: 1 }]);
+      expect((await store.readStream('t-out')).map(labelOf)).toEqual(['saw 1']);
+      expect((await loadCheckpoint(store.db, 'tx-appends')).position).toBe(await store.headPosition());
     });
 
     test('survives a reconnect without losing or repeating an event', async () => {
+      const { backend, store } = u;
       const seen: number[] = [];
       const errors: unknown[] = [];
       const sub = new Subscription(store, {
@@ -508,18 +572,151 @@ export function eventStoreContract(makeBackend: () => TestBackend): void {
       }
       await waitFor(() => seen.length >= 60, 'all 60 events');
       await waitFor(
-        async () => (sub.position?.position ?? 0) >= (await headPosition(store)),
+        async () => (sub.position?.position ?? 0) >= (await store.headPosition()),
         'the checkpoint at the head',
       );
       await sub.stop();
       expect(seen).toEqual(Array.from({ length: 60 }, (_, i) => i));
+    });
+
+    sql?.subscriptions();
+  });
+}
+
+/** The SQL-level tests that belong to groups of the API contract. */
+function sqlLevel(u: UnderTest): SqlLevel {
+  return {
+    appendAndRead() {
+      test('redacted before it is written: the stored rows hold neither the secret nor the token (raw SQL)', async () => {
+        const { store } = u;
+        await appendSecrets(store);
+        const rows = await store.db.query<{ t: string }>(
+          "select data::text || metadata::text as t from events where stream_id = 's-secret'",
+        );
+        expect(rows).toHaveLength(2);
+        const all = rows.map((r) => r.t).join('\n');
+        expect(all).not.toContain('sk-live-42xyz');
+        expect(all).not.toContain('tok.123');
+      });
+    },
+
+    validation() {
+      test('a stored row that no longer parses fails naming its global_position and type', async () => {
+        const { store } = u;
+        await store.append('ok', [counted(1)]);
+        await store.db.query(
+          `insert into events(stream_id, stream_version, event_id, event_type, schema_version, data)
+           values ('bad', 1, $1, 'Counted', 1, '{"n": "not a number"}')`,
+          [randomUUID()],
+        );
+        const [row] = await store.db.query<{ p: number }>(
+          `select global_position as p from events where stream_id = 'bad'`,
+        );
+        const err = await store.readStream('bad').catch((e) => e);
+        expect(err).toBeInstanceOf(EventDecodeError);
+        expect(err.globalPosition).toBe(row.p);
+        expect(err.message).toContain(`global_position ${row.p} (Counted)`);
+      });
+
+      test('old schema versions are upcast when read and never rewritten', async () => {
+        const { store } = u;
+        await store.db.query(
+          `insert into events(stream_id, stream_version, event_id, event_type, schema_version, data)
+           values ('old', 1, $1, 'Labelled', 1, '{"name": "gpu-a"}')`,
+          [randomUUID()],
+        );
+        await store.append('old', [{ type: 'Labelled', data: { label: 'gpu-b' } }]);
+        const events = await store.readStream('old');
+        expect(events.map((e) => e.data)).toEqual([{ label: 'gpu-a' }, { label: 'gpu-b' }]);
+        expect(events.map((e) => e.schemaVersion)).toEqual([1, 2]);
+        const raw = await store.db.query<{ data: unknown }>(
+          `select data from events where stream_id = 'old' order by 1`,
+        );
+        expect(raw.map((r) => r.data)).toContainEqual({ name: 'gpu-a' });
+      });
+    },
+
+    concurrency() {
+      test('reads in transaction order when transaction ids gain a digit (999 -> 1000 style)', async () => {
+        const { store } = u;
+        // PGlite sorts xid8 as text ('1013' before '952'); the store must order numerically.
+        await store.db.exec('create table xid_burner (n int)');
+        const currentXid = async () =>
+          Number((await store.db.query<{ x: string }>('select pg_current_xact_id()::text as x'))[0].x);
+        const burn = async (count: number) => {
+          if (count <= 0) return;
+          // each subtransaction that writes takes its own transaction id
+          await store.db.exec(
+            `do $$ begin for i in 1..${count} loop begin insert into xid_burner values (i); exception when others then null; end; end loop; end $$`,
+          );
+        };
+        const start = await currentXid();
+        const target = 10 ** String(start + 20).length; // the next power of ten
+        if (target - start < 200_000) {
+          await burn(target - start - 20);
+          // each check takes one id and each burn(1) two: stop between target-6 and target-3
+          while ((await currentXid()) < target - 6) await burn(1);
+        }
+        await store.append('digits', [counted(1)]);
+        await burn(5);
+        await store.append('digits', [counted(2)]);
+        const events = (await store.readBatch(START)).events;
+        expect(ns(events)).toEqual([1, 2]);
+        if (target - start < 200_000) {
+          expect(BigInt(events[0].txId)).toBeLessThan(BigInt(target));
+          expect(BigInt(events[1].txId)).toBeGreaterThanOrEqual(BigInt(target));
+        } // else: a long-used server, too far from the next digit to burn there; the order is still checked
+
+        const next = await store.readBatch({ txId: events[0].txId, position: events[0].globalPosition });
+        expect(ns(next.events)).toEqual([2]);
+      });
+    },
+
+    subscriptions() {
+      test('a transactional handler that fails leaves neither its writes nor the checkpoint behind', async () => {
+        const { store } = u;
+        await store.db.exec('create table sub_side (n int)');
+        await store.append('t', [counted(1)]);
+        let fail = true;
+        const sub = new Subscription(store, {
+          name: 'tx',
+          handle: async (events, { tx }) => {
+            for (const n of ns(events)) await tx.query('insert into sub_side values ($1)', [n]);
+            if (fail) throw new Error('boom');
+          },
+        });
+        await expect(sub.catchUp()).rejects.toThrow('boom');
+        expect(await store.db.query('select * from sub_side')).toEqual([]);
+        expect(await loadCheckpoint(store.db, 'tx')).toEqual(START);
+        fail = false;
+        expect(await sub.catchUp()).toBe(1);
+        expect(await store.db.query('select n from sub_side')).toEqual([{ n: 1 }]);
+      });
+    },
+  };
+}
+
+/** The groups that are SQL only: the triggers of the events table, COPY, the migrator. */
+function sqlOnlyGroups(u: UnderTest): void {
+  describe('append-only', () => {
+    test.each([
+      ['UPDATE', `update events set data = '{"n": 9}'`],
+      ['DELETE', 'delete from events'],
+      ['TRUNCATE', 'truncate events'],
+    ])('%s on events fails with a clear error and changes nothing', async (op, statement) => {
+      const { store } = u;
+      await store.append('ao', [counted(1)]);
+      const err = await store.db.exec(statement).catch((e) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect(err.message).toContain(`append-only: ${op} is not allowed`);
+      expect(ns(await store.readStream('ao'))).toEqual([1]);
     });
   });
 
   describe('COPY (copyIn), as a rebuild loads its tables', () => {
     const columns = ['id', 'label', 'n', 'flag', 'at', 'doc', 'x'];
     const create = (table: string) =>
-      store.db.exec(
+      u.store.db.exec(
         `create table ${table} (id integer primary key, label text, n bigint, flag boolean, at timestamptz, doc jsonb,
            x double precision)`,
       );
@@ -542,6 +739,7 @@ export function eventStoreContract(makeBackend: () => TestBackend): void {
     ];
 
     test('loads rows exactly as json_populate_record would from the same JSON', async () => {
+      const { store } = u;
       await create('copied');
       await create('populated');
       await store.db.copyIn('copied', columns, copyText(rows, columns, new Set(['doc'])));
@@ -566,6 +764,7 @@ export function eventStoreContract(makeBackend: () => TestBackend): void {
     });
 
     test('a bad row fails with the server error, loads nothing, and the database stays usable', async () => {
+      const { store } = u;
       await create('strict');
       const bad = copyText([rows[0], { ...rows[1], id: 'not a number' }], columns, new Set(['doc']));
       const err = await Promise.race([
@@ -586,6 +785,7 @@ export function eventStoreContract(makeBackend: () => TestBackend): void {
 
   describe('migrations', () => {
     test('records each applied file with its checksum and is a no-op the second time', async () => {
+      const { store } = u;
       const rows = await store.db.query<{ name: string; checksum: string }>(
         'select name, checksum from schema_migrations order by version',
       );
@@ -596,6 +796,7 @@ export function eventStoreContract(makeBackend: () => TestBackend): void {
     });
 
     test('refuses to start when an applied migration has changed', async () => {
+      const { store } = u;
       const files = loadMigrations();
       const changed = files.map((f, i) => (i === 0 ? { ...f, checksum: 'f'.repeat(64) } : f));
       const err = await migrate(store.db, changed).catch((e) => e);
@@ -604,6 +805,7 @@ export function eventStoreContract(makeBackend: () => TestBackend): void {
     });
 
     test('two processes migrating a fresh schema at once both succeed and apply each file once', async () => {
+      const { backend } = u;
       const db1 = await backend.openDb();
       const db2 = backend.concurrent ? await backend.openDb(db1.schema) : db1;
       try {
