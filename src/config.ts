@@ -171,6 +171,26 @@ function settingsNotInUse(source: unknown, provider: unknown, policy: unknown): 
   return unused;
 }
 
+/**
+ * With POLICY unset, settings of a policy other than the default: the deployment was configured for
+ * that policy (the operators' TASKS_PER_GPU, MIN_ACTIVE_GPUS, MACHINES_TO_KEEP_IDLE were the only
+ * rule before POLICY existed), so running the default would silently drop them. A configuration
+ * error names the policy to set instead.
+ */
+function settingsWithoutTheirPolicy(input: Record<string, unknown>): string[] {
+  if (input.POLICY !== undefined) return [];
+  const own = new Set(POLICY_SETTING_KEYS[DEFAULT_POLICY]);
+  const problems: string[] = [];
+  for (const [name, keys] of Object.entries(POLICY_SETTING_KEYS)) {
+    const set = keys.filter((k) => !own.has(k) && k in input);
+    if (name === DEFAULT_POLICY || set.length === 0) continue;
+    problems.push(
+      `${set.join(', ')} ${set.length === 1 ? 'is a setting' : 'are settings'} of POLICY=${name}, but POLICY is unset and the default policy is ${DEFAULT_POLICY}: set POLICY=${name} to keep that rule, or remove ${set.length === 1 ? 'it' : 'them'} to use ${DEFAULT_POLICY}`,
+    );
+  }
+  return problems;
+}
+
 export class ConfigError extends GpuScalerError {
   constructor(readonly problems: string[]) {
     super('CONFIG_INVALID', `invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
@@ -224,10 +244,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   for (const key of unused) {
     if (key in input && !ConfigSchema.shape[key as Key].safeParse(input[key]).success) delete input[key];
   }
+  const policyless = settingsWithoutTheirPolicy(input);
   const res = ConfigSchema.safeParse(input);
   if (!res.success) {
     throw new ConfigError([
       ...renamed,
+      ...policyless,
       ...res.error.issues.map((i) => {
         const key = String(i.path[0]);
         const value = input[key];
@@ -237,7 +259,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ]);
   }
   const cfg = res.data;
-  const problems: string[] = [...renamed];
+  const problems: string[] = [...renamed, ...policyless];
   // Each provider's own rules, only for the provider in use.
   if (cfg.PROVIDER === 'runpod') problems.push(...checkRunpodSettings(cfg));
   if (cfg.PROVIDER === 'local') problems.push(...checkLocalSettings(cfg));

@@ -11,8 +11,9 @@ import {
 import { Capture } from './helpers/harness';
 
 describe('configuration', () => {
-  test('defaults are the operators policy', () => {
-    const c = loadConfig({});
+  test('defaults: the default policy, with the operators\' settings at theirs for POLICY=operators', () => {
+    expect(loadConfig({}).POLICY).toBe('default');
+    const c = loadConfig({ POLICY: 'operators' });
     expect(c).toMatchObject({
       POLL_INTERVAL_SEC: 30,
       TASKS_PER_GPU: 1,
@@ -45,10 +46,10 @@ describe('configuration', () => {
   });
 
   test('MIN_ACTIVE_GPUS above MAX_ACTIVE_GPUS is a configuration error; MAX_HOURLY_COST_USD is off by default', () => {
-    expect(() => loadConfig({ MIN_ACTIVE_GPUS: '5', MAX_ACTIVE_GPUS: '4' })).toThrow(
+    expect(() => loadConfig({ POLICY: 'operators', MIN_ACTIVE_GPUS: '5', MAX_ACTIVE_GPUS: '4' })).toThrow(
       'MIN_ACTIVE_GPUS=5 is not allowed: expected a number of GPUs <= MAX_ACTIVE_GPUS (4), the hard budget',
     );
-    expect(loadConfig({ MIN_ACTIVE_GPUS: '4', MAX_ACTIVE_GPUS: '4' }).MIN_ACTIVE_GPUS).toBe(4);
+    expect(loadConfig({ POLICY: 'operators', MIN_ACTIVE_GPUS: '4', MAX_ACTIVE_GPUS: '4' }).MIN_ACTIVE_GPUS).toBe(4);
     expect(loadConfig({}).MAX_HOURLY_COST_USD).toBeUndefined();
     expect(loadConfig({ MAX_HOURLY_COST_USD: '2.50' }).MAX_HOURLY_COST_USD).toBe(2.5);
     expect(() => loadConfig({ MAX_HOURLY_COST_USD: '-1' })).toThrow('MAX_HOURLY_COST_USD="-1" is not allowed');

@@ -38,6 +38,8 @@ export interface ScenarioResult extends ScenarioInfo {
 
 /** Settings shared by every scenario: pods start in 5-10 s, never fail; tasks take 20 s. */
 const BASE_ENV = {
+  // the tour narrates the operators' rule (one worker per task), the simplest math to follow
+  POLICY: 'operators',
   POLL_INTERVAL_SEC: '30',
   SIM_STARTUP_MIN_SEC: '5',
   SIM_STARTUP_MAX_SEC: '10',

@@ -19,7 +19,7 @@ export const POLICIES = {
 export type PolicyName = keyof typeof POLICIES;
 export const POLICY_NAMES = Object.keys(POLICIES) as [PolicyName, ...PolicyName[]];
 /** POLICY when unset. */
-export const DEFAULT_POLICY: PolicyName = 'operators';
+export const DEFAULT_POLICY: PolicyName = 'default';
 
 type Shapes = { [K in PolicyName]: (typeof POLICIES)[K]['settings']['shape'] };
 type Merge<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;

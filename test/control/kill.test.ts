@@ -63,6 +63,8 @@ function random(seed: number): () => number {
   const env = () => ({
     ...process.env,
     DATABASE_URL: url,
+    // the operators' rule settles on one worker per task, the fleet this test waits for
+    POLICY: 'operators',
     PROVIDER: 'runpod',
     RUNPOD_API_URL: api.v2,
     RUNPOD_API_KEY: 'rp-test-key',

@@ -133,11 +133,24 @@ describe('the registry', () => {
 });
 
 describe('POLICY in the configuration', () => {
-  test('operators by default; the chosen policy gets its settings from the environment', () => {
-    expect(configuredPolicy(loadConfig({})).policy.name).toBe('operators');
+  test('default by default; the chosen policy gets its settings from the environment', () => {
+    expect(configuredPolicy(loadConfig({})).policy.name).toBe('default');
+    expect(configuredPolicy(loadConfig({ POLICY: 'operators' })).policy.name).toBe('operators');
     const p = configuredPolicy(loadConfig({ POLICY: 'keda', KEDA_QUEUE_TARGET: '4', KEDA_COOLDOWN_SEC: '60' }));
     expect(p.policy.name).toBe('keda');
     expect(p.settings).toEqual({ KEDA_QUEUE_TARGET: 4, KEDA_COOLDOWN_SEC: 60, KEDA_MIN_WORKERS: 0 });
+  });
+
+  test('settings of another policy with POLICY unset: an error naming the policy to set, not a silent switch', () => {
+    expect(() => loadConfig({ MIN_ACTIVE_GPUS: '2' })).toThrow(
+      'MIN_ACTIVE_GPUS is a setting of POLICY=operators, but POLICY is unset and the default policy is default: set POLICY=operators to keep that rule, or remove it to use default',
+    );
+    expect(() => loadConfig({ TASKS_PER_GPU: '2', MACHINES_TO_KEEP_IDLE: '1', KEDA_COOLDOWN_SEC: '60' })).toThrow(
+      /TASKS_PER_GPU, MACHINES_TO_KEEP_IDLE are settings of POLICY=operators[^\n]*\n {2}- KEDA_COOLDOWN_SEC is a setting of POLICY=keda/,
+    );
+    expect(loadConfig({ POLICY: 'operators', MIN_ACTIVE_GPUS: '2' }).MIN_ACTIVE_GPUS).toBe(2);
+    expect(configuredPolicy(loadConfig({ WARM_HEADROOM: '1' })).settings).toMatchObject({ WARM_HEADROOM: 1 });
+    expect(() => loadConfig({ POLICY: 'default', KEDA_COOLDOWN_SEC: '60' })).not.toThrow();
   });
 
   test("settings of a policy not in use are not validated; the chosen one's are", () => {
