@@ -11,7 +11,7 @@ import {
 import { Capture } from './helpers/harness';
 
 describe('configuration', () => {
-  test('defaults: the default policy, with the operators\' settings at theirs for POLICY=operators', () => {
+  test("defaults: the default policy, with the operators' settings at theirs for POLICY=operators", () => {
     expect(loadConfig({}).POLICY).toBe('default');
     const c = loadConfig({ POLICY: 'operators' });
     expect(c).toMatchObject({
