@@ -7,7 +7,7 @@ import { hasCode } from '../errors';
 import { makeRedactor, type Redactor, redactStrings } from '../logging/redact';
 import { type AppendRow, appendRows } from './append';
 import type { Db, Sql } from './db';
-import { type ExpectedVersion, mapAppendError } from './errors';
+import { EventIdConflictError, type ExpectedVersion, mapAppendError } from './errors';
 
 export interface EventMetadata {
   cycle?: number;
@@ -207,6 +207,13 @@ export class EventStore<D extends EventDefinition = AppEventDefinition> {
       const metadata = redactStrings(e.metadata ?? {}, this.redact);
       return { event_id: eventId, event_type: e.type, schema_version: schemaVersion, data, metadata };
     });
+    // one id twice in a batch: refused here, naming it (the unique index would refuse it unnamed)
+    const ids = new Set<string>();
+    for (const p of payload) {
+      const key = p.event_id.toLowerCase().replace(/[^0-9a-f]/g, '');
+      if (ids.has(key)) throw new EventIdConflictError(streamId, [p.event_id]);
+      ids.add(key);
+    }
     let rows: AppendRow[];
     const started = performance.now();
     try {

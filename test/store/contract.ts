@@ -299,6 +299,8 @@ function apiContract(u: UnderTest, sql?: SqlLevel): void {
       const id = randomUUID();
       const err = await store.append('twice', [counted(1, id), counted(2, id)]).catch((e) => e);
       expect(err).toBeInstanceOf(EventIdConflictError);
+      expect(err.eventIds).toEqual([id]);
+      expect(err.message).toContain(id);
       expect(await countEvents(store)).toBe(0);
     });
 
