@@ -328,18 +328,28 @@ export function misspeltSettings(
   return warnings;
 }
 
-/** The effective configuration as printable lines, secrets masked. */
+/**
+ * The effective configuration as printable lines, secrets masked: the settings that act, so the
+ * ones of a task source, provider or policy not in use are left out (a last line says so).
+ */
 export function describeConfig(cfg: Config): string[] {
-  return Object.entries(cfg).map(([k, v]) => {
-    const secret = (SECRET_KEYS as readonly string[]).includes(k);
-    const shown = v === undefined ? '(unset)' : secret ? maskSecret(String(v)) : String(v);
-    return `${k}=${shown}`;
-  });
+  const unused = settingsNotInUse(cfg.TASK_SOURCE, cfg.PROVIDER, cfg.POLICY);
+  const lines = Object.entries(cfg)
+    .filter(([k]) => !unused.has(k))
+    .map(([k, v]) => {
+      const secret = (SECRET_KEYS as readonly string[]).includes(k);
+      const shown = v === undefined ? '(unset)' : secret ? maskSecret(String(v)) : String(v);
+      return `${k}=${shown}`;
+    });
+  return [
+    ...lines,
+    `(not shown: the settings of task sources, providers and policies other than ${cfg.TASK_SOURCE}, ${cfg.PROVIDER} and ${cfg.POLICY}: they are not used)`,
+  ];
 }
 
 function maskSecret(v: string): string {
-  // keep the scheme and host of a URL, hide credentials
-  const m = /^([a-z][a-z0-9+.-]*:\/\/)(?:[^@/]*@)?([^/?#]*)/i.exec(v);
-  if (m) return `${m[1]}***@${m[2]}/***`;
+  // keep the scheme and host of a URL, hide credentials and path
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)([^@/]*@)?([^/?#]*)(.*)$/i.exec(v);
+  if (m) return `${m[1]}${m[2] ? '***@' : ''}${m[3]}${m[4] ? '/***' : ''}`;
   return v.length ? '***' : '';
 }

@@ -63,6 +63,31 @@ describe('configuration', () => {
     expect(lines).not.toContain('admin');
     expect(lines).toContain('DATABASE_URL=postgres://***@db.internal:5432/***');
     expect(lines).toContain('MAX_WORKERS=10');
+    expect(describeConfig(loadConfig({ DATABASE_URL: 'memory://' }))).toContain('DATABASE_URL=memory://');
+  });
+
+  test('the effective configuration shows the settings that act: the chosen source, provider and policy', () => {
+    const lines = describeConfig(loadConfig({}));
+    const keys = lines.map((l) => l.split('=')[0]);
+    expect(keys).toEqual(expect.arrayContaining(['POLICY', 'WARM_HEADROOM', 'PROVIDER', 'SIM_STARTUP_MIN_SEC']));
+    for (const unused of ['TASKS_PER_GPU', 'KEDA_QUEUE_TARGET', 'RUNPOD_API_URL', 'K8S_NAMESPACE', 'TASK_COUNT_URL'])
+      expect(keys).not.toContain(unused);
+    expect(lines[lines.length - 1]).toBe(
+      '(not shown: the settings of task sources, providers and policies other than tasks-table, simulated and default: they are not used)',
+    );
+    const runpod = describeConfig(
+      loadConfig({
+        POLICY: 'operators',
+        PROVIDER: 'runpod',
+        RUNPOD_API_KEY: 'rp-secret-key-123',
+        RUNPOD_IMAGE_NAME: 'img:1',
+        RUNPOD_GPU_TYPE_IDS: 'NVIDIA A40',
+      }),
+    ).join('\n');
+    expect(runpod).toContain('RUNPOD_API_URL=https://api.runpod.io/v2');
+    expect(runpod).toContain('TASKS_PER_GPU=1');
+    expect(runpod).not.toContain('rp-secret-key-123');
+    expect(runpod).not.toContain('WARM_HEADROOM');
   });
 
   test("a misspelt setting is a warning naming the right one; other software's variables are not", () => {
