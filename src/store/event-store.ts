@@ -101,6 +101,32 @@ export interface EventRow {
 }
 
 /**
+ * What every store refuses before anything is written (the SQL store and the in-memory one): a
+ * stream id that is empty or longer than 200 characters, an empty batch, a bad expected version.
+ */
+export function checkAppendArgs(streamId: string, count: number, expected: ExpectedVersion): void {
+  if (typeof streamId !== 'string' || streamId.length === 0 || streamId.length > 200) {
+    throw new Error(`stream id must be a non-empty string of at most 200 characters, got ${JSON.stringify(streamId)}`);
+  }
+  if (count === 0) throw new Error(`append to "${streamId}" needs at least one event`);
+  if (typeof expected === 'number' && (!Number.isSafeInteger(expected) || expected < 0)) {
+    throw new Error(`expectedVersion must be 'any', 'no_stream', 'stream_exists' or an integer >= 0, got ${expected}`);
+  }
+}
+
+/** The first event id a batch names twice (compared as uuids: case and hyphens aside), or null. */
+export function repeatedEventId(ids: readonly string[]): string | null {
+  if (ids.length < 2) return null;
+  const seen = new Set<string>();
+  for (const id of ids) {
+    const key = id.toLowerCase().replace(/[^0-9a-f]/g, '');
+    if (seen.has(key)) return id;
+    seen.add(key);
+  }
+  return null;
+}
+
+/**
  * The event store API. The same SQL runs on a PostgreSQL server and on PGlite; the backend only
  * changes the `Db` underneath.
  */
@@ -190,30 +216,16 @@ export class EventStore<D extends EventDefinition = AppEventDefinition> {
     opts: { expectedVersion?: ExpectedVersion } = {},
   ): Promise<AppendResult> {
     const expected = opts.expectedVersion ?? 'any';
-    if (typeof streamId !== 'string' || streamId.length === 0 || streamId.length > 200) {
-      throw new Error(
-        `stream id must be a non-empty string of at most 200 characters, got ${JSON.stringify(streamId)}`,
-      );
-    }
-    if (events.length === 0) throw new Error(`append to "${streamId}" needs at least one event`);
-    if (typeof expected === 'number' && (!Number.isSafeInteger(expected) || expected < 0)) {
-      throw new Error(
-        `expectedVersion must be 'any', 'no_stream', 'stream_exists' or an integer >= 0, got ${expected}`,
-      );
-    }
+    checkAppendArgs(streamId, events.length, expected);
     const payload = events.map((e) => {
       const { schemaVersion, data } = this.registry.encode(e.type, redactStrings(e.data, this.redact));
       const eventId = e.eventId ?? this.newEventId();
       const metadata = redactStrings(e.metadata ?? {}, this.redact);
       return { event_id: eventId, event_type: e.type, schema_version: schemaVersion, data, metadata };
     });
-    // one id twice in a batch: refused here, naming it (the unique index would refuse it unnamed)
-    const ids = new Set<string>();
-    for (const p of payload) {
-      const key = p.event_id.toLowerCase().replace(/[^0-9a-f]/g, '');
-      if (ids.has(key)) throw new EventIdConflictError(streamId, [p.event_id]);
-      ids.add(key);
-    }
+    // refused here, naming it: the unique index would refuse it without a name
+    const twice = repeatedEventId(payload.map((p) => p.event_id));
+    if (twice !== null) throw new EventIdConflictError(streamId, [twice]);
     let rows: AppendRow[];
     const started = performance.now();
     try {

@@ -5,10 +5,12 @@ import { ConcurrencyError, EventIdConflictError, type ExpectedVersion } from './
 import {
   type AppendResult,
   type Checkpoint,
+  checkAppendArgs,
   type EventRow,
   EventStore,
   type NewEvent,
   type ReadBatch,
+  repeatedEventId,
   type StoredEvent,
 } from './event-store';
 import { eventTime } from './event-time';
@@ -405,22 +407,14 @@ export class MemoryEventStore extends EventStore {
   ): Promise<AppendResult> {
     if (this.mem.mustWait() && !this.isTxView) await this.mem.idle();
     const expected = opts.expectedVersion ?? 'any';
-    if (typeof streamId !== 'string' || streamId.length === 0 || streamId.length > 200) {
-      throw new Error(
-        `stream id must be a non-empty string of at most 200 characters, got ${JSON.stringify(streamId)}`,
-      );
-    }
-    if (events.length === 0) throw new Error(`append to "${streamId}" needs at least one event`);
-    if (typeof expected === 'number' && (!Number.isSafeInteger(expected) || expected < 0)) {
-      throw new Error(
-        `expectedVersion must be 'any', 'no_stream', 'stream_exists' or an integer >= 0, got ${expected}`,
-      );
-    }
+    checkAppendArgs(streamId, events.length, expected);
     const payload = events.map((e) => {
       const { schemaVersion, data } = this.registry.encode(e.type, redactStrings(e.data, this.redact));
       const metadata = redactStrings(e.metadata ?? {}, this.redact);
       return { eventId: uuidText(e.eventId ?? this.newEventId()), type: e.type, schemaVersion, data, metadata };
     });
+    const twice = repeatedEventId(payload.map((p) => p.eventId));
+    if (twice !== null) throw new EventIdConflictError(streamId, [twice]);
     // idempotency by event id
     const seen = payload.map((p) => this.byId.get(p.eventId));
     if (seen.some((s) => s !== undefined)) {
@@ -452,14 +446,6 @@ export class MemoryEventStore extends EventStore {
       (expected === 'stream_exists' && version > 0) ||
       (typeof expected === 'number' && expected === version);
     if (!ok) throw new ConcurrencyError(streamId, expected, version);
-    if (payload.length > 1) {
-      // one id twice in a new batch: the second is an id already taken (as by the unique index)
-      const ids = new Set<string>();
-      for (const p of payload) {
-        if (ids.has(p.eventId)) throw new EventIdConflictError(streamId, [p.eventId]);
-        ids.add(p.eventId);
-      }
-    }
     const mark = this.mem.events.length;
     if (this.mem.inTransaction) this.mem.remember(() => this.truncate(mark));
     const txId = String(mark + 1);
