@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
 import type { Clock } from '../../clock';
@@ -35,9 +36,13 @@ type Client = typeof import('@kubernetes/client-node');
 /**
  * The official client is an ES module; our build is CommonJS, whose `import()` TypeScript would turn
  * into `require`. A real dynamic import of the resolved file loads it (under jest's VM modules too),
- * from wherever the process was started.
+ * from wherever the process was started. The function's source is unique to each load of this
+ * module: V8 reuses a function compiled from the same source together with the import hooks of the
+ * context that compiled it first (nodejs/node#36351, jestjs/jest#10944), so under jest, whose every
+ * test file has a context of its own, an import could otherwise go through an earlier file's
+ * torn-down context.
  */
-const dynamicImport = new Function('url', 'return import(url)') as (url: string) => Promise<Client>;
+const dynamicImport = new Function('url', `return import(url); // ${randomUUID()}`) as (url: string) => Promise<Client>;
 export const importClient = (): Promise<Client> =>
   dynamicImport(pathToFileURL(require.resolve('@kubernetes/client-node')).href);
 
