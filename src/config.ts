@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { GpuScalerError } from './errors';
 import { LOG_LEVEL_NAMES } from './logging/levels';
 import { secretValues } from './logging/redact';
-import { DEFAULT_POLICY, POLICY_NAMES, POLICY_SETTING_KEYS, POLICY_SETTINGS } from './policies/index';
+import { DEFAULT_POLICY, POLICY_NAMES, POLICY_SETTING_KEYS, POLICY_SETTINGS, policyNamed } from './policies/index';
 import { checkKubernetesSettings, KUBERNETES_SETTINGS } from './providers/kubernetes/settings';
 import { checkLocalSettings, LOCAL_SETTINGS } from './providers/local';
 import { checkRunpodSettings, RUNPOD_SETTINGS } from './providers/runpod/settings';
@@ -284,6 +284,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     );
   }
   if (problems.length) throw new ConfigError(problems);
+  // A policy with an idle time of its own: an idle timeout the operator set, and not that, holds.
+  const idle = policyNamed(cfg.POLICY).idleSetting;
+  if (idle && input.GPU_IDLE_TIMEOUT_SEC !== undefined && input[idle] === undefined) {
+    return { ...cfg, [idle]: cfg.GPU_IDLE_TIMEOUT_SEC };
+  }
   return cfg;
 }
 

@@ -42,6 +42,7 @@ export const defaultPolicy = definePolicy({
     'a warm pool of mean recent running tasks + WARM_HEADROOM x sqrt(that), and busy + WARM_QUEUE_SHARE of the queue; idle workers go after WARM_IDLE_SEC',
   settings: z.object(DEFAULT_POLICY_SETTINGS),
   lookbackSec: (s) => s.WARM_LOOKBACK_SEC,
+  idleSetting: 'WARM_IDLE_SEC',
   decide(view, s) {
     const g = view.gpusPerWorker;
     const totals = [...view.recent.map((o) => o.active), view.active];

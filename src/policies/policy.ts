@@ -85,6 +85,12 @@ export interface Policy<S extends SettingsSchema = SettingsSchema> {
   settings: S;
   /** Seconds of past observations `decide` needs in `view.recent` (0: none). */
   lookbackSec(settings: z.infer<S>): number;
+  /**
+   * The setting of its own that takes the place of GPU_IDLE_TIMEOUT_SEC, when it has one (what its
+   * decisions' scaleDownIdle carries). A deployment that sets GPU_IDLE_TIMEOUT_SEC and not this
+   * setting gets GPU_IDLE_TIMEOUT_SEC's value in it: the idle timeout an operator set holds.
+   */
+  idleSetting?: keyof z.infer<S> & string;
   decide(view: PolicyView, settings: z.infer<S>): PolicyDecision;
 }
 

@@ -153,6 +153,14 @@ describe('POLICY in the configuration', () => {
     expect(() => loadConfig({ POLICY: 'default', KEDA_COOLDOWN_SEC: '60' })).not.toThrow();
   });
 
+  test('an idle timeout the operator set holds under a policy with its own (default: WARM_IDLE_SEC)', () => {
+    const idle = (env: Record<string, string>) => configuredPolicy(loadConfig(env)).settings.WARM_IDLE_SEC;
+    expect(idle({})).toBe(240);
+    expect(idle({ GPU_IDLE_TIMEOUT_SEC: '900' })).toBe(900);
+    expect(idle({ GPU_IDLE_TIMEOUT_SEC: '900', WARM_IDLE_SEC: '120' })).toBe(120);
+    expect(loadConfig({ POLICY: 'operators', GPU_IDLE_TIMEOUT_SEC: '900' }).WARM_IDLE_SEC).toBe(240);
+  });
+
   test("settings of a policy not in use are not validated; the chosen one's are", () => {
     expect(() => loadConfig({ POLICY: 'operators', KEDA_QUEUE_TARGET: 'lots' })).not.toThrow();
     expect(() => loadConfig({ POLICY: 'keda', KEDA_QUEUE_TARGET: 'lots' })).toThrow(
