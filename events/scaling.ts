@@ -5,11 +5,22 @@ import { defineEvent } from './define';
 export const Decision = z.enum(['SCALE_UP', 'SCALE_DOWN', 'MAINTAIN']);
 export type Decision = z.infer<typeof Decision>;
 
+/** A cap cuts the desired count down; a floor raises it. */
+export const LimitKind = z.enum(['cap', 'floor']);
+export type LimitKind = z.infer<typeof LimitKind>;
+/** What a limit's setting counts. */
+export const LimitUnit = z.enum(['workers', 'GPUs', 'USD/h']);
+export type LimitUnit = z.infer<typeof LimitUnit>;
+
 /** A cap or floor that changed the desired count, with its value. */
 export const AppliedLimit = z.object({
-  name: z.string(), // MAX_WORKERS, MAX_ACTIVE_GPUS, MIN_ACTIVE_GPUS, MAX_HOURLY_COST_USD
-  /** The setting's value: workers (MAX_WORKERS), GPUs (MIN/MAX_ACTIVE_GPUS), USD per hour (MAX_HOURLY_COST_USD). */
+  /** The setting: MAX_WORKERS, MAX_ACTIVE_GPUS, MAX_HOURLY_COST_USD, or a policy's floor (MIN_ACTIVE_GPUS, KEDA_MIN_WORKERS, ...). */
+  name: z.string(),
+  /** cap (cut desired from `from` down to `to`) or floor (raised it). */
+  kind: LimitKind,
+  /** The setting's value, in `unit`. */
   value: z.number().nonnegative(),
+  unit: LimitUnit,
   /** Desired workers before and after this limit. */
   from: count,
   to: count,
@@ -66,8 +77,8 @@ export type TerminationPick = z.infer<typeof TerminationPick>;
 /** One cycle's decision with all of its math, so it explains itself from the record alone. */
 export const ScalingDecided = defineEvent({
   type: 'ScalingDecided',
-  schemaVersion: 2,
-  upcast: { 1: upcastDecisionV1 },
+  schemaVersion: 3,
+  upcast: { 1: upcastDecisionV1, 2: upcastDecisionV2 },
   schema: z.object({
     cycle: cycleNo,
     at: isoTime,
@@ -160,4 +171,34 @@ function upcastDecisionV1(data: unknown): unknown {
       WORKER_MAX_LIFETIME_SEC: s.WORKER_MAX_LIFETIME_SEC ?? null,
     },
   };
+}
+
+/** The kind and unit of the limits version 2 knew, by name (it recorded neither). */
+const V2_LIMITS: Record<string, { kind: LimitKind; unit: LimitUnit }> = {
+  MIN_ACTIVE_GPUS: { kind: 'floor', unit: 'GPUs' },
+  MAX_WORKERS: { kind: 'cap', unit: 'workers' },
+  MAX_ACTIVE_GPUS: { kind: 'cap', unit: 'GPUs' },
+  MAX_HOURLY_COST_USD: { kind: 'cap', unit: 'USD/h' },
+};
+
+/**
+ * Version 2's limits carried no kind: a floor was known only by the name MIN_ACTIVE_GPUS. Version 3
+ * records each limit's kind (cap or floor) and the unit of its value; the four names v2 could
+ * record get theirs here (any other name: a cap counted in workers).
+ */
+function upcastDecisionV2(data: unknown): unknown {
+  if (!isRecord(data) || !Array.isArray(data.limits)) return data;
+  return { ...data, limits: data.limits.map(upcastLimitV2) };
+}
+
+const upcastLimitV2 = (l: unknown): unknown =>
+  isRecord(l) ? { ...(V2_LIMITS[String(l.name)] ?? { kind: 'cap', unit: 'workers' }), ...l } : l;
+
+/**
+ * Limits as a projection row holds them (`scaling_decisions.limits`), also rows folded from
+ * version 2 before a replay: null when they do not read as limits.
+ */
+export function readLimits(x: unknown): AppliedLimit[] | null {
+  const res = z.array(AppliedLimit).safeParse(Array.isArray(x) ? x.map(upcastLimitV2) : x);
+  return res.success ? res.data : null;
 }

@@ -1,3 +1,4 @@
+import { cappedBy } from '../src/policies/render';
 import type { ProjectedEvent, Projection } from './projection';
 
 export interface ScalingDecisionRow {
@@ -76,7 +77,6 @@ export const scalingDecisionsProjection: Projection<ScalingDecisionRow> = {
   evolve(row, e) {
     if (e.type !== 'ScalingDecided') return row;
     const d = e.data;
-    const caps = d.limits.filter((l) => l.name !== 'MIN_ACTIVE_GPUS');
     return {
       cycle: d.cycle,
       decided_at: d.at,
@@ -93,7 +93,7 @@ export const scalingDecisionsProjection: Projection<ScalingDecisionRow> = {
       desired: d.desired,
       decision: d.decision,
       delta: d.delta,
-      capped_by: caps.length ? caps.map((c) => c.name).join(',') : null,
+      capped_by: cappedBy(d.limits),
       limits: d.limits,
       // each term's value by name, e.g. {"byTasks": 51}: what SQL over the table reads
       terms: Object.fromEntries((d.policy.terms as { name: string; value: number }[]).map((t) => [t.name, t.value])),

@@ -1,6 +1,7 @@
 import { type Command, Option } from 'commander';
 import { type AppEvent, appRegistry } from '../../events/index';
 import { EventDecodeError } from '../../events/registry';
+import { limitsNote } from '../policies/render';
 import {
   countEvents,
   type EventFilter,
@@ -184,11 +185,8 @@ function summaryOf(e: AppEvent): string {
     }
     case 'ScalingDecided': {
       const d = e.data;
-      const caps = d.limits.filter((l) => l.name !== 'MIN_ACTIVE_GPUS').map((l) => l.name);
-      const floor = d.limits.some((l) => l.name === 'MIN_ACTIVE_GPUS');
       let s = `cycle ${d.cycle} ${d.decision}${d.delta ? ` by ${d.delta}` : ''} desired=${d.desired} current=${d.current.total}`;
-      if (caps.length) s += ` (capped by ${caps.join(',')})`;
-      if (floor) s += ' (raised to MIN_ACTIVE_GPUS)';
+      s += limitsNote(d.limits);
       if (d.timedOut.length) s += `, ${d.timedOut.length} timed out spawning`;
       return s;
     }

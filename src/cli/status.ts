@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { HealthChecked } from '../../events/index';
-import { PolicyRecord } from '../../events/scaling';
+import { PolicyRecord, readLimits } from '../../events/scaling';
 import { ALL_PROJECTIONS } from '../../projections/index';
 import { secondsBetween } from '../clock';
-import { policyLine } from '../policies/render';
+import { limitsText, policyLine } from '../policies/render';
 import { ProjectionRunner, projectionLag } from '../projections/runner';
 import {
   anomaliesBetween,
@@ -239,7 +239,7 @@ const num = (v: unknown) => (v === null || v === undefined ? '?' : String(v));
 export function decisionLines(d: Row, now: Date, utc: boolean): string[] {
   const at = toDate(d.decided_at);
   const policy = PolicyRecord.safeParse(d.policy);
-  const limits = (d.limits ?? []) as { name: string; value: number; from: number; to: number; detail?: string }[];
+  const limits = readLimits(d.limits ?? []);
   const reasons = (d.reasons ?? []) as string[];
   const terminate = (d.terminate ?? []) as { workerId: string; reason: string }[];
   const timedOut = (d.timed_out ?? []) as { workerId: string; reason: string }[];
@@ -258,11 +258,7 @@ export function decisionLines(d: Row, now: Date, utc: boolean): string[] {
     )} per new worker${d.burn_usd_per_hour == null ? '' : `; burn ${Number(d.burn_usd_per_hour).toFixed(2)} USD/h`}${
       d.quote_usd_per_hour == null ? '' : `; quote ${Number(d.quote_usd_per_hour).toFixed(2)} USD/h a worker`
     }`,
-    `  limits    ${
-      limits.length
-        ? limits.map((l) => `${l.name}=${l.value}: ${l.from} -> ${l.to}${l.detail ? ` (${l.detail})` : ''}`).join('; ')
-        : 'none applied'
-    }`,
+    `  limits    ${limits ? limitsText(limits) : 'not readable in the table (run gpu-scaler replay)'}`,
     `  decision  ${d.decision}${Number(d.delta) ? ` by ${d.delta}` : ''}: desired ${num(d.desired)}, current ${num(
       d.current_total,
     )}${d.capped_by ? ` (capped by ${d.capped_by})` : ''}`,

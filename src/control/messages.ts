@@ -1,5 +1,4 @@
-import type { AppliedLimit } from '../../events/scaling';
-import { policyMath } from '../policies/render';
+import { actionText, decisionWords, limitLine, policyMath } from '../policies/render';
 import type { PolicyResult } from './policy';
 
 /**
@@ -45,35 +44,26 @@ export type DecisionData = Pick<
     settings: Record<string, unknown>;
   };
 
-/** The caps that cut desired workers, in the order they applied. */
-export const CAPS = ['MAX_ACTIVE_GPUS', 'MAX_HOURLY_COST_USD'];
-
 export const taskCountLine = (d: { cycle: number; queued: number; active: number; total: number }) =>
   `🔢 TASK COUNT (Cycle #${d.cycle}): Queued=${d.queued}, Active=${d.active}, Total=${d.total}`;
 
 export const decisionLine = (d: DecisionData) =>
   `🎯 SCALING DECISION (Cycle #${d.cycle}): Current=${d.current.active}+${d.current.spawning}, Desired=${d.desired}`;
 
-/** The cap that cut a scale-up, if any: `(capped to 4 by MAX_ACTIVE_GPUS)`. */
-export function capNote(d: DecisionData): string {
-  const cap = d.limits.filter((l) => CAPS.includes(l.name)).pop();
-  if (cap && d.decision === 'SCALE_UP') return ` (capped to ${d.delta} by ${cap.name})`;
-  return '';
+/** `🚀 SCALING UP: Creating 6 new workers (desired 10 capped to 6 by MAX_ACTIVE_GPUS=6)` and friends (src/policies/render.ts). */
+export const actionLine = (d: DecisionData): string | null => actionText(d);
+
+/**
+ * What the cycle's banner (the framed blocks) says but its cycle number and the source's response
+ * time: equal on consecutive cycles, nothing changed and the one-liners say it.
+ */
+export function bannerKey(t: TaskCountData, d: DecisionData): string {
+  return `${taskCountBlock({ ...t, cycle: 0, responseMs: 0 })}\n${decisionBlock({ ...d, cycle: 0 })}`;
 }
 
-/** `🚀 SCALING UP: Creating 10 new workers (capped to 4 by MAX_ACTIVE_GPUS)` and friends. */
-export function actionLine(d: DecisionData): string | null {
-  if (d.decision === 'SCALE_UP') {
-    const wanted = Math.max(d.delta, d.requested - d.current.total);
-    return `🚀 SCALING UP: Creating ${wanted} new worker${wanted === 1 ? '' : 's'}${capNote(d)}`;
-  }
-  if (d.decision === 'SCALE_DOWN') {
-    return `📉 SCALING DOWN: Terminating ${d.delta} idle worker${d.delta === 1 ? '' : 's'} (${d.terminate
-      .map((t) => t.workerId)
-      .join(', ')})`;
-  }
-  return null;
-}
+/** The decision line of a cycle that changed nothing: `... Desired=2 (MAINTAIN, unchanged since cycle #12)`. */
+export const unchangedDecisionLine = (d: DecisionData, since: number) =>
+  `${decisionLine(d)} (MAINTAIN, unchanged since cycle #${since})`;
 
 export function taskCountBlock(d: TaskCountData): string {
   const holders = d.workers ? d.workers.filter((w) => w.activeTasks > 0).length : null;
@@ -96,14 +86,6 @@ export function taskCountBlock(d: TaskCountData): string {
   ].join('\n');
 }
 
-function limitText(l: AppliedLimit): string {
-  const text =
-    l.name === 'MIN_ACTIVE_GPUS'
-      ? `floor ${l.name}=${l.value} raised desired ${l.from} -> ${l.to} workers`
-      : `cap ${l.name}=${l.value} cut desired ${l.from} -> ${l.to} workers`;
-  return l.detail ? `${text} (${l.detail})` : text;
-}
-
 /** `4 GPUs (2 per new worker), burning 2.07 USD/h` for a decision that recorded them. */
 export function gpuText(d: {
   gpusPerWorker?: number;
@@ -124,21 +106,15 @@ export function decisionBlock(d: DecisionData): string {
     `   Current workers: active ${d.current.active} + spawning ${d.current.spawning} = ${d.current.total} (busy ${d.busy}, idle ${d.idle})`,
     `   Current GPUs: ${gpuText(d)}`,
     `   Desired workers (policy ${d.policy.name}) = ${policyMath(d.policy, d.desiredBeforeCaps)}`,
-    ...d.limits.map((l) => `   ${limitText(l)}`),
+    ...d.limits.map((l) => `   ${limitLine(l)}`),
     `   Final desired: ${d.desired} workers`,
-    `   Decision: ${decisionWords(d)}${capNote(d)}`,
+    `   Decision: ${decisionWords(d)}`,
     ...d.terminate.map((t) => `   terminate ${t.workerId}: ${t.reason}`),
     ...d.timedOut.map((t) => `   timed out ${t.workerId}: ${t.reason}`),
     ...d.reasons.map((r) => `   - ${r}`),
     RULE,
   ];
   return lines.join('\n');
-}
-
-export function decisionWords(d: { decision: string; delta: number; requested: number; current: { total: number } }) {
-  if (d.decision === 'SCALE_UP') return `SCALE UP by ${Math.max(d.delta, d.requested - d.current.total)}`;
-  if (d.decision === 'SCALE_DOWN') return `SCALE DOWN by ${d.delta}`;
-  return 'MAINTAIN';
 }
 
 export const anomalyLine = (a: { message: string }) => `🚨 ANOMALY DETECTED: ${a.message}`;

@@ -1,8 +1,16 @@
-import type { AppliedLimit, ControlSettings, Decision, PolicyRecord, TerminationPick } from '../../events/scaling';
+import type {
+  AppliedLimit,
+  ControlSettings,
+  Decision,
+  LimitUnit,
+  PolicyRecord,
+  TerminationPick,
+} from '../../events/scaling';
 import type { WorkerActivity } from '../../events/task-count';
 import { secondsBetween } from '../clock';
 import { recordedSettings } from '../policies/index';
 import type { ChosenPolicy, PastObservation } from '../policies/policy';
+import { limitReason } from '../policies/render';
 
 /** A worker as the policy sees it (from the workers projection). */
 export interface FleetWorker {
@@ -165,74 +173,29 @@ export function decide(input: PolicyInput): PolicyResult {
   const idleRule = wanted.scaleDownIdle ?? { sec: s.GPU_IDLE_TIMEOUT_SEC, setting: 'GPU_IDLE_TIMEOUT_SEC' };
   const idleRuleText = `${idleRule.setting}=${idleRule.sec}`;
   reasons.push(...wanted.reasons);
-  const limits: AppliedLimit[] = [...(wanted.floors ?? [])];
+  // The policy's own floors, then the caps in order, each on what the one before left.
+  const limits: AppliedLimit[] = (wanted.floors ?? []).map((f) => ({ ...f, kind: 'floor' as const }));
+  const account: FleetAccount = {
+    gpusPerWorker: g,
+    liveWorkers: live.length,
+    currentGpus,
+    heldByOthers,
+    oneGpuEach: g === 1 && heldByOthers === 0 && holding.every((w) => gpusOf(w, g) === 1),
+    holdingWorkers: holding.length,
+    burnUsdPerHour,
+    quoteUsdPerHour: input.quoteUsdPerHour,
+  };
+  let desired = desiredBeforeCaps;
   let requested = desiredBeforeCaps;
-  if (requested > s.MAX_WORKERS) {
-    limits.push({ name: 'MAX_WORKERS', value: s.MAX_WORKERS, from: requested, to: s.MAX_WORKERS });
-    requested = s.MAX_WORKERS;
-  }
-  let desired = requested;
-  // The hard GPU budget: the workers kept at their own GPU counts, new ones at g, those being
-  // terminated still counted. A fleet already over it is cut back in workers of g GPUs.
-  const liveGpus = currentGpus - heldByOthers;
-  const budgetWorkers =
-    currentGpus <= s.MAX_ACTIVE_GPUS
-      ? live.length + Math.floor((s.MAX_ACTIVE_GPUS - currentGpus) / g)
-      : Math.max(0, Math.floor((s.MAX_ACTIVE_GPUS - heldByOthers) / g));
-  if (desired > budgetWorkers) {
-    const added = Math.max(0, budgetWorkers - live.length);
-    const gpusAfter = budgetWorkers >= live.length ? currentGpus + added * g : heldByOthers + budgetWorkers * g;
-    const detail =
-      budgetWorkers >= live.length
-        ? `${liveGpus} GPUs live${heldByOthers ? ` + ${heldByOthers} terminating` : ''} + ${added} x ${g} = ${gpusAfter} GPUs`
-        : `${budgetWorkers} x ${g} GPUs${heldByOthers ? ` + ${heldByOthers} terminating` : ''} = ${gpusAfter} GPUs`;
-    // With one GPU a worker and nothing held elsewhere, workers are GPUs: the figures say it all.
-    const plain = g === 1 && heldByOthers === 0 && holding.every((w) => gpusOf(w, g) === 1);
-    limits.push({
-      name: 'MAX_ACTIVE_GPUS',
-      value: s.MAX_ACTIVE_GPUS,
-      from: desired,
-      to: budgetWorkers,
-      ...(plain ? {} : { detail }),
-    });
-    desired = budgetWorkers;
-  }
-  // The burn-rate cap, after the GPU budget: the fleet at its recorded prices plus new workers at
-  // the quote. Unknown prices spawn nothing beyond the current fleet: better wait than overspend.
-  const cap = s.MAX_HOURLY_COST_USD;
-  if (cap !== null && desired > live.length) {
-    const price = input.quoteUsdPerHour;
-    if (price === null || burnUsdPerHour === null) {
-      limits.push({
-        name: 'MAX_HOURLY_COST_USD',
-        value: cap,
-        from: desired,
-        to: live.length,
-        detail:
-          price === null
-            ? 'the price of a new worker is unknown (no quote from the provider): nothing spawned beyond the current fleet'
-            : "a live worker's price is unknown: nothing spawned beyond the current fleet",
-      });
-      desired = live.length;
-    } else {
-      const room = cap - burnUsdPerHour;
-      const fits = price === 0 ? Number.POSITIVE_INFINITY : Math.max(0, Math.floor(room / price + 1e-9));
-      if (desired - live.length > fits) {
-        const to = live.length + fits;
-        const cost = burnUsdPerHour + fits * price;
-        limits.push({
-          name: 'MAX_HOURLY_COST_USD',
-          value: cap,
-          from: desired,
-          to,
-          detail:
-            holding.length === 0
-              ? `${fits} x ${usd(price)} = ${usd(cost)} USD/h`
-              : `${usd(burnUsdPerHour)} live + ${fits} x ${usd(price)} = ${usd(cost)} USD/h`,
-        });
-        desired = to;
-      }
+  for (const cap of CAPS) {
+    const value = cap.value(s);
+    if (value === null) continue;
+    const cut = cap.apply(desired, value, account);
+    if (cut) {
+      limits.push({ name: cap.name, kind: 'cap', unit: cap.unit, value, from: desired, to: cut.to, ...cut.extra });
+      desired = cut.to;
     }
+    if (cap.name === 'MAX_WORKERS') requested = desired;
   }
 
   let decision: Decision = 'MAINTAIN';
@@ -315,12 +278,103 @@ export function decide(input: PolicyInput): PolicyResult {
   };
 }
 
-/** A limit's math in words: `capped to 3 by MAX_HOURLY_COST_USD=2.50: 3 x 0.69 = 2.07 USD/h`. */
-export function limitReason(l: AppliedLimit): string {
-  const value = l.name === 'MAX_HOURLY_COST_USD' ? usd(l.value) : String(l.value);
-  const verb = l.name === 'MIN_ACTIVE_GPUS' ? 'raised' : 'capped';
-  return `${verb} to ${l.to} workers by ${l.name}=${value}${l.detail ? `: ${l.detail}` : ''}`;
+/** The fleet as the caps count it: its workers, GPUs and burn, and one more worker's price. */
+export interface FleetAccount {
+  gpusPerWorker: number;
+  /** Live workers (not being terminated). */
+  liveWorkers: number;
+  /** GPUs of the live fleet and of workers being terminated (they hold theirs until they end). */
+  currentGpus: number;
+  /** GPUs of the workers being terminated. */
+  heldByOthers: number;
+  /** One GPU a worker and nothing being terminated: workers are GPUs, the figures say it all. */
+  oneGpuEach: boolean;
+  /** Workers live or being terminated. */
+  holdingWorkers: number;
+  burnUsdPerHour: number | null;
+  quoteUsdPerHour: number | null;
 }
+
+/**
+ * A cap of the control loop, the same for every policy: its setting, the unit of its value, and
+ * how it cuts the desired count (null: it does not). The caps apply in the order of CAPS, each to
+ * what the one before left; each one that cuts is recorded as a limit of kind `cap`.
+ */
+export interface Cap {
+  name: 'MAX_WORKERS' | 'MAX_ACTIVE_GPUS' | 'MAX_HOURLY_COST_USD';
+  unit: LimitUnit;
+  /** The cap's value in the settings; null: off. */
+  value(s: ControlSettings): number | null;
+  apply(desired: number, value: number, fleet: FleetAccount): { to: number; extra?: { detail: string } } | null;
+}
+
+/** MAX_WORKERS: workers, whatever they hold. */
+const maxWorkers: Cap = {
+  name: 'MAX_WORKERS',
+  unit: 'workers',
+  value: (s) => s.MAX_WORKERS,
+  apply: (desired, max) => (desired > max ? { to: max } : null),
+};
+
+/**
+ * The hard GPU budget: the workers kept at their own GPU counts, new ones at G, those being
+ * terminated still counted. A fleet already over it is cut back in workers of G GPUs.
+ */
+const maxActiveGpus: Cap = {
+  name: 'MAX_ACTIVE_GPUS',
+  unit: 'GPUs',
+  value: (s) => s.MAX_ACTIVE_GPUS,
+  apply(desired, max, f) {
+    const g = f.gpusPerWorker;
+    const budgetWorkers =
+      f.currentGpus <= max
+        ? f.liveWorkers + Math.floor((max - f.currentGpus) / g)
+        : Math.max(0, Math.floor((max - f.heldByOthers) / g));
+    if (desired <= budgetWorkers) return null;
+    if (f.oneGpuEach) return { to: budgetWorkers };
+    const liveGpus = f.currentGpus - f.heldByOthers;
+    const others = f.heldByOthers ? ` + ${f.heldByOthers} terminating` : '';
+    const added = Math.max(0, budgetWorkers - f.liveWorkers);
+    const detail =
+      budgetWorkers >= f.liveWorkers
+        ? `${liveGpus} GPUs live${others} + ${added} x ${g} = ${f.currentGpus + added * g} GPUs`
+        : `${budgetWorkers} x ${g} GPUs${others} = ${f.heldByOthers + budgetWorkers * g} GPUs`;
+    return { to: budgetWorkers, extra: { detail } };
+  },
+};
+
+/**
+ * The burn-rate cap: the fleet at its recorded prices plus new workers at the quote. Unknown prices
+ * spawn nothing beyond the current fleet: better wait than overspend.
+ */
+const maxHourlyCost: Cap = {
+  name: 'MAX_HOURLY_COST_USD',
+  unit: 'USD/h',
+  value: (s) => s.MAX_HOURLY_COST_USD,
+  apply(desired, cap, f) {
+    if (desired <= f.liveWorkers) return null;
+    const price = f.quoteUsdPerHour;
+    const burn = f.burnUsdPerHour;
+    if (price === null || burn === null) {
+      const detail =
+        price === null
+          ? 'the price of a new worker is unknown (no quote from the provider): nothing spawned beyond the current fleet'
+          : "a live worker's price is unknown: nothing spawned beyond the current fleet";
+      return { to: f.liveWorkers, extra: { detail } };
+    }
+    const fits = price === 0 ? Number.POSITIVE_INFINITY : Math.max(0, Math.floor((cap - burn) / price + 1e-9));
+    if (desired - f.liveWorkers <= fits) return null;
+    const cost = burn + fits * price;
+    const detail =
+      f.holdingWorkers === 0
+        ? `${fits} x ${usd(price)} = ${usd(cost)} USD/h`
+        : `${usd(burn)} live + ${fits} x ${usd(price)} = ${usd(cost)} USD/h`;
+    return { to: f.liveWorkers + fits, extra: { detail } };
+  },
+};
+
+/** The caps, in the order they apply. */
+export const CAPS: readonly Cap[] = [maxWorkers, maxActiveGpus, maxHourlyCost];
 
 /** A decision with spawning stopped: a would-be SCALE_UP becomes MAINTAIN, with the reason recorded. */
 export function blockSpawning(r: PolicyResult, why: string): PolicyResult {

@@ -1,6 +1,6 @@
 import type { DataOf } from '../../events/index';
-import { CAPS, gpuText } from '../control/messages';
-import { policyMath } from '../policies/render';
+import { gpuText } from '../control/messages';
+import { actionText, capsAfterRequest, limitSentences, limitSetting, policyMath } from '../policies/render';
 import type { StoredEvent } from '../store/event-store';
 
 type Decision = DataOf<'ScalingDecided'>;
@@ -43,11 +43,11 @@ export function describeEvent(e: StoredEvent): string | null {
     case 'TaskCountRejected':
       return `⛔ TASK COUNT REJECTED: ${e.data.reason} (no scaling decision; fleet held)`;
     case 'ScalingDecided': {
-      const caps = e.data.limits.filter((l) => CAPS.includes(l.name));
+      const caps = capsAfterRequest(e.data.limits);
       const head = `SCALING DECISION: Current=${e.data.current.total}, Desired=${caps.length ? e.data.requested : e.data.desired}`;
       const gpus = e.data.currentGpus == null || (e.data.gpusPerWorker ?? 1) === 1 ? '' : ` [${gpuText(e.data)}]`;
       return caps.length
-        ? `${head}, Final=${e.data.desired} (${caps.map((l) => `${l.name}=${l.value}`).join(', ')})${gpus}`
+        ? `${head}, Final=${e.data.desired} (${caps.map(limitSetting).join(', ')})${gpus}`
         : `${head}${gpus}`;
     }
     case 'AnomalyDetected':
@@ -74,17 +74,6 @@ export function describeEvent(e: StoredEvent): string | null {
     case 'HealthSummaryRecorded':
       return `📊 HEALTH SUMMARY: ${e.data.lastWorkerCount} workers, ${n(e.data.anomaliesSinceLast, 'anomaly')} since the last summary, database logging ${e.data.dbLoggingHealthy ? 'healthy' : 'NOT healthy'}`;
   }
-}
-
-function actionText(d: Decision): string | null {
-  if (d.decision === 'SCALE_UP') {
-    const wanted = Math.max(d.delta, d.requested - d.current.total);
-    const binding = d.limits.filter((l) => CAPS.includes(l.name)).pop();
-    const cap = binding ? ` (capped to ${d.delta} by ${binding.name})` : '';
-    return `🚀 SCALING UP: Creating ${n(wanted, 'worker')}${cap}`;
-  }
-  if (d.decision === 'SCALE_DOWN') return `📉 SCALING DOWN: Terminating ${n(d.delta, 'idle worker')}`;
-  return null;
 }
 
 /**
@@ -224,15 +213,8 @@ export function conclude(f: CycleFacts): string {
     parts.push(
       `The ${d.policy.name} policy computed desired = ${policyMath(d.policy, d.desiredBeforeCaps)}${g === 1 ? '' : ` workers of ${g} GPUs`}.`,
     );
-    const caps = d.limits.filter((l) => l.name !== 'MIN_ACTIVE_GPUS');
-    if (caps.length) {
-      parts.push(
-        `${caps.map((l) => `${l.name}=${l.value} cut it from ${l.from} to ${l.to}${l.detail ? ` (${l.detail})` : ''}`).join(', then ')}, so the final desired count was ${n(d.desired, 'worker')}.`,
-      );
-    }
+    parts.push(...limitSentences(d));
     if (d.currentGpus != null) parts.push(`The fleet held ${gpuText(d)}.`);
-    const floor = d.limits.find((l) => l.name === 'MIN_ACTIVE_GPUS');
-    if (floor) parts.push(`The floor MIN_ACTIVE_GPUS=${floor.value} raised it from ${floor.from} to ${floor.to}.`);
     const current = `${d.current.total} worker${d.current.total === 1 ? '' : 's'} (${d.current.active} active, ${d.current.spawning} spawning)`;
     if (d.decision === 'SCALE_UP') parts.push(`With ${current} it decided to SCALE UP by ${d.delta}.`);
     else if (d.decision === 'SCALE_DOWN') {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { int, num } from '../settings';
-import { definePolicy } from './policy';
+import { definePolicy, floorOf } from './policy';
 
 /** POLICY=hpa settings (validated only when it is in use). */
 export const HPA_SETTINGS = {
@@ -84,6 +84,10 @@ export const hpa = definePolicy({
         },
       ],
       combine: 'max(minWorkers, min(stabilized, upLimit))',
+      floors: floorOf(
+        { name: 'HPA_MIN_WORKERS', value: s.HPA_MIN_WORKERS, unit: 'workers', workers: s.HPA_MIN_WORKERS },
+        Math.min(stabilized, upLimit),
+      ),
       reasons,
     };
   },

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { int, num } from '../settings';
-import { definePolicy } from './policy';
+import { definePolicy, floorOf } from './policy';
 
 /** POLICY=keda settings (validated only when it is in use). */
 export const KEDA_SETTINGS = {
@@ -48,6 +48,10 @@ export const keda = definePolicy({
         },
       ],
       combine: 'max(minWorkers, byQueue, cooldown)',
+      floors: floorOf(
+        { name: 'KEDA_MIN_WORKERS', value: s.KEDA_MIN_WORKERS, unit: 'workers', workers: s.KEDA_MIN_WORKERS },
+        Math.max(byQueue, cooldown),
+      ),
       reasons,
     };
   },

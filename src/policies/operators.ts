@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { int, num } from '../settings';
-import { definePolicy, type PolicyFloor } from './policy';
+import { definePolicy, floorOf } from './policy';
 
 /** POLICY=operators settings (spread into the configuration; validated only when it is in use). */
 export const OPERATORS_SETTINGS = {
@@ -30,17 +30,16 @@ export const operators = definePolicy({
     const byTasks = Math.ceil(total / (s.TASKS_PER_GPU * g));
     const busyPlusIdle = busy + s.MACHINES_TO_KEEP_IDLE;
     const desired = Math.max(minActive, byTasks, busyPlusIdle);
-    const floors: PolicyFloor[] = [];
-    const others = Math.max(byTasks, busyPlusIdle);
-    if (minActive > others) {
-      floors.push({
+    const floors = floorOf(
+      {
         name: 'MIN_ACTIVE_GPUS',
         value: s.MIN_ACTIVE_GPUS,
-        from: others,
-        to: minActive,
+        unit: 'GPUs',
+        workers: minActive,
         ...(g === 1 ? {} : { detail: `ceil(${s.MIN_ACTIVE_GPUS} GPUs / ${g} GPUs per worker) = ${minActive} workers` }),
-      });
-    }
+      },
+      Math.max(byTasks, busyPlusIdle),
+    );
     return {
       desired,
       terms: [

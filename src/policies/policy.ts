@@ -45,10 +45,17 @@ export interface PolicyTerm {
   formula: string;
 }
 
-/** A floor inside a policy's own formula that raised the count (recorded with the caps' limits). */
+/**
+ * A floor inside a policy's own formula that raised the count: recorded with the caps as a limit of
+ * kind `floor`, and rendered as one (src/policies/render.ts) whatever its name.
+ */
 export interface PolicyFloor {
+  /** The setting, e.g. MIN_ACTIVE_GPUS. */
   name: string;
   value: number;
+  /** What the setting counts. */
+  unit: 'workers' | 'GPUs';
+  /** Desired workers without the floor, and with it. */
   from: number;
   to: number;
   detail?: string;
@@ -60,7 +67,7 @@ export interface PolicyDecision {
   terms: PolicyTerm[];
   /** How the terms combine into `desired`, by their names, e.g. `max(minActive, byTasks, busyPlusIdle)`. */
   combine: string;
-  /** Floors of the policy's own (e.g. MIN_ACTIVE_GPUS) that raised desired; recorded before the caps. */
+  /** Floors of the policy's own (e.g. MIN_ACTIVE_GPUS) that raised desired; recorded before the caps (see `floorOf`). */
   floors?: PolicyFloor[];
   /**
    * Seconds a worker must be idle before it may be removed, when the policy has its own idle time
@@ -98,6 +105,27 @@ export interface Policy<S extends SettingsSchema = SettingsSchema> {
 export interface ChosenPolicy {
   policy: Policy;
   settings: Record<string, unknown>;
+}
+
+/**
+ * The floor a policy's minimum setting put under the rest of its formula, when it raised it: the
+ * record then says the floor did it, in every surface. `others` is desired without the floor.
+ */
+export function floorOf(
+  f: { name: string; value: number; unit: PolicyFloor['unit']; workers: number; detail?: string },
+  others: number,
+): PolicyFloor[] {
+  if (!(f.workers > others)) return [];
+  return [
+    {
+      name: f.name,
+      value: f.value,
+      unit: f.unit,
+      from: others,
+      to: f.workers,
+      ...(f.detail ? { detail: f.detail } : {}),
+    },
+  ];
 }
 
 /** Declares a policy (type-checks its decide against its own settings). */

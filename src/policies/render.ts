@@ -1,35 +1,202 @@
+import type { AppliedLimit } from '../../events/scaling';
 import type { PolicyTerm } from './policy';
 
 /**
- * The one renderer of a decision's policy math, for the log block, `explain` and `status`:
- * `max(MIN_ACTIVE_GPUS=0, ceil(51 / TASKS_PER_GPU=1) = 51, busy 0 + MACHINES_TO_KEEP_IDLE=0 = 0) = 51`.
- * Each term is its formula and value (a setting taken as it is, `NAME=3`, is not repeated), put in
- * place of its name in `combine`.
+ * The one renderer of a scaling decision: its policy math, its limits (caps and floors), its
+ * action. The control log (line and block), `explain`, `events`, `status`, the dashboard (through
+ * /api/state, rendered on the server) and `what-if` all call these, so a decision reads the same
+ * everywhere and a new policy's terms and floors need no change here: a term is known by the name
+ * `combine` gives it, a limit by its recorded kind (cap or floor) and unit.
  */
+
+/** The policy part of a decision as recorded (PolicyRecord). */
+export interface PolicyMathInput {
+  name: string;
+  terms: readonly PolicyTerm[];
+  combine: string;
+}
+
+/** A policy's terms and how they combine (a PolicyRecord or a policy's own PolicyDecision). */
+export type PolicyTermsInput = Pick<PolicyMathInput, 'terms' | 'combine'>;
+
+/** A limit as recorded (AppliedLimit). */
+export type Limit = Pick<AppliedLimit, 'name' | 'kind' | 'value' | 'unit' | 'from' | 'to' | 'detail'>;
+
+/** What the decision-wide renderers read of a decision. */
+export interface DecisionFacts {
+  policy: PolicyMathInput;
+  desiredBeforeCaps: number;
+  limits: readonly Limit[];
+  desired: number;
+  decision: string;
+  delta: number;
+  current: { total: number };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The policy's math
+
+/** A term as its formula and value (a setting taken as it is, `NAME=3`, is not repeated). */
 export function termText(t: PolicyTerm): string {
   return /^[A-Z][A-Z0-9_]*=[^\s=]+$/.test(t.formula) ? t.formula : `${t.formula} = ${t.value}`;
 }
 
-export function policyMath(p: { terms: readonly PolicyTerm[]; combine: string }, desiredBeforeCaps: number): string {
-  const single = p.terms.find((t) => t.name === p.combine.trim());
-  if (single) return termText(single);
+/** Each term's name in `combine` replaced by `render(term)`. */
+function substitute(p: PolicyTermsInput, render: (t: PolicyTerm) => string): string {
   const byName = new Map(p.terms.map((t) => [t.name, t]));
   const names = [...byName.keys()].sort((a, b) => b.length - a.length).map(reEscape);
-  const body = names.length
-    ? p.combine.replace(new RegExp(`\\b(${names.join('|')})\\b`, 'g'), (name) => {
-        const t = byName.get(name);
-        return t ? termText(t) : name;
-      })
-    : p.combine;
-  return `${body} = ${desiredBeforeCaps}`;
+  if (!names.length) return p.combine;
+  return p.combine.replace(new RegExp(`\\b(${names.join('|')})\\b`, 'g'), (name) => {
+    const t = byName.get(name);
+    return t ? render(t) : name;
+  });
+}
+
+/**
+ * The policy's math in full, for the log block, `explain` and `status`:
+ * `max(MIN_ACTIVE_GPUS=0, ceil(51 / TASKS_PER_GPU=1) = 51, busy 0 + MACHINES_TO_KEEP_IDLE=0 = 0) = 51`.
+ */
+export function policyMath(p: PolicyTermsInput, desiredBeforeCaps: number): string {
+  const single = p.terms.find((t) => t.name === p.combine.trim());
+  if (single) return termText(single);
+  return `${substitute(p, termText)} = ${desiredBeforeCaps}`;
+}
+
+/** The policy's math with each term by name and value, for a table cell: `max(warm 4, byQueue 3) = 4`. */
+export function policyMathShort(p: PolicyTermsInput, desiredBeforeCaps: number): string {
+  const single = p.terms.find((t) => t.name === p.combine.trim());
+  if (single) return `${single.name} ${single.value}`;
+  return `${substitute(p, (t) => `${t.name} ${t.value}`)} = ${desiredBeforeCaps}`;
 }
 
 /** `operators: max(...) = 51`: the policy's name and its math. */
-export function policyLine(
-  p: { name: string; terms: readonly PolicyTerm[]; combine: string },
-  desiredBeforeCaps: number,
-): string {
+export function policyLine(p: PolicyMathInput, desiredBeforeCaps: number): string {
   return `${p.name}: ${policyMath(p, desiredBeforeCaps)}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Limits: caps and floors
+
+export const capsOf = <L extends Limit>(limits: readonly L[]): L[] => limits.filter((l) => l.kind === 'cap');
+export const floorsOf = <L extends Limit>(limits: readonly L[]): L[] => limits.filter((l) => l.kind === 'floor');
+
+/**
+ * The one cap applied before `requested` (what the policy wanted within MAX_WORKERS): the caps
+ * after it are the ones a decision line reports as cutting `requested` to the final count.
+ */
+const REQUEST_CAP = 'MAX_WORKERS';
+export const capsAfterRequest = <L extends Limit>(limits: readonly L[]): L[] =>
+  capsOf(limits).filter((l) => l.name !== REQUEST_CAP);
+
+/** A limit's value in its unit's usual form: `2.50` for USD/h, `4` otherwise. */
+export const limitValue = (l: Pick<Limit, 'value' | 'unit'>): string =>
+  l.unit === 'USD/h' ? l.value.toFixed(2) : String(l.value);
+
+/** `MAX_ACTIVE_GPUS=4`, `MAX_HOURLY_COST_USD=2.50`. */
+export const limitSetting = (l: Pick<Limit, 'name' | 'value' | 'unit'>): string => `${l.name}=${limitValue(l)}`;
+
+const worker = (x: number) => `${x} worker${x === 1 ? '' : 's'}`;
+
+/** The log block's line: `cap MAX_WORKERS=6 cut desired 51 -> 6 workers` / `floor ... raised desired 0 -> 2 workers`. */
+export function limitLine(l: Limit): string {
+  const text = `${l.kind} ${limitSetting(l)} ${l.kind === 'floor' ? 'raised' : 'cut'} desired ${l.from} -> ${worker(l.to)}`;
+  return l.detail ? `${text} (${l.detail})` : text;
+}
+
+/** A decision's reason: `capped to 3 workers by MAX_HOURLY_COST_USD=2.50: 3 x 0.69 = 2.07 USD/h`. */
+export function limitReason(l: Limit): string {
+  return `${l.kind === 'floor' ? 'raised' : 'capped'} to ${worker(l.to)} by ${limitSetting(l)}${l.detail ? `: ${l.detail}` : ''}`;
+}
+
+/** Short, for a table cell or a `status` line: `cap MAX_WORKERS=6: 51 -> 6`. */
+export function limitShort(l: Limit): string {
+  return `${l.kind} ${limitSetting(l)}: ${l.from} -> ${l.to}`;
+}
+
+/** `status`'s limits line: each limit short, with its detail. */
+export function limitsText(limits: readonly Limit[]): string {
+  return limits.length
+    ? limits.map((l) => `${limitShort(l)}${l.detail ? ` (${l.detail})` : ''}`).join('; ')
+    : 'none applied';
+}
+
+/** The caps' names, comma-joined (the `capped_by` column); null when none cut. */
+export function cappedBy(limits: readonly Limit[]): string | null {
+  const caps = capsOf(limits);
+  return caps.length ? caps.map((l) => l.name).join(',') : null;
+}
+
+/** `events`' note on the limits: ` (capped by MAX_WORKERS,MAX_ACTIVE_GPUS) (raised by MIN_ACTIVE_GPUS)`. */
+export function limitsNote(limits: readonly Limit[]): string {
+  const caps = cappedBy(limits);
+  const floors = floorsOf(limits).map((l) => l.name);
+  return `${caps ? ` (capped by ${caps})` : ''}${floors.length ? ` (raised by ${floors.join(',')})` : ''}`;
+}
+
+/** `explain`'s sentences on the limits, each kind in its own words. */
+export function limitSentences(d: Pick<DecisionFacts, 'limits' | 'desired'>): string[] {
+  const out: string[] = [];
+  for (const l of floorsOf(d.limits)) {
+    out.push(`The floor ${limitSetting(l)} raised it from ${l.from} to ${l.to}${l.detail ? ` (${l.detail})` : ''}.`);
+  }
+  const caps = capsOf(d.limits);
+  if (caps.length) {
+    out.push(
+      `${caps.map((l) => `${limitSetting(l)} cut it from ${l.from} to ${l.to}${l.detail ? ` (${l.detail})` : ''}`).join(', then ')}, so the final desired count was ${worker(d.desired)}.`,
+    );
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The whole decision
+
+/** The decision's math on one line (the dashboard's column): `max(minActive 0, byTasks 51, busyPlusIdle 0) = 51; cap MAX_WORKERS=6: 51 -> 6`. */
+export function decisionMathShort(d: Pick<DecisionFacts, 'policy' | 'desiredBeforeCaps' | 'limits'>): string {
+  return [policyMathShort(d.policy, d.desiredBeforeCaps), ...d.limits.map(limitShort)].join('; ');
+}
+
+/** The same in full (a tooltip, `explain`): every term's formula, each limit with its detail. */
+export function decisionMath(d: Pick<DecisionFacts, 'policy' | 'desiredBeforeCaps' | 'limits'>): string {
+  return [policyMath(d.policy, d.desiredBeforeCaps), ...d.limits.map(limitLine)].join('; ');
+}
+
+/**
+ * Why a scale-up is smaller than the policy wanted: `desired 51 capped to 6 by MAX_WORKERS=6`;
+ * empty when no cap cut it. Names every cap that cut, the first's from and the last's to.
+ */
+export function capNote(d: Pick<DecisionFacts, 'limits'>): string {
+  const caps = capsOf(d.limits);
+  if (!caps.length) return '';
+  return `desired ${caps[0].from} capped to ${caps[caps.length - 1].to} by ${caps.map(limitSetting).join(', then ')}`;
+}
+
+/** `SCALE UP by 6 (desired 51 capped to 6 by MAX_WORKERS=6)`, `SCALE DOWN by 2`, `MAINTAIN`. */
+export function decisionWords(d: Pick<DecisionFacts, 'decision' | 'delta' | 'limits'>): string {
+  if (d.decision === 'SCALE_UP') {
+    const note = capNote(d);
+    return `SCALE UP by ${d.delta}${note ? ` (${note})` : ''}`;
+  }
+  if (d.decision === 'SCALE_DOWN') return `SCALE DOWN by ${d.delta}`;
+  return 'MAINTAIN';
+}
+
+/**
+ * The action: `🚀 SCALING UP: Creating 6 new workers (desired 51 capped to 6 by MAX_WORKERS=6)`,
+ * the number created being the number spawned; `📉 SCALING DOWN: Terminating 2 idle workers (w1, w2)`.
+ */
+export function actionText(
+  d: Pick<DecisionFacts, 'decision' | 'delta' | 'limits'> & { terminate?: readonly { workerId: string }[] },
+): string | null {
+  if (d.decision === 'SCALE_UP') {
+    const note = capNote(d);
+    return `🚀 SCALING UP: Creating ${d.delta} new worker${d.delta === 1 ? '' : 's'}${note ? ` (${note})` : ''}`;
+  }
+  if (d.decision === 'SCALE_DOWN') {
+    const ids = d.terminate?.length ? ` (${d.terminate.map((t) => t.workerId).join(', ')})` : '';
+    return `📉 SCALING DOWN: Terminating ${d.delta} idle worker${d.delta === 1 ? '' : 's'}${ids}`;
+  }
+  return null;
 }
 
 const reEscape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

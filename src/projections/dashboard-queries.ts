@@ -1,3 +1,5 @@
+import { type AppliedLimit, PolicyRecord, readLimits } from '../../events/scaling';
+import { decisionMath, decisionMathShort } from '../policies/render';
 import type { Sql } from '../store/db';
 
 /** Queries on the projection tables for the dashboard (src/observe/http.ts), one function each. */
@@ -13,8 +15,13 @@ export interface DecisionSummary {
   delta: number;
   cappedBy: string | null;
   reasons: string[];
-  terms: { minActive: number; byTasks: number; busyPlusIdle: number };
-  limits: { name: string; value: number; from: number; to: number; detail?: string }[];
+  /** The policy's name. */
+  policy: string | null;
+  /** The decision's math on one line, rendered here (src/policies/render.ts) for the table: the browser composes none. */
+  math: string;
+  /** The same in full, each term's formula and each limit's detail (the cell's tooltip). */
+  mathFull: string;
+  limits: AppliedLimit[];
 }
 
 const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString());
@@ -32,14 +39,17 @@ export async function recentDecisions(sql: Sql, limit: number): Promise<Decision
     delta: number;
     capped_by: string | null;
     reasons: string[];
-    terms: DecisionSummary['terms'];
-    limits: DecisionSummary['limits'];
+    desired_before_caps: number;
+    policy: unknown;
+    limits: unknown;
   }>(
-    `select cycle, decided_at, queued, active, current_total, desired, decision, delta, capped_by, reasons, terms, limits
+    `select cycle, decided_at, queued, active, current_total, desired, decision, delta, capped_by, reasons,
+            desired_before_caps, policy, limits
        from scaling_decisions order by cycle desc limit $1`,
     [limit],
   );
   return rows.map((r) => ({
+    ...rendered(r),
     cycle: Number(r.cycle),
     at: iso(r.decided_at),
     queued: r.queued,
@@ -50,9 +60,23 @@ export async function recentDecisions(sql: Sql, limit: number): Promise<Decision
     delta: r.delta,
     cappedBy: r.capped_by,
     reasons: r.reasons,
-    terms: r.terms,
-    limits: r.limits,
   }));
+}
+
+/** A row's policy and limits, read as recorded, and its math rendered; a row that does not read says so. */
+function rendered(r: {
+  desired_before_caps: number;
+  policy: unknown;
+  limits: unknown;
+}): Pick<DecisionSummary, 'policy' | 'math' | 'mathFull' | 'limits'> {
+  const policy = PolicyRecord.safeParse(r.policy);
+  const limits = readLimits(r.limits);
+  if (!policy.success || !limits) {
+    const text = `desired ${r.desired_before_caps} (its math is not in the table yet: run gpu-scaler replay)`;
+    return { policy: null, math: text, mathFull: text, limits: limits ?? [] };
+  }
+  const d = { policy: policy.data, desiredBeforeCaps: r.desired_before_caps, limits };
+  return { policy: policy.data.name, math: decisionMathShort(d), mathFull: decisionMath(d), limits };
 }
 
 /** Column-wise series for the charts: times in epoch seconds, one entry per decision. */

@@ -48,7 +48,7 @@ describe('gpu-scaler explain (and demo)', () => {
     );
     expect(lines).toContainEqual(
       expect.stringMatching(
-        /^\[18:25:42\] #\d+ 🚀 SCALING UP: Creating 10 workers \(capped to 4 by MAX_ACTIVE_GPUS\)$/,
+        /^\[18:25:42\] #\d+ 🚀 SCALING UP: Creating 4 new workers \(desired 51 capped to 4 by MAX_WORKERS=10, then MAX_ACTIVE_GPUS=4\)$/,
       ),
     );
     expect(lines).toContainEqual(
@@ -121,7 +121,9 @@ describe('gpu-scaler explain (and demo)', () => {
     for (const title of ['Normal operation', 'Legitimate scale-up', 'Spurious scale-up', 'Database logging failure']) {
       expect(text).toContain(title);
     }
-    expect(text).toContain('🚀 SCALING UP: Creating 10 new workers (capped to 4 by MAX_ACTIVE_GPUS)');
+    expect(text).toContain(
+      '🚀 SCALING UP: Creating 4 new workers (desired 51 capped to 4 by MAX_WORKERS=10, then MAX_ACTIVE_GPUS=4)',
+    );
     expect(text).toMatch(/❌ CRITICAL: Database logging initialization FAILED/);
     expect(text).toMatch(/HEALTH CHECK \(Cycle #\d+\): FAILING/);
     expect(text).toContain('🚨 ANOMALY DETECTED: Task count jumped from 0 to 51');

@@ -145,7 +145,7 @@ describeOnStores(
         '  current   active 0 + spawning 0 = 0 workers (busy 0, idle 0)',
         '  policy    operators: max(MIN_ACTIVE_GPUS=0, ceil(51 / TASKS_PER_GPU=1) = 51, busy 0 + MACHINES_TO_KEEP_IDLE=0 = 0) = 51',
         '  gpus      0 GPUs live, 1 per new worker; burn 0.00 USD/h',
-        '  limits    MAX_WORKERS=10: 51 -> 10; MAX_ACTIVE_GPUS=4: 10 -> 4',
+        '  limits    cap MAX_WORKERS=10: 51 -> 10; cap MAX_ACTIVE_GPUS=4: 10 -> 4',
         '  decision  SCALE_UP by 4: desired 4, current 0 (capped by MAX_WORKERS,MAX_ACTIVE_GPUS)',
         '  reasons   desired 4 > current 0: spawn 4',
         '            MAX_WORKERS=10 changed desired from 51 to 10',

@@ -65,8 +65,8 @@ describe('the default policy', () => {
       delta: 4,
     });
     expect(r.limits).toEqual([
-      { name: 'MAX_WORKERS', value: 10, from: 51, to: 10 },
-      { name: 'MAX_ACTIVE_GPUS', value: 4, from: 10, to: 4 },
+      { name: 'MAX_WORKERS', kind: 'cap', unit: 'workers', value: 10, from: 51, to: 10 },
+      { name: 'MAX_ACTIVE_GPUS', kind: 'cap', unit: 'GPUs', value: 4, from: 10, to: 4 },
     ]);
   });
 
@@ -74,7 +74,7 @@ describe('the default policy', () => {
     expect(decide(input({ queued: 5, settings: { ...settings, TASKS_PER_GPU: 2 } })).desired).toBe(3);
     const floor = decide(input({ queued: 1, settings: { ...settings, MIN_ACTIVE_GPUS: 2 } }));
     expect(floor.desired).toBe(2);
-    expect(floor.limits).toEqual([{ name: 'MIN_ACTIVE_GPUS', value: 2, from: 1, to: 2 }]);
+    expect(floor.limits).toEqual([{ name: 'MIN_ACTIVE_GPUS', kind: 'floor', unit: 'GPUs', value: 2, from: 1, to: 2 }]);
   });
 
   test('busy + MACHINES_TO_KEEP_IDLE keeps spare capacity', () => {
@@ -249,6 +249,8 @@ describe('GPUs and money', () => {
     expect(r).toMatchObject({ desired: 2, delta: 2, decision: 'SCALE_UP', currentGpus: 0, gpusPerWorker: 2 });
     expect(r.limits).toContainEqual({
       name: 'MAX_ACTIVE_GPUS',
+      kind: 'cap',
+      unit: 'GPUs',
       value: 4,
       from: 10,
       to: 2,
@@ -285,7 +287,15 @@ describe('GPUs and money', () => {
     const r = decide(input({ queued: 10, quoteUsdPerHour: 0.69, settings: { ...settings, MAX_HOURLY_COST_USD: 2.5 } }));
     expect(r).toMatchObject({ desired: 3, delta: 3 });
     expect(r.limits).toEqual([
-      { name: 'MAX_HOURLY_COST_USD', value: 2.5, from: 10, to: 3, detail: '3 x 0.69 = 2.07 USD/h' },
+      {
+        name: 'MAX_HOURLY_COST_USD',
+        kind: 'cap',
+        unit: 'USD/h',
+        value: 2.5,
+        from: 10,
+        to: 3,
+        detail: '3 x 0.69 = 2.07 USD/h',
+      },
     ]);
     expect(r.reasons).toContain('capped to 3 workers by MAX_HOURLY_COST_USD=2.50: 3 x 0.69 = 2.07 USD/h');
   });

@@ -124,19 +124,25 @@ forEachBackend(
         decision: 'SCALE_UP',
         delta: 4,
         limits: [
-          { name: 'MAX_WORKERS', value: 10, from: 51, to: 10 },
-          { name: 'MAX_ACTIVE_GPUS', value: 4, from: 10, to: 4 },
+          { name: 'MAX_WORKERS', kind: 'cap', unit: 'workers', value: 10, from: 51, to: 10 },
+          { name: 'MAX_ACTIVE_GPUS', kind: 'cap', unit: 'GPUs', value: 4, from: 10, to: 4 },
         ],
       });
       expect(out.anomalies.map((a) => a.kind).sort()).toEqual(['rapid_scale_up', 'task_count_from_nowhere']);
       const spawned = (await h.events('WorkerSpawned')).map((e) => e.data);
       expect(spawned.map((s) => `${s.ordinal}/${s.of}`)).toEqual(['1/4', '2/4', '3/4', '4/4']);
       expect(h.provider.created).toHaveLength(4);
-      expect(h.stdout.text).toContain('🚀 SCALING UP: Creating 10 new workers (capped to 4 by MAX_ACTIVE_GPUS)');
-      expect(h.stdout.text).toContain('Decision: SCALE UP by 10 (capped to 4 by MAX_ACTIVE_GPUS)');
+      expect(h.stdout.text).toContain(
+        '🚀 SCALING UP: Creating 4 new workers (desired 51 capped to 4 by MAX_WORKERS=10, then MAX_ACTIVE_GPUS=4)',
+      );
+      expect(h.stdout.text).toContain(
+        'Decision: SCALE UP by 4 (desired 51 capped to 4 by MAX_WORKERS=10, then MAX_ACTIVE_GPUS=4)',
+      );
       expect(h.stdout.text).toContain('🚨 ANOMALY DETECTED: Task count jumped from 0 to 51');
       expect(h.stdout.text).toContain('✅ Worker 4/4 spawned successfully');
-      expect(h.stderr.text).toContain('🚀 SCALING UP: Creating 10 new workers (capped to 4 by MAX_ACTIVE_GPUS)');
+      expect(h.stderr.text).toContain(
+        '🚀 SCALING UP: Creating 4 new workers (desired 51 capped to 4 by MAX_WORKERS=10, then MAX_ACTIVE_GPUS=4)',
+      );
       expect(h.stderr.text).toContain('SCALING DECISION cycle=2 current=0+0 desired=4 decision=SCALE_UP delta=4');
       const row = await h.store.db.query<Any>(
         'select requested, desired, capped_by, decision, delta from scaling_decisions where cycle = 2',
@@ -156,7 +162,9 @@ forEachBackend(
             .replace(/^/, '   Possible causes: '),
       );
       await h.logging.close();
-      expect(fs.readFileSync(h.logFile, 'utf8')).toContain('(capped to 4 by MAX_ACTIVE_GPUS)');
+      expect(fs.readFileSync(h.logFile, 'utf8')).toContain(
+        '(desired 51 capped to 4 by MAX_WORKERS=10, then MAX_ACTIVE_GPUS=4)',
+      );
       await expectTablesEqualFold(h);
     });
 

@@ -67,7 +67,7 @@ describe('explain in GPUs and money', () => {
     const x = explain([d, s], { focusCycle: 52 });
     expect(x.timeline.map((l) => l.text)).toEqual([
       'SCALING DECISION: Current=0, Desired=10, Final=4 (MAX_ACTIVE_GPUS=4)',
-      '🚀 SCALING UP: Creating 10 workers (capped to 4 by MAX_ACTIVE_GPUS)',
+      '🚀 SCALING UP: Creating 4 new workers (desired 51 capped to 4 by MAX_WORKERS=10, then MAX_ACTIVE_GPUS=4)',
       '✅ Worker 1/4 spawned (worker c52-1-abc, pod sim-1)',
     ]);
     expect(x.conclusion).toContain(
@@ -100,13 +100,13 @@ describe('explain in GPUs and money', () => {
     const s = stored('WorkerSpawned', { ...v1Spawned, gpuCount: 2, hourlyCostUsd: 0.69 }, 60, d.eventId);
     const x = explain([d, s], { focusCycle: 60 });
     expect(x.timeline.map((l) => l.text)).toEqual([
-      'SCALING DECISION: Current=0, Desired=10, Final=3 (MAX_ACTIVE_GPUS=8, MAX_HOURLY_COST_USD=2.5) [0 GPUs (2 GPUs per new worker), burning 0.00 USD/h]',
-      '🚀 SCALING UP: Creating 10 workers (capped to 3 by MAX_HOURLY_COST_USD)',
+      'SCALING DECISION: Current=0, Desired=10, Final=3 (MAX_ACTIVE_GPUS=8, MAX_HOURLY_COST_USD=2.50) [0 GPUs (2 GPUs per new worker), burning 0.00 USD/h]',
+      '🚀 SCALING UP: Creating 3 new workers (desired 26 capped to 3 by MAX_WORKERS=10, then MAX_ACTIVE_GPUS=8, then MAX_HOURLY_COST_USD=2.50)',
       '✅ Worker 1/4 spawned (worker c52-1-abc, pod sim-1, 2 GPUs, 0.69 USD/h)',
     ]);
     expect(x.conclusion).toContain('ceil(51 / (TASKS_PER_GPU=1 x 2 GPUs)) = 26');
     expect(x.conclusion).toContain(
-      'MAX_ACTIVE_GPUS=8 cut it from 10 to 4 (0 GPUs live + 4 x 2 = 8 GPUs), then MAX_HOURLY_COST_USD=2.5 cut it from 4 to 3 (3 x 0.69 = 2.07 USD/h), so the final desired count was 3 workers.',
+      'MAX_ACTIVE_GPUS=8 cut it from 10 to 4 (0 GPUs live + 4 x 2 = 8 GPUs), then MAX_HOURLY_COST_USD=2.50 cut it from 4 to 3 (3 x 0.69 = 2.07 USD/h), so the final desired count was 3 workers.',
     );
     expect(x.conclusion).toContain('The fleet held 0 GPUs (2 GPUs per new worker), burning 0.00 USD/h.');
   });

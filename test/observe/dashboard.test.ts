@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { HttpEndpoint } from '../../src/observe/http';
+import { DEFAULT_POLICY } from '../../src/policies/index';
 import { BACKENDS, harness } from '../helpers/harness';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -14,7 +15,8 @@ describe('the dashboard in a headless browser', () => {
         `${CHROMIUM} is missing: the dashboard test needs Debian's chromium (apt-get install -y chromium; .ci/run installs it)`,
       );
     const backend = BACKENDS.pglite();
-    const h = await harness(backend, { env: { MAX_WORKERS: '6' } });
+    // the configuration users get: the default policy (the harness otherwise runs the operators')
+    const h = await harness(backend, { env: { POLICY: DEFAULT_POLICY, MAX_WORKERS: '6' } });
     const endpoint = new HttpEndpoint({
       store: h.store,
       host: '127.0.0.1',
@@ -56,6 +58,14 @@ describe('the dashboard in a headless browser', () => {
         );
         expect(inked).toBeGreaterThan(100);
       }
+      // the math column: the default policy's terms by name and value, rendered by the server
+      const cells = await page.locator('#decisions tbody td:last-child').allTextContents();
+      expect(cells).toHaveLength(10);
+      for (const cell of cells) {
+        expect(cell).toMatch(/^max\(warm \d+, byQueue \d+\) = \d+/);
+        expect(cell).not.toMatch(/undefined|NaN|\[object/);
+      }
+      expect(cells.join('\n')).toContain('cap MAX_WORKERS=6: ');
       // click the scale-up and see its explain timeline
       const row = page.locator('#decisions tbody tr', { hasText: 'SCALE_UP' }).last();
       const cycle = await row.getAttribute('data-cycle');

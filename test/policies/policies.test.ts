@@ -44,7 +44,14 @@ describe('operators (today’s rule, unchanged)', () => {
     const d = decide('operators', view({ queued: 1, gpusPerWorker: 2 }), { MIN_ACTIVE_GPUS: '3' });
     expect(d.desired).toBe(2);
     expect(d.floors).toEqual([
-      { name: 'MIN_ACTIVE_GPUS', value: 3, from: 1, to: 2, detail: 'ceil(3 GPUs / 2 GPUs per worker) = 2 workers' },
+      {
+        name: 'MIN_ACTIVE_GPUS',
+        value: 3,
+        unit: 'GPUs',
+        from: 1,
+        to: 2,
+        detail: 'ceil(3 GPUs / 2 GPUs per worker) = 2 workers',
+      },
     ]);
   });
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ControlSettings } from '../../../events/scaling';
+import { limitSetting } from '../../policies/render';
 import type { AppendResult } from '../../store/event-store';
 import type { Anomaly } from '../anomalies';
 import type { ControlStream } from '../control-stream';
@@ -8,10 +9,12 @@ import {
   actionLine,
   anomalyCauses,
   anomalyLine,
+  bannerKey,
   decisionBlock,
   decisionLine,
   taskCountBlock,
   taskCountLine,
+  unchangedDecisionLine,
 } from '../messages';
 import type { PolicyResult } from '../policy';
 import type { Observation } from './observe';
@@ -24,6 +27,12 @@ export interface RecordContext {
   settings: ControlSettings;
   /** Correlation and decision ids (default random UUIDs; a simulation passes seeded ones). */
   newId?: () => string;
+  /**
+   * The banner last printed in full (what it said, see bannerKey, and its cycle): a cycle that
+   * would print the same, deciding MAINTAIN with no anomaly, is said in its one-liners only.
+   * Kept here across cycles by recordCycle.
+   */
+  lastBanner?: { key: string; cycle: number };
 }
 
 /** Record: a task count that did not validate (no decision: the fleet is held as it is). */
@@ -51,8 +60,10 @@ export async function recordRejected(
 
 /**
  * Record: the cycle as one atomic batch on the controller stream (the observation, the decision,
- * its anomalies), then its log lines: the one-liners at crit, the framed blocks, the action, the
- * anomalies. Null when another controller wrote this cycle (nothing logged).
+ * its anomalies), then its log lines: the one-liners at crit (each mirrored on stderr), the framed
+ * blocks, the action, the anomalies. A cycle that changed nothing (MAINTAIN, no anomaly, the same
+ * banner as the last one printed) is said in the two one-liners only. Null when another controller
+ * wrote this cycle (nothing logged).
  */
 export async function recordCycle(
   ctx: RecordContext,
@@ -93,9 +104,7 @@ export async function recordCycle(
   );
   if (!res) return null;
 
-  const limits = decision.limits.length
-    ? ` limits=${decision.limits.map((l) => `${l.name}=${l.value}`).join(',')}`
-    : '';
+  const limits = decision.limits.length ? ` limits=${decision.limits.map(limitSetting).join(',')}` : '';
   fact(
     log,
     'crit',
@@ -103,15 +112,21 @@ export async function recordCycle(
     { cycle, queued, active, total },
     `TASK COUNT cycle=${cycle} queued=${queued} active=${active} total=${total}`,
   );
+  const key = bannerKey(observedData, decidedData);
+  const last = ctx.lastBanner;
+  const unchanged = decision.decision === 'MAINTAIN' && anomalies.length === 0 && last?.key === key;
   fact(
     log,
     'crit',
-    decisionLine(decidedData),
+    unchanged && last ? unchangedDecisionLine(decidedData, last.cycle) : decisionLine(decidedData),
     { cycle, desired: decision.desired, decision: decision.decision },
     `SCALING DECISION cycle=${cycle} current=${decision.current.active}+${decision.current.spawning} desired=${decision.desired} decision=${decision.decision} delta=${decision.delta}${limits}`,
   );
-  log.log('crit', taskCountBlock(observedData), { cycle });
-  log.log('crit', decisionBlock(decidedData), { cycle });
+  if (!unchanged) {
+    log.log('crit', taskCountBlock(observedData), { cycle });
+    log.log('crit', decisionBlock(decidedData), { cycle });
+    ctx.lastBanner = { key, cycle };
+  }
   const action = actionLine(decidedData);
   if (action) fact(log, 'crit', action, { cycle });
   for (const a of anomalies) {

@@ -85,7 +85,7 @@
     $('decisions').querySelector('tbody').innerHTML = s.decisions
       .map(
         (d) =>
-          `<tr data-cycle="${d.cycle}" class="${d.cycle === selectedCycle ? 'selected' : ''}"><td>#${d.cycle}</td><td>${time(d.at)}</td><td>${d.queued}+${d.active}</td><td>${d.current}</td><td>${d.desired}</td><td class="${esc(d.decision)}">${esc(d.decision)}${d.delta ? ` ${d.delta}` : ''}</td><td>max(${d.terms.minActive}, ${d.terms.byTasks}, ${d.terms.busyPlusIdle})${d.limits.map((l) => `, ${esc(l.name)}: ${l.from}&rarr;${l.to}`).join('')}</td></tr>`,
+          `<tr data-cycle="${d.cycle}" class="${d.cycle === selectedCycle ? 'selected' : ''}"><td>#${d.cycle}</td><td>${time(d.at)}</td><td>${d.queued}+${d.active}</td><td>${d.current}</td><td>${d.desired}</td><td class="${esc(d.decision)}">${esc(d.decision)}${d.delta ? ` ${d.delta}` : ''}</td><td class="math" title="${esc(d.mathFull)}">${esc(d.math)}</td></tr>`,
       )
       .join('');
     $('fleet').querySelector('tbody').innerHTML = s.fleet.workers
