@@ -82,6 +82,8 @@
     $('chart-tasks').dataset.points = String(x.length);
     $('chart-workers').dataset.points = String(x.length);
 
+    // the math is rendered by the server (src/policies/render.ts), the same words as the log and explain
+    $('math-head').textContent = last?.policy ? `math (policy ${last.policy})` : 'math';
     $('decisions').querySelector('tbody').innerHTML = s.decisions
       .map(
         (d) =>
