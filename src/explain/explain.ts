@@ -1,6 +1,6 @@
 import type { DataOf } from '../../events/index';
 import { gpuText } from '../control/messages';
-import { actionText, capsAfterRequest, limitSentences, limitSetting, policyMath } from '../policies/render';
+import { actionText, capsAfterRequest, floorsOf, limitSentences, limitSetting, policyMath } from '../policies/render';
 import type { StoredEvent } from '../store/event-store';
 
 type Decision = DataOf<'ScalingDecided'>;
@@ -46,9 +46,11 @@ export function describeEvent(e: StoredEvent): string | null {
       const caps = capsAfterRequest(e.data.limits);
       const head = `SCALING DECISION: Current=${e.data.current.total}, Desired=${caps.length ? e.data.requested : e.data.desired}`;
       const gpus = e.data.currentGpus == null || (e.data.gpusPerWorker ?? 1) === 1 ? '' : ` [${gpuText(e.data)}]`;
+      const floors = floorsOf(e.data.limits);
+      const raised = floors.length ? ` (raised by ${floors.map(limitSetting).join(', ')})` : '';
       return caps.length
-        ? `${head}, Final=${e.data.desired} (${caps.map(limitSetting).join(', ')})${gpus}`
-        : `${head}${gpus}`;
+        ? `${head}${raised}, Final=${e.data.desired} (${caps.map(limitSetting).join(', ')})${gpus}`
+        : `${head}${raised}${gpus}`;
     }
     case 'AnomalyDetected':
       return `🚨 ANOMALY DETECTED: ${e.data.message}`;

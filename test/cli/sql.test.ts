@@ -65,8 +65,8 @@ describe('gpu-scaler sql (main, embedded store)', () => {
     ]);
     expect(row[6]).not.toContain(' ');
     expect(JSON.parse(row[6])).toEqual([
-      { name: 'MAX_WORKERS', value: 10, from: 51, to: 10 },
-      { name: 'MAX_ACTIVE_GPUS', value: 4, from: 10, to: 4 },
+      { name: 'MAX_WORKERS', kind: 'cap', unit: 'workers', value: 10, from: 51, to: 10 },
+      { name: 'MAX_ACTIVE_GPUS', kind: 'cap', unit: 'GPUs', value: 4, from: 10, to: 4 },
     ]);
     expect(lines[3]).toBe('(1 row)');
   });

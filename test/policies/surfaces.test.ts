@@ -101,7 +101,14 @@ describe('every surface renders every decision under every policy', () => {
           expect(x.conclusion).toContain(`The ${policy} policy computed desired = `);
         }
         const x = explain(events, {});
-        if (floor) expect(x.cycles.some((c) => c.decision && /The floor \w+=1 raised it/.test(conclude(c)))).toBe(true);
+        if (floor) {
+          expect(
+            x.cycles.some((c) => c.decision && new RegExp(`The floor ${floor}=1 raised it`).test(conclude(c))),
+          ).toBe(true);
+          expect(x.timeline.map((l) => l.text)).toContainEqual(
+            expect.stringMatching(new RegExp(`^SCALING DECISION: Current=\\d+, Desired=1 \\(raised by ${floor}=1\\)$`)),
+          );
+        }
 
         // events: one line per event
         expect(holes(events.map((e) => summarize(e)))).toEqual([]);
