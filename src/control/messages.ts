@@ -54,11 +54,18 @@ export const decisionLine = (d: DecisionData) =>
 export const actionLine = (d: DecisionData): string | null => actionText(d);
 
 /**
- * What the cycle's banner (the framed blocks) says but its cycle number and the source's response
- * time: equal on consecutive cycles, nothing changed and the one-liners say it.
+ * The figures of a cycle's banner (the framed blocks), without its cycle number, the source's
+ * response time or the wording of the policy's formulas (a lookback's count of observations grows
+ * while nothing happens): equal on consecutive cycles, nothing changed and the one-liners say it.
  */
 export function bannerKey(t: TaskCountData, d: DecisionData): string {
-  return `${taskCountBlock({ ...t, cycle: 0, responseMs: 0 })}\n${decisionBlock({ ...d, cycle: 0 })}`;
+  const holders = t.workers ? t.workers.filter((w) => w.activeTasks > 0).length : null;
+  return JSON.stringify([
+    [t.queued, t.active, t.source, holders, t.workers?.length ?? null],
+    [d.current, d.busy, d.idle, d.currentGpus ?? null, d.burnUsdPerHour ?? null, d.gpusPerWorker ?? 1],
+    [d.policy.name, d.policy.terms.map((x) => [x.name, x.value]), d.desiredBeforeCaps, d.limits, d.desired],
+    [d.decision, d.delta, d.terminate, d.timedOut, d.reasons],
+  ]);
 }
 
 /** The decision line of a cycle that changed nothing: `... Desired=2 (MAINTAIN, unchanged since cycle #12)`. */
