@@ -49,6 +49,7 @@ export async function recordRejected(
     cycle,
   );
   log.log('error', `❌ TASK COUNT REJECTED (Cycle #${cycle}): ${r.reason}; raw answer: ${r.raw}`, { cycle });
+  ctx.lastBanner = undefined; // the next accepted cycle prints its banner in full
   fact(
     log,
     'crit',
