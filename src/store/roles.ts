@@ -98,3 +98,20 @@ export async function readAsReader(db: Db, statement: string, timeoutMs: number)
   }
   throw new Error('readAsReader: the transaction ended without its rows');
 }
+
+/**
+ * Lets READER_ROLE read every table of a schema the caller just made (an as-of schema of
+ * `gpu-scaler replay --until`), so the query replay prints runs through `gpu-scaler sql`. A store
+ * without the role (a schema migrated before 0008) is left as it is.
+ */
+export async function grantReaderOnSchema(db: Db, schema: string): Promise<void> {
+  const [role] = await db.query<{ n: number }>('select count(*)::int as n from pg_roles where rolname = $1', [
+    READER_ROLE,
+  ]);
+  if (!role || role.n === 0) return;
+  const q = `"${schema.replace(/"/g, '""')}"`;
+  await db.transaction(async (tx) => {
+    await tx.exec(`grant usage on schema ${q} to ${READER_ROLE}`);
+    await tx.exec(`grant select on all tables in schema ${q} to ${READER_ROLE}`);
+  });
+}
