@@ -11,8 +11,8 @@ import {
 } from '../projections/rebuild';
 import { REACTOR_CHECKPOINT } from '../reactor/reactor';
 import { advanceCheckpoint, loadCheckpoint } from '../store/checkpoints';
-import { grantReaderOnSchema } from '../store/roles';
 import { type Checkpoint, type EventStore, START } from '../store/event-store';
+import { grantReaderOnSchema } from '../store/roles';
 import { CliError, type CliIo, EXIT, withStore, writeJson } from './context';
 import { jsonOption, nowOption, parseUntil, readClock, untilOption, utcOption, wholeNumber } from './flags';
 
