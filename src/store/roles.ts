@@ -115,3 +115,22 @@ export async function grantReaderOnSchema(db: Db, schema: string): Promise<void>
     await tx.exec(`grant select on all tables in schema ${q} to ${READER_ROLE}`);
   });
 }
+
+/**
+ * Whether the connected user can `gpu-scaler sql` by switching to READER_ROLE: null when it can (a
+ * member, a superuser, or a store without the role), else what to do about it.
+ */
+export async function readerSwitchProblem(db: Db): Promise<string | null> {
+  const [r] = await db.query<{ user: string; exists: boolean; may: boolean }>(
+    `select current_user::text as user,
+            exists (select 1 from pg_roles where rolname = $1) as exists,
+            (select rolsuper from pg_roles where rolname = current_user)
+              or (exists (select 1 from pg_roles where rolname = $1) and pg_has_role(current_user, $1, 'MEMBER')) as may`,
+    [READER_ROLE],
+  );
+  if (!r?.exists || r.may) return null;
+  return (
+    `${r.user} is not a member of ${READER_ROLE}, so gpu-scaler sql over this login cannot switch to it: ` +
+    `set READ_DATABASE_URL to a login in ${READER_ROLE}, or as a superuser: GRANT ${READER_ROLE} TO ${r.user}`
+  );
+}
