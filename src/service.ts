@@ -11,9 +11,10 @@ import { HttpEndpoint, HttpEndpointError, type ReadyCheck } from './observe/http
 import { Metrics } from './observe/metrics';
 import type { Provider } from './providers/provider';
 import { REACTOR_CHECKPOINT } from './reactor/reactor';
-import { openStore } from './store/index';
+import type { EventStore } from './store/event-store';
+import { openStore, storeOn } from './store/index';
 import { migrationStatus } from './store/migrator';
-import { describeTarget, parseDatabaseUrl } from './store/open';
+import { describeTarget, openDb, parseDatabaseUrl } from './store/open';
 import { buildSystem } from './system';
 
 export interface ServiceOptions {
@@ -144,8 +145,23 @@ export async function runService(opts: ServiceOptions): Promise<number> {
   );
   /** Where this instance stands, for /readyz. */
   let role: ReadyCheck = { ok: false, detail: 'starting: the leader lock was not tried yet' };
+  // The dashboard and /metrics read over connections of their own, so readers never hold the loop's.
+  let readStore: EventStore = store;
+  if (target.kind === 'postgres') {
+    try {
+      readStore = await storeOn(
+        await openDb(target, { applicationName: 'gpu-scaler-http', max: 2 }),
+        appRegistry,
+        false,
+        false,
+      );
+    } catch (err) {
+      log.log('warning', `HTTP reads share the controller's connections: ${(err as Error).message}`);
+    }
+  }
   const endpoint = new HttpEndpoint({
     store,
+    readStore,
     host: config.HTTP_HOST,
     port: config.HTTP_PORT,
     token: config.HTTP_TOKEN ?? null,
@@ -249,9 +265,12 @@ export async function runService(opts: ServiceOptions): Promise<number> {
     await system.projections.stop();
   };
   const startCycle = system.controller.cycle;
+  let due: number | null = null;
   try {
     while (!abort.signal.aborted) {
       const started = performance.now();
+      if (due !== null) metrics.cycleStarted((started - due) / 1000);
+      due = started + config.POLL_INTERVAL_SEC * 1000;
       const status = await lock.tryAcquire();
       role =
         status.kind === 'leading'
@@ -315,6 +334,7 @@ export async function runService(opts: ServiceOptions): Promise<number> {
     process.off('SIGTERM', onTerm);
     await stepDown();
     await endpoint.stop();
+    if (readStore !== store) await readStore.close().catch(() => {});
     store.signals.off('appendTimed', onAppendTimed);
     await pruner.stop();
     await system.source.close?.().catch(() => {});

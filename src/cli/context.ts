@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import { parseEnv } from 'node:util';
 import { appRegistry } from '../../events/index';
 import { secretsOf } from '../config';
 import { type ErrorCode, EXIT, type ExitCode, exitCodeFor, GpuScalerError } from '../errors';
@@ -95,4 +97,55 @@ export async function withStore<T>(
 
 export function writeJson(io: CliIo, value: unknown): void {
   io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * `--env-file FILE` (anywhere before a `--`), else GPU_SCALER_ENV_FILE: the settings file to read.
+ * Returns argv without the flag, and the file named (null: none).
+ */
+export function takeEnvFileFlag(argv: string[], env: CliIo['env']): { argv: string[]; file: string | null } {
+  const rest: string[] = [];
+  let file: string | null = null;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') {
+      rest.push(...argv.slice(i));
+      break;
+    }
+    if (a === '--env-file') {
+      const next = argv[i + 1];
+      if (next === undefined || next.startsWith('-')) {
+        throw new CliError('--env-file needs a file: --env-file ./gpu-scaler.env (KEY=value lines)', EXIT.usage);
+      }
+      file = next;
+      i++;
+    } else if (a.startsWith('--env-file=')) file = a.slice('--env-file='.length);
+    else rest.push(a);
+  }
+  const fromEnv = env.GPU_SCALER_ENV_FILE?.trim();
+  return { argv: rest, file: file ?? (fromEnv ? fromEnv : null) };
+}
+
+/**
+ * The environment with the settings of an env file added: KEY=value lines (quotes, `export` and
+ * `#` comments as a shell or dotenv reads them, parsed by Node's util.parseEnv). A variable already
+ * set in the environment keeps its value. An unreadable file is a usage error naming it.
+ */
+export function withEnvFile(env: CliIo['env'], file: string): CliIo['env'] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new CliError(
+      `--env-file ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); ` +
+        'name a file of KEY=value lines (GPU_SCALER_ENV_FILE names one too)',
+      EXIT.usage,
+    );
+  }
+  const fromFile = parseEnv(text) as Record<string, string>;
+  // the process's own environment gets them too (as node --env-file does): libraries read it
+  // (the Kubernetes client's KUBECONFIG, local workers' inherited environment)
+  const merged: CliIo['env'] = env === process.env ? env : { ...env };
+  for (const [k, v] of Object.entries(fromFile)) if (merged[k] === undefined) merged[k] = v;
+  return merged;
 }

@@ -6,9 +6,11 @@ import type { Command } from 'commander';
 import { appRegistry } from '../../events/index';
 import { FakeClock } from '../clock';
 import { runOperatorTimeline, type ScenarioResult } from '../demo/timeline';
+import { explain } from '../explain/explain';
 import { controlLog } from '../logging/control-log';
 import { createLogging } from '../logging/index';
 import { HttpEndpoint, HttpEndpointError } from '../observe/http';
+import { eventsOfCycle, taskTotalBefore } from '../store/event-queries';
 import type { EventStore } from '../store/event-store';
 import { openStore } from '../store/index';
 import { CliError, type CliIo, EXIT } from './context';
@@ -47,6 +49,9 @@ function demoDay(now: Date): string {
 
 export interface DemoOptions {
   dataDir?: string;
+  /** Print the service's full log (every cycle's lines) along the story. */
+  log?: boolean;
+  /** The story only (the default since --log exists; kept so old scripts still run). */
   quiet?: boolean;
   now?: Date;
   /** Keep the dashboard up after the tour, until Ctrl-C (or until `stop` aborts, in tests). */
@@ -74,13 +79,17 @@ export async function runDemo(io: CliIo, o: DemoOptions): Promise<number> {
     results = await runOperatorTimeline({
       store,
       clock,
-      onScenario: (s) => out.write(`\n${RULE}\nScenario ${s.index}: ${s.title}\n  ${s.description}\n${RULE}\n`),
+      onScenario: (s) =>
+        out.write(`\n${RULE}\nScenario ${s.index}: ${s.title}\n  ${s.question}\n  Set-up: ${s.description}\n${RULE}\n`),
+      onScenarioEnd: async (r) => {
+        for (const line of await scenarioStory(store, r)) out.write(`${line}\n`);
+      },
       makeLogging: async (s) => {
         const logging = await createLogging(
           {
             format: 'pretty',
-            stdout: o.quiet ? devNull() : out,
-            stderr: o.quiet ? devNull() : io.stderr,
+            stdout: o.log ? out : devNull(),
+            stderr: o.log ? io.stderr : devNull(),
             logFile: path.join(logDir, 'orchestrator.log'),
             dbErrorsFile: path.join(logDir, 'db_logging_errors.log'),
             now: () => clock.now(),
@@ -121,6 +130,74 @@ export async function runDemo(io: CliIo, o: DemoOptions): Promise<number> {
     if (!dataDir) fs.rmSync(logDir, { recursive: true, force: true });
   }
   return EXIT.ok;
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/**
+ * What a scenario did, read from the record (the projections and explain), so it is true by
+ * construction: its decisions (runs of equal ones folded into one line), anomalies, workers, health
+ * checks, and explain's conclusion for its key cycle.
+ */
+export async function scenarioStory(store: EventStore, r: ScenarioResult): Promise<string[]> {
+  const range = [r.firstCycle, r.lastCycle];
+  const decisions = await store.db.query<{
+    cycle: number;
+    total: number;
+    current_total: number;
+    desired_before_caps: number;
+    desired: number;
+    decision: string;
+    delta: number;
+    capped_by: string | null;
+  }>(
+    `select cycle, total, current_total, desired_before_caps, desired, decision, delta, capped_by
+       from scaling_decisions where cycle between $1 and $2 order by cycle`,
+    range,
+  );
+  const lines = ['What happened:'];
+  const say = (d: (typeof decisions)[number]) =>
+    `${plural(d.total, 'task')}, ${plural(d.current_total, 'worker')}: ${d.decision}` +
+    `${d.decision === 'MAINTAIN' ? '' : ` by ${d.delta}`}` +
+    `${d.capped_by ? ` (wanted ${d.desired_before_caps}, capped to ${d.desired} by ${d.capped_by})` : ''}`;
+  for (let i = 0; i < decisions.length; ) {
+    let j = i;
+    while (j + 1 < decisions.length && say(decisions[j + 1]) === say(decisions[i])) j++;
+    const cycles = i === j ? `#${decisions[i].cycle}` : `#${decisions[i].cycle}-#${decisions[j].cycle}`;
+    lines.push(`  cycle ${cycles}: ${say(decisions[i])}`);
+    i = j + 1;
+  }
+  const [w] = await store.db.query<{ requested: number; active: number; failed: number }>(
+    `select count(*)::int as requested, count(active_at)::int as active,
+            count(*) filter (where status = 'failed')::int as failed
+       from workers where cycle between $1 and $2`,
+    range,
+  );
+  lines.push(`  workers: ${w.requested} requested, ${w.active} became active${w.failed ? `, ${w.failed} failed` : ''}`);
+  const anomalies = await store.db.query<{ cycle: number; kind: string }>(
+    'select cycle, kind from anomalies where cycle between $1 and $2 order by cycle, kind',
+    range,
+  );
+  lines.push(`  anomalies: ${anomalies.length ? anomalies.map((a) => `${a.kind} (#${a.cycle})`).join(', ') : 'none'}`);
+  const health = await store.db.query<{ cycle: number; ok: boolean }>(
+    'select cycle, db_logging_healthy as ok from health_summaries where cycle between $1 and $2 order by cycle',
+    range,
+  );
+  if (health.length) {
+    lines.push(
+      `  health checks: ${health.map((h) => `#${h.cycle} database logging ${h.ok ? 'healthy' : 'FAILING'}`).join(', ')}`,
+    );
+  }
+  const found = await eventsOfCycle(store, r.keyCycle, 120_000);
+  if (found.events) {
+    const conclusion = explain(found.events, {
+      focusCycle: r.keyCycle,
+      focusAt: null,
+      previousTotal: await taskTotalBefore(store, r.keyCycle),
+    }).conclusion;
+    lines.push(`gpu-scaler explain --cycle ${r.keyCycle}:`, `  ${conclusion}`);
+  }
+  return lines;
 }
 
 /** Serves the dashboard over the demo's store until Ctrl-C (SIGINT, SIGTERM) or `o.stop`. */
@@ -188,9 +265,12 @@ export function registerDemo(program: Command, io: CliIo): void {
 export function defineDemoCommand(program: Command, io: CliIo, deps: DemoDeps = {}): Command {
   return program
     .command('demo')
-    .description("a newcomer's tour in under a minute: the operators' four scenarios, then explain and SQL")
+    .description(
+      "a newcomer's tour in under a minute: the operators' four scenarios (question, what happened, explain), then SQL",
+    )
     .option('--data-dir <dir>', 'keep the store in this directory (an embedded PGlite) to explore it afterwards')
-    .option('--quiet', 'do not print the controller logs, only the tour')
+    .option('--log', "also print the service's full log (every cycle's lines), as `gpu-scaler start` does")
+    .option('--quiet', 'the story only, without the log (the default; kept for old scripts)')
     .option('--serve', 'then keep the dashboard of the run up (http://127.0.0.1:9464/) until Ctrl-C')
     .option('--port <n>', 'the dashboard port with --serve (0: any free port)', '9464')
     .option('--host <address>', 'the address the dashboard listens on with --serve', '127.0.0.1')

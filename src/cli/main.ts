@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
 import { packageRoot } from '../util/package-root';
-import { type CliIo, EXIT, processIo, reportError } from './context';
+import { type CliIo, EXIT, processIo, reportError, takeEnvFileFlag, withEnvFile } from './context';
 import { registerDemo } from './demo';
 import { registerEvents } from './events';
 import { registerExplain } from './explain';
@@ -25,8 +25,11 @@ export function buildProgram(io: CliIo): Command {
       'Event-sourced scaling controller for fleets of GPU workers.\n' +
         'Every command reads DATABASE_URL: unset = embedded store in ./.gpu-scaler/db, postgres://… = a server,\n' +
         'pglite:///dir = an embedded store elsewhere, memory:// = a throwaway one.\n' +
-        'On a server, migrate reads MIGRATE_DATABASE_URL (the owner) and sql READ_DATABASE_URL (a reader login) first.',
+        'On a server, migrate reads MIGRATE_DATABASE_URL (the owner) and sql READ_DATABASE_URL (a reader login) first.\n' +
+        'Settings may also come from a file of KEY=value lines: --env-file FILE (before or after the command) or\n' +
+        'GPU_SCALER_ENV_FILE=FILE; a variable set in the environment wins over the file.',
     )
+    .option('--env-file <file>', 'read settings (KEY=value lines) from this file; the environment wins over it')
     .version(version(), '-V, --version', "print gpu-scaler's version")
     .showHelpAfterError('(add --help for usage)')
     .configureOutput({
@@ -49,11 +52,14 @@ export function buildProgram(io: CliIo): Command {
 }
 
 /** Runs the CLI; resolves to the process exit code. */
-export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
-  const program = buildProgram(io);
+export async function main(argv: string[], given: CliIo = processIo()): Promise<number> {
+  let io = given;
   process.exitCode = undefined;
   try {
-    await program.parseAsync(argv);
+    const taken = takeEnvFileFlag(argv, io.env);
+    if (taken.file !== null) io = { ...io, env: withEnvFile(io.env, taken.file) };
+    const program = buildProgram(io);
+    await program.parseAsync(taken.argv);
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
   } catch (err) {
     // the exit code follows from the error's code (src/errors.ts exitCodeFor); help and --version exit 0

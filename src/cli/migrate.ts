@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { appliedMigrations, loadMigrations } from '../store/migrator';
 import { describeTarget } from '../store/open';
+import { readerSwitchProblem } from '../store/roles';
 import { type CliIo, withStore } from './context';
 
 /** Test seams: the store opener. */
@@ -30,6 +31,10 @@ export function defineMigrateCommand(program: Command, io: CliIo, deps: MigrateD
           io.stdout.write(`store: ${describeTarget(target)}\n`);
           for (const r of rows) io.stdout.write(`  applied ${r.name} at ${r.applied_at.toISOString()}\n`);
           io.stdout.write(`${rows.length} of ${loadMigrations().length} migrations applied; up to date\n`);
+          if (target.kind === 'postgres') {
+            const problem = await readerSwitchProblem(store.db);
+            if (problem) io.stdout.write(`note: ${problem}\n`);
+          }
         },
         ownerUrl ? { databaseUrl: ownerUrl } : {},
       );

@@ -12,6 +12,7 @@ import {
 import { REACTOR_CHECKPOINT } from '../reactor/reactor';
 import { advanceCheckpoint, loadCheckpoint } from '../store/checkpoints';
 import { type Checkpoint, type EventStore, START } from '../store/event-store';
+import { grantReaderOnSchema } from '../store/roles';
 import { CliError, type CliIo, EXIT, withStore, writeJson } from './context';
 import { jsonOption, nowOption, parseUntil, readClock, untilOption, utcOption, wholeNumber } from './flags';
 
@@ -208,6 +209,8 @@ export async function runReplay(store: EventStore, o: ReplayOptions, io: CliIo):
   } finally {
     progress.stop();
   }
+  // the as-of schema is the caller's: the reader gets to read it, so the printed `sql` query runs
+  if (result.mode === 'as-of') await grantReaderOnSchema(store.db, result.schema);
   const reactor = result.mode === 'swap' ? await settleReactorCheckpoint(store, result.checkpoint) : null;
   if (o.json) writeJson(io, { ...toJson(result), reactorCheckpointSetTo: reactor?.position ?? null });
   else {

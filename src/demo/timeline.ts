@@ -20,11 +20,16 @@ export interface TimelineOptions {
   makeLogging: (store: EventStore) => Promise<ScenarioLogging>;
   /** Called as each scenario starts (the demo prints a heading). */
   onScenario?: (s: ScenarioInfo) => void;
+  /** Called as each scenario ends, with what it did (the demo tells its story). */
+  onScenarioEnd?: (r: ScenarioResult) => Promise<void>;
 }
 
 interface ScenarioInfo {
   index: number;
   title: string;
+  /** The question the scenario answers. */
+  question: string;
+  /** What is set up: the queue and the settings (what happened is read from the record). */
   description: string;
 }
 
@@ -49,7 +54,7 @@ const BASE_ENV = {
 
 /**
  * The operators' four scenarios as one timeline on one store, with a fake clock:
- *  1. normal operation: 2 tasks, 2 workers, MAINTAIN
+ *  1. normal operation: 2 tasks queued, none running: 2 workers come up, then MAINTAIN
  *  2. legitimate scale-up: 2 -> 20 tasks, 18 spawns, a rapid scale-up alert, then back to idle
  *  3. spurious scale-up: 0 -> 51 with MAX_ACTIVE_GPUS=4: wants 10, capped to 4, alerts, 4 spawns
  *  4. database logging failure: critical error, failing health checks, the loop keeps running
@@ -99,7 +104,9 @@ export async function runOperatorTimeline(o: TimelineOptions): Promise<ScenarioR
     };
     try {
       const key = await body(sys, cycle);
-      results.push({ ...info, firstCycle, lastCycle: sys.controller.cycle, ...key });
+      const result = { ...info, firstCycle, lastCycle: sys.controller.cycle, ...key };
+      results.push(result);
+      await o.onScenarioEnd?.(result);
     } finally {
       await logging.close();
       await cleanup?.();
@@ -108,7 +115,12 @@ export async function runOperatorTimeline(o: TimelineOptions): Promise<ScenarioR
 
   clock.set(at('18:00:00'));
   await scenario(
-    { index: 1, title: 'Normal operation', description: '2 tasks queued, 2 workers: MAINTAIN, no anomaly' },
+    {
+      index: 1,
+      title: 'Normal operation',
+      question: 'What does it do with 2 tasks queued and no worker running, and then once they run?',
+      description: "2 tasks queued, no workers yet; the operators' rule is one worker per task",
+    },
     {},
     async (_sys, cycle) => {
       source.set(2);
@@ -127,8 +139,8 @@ export async function runOperatorTimeline(o: TimelineOptions): Promise<ScenarioR
     {
       index: 2,
       title: 'Legitimate scale-up',
-      description:
-        '2 -> 20 tasks with MAX_WORKERS=20: 18 spawns and a rapid scale-up alert; then the burst drains and idle workers go',
+      question: 'What happens when the queue jumps from 2 to 20 tasks, and after the burst drains?',
+      description: 'the queue goes 2 -> 20 -> 12 -> 4 -> 0 with MAX_WORKERS=20 and MAX_ACTIVE_GPUS=20',
     },
     { MAX_WORKERS: '20', MAX_ACTIVE_GPUS: '20' },
     async (sys, cycle) => {
@@ -156,7 +168,8 @@ export async function runOperatorTimeline(o: TimelineOptions): Promise<ScenarioR
     {
       index: 3,
       title: 'Spurious scale-up',
-      description: 'the task source jumps 0 -> 51 with MAX_ACTIVE_GPUS=4: the policy wants 10, the budget caps it at 4',
+      question: 'What stops a task source that suddenly reports 51 tasks from buying 51 GPUs?',
+      description: 'the task source jumps 0 -> 51 with MAX_ACTIVE_GPUS=4',
     },
     { MAX_ACTIVE_GPUS: '4' },
     async (_sys, cycle) => {
@@ -175,8 +188,8 @@ export async function runOperatorTimeline(o: TimelineOptions): Promise<ScenarioR
     {
       index: 4,
       title: 'Database logging failure',
-      description:
-        'the system_logs table is gone: a critical error, db_logging_errors.log, failing health checks; the loop runs on',
+      question: 'What happens when the database stops taking log rows?',
+      description: 'the system_logs table is renamed away while 1 task is queued; two health checks run',
     },
     { MAX_ACTIVE_GPUS: '4' },
     async (sys, cycle) => {

@@ -32,7 +32,15 @@ export interface ReadyCheck {
 export type Readiness = () => Promise<Record<string, ReadyCheck>>;
 
 export interface HttpOptions {
+  /** The controller's store: its appends mark what is cached stale. */
   store: EventStore;
+  /**
+   * The store every read is served from: its own connections on a server, so readers never queue
+   * behind (or ahead of) the controller's queries (default: `store`, as PGlite has one connection).
+   */
+  readStore?: EventStore;
+  /** Expensive reads (the API, /metrics) computed at once; beyond it 429 (default MAX_CONCURRENT_READS). */
+  maxConcurrent?: number;
   /** HTTP_HOST and HTTP_PORT (0: any free port). */
   host: string;
   port: number;
@@ -53,6 +61,32 @@ export interface HttpOptions {
 }
 
 export const WINDOWS: Record<string, number> = { '1h': 3600, '6h': 6 * 3600, '24h': 86400, '7d': 7 * 86400 };
+
+/**
+ * How many expensive reads (/api/state, /api/explain, /metrics whose answer is not cached) are
+ * computed at once. Identical requests share one computation and its answer is kept until the
+ * store changes (a cycle appends), so a flood of readers costs a few queries per cycle; a request
+ * that needs one more computation beyond this gets 429 with Retry-After.
+ */
+export const MAX_CONCURRENT_READS = 4;
+
+/** The largest cycle number (the projections keep it as a PostgreSQL integer). */
+const MAX_CYCLE = 2_147_483_647;
+
+/** How long a cached answer may be reused while the store does not change (ms). */
+const METRICS_MAX_AGE_MS = 1000;
+
+/** What a request asked for that is not allowed: a 400 saying what is. */
+class BadRequest extends Error {}
+
+/** Too many expensive reads at once: a 429. */
+class Busy extends Error {}
+
+interface Cached {
+  generation: number;
+  at: number;
+  body: Promise<string>;
+}
 
 const NO_DB_LOGGING: DbLoggingStats = {
   enabled: false,
@@ -94,11 +128,23 @@ export class HttpEndpoint {
   readonly metrics: Metrics;
   private readonly feed: EventFeed;
   private server: http.Server | null = null;
+  private readonly reads: EventStore;
+  private readonly maxConcurrent: number;
+  /** Bumped by every append and wake of the controller's store: a cached answer of an older one is stale. */
+  private generation = 0;
+  private readonly cache = new Map<string, Cached>();
+  private computing = 0;
+  private readonly files = new Map<string, Buffer>();
+  private readonly bump = () => {
+    this.generation += 1;
+  };
 
   constructor(private readonly o: HttpOptions) {
     this.metrics = o.metrics ?? new Metrics();
-    this.feed = new EventFeed(o.store, METRIC_EVENT_TYPES, (events) => this.metrics.observeEvents(events));
-    const store = o.store;
+    this.reads = o.readStore ?? o.store;
+    this.maxConcurrent = Math.max(1, o.maxConcurrent ?? MAX_CONCURRENT_READS);
+    this.feed = new EventFeed(this.reads, METRIC_EVENT_TYPES, (events) => this.metrics.observeEvents(events));
+    const store = this.reads;
     const names = [...ALL_PROJECTIONS.map(checkpointName), ...(o.subscribers ?? [])];
     this.metrics.setSources({
       workersByStatus: async () => {
@@ -119,10 +165,16 @@ export class HttpEndpoint {
   /** Listens; resolves to the address. A port in use is an HttpEndpointError saying what to do. */
   async start(): Promise<AddressInfo> {
     await this.feed.startAtHead();
+    this.o.store.signals.on('appended', this.bump);
+    this.o.store.signals.on('wake', this.bump);
     const server = http.createServer((req, res) => {
       this.route(req, res).catch((err) => {
-        if (!res.headersSent) json(res, 500, { error: (err as Error).message });
-        else res.end();
+        if (res.headersSent) res.end();
+        else if (err instanceof BadRequest) json(res, 400, { error: err.message });
+        else if (err instanceof Busy) {
+          res.setHeader('Retry-After', '1');
+          json(res, 429, { error: err.message });
+        } else json(res, 500, { error: (err as Error).message });
       });
     });
     await new Promise<void>((resolve, reject) => {
@@ -150,6 +202,9 @@ export class HttpEndpoint {
     const server = this.server;
     if (!server) return;
     this.server = null;
+    this.o.store.signals.off('appended', this.bump);
+    this.o.store.signals.off('wake', this.bump);
+    this.cache.clear();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
@@ -177,6 +232,38 @@ export class HttpEndpoint {
     return same(fromHeader) || same(fromCookie);
   }
 
+  /** Expensive reads being computed now (tests wait on it). */
+  get inFlight(): number {
+    return this.computing;
+  }
+
+  /**
+   * The answer for `key`: cached while the store has not changed (and for at most maxAgeMs), shared
+   * by concurrent requests, computed anew only when fewer than maxConcurrent are being computed
+   * (else Busy: a 429).
+   */
+  private answer(key: string, maxAgeMs: number, compute: () => Promise<string>): Promise<string> {
+    const hit = this.cache.get(key);
+    if (hit && hit.generation === this.generation && Date.now() - hit.at <= maxAgeMs) return hit.body;
+    if (this.computing >= this.maxConcurrent) {
+      throw new Busy(
+        `${this.computing} expensive reads are being computed (at most ${this.maxConcurrent} at once): retry after 1 s`,
+      );
+    }
+    this.computing += 1;
+    const body = compute().finally(() => {
+      this.computing -= 1;
+    });
+    const entry: Cached = { generation: this.generation, at: Date.now(), body };
+    for (const [k, v] of this.cache) if (v.generation !== this.generation) this.cache.delete(k);
+    if (this.cache.size >= 64) this.cache.delete(this.cache.keys().next().value as string);
+    this.cache.set(key, entry);
+    body.catch(() => {
+      if (this.cache.get(key) === entry) this.cache.delete(key);
+    });
+    return body;
+  }
+
   private async route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -192,21 +279,41 @@ export class HttpEndpoint {
       case '/readyz':
         return this.ready(res);
       case '/metrics': {
-        await this.feed.catchUp();
-        const text = await this.metrics.text();
+        const text = await this.answer('metrics', METRICS_MAX_AGE_MS, async () => {
+          await this.feed.catchUp();
+          return this.metrics.text();
+        });
         res.writeHead(200, { 'Content-Type': this.metrics.contentType });
         res.end(text);
         return;
       }
-      case '/api/state':
-        return json(res, 200, await this.state(url.searchParams.get('window') ?? '1h'));
-      case '/api/explain':
-        return this.explain(res, url.searchParams.get('cycle'));
+      case '/api/state': {
+        const window = url.searchParams.get('window') ?? '1h';
+        if (!Object.hasOwn(WINDOWS, window)) {
+          throw new BadRequest(
+            `window=${window} is not a window: use one of ${Object.keys(WINDOWS).join(', ')} (e.g. /api/state?window=1h)`,
+          );
+        }
+        const body = await this.answer(`state:${window}`, this.o.refreshSec * 1000, async () =>
+          JSON.stringify(await this.state(window)),
+        );
+        return jsonText(res, 200, body);
+      }
+      case '/api/explain': {
+        const cycle = cycleParam(url.searchParams.get('cycle'));
+        const found = await this.answer(`explain:${cycle}`, this.o.refreshSec * 1000, () => this.explain(cycle));
+        return jsonText(res, found.startsWith('{"error"') ? 404 : 200, found);
+      }
     }
     const file = STATIC[url.pathname];
     if (!file) return json(res, 404, { error: `no ${url.pathname} here: try /, /metrics, /healthz or /readyz` });
+    let content = this.files.get(url.pathname);
+    if (!content) {
+      content = fs.readFileSync(file.file());
+      this.files.set(url.pathname, content);
+    }
     res.writeHead(200, { 'Content-Type': file.type, 'Cache-Control': 'no-cache' });
-    res.end(fs.readFileSync(file.file()));
+    res.end(content);
   }
 
   private async ready(res: http.ServerResponse): Promise<void> {
@@ -226,8 +333,8 @@ export class HttpEndpoint {
   /** Everything the dashboard shows, for a window ending at the newest decision or now. */
   async state(windowName: string): Promise<unknown> {
     const windowSec = WINDOWS[windowName];
-    if (!windowSec) throw new Error(`window "${windowName}" is not one of ${Object.keys(WINDOWS).join(', ')}`);
-    const { store } = this.o;
+    if (!windowSec) throw new BadRequest(`window "${windowName}" is not one of ${Object.keys(WINDOWS).join(', ')}`);
+    const store = this.reads;
     const now = this.o.now();
     const last = await lastDecisionAt(store.db);
     // a store whose clock was simulated (the demo) ends before now: show its last window
@@ -264,21 +371,30 @@ export class HttpEndpoint {
     };
   }
 
-  private async explain(res: http.ServerResponse, cycleText: string | null): Promise<void> {
-    const cycle = Number(cycleText);
-    if (!cycleText || !Number.isInteger(cycle) || cycle < 1)
-      return json(res, 400, { error: `cycle=${cycleText ?? ''} is not a cycle number: use a whole number >= 1` });
-    const found = await eventsOfCycle(this.o.store, cycle, 120_000);
+  /** The explanation of a cycle as JSON text; `{"error": …}` when the store has no such cycle (a 404). */
+  private async explain(cycle: number): Promise<string> {
+    const found = await eventsOfCycle(this.reads, cycle, 120_000);
     if (found.events === null)
-      return json(res, 404, {
+      return JSON.stringify({
         error: `no cycle #${cycle} in the store${found.maxCycle ? ` (cycles run from 1 to ${found.maxCycle})` : ''}`,
       });
     const result = explain(found.events, {
       focusCycle: cycle,
-      previousTotal: await taskTotalBefore(this.o.store, cycle),
+      previousTotal: await taskTotalBefore(this.reads, cycle),
     });
-    json(res, 200, { cycle, timeline: result.timeline, conclusion: result.conclusion });
+    return JSON.stringify({ cycle, timeline: result.timeline, conclusion: result.conclusion });
   }
+}
+
+/** `?cycle=`: a whole number from 1 to MAX_CYCLE, in decimal digits. */
+function cycleParam(text: string | null): number {
+  const cycle = Number(text);
+  if (!text || !/^[0-9]{1,10}$/.test(text) || cycle < 1 || cycle > MAX_CYCLE) {
+    throw new BadRequest(
+      `cycle=${text ?? ''} is not a cycle number: use a whole number from 1 to ${MAX_CYCLE} (e.g. /api/explain?cycle=12)`,
+    );
+  }
+  return cycle;
 }
 
 function safeDecode(s: string): string {
@@ -290,6 +406,10 @@ function safeDecode(s: string): string {
 }
 
 function json(res: http.ServerResponse, status: number, body: unknown): void {
+  jsonText(res, status, JSON.stringify(body));
+}
+
+function jsonText(res: http.ServerResponse, status: number, text: string): void {
   res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
-  res.end(`${JSON.stringify(body)}\n`);
+  res.end(`${text}\n`);
 }

@@ -83,6 +83,12 @@ export class Metrics {
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],
   });
+  /** How late the last cycle started against its schedule (what a slow cycle or a blocked process costs). */
+  readonly cycleLateness = new Gauge({
+    name: 'gpu_scaler_cycle_lateness_seconds',
+    help: 'How late the last control cycle started: its start minus (the previous start + POLL_INTERVAL_SEC); 0 on time',
+    registers: [this.registry],
+  });
   readonly appendLatency = new Histogram({
     name: 'gpu_scaler_event_store_append_duration_seconds',
     help: 'Event store appends (one atomic batch each)',
@@ -213,6 +219,11 @@ export class Metrics {
 
   cycleFinished(seconds: number): void {
     this.cycleDuration.observe(seconds);
+  }
+
+  /** A cycle started `seconds` after it was due (0: on time). */
+  cycleStarted(lateSeconds: number): void {
+    this.cycleLateness.set(Math.max(0, lateSeconds));
   }
 
   appendFinished(seconds: number): void {

@@ -122,53 +122,54 @@ export function pendingError(status: MigrationStatus): MigrationError {
 }
 
 /**
- * Applies pending migrations in order, each in its own transaction that first takes an advisory
- * lock, so two processes starting at once never race. Refuses to start when an applied file has
- * changed or the database knows a migration this build does not. Up to date, it writes nothing
- * and takes no lock; with migrations pending and a user that does not own the tables (the
- * service's writer role), it refuses with what to run instead.
+ * Applies every pending migration in order in ONE transaction that first takes an advisory lock, so
+ * two processes starting at once never race and a migration that fails leaves nothing applied (not
+ * the ones before it either): the store is at the version it was, and running migrate again after
+ * fixing the cause applies them all. Refuses to start when an applied file has changed or the
+ * database knows a migration this build does not. Up to date, it writes nothing and takes no lock;
+ * with migrations pending and a user that does not own the tables (the service's writer role), it
+ * refuses with what to run instead.
  */
 export async function migrate(db: Db, migrations = loadMigrations()): Promise<MigrateResult> {
-  const applied: string[] = [];
   const schema = quoteIdent(db.schema);
   const current = migrations.length ? migrations[migrations.length - 1].version : 0;
   const status = await migrationStatus(db, migrations);
-  if (status.pending.length === 0) return { applied, current };
+  if (status.pending.length === 0) return { applied: [], current };
   if (!status.mayMigrate) throw pendingError(status);
-  for (;;) {
-    const done = await db.transaction(async (tx) => {
-      await tx.query('select pg_advisory_xact_lock($1, $2)', [...MIGRATION_LOCK]);
-      await tx.exec(
-        `create schema if not exists ${schema};
-         create table if not exists ${schema}.schema_migrations (
-           version    integer     primary key,
-           name       text        not null,
-           checksum   text        not null,
-           applied_at timestamptz not null default now()
-         );`,
-      );
-      const rows = await tx.query<AppliedRow>(
-        `select version, name, checksum from ${schema}.schema_migrations order by version`,
-      );
-      checkApplied(rows, migrations);
-      const next = migrations.find((m) => !rows.some((r) => r.version === m.version));
-      if (!next) return true;
+  const applied = await db.transaction(async (tx) => {
+    await tx.query('select pg_advisory_xact_lock($1, $2)', [...MIGRATION_LOCK]);
+    await tx.exec(
+      `create schema if not exists ${schema};
+       create table if not exists ${schema}.schema_migrations (
+         version    integer     primary key,
+         name       text        not null,
+         checksum   text        not null,
+         applied_at timestamptz not null default now()
+       );`,
+    );
+    const rows = await tx.query<AppliedRow>(
+      `select version, name, checksum from ${schema}.schema_migrations order by version`,
+    );
+    checkApplied(rows, migrations);
+    const pending = migrations.filter((m) => !rows.some((r) => r.version === m.version));
+    const names: string[] = [];
+    for (const next of pending) {
       await tx.exec(`set local search_path to ${schema}`);
       try {
         await tx.exec(next.sql);
       } catch (err) {
-        throw new MigrationError(`migration ${next.name} failed: ${(err as Error).message}`);
+        const before = names.length ? ` (${names.join(', ')} were rolled back with it: none is applied)` : '';
+        throw new MigrationError(`migration ${next.name} failed: ${(err as Error).message}${before}`);
       }
       await tx.query(`insert into ${schema}.schema_migrations(version, name, checksum) values ($1, $2, $3)`, [
         next.version,
         next.name,
         next.checksum,
       ]);
-      applied.push(next.name);
-      return false;
-    });
-    if (done) break;
-  }
+      names.push(next.name);
+    }
+    return names;
+  });
   return { applied, current };
 }
 

@@ -98,3 +98,39 @@ export async function readAsReader(db: Db, statement: string, timeoutMs: number)
   }
   throw new Error('readAsReader: the transaction ended without its rows');
 }
+
+/**
+ * Lets READER_ROLE read every table of a schema the caller just made (an as-of schema of
+ * `gpu-scaler replay --until`), so the query replay prints runs through `gpu-scaler sql`. A store
+ * without the role (a schema migrated before 0008) is left as it is.
+ */
+export async function grantReaderOnSchema(db: Db, schema: string): Promise<void> {
+  const [role] = await db.query<{ n: number }>('select count(*)::int as n from pg_roles where rolname = $1', [
+    READER_ROLE,
+  ]);
+  if (!role || role.n === 0) return;
+  const q = `"${schema.replace(/"/g, '""')}"`;
+  await db.transaction(async (tx) => {
+    await tx.exec(`grant usage on schema ${q} to ${READER_ROLE}`);
+    await tx.exec(`grant select on all tables in schema ${q} to ${READER_ROLE}`);
+  });
+}
+
+/**
+ * Whether the connected user can `gpu-scaler sql` by switching to READER_ROLE: null when it can (a
+ * member, a superuser, or a store without the role), else what to do about it.
+ */
+export async function readerSwitchProblem(db: Db): Promise<string | null> {
+  const [r] = await db.query<{ user: string; exists: boolean; may: boolean }>(
+    `select current_user::text as user,
+            exists (select 1 from pg_roles where rolname = $1) as exists,
+            (select rolsuper from pg_roles where rolname = current_user)
+              or (exists (select 1 from pg_roles where rolname = $1) and pg_has_role(current_user, $1, 'MEMBER')) as may`,
+    [READER_ROLE],
+  );
+  if (!r?.exists || r.may) return null;
+  return (
+    `${r.user} is not a member of ${READER_ROLE}, so gpu-scaler sql over this login cannot switch to it: ` +
+    `set READ_DATABASE_URL to a login in ${READER_ROLE}, or as a superuser: GRANT ${READER_ROLE} TO ${r.user}`
+  );
+}

@@ -3,6 +3,54 @@ import { runDemo } from '../../src/cli/demo';
 import { Capture } from '../helpers/harness';
 import { waitFor } from '../helpers/wait';
 
+const io = (stdout: Capture) => ({
+  stdout,
+  stderr: new Capture(),
+  stdin: Readable.from([]),
+  env: {},
+  isTTY: false,
+});
+
+describe('gpu-scaler demo: the story by default', () => {
+  test('each scenario: its question, what happened from the record, explain; no service log', async () => {
+    const stdout = new Capture();
+    expect(await runDemo(io(stdout), {})).toBe(0);
+    const text = stdout.text;
+    // the service's own lines are not printed (1,985 lines came before the story)
+    expect(text.split('Why did it scale up')[0]).not.toContain('SCALING UP: Creating');
+    expect(text.split('\n').length).toBeLessThan(200);
+    const scenarios = text.split(/\nScenario \d: /).slice(1);
+    expect(scenarios.map((s) => s.split('\n')[0])).toEqual([
+      'Normal operation',
+      'Legitimate scale-up',
+      'Spurious scale-up',
+      'Database logging failure',
+    ]);
+    for (const s of scenarios) {
+      expect(s).toMatch(/\n {2}What .*\?\n/);
+      expect(s).toContain('What happened:');
+      expect(s).toMatch(/gpu-scaler explain --cycle \d+:\n {2}At .* \(cycle #\d+\)/);
+    }
+    // scenario 1: the header no longer says MAINTAIN for a run whose first cycle scales up
+    expect(scenarios[0]).not.toMatch(/Scenario.*MAINTAIN/);
+    expect(scenarios[0]).toMatch(
+      /cycle #1: 2 tasks, 0 workers: SCALE_UP by 2\n {2}cycle #2-#4: 2 tasks, 2 workers: MAINTAIN\n/,
+    );
+    expect(scenarios[2]).toMatch(
+      /cycle #\d+: 51 tasks, 0 workers: SCALE_UP by 4 \(wanted 51, capped to 4 by MAX_WORKERS,MAX_ACTIVE_GPUS\)/,
+    );
+    expect(scenarios[2]).toContain('rapid_scale_up');
+    expect(scenarios[3]).toMatch(/health checks: #\d+ database logging FAILING/);
+  }, 200_000);
+
+  test('--log prints the full service log along the story', async () => {
+    const stdout = new Capture();
+    expect(await runDemo(io(stdout), { log: true })).toBe(0);
+    expect(stdout.text).toContain('🚀 SCALING UP: Creating 10 new workers (capped to 4 by MAX_ACTIVE_GPUS)');
+    expect(stdout.text).toContain('What happened:');
+  }, 200_000);
+});
+
 describe('gpu-scaler demo --serve', () => {
   test('keeps the dashboard of the tour up until stopped', async () => {
     const stdout = new Capture();

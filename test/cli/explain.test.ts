@@ -115,7 +115,7 @@ describe('gpu-scaler explain (and demo)', () => {
     const demoDir = path.join(dir, 'demo-db');
     const stdout = new Capture();
     const io: CliIo = { stdout, stderr: new Capture(), stdin: process.stdin, env: {}, isTTY: false };
-    const code = await main(['node', 'gpu-scaler', 'demo', '--data-dir', demoDir], io);
+    const code = await main(['node', 'gpu-scaler', 'demo', '--log', '--data-dir', demoDir], io);
     expect(code).toBe(0);
     const text = stdout.text;
     for (const title of ['Normal operation', 'Legitimate scale-up', 'Spurious scale-up', 'Database logging failure']) {

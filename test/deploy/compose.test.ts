@@ -20,10 +20,36 @@ interface Service {
   volumes?: string[];
   healthcheck?: { test: string[] };
   stop_grace_period?: string;
+  ports?: string[];
 }
 
 const root = packageRoot();
-const compose = yaml.load(fs.readFileSync(path.join(root, 'docker-compose.yml'), 'utf8')) as {
+const raw = fs.readFileSync(path.join(root, 'docker-compose.yml'), 'utf8');
+const exampleEnv = fs.readFileSync(path.join(root, 'deploy/compose.env.example'), 'utf8');
+
+/** The variables of an env file (KEY=value lines). */
+const envOf = (text: string): Record<string, string> =>
+  Object.fromEntries(
+    text
+      .split('\n')
+      .filter((l) => /^[A-Z_][A-Z0-9_]*=/.test(l))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
+
+/** Compose's interpolation: ${VAR}, ${VAR:-default}, ${VAR:?error} (which fails when VAR is unset or empty). */
+function interpolate(text: string, env: Record<string, string>): string {
+  return text.replace(
+    /\$\{([A-Z_][A-Z0-9_]*)(?:(:-|:\?)([^}]*))?\}/g,
+    (_m, name: string, op?: string, arg?: string) => {
+      const value = env[name];
+      if (value) return value;
+      if (op === ':?') throw new Error(`required variable ${name} is missing a value: ${arg}`);
+      return op === ':-' ? (arg ?? '') : '';
+    },
+  );
+}
+
+const compose = yaml.load(interpolate(raw, envOf(exampleEnv))) as {
   services: Record<string, Service>;
 };
 const { db, migrate, 'gpu-scaler': service } = compose.services;
@@ -106,5 +132,45 @@ describe("the health check's command", () => {
       await new Promise((resolve) => server.close(resolve));
     }
     expect(await check(local)).toBe(1);
+  });
+});
+
+describe('secrets and exposure', () => {
+  const rawCompose = yaml.load(raw) as { services: Record<string, Service> };
+  const secrets = ['POSTGRES_PASSWORD', 'GPU_SCALER_WRITER_PASSWORD', 'GPU_SCALER_READER_PASSWORD', 'HTTP_TOKEN'];
+
+  test('no password or token is written in the file: each comes from .env, which deploy/compose.env.example documents', () => {
+    const example = envOf(exampleEnv);
+    for (const name of secrets) {
+      expect([name, example[name]?.length ?? 0]).not.toEqual([name, 0]);
+      expect(raw).toContain(`\${${name}:?`); // compose refuses to start without it
+      expect(exampleEnv).toMatch(new RegExp(`# .*\\n${name}=`)); // said what it is
+    }
+    // every postgres:// URL takes its password from a variable
+    const urls = [...raw.matchAll(/postgres(?:ql)?:\/\/([^:@\s]+):([^@\s]*)@/g)];
+    expect(urls.length).toBeGreaterThanOrEqual(3);
+    for (const [, , password] of urls) expect(password).toMatch(/^\$\{[A-Z_]+\}$/);
+    expect(rawCompose.services.db.environment?.POSTGRES_PASSWORD).toMatch(/^\$\{POSTGRES_PASSWORD:\?/);
+    expect(() => interpolate(raw, {})).toThrow(/required variable POSTGRES_PASSWORD/);
+    // .env stays out of git and out of the image
+    expect(fs.readFileSync(path.join(root, '.gitignore'), 'utf8').split('\n')).toContain('.env');
+    expect(fs.readFileSync(path.join(root, '.dockerignore'), 'utf8').split('\n')).toContain('.env');
+  });
+
+  test('the database publishes no port: it is reached on the compose network only', () => {
+    expect(db.ports).toBeUndefined();
+    for (const url of [migrate.environment?.MIGRATE_DATABASE_URL, service.environment?.DATABASE_URL])
+      expect(new URL(String(url)).host).toBe('db:5432');
+  });
+
+  test('the endpoint listens on every address of its container, behind a token, and its port is published', () => {
+    const env = service.environment ?? {};
+    expect(env.HTTP_HOST).toBe('0.0.0.0');
+    expect(env.HTTP_TOKEN).toBe(envOf(exampleEnv).HTTP_TOKEN);
+    expect(service.ports).toEqual([`127.0.0.1:${env.HTTP_PORT}:${env.HTTP_PORT}`]);
+    const wide = yaml.load(interpolate(raw, { ...envOf(exampleEnv), GPU_SCALER_HTTP_PUBLISH: '0.0.0.0' })) as {
+      services: Record<string, Service>;
+    };
+    expect(wide.services['gpu-scaler'].ports).toEqual([`0.0.0.0:${env.HTTP_PORT}:${env.HTTP_PORT}`]);
   });
 });

@@ -58,6 +58,7 @@ forEachBackend('/metrics, /healthz and /readyz', BACKENDS, (backend) => {
         gpu_scaler_task_counts_rejected_total: 'counter',
         gpu_scaler_task_source_duration_seconds: 'histogram',
         gpu_scaler_cycle_duration_seconds: 'histogram',
+        gpu_scaler_cycle_lateness_seconds: 'gauge',
         gpu_scaler_db_logging_queue_size: 'gauge',
         gpu_scaler_db_logging_dropped_total: 'counter',
         gpu_scaler_db_logging_failed_total: 'counter',

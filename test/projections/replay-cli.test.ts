@@ -111,6 +111,20 @@ describe('gpu-scaler replay (CLI, embedded store)', () => {
     expect(lines[0]).toMatch(new RegExp(`^replay: ${folded(upTo).length} events read; workers \\d+ rows, `));
     expect(lines[1]).toContain(`built as of position ${keyPosition} in schema ${schema}`);
     expect(lines[2]).toBe(`query it: gpu-scaler sql "select * from ${schema}.workers"`);
+    // the printed command runs (it read "permission denied for schema" before the reader was granted it)
+    const printed = /gpu-scaler sql "(.*)"$/.exec(lines[2])![1];
+    const sqlOut = new Capture();
+    const sqlErr = new Capture();
+    const sqlCode = await main(['node', 'gpu-scaler', 'sql', printed], {
+      stdout: sqlOut,
+      stderr: sqlErr,
+      stdin: process.stdin,
+      env: { DATABASE_URL: url },
+      isTTY: false,
+    });
+    expect(sqlErr.text).toBe('');
+    expect(sqlCode).toBe(0);
+    expect(sqlOut.text).toContain('worker_id');
     await withDir(async (store) => {
       const [{ n }] = await store.db.query<{ n: number }>(`select count(*)::int as n from ${schema}.workers`);
       expect(n).toBe(foldAll(ALL_PROJECTIONS[0], upTo).size);
