@@ -1,4 +1,5 @@
 import type { DataOf } from '../../events/index';
+import { conditionEventText } from '../control/conditions';
 import { CAPS, gpuText } from '../control/messages';
 import { policyMath } from '../policies/render';
 import type { StoredEvent } from '../store/event-store';
@@ -52,6 +53,8 @@ export function describeEvent(e: StoredEvent): string | null {
     }
     case 'AnomalyDetected':
       return `🚨 ANOMALY DETECTED: ${e.data.message}`;
+    case 'ConditionChanged':
+      return `🚦 CONDITION ${conditionEventText(e.data)}`;
     case 'WorkerSpawnRequested':
       return null;
     case 'WorkerSpawned': {
