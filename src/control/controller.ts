@@ -206,8 +206,11 @@ export class Controller {
     // Observe: the projections, then the reactor's progress before the fleet (see reactorCaughtUp)
     await this.d.projections.catchUp();
     const caughtUp = await reactorCaughtUp(this.reactorContext, this.lastDecision);
-    if (await syncFleet(this.fleetContext, cycle)) await this.d.projections.catchUp();
-    const fleet = await readFleet(store);
+    let fleet = await readFleet(store);
+    if (await syncFleet(this.fleetContext, cycle, fleet)) {
+      await this.d.projections.catchUp();
+      fleet = await readFleet(store);
+    }
     const observed = await observeTasks(
       this.observeContext,
       fleet.map((w) => w.workerId),

@@ -7,10 +7,12 @@ import {
   recordedConditions,
 } from '../../src/control/conditions';
 import { explain } from '../../src/explain/explain';
+import { HttpEndpoint } from '../../src/observe/http';
 import { type PodInfo, type Provider, ProviderError, type SpawnRequest } from '../../src/providers/provider';
 import { SimulatedProvider } from '../../src/providers/simulated';
 import { pgliteBackend } from '../helpers/backends';
 import { decided, type Harness, harness, type ScriptedSource } from '../helpers/harness';
+import { parseScrape } from '../helpers/prometheus';
 
 const AT = '2026-11-27T18:00:00.000Z';
 const later = (sec: number) => new Date(Date.parse(AT) + sec * 1000).toISOString();
@@ -191,6 +193,28 @@ describe('a provider refusal heals when its cause does, without a restart', () =
   const able = async () => (await recordedConditions(h.store)).find((c) => c.type === 'AbleToScale');
 
   test('401: AbleToScale goes False then True, spawning resumes, events record both', async () => {
+    const endpoint = new HttpEndpoint({
+      store: h.store,
+      host: '127.0.0.1',
+      port: 0,
+      now: () => h.clock.now(),
+      refreshSec: 30,
+      readiness: async () => ({ role: { ok: true, detail: 'leading' } }),
+      conditions: () => h.system.controller.conditions(),
+    });
+    const { port } = await endpoint.start();
+    const get = async (path: string) => {
+      const res = await fetch(`http://127.0.0.1:${port}${path}`);
+      return { status: res.status, text: await res.text() };
+    };
+    try {
+      await refusedThenHealed(get);
+    } finally {
+      await endpoint.stop();
+    }
+  });
+
+  async function refusedThenHealed(get: (path: string) => Promise<{ status: number; text: string }>) {
     provider.refusing = new ProviderError('auth', 'the provider answered 401 Unauthorized: check the key');
     h.source.set(2);
     await h.cycle(); // cycle 1: SCALE_UP 2; the reactor's first spawn is refused, the second not tried
@@ -201,6 +225,22 @@ describe('a provider refusal heals when its cause does, without a restart', () =
     expect(c2.anomalies.map((a) => a.kind)).toEqual(['provider_auth_failed']);
     expect(await able()).toMatchObject({ status: 'False', reason: 'ProviderAuthRefused' });
     expect(h.stdout.text).toContain('CONDITION AbleToScale=False (ProviderAuthRefused)');
+    // /readyz: not ready, naming the condition; the metric and the dashboard's state say the same
+    const notReady = await get('/readyz');
+    expect(notReady.status).toBe(503);
+    const body = JSON.parse(notReady.text);
+    expect(body.reasons).toEqual([expect.stringMatching(/^scaling: AbleToScale=False \(ProviderAuthRefused\)/)]);
+    expect(body.conditions.map((c: ConditionState) => `${c.type}=${c.status}`)).toEqual([
+      'AbleToScale=False',
+      'ScalingLimited=False',
+      'SourceHealthy=True',
+    ]);
+    const scrape = parseScrape((await get('/metrics')).text);
+    expect(scrape.value('gpu_scaler_condition', { type: 'AbleToScale', status: 'False' })).toBe(1);
+    expect(scrape.value('gpu_scaler_condition', { type: 'AbleToScale', status: 'True' })).toBe(0);
+    const state = JSON.parse((await get('/api/state')).text);
+    expect(state.conditions[0]).toMatchObject({ type: 'AbleToScale', status: 'False', reason: 'ProviderAuthRefused' });
+    expect(state.conditions[0].text).toMatch(/^AbleToScale=False \(ProviderAuthRefused\) since /);
 
     // still refused: probes (cycle 5) fail, nothing is spawned
     await h.cycle();
@@ -219,6 +259,10 @@ describe('a provider refusal heals when its cause does, without a restart', () =
     expect(c8.decision.decision).toBe('SCALE_UP');
     expect((await h.events('WorkerSpawned')).length).toBe(2);
     expect(await able()).toMatchObject({ status: 'True', reason: 'ProviderRecovered' });
+    expect((await get('/readyz')).status).toBe(200);
+    expect(
+      parseScrape((await get('/metrics')).text).value('gpu_scaler_condition', { type: 'AbleToScale', status: 'True' }),
+    ).toBe(1);
 
     const changes = (await h.events('ConditionChanged')).filter((e) => e.data.type === 'AbleToScale');
     expect(changes.map((e) => [e.data.cycle, e.data.status, e.data.reason])).toEqual([
@@ -235,7 +279,7 @@ describe('a provider refusal heals when its cause does, without a restart', () =
         /AbleToScale=True \(ProviderRecovered\).*ended AbleToScale=False \(ProviderAuthRefused\) after 3m/,
       ),
     );
-  });
+  }
 
   test('a restart while stopped keeps spawning stopped until a probe succeeds', async () => {
     provider.refusing = new ProviderError('billing', '402 Payment Required');
