@@ -178,14 +178,20 @@ export class Controller {
     if (this.pendingConditions) this.conditionState = new Map(this.pendingConditions.map((c) => [c.type, c]));
     this.pendingConditions = null;
     for (const ch of changes) {
-      const bad = ch.condition.status === (ch.condition.type === 'ScalingLimited' ? 'True' : 'False');
-      fact(
-        this.d.log,
-        bad && ch.condition.type !== 'ScalingLimited' ? 'crit' : 'notice',
-        `🚦 CONDITION ${conditionChangeText(ch)}`,
-        { cycle, condition: ch.condition.type, status: ch.condition.status, reason: ch.condition.reason },
-        `CONDITION cycle=${cycle} ${ch.condition.type}=${ch.condition.status} reason=${ch.condition.reason}`,
-      );
+      const c = ch.condition;
+      const healthy = c.status === (c.type === 'ScalingLimited' ? 'False' : 'True');
+      const line = `🚦 CONDITION ${conditionChangeText(ch)}`;
+      const meta = { cycle, condition: c.type, status: c.status, reason: c.reason };
+      // the first record of a healthy condition (a new store) is no news: logged, not mirrored
+      if (healthy && ch.previous === null) this.d.log.log('info', line, meta);
+      else
+        fact(
+          this.d.log,
+          healthy || c.type === 'ScalingLimited' ? 'notice' : 'crit',
+          line,
+          meta,
+          `CONDITION cycle=${cycle} ${c.type}=${c.status} reason=${c.reason}`,
+        );
     }
   }
 
