@@ -1,4 +1,5 @@
 import type { ConditionState, ConditionType } from '../../events/condition';
+import { appRegistry } from '../../events/index';
 import {
   blocksReadiness,
   conditionEventText,
@@ -10,7 +11,7 @@ import { explain } from '../../src/explain/explain';
 import { HttpEndpoint } from '../../src/observe/http';
 import { type PodInfo, type Provider, ProviderError, type SpawnRequest } from '../../src/providers/provider';
 import { SimulatedProvider } from '../../src/providers/simulated';
-import { pgliteBackend } from '../helpers/backends';
+import { memoryBackend, pgliteBackend } from '../helpers/backends';
 import { decided, type Harness, harness, type ScriptedSource } from '../helpers/harness';
 import { parseScrape } from '../helpers/prometheus';
 
@@ -148,6 +149,31 @@ describe('nextConditions (pure)', () => {
       'AbleToScale=False (X) since 2026-11-27 18:00:00 UTC (for 3m 20s): ',
     );
   });
+});
+
+test.each([
+  ['memory', memoryBackend],
+  ['pglite', pgliteBackend],
+])('the recorded conditions are the last change of each type (%s store)', async (_name, backend) => {
+  const store = await backend().open(appRegistry);
+  try {
+    expect(await recordedConditions(store)).toEqual([]);
+    const change = (cycle: number, type: ConditionType, status: 'True' | 'False', reason: string) => ({
+      type: 'ConditionChanged' as const,
+      data: { cycle, at: later(cycle), type, status, reason, message: reason, since: later(cycle), previous: null },
+    });
+    await store.append('controller', [
+      change(1, 'AbleToScale', 'True', 'SpawningAllowed'),
+      change(1, 'SourceHealthy', 'True', 'TaskCountAccepted'),
+    ]);
+    await store.append('controller', [change(2, 'AbleToScale', 'False', 'ProviderAuthRefused')]);
+    expect((await recordedConditions(store)).map((c) => [c.type, c.status, c.reason, c.since])).toEqual([
+      ['AbleToScale', 'False', 'ProviderAuthRefused', later(2)],
+      ['SourceHealthy', 'True', 'TaskCountAccepted', later(1)],
+    ]);
+  } finally {
+    await store.close();
+  }
 });
 
 /** A provider that refuses every call (spawn and list) while `refusing` is set: a revoked key, an empty balance. */
