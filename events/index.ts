@@ -1,4 +1,5 @@
 import { AnomalyDetected } from './anomaly';
+import { ConditionChanged } from './condition';
 import type { EventOf, NewEventOf } from './define';
 import { HealthChecked, HealthSummaryRecorded } from './health';
 import { EventRegistry } from './registry';
@@ -15,6 +16,7 @@ import {
 } from './worker';
 
 export * from './anomaly';
+export * from './condition';
 export * from './health';
 export * from './scaling';
 export * from './task-count';
@@ -26,6 +28,7 @@ export const appRegistry = EventRegistry.empty()
   .with(TaskCountRejected)
   .with(ScalingDecided)
   .with(AnomalyDetected)
+  .with(ConditionChanged)
   .with(WorkerSpawnRequested)
   .with(WorkerSpawned)
   .with(WorkerSpawnFailed)

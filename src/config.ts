@@ -109,6 +109,11 @@ export const ConfigSchema = z.object({
   CIRCUIT_BREAKER_WINDOW_SEC: num(1).default(300),
   CIRCUIT_BREAKER_MIN_SPAWNS: int(1).default(5),
   CIRCUIT_BREAKER_FAILURE_RATIO: num(0, 1).default(0.8),
+  /**
+   * While spawning is stopped by a provider refusal (auth, billing, invalid request, retired API), the
+   * provider is probed with a read (its list of pods) every this many cycles; spawning resumes when it succeeds.
+   */
+  PROVIDER_PROBE_EVERY_CYCLES: int(1).default(3),
   /** A decision older than this when the reactor reaches it spawns nothing new (unset: see decisionStaleSec). */
   DECISION_STALE_SEC: num(1).optional(),
   ANOMALY_RAPID_SCALE_UP_WORKERS: int(1).default(3),

@@ -171,6 +171,7 @@ export async function runService(opts: ServiceOptions): Promise<number> {
     refreshSec: config.POLL_INTERVAL_SEC,
     providerName: system.provider.name,
     subscribers: [REACTOR_CHECKPOINT, ...(alerts ? [ALERTS_CHECKPOINT] : [])],
+    conditions: () => (role.ok && role.detail === 'leading' ? system.controller.conditions() : null),
     readiness: async () => {
       const checks: Record<string, ReadyCheck> = {};
       try {
@@ -278,6 +279,7 @@ export async function runService(opts: ServiceOptions): Promise<number> {
           : status.kind === 'other'
             ? { ok: true, detail: 'following: another controller leads' }
             : { ok: false, detail: `the database is unreachable: ${status.error}` };
+      metrics.leader.set(status.kind === 'leading' ? 1 : 0);
       if (status.kind !== 'leading') {
         if (leading) {
           const why =

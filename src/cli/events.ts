@@ -1,6 +1,7 @@
 import { type Command, Option } from 'commander';
 import { type AppEvent, appRegistry } from '../../events/index';
 import { EventDecodeError } from '../../events/registry';
+import { conditionEventText } from '../control/conditions';
 import { limitsNote } from '../policies/render';
 import {
   countEvents,
@@ -194,6 +195,8 @@ function summaryOf(e: AppEvent): string {
       const d = e.data;
       return `cycle ${d.cycle} ${d.kind}: ${d.message}`;
     }
+    case 'ConditionChanged':
+      return `cycle ${e.data.cycle} ${conditionEventText(e.data)}`;
     case 'WorkerSpawnRequested': {
       const d = e.data;
       return `${d.workerId} cycle ${d.cycle} spawn ${d.ordinal}/${d.of} via ${d.provider}`;

@@ -3,6 +3,7 @@ import { HealthChecked } from '../../events/index';
 import { PolicyRecord, readLimits } from '../../events/scaling';
 import { ALL_PROJECTIONS } from '../../projections/index';
 import { secondsBetween } from '../clock';
+import { type ConditionState, conditionJson, conditionText, recordedConditions } from '../control/conditions';
 import { limitsText, policyLine } from '../policies/render';
 import { ProjectionRunner, projectionLag } from '../projections/runner';
 import {
@@ -89,6 +90,8 @@ interface StatusReport {
   lastHealthSummary: Row | null;
   lastHealthCheck: { cycle: number; at: Date; status: string; problems: string[] } | null;
   anomalies: { window: string; since: Date; items: Row[] };
+  /** The conditions as recorded (the last change of each). */
+  conditions: ConditionState[];
 }
 
 /**
@@ -214,6 +217,7 @@ async function collectStatus(
     lastHealthSummary,
     lastHealthCheck: check,
     anomalies: { window: opts.windowText, since, items: anomalies },
+    conditions: await recordedConditions(store),
   };
 }
 
@@ -344,6 +348,7 @@ function renderStatus(r: StatusReport, utc: boolean): string {
     `Fleet: ${fleetLine(r.fleet)}; ended: terminated ${r.ended.terminated ?? 0}, failed ${r.ended.failed ?? 0}`,
     `Burn rate: ${burnLine(r.burn)}`,
   );
+  if (r.conditions.length) out.push('Conditions:', ...r.conditions.map((c) => `  ${conditionText(c, now)}`));
   if (r.workers.length) {
     const shown = r.workers.slice(0, MAX_LISTED_WORKERS);
     out.push(
@@ -413,6 +418,7 @@ function statusJson(r: StatusReport): Record<string, unknown> {
     lastHealthSummary: r.lastHealthSummary,
     lastHealthCheck: r.lastHealthCheck,
     anomalies: r.anomalies,
+    conditions: r.conditions.map((c) => conditionJson(c, r.now)),
   };
 }
 

@@ -26,7 +26,7 @@ export interface AnomalyInput {
   active: number;
   responseMs: number;
   source: string;
-  /** Workers this cycle's decision spawns (0 unless SCALE_UP). */
+  /** Workers this cycle's decision requests (0 unless SCALE_UP with spawning not stopped). */
   spawning: number;
   /** What the policy wanted before the hard budget cut it. */
   requested: number;

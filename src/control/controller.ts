@@ -8,9 +8,19 @@ import type { TaskSource } from '../sources/source';
 import type { Checkpoint, EventStore } from '../store/event-store';
 import { anomalyKindsSinceLastSummary } from '../store/queries';
 import type { Anomaly, AnomalyThresholds } from './anomalies';
+import {
+  type ConditionChange,
+  type ConditionInput,
+  type ConditionState,
+  type ConditionType,
+  conditionChangeText,
+  nextConditions,
+  recordedConditions,
+  refusalOf,
+} from './conditions';
 import { ControlStream } from './control-stream';
 import { readFleet } from './fleet';
-import type { ControlLog } from './log';
+import { type ControlLog, fact } from './log';
 import type { PolicyResult } from './policy';
 import { configuredPolicy, controlSettings, type DecideContext, decideScaling } from './steps/decide';
 import { anomalyThresholds, detectCycleAnomalies } from './steps/detect';
@@ -19,7 +29,7 @@ import { type ObserveContext, observeTasks } from './steps/observe';
 import { type OrphanSweepContext, sweepOrphans } from './steps/orphan-sweep';
 import { type PeriodicHealthContext, periodicHealth } from './steps/periodic-health';
 import { type LastDecision, type ReactorWaitContext, reactorCaughtUp } from './steps/reactor-wait';
-import { type RecordContext, recordCycle, recordRejected } from './steps/record';
+import { type ConditionEvent, type RecordContext, recordCycle, recordRejected } from './steps/record';
 import { guardDecision, SpawnGuard } from './steps/spawn-guard';
 
 export { configuredPolicy, controlSettings } from './steps/decide';
@@ -63,6 +73,8 @@ export class Controller {
   private lastTaskCount: { queued: number; active: number; total: number } | null = null;
   private lastDecision: LastDecision | null = null;
   private anomaliesSinceSummary: Record<string, number> = {};
+  /** The conditions as the last cycle left them (restored from the record by init). */
+  private conditionState = new Map<ConditionType, ConditionState>();
   private readonly stream: ControlStream;
   private readonly guard: SpawnGuard;
   // Each step's context: only what it uses.
@@ -73,6 +85,7 @@ export class Controller {
   private readonly recordContext: RecordContext;
   private readonly healthContext: PeriodicHealthContext;
   private readonly thresholds: AnomalyThresholds;
+  private pendingConditions: ConditionState[] | null = null;
 
   constructor(private readonly d: ControllerDeps) {
     const { store, source, provider, clock, config, log } = d;
@@ -82,7 +95,8 @@ export class Controller {
       sql: store.db,
       clock,
       log,
-      providerName: provider.name,
+      provider,
+      probeEveryCycles: config.PROVIDER_PROBE_EVERY_CYCLES,
       breaker: {
         windowSec: config.CIRCUIT_BREAKER_WINDOW_SEC,
         minSpawns: config.CIRCUIT_BREAKER_MIN_SPAWNS,
@@ -131,6 +145,54 @@ export class Controller {
     }
     // anomalies since the last health summary, so a restart does not make the next summary forget them
     this.anomaliesSinceSummary = await anomalyKindsSinceLastSummary(this.d.store.db);
+    // the conditions as recorded; a refusal that had stopped spawning stays in force until a probe succeeds
+    this.conditionState = new Map((await recordedConditions(this.d.store)).map((c) => [c.type, c]));
+    const able = this.conditionState.get('AbleToScale');
+    const refusal = refusalOf(able);
+    this.guard.restore(able && refusal ? { kind: refusal, error: null, at: able.since } : null);
+  }
+
+  /** The conditions as the last cycle left them (AbleToScale, ScalingLimited, SourceHealthy). */
+  conditions(): ConditionState[] {
+    return [...this.conditionState.values()];
+  }
+
+  /** The conditions after this cycle, and the events of those that changed (recorded in the cycle's batch). */
+  private conditionsAfter(
+    cycle: number,
+    input: ConditionInput,
+  ): { events: ConditionEvent[]; changes: ConditionChange[] } {
+    const { conditions, changes } = nextConditions(this.conditionState, input);
+    this.pendingConditions = conditions;
+    const events = changes.map(
+      (ch): ConditionEvent => ({
+        type: 'ConditionChanged',
+        data: { cycle, at: input.at, ...ch.condition, previous: ch.previous },
+      }),
+    );
+    return { events, changes };
+  }
+
+  /** Once the cycle's batch is recorded: the conditions stand, and each change is said. */
+  private conditionsRecorded(cycle: number, changes: readonly ConditionChange[]): void {
+    if (this.pendingConditions) this.conditionState = new Map(this.pendingConditions.map((c) => [c.type, c]));
+    this.pendingConditions = null;
+    for (const ch of changes) {
+      const c = ch.condition;
+      const healthy = c.status === (c.type === 'ScalingLimited' ? 'False' : 'True');
+      const line = `🚦 CONDITION ${conditionChangeText(ch)}`;
+      const meta = { cycle, condition: c.type, status: c.status, reason: c.reason };
+      // the first record of a healthy condition (a new store) is no news: logged, not mirrored
+      if (healthy && ch.previous === null) this.d.log.log('info', line, meta);
+      else
+        fact(
+          this.d.log,
+          healthy || c.type === 'ScalingLimited' ? 'notice' : 'crit',
+          line,
+          meta,
+          `CONDITION cycle=${cycle} ${c.type}=${c.status} reason=${c.reason}`,
+        );
+    }
   }
 
   /** One cycle: observe, decide, guard, record, act (each a step of ./steps). */
@@ -150,15 +212,23 @@ export class Controller {
     // Observe: the projections, then the reactor's progress before the fleet (see reactorCaughtUp)
     await this.d.projections.catchUp();
     const caughtUp = await reactorCaughtUp(this.reactorContext, this.lastDecision);
-    if (await syncFleet(this.fleetContext, cycle)) await this.d.projections.catchUp();
-    const fleet = await readFleet(store);
+    let fleet = await readFleet(store);
+    if (await syncFleet(this.fleetContext, cycle, fleet)) {
+      await this.d.projections.catchUp();
+      fleet = await readFleet(store);
+    }
     const observed = await observeTasks(
       this.observeContext,
       fleet.map((w) => w.workerId),
     );
     const at = this.d.clock.now().toISOString();
     if (!observed.ok) {
-      await recordRejected(this.recordContext, cycle, at, observed);
+      const cond = this.conditionsAfter(cycle, {
+        at,
+        source: { name: source.name, ok: false, reason: observed.reason },
+      });
+      await recordRejected(this.recordContext, cycle, at, observed, cond.events);
+      this.conditionsRecorded(cycle, cond.changes);
       await this.health(cycle, fleet.length);
       return { cycle, kind: 'rejected', reason: observed.reason };
     }
@@ -172,9 +242,20 @@ export class Controller {
       ...detectCycleAnomalies(this.thresholds, source.name, this.previousTotal, observed, decision),
     ];
 
+    const cond = this.conditionsAfter(cycle, {
+      at,
+      spawning: { stop: block.stop, recovered: block.recovered },
+      limits: decided.limits,
+      source: { name: source.name, ok: true },
+    });
+
     // Record the cycle as one atomic batch, and remember it
-    const res = await recordCycle(this.recordContext, cycle, at, observed, decision, anomalies);
-    if (!res) return { cycle, kind: 'skipped', reason: 'another controller wrote this cycle' };
+    const res = await recordCycle(this.recordContext, cycle, at, observed, decision, anomalies, cond.events);
+    if (!res) {
+      this.pendingConditions = null;
+      return { cycle, kind: 'skipped', reason: 'another controller wrote this cycle' };
+    }
+    this.conditionsRecorded(cycle, cond.changes);
     const { queued, active } = observed.value;
     this.lastDecision = { txId: res.txId, position: res.globalPositions[1], cycle };
     this.previousTotal = queued + active;

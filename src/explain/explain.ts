@@ -1,4 +1,5 @@
 import type { DataOf } from '../../events/index';
+import { conditionEventText } from '../control/conditions';
 import { gpuText } from '../control/messages';
 import { actionText, capsAfterRequest, floorsOf, limitSentences, limitSetting, policyMath } from '../policies/render';
 import type { StoredEvent } from '../store/event-store';
@@ -54,6 +55,8 @@ export function describeEvent(e: StoredEvent): string | null {
     }
     case 'AnomalyDetected':
       return `🚨 ANOMALY DETECTED: ${e.data.message}`;
+    case 'ConditionChanged':
+      return `🚦 CONDITION ${conditionEventText(e.data)}`;
     case 'WorkerSpawnRequested':
       return null;
     case 'WorkerSpawned': {

@@ -5,6 +5,13 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { DbLoggingStats } from '../../events/health';
 import { ALL_PROJECTIONS } from '../../projections/index';
+import {
+  blocksReadiness,
+  type ConditionState,
+  conditionJson,
+  conditionText,
+  recordedConditions,
+} from '../control/conditions';
 import { fleetBurnUsd, readFleet } from '../control/fleet';
 import { explain } from '../explain/explain';
 import {
@@ -58,6 +65,11 @@ export interface HttpOptions {
   providerName?: string;
   /** Other checkpointed subscribers whose lag /metrics reports (the reactor, the alerts). */
   subscribers?: readonly string[];
+  /**
+   * The controller's conditions while this replica leads (they count toward /readyz); null while it
+   * does not (the recorded ones are shown, and do not count). Absent: the recorded ones, not counted.
+   */
+  conditions?: () => readonly ConditionState[] | null;
 }
 
 export const WINDOWS: Record<string, number> = { '1h': 3600, '6h': 6 * 3600, '24h': 86400, '7d': 7 * 86400 };
@@ -159,7 +171,16 @@ export class HttpEndpoint {
         return Object.fromEntries(Object.entries(lags).map(([k, v]) => [k.replace(/^projection:/, ''), v]));
       },
       dbLogging: () => o.dbLogging?.() ?? NO_DB_LOGGING,
+      conditions: async () => (await this.currentConditions()).conditions,
     });
+  }
+
+  /** The conditions: the leading controller's own, else the record's (which do not count for readiness). */
+  private async currentConditions(): Promise<{ live: boolean; conditions: readonly ConditionState[] }> {
+    const live = this.o.conditions?.() ?? null;
+    return live
+      ? { live: true, conditions: live }
+      : { live: false, conditions: await recordedConditions(this.o.store) };
   }
 
   /** Listens; resolves to the address. A port in use is an HttpEndpointError saying what to do. */
@@ -323,11 +344,33 @@ export class HttpEndpoint {
     } catch (err) {
       checks = { readiness: { ok: false, detail: (err as Error).message } };
     }
+    // Not ready while the leading controller cannot scale: AbleToScale=False (spawning stopped) or
+    // SourceHealthy=False (no valid task count, no decision). ScalingLimited never counts; nor do the
+    // recorded conditions a follower shows (it does not act, and must not hold up a rollout).
+    let conditions: { live: boolean; conditions: readonly ConditionState[] } = { live: false, conditions: [] };
+    try {
+      conditions = await this.currentConditions();
+    } catch (err) {
+      checks.conditions = { ok: false, detail: `cannot be read: ${(err as Error).message}` };
+    }
+    const now = this.o.now();
+    if (conditions.live) {
+      const blocking = conditions.conditions.filter(blocksReadiness);
+      checks.scaling = blocking.length
+        ? { ok: false, detail: blocking.map((c) => conditionText(c, now)).join('; ') }
+        : { ok: true, detail: 'able to scale, the task source healthy' };
+    }
     const ready = Object.values(checks).every((c) => c.ok);
     const reasons = Object.entries(checks)
       .filter(([, c]) => !c.ok)
       .map(([name, c]) => `${name}: ${c.detail}`);
-    json(res, ready ? 200 : 503, { ready, checks, reasons });
+    json(res, ready ? 200 : 503, {
+      ready,
+      checks,
+      reasons,
+      conditions: conditions.conditions.map((c) => conditionJson(c, now)),
+      conditionsFrom: conditions.live ? 'controller' : 'record',
+    });
   }
 
   /** Everything the dashboard shows, for a window ending at the newest decision or now. */
@@ -367,6 +410,7 @@ export class HttpEndpoint {
       decisions: await recentDecisions(store.db, 20),
       anomalies: await recentAnomalies(store.db, 20),
       health: await lastHealthSummary(store.db),
+      conditions: (await this.currentConditions()).conditions.map((c) => conditionJson(c, now)),
       series: await decisionSeries(store.db, from.toISOString(), end.toISOString()),
     };
   }

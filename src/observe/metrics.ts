@@ -1,7 +1,12 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { type ConditionState, ConditionStatus } from '../../events/condition';
 import type { DbLoggingStats } from '../../events/health';
 import type { AppEventType } from '../../events/index';
+import { CONDITION_TYPES } from '../control/conditions';
 import type { StoredEvent } from '../store/event-store';
+import { packageRoot } from '../util/package-root';
 
 /** What the scrape reads at the moment it is made (the store's projections, logging's counters). */
 export interface ScrapeSources {
@@ -14,6 +19,18 @@ export interface ScrapeSources {
   /** Events behind the head, per projection (and other checkpointed subscriber). */
   projectionLag(): Promise<Record<string, number>>;
   dbLogging(): DbLoggingStats;
+  /** The conditions (AbleToScale, ScalingLimited, SourceHealthy) as they stand; absent: not exported. */
+  conditions?(): Promise<readonly ConditionState[]>;
+}
+
+/** This build's version (package.json), for gpu_scaler_build_info. */
+function buildVersion(): string {
+  try {
+    const pkg: unknown = JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8'));
+    return typeof pkg === 'object' && pkg !== null && 'version' in pkg ? String(pkg.version) : 'unknown';
+  } catch {
+    return 'unknown';
+  }
 }
 
 /** The event types the metrics count: the only ones their feed reads. */
@@ -109,8 +126,35 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** 1 while this replica holds the leader lock (and runs cycles), else 0. */
+  readonly leader = this.gauge('gpu_scaler_leader', '1 when this replica leads (runs the control loop), else 0');
+
   constructor() {
     const self = this;
+    // the process and Node.js metrics (CPU, memory, event loop lag, GC, handles), unprefixed as is usual
+    collectDefaultMetrics({ register: this.registry });
+    new Gauge({
+      name: 'gpu_scaler_build_info',
+      help: "This build: gpu-scaler's version and Node.js's (always 1)",
+      labelNames: ['version', 'node_version'] as const,
+      registers: [this.registry],
+    }).set({ version: buildVersion(), node_version: process.version }, 1);
+    new Gauge({
+      name: 'gpu_scaler_condition',
+      help: 'Each condition (AbleToScale, ScalingLimited, SourceHealthy): 1 for the status it has, 0 for the others',
+      labelNames: ['type', 'status'] as const,
+      registers: [this.registry],
+      async collect() {
+        if (!self.sources?.conditions) return;
+        const conditions = await self.sources.conditions();
+        this.reset();
+        for (const type of CONDITION_TYPES) {
+          const c = conditions.find((x) => x.type === type);
+          if (!c) continue;
+          for (const status of ConditionStatus.options) this.set({ type, status }, c.status === status ? 1 : 0);
+        }
+      },
+    });
     new Gauge({
       name: 'gpu_scaler_workers',
       help: 'Live workers by status',

@@ -190,6 +190,22 @@ export class MemoryDb implements Db {
         },
       ],
       [
+        // lastConditionChanges: the last ConditionChanged of each type (asked at start and by /readyz)
+        /from events where event_type = 'ConditionChanged' and data->>'type' = \$1\s+order by global_position desc limit 1\)/,
+        (_m, p) => {
+          const out: Row[] = [];
+          for (const type of p.map(String)) {
+            for (let i = this.events.length - 1; i >= 0; i--) {
+              const { row } = this.events[i];
+              if (row.event_type !== 'ConditionChanged' || (row.data as { type?: unknown }).type !== type) continue;
+              out.push(row as unknown as Row);
+              break;
+            }
+          }
+          return out;
+        },
+      ],
+      [
         /^select data->>'kind' as kind, count\(\*\)::bigint as n from events\s+where event_type = 'AnomalyDetected'/,
         () => {
           let since = 0;

@@ -153,3 +153,18 @@ export async function eventsHandledSince(
   );
   return rows.map((r) => store.decode(r));
 }
+
+/**
+ * The last ConditionChanged of each condition type (the conditions as they stand), decoded. Read
+ * backwards on the (event_type, global_position) index: as cheap with a long history as a short one.
+ */
+export async function lastConditionChanges(store: EventStore, types: readonly string[]): Promise<StoredEvent[]> {
+  if (types.length === 0) return [];
+  const parts = types.map(
+    (_, i) =>
+      `(select ${EVENT_COLUMNS} from events where event_type = 'ConditionChanged' and data->>'type' = $${i + 1}
+         order by global_position desc limit 1)`,
+  );
+  const rows = await store.sql.query<EventRow>(parts.join(' union all '), [...types]);
+  return rows.map((r) => store.decode(r)).sort((a, b) => a.globalPosition - b.globalPosition);
+}

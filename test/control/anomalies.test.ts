@@ -1,4 +1,8 @@
+import { loadConfig } from '../../src/config';
 import { DEFAULT_ANOMALY_THRESHOLDS, detectAnomalies } from '../../src/control/anomalies';
+import { blockSpawning, decide } from '../../src/control/policy';
+import { configuredPolicy, controlSettings } from '../../src/control/steps/decide';
+import { anomalyThresholds, detectCycleAnomalies } from '../../src/control/steps/detect';
 
 const base = { queued: 0, active: 0, responseMs: 10, source: 'edge', spawning: 0, requested: 0 };
 const kinds = (xs: { kind: string }[]) => xs.map((x) => x.kind).sort();
@@ -38,5 +42,30 @@ describe('anomaly detector', () => {
       'slow_task_source',
       'task_count_spike',
     ]);
+  });
+});
+
+describe('anomalies describe what happened', () => {
+  test('a decision whose spawning is stopped requests no spawn, so it is no rapid scale-up', () => {
+    const decision = decide({
+      now: new Date('2026-11-27T18:00:00.000Z'),
+      queued: 20,
+      active: 0,
+      activity: null,
+      fleet: [],
+      settings: controlSettings(loadConfig({})),
+      policy: configuredPolicy(loadConfig({})),
+      gpusPerWorker: 1,
+      quoteUsdPerHour: null,
+    });
+    expect(decision.decision).toBe('SCALE_UP');
+    const observed = { ok: true as const, value: { queued: 20, active: 0, workers: null }, responseMs: 10 };
+    const t = anomalyThresholds(loadConfig({}));
+    expect(kinds(detectCycleAnomalies(t, 'edge', 20, observed, decision))).toEqual(['rapid_scale_up']);
+    // stopped (a refusal, the breaker, a backoff that keeps the SCALE_UP but requests nothing): no anomaly
+    const backingOff = { ...decision, spawnBlocked: 'every candidate is backing off until 18:05' };
+    expect(kinds(detectCycleAnomalies(t, 'edge', 20, observed, backingOff))).toEqual([]);
+    const blocked = blockSpawning(decision, 'the provider refused our credentials');
+    expect(kinds(detectCycleAnomalies(t, 'edge', 20, observed, blocked))).toEqual([]);
   });
 });

@@ -67,6 +67,14 @@ forEachBackend('/metrics, /healthz and /readyz', BACKENDS, (backend) => {
         gpu_scaler_provider_calls_total: 'counter',
         gpu_scaler_provider_call_duration_seconds: 'histogram',
         gpu_scaler_burn_rate_usd_per_hour: 'gauge',
+        gpu_scaler_condition: 'gauge',
+        gpu_scaler_build_info: 'gauge',
+        gpu_scaler_leader: 'gauge',
+        // the process and Node.js defaults, under their standard names
+        process_cpu_seconds_total: 'counter',
+        process_start_time_seconds: 'gauge',
+        nodejs_eventloop_lag_seconds: 'gauge',
+        nodejs_heap_size_used_bytes: 'gauge',
       };
       for (const [name, type] of Object.entries(types)) expect([name, s.types.get(name)]).toEqual([name, type]);
 
@@ -94,9 +102,17 @@ forEachBackend('/metrics, /healthz and /readyz', BACKENDS, (backend) => {
         expect([projection, s.value('gpu_scaler_projection_lag_events', { projection })]).toEqual([projection, 0]);
       expect(s.value('gpu_scaler_db_logging_queue_size')).toBeGreaterThanOrEqual(0);
       expect(s.value('gpu_scaler_db_logging_dropped_total')).toBe(0);
-      // every name follows the conventions: our prefix, counters end in _total
+      // the conditions as recorded (this endpoint is given no live controller): 1 for the status each has
+      expect(s.value('gpu_scaler_condition', { type: 'AbleToScale', status: 'True' })).toBe(1);
+      expect(s.value('gpu_scaler_condition', { type: 'AbleToScale', status: 'False' })).toBe(0);
+      expect(s.value('gpu_scaler_condition', { type: 'ScalingLimited', status: 'True' })).toBe(1); // MAX_WORKERS=4
+      expect(s.value('gpu_scaler_condition', { type: 'SourceHealthy', status: 'True' })).toBe(1);
+      expect(s.value('gpu_scaler_build_info', { node_version: process.version })).toBe(1);
+      expect(s.value('gpu_scaler_leader')).toBe(0);
+      // every name follows the conventions: our prefix (the process and Node.js defaults keep their
+      // standard names), counters end in _total
       for (const [name, type] of s.types) {
-        expect(name).toMatch(/^gpu_scaler_[a-z0-9_]+$/);
+        expect(name).toMatch(/^(gpu_scaler|process|nodejs)_[a-z0-9_]+$/);
         if (type === 'counter') expect(name).toMatch(/_total$/);
       }
 

@@ -10,7 +10,11 @@ export const anomalyThresholds = (c: Config): AnomalyThresholds => ({
   slowSourceMs: c.ANOMALY_SLOW_SOURCE_SEC * 1000,
 });
 
-/** Detect, pure: the anomalies of a cycle's observation and (guarded) decision. */
+/**
+ * Detect, pure: the anomalies of a cycle's observation and (guarded) decision. Spawns count only
+ * when the decision requests them: a decision whose spawning is stopped or held (a refusal, the
+ * breaker, a backoff, a lagging reactor) requests none, so it is no rapid scale-up.
+ */
 export function detectCycleAnomalies(
   t: AnomalyThresholds,
   source: string,
@@ -27,7 +31,7 @@ export function detectCycleAnomalies(
       active,
       responseMs: observed.responseMs,
       source,
-      spawning: decision.decision === 'SCALE_UP' ? decision.delta : 0,
+      spawning: decision.decision === 'SCALE_UP' && decision.spawnBlocked === null ? decision.delta : 0,
       requested: decision.requested,
     },
     t,

@@ -3,10 +3,10 @@ import type { Clock } from '../../clock';
 import { hasCode } from '../../errors';
 import type { PodInfo, Provider } from '../../providers/provider';
 import type { EventStore } from '../../store/event-store';
-import { readFleet } from '../fleet';
 import { deterministicId } from '../ids';
 import { type ControlLog, fact } from '../log';
 import { terminatedLine } from '../messages';
+import type { FleetWorker } from '../policy';
 
 export interface FleetSyncContext {
   store: EventStore;
@@ -16,13 +16,17 @@ export interface FleetSyncContext {
 }
 
 /**
- * Observe, every cycle: compares live workers with the provider's pods. A started pod activates
- * its worker; a worker whose pod is gone or exited is recorded as terminated (failed). Returns
- * whether it recorded anything (the projections are then behind).
+ * Observe, every cycle: compares live workers (the fleet the controller read: only workers not yet
+ * ended, never the whole history) with the provider's pods. A started pod activates its worker; a
+ * worker whose pod is gone or exited is recorded as terminated (failed). Returns whether it
+ * recorded anything (the projections and `fleet` are then behind).
  */
-export async function syncFleet(ctx: FleetSyncContext, cycle: number): Promise<boolean> {
+export async function syncFleet(
+  ctx: FleetSyncContext,
+  cycle: number,
+  fleet: readonly Pick<FleetWorker, 'workerId' | 'podId' | 'status'>[],
+): Promise<boolean> {
   const { store, provider, clock, log } = ctx;
-  const fleet = await readFleet(store);
   if (fleet.length === 0) return false;
   let pods: PodInfo[];
   try {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { NewDataOf } from '../../../events/index';
 import type { ControlSettings } from '../../../events/scaling';
 import { limitSetting } from '../../policies/render';
 import type { AppendResult } from '../../store/event-store';
@@ -35,17 +36,22 @@ export interface RecordContext {
   lastBanner?: { key: string; cycle: number };
 }
 
+/** Condition changes recorded in a cycle's batch (src/control/conditions.ts). */
+export type ConditionEvent = { type: 'ConditionChanged'; data: NewDataOf<'ConditionChanged'> };
+
 /** Record: a task count that did not validate (no decision: the fleet is held as it is). */
 export async function recordRejected(
   ctx: RecordContext,
   cycle: number,
   at: string,
   r: Extract<Observation, { ok: false }>,
+  conditions: readonly ConditionEvent[] = [],
 ): Promise<void> {
   const { log } = ctx;
   const data = { cycle, at, source: ctx.source, reason: r.reason, raw: r.raw, responseMs: r.responseMs };
+  const metadata = { cycle, correlationId: (ctx.newId ?? randomUUID)() };
   await ctx.stream.append(
-    [{ type: 'TaskCountRejected', data, metadata: { cycle, correlationId: (ctx.newId ?? randomUUID)() } }],
+    [{ type: 'TaskCountRejected', data, metadata }, ...conditions.map((c) => ({ ...c, metadata }))],
     cycle,
   );
   log.log('error', `❌ TASK COUNT REJECTED (Cycle #${cycle}): ${r.reason}; raw answer: ${r.raw}`, { cycle });
@@ -73,6 +79,7 @@ export async function recordCycle(
   observed: Extract<Observation, { ok: true }>,
   decision: PolicyResult,
   anomalies: Anomaly[],
+  conditions: readonly ConditionEvent[] = [],
 ): Promise<AppendResult | null> {
   const { log } = ctx;
   const { queued, active, workers } = observed.value;
@@ -100,6 +107,7 @@ export async function recordCycle(
         data: { cycle, at, ...a },
         metadata: { ...meta, causationId: decidedId },
       })),
+      ...conditions.map((c) => ({ ...c, metadata: { ...meta, causationId: decidedId } })),
     ],
     cycle,
   );

@@ -101,6 +101,23 @@
         (a) => `<tr><td>${time(a.at)}</td><td>#${a.cycle}</td><td>${esc(a.kind)}</td><td>${esc(a.message)}</td></tr>`,
       )
       .join('');
+    // each condition as the server renders it (src/control/conditions.ts conditionText)
+    const conds = s.conditions || [];
+    $('conditions').innerHTML = conds.length
+      ? conds
+          .map((c) => {
+            const cls =
+              c.type === 'ScalingLimited'
+                ? c.status === 'True'
+                  ? 'limited'
+                  : 'ok'
+                : c.status === 'True'
+                  ? 'ok'
+                  : 'bad';
+            return `<li class="condition ${cls}" data-type="${esc(c.type)}">${esc(c.text)}</li>`;
+          })
+          .join('')
+      : '<li>none recorded yet</li>';
     const h = s.health;
     $('health').textContent = h
       ? `cycle #${h.cycle} at ${time(h.at)}: ${h.lastWorkerCount} workers, last tasks ${h.lastQueued ?? '?'} queued / ${h.lastActive ?? '?'} active, database logging ${h.dbLoggingHealthy ? 'healthy' : 'UNHEALTHY'}, ${h.anomaliesSinceLast} anomalies since the one before`
