@@ -111,10 +111,16 @@ describe('nextConditions (pure)', () => {
       limits: [{ name: 'MAX_HOURLY_COST_USD', kind: 'cap', unit: 'USD/h', value: 2.5, from: 6, to: 3 }],
     });
     expect(spend.conditions[0]).toMatchObject({ status: 'True', reason: 'SpendCap' });
-    // a floor of a new policy renders as a floor (to > from), whatever its name
-    const floor = nextConditions(none, { at: AT, limits: [{ name: 'KEDA_MIN_REPLICAS', kind: 'floor', unit: 'workers', value: 2, from: 0, to: 2 }] });
+    // a floor of a new policy renders as a floor (its recorded kind), whatever its name
+    const floor = nextConditions(none, {
+      at: AT,
+      limits: [{ name: 'KEDA_MIN_REPLICAS', kind: 'floor', unit: 'workers', value: 2, from: 0, to: 2 }],
+    });
     expect(floor.conditions[0]).toMatchObject({ status: 'True', reason: 'TooFewWorkers' });
-    const within = nextConditions(none, { at: AT, limits: [{ name: 'MAX_WORKERS', kind: 'cap', unit: 'workers', value: 10, from: 10, to: 10 }] });
+    const within = nextConditions(none, {
+      at: AT,
+      limits: [{ name: 'MAX_WORKERS', kind: 'cap', unit: 'workers', value: 10, from: 10, to: 10 }],
+    });
     expect(within.conditions[0]).toMatchObject({ status: 'False', reason: 'DesiredWithinRange' });
   });
 
