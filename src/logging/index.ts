@@ -114,9 +114,10 @@ export async function createLogging(opts: LoggingOptions, db: Sql | null): Promi
     levels: LOG_LEVELS,
     level,
     exitOnError: false,
+    // redacted before the timestamp is added: the service's own time is never a secret
     format: winston.format.combine(
-      winston.format.timestamp({ format: () => now().toISOString() }),
       redactFormat(redact),
+      winston.format.timestamp({ format: () => now().toISOString() }),
     ),
   });
   let loggerErrors = 0;
