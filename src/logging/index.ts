@@ -74,8 +74,11 @@ export interface Logging {
   destinationStats(): LogDestinationStats[];
   /** Writes everything queued so far to the database (failures are counted, never thrown). */
   flush(): Promise<void>;
-  /** Flushes and closes every destination; the log file is complete when it resolves. Idempotent. */
-  close(): Promise<void>;
+  /**
+   * Flushes and closes every destination; the log file is complete when it resolves. Idempotent.
+   * `timeoutMs`: stop waiting for the file and the database after this long (default closeTimeoutMs).
+   */
+  close(opts?: { timeoutMs?: number }): Promise<void>;
 }
 
 /** How many logger errors (an unwritable file, writes after close) are mirrored before going quiet. */
@@ -155,11 +158,12 @@ export async function createLogging(opts: LoggingOptions, db: Sql | null): Promi
   );
 
   let closing: Promise<void> | null = null;
-  const close = (): Promise<void> => {
+  const close = (o: { timeoutMs?: number } = {}): Promise<void> => {
+    const ms = o.timeoutMs ?? closeTimeoutMs;
     closing ??= (async () => {
       transport?.stop();
-      await withTimeout(endLogger(logger), closeTimeoutMs);
-      if (transport) await withTimeout(transport.flush(), closeTimeoutMs);
+      await withTimeout(endLogger(logger), ms);
+      if (transport) await withTimeout(transport.flush(), ms);
       reporter.summarize();
     })();
     return closing;

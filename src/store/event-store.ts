@@ -194,15 +194,15 @@ export class EventStore<D extends EventDefinition = AppEventDefinition> {
     this.unlisten = await this.db.listen(eventsChannel(this.db.schema), () => this.signals.emit('wake'));
   }
 
-  /** Stops listening and closes the database. */
-  async close(): Promise<void> {
+  /** Stops listening and closes the database (`graceSec`: see Db.close). */
+  async close(opts: { graceSec?: number } = {}): Promise<void> {
     this.closed = true;
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     this.wakeTimer = undefined;
     if (this.unlisten) await this.unlisten().catch(() => {});
     this.unlisten = undefined;
     this.signals.removeAllListeners();
-    if (!this.inTransaction) await this.db.close();
+    if (!this.inTransaction) await this.db.close(opts);
   }
 
   /**
