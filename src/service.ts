@@ -100,8 +100,21 @@ export async function runService(opts: ServiceOptions): Promise<number> {
   const out = opts.stdout ?? process.stdout;
   const target = parseDatabaseUrl(config.DATABASE_URL);
   const secrets = secretsOf(config);
-  out.write(`gpu-scaler starting: store ${describeTarget(target)}\n`);
-  out.write(
+  // Written before the logging exists: a failed write is kept and counted by it once it does (a
+  // full disk under stdout is reported by the health check, never fatal).
+  const earlyFailures: unknown[] = [];
+  let outputFailed: (err: unknown) => void = (err) => earlyFailures.push(err);
+  const say = (text: string) => {
+    try {
+      out.write(text, (err) => {
+        if (err) outputFailed(err);
+      });
+    } catch (err) {
+      outputFailed(err);
+    }
+  };
+  say(`gpu-scaler starting: store ${describeTarget(target)}\n`);
+  say(
     `effective configuration:\n${describeConfig(config)
       .map((l) => `  ${l}\n`)
       .join('')}`,
@@ -139,6 +152,8 @@ export async function runService(opts: ServiceOptions): Promise<number> {
     }
     throw err;
   }
+  outputFailed = (err) => logging.destinationFailed('stdout', err);
+  for (const err of earlyFailures.splice(0)) outputFailed(err);
   const log = controlLog(logging);
   systemClock.onDrift((drift) =>
     log.log(

@@ -72,6 +72,8 @@ export interface Logging {
   dbStats(): DbLoggingStats;
   /** Failed writes to stdout, stderr and the log file, with the last error of each. */
   destinationStats(): LogDestinationStats[];
+  /** Counts a failed write to a destination made outside the logger (the service's first lines). */
+  destinationFailed(destination: 'stdout' | 'stderr', err: unknown): void;
   /** Writes everything queued so far to the database (failures are counted, never thrown). */
   flush(): Promise<void>;
   /**
@@ -226,6 +228,7 @@ export async function createLogging(opts: LoggingOptions, db: Sql | null): Promi
     mirror,
     dbStats,
     destinationStats: () => failures.stats(),
+    destinationFailed: (destination, err) => failures.record(destination, err),
     flush: async () => {
       // let entries logged just now travel through winston's pipe first
       await new Promise<void>((resolve) => setImmediate(resolve));
