@@ -85,6 +85,8 @@ const formatSeconds = (ms: number) => `${Number((ms / 1000).toFixed(2))} s`;
  * once. With the database down, a stop then ends in under 2 s.
  */
 const STOP_STEP_MS = 500;
+/** After a signal, how long the current step may wait on the database before its connections are closed at once. */
+const STOP_GRACE_MS = 3000;
 const STOP_FLUSH_MS = 700;
 const STOP_BUDGET_MS = 1500;
 const STOP_STEP_MIN_MS = 20;
@@ -251,6 +253,19 @@ export async function runService(opts: ServiceOptions): Promise<number> {
     if (fromProcess && deadlineMs !== null) {
       // Not keeping the process alive itself: it only fires if something else does.
       setTimeout(() => exitNow(`still stopping ${deadlineMs} ms after ${sig}`, SIGNAL_EXIT[sig]), deadlineMs).unref();
+      // A step still waiting on the database this long after the signal waits for an answer that
+      // will not come (after a server restart the driver can leave a query on a connection it has
+      // lost): the connections are closed at once, so that query fails and the stop goes on. A step
+      // waiting on something else (a provider, a task source) is left to the deadline.
+      setTimeout(() => {
+        if (loopEnded) return;
+        log.log(
+          'warning',
+          `the current step still waits ${STOP_GRACE_MS} ms after ${sig}: closing the database connections at once`,
+        );
+        store.close({ graceSec: 0 }).catch(() => {});
+        lock.release().catch(() => {});
+      }, STOP_GRACE_MS).unref();
     }
   };
   const onInt = () => stop('SIGINT');
@@ -277,6 +292,8 @@ export async function runService(opts: ServiceOptions): Promise<number> {
   const lock: LeaderLock =
     target.kind === 'postgres' ? postgresLeaderLock(target.url, store.db.schema) : embeddedLeaderLock();
   let workerTimer: NodeJS.Timeout | null = null;
+  /** The loop has ended (the stop's cleanup has begun). */
+  let loopEnded = false;
   let leading = false;
   let standingBy: string | null = null;
   /** Stops everything only the leader runs (the reactor, the projections, simulated workers). */
@@ -378,6 +395,7 @@ export async function runService(opts: ServiceOptions): Promise<number> {
       await systemClock.sleep(Math.max(0, waitMs - elapsed), abort.signal);
     }
   } finally {
+    loopEnded = true;
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
     // Each step gets a short time: what cannot be closed cleanly by then (a query waiting for a
