@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { GpuScalerError } from './errors';
 import { LOG_LEVEL_NAMES } from './logging/levels';
-import { secretValues } from './logging/redact';
+import { secretValues, unsafeSecretReason } from './logging/redact';
 import { DEFAULT_POLICY, POLICY_NAMES, POLICY_SETTING_KEYS, POLICY_SETTINGS, policyNamed } from './policies/index';
 import { checkKubernetesSettings, KUBERNETES_SETTINGS } from './providers/kubernetes/settings';
 import { checkLocalSettings, LOCAL_SETTINGS } from './providers/local';
@@ -288,6 +288,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       `MIN_ACTIVE_GPUS=${cfg.MIN_ACTIVE_GPUS} is not allowed: expected a number of GPUs <= MAX_ACTIVE_GPUS (${cfg.MAX_ACTIVE_GPUS}), the hard budget`,
     );
   }
+  problems.push(...unsafeSecrets(cfg));
   if (problems.length) throw new ConfigError(problems);
   // A policy with an idle time of its own: an idle timeout the operator set, and not that, holds.
   const idle = policyNamed(cfg.POLICY).idleSetting;
@@ -295,6 +296,39 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     return { ...cfg, [idle]: cfg.GPU_IDLE_TIMEOUT_SEC };
   }
   return cfg;
+}
+
+/**
+ * Secret settings whose value cannot be redacted safely (too short, a word, a number, one of our own
+ * words): every log line, event and error is searched for each secret, so such a value would be
+ * replaced inside ordinary text on every line. Refused at start, naming the setting and why, never
+ * the value. A JSON object (a worker environment) is not one secret: its values are redacted each
+ * on its own where safe (secretValues).
+ */
+function unsafeSecrets(cfg: Config): string[] {
+  const ownWords = Object.keys(ConfigSchema.shape);
+  const problems: string[] = [];
+  const secretKeys: readonly string[] = SECRET_KEYS;
+  for (const [key, value] of Object.entries(cfg)) {
+    if (!secretKeys.includes(key)) continue;
+    if (typeof value !== 'string' || value.trim() === '' || isJsonObject(value)) continue;
+    const why = unsafeSecretReason(value, ownWords);
+    if (why) {
+      problems.push(
+        `${key} is too short or too common to redact safely: ${why}. Every log line, event and error is searched for it and it would be replaced inside ordinary text; use a random value of 16 or more characters`,
+      );
+    }
+  }
+  return problems;
+}
+
+function isJsonObject(text: string): boolean {
+  try {
+    const v: unknown = JSON.parse(text);
+    return typeof v === 'object' && v !== null && !Array.isArray(v);
+  } catch {
+    return false;
+  }
 }
 
 /** Edit distance (insertions, deletions, substitutions) between two names. */

@@ -69,6 +69,31 @@ function isDriverSocketError(err: unknown): boolean {
   return err instanceof TypeError && /[\\/]postgres[\\/]cjs[\\/]src[\\/]connection\.js/.test(err.stack ?? '');
 }
 
+/**
+ * How long to stand by after `failures` steps in a row failed outside a cycle (taking the lead):
+ * one cycle, then doubling, up to the larger of a cycle and 10 s.
+ */
+export function retryDelayMs(pollIntervalSec: number, failures: number): number {
+  const cycle = pollIntervalSec * 1000;
+  return Math.min(cycle * 2 ** Math.max(0, failures - 1), Math.max(cycle, 10_000));
+}
+
+const formatSeconds = (ms: number) => `${Number((ms / 1000).toFixed(2))} s`;
+
+/**
+ * A stop's cleanup: each step may take STOP_STEP_MS (the log flush STOP_FLUSH_MS), all of them
+ * together STOP_BUDGET_MS (then each gets STOP_STEP_MIN_MS), before what it waits for is closed at
+ * once. With the database down, a stop then ends in under 2 s.
+ */
+const STOP_STEP_MS = 500;
+/** After a signal, how long the current step may wait on the database before its connections are closed at once. */
+const STOP_GRACE_MS = 3000;
+const STOP_FLUSH_MS = 700;
+const STOP_BUDGET_MS = 1500;
+const STOP_STEP_MIN_MS = 20;
+/** After a stop by a signal, how long a lingering handle may keep the process before it exits anyway. */
+const LINGER_MS = 300;
+
 /** The exit code of a process stopped by a signal it did not finish handling: 128 + its number. */
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
@@ -78,8 +103,21 @@ export async function runService(opts: ServiceOptions): Promise<number> {
   const out = opts.stdout ?? process.stdout;
   const target = parseDatabaseUrl(config.DATABASE_URL);
   const secrets = secretsOf(config);
-  out.write(`gpu-scaler starting: store ${describeTarget(target)}\n`);
-  out.write(
+  // Written before the logging exists: a failed write is kept and counted by it once it does (a
+  // full disk under stdout is reported by the health check, never fatal).
+  const earlyFailures: unknown[] = [];
+  let outputFailed: (err: unknown) => void = (err) => earlyFailures.push(err);
+  const say = (text: string) => {
+    try {
+      out.write(text, (err) => {
+        if (err) outputFailed(err);
+      });
+    } catch (err) {
+      outputFailed(err);
+    }
+  };
+  say(`gpu-scaler starting: store ${describeTarget(target)}\n`);
+  say(
     `effective configuration:\n${describeConfig(config)
       .map((l) => `  ${l}\n`)
       .join('')}`,
@@ -117,6 +155,8 @@ export async function runService(opts: ServiceOptions): Promise<number> {
     }
     throw err;
   }
+  outputFailed = (err) => logging.destinationFailed('stdout', err);
+  for (const err of earlyFailures.splice(0)) outputFailed(err);
   const log = controlLog(logging);
   systemClock.onDrift((drift) =>
     log.log(
@@ -216,6 +256,8 @@ export async function runService(opts: ServiceOptions): Promise<number> {
     stderr.write(`${new Date().toISOString()} gpu-scaler: ${why}: exiting now\n`);
     process.exit(code);
   };
+  /** The signal that stopped the process, when one did (not a test's stop request or --cycles). */
+  let stoppedBySignal: string | null = null;
   const stop = (sig: string) => {
     const fromProcess = sig in SIGNAL_EXIT;
     if (abort.signal.aborted) {
@@ -223,10 +265,24 @@ export async function runService(opts: ServiceOptions): Promise<number> {
       return;
     }
     log.log('notice', `received ${sig}: stopping after the current step`);
+    if (fromProcess) stoppedBySignal = sig;
     abort.abort();
     if (fromProcess && deadlineMs !== null) {
       // Not keeping the process alive itself: it only fires if something else does.
       setTimeout(() => exitNow(`still stopping ${deadlineMs} ms after ${sig}`, SIGNAL_EXIT[sig]), deadlineMs).unref();
+      // A step still waiting on the database this long after the signal waits for an answer that
+      // will not come (after a server restart the driver can leave a query on a connection it has
+      // lost): the connections are closed at once, so that query fails and the stop goes on. A step
+      // waiting on something else (a provider, a task source) is left to the deadline.
+      setTimeout(() => {
+        if (loopEnded) return;
+        log.log(
+          'warning',
+          `the current step still waits ${STOP_GRACE_MS} ms after ${sig}: closing the database connections at once`,
+        );
+        store.close({ graceSec: 0 }).catch(() => {});
+        lock.release().catch(() => {});
+      }, STOP_GRACE_MS).unref();
     }
   };
   const onInt = () => stop('SIGINT');
@@ -253,6 +309,8 @@ export async function runService(opts: ServiceOptions): Promise<number> {
   const lock: LeaderLock =
     target.kind === 'postgres' ? postgresLeaderLock(target.url, store.db.schema) : embeddedLeaderLock();
   let workerTimer: NodeJS.Timeout | null = null;
+  /** The loop has ended (the stop's cleanup has begun). */
+  let loopEnded = false;
   let leading = false;
   let standingBy: string | null = null;
   /** Stops everything only the leader runs (the reactor, the projections, simulated workers). */
@@ -261,91 +319,149 @@ export async function runService(opts: ServiceOptions): Promise<number> {
     leading = false;
     if (workerTimer) clearInterval(workerTimer);
     workerTimer = null;
-    await system.reactor.stop();
-    await alerts?.stop();
-    await system.projections.stop();
+    // each stops whatever the others do: a database gone while stopping must not leave one running
+    const stops: [string, () => Promise<void> | undefined][] = [
+      ['the reactor', () => system.reactor.stop()],
+      ['alerts', () => alerts?.stop()],
+      ['the projections', () => system.projections.stop()],
+    ];
+    for (const [what, stopIt] of stops) {
+      await Promise.resolve()
+        .then(stopIt)
+        .catch((err) => log.log('warning', `stopping ${what}: ${(err as Error).message}`));
+    }
   };
   const startCycle = system.controller.cycle;
+  /** Steps in a row that failed outside a cycle (taking the lead, stepping down): the backoff grows with them. */
+  let failedInARow = 0;
   let due: number | null = null;
   try {
     while (!abort.signal.aborted) {
       const started = performance.now();
       if (due !== null) metrics.cycleStarted((started - due) / 1000);
-      due = started + config.POLL_INTERVAL_SEC * 1000;
-      const status = await lock.tryAcquire();
-      role =
-        status.kind === 'leading'
-          ? { ok: true, detail: 'leading' }
-          : status.kind === 'other'
-            ? { ok: true, detail: 'following: another controller leads' }
-            : { ok: false, detail: `the database is unreachable: ${status.error}` };
-      metrics.leader.set(status.kind === 'leading' ? 1 : 0);
-      if (status.kind !== 'leading') {
-        if (leading) {
-          const why =
-            status.kind === 'other'
-              ? 'another controller holds it now'
-              : `the database is unreachable: ${status.error}`;
-          fact(
-            log,
-            'crit',
-            `❌ Lost the leader lock (${why}): standing by, acting on nothing`,
-            {},
-            `LEADERSHIP LOST (${why}): standing by`,
-          );
-          await stepDown();
-        }
-        const line = standingByLine(status);
-        if (standingBy !== line) {
-          log.log(status.kind === 'other' ? 'notice' : 'error', line);
-          if (status.kind === 'unreachable') log.mirror(line);
-          standingBy = line;
-        }
-      } else {
-        if (!leading) {
-          leading = true;
-          standingBy = null;
-          await system.controller.init(); // another leader may have run cycles meanwhile
-          log.log(
-            'notice',
-            `👑 Leading: cycle every ${config.POLL_INTERVAL_SEC}s, provider ${system.provider.name}, task source ${system.source.name}, resuming after cycle #${system.controller.cycle}`,
-          );
-          system.projections.start();
-          system.reactor.start();
-          alerts?.start();
-          if (system.simWorkers) {
-            const workers = system.simWorkers;
-            workerTimer = setInterval(() => {
-              workers.tick().catch((err) => log.log('warning', `simulated workers: ${(err as Error).message}`));
-            }, 1000);
+      let waitMs = config.POLL_INTERVAL_SEC * 1000;
+      // No error ends the service: a database that stops while the lead is being taken (or given up)
+      // makes it stand by, acting on nothing, and try again with a growing delay, as a failed cycle does.
+      try {
+        const status = await lock.tryAcquire();
+        role =
+          status.kind === 'leading'
+            ? { ok: true, detail: 'leading' }
+            : status.kind === 'other'
+              ? { ok: true, detail: 'following: another controller leads' }
+              : { ok: false, detail: `the database is unreachable: ${status.error}` };
+        metrics.leader.set(status.kind === 'leading' ? 1 : 0);
+        if (status.kind !== 'leading') {
+          if (leading) {
+            const why =
+              status.kind === 'other'
+                ? 'another controller holds it now'
+                : `the database is unreachable: ${status.error}`;
+            fact(
+              log,
+              'crit',
+              `❌ Lost the leader lock (${why}): standing by, acting on nothing`,
+              {},
+              `LEADERSHIP LOST (${why}): standing by`,
+            );
+            await stepDown();
           }
+          const line = standingByLine(status);
+          if (standingBy !== line) {
+            log.log(status.kind === 'other' ? 'notice' : 'error', line);
+            if (status.kind === 'unreachable') log.mirror(line);
+            standingBy = line;
+          }
+        } else {
+          if (!leading) {
+            await system.controller.init(); // another leader may have run cycles meanwhile
+            leading = true;
+            standingBy = null;
+            log.log(
+              'notice',
+              `👑 Leading: cycle every ${config.POLL_INTERVAL_SEC}s, provider ${system.provider.name}, task source ${system.source.name}, resuming after cycle #${system.controller.cycle}`,
+            );
+            system.projections.start();
+            system.reactor.start();
+            alerts?.start();
+            if (system.simWorkers) {
+              const workers = system.simWorkers;
+              workerTimer = setInterval(() => {
+                workers.tick().catch((err) => log.log('warning', `simulated workers: ${(err as Error).message}`));
+              }, 1000);
+            }
+          }
+          try {
+            await system.controller.runCycle();
+          } catch (err) {
+            const msg = `❌ Cycle #${system.controller.cycle} failed: ${(err as Error).message}`;
+            fact(log, 'error', msg, { cycle: system.controller.cycle });
+          }
+          if (opts.maxCycles !== undefined && system.controller.cycle - startCycle >= opts.maxCycles) break;
         }
-        try {
-          await system.controller.runCycle();
-        } catch (err) {
-          const msg = `❌ Cycle #${system.controller.cycle} failed: ${(err as Error).message}`;
-          fact(log, 'error', msg, { cycle: system.controller.cycle });
-        }
-        if (opts.maxCycles !== undefined && system.controller.cycle - startCycle >= opts.maxCycles) break;
+        failedInARow = 0;
+      } catch (err) {
+        failedInARow += 1;
+        waitMs = retryDelayMs(config.POLL_INTERVAL_SEC, failedInARow);
+        const line = `❌ ${leading ? 'Leading' : 'Taking the lead'} failed: ${(err as Error).message}: standing by, acting on nothing (trying again in ${formatSeconds(waitMs)}, attempt ${failedInARow})`;
+        log.log('error', line);
+        log.mirror(line);
+        role = { ok: false, detail: `standing by after a failure: ${(err as Error).message}` };
+        standingBy = null;
+        await stepDown().catch((e) => log.log('warning', `stepping down: ${(e as Error).message}`));
+        leading = false;
       }
       const elapsed = performance.now() - started;
-      await systemClock.sleep(Math.max(0, config.POLL_INTERVAL_SEC * 1000 - elapsed), abort.signal);
+      due = started + waitMs; // the next cycle is late by how far it starts past this
+      await systemClock.sleep(Math.max(0, waitMs - elapsed), abort.signal);
     }
   } finally {
+    loopEnded = true;
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
-    await stepDown();
-    await endpoint.stop();
-    if (readStore !== store) await readStore.close().catch(() => {});
+    // Each step gets a short time: what cannot be closed cleanly by then (a query waiting for a
+    // database that is down, a reconnect in flight) is closed at once, so a stop ends in about 2 s
+    // whatever the database does.
+    const stopBy = performance.now() + STOP_BUDGET_MS;
+    const step = async (what: string, most: number, fn: () => Promise<unknown> | undefined) => {
+      const ms = Math.round(Math.max(STOP_STEP_MIN_MS, Math.min(most, stopBy - performance.now())));
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => {
+        timer = setTimeout(() => resolve('late'), ms);
+      });
+      const done = Promise.resolve()
+        .then(fn)
+        .then(
+          () => 'done' as const,
+          (err) => {
+            log.log('warning', `stopping: ${what} failed: ${(err as Error).message}`);
+            return 'done' as const;
+          },
+        );
+      const outcome = await Promise.race([done, late]).finally(() => clearTimeout(timer));
+      if (outcome === 'late') log.log('warning', `stopping: ${what} did not finish within ${ms} ms: closed at once`);
+    };
+    await step('stepping down', STOP_STEP_MS, stepDown);
+    await step('the HTTP endpoint', STOP_STEP_MS, () => endpoint.stop());
+    if (readStore !== store) await step('the read connections', STOP_STEP_MS, () => readStore.close({ graceSec: 0 }));
     store.signals.off('appendTimed', onAppendTimed);
-    await pruner.stop();
-    await system.source.close?.().catch(() => {});
-    await system.provider.close?.().catch(() => {});
-    await lock.release();
+    await step('system_logs pruning', STOP_STEP_MS, () => pruner.stop());
+    await step('the task source', STOP_STEP_MS, () => system.source.close?.());
+    await step('the provider', STOP_STEP_MS, () => system.provider.close?.());
+    await step('the leader lock', STOP_STEP_MS, () => lock.release());
     log.log('notice', 'gpu-scaler stopped');
-    await logging.close();
-    await store.close();
+    // the last entries go to system_logs if the database takes them quickly; they are on stdout and in the file anyway
+    await step('the logs', STOP_FLUSH_MS, () =>
+      logging.close({ timeoutMs: Math.max(STOP_STEP_MIN_MS, stopBy - performance.now()) }),
+    );
+    await step('the store', STOP_STEP_MS, () => store.close({ graceSec: 0 }));
     process.off('unhandledRejection', onUnhandled);
+    if (stoppedBySignal !== null && deadlineMs !== null) {
+      // Everything is closed and flushed. A driver's timer still pending (a reconnect scheduled
+      // while the database was down) must not hold a stopped process: if anything still keeps it
+      // alive shortly after this, it exits (the timer itself keeps nothing alive).
+      setTimeout(() => process.exit(process.exitCode ?? 0), LINGER_MS).unref();
+    }
     // a write porsager scheduled before the close runs on the next turn: keep the guard until then
     setImmediate(() => setImmediate(() => process.off('uncaughtException', onDriverError)));
   }

@@ -6,11 +6,32 @@ import { z } from 'zod';
  * mean the same thing in every block.
  */
 
-/** A whole number within [min, max]. */
-export const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+/**
+ * How a number is written in a setting: decimal digits, with an optional sign, fraction and exponent
+ * (`30`, `0.5`, `-1`, `1e6`). JavaScript's Number() also reads `0x10`, `0o20`, `0b10000` and
+ * `Infinity`; a setting would then silently mean something else than it reads, so those are refused.
+ */
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
 
-/** A number within [min, max]. */
-export const num = (min: number, max = Number.MAX_VALUE) => z.coerce.number().min(min).max(max);
+const NOT_READ = '(hexadecimal, octal and binary forms like 0x10 are not read)';
+
+/** The one rule for every numeric setting's text: decimal only (`form` says what is allowed), then read as a number. */
+const decimalNumber = (form: string) =>
+  z
+    .unknown()
+    .superRefine((v, ctx) => {
+      if (typeof v === 'number' || (typeof v === 'string' && DECIMAL.test(v.trim()))) return;
+      ctx.addIssue({ code: 'custom', message: `${form} ${NOT_READ}` });
+    })
+    .pipe(z.coerce.number());
+
+/** A whole number within [min, max], written in decimal. */
+export const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  decimalNumber('a whole number in decimal such as 30').pipe(z.number().int().min(min).max(max));
+
+/** A number within [min, max], written in decimal. */
+export const num = (min: number, max = Number.MAX_VALUE) =>
+  decimalNumber('a decimal number such as 30 or 0.5').pipe(z.number().min(min).max(max));
 
 /** true/false, 1/0 or yes/no. */
 export const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v));

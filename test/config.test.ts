@@ -45,6 +45,43 @@ describe('configuration', () => {
     expect(err.problems).toHaveLength(4);
   });
 
+  test('numbers in settings are decimal only: 0x10, 0o20, 0b10000 and Infinity are refused, naming the setting and the form', () => {
+    const refused = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+      } catch (e) {
+        return (e as ConfigError).problems;
+      }
+      throw new Error(`accepted: ${JSON.stringify(env)}`);
+    };
+    expect(refused({ POLL_INTERVAL_SEC: '0x10' })).toEqual([
+      'POLL_INTERVAL_SEC="0x10" is not allowed: expected a decimal number such as 30 or 0.5 (hexadecimal, octal and binary forms like 0x10 are not read)',
+    ]);
+    expect(refused({ MAX_ACTIVE_GPUS: '0o20' })[0]).toMatch(
+      /^MAX_ACTIVE_GPUS="0o20" is not allowed: expected a whole number in decimal such as 30 \(hexadecimal/,
+    );
+    expect(refused({ TASK_COUNT_MAX: '0b10000' })[0]).toMatch(
+      /^TASK_COUNT_MAX="0b10000" is not allowed: expected a whole number in decimal/,
+    );
+    expect(refused({ MAX_HOURLY_COST_USD: 'Infinity' })[0]).toMatch(/^MAX_HOURLY_COST_USD="Infinity" is not allowed/);
+    // one rule for every block: a provider's and a policy's numbers too
+    expect(refused({ POLICY: 'operators', MIN_ACTIVE_GPUS: '0x1' })[0]).toMatch(
+      /^MIN_ACTIVE_GPUS="0x1" is not allowed: expected a whole number in decimal/,
+    );
+    expect(refused({ PROVIDER: 'local', WORKER_COMMAND: 'true', LOCAL_TERMINATE_GRACE_SEC: '0x5' }).join('\n')).toMatch(
+      /LOCAL_TERMINATE_GRACE_SEC="0x5" is not allowed: expected a decimal/,
+    );
+    expect(refused({ MAX_WORKERS: '1.5' })[0]).toMatch(/MAX_WORKERS="1.5" is not allowed: expected a whole number/);
+    // decimal forms are read as before
+    const c = loadConfig({
+      POLL_INTERVAL_SEC: '.5',
+      MAX_WORKERS: '1e1',
+      MAX_ACTIVE_GPUS: '+4',
+      GPU_IDLE_TIMEOUT_SEC: '2.50',
+    });
+    expect([c.POLL_INTERVAL_SEC, c.MAX_WORKERS, c.MAX_ACTIVE_GPUS, c.GPU_IDLE_TIMEOUT_SEC]).toEqual([0.5, 10, 4, 2.5]);
+  });
+
   test('MIN_ACTIVE_GPUS above MAX_ACTIVE_GPUS is a configuration error; MAX_HOURLY_COST_USD is off by default', () => {
     expect(() => loadConfig({ POLICY: 'operators', MIN_ACTIVE_GPUS: '5', MAX_ACTIVE_GPUS: '4' })).toThrow(
       'MIN_ACTIVE_GPUS=5 is not allowed: expected a number of GPUs <= MAX_ACTIVE_GPUS (4), the hard budget',
@@ -166,7 +203,7 @@ describe('configuration', () => {
       'LOCAL_MAX_WORKERS="0" is not allowed: expected a number >= 1',
     ]);
     expect(problems({ ...badProviders, PROVIDER: 'runpod' })).toEqual([
-      'RUNPOD_GPU_COUNT="two" is not allowed: expected a number',
+      'RUNPOD_GPU_COUNT="two" is not allowed: expected a whole number in decimal such as 30 (hexadecimal, octal and binary forms like 0x10 are not read)',
       'RUNPOD_CLOUD_TYPE="SPOT" is not allowed: expected one of "SECURE", "COMMUNITY"',
     ]);
   });

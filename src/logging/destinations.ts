@@ -27,7 +27,10 @@ export class DestinationFailures {
     const e = this.entries.get(destination);
     if (!e) return;
     e.failures += 1;
-    e.lastError = this.redact(describeError(err));
+    // a stream that failed once is closed: later writes fail with ERR_STREAM_DESTROYED, which
+    // would hide the cause (ENOSPC), so the cause stays the last error told
+    const destroyed = (err as { code?: unknown } | null)?.code === 'ERR_STREAM_DESTROYED';
+    if (!destroyed || e.lastError === null) e.lastError = this.redact(describeError(err));
   }
 
   stats(): LogDestinationStats[] {

@@ -72,10 +72,15 @@ export interface Logging {
   dbStats(): DbLoggingStats;
   /** Failed writes to stdout, stderr and the log file, with the last error of each. */
   destinationStats(): LogDestinationStats[];
+  /** Counts a failed write to a destination made outside the logger (the service's first lines). */
+  destinationFailed(destination: 'stdout' | 'stderr', err: unknown): void;
   /** Writes everything queued so far to the database (failures are counted, never thrown). */
   flush(): Promise<void>;
-  /** Flushes and closes every destination; the log file is complete when it resolves. Idempotent. */
-  close(): Promise<void>;
+  /**
+   * Flushes and closes every destination; the log file is complete when it resolves. Idempotent.
+   * `timeoutMs`: stop waiting for the file and the database after this long (default closeTimeoutMs).
+   */
+  close(opts?: { timeoutMs?: number }): Promise<void>;
 }
 
 /** How many logger errors (an unwritable file, writes after close) are mirrored before going quiet. */
@@ -114,9 +119,10 @@ export async function createLogging(opts: LoggingOptions, db: Sql | null): Promi
     levels: LOG_LEVELS,
     level,
     exitOnError: false,
+    // redacted before the timestamp is added: the service's own time is never a secret
     format: winston.format.combine(
-      winston.format.timestamp({ format: () => now().toISOString() }),
       redactFormat(redact),
+      winston.format.timestamp({ format: () => now().toISOString() }),
     ),
   });
   let loggerErrors = 0;
@@ -154,11 +160,12 @@ export async function createLogging(opts: LoggingOptions, db: Sql | null): Promi
   );
 
   let closing: Promise<void> | null = null;
-  const close = (): Promise<void> => {
+  const close = (o: { timeoutMs?: number } = {}): Promise<void> => {
+    const ms = o.timeoutMs ?? closeTimeoutMs;
     closing ??= (async () => {
       transport?.stop();
-      await withTimeout(endLogger(logger), closeTimeoutMs);
-      if (transport) await withTimeout(transport.flush(), closeTimeoutMs);
+      await withTimeout(endLogger(logger), ms);
+      if (transport) await withTimeout(transport.flush(), ms);
       reporter.summarize();
     })();
     return closing;
@@ -221,6 +228,7 @@ export async function createLogging(opts: LoggingOptions, db: Sql | null): Promi
     mirror,
     dbStats,
     destinationStats: () => failures.stats(),
+    destinationFailed: (destination, err) => failures.record(destination, err),
     flush: async () => {
       // let entries logged just now travel through winston's pipe first
       await new Promise<void>((resolve) => setImmediate(resolve));

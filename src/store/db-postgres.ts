@@ -121,6 +121,18 @@ export function noDelaySockets(): SocketFactory {
   });
 }
 
+/**
+ * porsager's delay before a connection tries again after failures, in seconds: its own curve
+ * (growing 3x per failure, randomised), capped at 1 s instead of its 20 s. Its timer is not cleared
+ * by end() and keeps the process alive: after a database restart, or a stop while the database is
+ * down, a reconnect scheduled up to 20 s ahead held a stopped service that long (killed by its stop
+ * deadline), and a database back up was used only when that timer fired.
+ */
+export function reconnectBackoff(retries: number): number {
+  return Math.min((0.5 + Math.random() / 2) * Math.min(3 ** retries / 100, 20), MAX_RECONNECT_DELAY_SEC);
+}
+const MAX_RECONNECT_DELAY_SEC = 1;
+
 const factories = new WeakMap<object, SocketFactory>();
 
 /** Ends a client made by postgresClient(), then destroys any socket porsager left behind. */
@@ -141,6 +153,7 @@ export function postgresClient(opts: PostgresDbOptions): Client {
   const options: postgres.Options<Record<string, never>> & { socket: SocketFactory } = {
     max: opts.max ?? 10,
     onnotice: () => {},
+    backoff: reconnectBackoff,
     socket,
     connection: {
       search_path: schema,
@@ -177,8 +190,8 @@ export async function openPostgresDb(opts: PostgresDbOptions): Promise<Db> {
         await sub.unlisten();
       };
     },
-    async close() {
-      await endClient(sql, 5);
+    async close(o = {}) {
+      await endClient(sql, o.graceSec ?? 5);
     },
   };
 }

@@ -32,7 +32,11 @@ export interface Db extends Sql {
   transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T>;
   /** Subscribes to a NOTIFY channel; resolves to an unsubscribe function. */
   listen(channel: string, onNotify: Notify): Promise<() => Promise<void>>;
-  close(): Promise<void>;
+  /**
+   * Closes every connection. `graceSec`: how long queries still running may take before their
+   * connections are closed at once (a server: default 5 s; 0 at a service's stop).
+   */
+  close(opts?: { graceSec?: number }): Promise<void>;
 }
 
 /** A Postgres error as both drivers report it. */

@@ -1,10 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import EventEmitter from 'eventemitter3';
+import { z } from 'zod';
 import type { EventDefinition, EventOf, EventShape, NewEventOf } from '../../events/define';
 import type { AppEvent, AppEventDefinition, AppNewEvent } from '../../events/index';
 import { EventDecodeError, type EventRegistry } from '../../events/registry';
 import { hasCode } from '../errors';
-import { makeRedactor, type Redactor, redactStrings } from '../logging/redact';
+import { makeRedactor, type Redactor, redactBySchema } from '../logging/redact';
 import { type AppendRow, appendRows } from './append';
 import type { Db, Sql } from './db';
 import { EventIdConflictError, type ExpectedVersion, mapAppendError } from './errors';
@@ -15,6 +16,12 @@ export interface EventMetadata {
   causationId?: string;
   [key: string]: unknown;
 }
+
+/**
+ * Where an event's metadata can hold free text: anything but the store's own fields (a cycle
+ * number, event ids), which redaction never touches (see EventStore.redactMetadata).
+ */
+const METADATA_TEXT = z.looseObject({ cycle: z.number().optional(), correlationId: z.uuid(), causationId: z.uuid() });
 
 /**
  * An event to append: one member of the union `N` (by default every event gpu-scaler writes), so
@@ -159,12 +166,26 @@ export class EventStore<D extends EventDefinition = AppEventDefinition> {
   protected newEventId: () => string = randomUUID;
 
   /**
-   * The secrets no event may hold: from now on every string of an appended event's data and
-   * metadata has them (and any `Bearer` token or URL password) replaced by `***` before it is
-   * validated and written. Events are never deleted, so this is the last gate, for every producer.
+   * The secrets no event may hold: from now on every free-text string of an appended event's data
+   * and every string value of its metadata has them (and any `Bearer` token or URL password)
+   * replaced by `***` before it is validated and written. Events are never deleted, so this is the last gate, for every producer.
    */
   setSecrets(secrets: readonly string[]): void {
     this.redact = makeRedactor(secrets);
+  }
+
+  /**
+   * An event's data with the secrets redacted where its schema has free text (redactBySchema): keys,
+   * timestamps, ids and enums are never touched, so a redacted event still validates.
+   */
+  protected redactData(type: string, data: unknown): unknown {
+    const def = this.registry.get(type);
+    return def ? redactBySchema(def.schema, data, this.redact) : data;
+  }
+
+  /** An event's metadata with the secrets redacted in its values, never in its keys or the store's ids. */
+  protected redactMetadata(metadata: EventMetadata): EventMetadata {
+    return redactBySchema(METADATA_TEXT, metadata, this.redact);
   }
 
   /** Starts bridging NOTIFY from other processes into `signals` ('wake'). */
@@ -173,15 +194,15 @@ export class EventStore<D extends EventDefinition = AppEventDefinition> {
     this.unlisten = await this.db.listen(eventsChannel(this.db.schema), () => this.signals.emit('wake'));
   }
 
-  /** Stops listening and closes the database. */
-  async close(): Promise<void> {
+  /** Stops listening and closes the database (`graceSec`: see Db.close). */
+  async close(opts: { graceSec?: number } = {}): Promise<void> {
     this.closed = true;
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     this.wakeTimer = undefined;
     if (this.unlisten) await this.unlisten().catch(() => {});
     this.unlisten = undefined;
     this.signals.removeAllListeners();
-    if (!this.inTransaction) await this.db.close();
+    if (!this.inTransaction) await this.db.close(opts);
   }
 
   /**
@@ -207,7 +228,7 @@ export class EventStore<D extends EventDefinition = AppEventDefinition> {
   }
 
   /**
-   * Appends events to one stream atomically. Every string of every event is redacted (setSecrets),
+   * Appends events to one stream atomically. Every free-text string of every event is redacted (setSecrets),
    * then every event is validated against its schema: one bad event and nothing is written.
    */
   async append(
@@ -218,9 +239,9 @@ export class EventStore<D extends EventDefinition = AppEventDefinition> {
     const expected = opts.expectedVersion ?? 'any';
     checkAppendArgs(streamId, events.length, expected);
     const payload = events.map((e) => {
-      const { schemaVersion, data } = this.registry.encode(e.type, redactStrings(e.data, this.redact));
+      const { schemaVersion, data } = this.registry.encode(e.type, this.redactData(e.type, e.data));
       const eventId = e.eventId ?? this.newEventId();
-      const metadata = redactStrings(e.metadata ?? {}, this.redact);
+      const metadata = this.redactMetadata(e.metadata ?? {});
       return { event_id: eventId, event_type: e.type, schema_version: schemaVersion, data, metadata };
     });
     // refused here, naming it: the unique index would refuse it without a name

@@ -1,7 +1,7 @@
 import postgres from 'postgres';
 import { describeError } from '../logging/errors-file';
 import { redactSecrets, secretValues } from '../logging/redact';
-import { noDelaySockets } from './db-postgres';
+import { noDelaySockets, reconnectBackoff } from './db-postgres';
 
 /**
  * One leader per store: two controllers started against the same database must never both act.
@@ -36,6 +36,7 @@ export function postgresLeaderLock(
     idle_timeout: 0,
     connect_timeout: opts.connectTimeoutSec ?? 5,
     onnotice: () => {},
+    backoff: reconnectBackoff,
     socket,
     connection: { application_name: 'gpu-scaler-leader' },
   };

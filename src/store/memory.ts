@@ -1,5 +1,4 @@
 import type { EventRegistry } from '../../events/registry';
-import { redactStrings } from '../logging/redact';
 import type { Db, Row, Sql } from './db';
 import { ConcurrencyError, EventIdConflictError, type ExpectedVersion } from './errors';
 import {
@@ -425,8 +424,8 @@ export class MemoryEventStore extends EventStore {
     const expected = opts.expectedVersion ?? 'any';
     checkAppendArgs(streamId, events.length, expected);
     const payload = events.map((e) => {
-      const { schemaVersion, data } = this.registry.encode(e.type, redactStrings(e.data, this.redact));
-      const metadata = redactStrings(e.metadata ?? {}, this.redact);
+      const { schemaVersion, data } = this.registry.encode(e.type, this.redactData(e.type, e.data));
+      const metadata = this.redactMetadata(e.metadata ?? {});
       return { eventId: uuidText(e.eventId ?? this.newEventId()), type: e.type, schemaVersion, data, metadata };
     });
     const twice = repeatedEventId(payload.map((p) => p.eventId));

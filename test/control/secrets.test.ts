@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { appRegistry } from '../../events/index';
-import { loadConfig } from '../../src/config';
+import { main } from '../../src/cli/main';
+import { type ConfigError, loadConfig } from '../../src/config';
 import { type PodInfo, type Provider, ProviderError } from '../../src/providers/provider';
 import { runService } from '../../src/service';
 import { openStore } from '../../src/store/index';
@@ -157,4 +158,124 @@ describe('no secret enters the append-only record, the logs or the output', () =
     }
     expect(hits).toEqual({});
   }, 60_000);
+});
+
+describe('a secret that cannot be redacted safely', () => {
+  // each of these, as HTTP_TOKEN, made every cycle fail ("event TaskCountObserved is not valid")
+  const UNSAFE = ['worker', 'a', 'e', '0', '1', 'at', 'id', '2026'];
+
+  test.each(UNSAFE)('HTTP_TOKEN=%s is refused at start (exit 2), naming the setting and why', async (token) => {
+    const stdout = new Capture();
+    const stderr = new Capture();
+    const env = {
+      DATABASE_URL: 'memory://',
+      HTTP_PORT: '0',
+      LOG_FILE: 'none',
+      POLL_INTERVAL_SEC: '0.05',
+      HTTP_TOKEN: token,
+    };
+    const code = await main(['node', 'gpu-scaler', 'start', '--cycles', '2'], {
+      stdout,
+      stderr,
+      stdin: process.stdin,
+      env,
+      isTTY: false,
+    });
+    expect(code).toBe(2);
+    expect(stderr.text).toMatch(/HTTP_TOKEN is too short or too common to redact safely: it is /);
+    expect(stdout.text).not.toContain('gpu-scaler starting');
+    expect(stdout.text + stderr.text).not.toContain('Cycle #1 failed');
+  });
+
+  test('the same rule for every secret setting; a random value, a URL and a worker environment pass', () => {
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+        return [];
+      } catch (e) {
+        return (e as ConfigError).problems;
+      }
+    };
+    expect(problems({ PROVIDER: 'runpod', RUNPOD_API_KEY: 'password' })).toContainEqual(
+      expect.stringMatching(/^RUNPOD_API_KEY is too short or too common to redact safely: it is a word of 8 letters/),
+    );
+    expect(problems({ TASK_SOURCE: 'http', TASK_COUNT_URL: 'http://x/', TASK_COUNT_KEY: '20261205' })).toEqual([
+      expect.stringMatching(/^TASK_COUNT_KEY is too short .*: it is a number of 8 digits/),
+    ]);
+    expect(problems({ HTTP_TOKEN: 'MAX_ACTIVE' })).toEqual([
+      expect.stringMatching(/^HTTP_TOKEN is too short .*: it is \(part of\) a word gpu-scaler .* writes/),
+    ]);
+    expect(problems({ HTTP_TOKEN: 'xxxxxxxxxxxx' })).toEqual([expect.stringMatching(/one character repeated/)]);
+    // the value itself is never quoted
+    expect(problems({ HTTP_TOKEN: 'hunter2' }).join(' ')).not.toContain('hunter2');
+    expect(
+      problems({
+        HTTP_TOKEN: 'k9-Qz71-pL0x',
+        DATABASE_URL: 'memory://',
+        RUNPOD_WORKER_ENV: '{"N":"1","DEBUG":"true"}',
+        TASK_SOURCE: 'http',
+        TASK_COUNT_URL: 'https://tasks.example/count',
+        TASK_COUNT_KEY: 'rpa_0123456789abcdef',
+      }),
+    ).toEqual([]);
+  });
+
+  test('the record keeps keys, times, ids and enums whatever the secrets: a redacted event is valid by construction', async () => {
+    // secrets a store may be given directly (the configuration refuses these): each occurs in keys,
+    // timestamps or enum values of the events below
+    const store = await openStore({ target: 'memory://', registry: appRegistry, listen: false });
+    try {
+      store.setSecrets(['s', 'at', 'cycle', '2026', 'idle', 'workers', 'tk-0a1b2c3d4e']);
+      const at = '2026-12-05T10:20:30.000Z';
+      await store.append('controller', [
+        {
+          type: 'TaskCountObserved',
+          data: {
+            cycle: 3,
+            at,
+            source: 'http (answered for tk-0a1b2c3d4e at 2026)',
+            queued: 1,
+            active: 0,
+            total: 1,
+            responseMs: 5,
+            workers: [{ workerId: 'w-tk-0a1b2c3d4e', activeTasks: 0, lastTaskAt: at }],
+          },
+          metadata: { cycle: 3, causationId: '12026000-0000-4000-8000-000000002026', note: `tk-0a1b2c3d4e at ${at}` },
+        },
+      ]);
+      await store.append('worker-1', [
+        {
+          type: 'WorkerTerminated',
+          data: {
+            workerId: 'worker-1',
+            at,
+            podId: null,
+            reason: 'idle',
+            detail: 'idle since 2026 (key tk-0a1b2c3d4e)',
+            failed: false,
+          },
+        },
+      ]);
+      const [observed] = await store.readStream('controller');
+      expect(observed.data).toEqual({
+        cycle: 3,
+        at,
+        source: 'http (an***wered for *** *** ***)',
+        queued: 1,
+        active: 0,
+        total: 1,
+        responseMs: 5,
+        workers: [{ workerId: 'w-***', activeTasks: 0, lastTaskAt: at }],
+      });
+      expect(observed.metadata).toEqual({
+        cycle: 3,
+        causationId: '12026000-0000-4000-8000-000000002026',
+        note: '*** *** ***-12-05T10:20:30.000Z',
+      });
+      const [terminated] = await store.readStream('worker-1');
+      expect(terminated.data).toMatchObject({ at, reason: 'idle', detail: '*** ***ince *** (key ***)' });
+    } finally {
+      await store.close();
+    }
+  });
 });

@@ -1,57 +1,17 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
-import { packageRoot } from '../../src/util/package-root';
 import { TEST_DATABASE_URL } from '../helpers/backends';
+import { buildDist, exited, exitWithin, startService } from '../helpers/service-process';
 import { waitFor } from '../helpers/wait';
-
-const root = packageRoot();
-
-/** The service as `npm start` runs it, from dist/, in a process of its own. */
-function startService(dir: string, env: Record<string, string>): { child: ChildProcess; out: () => string } {
-  let out = '';
-  const child = spawn(process.execPath, [path.join(root, 'bin/gpu-scaler.js'), 'start'], {
-    cwd: dir,
-    env: {
-      PATH: process.env.PATH ?? '',
-      LOG_FILE: path.join(dir, 'orchestrator.log'),
-      DB_LOGGING_ERRORS_FILE: path.join(dir, 'db_logging_errors.log'),
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout?.on('data', (c: Buffer) => {
-    out += c.toString();
-  });
-  child.stderr?.on('data', (c: Buffer) => {
-    out += c.toString();
-  });
-  return { child, out: () => out };
-}
-
-const exited = (child: ChildProcess) =>
-  new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null)
-      resolve({ code: child.exitCode, signal: child.signalCode });
-    else child.once('exit', (code, signal) => resolve({ code, signal }));
-  });
-
-/** Resolves to the exit, or to 'running' if the process is still there after `ms`. */
-const exitWithin = (child: ChildProcess, ms: number) =>
-  Promise.race([exited(child), new Promise<'running'>((r) => setTimeout(() => r('running'), ms).unref())]);
 
 describe('stopping the service', () => {
   let dir: string;
   beforeAll(() => {
-    // the service runs from dist/, as `npm start` does: bring it up to date (incremental)
-    execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
-      cwd: root,
-      stdio: 'inherit',
-    });
+    buildDist(); // the service runs from dist/, as `npm start` does
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gpu-scaler-stop-'));
   }, 120_000);
   afterAll(() => {
@@ -90,6 +50,39 @@ describe('stopping the service', () => {
       hung.close();
     }
   }, 120_000);
+
+  // A destination that cannot be written is counted and reported, never fatal (it exited 1 under
+  // `> /dev/full`, and 7 under `2> /dev/full`).
+  test.each([
+    ['stdout', ['ignore', 'full', 'pipe']],
+    ['stderr', ['ignore', 'pipe', 'full']],
+  ] as const)(
+    '%s on a full disk: the service runs its cycles, reports DEGRADED and exits 0',
+    async (name, stdio) => {
+      const full = fs.openSync('/dev/full', 'w');
+      try {
+        const s = startService(
+          dir,
+          {
+            DATABASE_URL: 'memory://',
+            LOG_FILE: 'none',
+            HTTP_PORT: '0',
+            POLL_INTERVAL_SEC: '0.1',
+            HEALTH_CHECK_EVERY_CYCLES: '2',
+          },
+          { args: ['--cycles', '4'], stdio: stdio.map((x) => (x === 'full' ? full : x)) },
+        );
+        expect(await exited(s.child)).toEqual({ code: 0, signal: null });
+        expect(s.out()).toMatch(
+          new RegExp(`HEALTH CHECK \\(Cycle #4\\): DEGRADED - ${name}: \\d+ writes? failed \\(last: .*ENOSPC`),
+        );
+        expect(s.out()).toContain('TASK COUNT');
+      } finally {
+        fs.closeSync(full);
+      }
+    },
+    60_000,
+  );
 
   // The connections dropped under the service (as a server restart does), then SIGTERM: it exits.
   (TEST_DATABASE_URL ? test : test.skip)(

@@ -1,6 +1,8 @@
+import { z } from 'zod';
 import { secretsOf } from '../../src/config';
-import { redactSecrets } from '../../src/logging/index';
-import { makeRedactor, redactStrings, redactValue } from '../../src/logging/redact';
+import { createLogging, redactSecrets } from '../../src/logging/index';
+import { makeRedactor, redactBySchema, redactStrings, redactValue, unsafeSecretReason } from '../../src/logging/redact';
+import { Capture } from '../helpers/harness';
 
 describe('redactSecrets', () => {
   test('replaces every occurrence of every secret', () => {
@@ -87,5 +89,107 @@ describe('the one secret list', () => {
     const dirty = { a: 1, b: ['x zz-9', { c: 'zz-9' }] };
     expect(redactStrings(dirty, makeRedactor(['zz-9']))).toEqual({ a: 1, b: ['x ***', { c: '***' }] });
     expect(dirty.b[0]).toBe('x zz-9');
+  });
+});
+
+describe('redaction never changes the structure', () => {
+  test('redactStrings redacts values, never keys', () => {
+    expect(redactStrings({ cycle: 'cycle 3', workers: ['workers'] }, makeRedactor(['cycle', 'workers']))).toEqual({
+      cycle: '*** 3',
+      workers: ['***'],
+    });
+  });
+
+  test('redactBySchema: free text only; times, uuids, enums, numbers and keys stay, bounds hold', () => {
+    const schema = z.object({
+      at: z.string().datetime({ offset: true }),
+      id: z.uuid(),
+      kind: z.enum(['idle', 'lost']),
+      n: z.number(),
+      text: z.string(),
+      short: z.string().max(12),
+      details: z.record(z.string(), z.unknown()),
+      list: z.array(z.object({ name: z.string().nullable() })).nullable(),
+      either: z.union([z.number(), z.string()]),
+    });
+    const data = {
+      at: '2026-12-05T10:00:00.000Z',
+      id: '20260000-0000-4000-8000-000000002026',
+      kind: 'idle',
+      n: 2026,
+      text: 'in 2026, idle',
+      short: 'u:p@h 2026 x',
+      details: { idle: { why: 'idle 2026' } },
+      list: [{ name: 'idle' }, { name: null }],
+      either: 'idle',
+    };
+    const out = redactBySchema(schema, data, makeRedactor(['2026', 'idle']));
+    expect(out).toEqual({
+      ...data,
+      text: 'in ***, ***',
+      short: 'u:p@h *** x',
+      details: { idle: { why: '*** ***' } },
+      list: [{ name: '***' }, { name: null }],
+      either: '***',
+    });
+    expect(schema.safeParse(out).success).toBe(true);
+    // a password shorter than *** lengthens a text: it is kept within its maximum
+    const bounded = redactBySchema(z.object({ raw: z.string().max(14) }), { raw: 'x://u:p@host12' }, makeRedactor([]));
+    expect(bounded).toEqual({ raw: 'x://u:***@host' });
+    expect(redactBySchema(schema, data, makeRedactor(['absent-secret']))).toBe(data);
+  });
+
+  test("the logger's own timestamp is never redacted; the message and metadata values are, keys never", async () => {
+    const stdout = new Capture();
+    const logging = await createLogging(
+      {
+        secrets: ['2026', 'cycle'],
+        stdout,
+        stderr: new Capture(),
+        logFile: null,
+        dbLogging: false,
+        format: 'json',
+        now: () => new Date('2026-12-05T10:20:30.000Z'),
+      },
+      null,
+    );
+    logging.logger.info('started in 2026', { cycle: 'cycle 2026' });
+    await logging.close();
+    const line = JSON.parse(stdout.lines()[0]);
+    expect(line).toMatchObject({ timestamp: '2026-12-05T10:20:30.000Z', message: 'started in ***', cycle: '*** ***' });
+  });
+});
+
+describe('a secret that cannot be redacted safely', () => {
+  test.each([
+    ['a', /1 character long; a secret must have at least 8/],
+    ['2026', /4 characters long/],
+    ['worker', /6 characters long/],
+    ['20261205', /a number of 8 digits/],
+    ['password', /a word of 8 letters/],
+    ['********', /one character repeated/],
+    ['orchestrator', /a word of 12 letters/],
+    ['gpu-scal', /part of\) a word gpu-scaler/],
+    ['POLL_INTERVAL', /part of\) a word gpu-scaler/],
+  ])('%s: %s', (value, why) => {
+    expect(unsafeSecretReason(value, ['POLL_INTERVAL_SEC'])).toMatch(why);
+  });
+
+  test.each(['k9-Qz71-pL0x', 'rpa_0123456789abcdef', 'abcdefghijklmnopq', 'postgres://u:pw@db/x'])(
+    '%s is safe',
+    (v) => {
+      expect(unsafeSecretReason(v)).toBeNull();
+    },
+  );
+
+  test("a URL's password or a worker environment's value that is not safe is redacted only in place", () => {
+    const secrets = secretsOf({
+      DATABASE_URL: 'postgres://svc:2026@db:5432/x',
+      RUNPOD_WORKER_ENV: '{"MODE":"production","HF_TOKEN":"hf_Zx81kLm0Pq"}',
+    });
+    expect(secrets).toEqual(expect.arrayContaining(['hf_Zx81kLm0Pq']));
+    expect(secrets).not.toContain('2026');
+    expect(secrets).not.toContain('production');
+    expect(redactSecrets('at 2026: postgres://svc:2026@db:5432/x failed', secrets)).toBe('at 2026: *** failed');
   });
 });

@@ -1,0 +1,59 @@
+import { type ChildProcess, execFileSync, type StdioOptions, spawn } from 'node:child_process';
+import path from 'node:path';
+import { packageRoot } from '../../src/util/package-root';
+
+const root = packageRoot();
+
+/** Brings dist/ up to date (incremental): the service runs from it, as `npm start` does. */
+export function buildDist(): void {
+  execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+}
+
+export interface ServiceProcess {
+  child: ChildProcess;
+  /** stdout and stderr as read so far (what is piped). */
+  out: () => string;
+}
+
+/**
+ * `gpu-scaler start` in a process of its own, from dist/. `stdio` replaces the default pipes
+ * (a test points stdout or stderr at /dev/full); what is piped is collected by out().
+ */
+export function startService(
+  dir: string,
+  env: Record<string, string>,
+  opts: { args?: string[]; stdio?: StdioOptions } = {},
+): ServiceProcess {
+  let out = '';
+  const child = spawn(process.execPath, [path.join(root, 'bin/gpu-scaler.js'), 'start', ...(opts.args ?? [])], {
+    cwd: dir,
+    env: {
+      PATH: process.env.PATH ?? '',
+      LOG_FILE: path.join(dir, 'orchestrator.log'),
+      DB_LOGGING_ERRORS_FILE: path.join(dir, 'db_logging_errors.log'),
+      ...env,
+    },
+    stdio: opts.stdio ?? ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  child.stderr?.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  return { child, out: () => out };
+}
+
+export const exited = (child: ChildProcess) =>
+  new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null)
+      resolve({ code: child.exitCode, signal: child.signalCode });
+    else child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+
+/** Resolves to the exit, or to 'running' if the process is still there after `ms`. */
+export const exitWithin = (child: ChildProcess, ms: number) =>
+  Promise.race([exited(child), new Promise<'running'>((r) => setTimeout(() => r('running'), ms).unref())]);
