@@ -7,6 +7,7 @@ import type { Provider } from '../providers/provider';
 import type { TaskSource } from '../sources/source';
 import type { Checkpoint, EventStore } from '../store/event-store';
 import { anomalyKindsSinceLastSummary } from '../store/queries';
+import { StoreWatch } from '../store/store-watch';
 import type { Anomaly, AnomalyThresholds } from './anomalies';
 import { ControlStream } from './control-stream';
 import { readFleet } from './fleet';
@@ -73,6 +74,8 @@ export class Controller {
   private readonly recordContext: RecordContext;
   private readonly healthContext: PeriodicHealthContext;
   private readonly thresholds: AnomalyThresholds;
+  /** Quarantined events and held-back reads, reported as anomalies. */
+  private readonly storeWatch: StoreWatch;
 
   constructor(private readonly d: ControllerDeps) {
     const { store, source, provider, clock, config, log } = d;
@@ -109,6 +112,7 @@ export class Controller {
       logDestinations: d.logDestinations,
     };
     this.thresholds = anomalyThresholds(config);
+    this.storeWatch = new StoreWatch(store, { now: () => clock.now() });
   }
 
   /** Restores the cycle number and the last observation from the controller stream. */
@@ -170,6 +174,7 @@ export class Controller {
     const anomalies = [
       ...block.anomalies,
       ...detectCycleAnomalies(this.thresholds, source.name, this.previousTotal, observed, decision),
+      ...(await this.storeWatch.incidents()),
     ];
 
     // Record the cycle as one atomic batch, and remember it
