@@ -174,7 +174,9 @@ function finishes<T>(p: Promise<T>, ms = 20_000): Promise<'done' | 'still waitin
         'the event written after the reader opened its transaction',
       );
       expect(seen.streamId).toBe('reads');
-      expect(await readsHeldBackBy(writer.db)).toBeNull();
+      // never the reader (an autovacuum's analyze of the fresh tables may hold an id for a moment)
+      const holder = await readsHeldBackBy(writer.db);
+      expect(holder?.role ?? null).not.toBe(readerUser);
     } finally {
       release();
       await held;
