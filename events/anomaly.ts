@@ -13,6 +13,8 @@ export const AnomalyKind = z.enum([
   'provider_request_invalid',
   'provider_api_retired',
   'spawning_timeout',
+  'event_quarantined',
+  'reads_held_back',
 ]);
 export type AnomalyKind = z.infer<typeof AnomalyKind>;
 

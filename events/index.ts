@@ -2,6 +2,7 @@ import { AnomalyDetected } from './anomaly';
 import { ConditionChanged } from './condition';
 import type { EventOf, NewEventOf } from './define';
 import { HealthChecked, HealthSummaryRecorded } from './health';
+import { EventQuarantined } from './quarantine';
 import { EventRegistry } from './registry';
 import { ScalingDecided } from './scaling';
 import { TaskCountObserved, TaskCountRejected } from './task-count';
@@ -18,6 +19,7 @@ import {
 export * from './anomaly';
 export * from './condition';
 export * from './health';
+export * from './quarantine';
 export * from './scaling';
 export * from './task-count';
 export * from './worker';
@@ -37,7 +39,8 @@ export const appRegistry = EventRegistry.empty()
   .with(WorkerTerminated)
   .with(OrphanPodTerminated)
   .with(HealthChecked)
-  .with(HealthSummaryRecorded);
+  .with(HealthSummaryRecorded)
+  .with(EventQuarantined);
 
 /** The union of every event definition in appRegistry. */
 export type AppEventDefinition = typeof appRegistry extends EventRegistry<infer D> ? D : never;
@@ -57,6 +60,7 @@ export const Streams = {
   controller: 'controller',
   health: 'health',
   reconciliation: 'reconciliation',
+  quarantine: 'quarantine',
   worker: (workerId: string) => `worker-${workerId}`,
 } as const;
 

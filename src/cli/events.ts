@@ -479,6 +479,14 @@ interface RawOptions {
   json?: boolean;
   utc?: boolean;
   now?: string;
+  quarantined?: boolean;
+}
+
+function quarantinedTypes(raw: RawOptions): string[] {
+  if (raw.type !== undefined) {
+    throw new CliError('--quarantined lists EventQuarantined records only: leave out --type', EXIT.usage);
+  }
+  return ['EventQuarantined'];
 }
 
 /** Commander's options -> validated EventsOptions (usage errors exit 2). */
@@ -486,7 +494,8 @@ export function eventsOptions(raw: RawOptions, clock = new Date()): EventsOption
   const { utc, now } = readClock(raw, clock);
   const until = raw.until !== undefined ? parseUntil(raw.until, { allowAgo: true, utc, now }) : undefined;
   const o: EventsOptions = {
-    types: raw.type !== undefined ? parseTypes(raw.type) : undefined,
+    // --quarantined: the records of stored events no schema reads (EventQuarantined), which every reader skips
+    types: raw.quarantined ? quarantinedTypes(raw) : raw.type !== undefined ? parseTypes(raw.type) : undefined,
     stream: raw.stream,
     since: raw.since !== undefined ? parseSince(raw.since, { utc, now }) : undefined,
     until: until?.kind === 'time' ? until.time : undefined,
@@ -533,6 +542,10 @@ export function defineEventsCommand(program: Command, io: CliIo, deps: EventsDep
     )
     .option('--type <types>', 'only these event types, comma-separated (e.g. ScalingDecided,AnomalyDetected)')
     .option('--stream <stream>', 'only this stream: controller, health, worker-<id>; * matches anything (worker-*)')
+    .option(
+      '--quarantined',
+      'only the stored events put aside as unreadable (EventQuarantined): each names its position and error',
+    )
     .addOption(sinceOption('events at or after'))
     .addOption(untilOption('events at or before'))
     .addOption(

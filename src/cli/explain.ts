@@ -47,7 +47,7 @@ export async function runExplain(store: EventStore, io: CliIo, o: ExplainOptions
     throw new CliError('say when: --at 18:25 (time of day), --at 2026-11-27T18:25:00Z, or --cycle 640', EXIT.usage);
   }
 
-  const decode = (rows: EventRow[]) => rows.map((r) => store.decode(r));
+  const decode = (rows: EventRow[]) => store.decodeRows(rows);
   let events: StoredEvent[];
   if (focusCycle !== null) {
     const found = await eventsOfCycle(store, focusCycle, windowMs);

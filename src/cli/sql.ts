@@ -71,6 +71,15 @@ const QUERY_KEYWORDS = ['select', 'with', 'values', 'table', 'explain', 'show'] 
 const REFUSED_FUNCTIONS =
   /(set_config|query_to_xml\w*|cursor_to_xml\w*|table_to_xml\w*|schema_to_xml\w*|database_to_xml\w*|ts_stat|ts_rewrite|\blo_\w+|\bloread|\blowrite|pg_advisory\w*|pg_try_advisory\w*|pg_notify|pg_cancel_backend|pg_terminate_backend|pg_reload_conf|pg_rotate_logfile|pg_switch_wal|pg_promote|pg_create_restore_point|pg_read_file|pg_read_binary_file|pg_ls_\w+|pg_stat_file|pg_file_\w+|pg_logical_emit_message|pg_replication_\w+|pg_\w*replication_slot\w*|dblink\w*|nextval|setval)/i;
 
+/**
+ * Functions that give the query's transaction an id (or lock): an open transaction with an id was
+ * where the catch-up readers' horizon stopped, so `select pg_current_xact_id(), pg_sleep(600)` with
+ * `--timeout 0s` held back every spawn for ten minutes. The readers no longer wait for transactions
+ * of a login that cannot write events (READ_HORIZON_SQL), and `sql` refuses to make one anyway
+ * (advisory locks are refused with the other functions below).
+ */
+const TRANSACTION_ID_FUNCTIONS = /\b(pg_current_xact_id\w*|txid_current\w*|pg_export_snapshot)\b/i;
+
 /** The one statement to run, or a usage error saying why not. */
 function checkQuery(text: string): string {
   if (text.trim() === '') {
@@ -111,6 +120,14 @@ function checkQuery(text: string): string {
   if (/u&["']/i.test(statements[0])) {
     throw new CliError(
       'sql refuses U&\'…\' and U&"…" escapes (they can spell a refused name); write the characters themselves',
+      EXIT.usage,
+    );
+  }
+  const holds = TRANSACTION_ID_FUNCTIONS.exec(statements[0]);
+  if (holds) {
+    throw new CliError(
+      `sql refuses "${holds[1]}": it takes a transaction id (or exports a snapshot), which an open ` +
+        "query would hold against the controller's readers; ask pg_stat_activity for what sessions hold",
       EXIT.usage,
     );
   }

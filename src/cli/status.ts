@@ -198,7 +198,8 @@ async function collectStatus(
   const lastDecision = await lastDecisionRow(db);
   const lastHealthSummary = await lastHealthSummaryRow(db);
   const checkRow = await lastEventOfType(store, 'HealthChecked');
-  const check = checkRow ? healthCheckOf(store.decode(checkRow)) : null;
+  const checked = checkRow ? store.tryDecode(checkRow) : null; // null: unreadable, quarantined
+  const check = checked ? healthCheckOf(checked) : null;
   const since = new Date(now.getTime() - opts.windowMs);
   const anomalies = await anomaliesBetween(db, since, now);
 

@@ -7,6 +7,7 @@ import type { Provider } from '../providers/provider';
 import type { TaskSource } from '../sources/source';
 import type { Checkpoint, EventStore } from '../store/event-store';
 import { anomalyKindsSinceLastSummary } from '../store/queries';
+import { StoreWatch } from '../store/store-watch';
 import type { Anomaly, AnomalyThresholds } from './anomalies';
 import {
   type ConditionChange,
@@ -86,6 +87,8 @@ export class Controller {
   private readonly healthContext: PeriodicHealthContext;
   private readonly thresholds: AnomalyThresholds;
   private pendingConditions: ConditionState[] | null = null;
+  /** Quarantined events and held-back reads, reported as anomalies. */
+  private readonly storeWatch: StoreWatch;
 
   constructor(private readonly d: ControllerDeps) {
     const { store, source, provider, clock, config, log } = d;
@@ -123,6 +126,7 @@ export class Controller {
       logDestinations: d.logDestinations,
     };
     this.thresholds = anomalyThresholds(config);
+    this.storeWatch = new StoreWatch(store, { now: () => clock.now() });
   }
 
   /** Restores the cycle number and the last observation from the controller stream. */
@@ -240,6 +244,7 @@ export class Controller {
     const anomalies = [
       ...block.anomalies,
       ...detectCycleAnomalies(this.thresholds, source.name, this.previousTotal, observed, decision),
+      ...(await this.storeWatch.incidents()),
     ];
 
     const cond = this.conditionsAfter(cycle, {

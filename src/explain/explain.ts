@@ -76,6 +76,8 @@ export function describeEvent(e: StoredEvent): string | null {
       return `🩺 HEALTH CHECK: ${String(e.data.status).toUpperCase()}${e.data.problems.length ? ` - ${e.data.problems.join('; ')}` : ''}`;
     case 'OrphanPodTerminated':
       return e.type;
+    case 'EventQuarantined':
+      return `🧯 EVENT QUARANTINED: the ${e.data.eventType} at global_position ${e.data.position} (stream ${e.data.streamId}) cannot be read and is skipped by every reader: ${e.data.error}`;
     case 'HealthSummaryRecorded':
       return `📊 HEALTH SUMMARY: ${e.data.lastWorkerCount} workers, ${n(e.data.anomaliesSinceLast, 'anomaly')} since the last summary, database logging ${e.data.dbLoggingHealthy ? 'healthy' : 'NOT healthy'}`;
   }

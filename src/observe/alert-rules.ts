@@ -31,6 +31,8 @@ const TITLES: Record<string, string> = {
   provider_request_invalid: '⚠️ Provider rejected the request: spawning stopped',
   provider_api_retired: '⚠️ Provider API retired: spawning stopped',
   spawning_timeout: '⏱️ Worker spawn timed out',
+  event_quarantined: '🧯 Unreadable event quarantined',
+  reads_held_back: '⏳ Event reads held back by an open transaction',
 };
 
 /**

@@ -1,10 +1,17 @@
+import { EventDecodeError } from '../../events/registry';
 import { ALL_PROJECTIONS } from '../../projections/index';
 import type { ProjectedEvent, Projection, ProjectionRow } from '../../projections/projection';
 import { GpuScalerError } from '../errors';
 import { reached } from '../store/checkpoints';
 import { copyText } from '../store/copy-text';
 import { type Db, quoteIdent, type Sql } from '../store/db';
-import { type Checkpoint, type EventStore, START, type EventRow as StoreRow } from '../store/event-store';
+import {
+  type Checkpoint,
+  type EventStore,
+  READ_HORIZON_SQL,
+  START,
+  type EventRow as StoreRow,
+} from '../store/event-store';
 import { EVENT_TIME_SQL } from '../store/event-time';
 import { BloomFilter } from './bloom';
 import { checkpointName } from './runner';
@@ -233,7 +240,7 @@ async function readRows(
     typeFilter = `and event_type = any($${params.length}::text[])`;
   }
   const visibleAfter = `((tx_id::text)::bigint, global_position) > ($1::bigint, $2::bigint)
-        and tx_id < pg_snapshot_xmin(pg_current_snapshot())`;
+        and tx_id < ${READ_HORIZON_SQL}`;
   const page = `select ${COLUMNS}, false as tail from events
       where ${visibleAfter} ${filter} ${typeFilter}
       order by (tx_id::text)::bigint, global_position
@@ -259,9 +266,16 @@ async function readRows(
 /** Upcasts and validates rows with the store's registry (zod), as every reader of the store does. */
 function decodeRows(store: EventStore, rows: EventRow[], prof: RebuildProfile): ProjectedEvent[] {
   const t0 = performance.now();
-  const events = rows.map(
-    (r): ProjectedEvent => ({ globalPosition: r.global_position, eventId: r.event_id, ...store.read(r) }),
-  );
+  const events: ProjectedEvent[] = [];
+  for (const r of rows) {
+    try {
+      events.push({ globalPosition: r.global_position, eventId: r.event_id, ...store.read(r) });
+    } catch (err) {
+      // no schema reads it: quarantined and skipped, as every reader of the store does
+      if (!(err instanceof EventDecodeError)) throw err;
+      store.quarantineRow(r, err.reason);
+    }
+  }
   prof.decodeMs += performance.now() - t0;
   return events;
 }

@@ -18,13 +18,23 @@ export interface AppendRow {
   duplicate: boolean;
 }
 
-/** The stream's lock and current version; expected-version test on `cur.v` with $2 mode, $3 n. */
+/**
+ * The stream's lock and current version; expected-version test on `cur.v` with $2 mode, $3 n. The
+ * lock is the stream's row in stream_locks (migrations/0014_stream_locks.sql), which only the writer
+ * may lock: inserted the first time, locked without a new row version after that. The insert below
+ * names `cur.locked`, so the lock is taken before it (an unreferenced data-modifying CTE would run
+ * after the main statement).
+ */
 const CURRENT = `
-with cur as (
-  select pg_advisory_xact_lock(2000, hashtext($1)) as locked,
+with locked as (
+  insert into stream_locks as l (stream_id) values ($1)
+  on conflict (stream_id) do update set stream_id = excluded.stream_id where false
+  returning 1
+), cur as (
+  select (select count(*) from locked) as locked,
          (select coalesce(max(e.stream_version), 0) from events e where e.stream_id = $1) as v
 )`;
-const EXPECTED = `case $2::text
+const EXPECTED = `cur.locked >= 0 and case $2::text
          when 'any' then true
          when 'no_stream' then cur.v = 0
          when 'stream_exists' then cur.v > 0
@@ -57,8 +67,8 @@ ${RETURNING}`;
 const LOCKED_APPEND = 'select * from append_events($1, $2, $3::text::jsonb)';
 
 /**
- * The fast path of an append: one plain statement, no PL/pgSQL, no ON CONFLICT. It takes the
- * stream's advisory lock (the same one append_events takes, so append_events still never loses
+ * The fast path of an append: one plain statement, no PL/pgSQL, no ON CONFLICT on events. It takes
+ * the stream's row lock (the same one append_events takes, so append_events still never loses
  * a race for 'any'), computes the next versions from the stream's current version as of the
  * statement's snapshot, and inserts the batch only when the expected version matches.
  *

@@ -1,5 +1,5 @@
 import { pgErrorCode, type Sql } from './db';
-import { type Checkpoint, START } from './event-store';
+import { type Checkpoint, READ_HORIZON_SQL, START } from './event-store';
 
 /** The subscriber whose checkpoint row also holds how many events were committed up to it. */
 export const EVENT_COUNT_CHECKPOINT = 'event-count';
@@ -54,7 +54,7 @@ interface After {
  * from the start, the count is a plain count(*) (an index-only scan on a server).
  */
 async function countAfter(sql: Sql, from: Checkpoint): Promise<After> {
-  const [{ xmin }] = await sql.query<{ xmin: string }>('select pg_snapshot_xmin(pg_current_snapshot())::text as xmin');
+  const [{ xmin }] = await sql.query<{ xmin: string }>(`select ${READ_HORIZON_SQL}::text as xmin`);
   const fromStart = from.txId === START.txId && from.position === START.position;
   const afterFrom = '((tx_id::text)::bigint, global_position) > ($2::bigint, $3::bigint)';
   const [row] = await sql.query<{

@@ -1,4 +1,12 @@
-import { type Checkpoint, EVENT_COLUMNS, type EventRow, type EventStore, START, type StoredEvent } from './event-store';
+import {
+  type Checkpoint,
+  EVENT_COLUMNS,
+  type EventRow,
+  type EventStore,
+  READ_HORIZON_SQL,
+  START,
+  type StoredEvent,
+} from './event-store';
 import { EVENT_CYCLE_SQL, EVENT_TIME_SQL, eventTime } from './event-time';
 
 /**
@@ -94,7 +102,7 @@ export async function eventRange(
 export async function endCheckpoint(store: EventStore): Promise<Checkpoint> {
   const rows = await store.sql.query<{ tx_id: string; global_position: number }>(
     `select tx_id::text as tx_id, global_position from events
-      where tx_id < pg_snapshot_xmin(pg_current_snapshot())
+      where tx_id < ${READ_HORIZON_SQL}
       order by (tx_id::text)::bigint desc, global_position desc limit 1`,
   );
   return rows[0] ? { txId: rows[0].tx_id, position: Number(rows[0].global_position) } : START;
@@ -165,7 +173,7 @@ export async function eventsOfCycle(
   cycle: number,
   windowMs: number,
 ): Promise<{ events: StoredEvent[] } | { events: null; maxCycle: number | null }> {
-  const decode = (rows: EventRow[]) => rows.map((r) => store.decode(r));
+  const decode = (rows: EventRow[]) => store.decodeRows(rows);
   const own = decode(await controllerEventsOfCycle(store, cycle));
   if (own.length === 0) return { events: null, maxCycle: await lastCycle(store) };
   const from = eventTime(own[0].data, own[0].recordedAt);

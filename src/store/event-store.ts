@@ -3,6 +3,7 @@ import EventEmitter from 'eventemitter3';
 import { z } from 'zod';
 import type { EventDefinition, EventOf, EventShape, NewEventOf } from '../../events/define';
 import type { AppEvent, AppEventDefinition, AppNewEvent } from '../../events/index';
+import { EventQuarantined, QUARANTINE_STREAM } from '../../events/quarantine';
 import { EventDecodeError, type EventRegistry } from '../../events/registry';
 import { hasCode } from '../errors';
 import { makeRedactor, type Redactor, redactBySchema } from '../logging/redact';
@@ -90,6 +91,58 @@ export function eventsChannel(schema: string): string {
 /** Appends within this window of the last NOTIFY share one more NOTIFY at its end. */
 export const WAKE_WINDOW_MS = 50;
 
+/**
+ * The read horizon of catch-up readers, one SQL expression (an uncorrelated subquery: computed once
+ * a statement): events with `tx_id` below it are final, none can still appear there. It is the
+ * oldest transaction still open that could write events, else the snapshot's xmax. Open
+ * transactions that cannot write events are left out: those of a login without INSERT on events
+ * (the read-only gpu_scaler_reader: `begin; select pg_current_xact_id(); select pg_sleep(30)` held
+ * every reader, and so every spawn, for as long as it stayed open) and those of other databases of
+ * the cluster. A transaction is left out only when its session is found and named so; anything
+ * unknown (a prepared transaction, a session gone meanwhile) still counts. pg_snapshot_xmin, the
+ * rule before, counted every open transaction of the cluster. With no transaction open it is the
+ * snapshot's xmax at once (asking pg_stat_activity costs about 1.5 ms on a server).
+ */
+export const READ_HORIZON_SQL = `(select case when pg_snapshot_xmin(s) = pg_snapshot_xmax(s) then pg_snapshot_xmax(s)
+    else coalesce(
+    (select min((x::text)::bigint) from pg_snapshot_xip(s) as x
+      where not exists (
+        select 1 from pg_stat_activity a
+         where a.backend_xid is not null
+           and (a.backend_xid::text)::bigint = (x::text)::bigint % 4294967296
+           and (a.datid is distinct from (select d.oid from pg_database d where d.datname = current_database())
+                or not has_any_column_privilege(a.usesysid, 'events'::regclass, 'INSERT')))),
+    (pg_snapshot_xmax(s)::text)::bigint)::text::xid8 end
+  from pg_current_snapshot() as s)`;
+
+/** A stored event no schema of this build reads: what a reader skipped, and why. */
+export interface UnreadableEvent {
+  globalPosition: number;
+  streamId: string;
+  streamVersion: number;
+  eventId: string;
+  eventType: string;
+  schemaVersion: number;
+  recordedAt: Date;
+  /** The validation error. */
+  error: string;
+}
+
+/**
+ * The quarantine shared by a store and its transaction-bound views: the positions skipped so far
+ * in this process, and the records of them being written (one at a time, after the reads).
+ */
+class Quarantine {
+  readonly seen = new Set<number>();
+  pending: Promise<void> = Promise.resolve();
+}
+
+/** The event id of the quarantine record of one stored event: the same in every process. */
+function quarantineEventId(eventId: string, position: number): string {
+  const h = createHash('sha256').update(`gpu-scaler quarantine ${eventId} ${position}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
 /** The columns of `events` that make an EventRow (what `decode` takes): the one list every reader selects. */
 export const EVENT_COLUMNS = `global_position, stream_id, stream_version, event_id::text as event_id, event_type, schema_version,
   data, metadata, tx_id::text as tx_id, recorded_at`;
@@ -144,7 +197,17 @@ export class EventStore<D extends EventDefinition = AppEventDefinition> {
     wake: [];
     /** Every append's duration in seconds (the metrics), committed or not, inside a transaction too. */
     appendTimed: [seconds: number];
+    /**
+     * A stored event no schema reads was skipped and recorded as EventQuarantined (`recorded` false:
+     * it could not be recorded, by this login or this registry). Once per event: not when another
+     * reader or process had recorded it already.
+     */
+    quarantined: [event: UnreadableEvent, recorded: boolean];
   }>();
+  /** Shared with the transaction-bound views of this store (see quarantineRow). */
+  protected quarantine = new Quarantine();
+  /** The store appends go to outside any transaction (this one, or the one a transaction view came from). */
+  protected root: EventStore<D> = this;
   private unlisten?: () => Promise<void>;
   private wakeInFlight = false;
   private wakeAgain = false;
@@ -194,8 +257,13 @@ export class EventStore<D extends EventDefinition = AppEventDefinition> {
     this.unlisten = await this.db.listen(eventsChannel(this.db.schema), () => this.signals.emit('wake'));
   }
 
-  /** Stops listening and closes the database (`graceSec`: see Db.close). */
+  /**
+   * Stops listening and closes the database (`graceSec`: see Db.close). A quarantine record still
+   * being written is waited for, except on a stop with no grace (a database that is down): its id is
+   * derived from the bad event's, so the next reader records it then, once.
+   */
   async close(opts: { graceSec?: number } = {}): Promise<void> {
+    if (opts.graceSec !== 0) await this.settled();
     this.closed = true;
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     this.wakeTimer = undefined;
@@ -215,6 +283,9 @@ export class EventStore<D extends EventDefinition = AppEventDefinition> {
     const result = await this.db.transaction(async (tx) => {
       const bound = new EventStore(this.db, this.registry, tx, true, this.redact);
       bound.newEventId = this.newEventId;
+      bound.quarantine = this.quarantine;
+      bound.root = this.root;
+      bound.signals.on('quarantined', (e, recorded) => this.signals.emit('quarantined', e, recorded));
       bound.signals.on('appended', (s) => streams.add(s));
       bound.signals.on('appendTimed', (sec) => this.signals.emit('appendTimed', sec));
       return fn(bound);
@@ -335,7 +406,7 @@ export class EventStore<D extends EventDefinition = AppEventDefinition> {
       `select ${EVENT_COLUMNS} from events where stream_id = $1 and stream_version >= $2 order by stream_version limit $3`,
       [streamId, opts.fromVersion ?? 1, opts.limit ?? 1_000_000_000],
     );
-    return rows.map((r) => this.decode(r));
+    return this.decodeRows(rows);
   }
 
   /** The last `count` events of a stream, oldest first. */
@@ -345,7 +416,7 @@ export class EventStore<D extends EventDefinition = AppEventDefinition> {
         order by stream_version`,
       [streamId, count],
     );
-    return rows.map((r) => this.decode(r));
+    return this.decodeRows(rows);
   }
 
   /**
@@ -360,7 +431,7 @@ export class EventStore<D extends EventDefinition = AppEventDefinition> {
    */
   async readBatch(after: Checkpoint, limit = 1000, types?: readonly string[]): Promise<ReadBatch<EventOf<D>>> {
     const visible = `((tx_id::text)::bigint, global_position) > ($1::bigint, $2::bigint)
-          and tx_id < pg_snapshot_xmin(pg_current_snapshot())`;
+          and tx_id < ${READ_HORIZON_SQL}`;
     if (!types) {
       const rows = await this.sql.query<EventRow>(
         `select ${EVENT_COLUMNS} from events where ${visible}
@@ -368,9 +439,10 @@ export class EventStore<D extends EventDefinition = AppEventDefinition> {
           limit $3`,
         [after.txId, after.position, limit],
       );
-      const events = rows.map((r) => this.decode(r));
-      const last = events[events.length - 1];
-      return { events, checkpoint: last ? { txId: last.txId, position: last.globalPosition } : after };
+      // the checkpoint passes a quarantined event too (the last row read, not the last event kept)
+      const events = this.decodeRows(rows);
+      const last = rows[rows.length - 1];
+      return { events, checkpoint: last ? { txId: last.tx_id, position: last.global_position } : after };
     }
     const rows = await this.sql.query<EventRow & { tail: boolean }>(
       `select * from (
@@ -386,7 +458,7 @@ export class EventStore<D extends EventDefinition = AppEventDefinition> {
     );
     const page = rows.filter((r) => !r.tail);
     const tail = rows.find((r) => r.tail);
-    const events = page.map((r) => this.decode(r));
+    const events = this.decodeRows(page);
     const last = page[page.length - 1];
     let checkpoint = last ? { txId: last.tx_id, position: last.global_position } : after;
     if (page.length < limit && tail) checkpoint = { txId: tail.tx_id, position: tail.global_position };
@@ -435,5 +507,137 @@ export class EventStore<D extends EventDefinition = AppEventDefinition> {
       txId: r.tx_id,
       recordedAt: r.recorded_at instanceof Date ? r.recorded_at : new Date(r.recorded_at as unknown as string),
     };
+  }
+
+  /**
+   * A row as a typed event, or null when no schema of this build reads it: then it is quarantined
+   * (quarantineRow) and every reader goes on without it. One unreadable row used to stop every
+   * reader that met it for good: the controller's cycles, the reactor, the projections, status and
+   * replay. A quarantine record this registry does not know is skipped without a word (a store of
+   * other event types, in tests).
+   */
+  tryDecode(r: EventRow): StoredEvent<EventOf<D>> | null {
+    if (r.event_type === EventQuarantined.type && !this.registry.has(EventQuarantined.type)) return null;
+    try {
+      return this.decode(r);
+    } catch (err) {
+      if (!(err instanceof EventDecodeError)) throw err;
+      this.quarantineRow(r, err.reason);
+      return null;
+    }
+  }
+
+  /*
+   * Why the writer keeps its direct INSERT on events (columns of an append only), rather than an
+   * append function that validates: what makes a row unreadable is its data against the zod schema
+   * of its type and version, and only this build knows those schemas; a SQL function could check
+   * the envelope (a known type name, data an object), which the repro's row ('ScalingDecided',
+   * {"cycle":"oops"}) passes anyway. Validation stays at the one gate every producer goes through
+   * (append: registry.encode), and the plain INSERT keeps the fast path (src/store/append.ts: about
+   * 105 us of server time a call against append_events' 135 us). A row that still gets in (by hand, an older or newer
+   * build, a registry change) is quarantined by the readers instead of stopping them: recorded, said
+   * as an anomaly and kept, as an append-only log must.
+   */
+
+  /** Rows as typed events, without those no schema reads (quarantined: see tryDecode). */
+  decodeRows(rows: readonly EventRow[]): StoredEvent<EventOf<D>>[] {
+    const out: StoredEvent<EventOf<D>>[] = [];
+    for (const r of rows) {
+      const e = this.tryDecode(r);
+      if (e) out.push(e);
+    }
+    return out;
+  }
+
+  /**
+   * Puts an unreadable stored event aside: the first time this process meets it, an EventQuarantined
+   * naming its position and the validation error is appended to the `quarantine` stream, after the
+   * read (never inside the reader's transaction: a failed record must not fail the read), under an
+   * event id derived from the event's own, so it is recorded once whoever meets it first. Then
+   * `quarantined` is signalled (the controller turns it into an anomaly, and so an alert), unless
+   * the record was there already. A login that may not append (a reader) or a registry without
+   * EventQuarantined still skips the event, and signals it unrecorded.
+   */
+  quarantineRow(
+    r: Pick<EventRow, 'global_position' | 'event_id' | 'event_type' | 'schema_version'> &
+      Partial<Pick<EventRow, 'stream_id' | 'stream_version' | 'recorded_at'>>,
+    error: string,
+  ): void {
+    const q = this.quarantine;
+    if (q.seen.has(r.global_position)) return;
+    q.seen.add(r.global_position);
+    const root = this.root;
+    q.pending = q.pending.then(async () => {
+      const event = await root.unreadable(r, error);
+      let recorded = false;
+      let known = false;
+      if (root.registry.has(EventQuarantined.type) && !root.closed) {
+        try {
+          const data = {
+            at: event.recordedAt.toISOString(),
+            position: event.globalPosition,
+            streamId: event.streamId,
+            streamVersion: event.streamVersion,
+            eventId: event.eventId,
+            eventType: event.eventType,
+            schemaVersion: event.schemaVersion,
+            error: event.error,
+          };
+          const id = quarantineEventId(event.eventId, event.globalPosition);
+          const res = await root.appendUnchecked(QUARANTINE_STREAM, EventQuarantined.type, data, id);
+          recorded = true;
+          known = res.duplicate;
+        } catch (err) {
+          // recorded already by a build whose error text differs: the same id, other data
+          if (err instanceof EventIdConflictError) known = true;
+        }
+      }
+      if (!known) root.signals.emit('quarantined', event, recorded);
+    });
+  }
+
+  /** What names an unreadable event; a reader that did not select its stream or time (replay) has them read here. */
+  private async unreadable(
+    r: Pick<EventRow, 'global_position' | 'event_id' | 'event_type' | 'schema_version'> &
+      Partial<Pick<EventRow, 'stream_id' | 'stream_version' | 'recorded_at'>>,
+    error: string,
+  ): Promise<UnreadableEvent> {
+    let { stream_id, stream_version, recorded_at } = r;
+    if (stream_id === undefined || stream_version === undefined || recorded_at === undefined) {
+      const [row] = await this.sql
+        .query<Pick<EventRow, 'stream_id' | 'stream_version' | 'recorded_at'>>(
+          'select stream_id, stream_version, recorded_at from events where global_position = $1',
+          [r.global_position],
+        )
+        .catch(() => []);
+      ({ stream_id = '', stream_version = 0, recorded_at = new Date(0) } = row ?? {});
+    }
+    const at = recorded_at instanceof Date ? recorded_at : new Date(recorded_at as unknown as string);
+    return {
+      globalPosition: r.global_position,
+      streamId: stream_id,
+      streamVersion: Number(stream_version),
+      eventId: r.event_id,
+      eventType: r.event_type,
+      schemaVersion: r.schema_version,
+      recordedAt: Number.isNaN(at.getTime()) ? new Date(0) : at,
+      error,
+    };
+  }
+
+  /** Appends one event of a type this store's registry may not name in its type (the quarantine record). */
+  protected appendUnchecked(streamId: string, type: string, data: unknown, eventId: string): Promise<AppendResult> {
+    // The registry has the type (checked by the caller) and validates the data at run time; the
+    // registry's type parameter cannot say so, hence the one assertion.
+    return this.append(streamId, [{ type, data, eventId } as unknown as NewEvent<NewEventOf<D>>]);
+  }
+
+  /** Resolves when every quarantine record started so far was written (or failed). */
+  async settled(): Promise<void> {
+    for (;;) {
+      const p = this.quarantine.pending;
+      await p;
+      if (p === this.quarantine.pending) return;
+    }
   }
 }

@@ -1,19 +1,27 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import postgres from 'postgres';
 import { describeError } from '../logging/errors-file';
 import { redactSecrets, secretValues } from '../logging/redact';
+import { quoteIdent } from './db';
 import { noDelaySockets, reconnectBackoff } from './db-postgres';
 
 /**
  * One leader per store: two controllers started against the same database must never both act.
- * On a server the leader holds a session advisory lock on a connection of its own; if the process
- * dies, the server drops the connection and the lock with it, and a follower (trying every cycle)
- * takes over within a cycle. An embedded store is locked by its data directory instead (dir-lock.ts),
- * so a second process cannot even open it.
+ * On a server the leader holds the store's lease row (migrations/0013_controller_lease.sql) from a
+ * connection of its own: the row names this lock's id and that connection's backend pid, and the
+ * lease is renewed every cycle and, while held, every third of its length in the background.
+ * Another controller (trying every cycle) takes it when it is free, expired, or its holder's backend
+ * is gone: if the process dies, the server drops its connection and a follower takes over within a
+ * cycle, as it did with the advisory lock this replaced. Only gpu_scaler_writer may update the row,
+ * so the read-only login cannot take or hold leadership (an advisory lock needs no grant: the
+ * reader could take it first, and every controller stood by). An embedded store is locked by its
+ * data directory instead (dir-lock.ts), so a second process cannot even open it.
  */
 export interface LeaderLock {
   /**
-   * Becomes or stays the leader. `leading` while this process holds the lock; `other` when another
-   * session holds it; `unreachable` when the database could not be asked (the error, redacted).
+   * Becomes or stays the leader. `leading` while this process holds the lease; `other` when another
+   * controller holds it; `unreachable` when the database could not be asked (the error, redacted).
    */
   tryAcquire(): Promise<LeaderStatus>;
   release(): Promise<void>;
@@ -21,13 +29,14 @@ export interface LeaderLock {
 
 export type LeaderStatus = { kind: 'leading' } | { kind: 'other' } | { kind: 'unreachable'; error: string };
 
-const LOCK_CLASS = 2002;
+/** How long a lease lasts without renewal (a leader cut off from the database loses it after this). */
+export const DEFAULT_LEASE_SEC = 60;
 
-/** The leader lock on a server: a session advisory lock, per schema, on a connection of its own. */
+/** The leader lock on a server: the lease row of `schema`, taken and renewed on a connection of its own. */
 export function postgresLeaderLock(
   url: string,
   schema = 'public',
-  opts: { connectTimeoutSec?: number } = {},
+  opts: { connectTimeoutSec?: number; leaseSec?: number } = {},
 ): LeaderLock {
   const socket = noDelaySockets();
   // `socket` is a documented porsager option its type definitions lack.
@@ -42,32 +51,73 @@ export function postgresLeaderLock(
   };
   const sql = postgres(url, options);
   const secrets = secretValues({ url }, ['url']);
+  const leaseSec = opts.leaseSec ?? DEFAULT_LEASE_SEC;
+  const holder = `${hostname()}:${process.pid}:${randomUUID()}`;
+  const table = `${quoteIdent(schema)}.controller_lease`;
   let held = false;
-  const key = sql`hashtext(${`gpu-scaler:${schema}`})`;
+  let renewer: NodeJS.Timeout | undefined;
+  /**
+   * Takes or renews the lease in one statement: it is ours already, free, expired, or its holder's
+   * backend is gone. Concurrent takers are serialised by the row lock, and the second re-checks the
+   * row the first wrote (so it finds it taken).
+   */
+  const take = async (): Promise<boolean> => {
+    const rows = await sql.unsafe(
+      `update ${table} l
+          set holder = $1, holder_pid = pg_backend_pid(),
+              acquired_at = case when l.holder = $1 then l.acquired_at else now() end,
+              renewed_at = now(), expires_at = now() + make_interval(secs => $2)
+        where l.name = 'controller'
+          and (l.holder = $1 or l.holder is null or l.expires_at < now()
+               or not exists (select 1 from pg_stat_activity a where a.pid = l.holder_pid))
+        returning 1 as ok`,
+      [holder, leaseSec],
+    );
+    return rows.length === 1;
+  };
+  const stopRenewing = () => {
+    if (renewer) clearInterval(renewer);
+    renewer = undefined;
+  };
   return {
     async tryAcquire() {
       try {
-        if (held) {
-          // Still ours? After a dropped connection the client reconnects to a backend without it.
-          const [row] = await sql`select count(*)::int as n from pg_locks
-            where locktype = 'advisory' and pid = pg_backend_pid() and classid = ${LOCK_CLASS}
-              and objid = (${key})::oid and granted`;
-          held = row.n > 0;
-          if (held) return { kind: 'leading' };
+        held = await take();
+        if (held && !renewer) {
+          renewer = setInterval(
+            () => {
+              take().then(
+                (ok) => {
+                  held = ok;
+                  if (!ok) stopRenewing();
+                },
+                () => {},
+              );
+            },
+            Math.max(1000, (leaseSec * 1000) / 3),
+          );
+          renewer.unref();
         }
-        const [row] = await sql`select pg_try_advisory_lock(${LOCK_CLASS}, ${key}) as ok`;
-        held = row.ok === true;
+        if (!held) stopRenewing();
         return held ? { kind: 'leading' } : { kind: 'other' };
       } catch (err) {
         held = false;
+        stopRenewing();
         return { kind: 'unreachable', error: redactSecrets(describeError(err), secrets) };
       }
     },
     async release() {
+      stopRenewing();
       try {
-        if (held) await sql`select pg_advisory_unlock(${LOCK_CLASS}, ${key})`;
+        if (held) {
+          await sql.unsafe(
+            `update ${table} set holder = null, holder_pid = null, expires_at = '-infinity'
+              where name = 'controller' and holder = $1`,
+            [holder],
+          );
+        }
       } catch {
-        /* the connection is gone, and the lock with it */
+        /* the connection is gone: the lease frees itself (its backend is gone, or it expires) */
       }
       held = false;
       try {

@@ -1,4 +1,4 @@
-import type { EventRegistry } from '../../events/registry';
+import { EventDecodeError, type EventRegistry } from '../../events/registry';
 import type { Db, Row, Sql } from './db';
 import { ConcurrencyError, EventIdConflictError, type ExpectedVersion } from './errors';
 import {
@@ -43,8 +43,11 @@ import { eventTime } from './event-time';
  */
 
 interface MemEvent {
-  event: StoredEvent;
+  /** Null when no schema reads the row (only a row put in with insertUnvalidated): readers skip it. */
+  event: StoredEvent | null;
   row: EventRow;
+  /** Why the row cannot be read (with a null event). */
+  error?: string;
 }
 
 /** The transaction open now, and what undoes its writes (newest last). */
@@ -376,9 +379,52 @@ export class MemoryEventStore extends EventStore {
     this.now = opts.now ?? (() => new Date());
   }
 
-  /** Every event, in position order. */
+  /** Every event, in position order (without those no schema reads). */
   all(): readonly StoredEvent[] {
-    return this.mem.events.map((e) => e.event);
+    return this.mem.events.flatMap((e) => (e.event ? [e.event] : []));
+  }
+
+  /**
+   * Puts in a row as a raw INSERT into the SQL store's events table would: not validated, decoded
+   * when read. What the store contract uses to give every store a row no schema reads, which every
+   * reader must then skip and quarantine (tryDecode) as the SQL stores do.
+   */
+  insertUnvalidated(r: { streamId: string; type: string; schemaVersion: number; data: unknown }): number {
+    const stream = this.byStream.get(r.streamId) ?? [];
+    const position = this.mem.events.length + 1;
+    const row: EventRow = {
+      global_position: position,
+      stream_id: r.streamId,
+      stream_version: stream.length + 1,
+      event_id: uuidText(this.newEventId()),
+      event_type: r.type,
+      schema_version: r.schemaVersion,
+      data: r.data,
+      metadata: {},
+      tx_id: String(position),
+      recorded_at: this.now(),
+    };
+    let m: MemEvent;
+    try {
+      m = { row, event: super.decode(row) };
+    } catch (err) {
+      m = { row, event: null, error: err instanceof EventDecodeError ? err.reason : (err as Error).message };
+    }
+    this.mem.events.push(m);
+    stream.push(m);
+    this.byStream.set(r.streamId, stream);
+    this.byId.set(row.event_id, m);
+    return position;
+  }
+
+  /** The events of these stored rows, quarantining (and leaving out) those no schema reads. */
+  private readable(ms: readonly MemEvent[]): StoredEvent[] {
+    const out: StoredEvent[] = [];
+    for (const m of ms) {
+      if (m.event) out.push(m.event);
+      else this.quarantineRow(m.row, m.error ?? 'no schema reads it');
+    }
+    return out;
   }
 
   override async listen(): Promise<void> {}
@@ -496,7 +542,7 @@ export class MemoryEventStore extends EventStore {
   /** Rows handed out by MemoryDb are decoded once, at append. */
   override decode(r: EventRow): StoredEvent {
     const m = this.mem.events[r.global_position - 1];
-    if (m && m.row === r) return m.event;
+    if (m && m.row === r && m.event) return m.event;
     return super.decode(r);
   }
 
@@ -511,30 +557,30 @@ export class MemoryEventStore extends EventStore {
   ): Promise<StoredEvent[]> {
     if (this.mem.mustWait() && !this.isTxView) await this.mem.idle();
     const from = Math.max(1, opts.fromVersion ?? 1);
-    return (this.byStream.get(streamId) ?? [])
-      .slice(from - 1, from - 1 + (opts.limit ?? 1_000_000_000))
-      .map((m) => m.event);
+    return this.readable((this.byStream.get(streamId) ?? []).slice(from - 1, from - 1 + (opts.limit ?? 1_000_000_000)));
   }
 
   override async readStreamTail(streamId: string, count: number): Promise<StoredEvent[]> {
     if (this.mem.mustWait() && !this.isTxView) await this.mem.idle();
     const s = this.byStream.get(streamId) ?? [];
-    return s.slice(Math.max(0, s.length - count)).map((m) => m.event);
+    return this.readable(s.slice(Math.max(0, s.length - count)));
   }
 
   override async readBatch(after: Checkpoint, limit = 1000, types?: readonly string[]): Promise<ReadBatch> {
     if (this.mem.mustWait() && !this.isTxView) await this.mem.idle();
     const all = this.mem.events;
     const wanted = types ? new Set(types) : null;
-    const events: StoredEvent[] = [];
+    const page: MemEvent[] = [];
     let i = this.mem.firstAfter(after.position);
-    for (; i < all.length && events.length < limit; i++) {
-      if (!wanted || wanted.has(all[i].row.event_type)) events.push(all[i].event);
+    for (; i < all.length && page.length < limit; i++) {
+      if (!wanted || wanted.has(all[i].row.event_type)) page.push(all[i]);
     }
-    // a short page has seen everything after the checkpoint: it moves to the last event
-    const last = events.length < limit ? all[all.length - 1]?.event : events[events.length - 1];
-    const through = last && last.globalPosition > after.position ? last : undefined;
-    return { events, checkpoint: through ? { txId: through.txId, position: through.globalPosition } : after };
+    // a short page has seen everything after the checkpoint: it moves to the last event (a
+    // quarantined one too, as on SQL: the checkpoint passes it)
+    const last = page.length < limit ? all[all.length - 1]?.row : page[page.length - 1]?.row;
+    const through = last && last.global_position > after.position ? last : undefined;
+    const events = this.readable(page);
+    return { events, checkpoint: through ? { txId: through.tx_id, position: through.global_position } : after };
   }
 
   override async headPosition(): Promise<number> {

@@ -1,6 +1,13 @@
 import type { EventDefinition, EventOf } from '../../events/define';
 import type { Sql } from './db';
-import { type Checkpoint, EVENT_COLUMNS, type EventRow, type EventStore, type StoredEvent } from './event-store';
+import {
+  type Checkpoint,
+  EVENT_COLUMNS,
+  type EventRow,
+  type EventStore,
+  READ_HORIZON_SQL,
+  type StoredEvent,
+} from './event-store';
 import { EVENT_TIME_SQL } from './event-time';
 
 /**
@@ -25,7 +32,7 @@ export async function readCommittedAfter<D extends EventDefinition>(
       order by global_position`,
     [after.txId, after.position, `${likeEscape(streamPrefix)}%`],
   );
-  return rows.map((r) => store.decode(r));
+  return store.decodeRows(rows);
 }
 
 /** A literal for LIKE: `_`, `%` and `\` match themselves. */
@@ -92,7 +99,11 @@ export async function observationsBetween(sql: Sql, since: string, until: string
       order by global_position`,
     [since, until],
   );
-  return rows.map((r) => ({ cycle: Number(r.cycle), at: r.at, queued: Number(r.queued), active: Number(r.active) }));
+  // Read as text, not decoded: a stored row no schema reads (quarantined by the decoding readers)
+  // must not reach a policy as NaN, so rows whose figures are not whole numbers are left out.
+  return rows
+    .map((r) => ({ cycle: Number(r.cycle), at: r.at, queued: Number(r.queued), active: Number(r.active) }))
+    .filter((o) => [o.cycle, o.queued, o.active].every(Number.isSafeInteger) && typeof o.at === 'string');
 }
 
 /**
@@ -107,14 +118,14 @@ export async function decisionsBetween(store: EventStore, since: string, until: 
       order by global_position`,
     [since, until],
   );
-  return rows.map((r) => store.decode(r));
+  return store.decodeRows(rows);
 }
 
 /** The checkpoint of the last committed event (START for an empty store): where a live tail starts. */
 export async function headCheckpoint(sql: Sql): Promise<Checkpoint> {
   const rows = await sql.query<{ tx_id: string; global_position: number }>(
     `select tx_id::text as tx_id, global_position from events
-      where tx_id < pg_snapshot_xmin(pg_current_snapshot())
+      where tx_id < ${READ_HORIZON_SQL}
       order by (tx_id::text)::bigint desc, global_position desc limit 1`,
   );
   return rows[0] ? { txId: rows[0].tx_id, position: rows[0].global_position } : { txId: '0', position: 0 };
@@ -151,7 +162,7 @@ export async function eventsHandledSince(
       order by (tx_id::text)::bigint, global_position`,
     [[...types], since, upTo.txId, upTo.position],
   );
-  return rows.map((r) => store.decode(r));
+  return store.decodeRows(rows);
 }
 
 /**

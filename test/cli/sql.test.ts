@@ -111,6 +111,13 @@ describe('gpu-scaler sql (main, embedded store)', () => {
     expect(tx.code).toBe(2);
     expect(tx.stderr).toContain('"COMMIT" is not needed and not allowed here');
 
+    // a transaction id or an exported snapshot would be held against the controller's readers
+    for (const fn of ['pg_current_xact_id', 'txid_current', 'pg_export_snapshot']) {
+      const held = await runMain(['sql', '--timeout', '0s', `select ${fn}(), pg_sleep(30)`], env());
+      expect({ fn, code: held.code }).toEqual({ fn, code: 2 });
+      expect(held.stderr).toContain(`sql refuses "${fn}": it takes a transaction id`);
+    }
+
     const meta = await runMain(['sql', '\\dt'], env());
     expect(meta.code).toBe(2);
     expect(meta.stderr).toContain('psql meta-commands');
