@@ -10,6 +10,7 @@ import {
   WorkerSpawned,
   WorkerSpawnFailed,
   WorkerSpawnRequested,
+  WorkerSpawnUnclear,
   WorkerTerminated,
   WorkerTerminationRequested,
 } from './worker';
@@ -29,6 +30,7 @@ export const appRegistry = EventRegistry.empty()
   .with(WorkerSpawnRequested)
   .with(WorkerSpawned)
   .with(WorkerSpawnFailed)
+  .with(WorkerSpawnUnclear)
   .with(WorkerActivated)
   .with(WorkerTerminationRequested)
   .with(WorkerTerminated)

@@ -208,6 +208,10 @@ function summaryOf(e: AppEvent): string {
       const d = e.data;
       return `${d.workerId} (${d.ordinal}/${d.of}) ${d.kind}: ${d.error}`;
     }
+    case 'WorkerSpawnUnclear': {
+      const d = e.data;
+      return `${d.workerId} (${d.ordinal}/${d.of}) create unclear, ${d.step}: ${d.detail}`;
+    }
     case 'WorkerActivated': {
       const d = e.data;
       return `${d.workerId} active on pod ${d.podId}`;

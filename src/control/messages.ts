@@ -150,6 +150,10 @@ export const spawnedLine = (d: { ordinal: number; of: number; podId: string; wor
 export const spawnFailedLine = (d: { ordinal: number; of: number; kind: string; error: string; workerId: string }) =>
   `❌ Failed to spawn worker ${d.ordinal}/${d.of} (worker ${d.workerId}): ${d.kind}: ${d.error}`;
 
+/** One step of an unanswered create (WorkerSpawnUnclear): what happened and what is done next. */
+export const spawnStepLine = (d: { ordinal: number; of: number; workerId: string; step: string; detail: string }) =>
+  `${d.step === 'found' ? '🔎' : '⏳'} Worker ${d.ordinal}/${d.of} (worker ${d.workerId}) create unclear, ${d.step}: ${d.detail}`;
+
 export const terminatedLine = (d: { workerId: string; podId: string | null; reason: string; detail: string }) =>
   `🛑 Worker ${d.workerId} terminated (${d.reason}: ${d.detail})${d.podId ? ` pod ${d.podId}` : ''}`;
 

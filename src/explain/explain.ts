@@ -1,5 +1,5 @@
 import type { DataOf } from '../../events/index';
-import { CAPS, gpuText } from '../control/messages';
+import { CAPS, gpuText, spawnStepLine } from '../control/messages';
 import { policyMath } from '../policies/render';
 import type { StoredEvent } from '../store/event-store';
 
@@ -61,6 +61,8 @@ export function describeEvent(e: StoredEvent): string | null {
     }
     case 'WorkerSpawnFailed':
       return `❌ Failed to spawn worker ${e.data.ordinal}/${e.data.of}: ${e.data.kind}: ${e.data.error}${candidatesText(e.data.details)}`;
+    case 'WorkerSpawnUnclear':
+      return spawnStepLine(e.data);
     case 'WorkerActivated':
       return `🟢 Worker ${e.data.workerId} is up (pod ${e.data.podId})`;
     case 'WorkerTerminationRequested':

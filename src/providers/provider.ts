@@ -17,6 +17,22 @@ export interface SpawnRequest {
   maxHourlyCostUsd?: number;
   /** One line on why this worker is made (its decision), for a provider that can attach it to the pod. */
   why?: string;
+  /**
+   * Set when this spawn was requested before and never answered (a restart after a crash mid-create):
+   * ms since the last recorded step, so a provider whose list can lag behind its creates looks for the
+   * pod by name for what is left of its window before creating one.
+   */
+  unresolvedCreateAgeMs?: number;
+  /** Called at each step of an unanswered create (recorded as WorkerSpawnUnclear), before the provider goes on. */
+  onStep?: (step: SpawnStep) => Promise<void>;
+}
+
+/** A step of a create that went unanswered (see WorkerSpawnUnclear). */
+export interface SpawnStep {
+  step: 'unanswered' | 'looking' | 'found' | 'not_listed';
+  attempt: number;
+  lookSec: number;
+  detail: string;
 }
 
 export type PodStatus = 'starting' | 'running' | 'exited' | 'failed' | 'terminated';

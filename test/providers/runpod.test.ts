@@ -291,7 +291,8 @@ describe('spawn', () => {
     const pod = await provider.spawn(spawnReq());
     expect(api.livePods()).toHaveLength(1);
     expect(pod.details).toMatchObject({ recoveredAfterUnclearCreate: true, gpuTypeId: RTX4090 });
-    expect(sleeps).toEqual([75]); // equal jitter of 100 ms with random 0.5
+    // the 500 may have made the pod: it is looked for by name first, and listed at once
+    expect(sleeps).toEqual([]);
   });
 
   test('an unreadable 201: the pod is found by name, not made again', async () => {
@@ -316,10 +317,12 @@ describe('spawn', () => {
 
   test('500 before the pod is made: retried, then created', async () => {
     api.serverErrorNext('create', 2);
-    const { provider, sleeps } = setup();
+    const { provider, sleeps } = setup({ listLagMs: 1000 });
     await provider.spawn(spawnReq());
     expect(api.requestsTo('create').map((r) => r.status)).toEqual([500, 500, 201]);
-    expect(sleeps).toEqual([75, 150]);
+    // each 500 may have made the pod: it is looked for over RUNPOD_LIST_LAG_SEC (every 250 ms here)
+    // before the backoff (equal jitter of 100 ms, then 200 ms, with random 0.5) and a create again
+    expect(sleeps).toEqual([250, 250, 250, 250, 75, 250, 250, 250, 250, 150]);
   });
 
   test('429 honours Retry-After', async () => {
