@@ -32,6 +32,9 @@ export function meteredProvider(inner: Provider, observer: ProviderCallObserver)
     spawn: (req) => timed('spawn', () => inner.spawn(req)),
     terminate: (podId, why) => timed('terminate', () => inner.terminate(podId, why)),
     list: () => timed('list', () => inner.list()),
+    get listGraceMs() {
+      return inner.listGraceMs;
+    },
   };
   if (inner.quote) metered.quote = () => timed('quote', () => (inner.quote as NonNullable<Provider['quote']>)());
   if (inner.whyNotStarted) {

@@ -128,6 +128,11 @@ export interface Provider {
   whyNotStarted?(podId: string): Promise<WhyNotStarted | null>;
   /** Every pod of ours (name carries the gpu-scaler prefix). */
   list(): Promise<PodInfo[]>;
+  /**
+   * How long after its spawn was requested a pod may still be missing from list() (a list that lags
+   * behind creates): until then a worker whose pod is not listed is not taken for lost. Absent: 0.
+   */
+  readonly listGraceMs?: number;
   close?(): Promise<void>;
 }
 

@@ -125,3 +125,19 @@ test('a reactor restarted after a crash mid-create finds the pod behind the lagg
   const steps = (await h.events('WorkerSpawnUnclear')).map((e) => e.data.step);
   expect(steps).toEqual(['looking', 'found']);
 });
+
+test('a pod just made and not listed yet is not taken for lost (no replacement spawned)', async () => {
+  api = await FakeRunpodApi.start({ apiKey: KEY, listLagMs: 60_000, readyOnCreate: true });
+  // a normal 201; the list will not show the pod for a minute of real time
+  h = await harness(pgliteBackend(), {
+    provider: provider({ requestTimeoutMs: 5_000, listLagMs: 120_000 }),
+    env: { MAX_ACTIVE_GPUS: String(CAP) },
+  });
+  h.source.set(1);
+  await h.cycle();
+  await h.cycle();
+  await h.cycle();
+  expect((await h.events('WorkerTerminated')).map((e) => e.data.reason)).toEqual([]);
+  expect(api.requestsTo('create')).toHaveLength(1);
+  expect(api.livePods()).toHaveLength(1);
+});

@@ -54,6 +54,8 @@ export async function syncFleet(ctx: FleetSyncContext, cycle: number): Promise<b
       }
       log.log('info', `🟢 Worker ${w.workerId} is up (pod ${pod.podId})`, { cycle, workerId: w.workerId });
       wrote = true;
+    } else if (!pod && Date.parse(at) - Date.parse(w.requestedAt) < (provider.listGraceMs ?? 0)) {
+      // not listed yet: the provider's list may lag behind its creates; lost only after that
     } else if (!pod || pod.status === 'exited' || pod.status === 'failed' || pod.status === 'terminated') {
       const reason = pod ? 'exited' : 'lost';
       const detail = pod

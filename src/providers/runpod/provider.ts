@@ -358,6 +358,11 @@ export class RunpodProvider implements Provider {
     return pods.find((p) => p.name === name && !['EXITED', 'ERROR', 'TERMINATED'].includes(p.status));
   }
 
+  /** A pod may be missing from the list until its create's answer and the list's lag have passed. */
+  get listGraceMs(): number {
+    return this.requestTimeoutMs + this.listLagMs;
+  }
+
   private get requestTimeoutMs(): number {
     return this.opts.requestTimeoutMs ?? 30_000;
   }
