@@ -36,6 +36,7 @@ export function meteredProvider(inner: Provider, observer: ProviderCallObserver)
       return inner.listGraceMs;
     },
   };
+  if (inner.capacityBackoff) metered.capacityBackoff = inner.capacityBackoff.bind(inner);
   if (inner.quote) metered.quote = () => timed('quote', () => (inner.quote as NonNullable<Provider['quote']>)());
   if (inner.whyNotStarted) {
     const why = inner.whyNotStarted.bind(inner);

@@ -1,4 +1,5 @@
 import { GpuScalerError } from '../errors';
+import type { CapacityBackoffState } from './capacity-backoff';
 
 /**
  * A GPU provider: where workers run. Each provider is one file behind this interface
@@ -133,6 +134,11 @@ export interface Provider {
    * behind creates): until then a worker whose pod is not listed is not taken for lost. Absent: 0.
    */
   readonly listGraceMs?: number;
+  /**
+   * Set when every placement candidate is backing off after capacity failures (a spawn now would
+   * fail at once): until when, and why. The controller then requests no spawn. Absent: never.
+   */
+  capacityBackoff?(): CapacityBackoffState | null;
   close?(): Promise<void>;
 }
 

@@ -21,5 +21,9 @@ export function kubernetesProviderFromConfig(
     clock,
     retry: { ...{ baseDelayMs: 500, maxDelayMs: 10_000 }, maxAttempts: s.K8S_MAX_ATTEMPTS },
     log,
+    capacityBackoff: {
+      baseMs: s.K8S_CAPACITY_BACKOFF_BASE_SEC * 1000,
+      maxMs: Math.max(s.K8S_CAPACITY_BACKOFF_BASE_SEC, s.K8S_CAPACITY_BACKOFF_MAX_SEC) * 1000,
+    },
   });
 }

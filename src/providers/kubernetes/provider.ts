@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
 import type { Clock } from '../../clock';
+import { CapacityBackoff, type CapacityBackoffPolicy, type CapacityBackoffState } from '../capacity-backoff';
 import { DEFAULT_RETRY_POLICY, parseRetryAfter, type RetryPolicy, withRetries } from '../http-retry';
 import {
   type PodInfo,
@@ -120,6 +121,8 @@ export interface KubernetesOptions {
   random?: () => number;
   retry?: RetryPolicy;
   log?: (level: 'info' | 'warning', message: string) => void;
+  /** Backoff of the pod shape after the cluster had no room for it (default 30 s doubling to 10 min). */
+  capacityBackoff?: CapacityBackoffPolicy;
 }
 
 type Verb = 'create' | 'get' | 'list' | 'delete';
@@ -136,20 +139,50 @@ export class KubernetesProvider implements Provider {
   readonly name = 'kubernetes';
   readonly gpusPerWorker: number;
 
+  private readonly backoff: CapacityBackoff;
+
   constructor(private readonly o: KubernetesOptions) {
     this.gpusPerWorker = o.shape.gpuCount;
+    this.backoff = new CapacityBackoff(o.capacityBackoff ?? { baseMs: 30_000, maxMs: 600_000 });
+  }
+
+  /** The one placement candidate: the worker pod's shape. */
+  private get shapeKey(): string {
+    return `the worker pod (${this.gpusPerWorker}x nvidia.com/gpu) in namespace ${this.o.namespace}`;
+  }
+
+  /** The pod shape backing off after the cluster had no room for it. */
+  capacityBackoff(): CapacityBackoffState | null {
+    const all = this.backoff.all([this.shapeKey], this.o.clock.now());
+    const b = all?.each[0]?.[1];
+    if (!all || !b) return null;
+    return {
+      until: all.until.toISOString(),
+      why: `${this.shapeKey}: no room ${b.failures === 1 ? 'once' : `${b.failures} times`} in a row`,
+    };
   }
 
   async spawn(req: SpawnRequest): Promise<PodInfo> {
     const { namespace } = this.o;
     const body = workerPod(this.o.shape, namespace, req);
+    const waiting = this.backoff.backingOff(this.shapeKey, this.o.clock.now());
+    if (waiting) {
+      throw new ProviderError(
+        'capacity',
+        `kubernetes: not creating a worker pod before ${waiting.until.toISOString()}: the cluster had no room for ${this.shapeKey} ${waiting.failures} time(s) in a row`,
+      );
+    }
     try {
       const created = await this.call('create', () => this.o.api.create(namespace, body));
       if (req.why) await this.note(created, 'GpuScalerSpawned', req.why);
       return podInfoOf(created, this.gpusPerWorker);
     } catch (err) {
       const f = kubeFailure(err);
-      if (f.code !== 409 || f.reason !== 'AlreadyExists') throw this.refusal('create', err);
+      if (f.code !== 409 || f.reason !== 'AlreadyExists') {
+        const e = this.refusal('create', err);
+        if (e.kind === 'capacity') this.backoff.failed(this.shapeKey, this.o.clock.now());
+        throw e;
+      }
     }
     // Made before a crash: find it. A pod of that name not made for this key is not ours to adopt.
     const name = podName(req.idempotencyKey);
@@ -180,7 +213,10 @@ export class KubernetesProvider implements Provider {
     const pods = await this.call('list', () => this.o.api.list(this.o.namespace, MANAGED_SELECTOR)).catch((err) => {
       throw this.refusal('list', err);
     });
-    return pods.map((p) => podInfoOf(p, this.gpusPerWorker));
+    const infos = pods.map((p) => podInfoOf(p, this.gpusPerWorker));
+    // a worker pod that runs: the cluster has room again
+    if (infos.some((p) => p.status === 'running')) this.backoff.succeeded(this.shapeKey);
+    return infos;
   }
 
   async whyNotStarted(podId: string): Promise<WhyNotStarted | null> {
@@ -191,7 +227,14 @@ export class KubernetesProvider implements Provider {
       return null;
     }
     const u = unschedulableOf(pod);
-    if (u) return { capacity: true, message: `the cluster had no GPU for it: ${u.message || u.reason}` };
+    if (u) {
+      // given up on at SPAWNING_TIMEOUT_SEC for want of room: the next pod of this shape waits too
+      const b = this.backoff.failed(this.shapeKey, this.o.clock.now());
+      return {
+        capacity: true,
+        message: `the cluster had no GPU for it: ${u.message || u.reason}; no new worker pod before ${b.until.toISOString()}`,
+      };
+    }
     const waiting = pod.status?.containerStatuses?.find((s) => s.state?.waiting)?.state?.waiting;
     if (waiting?.reason)
       return { capacity: false, message: `${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}` };

@@ -1,4 +1,5 @@
 import { type Clock, systemClock } from '../../clock';
+import { CapacityBackoff, type CapacityBackoffPolicy, type CapacityBackoffState } from '../capacity-backoff';
 import { HttpFailure, HttpTransport, nextLink } from '../http/transport';
 import type { RetryPolicy } from '../http-retry';
 import {
@@ -65,6 +66,12 @@ export interface RunpodOptions {
    * again (default 15 s): RunPod does not document how soon `GET /pods` lists a new pod.
    */
   listLagMs?: number;
+  /**
+   * A candidate with no capacity (no stock, or a create it could not place) is not tried again for
+   * this long, doubling with each failure in a row up to the max, reset by a success (default 30 s
+   * and 10 min).
+   */
+  capacityBackoff?: CapacityBackoffPolicy;
   /** Pages of `GET /pods` followed at most (default 50). */
   maxListPages?: number;
   clock?: Clock;
@@ -73,7 +80,7 @@ export interface RunpodOptions {
   log?: (level: 'info' | 'warning', message: string) => void;
 }
 
-type CandidateOutcome = 'no_stock' | 'rejected' | 'over_budget';
+type CandidateOutcome = 'no_stock' | 'rejected' | 'over_budget' | 'backing_off';
 
 /** One place a pod could go: a GPU type, in one data center or anywhere. */
 export interface Candidate {
@@ -112,11 +119,13 @@ export class RunpodProvider implements Provider {
   private readonly http: HttpTransport;
   private readonly clock: Clock;
   private catalog: { at: number; gpus: RunpodGpuType[] | null } | null = null;
+  private readonly backoff: CapacityBackoff;
 
   constructor(private readonly opts: RunpodOptions) {
     const problems = validateOptions(opts);
     if (problems.length) throw new Error(`invalid RunPod provider options: ${problems.join('; ')}`);
     this.clock = opts.clock ?? systemClock;
+    this.backoff = new CapacityBackoff(opts.capacityBackoff ?? { baseMs: 30_000, maxMs: 600_000 });
     this.http = new HttpTransport({
       baseUrl: opts.baseUrl ?? RUNPOD_DEFAULT_BASE_URL,
       headers: { Authorization: `Bearer ${opts.apiKey}` },
@@ -177,8 +186,21 @@ export class RunpodProvider implements Provider {
     const reports: CandidateReport[] = [];
     for (const c of await this.candidates()) {
       const where = describe(c);
+      const key = candidateKey(c);
+      const now = this.clock.now();
+      const waiting = this.backoff.backingOff(key, now);
+      if (waiting) {
+        reports.push({
+          gpuTypeId: c.gpuTypeId,
+          dataCenterId: c.dataCenterId,
+          outcome: 'backing_off',
+          detail: `no capacity ${times(waiting.failures)} in a row; not tried before ${waiting.until.toISOString()}`,
+        });
+        continue;
+      }
       if (c.skip) {
         reports.push({ gpuTypeId: c.gpuTypeId, dataCenterId: c.dataCenterId, ...c.skip });
+        this.backoff.failed(key, now);
         continue;
       }
       if (req.maxHourlyCostUsd !== undefined && c.hourlyCostUsd !== null && c.hourlyCostUsd > req.maxHourlyCostUsd) {
@@ -192,6 +214,7 @@ export class RunpodProvider implements Provider {
       }
       try {
         const { pod, recovered } = await this.create(name, c, env, req);
+        this.backoff.succeeded(key);
         const info = this.toInfo(pod, c.hourlyCostUsd, this.clock.now().toISOString());
         return {
           ...info,
@@ -208,6 +231,7 @@ export class RunpodProvider implements Provider {
         if (err instanceof HttpFailure && err.kind === 'status' && err.status === 400) {
           const detail = err.problem?.detail ?? err.message;
           reports.push({ gpuTypeId: c.gpuTypeId, dataCenterId: c.dataCenterId, outcome: 'rejected', detail });
+          this.backoff.failed(key, this.clock.now());
           this.http.log('info', `RunPod could not place ${name} on ${where}: ${detail}`);
           continue;
         }
@@ -223,6 +247,18 @@ export class RunpodProvider implements Provider {
       undefined,
       { candidates: reports },
     );
+  }
+
+  /** Every candidate (GPU type x data center, as configured) backing off after capacity failures. */
+  capacityBackoff(): CapacityBackoffState | null {
+    const dcs = this.opts.dataCenterIds?.length ? this.opts.dataCenterIds : [null];
+    const keys = this.opts.gpuTypeIds.flatMap((g) => dcs.map((dc) => candidateKey({ gpuTypeId: g, dataCenterId: dc })));
+    const all = this.backoff.all(keys, this.clock.now());
+    if (!all) return null;
+    return {
+      until: all.until.toISOString(),
+      why: all.each.map(([k, b]) => `${k}: no capacity ${times(b.failures)} in a row`).join('; '),
+    };
   }
 
   async terminate(podId: string): Promise<void> {
@@ -606,6 +642,11 @@ function isoOrNull(value: string | null | undefined): string | null {
   const t = Date.parse(value);
   return Number.isNaN(t) ? null : new Date(t).toISOString();
 }
+
+/** A candidate's backoff key, as the operator reads it: `NVIDIA A40 in EU-RO-1`. */
+const candidateKey = (c: { gpuTypeId: string; dataCenterId: string | null }) => describe(c);
+
+const times = (n: number) => (n === 1 ? 'once' : `${n} times`);
 
 function describe(c: { gpuTypeId: string; dataCenterId: string | null }): string {
   return c.dataCenterId ? `${c.gpuTypeId} in ${c.dataCenterId}` : `${c.gpuTypeId} (any data center)`;
