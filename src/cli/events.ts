@@ -1,6 +1,7 @@
 import { type Command, Option } from 'commander';
 import { type AppEvent, appRegistry } from '../../events/index';
 import { EventDecodeError } from '../../events/registry';
+import { candidatesText, placementText } from '../reactor/placement';
 import {
   countEvents,
   type EventFilter,
@@ -202,11 +203,12 @@ function summaryOf(e: AppEvent): string {
     }
     case 'WorkerSpawned': {
       const d = e.data;
-      return `${d.workerId} pod ${d.podId} (${d.ordinal}/${d.of})${d.recovered ? ' recovered after a retry' : ''}`;
+      const placed = placementText(d.details);
+      return `${d.workerId} pod ${d.podId} (${d.ordinal}/${d.of})${d.recovered ? ' recovered after a retry' : ''}${placed ? ` ${placed}` : ''}`;
     }
     case 'WorkerSpawnFailed': {
       const d = e.data;
-      return `${d.workerId} (${d.ordinal}/${d.of}) ${d.kind}: ${d.error}`;
+      return `${d.workerId} (${d.ordinal}/${d.of}) ${d.kind}: ${d.error}${candidatesText(d.details)}`;
     }
     case 'WorkerSpawnUnclear': {
       const d = e.data;

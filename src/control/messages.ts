@@ -1,5 +1,6 @@
 import type { AppliedLimit } from '../../events/scaling';
 import { policyMath } from '../policies/render';
+import { candidatesText, placementText } from '../reactor/placement';
 import type { PolicyResult } from './policy';
 
 /**
@@ -144,11 +145,27 @@ export function decisionWords(d: { decision: string; delta: number; requested: n
 export const anomalyLine = (a: { message: string }) => `🚨 ANOMALY DETECTED: ${a.message}`;
 export const anomalyCauses = (a: { causes: string[] }) => `   Possible causes: ${a.causes.join('; ')}`;
 
-export const spawnedLine = (d: { ordinal: number; of: number; podId: string; workerId: string; recovered?: boolean }) =>
-  `✅ Worker ${d.ordinal}/${d.of} spawned successfully (worker ${d.workerId}, pod ${d.podId}${d.recovered ? ', found after a restart' : ''})`;
+export const spawnedLine = (d: {
+  ordinal: number;
+  of: number;
+  podId: string;
+  workerId: string;
+  recovered?: boolean;
+  details?: unknown;
+}) => {
+  const placed = placementText(d.details);
+  return `✅ Worker ${d.ordinal}/${d.of} spawned successfully (worker ${d.workerId}, pod ${d.podId}${d.recovered ? ', found after a restart' : ''})${placed ? ` ${placed}` : ''}`;
+};
 
-export const spawnFailedLine = (d: { ordinal: number; of: number; kind: string; error: string; workerId: string }) =>
-  `❌ Failed to spawn worker ${d.ordinal}/${d.of} (worker ${d.workerId}): ${d.kind}: ${d.error}`;
+export const spawnFailedLine = (d: {
+  ordinal: number;
+  of: number;
+  kind: string;
+  error: string;
+  workerId: string;
+  details?: unknown;
+}) =>
+  `❌ Failed to spawn worker ${d.ordinal}/${d.of} (worker ${d.workerId}): ${d.kind}: ${d.error}${candidatesText(d.details)}`;
 
 /** One step of an unanswered create (WorkerSpawnUnclear): what happened and what is done next. */
 export const spawnStepLine = (d: { ordinal: number; of: number; workerId: string; step: string; detail: string }) =>

@@ -229,8 +229,10 @@ describe('spawn', () => {
     const { provider } = setup();
     const err = await rejection(provider.spawn(spawnReq()));
     expect(err.kind).toBe('capacity');
-    expect(err.message).toContain(`${RTX4090} (any data center): no_stock`);
-    expect(err.message).toContain(`${A5000} (any data center): rejected`);
+    // the candidates are in the details, rendered once by every surface (not also in the message)
+    expect(err.message).toMatch(
+      /could not place gpu-scaler-\S+ \(1x GPU, SECURE cloud\): none of 2 candidate\(s\) could take it$/,
+    );
     expect(err.details).toEqual({
       candidates: [
         { gpuTypeId: RTX4090, dataCenterId: null, outcome: 'no_stock', detail: 'the catalog shows availability NONE' },
@@ -543,6 +545,31 @@ describe('through the controller and reactor', () => {
     expect(text).toContain(
       `[candidates: ${RTX4090}: no_stock (the catalog shows availability NONE); ${A5000}: rejected`,
     );
+    // listed once per failure, in explain and in the log line
+    const once = (t: string) => t.split('\n').every((l) => l.split(`${RTX4090}: no_stock`).length <= 2);
+    expect(once(text)).toBe(true);
+    expect(once(h.stdout.text)).toBe(true);
+    expect(h.stdout.text).toContain(
+      `[candidates: ${RTX4090}: no_stock (the catalog shows availability NONE); ${A5000}: rejected`,
+    );
+  });
+
+  test('placement is visible: the GPU type, data center, price and passed-over candidates in the log line and explain', async () => {
+    await start();
+    api.setGpu(RTX4090, stocked(0.7, 'NONE'));
+    api.setGpu(A5000, stocked(0.3));
+    const { provider } = setup({ catalogTtlMs: 0 });
+    h = await harness(pgliteBackend(), { provider, env });
+    h.source.set(1);
+    await h.cycle();
+    const placed = `on ${A5000} at 0.30 USD/h; passed over: ${RTX4090}: no_stock (the catalog shows availability NONE)`;
+    expect(h.stdout.text).toMatch(
+      /✅ Worker 1\/1 spawned successfully \(worker \S+, pod \S+\) on NVIDIA RTX A5000 at 0\.30 USD\/h/,
+    );
+    expect(h.stdout.text).toContain(placed);
+    const ex = explain(await h.events(), { focusCycle: 1 });
+    expect(ex.timeline.map((l) => l.text).join('\n')).toContain(placed);
+    expect(ex.cycles.map(conclude).join('\n')).toContain(placed);
   });
 
   test.each([

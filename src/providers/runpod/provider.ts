@@ -238,14 +238,14 @@ export class RunpodProvider implements Provider {
         throw this.providerError(`create pod ${name} (${where})`, err, true);
       }
     }
-    const list = reports.map((r) => `${describe(r)}: ${r.outcome} (${r.detail})`).join('; ');
+    // the candidates are in `details` (rendered once, by src/reactor/placement.ts), not in the message
     throw new ProviderError(
       'capacity',
       this.http.redact(
-        `RunPod could not place ${name} (${this.gpusPerWorker}x GPU, ${this.cloud} cloud): ${list || 'no candidates'}`,
+        `RunPod could not place ${name} (${this.gpusPerWorker}x GPU, ${this.cloud} cloud): ${reports.length ? `none of ${reports.length} candidate(s) could take it` : 'no candidates'}`,
       ),
       undefined,
-      { candidates: reports },
+      { candidates: reports.map((r) => ({ ...r, detail: this.http.redact(r.detail) })) },
     );
   }
 
