@@ -11,7 +11,7 @@ export function kubernetesProviderFromConfig(
   s: KubernetesSettings,
   clock: Clock,
   log?: (level: 'info' | 'warning', message: string) => void,
-  api: PodApi = clientPodApi(s.K8S_CONTEXT),
+  api: PodApi = clientPodApi(s.K8S_CONTEXT, log),
 ): KubernetesProvider {
   return new KubernetesProvider({
     api,

@@ -51,14 +51,35 @@ export const importClient = (): Promise<Client> =>
  * core/v1 pods through `@kubernetes/client-node`: the kubeconfig from KUBECONFIG, else
  * ~/.kube/config, else the in-cluster service account (the client's loadFromDefault), loaded on
  * first use.
+ *
+ * A cluster whose server is plain `http://` (kubectl proxy, a local cluster) works: the client
+ * refuses http unless the cluster sets `insecure-skip-tls-verify` ("HTTP protocol is not allowed
+ * when skipTLSVerify is not set"), a flag with nothing to skip over http, so it is set for such
+ * clusters only, with one warning that the credentials travel unencrypted.
  */
-export function clientPodApi(context?: string): PodApi {
+export function clientPodApi(context?: string, log?: (level: 'info' | 'warning', message: string) => void): PodApi {
   let api: Promise<InstanceType<Client['CoreV1Api']>> | null = null;
   const core = () => {
     api ??= importClient().then((k8s) => {
       const kc = new k8s.KubeConfig();
       kc.loadFromDefault();
       if (context) kc.setCurrentContext(context);
+      const plain = kc.clusters.filter((c) => /^http:\/\//i.test(c.server) && !c.skipTLSVerify);
+      if (plain.length) {
+        kc.loadFromOptions({
+          clusters: kc.clusters.map((c) => (plain.includes(c) ? { ...c, skipTLSVerify: true } : c)),
+          users: kc.users,
+          contexts: kc.contexts,
+          currentContext: kc.getCurrentContext(),
+        });
+        const current = kc.getCurrentCluster();
+        if (current && /^http:\/\//i.test(current.server)) {
+          log?.(
+            'warning',
+            `kubernetes: the API server ${current.server} is plain http: requests and credentials are not encrypted (use https outside a trusted network)`,
+          );
+        }
+      }
       return kc.makeApiClient(k8s.CoreV1Api);
     });
     return api;
@@ -307,7 +328,11 @@ export class KubernetesProvider implements Provider {
     const what = `${verb} pods in namespace ${ns}`;
     let kind: ProviderErrorKind = 'error';
     let message = `kubernetes could not ${what}: ${f.code || 'no answer'} ${f.message}`;
-    if (f.code === 403 && /exceeded quota/i.test(f.message)) {
+    if (f.code === 0 && /HTTP protocol is not allowed|skipTLSVerify/i.test(f.message)) {
+      // our configuration, not an outage: stop spawning with the fix, never count it as a worker failure
+      kind = 'invalid_request';
+      message = `kubernetes: the kubeconfig's API server cannot be reached as configured (${f.message}): use an https server, or set insecure-skip-tls-verify: true on the cluster in the kubeconfig (KUBECONFIG)`;
+    } else if (f.code === 403 && /exceeded quota/i.test(f.message)) {
       kind = 'capacity';
       message = `kubernetes: the namespace ${ns} has no quota left for another worker pod: ${f.message}`;
     } else if (f.code === 403) {
