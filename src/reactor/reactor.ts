@@ -179,8 +179,14 @@ export class Reactor {
       }
       const cap = this.d.maxHourlyCostUsd ?? d.settings.MAX_HOURLY_COST_USD ?? null;
       if (cap !== null) {
-        const burn = fleetBurnUsd(fleet);
-        maxHourlyCostUsd = Math.max(0, cap - (burn ?? 0));
+        // Sized and placed at the same prices: the decision was sized at the quote (the cheapest
+        // candidate), so this spawn may take a dearer one only while the rest of the decision still
+        // fits at the quote. A live worker whose price is not known yet counts at the quote too.
+        const quote = d.quoteUsdPerHour ?? null;
+        const burn = fleetBurnUsd(fleet.map((w) => ({ hourlyCostUsd: w.hourlyCostUsd ?? quote ?? 0 }))) ?? 0;
+        const rest = quote === null ? 0 : (of - ordinal) * quote;
+        // to a millionth of a dollar: 2.00 - 4 x 0.40 leaves 0.40, not 0.3999999
+        maxHourlyCostUsd = Math.max(0, Math.round((cap - burn - rest) * 1e6) / 1e6);
       }
       await store.append(stream, [requested], { expectedVersion: 'no_stream' });
     }
