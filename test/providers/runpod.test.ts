@@ -562,9 +562,10 @@ describe('through the controller and reactor', () => {
     h = await harness(pgliteBackend(), { provider, env });
     h.source.set(1);
     await h.cycle();
-    const placed = `on ${A5000} at 0.30 USD/h; passed over: ${RTX4090}: no_stock (the catalog shows availability NONE)`;
+    // the data center is the one RunPod put the pod in (the fake's US-TX-3)
+    const placed = `on ${A5000} in US-TX-3 at 0.30 USD/h; passed over: ${RTX4090}: no_stock (the catalog shows availability NONE)`;
     expect(h.stdout.text).toMatch(
-      /✅ Worker 1\/1 spawned successfully \(worker \S+, pod \S+\) on NVIDIA RTX A5000 at 0\.30 USD\/h/,
+      /✅ Worker 1\/1 spawned successfully \(worker \S+, pod \S+\) on NVIDIA RTX A5000 in US-TX-3 at 0\.30 USD\/h/,
     );
     expect(h.stdout.text).toContain(placed);
     const ex = explain(await h.events(), { focusCycle: 1 });
