@@ -12,6 +12,7 @@ import {
   WorkerSpawned,
   WorkerSpawnFailed,
   WorkerSpawnRequested,
+  WorkerSpawnUnclear,
   WorkerTerminated,
   WorkerTerminationRequested,
 } from './worker';
@@ -34,6 +35,7 @@ export const appRegistry = EventRegistry.empty()
   .with(WorkerSpawnRequested)
   .with(WorkerSpawned)
   .with(WorkerSpawnFailed)
+  .with(WorkerSpawnUnclear)
   .with(WorkerActivated)
   .with(WorkerTerminationRequested)
   .with(WorkerTerminated)

@@ -66,6 +66,35 @@ export const WorkerSpawnFailed = defineEvent({
   }),
 });
 
+/**
+ * One step of a spawn whose create went unanswered (a timeout, a dropped connection, a 5xx: the pod
+ * may have been made), or of a restart that finds a spawn requested and never answered. The worker
+ * stays counted against every cap (it is `spawning` since its request) while its pod is looked for
+ * by name; a create is sent again only after the lookup window passed with no such pod listed.
+ * unanswered: create attempt `attempt` got no answer, looking for the pod for `lookSec`;
+ * looking: after a restart, looking for the pod of an unanswered request for `lookSec`;
+ * found: the pod was listed (the WorkerSpawned that follows is `recovered`);
+ * not_listed: no such pod was listed within the window: creating again (or giving up).
+ */
+export const SpawnStepKind = z.enum(['unanswered', 'looking', 'found', 'not_listed']);
+export type SpawnStepKind = z.infer<typeof SpawnStepKind>;
+
+export const WorkerSpawnUnclear = defineEvent({
+  type: 'WorkerSpawnUnclear',
+  schemaVersion: 1,
+  schema: z.object({
+    workerId: z.string(),
+    at: isoTime,
+    ...ordinal,
+    step: SpawnStepKind,
+    /** The create attempt this step is about (1 for the first POST); 0 for a restart's lookup. */
+    attempt: z.number().int().nonnegative(),
+    /** How long the pod is looked for by name in this step, seconds (0 when not looking). */
+    lookSec: z.number().nonnegative(),
+    detail: z.string(),
+  }),
+});
+
 /** The pod is up and the worker can take tasks. */
 export const WorkerActivated = defineEvent({
   type: 'WorkerActivated',

@@ -3,6 +3,7 @@ import { type AppEvent, appRegistry } from '../../events/index';
 import { EventDecodeError } from '../../events/registry';
 import { conditionEventText } from '../control/conditions';
 import { limitsNote } from '../policies/render';
+import { candidatesText, placementText } from '../reactor/placement';
 import {
   countEvents,
   type EventFilter,
@@ -203,11 +204,16 @@ function summaryOf(e: AppEvent): string {
     }
     case 'WorkerSpawned': {
       const d = e.data;
-      return `${d.workerId} pod ${d.podId} (${d.ordinal}/${d.of})${d.recovered ? ' recovered after a retry' : ''}`;
+      const placed = placementText(d.details);
+      return `${d.workerId} pod ${d.podId} (${d.ordinal}/${d.of})${d.recovered ? ' recovered after a retry' : ''}${placed ? ` ${placed}` : ''}`;
     }
     case 'WorkerSpawnFailed': {
       const d = e.data;
-      return `${d.workerId} (${d.ordinal}/${d.of}) ${d.kind}: ${d.error}`;
+      return `${d.workerId} (${d.ordinal}/${d.of}) ${d.kind}: ${d.error}${candidatesText(d.details)}`;
+    }
+    case 'WorkerSpawnUnclear': {
+      const d = e.data;
+      return `${d.workerId} (${d.ordinal}/${d.of}) create unclear, ${d.step}: ${d.detail}`;
     }
     case 'WorkerActivated': {
       const d = e.data;

@@ -20,7 +20,9 @@ export type SpawnStop =
       /** Cycles between two probes of the provider while stopped. */
       probeEveryCycles: number;
     }
-  | { kind: 'breaker'; windowSec: number; failureRatio: number; minSpawns: number };
+  | { kind: 'breaker'; windowSec: number; failureRatio: number; minSpawns: number }
+  /** Every placement candidate is backing off after capacity failures (no stock anywhere). */
+  | { kind: 'capacity'; until: string; why: string; provider: string };
 
 /** What one cycle saw, as the conditions need it. An absent part was not looked at: its condition is kept. */
 export interface ConditionInput {
@@ -81,6 +83,13 @@ function ableToScale(s: NonNullable<ConditionInput['spawning']>, previous: Condi
       status: 'False',
       reason: 'CircuitBreakerOpen',
       message: `over ${Math.round(stop.failureRatio * 100)}% of the spawns in the last ${stop.windowSec}s failed (at least ${stop.minSpawns} counted, capacity failures not counted): spawning stopped until the window clears`,
+    };
+  }
+  if (stop?.kind === 'capacity') {
+    return {
+      status: 'False',
+      reason: 'CapacityBackoff',
+      message: `${stop.provider}: no placement candidate has capacity: every one is backing off until ${stop.until} (${stop.why}); no spawn is requested until then`,
     };
   }
   if (s.recovered) {

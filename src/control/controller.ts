@@ -3,6 +3,7 @@ import { Streams } from '../../events/index';
 import type { Clock } from '../clock';
 import type { Config } from '../config';
 import type { ProjectionRunner } from '../projections/runner';
+import { capacityBlock } from '../providers/capacity-backoff';
 import type { Provider } from '../providers/provider';
 import type { TaskSource } from '../sources/source';
 import type { Checkpoint, EventStore } from '../store/event-store';
@@ -239,7 +240,11 @@ export class Controller {
 
     // Decide (pure policy), then guard it: spawn stops, and a reactor still acting on the last decision
     const decided = await decideScaling(this.decideContext, cycle, observed.value, fleet);
-    const block = await this.guard.check(cycle);
+    const block = capacityBlock(
+      await this.guard.check(cycle),
+      this.d.provider.capacityBackoff?.() ?? null,
+      this.d.provider.name,
+    );
     const { decision, held } = guardDecision(decided, block, caughtUp, this.lastDecision?.cycle);
     const anomalies = [
       ...block.anomalies,

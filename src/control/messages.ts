@@ -1,4 +1,5 @@
 import { actionText, decisionWords, limitLine, policyMath } from '../policies/render';
+import { candidatesText, placementText } from '../reactor/placement';
 import type { PolicyResult } from './policy';
 
 /**
@@ -127,11 +128,31 @@ export function decisionBlock(d: DecisionData): string {
 export const anomalyLine = (a: { message: string }) => `🚨 ANOMALY DETECTED: ${a.message}`;
 export const anomalyCauses = (a: { causes: string[] }) => `   Possible causes: ${a.causes.join('; ')}`;
 
-export const spawnedLine = (d: { ordinal: number; of: number; podId: string; workerId: string; recovered?: boolean }) =>
-  `✅ Worker ${d.ordinal}/${d.of} spawned successfully (worker ${d.workerId}, pod ${d.podId}${d.recovered ? ', found after a restart' : ''})`;
+export const spawnedLine = (d: {
+  ordinal: number;
+  of: number;
+  podId: string;
+  workerId: string;
+  recovered?: boolean;
+  details?: unknown;
+}) => {
+  const placed = placementText(d.details);
+  return `✅ Worker ${d.ordinal}/${d.of} spawned successfully (worker ${d.workerId}, pod ${d.podId}${d.recovered ? ', found after a restart' : ''})${placed ? ` ${placed}` : ''}`;
+};
 
-export const spawnFailedLine = (d: { ordinal: number; of: number; kind: string; error: string; workerId: string }) =>
-  `❌ Failed to spawn worker ${d.ordinal}/${d.of} (worker ${d.workerId}): ${d.kind}: ${d.error}`;
+export const spawnFailedLine = (d: {
+  ordinal: number;
+  of: number;
+  kind: string;
+  error: string;
+  workerId: string;
+  details?: unknown;
+}) =>
+  `❌ Failed to spawn worker ${d.ordinal}/${d.of} (worker ${d.workerId}): ${d.kind}: ${d.error}${candidatesText(d.details)}`;
+
+/** One step of an unanswered create (WorkerSpawnUnclear): what happened and what is done next. */
+export const spawnStepLine = (d: { ordinal: number; of: number; workerId: string; step: string; detail: string }) =>
+  `${d.step === 'found' ? '🔎' : '⏳'} Worker ${d.ordinal}/${d.of} (worker ${d.workerId}) create unclear, ${d.step}: ${d.detail}`;
 
 export const terminatedLine = (d: { workerId: string; podId: string | null; reason: string; detail: string }) =>
   `🛑 Worker ${d.workerId} terminated (${d.reason}: ${d.detail})${d.podId ? ` pod ${d.podId}` : ''}`;

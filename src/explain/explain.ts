@@ -1,7 +1,8 @@
 import type { DataOf } from '../../events/index';
 import { conditionEventText } from '../control/conditions';
-import { gpuText } from '../control/messages';
+import { gpuText, spawnStepLine } from '../control/messages';
 import { actionText, capsAfterRequest, floorsOf, limitSentences, limitSetting, policyMath } from '../policies/render';
+import { candidatesText, placementText } from '../reactor/placement';
 import type { StoredEvent } from '../store/event-store';
 
 type Decision = DataOf<'ScalingDecided'>;
@@ -23,7 +24,16 @@ export interface CycleFacts {
   decision: Decision | null;
   decisionEventId: string | null;
   anomalies: { kind: string; message: string; causes: string[] }[];
-  spawns: { ordinal: number; of: number; workerId: string; ok: boolean; podId: string | null; error: string | null }[];
+  spawns: {
+    ordinal: number;
+    of: number;
+    workerId: string;
+    ok: boolean;
+    podId: string | null;
+    error: string | null;
+    /** Where the pod was placed and what was passed over ('' when the provider did not say). */
+    placement?: string;
+  }[];
   terminations: { workerId: string; reason: string; detail: string }[];
 }
 
@@ -62,10 +72,13 @@ export function describeEvent(e: StoredEvent): string | null {
     case 'WorkerSpawned': {
       const gpus = e.data.gpuCount == null ? '' : `, ${n(e.data.gpuCount, 'GPU')}`;
       const price = e.data.hourlyCostUsd == null ? '' : `, ${e.data.hourlyCostUsd.toFixed(2)} USD/h`;
-      return `✅ Worker ${e.data.ordinal}/${e.data.of} spawned (worker ${e.data.workerId}, pod ${e.data.podId}${gpus}${price}${e.data.recovered ? ', found again after a restart' : ''})`;
+      const placed = placementText(e.data.details);
+      return `✅ Worker ${e.data.ordinal}/${e.data.of} spawned (worker ${e.data.workerId}, pod ${e.data.podId}${gpus}${price}${e.data.recovered ? ', found again after a restart' : ''})${placed ? ` ${placed}` : ''}`;
     }
     case 'WorkerSpawnFailed':
       return `❌ Failed to spawn worker ${e.data.ordinal}/${e.data.of}: ${e.data.kind}: ${e.data.error}${candidatesText(e.data.details)}`;
+    case 'WorkerSpawnUnclear':
+      return spawnStepLine(e.data);
     case 'WorkerActivated':
       return `🟢 Worker ${e.data.workerId} is up (pod ${e.data.podId})`;
     case 'WorkerTerminationRequested':
@@ -162,6 +175,7 @@ export function explain(
       workerId: d.workerId,
       ok: e.type === 'WorkerSpawned',
       podId: e.type === 'WorkerSpawned' ? e.data.podId : null,
+      placement: e.type === 'WorkerSpawned' ? placementText(e.data.details) : '',
       error: e.type === 'WorkerSpawnFailed' ? `${e.data.kind}: ${e.data.error}${candidatesText(e.data.details)}` : null,
     });
   }
@@ -243,7 +257,7 @@ export function conclude(f: CycleFacts): string {
     const ok = f.spawns.filter((s) => s.ok);
     const failed = f.spawns.filter((s) => !s.ok);
     parts.push(
-      `Spawns: ${ok.length} of ${d?.delta ?? f.spawns.length} succeeded${ok.length ? ` (${ok.map((s) => `${s.ordinal}/${s.of} pod ${s.podId}`).join(', ')})` : ''}${failed.length ? `; ${failed.length} failed (${failed.map((s) => `${s.ordinal}/${s.of}: ${s.error}`).join('; ')})` : ''}.`,
+      `Spawns: ${ok.length} of ${d?.delta ?? f.spawns.length} succeeded${ok.length ? ` (${ok.map((s) => `${s.ordinal}/${s.of} pod ${s.podId}${s.placement ? ` ${s.placement}` : ''}`).join(', ')})` : ''}${failed.length ? `; ${failed.length} failed (${failed.map((s) => `${s.ordinal}/${s.of}: ${s.error}`).join('; ')})` : ''}.`,
     );
   } else if (d?.decision === 'SCALE_UP') {
     parts.push('No spawn result is recorded for it yet (the reactor may not have acted).');
@@ -260,14 +274,5 @@ export function conclude(f: CycleFacts): string {
  * The placement candidates a provider recorded on a spawn failure (`details.candidates`), as
  * " [candidates: A in DC: no_stock (...); B: rejected (...)]"; empty when there are none.
  */
-export function candidatesText(details: unknown): string {
-  if (typeof details !== 'object' || details === null || !('candidates' in details)) return '';
-  const list = details.candidates;
-  if (!Array.isArray(list) || list.length === 0) return '';
-  const items = list.map((c: unknown) => {
-    const o: Record<string, unknown> = typeof c === 'object' && c !== null ? { ...c } : {};
-    const where = o.dataCenterId ? `${String(o.gpuTypeId)} in ${String(o.dataCenterId)}` : String(o.gpuTypeId);
-    return `${where}: ${String(o.outcome)}${o.detail ? ` (${String(o.detail)})` : ''}`;
-  });
-  return ` [candidates: ${items.join('; ')}]`;
-}
+
+export { candidatesText };

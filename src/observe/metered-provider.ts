@@ -32,7 +32,11 @@ export function meteredProvider(inner: Provider, observer: ProviderCallObserver)
     spawn: (req) => timed('spawn', () => inner.spawn(req)),
     terminate: (podId, why) => timed('terminate', () => inner.terminate(podId, why)),
     list: () => timed('list', () => inner.list()),
+    get listGraceMs() {
+      return inner.listGraceMs;
+    },
   };
+  if (inner.capacityBackoff) metered.capacityBackoff = inner.capacityBackoff.bind(inner);
   if (inner.quote) metered.quote = () => timed('quote', () => (inner.quote as NonNullable<Provider['quote']>)());
   if (inner.whyNotStarted) {
     const why = inner.whyNotStarted.bind(inner);

@@ -1,4 +1,5 @@
 import { GpuScalerError } from '../errors';
+import type { CapacityBackoffState } from './capacity-backoff';
 
 /**
  * A GPU provider: where workers run. Each provider is one file behind this interface
@@ -17,6 +18,22 @@ export interface SpawnRequest {
   maxHourlyCostUsd?: number;
   /** One line on why this worker is made (its decision), for a provider that can attach it to the pod. */
   why?: string;
+  /**
+   * Set when this spawn was requested before and never answered (a restart after a crash mid-create):
+   * ms since the last recorded step, so a provider whose list can lag behind its creates looks for the
+   * pod by name for what is left of its window before creating one.
+   */
+  unresolvedCreateAgeMs?: number;
+  /** Called at each step of an unanswered create (recorded as WorkerSpawnUnclear), before the provider goes on. */
+  onStep?: (step: SpawnStep) => Promise<void>;
+}
+
+/** A step of a create that went unanswered (see WorkerSpawnUnclear). */
+export interface SpawnStep {
+  step: 'unanswered' | 'looking' | 'found' | 'not_listed';
+  attempt: number;
+  lookSec: number;
+  detail: string;
 }
 
 export type PodStatus = 'starting' | 'running' | 'exited' | 'failed' | 'terminated';
@@ -112,6 +129,16 @@ export interface Provider {
   whyNotStarted?(podId: string): Promise<WhyNotStarted | null>;
   /** Every pod of ours (name carries the gpu-scaler prefix). */
   list(): Promise<PodInfo[]>;
+  /**
+   * How long after its spawn was requested a pod may still be missing from list() (a list that lags
+   * behind creates): until then a worker whose pod is not listed is not taken for lost. Absent: 0.
+   */
+  readonly listGraceMs?: number;
+  /**
+   * Set when every placement candidate is backing off after capacity failures (a spawn now would
+   * fail at once): until when, and why. The controller then requests no spawn. Absent: never.
+   */
+  capacityBackoff?(): CapacityBackoffState | null;
   close?(): Promise<void>;
 }
 

@@ -5,10 +5,10 @@ import type { Clock } from '../clock';
 import { fleetBurnUsd, fleetGpus, readFleet } from '../control/fleet';
 import { deterministicId, shortHash } from '../control/ids';
 import { type ControlLog, fact } from '../control/log';
-import { actionLine, spawnedLine, spawnFailedLine, terminatedLine } from '../control/messages';
+import { actionLine, spawnedLine, spawnFailedLine, spawnStepLine, terminatedLine } from '../control/messages';
 import { isRefusal, REFUSALS } from '../control/provider-refusals';
 import { hasCode } from '../errors';
-import { type PodInfo, type Provider, ProviderError } from '../providers/provider';
+import { type PodInfo, type Provider, ProviderError, type SpawnStep } from '../providers/provider';
 import type { EventStore, NewEvent, StoredEvent } from '../store/event-store';
 import { Subscription } from '../store/subscription';
 
@@ -179,16 +179,43 @@ export class Reactor {
       }
       const cap = this.d.maxHourlyCostUsd ?? d.settings.MAX_HOURLY_COST_USD ?? null;
       if (cap !== null) {
-        const burn = fleetBurnUsd(fleet);
-        maxHourlyCostUsd = Math.max(0, cap - (burn ?? 0));
+        // Sized and placed at the same prices: the decision was sized at the quote (the cheapest
+        // candidate), so this spawn may take a dearer one only while the rest of the decision still
+        // fits at the quote. A live worker whose price is not known yet counts at the quote too.
+        const quote = d.quoteUsdPerHour ?? null;
+        const burn = fleetBurnUsd(fleet.map((w) => ({ hourlyCostUsd: w.hourlyCostUsd ?? quote ?? 0 }))) ?? 0;
+        const rest = quote === null ? 0 : (of - ordinal) * quote;
+        // to a millionth of a dollar: 2.00 - 4 x 0.40 leaves 0.40, not 0.3999999
+        maxHourlyCostUsd = Math.max(0, Math.round((cap - burn - rest) * 1e6) / 1e6);
       }
       await store.append(stream, [requested], { expectedVersion: 'no_stream' });
     }
+    // Requested before and never answered (a crash mid-create): the pod may exist and not be listed
+    // yet; the provider looks for it over what is left of its window, counted from the last step.
+    const last = history[history.length - 1];
+    const unresolvedCreateAgeMs =
+      last && 'at' in last.data ? Math.max(0, clock.now().getTime() - Date.parse(last.data.at)) : undefined;
+    let steps = history.length;
+    const onStep = async (s: SpawnStep) => {
+      steps += 1;
+      const data = { workerId, at: clock.now().toISOString(), ordinal, of, ...s };
+      await store.append(stream, [
+        {
+          type: 'WorkerSpawnUnclear',
+          eventId: deterministicId(`${workerId}:step:${steps}`),
+          data,
+          metadata: { cycle: d.cycle, causationId: e.eventId },
+        },
+      ]);
+      fact(log, s.step === 'found' ? 'notice' : 'warning', spawnStepLine(data), { cycle: d.cycle, workerId });
+    };
     let pod: PodInfo;
     try {
       if (skip && history.length === 0)
         throw new ProviderError(skip.kind === 'capacity' ? 'capacity' : 'error', skip.why);
       pod = await provider.spawn({
+        onStep,
+        ...(unresolvedCreateAgeMs !== undefined ? { unresolvedCreateAgeMs } : {}),
         workerId,
         idempotencyKey: workerId,
         env: { GPU_SCALER_WORKER_ID: workerId },

@@ -85,6 +85,20 @@ describe('nextConditions (pure)', () => {
     );
   });
 
+  test('every placement candidate backing off: AbleToScale=False (CapacityBackoff) until when, then True again', () => {
+    const stop = {
+      kind: 'capacity' as const,
+      until: '2026-12-01T12:05:00.000Z',
+      why: 'NVIDIA A40 (any data center): no capacity 3 times in a row',
+      provider: 'runpod',
+    };
+    const off = nextConditions(none, { at: AT, spawning: { stop, recovered: null } });
+    expect(off.conditions[0]).toMatchObject({ type: 'AbleToScale', status: 'False', reason: 'CapacityBackoff' });
+    expect(off.conditions[0]?.message).toContain('backing off until 2026-12-01T12:05:00.000Z');
+    const on = nextConditions(byType(off.conditions), { at: later(300), spawning: { stop: null, recovered: null } });
+    expect(on.conditions[0]).toMatchObject({ status: 'True', reason: 'SpawningAllowed' });
+  });
+
   test('the circuit breaker: CircuitBreakerOpen, then CircuitBreakerClosed', () => {
     const breaker = { kind: 'breaker' as const, windowSec: 300, failureRatio: 0.8, minSpawns: 5 };
     const open = nextConditions(none, { at: AT, spawning: { stop: breaker, recovered: null } });

@@ -71,6 +71,10 @@ function random(seed: number): () => number {
     RUNPOD_IMAGE_NAME: 'ghcr.io/example/worker:1',
     RUNPOD_GPU_TYPE_IDS: 'NVIDIA A40,NVIDIA RTX A6000',
     RUNPOD_BACKOFF_BASE_SEC: '0.005',
+    // creates answer in 15 ms and the fake lists new pods at once: a restart looks for an
+    // unanswered create's pod for at most these two (not the production 30 s + 15 s)
+    RUNPOD_REQUEST_TIMEOUT_SEC: '2',
+    RUNPOD_LIST_LAG_SEC: '0.5',
     POLL_INTERVAL_SEC: '0.05',
     MAX_WORKERS: '12',
     MAX_ACTIVE_GPUS: '12',

@@ -55,7 +55,11 @@ export class FakeKubeApi {
   url = '';
   kubeconfig = '';
 
-  constructor(readonly opts: { token?: string; namespace?: string } = {}) {}
+  /**
+   * `skipTlsVerify: false` leaves `insecure-skip-tls-verify` out of the kubeconfig, as a plain
+   * `http://` server (kubectl proxy, a local cluster) is often configured.
+   */
+  constructor(readonly opts: { token?: string; namespace?: string; skipTlsVerify?: boolean } = {}) {}
 
   get token(): string {
     return this.opts.token ?? 'k8s-test-token';
@@ -82,7 +86,7 @@ export class FakeKubeApi {
         '- name: fake',
         '  cluster:',
         `    server: ${this.url}`,
-        '    insecure-skip-tls-verify: true',
+        ...(this.opts.skipTlsVerify === false ? [] : ['    insecure-skip-tls-verify: true']),
         'users:',
         '- name: tester',
         '  user:',

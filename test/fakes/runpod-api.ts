@@ -87,6 +87,11 @@ export interface FakeRunpodOptions {
   pageSize?: number;
   /** Cost per hour the fake bills a new pod (0: unknown, as right after a create). */
   podCost?: number;
+  /**
+   * A lagging list: `GET /pods` leaves out pods made less than this many ms ago (as a caching proxy
+   * in front of RunPod could; RunPod does not document its list's consistency).
+   */
+  listLagMs?: number;
 }
 
 const validateCreate = (() => {
@@ -136,6 +141,10 @@ export class FakeRunpodApi {
   private cannotPlace: { gpuTypeId: string; dataCenterId: string | null; remaining: number }[] = [];
   private stalled: ServerResponse[] = [];
   private seq = 0;
+  /** Real time (Date.now) each pod was made at, for the lagging list. */
+  private readonly madeAt = new Map<string, number>();
+  /** The most pods live (not terminated) at once, counted at each create. */
+  peakLive = 0;
 
   constructor(private readonly opts: FakeRunpodOptions = {}) {
     this.apiKey = opts.apiKey ?? 'rp_test_key_0123456789abcdef';
@@ -230,6 +239,17 @@ export class FakeRunpodApi {
     return this.requests.filter((r) => r.route === route);
   }
 
+  /** Pods made under a name an earlier pod already had: the duplicates an ambiguous create can cause. */
+  duplicates(): FakePod[] {
+    const seen = new Set<string>();
+    const dups: FakePod[] = [];
+    for (const p of this.pods.values()) {
+      if (seen.has(p.name)) dups.push(p);
+      seen.add(p.name);
+    }
+    return dups;
+  }
+
   /** Pods not deleted. */
   livePods(): FakePod[] {
     return [...this.pods.values()].filter((p) => p.status !== 'TERMINATED');
@@ -312,7 +332,9 @@ export class FakeRunpodApi {
         return send(200, { gpus }, extraHeaders);
       }
       case 'list': {
-        const all = this.livePods();
+        const lag = this.opts.listLagMs ?? 0;
+        const now = Date.now();
+        const all = this.livePods().filter((p) => !lag || now - (this.madeAt.get(p.id) ?? 0) >= lag);
         for (const p of all) if (this.opts.stepOnGet) this.advance(p.id);
         const size = this.opts.pageSize;
         if (!size) return send(200, { pods: all }, extraHeaders);
@@ -386,6 +408,8 @@ export class FakeRunpodApi {
           dataCenterId: dc ?? 'US-TX-3',
         });
         this.pods.set(pod.id, pod);
+        this.madeAt.set(pod.id, Date.now());
+        this.peakLive = Math.max(this.peakLive, this.livePods().length);
         if (this.opts.createDelayMs) await new Promise((r) => setTimeout(r, this.opts.createDelayMs));
         if (scripted?.afterCommit) {
           const status = scripted.status ?? 500;

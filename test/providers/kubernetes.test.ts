@@ -174,7 +174,7 @@ describe('the provider', () => {
     expect(pod.details).toMatchObject({ unschedulable: UNSCHEDULABLE_MESSAGE });
     expect(await provider.whyNotStarted(pod.podId)).toEqual({
       capacity: true,
-      message: `the cluster had no GPU for it: ${UNSCHEDULABLE_MESSAGE}`,
+      message: `the cluster had no GPU for it: ${UNSCHEDULABLE_MESSAGE}; no new worker pod before 2026-12-01T12:00:30.000Z`,
     });
   });
 

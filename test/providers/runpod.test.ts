@@ -229,8 +229,10 @@ describe('spawn', () => {
     const { provider } = setup();
     const err = await rejection(provider.spawn(spawnReq()));
     expect(err.kind).toBe('capacity');
-    expect(err.message).toContain(`${RTX4090} (any data center): no_stock`);
-    expect(err.message).toContain(`${A5000} (any data center): rejected`);
+    // the candidates are in the details, rendered once by every surface (not also in the message)
+    expect(err.message).toMatch(
+      /could not place gpu-scaler-\S+ \(1x GPU, SECURE cloud\): none of 2 candidate\(s\) could take it$/,
+    );
     expect(err.details).toEqual({
       candidates: [
         { gpuTypeId: RTX4090, dataCenterId: null, outcome: 'no_stock', detail: 'the catalog shows availability NONE' },
@@ -291,7 +293,8 @@ describe('spawn', () => {
     const pod = await provider.spawn(spawnReq());
     expect(api.livePods()).toHaveLength(1);
     expect(pod.details).toMatchObject({ recoveredAfterUnclearCreate: true, gpuTypeId: RTX4090 });
-    expect(sleeps).toEqual([75]); // equal jitter of 100 ms with random 0.5
+    // the 500 may have made the pod: it is looked for by name first, and listed at once
+    expect(sleeps).toEqual([]);
   });
 
   test('an unreadable 201: the pod is found by name, not made again', async () => {
@@ -316,10 +319,12 @@ describe('spawn', () => {
 
   test('500 before the pod is made: retried, then created', async () => {
     api.serverErrorNext('create', 2);
-    const { provider, sleeps } = setup();
+    const { provider, sleeps } = setup({ listLagMs: 1000 });
     await provider.spawn(spawnReq());
     expect(api.requestsTo('create').map((r) => r.status)).toEqual([500, 500, 201]);
-    expect(sleeps).toEqual([75, 150]);
+    // each 500 may have made the pod: it is looked for over RUNPOD_LIST_LAG_SEC (every 250 ms here)
+    // before the backoff (equal jitter of 100 ms, then 200 ms, with random 0.5) and a create again
+    expect(sleeps).toEqual([250, 250, 250, 250, 75, 250, 250, 250, 250, 150]);
   });
 
   test('429 honours Retry-After', async () => {
@@ -540,6 +545,32 @@ describe('through the controller and reactor', () => {
     expect(text).toContain(
       `[candidates: ${RTX4090}: no_stock (the catalog shows availability NONE); ${A5000}: rejected`,
     );
+    // listed once per failure, in explain and in the log line
+    const once = (t: string) => t.split('\n').every((l) => l.split(`${RTX4090}: no_stock`).length <= 2);
+    expect(once(text)).toBe(true);
+    expect(once(h.stdout.text)).toBe(true);
+    expect(h.stdout.text).toContain(
+      `[candidates: ${RTX4090}: no_stock (the catalog shows availability NONE); ${A5000}: rejected`,
+    );
+  });
+
+  test('placement is visible: the GPU type, data center, price and passed-over candidates in the log line and explain', async () => {
+    await start();
+    api.setGpu(RTX4090, stocked(0.7, 'NONE'));
+    api.setGpu(A5000, stocked(0.3));
+    const { provider } = setup({ catalogTtlMs: 0 });
+    h = await harness(pgliteBackend(), { provider, env });
+    h.source.set(1);
+    await h.cycle();
+    // the data center is the one RunPod put the pod in (the fake's US-TX-3)
+    const placed = `on ${A5000} in US-TX-3 at 0.30 USD/h; passed over: ${RTX4090}: no_stock (the catalog shows availability NONE)`;
+    expect(h.stdout.text).toMatch(
+      /✅ Worker 1\/1 spawned successfully \(worker \S+, pod \S+\) on NVIDIA RTX A5000 in US-TX-3 at 0\.30 USD\/h/,
+    );
+    expect(h.stdout.text).toContain(placed);
+    const ex = explain(await h.events(), { focusCycle: 1 });
+    expect(ex.timeline.map((l) => l.text).join('\n')).toContain(placed);
+    expect(ex.cycles.map(conclude).join('\n')).toContain(placed);
   });
 
   test.each([

@@ -24,7 +24,7 @@ export interface FleetSyncContext {
 export async function syncFleet(
   ctx: FleetSyncContext,
   cycle: number,
-  fleet: readonly Pick<FleetWorker, 'workerId' | 'podId' | 'status'>[],
+  fleet: readonly Pick<FleetWorker, 'workerId' | 'podId' | 'status' | 'requestedAt'>[],
 ): Promise<boolean> {
   const { store, provider, clock, log } = ctx;
   if (fleet.length === 0) return false;
@@ -58,6 +58,8 @@ export async function syncFleet(
       }
       log.log('info', `🟢 Worker ${w.workerId} is up (pod ${pod.podId})`, { cycle, workerId: w.workerId });
       wrote = true;
+    } else if (!pod && Date.parse(at) - Date.parse(w.requestedAt) < (provider.listGraceMs ?? 0)) {
+      // not listed yet: the provider's list may lag behind its creates; lost only after that
     } else if (!pod || pod.status === 'exited' || pod.status === 'failed' || pod.status === 'terminated') {
       const reason = pod ? 'exited' : 'lost';
       const detail = pod

@@ -11,7 +11,7 @@ export function kubernetesProviderFromConfig(
   s: KubernetesSettings,
   clock: Clock,
   log?: (level: 'info' | 'warning', message: string) => void,
-  api: PodApi = clientPodApi(s.K8S_CONTEXT),
+  api: PodApi = clientPodApi(s.K8S_CONTEXT, log),
 ): KubernetesProvider {
   return new KubernetesProvider({
     api,
@@ -21,5 +21,9 @@ export function kubernetesProviderFromConfig(
     clock,
     retry: { ...{ baseDelayMs: 500, maxDelayMs: 10_000 }, maxAttempts: s.K8S_MAX_ATTEMPTS },
     log,
+    capacityBackoff: {
+      baseMs: s.K8S_CAPACITY_BACKOFF_BASE_SEC * 1000,
+      maxMs: Math.max(s.K8S_CAPACITY_BACKOFF_BASE_SEC, s.K8S_CAPACITY_BACKOFF_MAX_SEC) * 1000,
+    },
   });
 }

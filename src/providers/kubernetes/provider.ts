@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
 import type { Clock } from '../../clock';
+import { CapacityBackoff, type CapacityBackoffPolicy, type CapacityBackoffState } from '../capacity-backoff';
 import { DEFAULT_RETRY_POLICY, parseRetryAfter, type RetryPolicy, withRetries } from '../http-retry';
 import {
   type PodInfo,
@@ -50,14 +51,35 @@ export const importClient = (): Promise<Client> =>
  * core/v1 pods through `@kubernetes/client-node`: the kubeconfig from KUBECONFIG, else
  * ~/.kube/config, else the in-cluster service account (the client's loadFromDefault), loaded on
  * first use.
+ *
+ * A cluster whose server is plain `http://` (kubectl proxy, a local cluster) works: the client
+ * refuses http unless the cluster sets `insecure-skip-tls-verify` ("HTTP protocol is not allowed
+ * when skipTLSVerify is not set"), a flag with nothing to skip over http, so it is set for such
+ * clusters only, with one warning that the credentials travel unencrypted.
  */
-export function clientPodApi(context?: string): PodApi {
+export function clientPodApi(context?: string, log?: (level: 'info' | 'warning', message: string) => void): PodApi {
   let api: Promise<InstanceType<Client['CoreV1Api']>> | null = null;
   const core = () => {
     api ??= importClient().then((k8s) => {
       const kc = new k8s.KubeConfig();
       kc.loadFromDefault();
       if (context) kc.setCurrentContext(context);
+      const plain = kc.clusters.filter((c) => /^http:\/\//i.test(c.server) && !c.skipTLSVerify);
+      if (plain.length) {
+        kc.loadFromOptions({
+          clusters: kc.clusters.map((c) => (plain.includes(c) ? { ...c, skipTLSVerify: true } : c)),
+          users: kc.users,
+          contexts: kc.contexts,
+          currentContext: kc.getCurrentContext(),
+        });
+        const current = kc.getCurrentCluster();
+        if (current && /^http:\/\//i.test(current.server)) {
+          log?.(
+            'warning',
+            `kubernetes: the API server ${current.server} is plain http: requests and credentials are not encrypted (use https outside a trusted network)`,
+          );
+        }
+      }
       return kc.makeApiClient(k8s.CoreV1Api);
     });
     return api;
@@ -120,6 +142,8 @@ export interface KubernetesOptions {
   random?: () => number;
   retry?: RetryPolicy;
   log?: (level: 'info' | 'warning', message: string) => void;
+  /** Backoff of the pod shape after the cluster had no room for it (default 30 s doubling to 10 min). */
+  capacityBackoff?: CapacityBackoffPolicy;
 }
 
 type Verb = 'create' | 'get' | 'list' | 'delete';
@@ -136,20 +160,50 @@ export class KubernetesProvider implements Provider {
   readonly name = 'kubernetes';
   readonly gpusPerWorker: number;
 
+  private readonly backoff: CapacityBackoff;
+
   constructor(private readonly o: KubernetesOptions) {
     this.gpusPerWorker = o.shape.gpuCount;
+    this.backoff = new CapacityBackoff(o.capacityBackoff ?? { baseMs: 30_000, maxMs: 600_000 });
+  }
+
+  /** The one placement candidate: the worker pod's shape. */
+  private get shapeKey(): string {
+    return `the worker pod (${this.gpusPerWorker}x nvidia.com/gpu) in namespace ${this.o.namespace}`;
+  }
+
+  /** The pod shape backing off after the cluster had no room for it. */
+  capacityBackoff(): CapacityBackoffState | null {
+    const all = this.backoff.all([this.shapeKey], this.o.clock.now());
+    const b = all?.each[0]?.[1];
+    if (!all || !b) return null;
+    return {
+      until: all.until.toISOString(),
+      why: `${this.shapeKey}: no room ${b.failures === 1 ? 'once' : `${b.failures} times`} in a row`,
+    };
   }
 
   async spawn(req: SpawnRequest): Promise<PodInfo> {
     const { namespace } = this.o;
     const body = workerPod(this.o.shape, namespace, req);
+    const waiting = this.backoff.backingOff(this.shapeKey, this.o.clock.now());
+    if (waiting) {
+      throw new ProviderError(
+        'capacity',
+        `kubernetes: not creating a worker pod before ${waiting.until.toISOString()}: the cluster had no room for ${this.shapeKey} ${waiting.failures} time(s) in a row`,
+      );
+    }
     try {
       const created = await this.call('create', () => this.o.api.create(namespace, body));
       if (req.why) await this.note(created, 'GpuScalerSpawned', req.why);
       return podInfoOf(created, this.gpusPerWorker);
     } catch (err) {
       const f = kubeFailure(err);
-      if (f.code !== 409 || f.reason !== 'AlreadyExists') throw this.refusal('create', err);
+      if (f.code !== 409 || f.reason !== 'AlreadyExists') {
+        const e = this.refusal('create', err);
+        if (e.kind === 'capacity') this.backoff.failed(this.shapeKey, this.o.clock.now());
+        throw e;
+      }
     }
     // Made before a crash: find it. A pod of that name not made for this key is not ours to adopt.
     const name = podName(req.idempotencyKey);
@@ -180,7 +234,10 @@ export class KubernetesProvider implements Provider {
     const pods = await this.call('list', () => this.o.api.list(this.o.namespace, MANAGED_SELECTOR)).catch((err) => {
       throw this.refusal('list', err);
     });
-    return pods.map((p) => podInfoOf(p, this.gpusPerWorker));
+    const infos = pods.map((p) => podInfoOf(p, this.gpusPerWorker));
+    // a worker pod that runs: the cluster has room again
+    if (infos.some((p) => p.status === 'running')) this.backoff.succeeded(this.shapeKey);
+    return infos;
   }
 
   async whyNotStarted(podId: string): Promise<WhyNotStarted | null> {
@@ -191,7 +248,14 @@ export class KubernetesProvider implements Provider {
       return null;
     }
     const u = unschedulableOf(pod);
-    if (u) return { capacity: true, message: `the cluster had no GPU for it: ${u.message || u.reason}` };
+    if (u) {
+      // given up on at SPAWNING_TIMEOUT_SEC for want of room: the next pod of this shape waits too
+      const b = this.backoff.failed(this.shapeKey, this.o.clock.now());
+      return {
+        capacity: true,
+        message: `the cluster had no GPU for it: ${u.message || u.reason}; no new worker pod before ${b.until.toISOString()}`,
+      };
+    }
     const waiting = pod.status?.containerStatuses?.find((s) => s.state?.waiting)?.state?.waiting;
     if (waiting?.reason)
       return { capacity: false, message: `${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}` };
@@ -264,7 +328,11 @@ export class KubernetesProvider implements Provider {
     const what = `${verb} pods in namespace ${ns}`;
     let kind: ProviderErrorKind = 'error';
     let message = `kubernetes could not ${what}: ${f.code || 'no answer'} ${f.message}`;
-    if (f.code === 403 && /exceeded quota/i.test(f.message)) {
+    if (f.code === 0 && /HTTP protocol is not allowed|skipTLSVerify/i.test(f.message)) {
+      // our configuration, not an outage: stop spawning with the fix, never count it as a worker failure
+      kind = 'invalid_request';
+      message = `kubernetes: the kubeconfig's API server cannot be reached as configured (${f.message}): use an https server, or set insecure-skip-tls-verify: true on the cluster in the kubeconfig (KUBECONFIG)`;
+    } else if (f.code === 403 && /exceeded quota/i.test(f.message)) {
       kind = 'capacity';
       message = `kubernetes: the namespace ${ns} has no quota left for another worker pod: ${f.message}`;
     } else if (f.code === 403) {

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import yaml from 'js-yaml';
 import { z } from 'zod';
-import { int } from '../../settings';
+import { int, num } from '../../settings';
 import type { PodShapeSettings, WorkerPodShape } from './pod';
 import { workerPodShape } from './pod';
 
@@ -33,6 +33,14 @@ export const KUBERNETES_SETTINGS = {
   K8S_TERMINATION_GRACE_SEC: int(0, 3600).default(30),
   /** Attempts per API call on 429 and 5xx (the first included). */
   K8S_MAX_ATTEMPTS: int(1, 20).default(4),
+  /**
+   * After the cluster had no room for a worker pod (quota exceeded, or a pod still Unschedulable at
+   * SPAWNING_TIMEOUT_SEC), no worker pod is created for this long; the delay doubles with each
+   * such failure in a row, up to K8S_CAPACITY_BACKOFF_MAX_SEC, and resets once a worker pod runs.
+   * 0: no backoff.
+   */
+  K8S_CAPACITY_BACKOFF_BASE_SEC: num(0, 86_400).default(30),
+  K8S_CAPACITY_BACKOFF_MAX_SEC: num(0, 86_400).default(600),
 };
 
 const schema = z.object(KUBERNETES_SETTINGS);

@@ -1,4 +1,5 @@
 import { type Clock, systemClock } from '../../clock';
+import { CapacityBackoff, type CapacityBackoffPolicy, type CapacityBackoffState } from '../capacity-backoff';
 import { HttpFailure, HttpTransport, nextLink } from '../http/transport';
 import type { RetryPolicy } from '../http-retry';
 import {
@@ -60,6 +61,17 @@ export interface RunpodOptions {
   requestTimeoutMs?: number;
   /** The catalog is read at most once per this many ms (default 20 s). */
   catalogTtlMs?: number;
+  /**
+   * How long after an unanswered create the pod is looked for by name before a create is sent
+   * again (default 15 s): RunPod does not document how soon `GET /pods` lists a new pod.
+   */
+  listLagMs?: number;
+  /**
+   * A candidate with no capacity (no stock, or a create it could not place) is not tried again for
+   * this long, doubling with each failure in a row up to the max, reset by a success (default 30 s
+   * and 10 min).
+   */
+  capacityBackoff?: CapacityBackoffPolicy;
   /** Pages of `GET /pods` followed at most (default 50). */
   maxListPages?: number;
   clock?: Clock;
@@ -68,7 +80,7 @@ export interface RunpodOptions {
   log?: (level: 'info' | 'warning', message: string) => void;
 }
 
-type CandidateOutcome = 'no_stock' | 'rejected' | 'over_budget';
+type CandidateOutcome = 'no_stock' | 'rejected' | 'over_budget' | 'backing_off';
 
 /** One place a pod could go: a GPU type, in one data center or anywhere. */
 export interface Candidate {
@@ -107,11 +119,13 @@ export class RunpodProvider implements Provider {
   private readonly http: HttpTransport;
   private readonly clock: Clock;
   private catalog: { at: number; gpus: RunpodGpuType[] | null } | null = null;
+  private readonly backoff: CapacityBackoff;
 
   constructor(private readonly opts: RunpodOptions) {
     const problems = validateOptions(opts);
     if (problems.length) throw new Error(`invalid RunPod provider options: ${problems.join('; ')}`);
     this.clock = opts.clock ?? systemClock;
+    this.backoff = new CapacityBackoff(opts.capacityBackoff ?? { baseMs: 30_000, maxMs: 600_000 });
     this.http = new HttpTransport({
       baseUrl: opts.baseUrl ?? RUNPOD_DEFAULT_BASE_URL,
       headers: { Authorization: `Bearer ${opts.apiKey}` },
@@ -148,17 +162,45 @@ export class RunpodProvider implements Provider {
     if (name.length > POD_NAME_MAX_LENGTH) {
       throw new ProviderError('error', `pod name ${name} is longer than ${POD_NAME_MAX_LENGTH} characters`);
     }
-    const found = await this.findLive(name).catch((err) => {
-      throw this.providerError('look up pod', err);
-    });
+    // A spawn requested before and never answered (a restart after a crash mid-create): its pod may
+    // exist and not be listed yet, so it is looked for over what is left of the window first.
+    const age = req.unresolvedCreateAgeMs;
+    const left = age === undefined ? 0 : this.requestTimeoutMs + this.listLagMs - Math.max(0, age);
+    let found: RunpodPod | undefined;
+    if (left > 0) {
+      await req.onStep?.({
+        step: 'looking',
+        attempt: 0,
+        lookSec: secs(left),
+        detail: `a create for ${name} may have been sent ${secs(age ?? 0)} s ago and never answered: looking for the pod by name for ${secs(left)} s before creating one`,
+      });
+      found = await this.lookFor(name, left, 0, req);
+    } else {
+      found = await this.findLive(name).catch((err) => {
+        throw this.providerError('look up pod', err);
+      });
+    }
     if (found) return { ...this.toInfo(found), existing: true };
 
     const env = this.workerEnv(req);
     const reports: CandidateReport[] = [];
     for (const c of await this.candidates()) {
       const where = describe(c);
+      const key = candidateKey(c);
+      const now = this.clock.now();
+      const waiting = this.backoff.backingOff(key, now);
+      if (waiting) {
+        reports.push({
+          gpuTypeId: c.gpuTypeId,
+          dataCenterId: c.dataCenterId,
+          outcome: 'backing_off',
+          detail: `no capacity ${times(waiting.failures)} in a row; not tried before ${waiting.until.toISOString()}`,
+        });
+        continue;
+      }
       if (c.skip) {
         reports.push({ gpuTypeId: c.gpuTypeId, dataCenterId: c.dataCenterId, ...c.skip });
+        this.backoff.failed(key, now);
         continue;
       }
       if (req.maxHourlyCostUsd !== undefined && c.hourlyCostUsd !== null && c.hourlyCostUsd > req.maxHourlyCostUsd) {
@@ -171,7 +213,8 @@ export class RunpodProvider implements Provider {
         continue;
       }
       try {
-        const { pod, recovered } = await this.create(name, c, env);
+        const { pod, recovered } = await this.create(name, c, env, req);
+        this.backoff.succeeded(key);
         const info = this.toInfo(pod, c.hourlyCostUsd, this.clock.now().toISOString());
         return {
           ...info,
@@ -188,21 +231,34 @@ export class RunpodProvider implements Provider {
         if (err instanceof HttpFailure && err.kind === 'status' && err.status === 400) {
           const detail = err.problem?.detail ?? err.message;
           reports.push({ gpuTypeId: c.gpuTypeId, dataCenterId: c.dataCenterId, outcome: 'rejected', detail });
+          this.backoff.failed(key, this.clock.now());
           this.http.log('info', `RunPod could not place ${name} on ${where}: ${detail}`);
           continue;
         }
         throw this.providerError(`create pod ${name} (${where})`, err, true);
       }
     }
-    const list = reports.map((r) => `${describe(r)}: ${r.outcome} (${r.detail})`).join('; ');
+    // the candidates are in `details` (rendered once, by src/reactor/placement.ts), not in the message
     throw new ProviderError(
       'capacity',
       this.http.redact(
-        `RunPod could not place ${name} (${this.gpusPerWorker}x GPU, ${this.cloud} cloud): ${list || 'no candidates'}`,
+        `RunPod could not place ${name} (${this.gpusPerWorker}x GPU, ${this.cloud} cloud): ${reports.length ? `none of ${reports.length} candidate(s) could take it` : 'no candidates'}`,
       ),
       undefined,
-      { candidates: reports },
+      { candidates: reports.map((r) => ({ ...r, detail: this.http.redact(r.detail) })) },
     );
+  }
+
+  /** Every candidate (GPU type x data center, as configured) backing off after capacity failures. */
+  capacityBackoff(): CapacityBackoffState | null {
+    const dcs = this.opts.dataCenterIds?.length ? this.opts.dataCenterIds : [null];
+    const keys = this.opts.gpuTypeIds.flatMap((g) => dcs.map((dc) => candidateKey({ gpuTypeId: g, dataCenterId: dc })));
+    const all = this.backoff.all(keys, this.clock.now());
+    if (!all) return null;
+    return {
+      until: all.until.toISOString(),
+      why: all.each.map(([k, b]) => `${k}: no capacity ${times(b.failures)} in a row`).join('; '),
+    };
   }
 
   async terminate(podId: string): Promise<void> {
@@ -338,43 +394,121 @@ export class RunpodProvider implements Provider {
     return pods.find((p) => p.name === name && !['EXITED', 'ERROR', 'TERMINATED'].includes(p.status));
   }
 
+  /** A pod may be missing from the list until its create's answer and the list's lag have passed. */
+  get listGraceMs(): number {
+    return this.requestTimeoutMs + this.listLagMs;
+  }
+
+  private get requestTimeoutMs(): number {
+    return this.opts.requestTimeoutMs ?? 30_000;
+  }
+
+  private get listLagMs(): number {
+    return this.opts.listLagMs ?? 15_000;
+  }
+
   /**
-   * `POST /pods` for one candidate, with retries. A retry after an answer that leaves it unclear
-   * whether the pod was made (5xx, network error, timeout) first looks the pod up by name; so does
-   * a 201 whose body cannot be read. Either way no second pod is made for one key.
+   * `POST /pods` for one candidate, with retries. A create left unanswered (no answer, a timeout, a
+   * 5xx, a 201 that cannot be read) may have made the pod, and the list may show it only later: the
+   * pod is looked for by name for RUNPOD_LIST_LAG_SEC, and a create is sent again only after that
+   * window passed with no such pod listed. Each step goes to `req.onStep` (recorded as events).
    */
   private async create(
     name: string,
     c: Candidate,
     env: Record<string, string>,
+    req: SpawnRequest,
   ): Promise<{ pod: RunpodPod; recovered: boolean }> {
     const body = this.createBody(name, c, env);
-    let unclear = false;
+    let attempt = 0;
+    const unanswered = async (why: string): Promise<RunpodPod | undefined> => {
+      await req.onStep?.({
+        step: 'unanswered',
+        attempt,
+        lookSec: secs(this.listLagMs),
+        detail: `create attempt ${attempt} for ${name} on ${describe(c)} got no clear answer (${why}): the pod may exist; looking for it by name for ${secs(this.listLagMs)} s before creating again`,
+      });
+      return this.lookFor(name, this.listLagMs, attempt, req);
+    };
     return this.http.retrying(async () => {
-      if (unclear) {
-        const found = await this.findLive(name);
-        if (found) return { pod: found, recovered: true };
-      }
+      attempt += 1;
       let r: Awaited<ReturnType<HttpTransport['send']>>;
       try {
         r = await this.http.send('POST', '/pods', undefined, body);
       } catch (err) {
-        unclear = true;
+        const found = await unanswered(this.http.redact((err as Error).message));
+        if (found) return { pod: found, recovered: true };
         throw err;
       }
       if (r.status === 201 || r.status === 200) {
         try {
           return { pod: this.http.parse(RunpodPodSchema, r, 'POST /pods'), recovered: false };
         } catch (err) {
-          const found = await this.findLive(name);
+          const found = await unanswered(`an unreadable ${r.status}`);
           if (found) return { pod: found, recovered: true };
           throw err;
         }
       }
       const failure = this.http.failure(r, 'POST /pods');
-      unclear = failure.kind === 'server';
+      if (failure.kind === 'server') {
+        const found = await unanswered(`HTTP ${r.status}`);
+        if (found) return { pod: found, recovered: true };
+      }
       throw failure;
     });
+  }
+
+  /**
+   * Looks for a live pod named `name` for up to `windowMs` (a list now, then every few seconds).
+   * Reports `found` or `not_listed`; when no list could be read at all it throws, since it cannot
+   * tell whether the pod exists (a create sent then could make a second one).
+   */
+  private async lookFor(
+    name: string,
+    windowMs: number,
+    attempt: number,
+    req: SpawnRequest,
+  ): Promise<RunpodPod | undefined> {
+    const every = Math.max(250, Math.min(2_000, windowMs / 5));
+    let waited = 0;
+    let lastError: unknown = null;
+    let listed = false;
+    for (;;) {
+      try {
+        const found = await this.findLive(name);
+        listed = true;
+        if (found) {
+          await req.onStep?.({
+            step: 'found',
+            attempt,
+            lookSec: 0,
+            detail: `pod ${found.id} named ${name} is listed${waited ? ` after ${secs(waited)} s` : ''}: no second create`,
+          });
+          return found;
+        }
+      } catch (err) {
+        lastError = err;
+      }
+      if (waited >= windowMs) break;
+      const step = Math.min(every, windowMs - waited);
+      await this.clock.sleep(step);
+      waited += step;
+    }
+    if (!listed) {
+      const e = this.providerError('list pods', lastError);
+      throw new ProviderError(
+        e.kind,
+        `${e.message}; whether pod ${name} was made cannot be told, so it is not created again`,
+        e.retryAfterMs,
+      );
+    }
+    await req.onStep?.({
+      step: 'not_listed',
+      attempt,
+      lookSec: 0,
+      detail: `no pod named ${name} was listed within ${secs(windowMs)} s: ${attempt > 0 ? 'the create did not make one' : 'none was made'}`,
+    });
+    return undefined;
   }
 
   /** The CreatePodRequest for one candidate: only fields the spec names, only those configured. */
@@ -501,12 +635,18 @@ export function podStatusOf(status: string): PodStatus {
 }
 
 const round = (v: number) => Math.round(v * 10_000) / 10_000;
+const secs = (ms: number) => Math.round(ms / 100) / 10;
 
 function isoOrNull(value: string | null | undefined): string | null {
   if (!value) return null;
   const t = Date.parse(value);
   return Number.isNaN(t) ? null : new Date(t).toISOString();
 }
+
+/** A candidate's backoff key, as the operator reads it: `NVIDIA A40 in EU-RO-1`. */
+const candidateKey = (c: { gpuTypeId: string; dataCenterId: string | null }) => describe(c);
+
+const times = (n: number) => (n === 1 ? 'once' : `${n} times`);
 
 function describe(c: { gpuTypeId: string; dataCenterId: string | null }): string {
   return c.dataCenterId ? `${c.gpuTypeId} in ${c.dataCenterId}` : `${c.gpuTypeId} (any data center)`;

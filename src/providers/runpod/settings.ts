@@ -52,6 +52,19 @@ export const RUNPOD_SETTINGS = {
   RUNPOD_BACKOFF_MAX_SEC: num(0).default(10),
   RUNPOD_MAX_RETRY_AFTER_SEC: num(0).default(60),
   RUNPOD_REQUEST_TIMEOUT_SEC: num(0.1, 600).default(30),
+  /**
+   * After a create that got no clear answer (timeout, dropped connection, 5xx), the pod is looked
+   * for by name in `GET /pods` for this many seconds before a create is sent again: RunPod does not
+   * document how soon its list shows a new pod. 0: one look only.
+   */
+  RUNPOD_LIST_LAG_SEC: num(0, 3600).default(15),
+  /**
+   * A candidate (GPU type x data center) with no capacity is not tried again for this long; the
+   * delay doubles with each failure in a row, up to RUNPOD_CAPACITY_BACKOFF_MAX_SEC, and resets on
+   * a success. 0: no backoff.
+   */
+  RUNPOD_CAPACITY_BACKOFF_BASE_SEC: num(0, 86_400).default(30),
+  RUNPOD_CAPACITY_BACKOFF_MAX_SEC: num(0, 86_400).default(600),
   /** The GPU catalog (stock and prices) is read at most once per this many seconds. */
   RUNPOD_CATALOG_TTL_SEC: num(0).default(20),
 };
@@ -179,6 +192,11 @@ export function runpodOptionsFromConfig(
     maxRetryAfterMs: s.RUNPOD_MAX_RETRY_AFTER_SEC * 1000,
     requestTimeoutMs: s.RUNPOD_REQUEST_TIMEOUT_SEC * 1000,
     catalogTtlMs: s.RUNPOD_CATALOG_TTL_SEC * 1000,
+    listLagMs: s.RUNPOD_LIST_LAG_SEC * 1000,
+    capacityBackoff: {
+      baseMs: s.RUNPOD_CAPACITY_BACKOFF_BASE_SEC * 1000,
+      maxMs: Math.max(s.RUNPOD_CAPACITY_BACKOFF_BASE_SEC, s.RUNPOD_CAPACITY_BACKOFF_MAX_SEC) * 1000,
+    },
     clock,
     log,
   };
