@@ -165,24 +165,25 @@ export async function simulate(o: SimulateOptions): Promise<{ result: SimResult;
   let peak = 0;
   let drainedAt: number | null = null;
   let t = 0;
+  // the queue's workers follow the provider's live pods: only those are walked, so a cycle's cost
+  // does not grow with the pods the run has ever had
   const syncPods = () => {
-    let live = 0;
-    for (const p of provider.lives()) {
+    const seen = new Set<string>();
+    for (const p of provider.liveLives()) {
       const id = p.workerId ?? p.podId;
-      if (p.terminatedAt !== null) {
-        if (known.has(id)) {
-          queue.removeWorker(id);
-          known.delete(id);
-        }
-        continue;
-      }
-      live++;
+      seen.add(id);
       if (!known.has(id)) {
         known.add(id);
         queue.addWorker(id, (p.readyAt - t0) / 1000);
       }
     }
-    return live;
+    for (const id of known) {
+      if (!seen.has(id)) {
+        queue.removeWorker(id);
+        known.delete(id);
+      }
+    }
+    return seen.size;
   };
 
   for (;;) {
