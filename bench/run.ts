@@ -4,6 +4,7 @@ import { openPostgresDb, postgresClient } from '../src/store/db-postgres';
 import { storeOn } from '../src/store/index';
 import { NODE_MAX_OLD_SPACE_MB } from '../src/util/node-flags';
 import { benchRegistry } from './bench-events';
+import { cycleCostBench } from './cycle-cost';
 import { collectGarbage, RssSampler, timeMs } from './measure';
 import { printQueryTimings, type QueryTiming, queryBench } from './queries';
 import type { RawSql } from './raw-client';
@@ -25,7 +26,9 @@ import { type Side, storeWorkloads, type Workload, WRITERS } from './store-workl
  *
  * BENCH_ROUNDS: measured rounds per side for the store workloads (1 to 9, default 5).
  * BENCH_REPLAY_ROUNDS: the same for the replay (1 to 9, default 3; a round is about a minute).
- * BENCH_ONLY: a comma list of workloads to run (simulate, single, batch, concurrent, read, replay, queries).
+ * BENCH_ONLY: a comma list of workloads to run (simulate, cycles, single, batch, concurrent, read, replay, queries).
+ * `cycles`: ms per simulated cycle on day 1 and day 30 of one run, and 7 days of simulate as a process
+ * (bench/cycle-cost.ts; BENCH_CYCLE_DAYS to change the 30); no server needed.
  * `simulate`: gpu-scaler simulate --compare on the shared traces (bench/simulate.ts); no server needed.
  * `queries`: the CLI's reads (events --since/--type, status, explain --cycle) on BENCH_REPLAY_EVENTS
  * events, beside the statement each needs most, by hand (BENCH_ROUNDS rounds, ABBA).
@@ -36,7 +39,7 @@ const rounds = (name: string, fallback: number) =>
 const ROUNDS = rounds('BENCH_ROUNDS', 5);
 const REPLAY_ROUNDS = rounds('BENCH_REPLAY_ROUNDS', 3);
 const POOL = WRITERS + 2;
-const WORKLOADS = ['simulate', 'single', 'batch', 'concurrent', 'read', 'replay', 'queries'] as const;
+const WORKLOADS = ['simulate', 'cycles', 'single', 'batch', 'concurrent', 'read', 'replay', 'queries'] as const;
 const CHILD_FLAG = '--replay-child';
 
 function selected(): Set<string> {
@@ -176,7 +179,8 @@ async function main(): Promise<void> {
   const only = selected();
   // the backtests need no server: they run first, and alone with BENCH_ONLY=simulate
   if (only.has('simulate')) await simulateBench();
-  if ([...only].every((w) => w === 'simulate')) return;
+  if (only.has('cycles')) await cycleCostBench();
+  if ([...only].every((w) => w === 'simulate' || w === 'cycles')) return;
   const server = benchServer();
   const onSignal = (sig: NodeJS.Signals) => {
     server.stop();

@@ -8,7 +8,7 @@ import { rebuildProjections } from '../projections/rebuild';
 import { chartHtml } from '../sim/chart';
 import { compareTable, reportText, summary } from '../sim/report';
 import { type SimResult, simulate } from '../sim/simulate';
-import { parseTrace, type Trace, TraceError, type TraceOptions } from '../sim/trace';
+import { MAX_RUN_SEC, parseTrace, type Trace, TraceError, type TraceOptions } from '../sim/trace';
 import { loadEventsInto } from '../store/bulk-load';
 import { openStore } from '../store/index';
 import { CliError, type CliIo, EXIT } from './context';
@@ -23,6 +23,7 @@ export interface SimulateFlags {
   inputTokensColumn?: string;
   outputTokensColumn?: string;
   maxBadShare: string;
+  maxRunSec?: string;
   seed: string;
   policy?: string;
   compare?: string;
@@ -95,8 +96,10 @@ export function simulationEnv(flags: Pick<SimulateFlags, 'set' | 'settings'>): R
 export function traceOptions(flags: SimulateFlags): TraceOptions {
   const tokenFlags = [flags.prefillTps, flags.decodeTps, flags.inputTokensColumn, flags.outputTokensColumn];
   const maxBadShare = number('--max-bad-share', flags.maxBadShare, { min: 0, max: 1 });
+  const maxRunSec =
+    flags.maxRunSec === undefined ? MAX_RUN_SEC : number('--max-run-sec', flags.maxRunSec, { min: Number.MIN_VALUE });
   if (tokenFlags.every((f) => f === undefined)) {
-    return { timeColumn: flags.timeColumn, durationColumn: flags.durationColumn, maxBadShare };
+    return { timeColumn: flags.timeColumn, durationColumn: flags.durationColumn, maxBadShare, maxRunSec };
   }
   if (tokenFlags.some((f) => f === undefined)) {
     throw usage(
@@ -107,6 +110,7 @@ export function traceOptions(flags: SimulateFlags): TraceOptions {
   return {
     timeColumn: flags.timeColumn,
     maxBadShare,
+    maxRunSec,
     tokens: {
       prefillTps: number('--prefill-tps', flags.prefillTps as string, { min: Number.MIN_VALUE }),
       decodeTps: number('--decode-tps', flags.decodeTps as string, { min: Number.MIN_VALUE }),
@@ -244,7 +248,11 @@ export async function runSimulate(io: CliIo, flags: SimulateFlags): Promise<numb
       );
     }
   }
-  return EXIT.ok;
+  // a run that could not drain was ended: say so, and fail
+  const undrained = runs.filter((r) => r.result.undrained);
+  for (const r of undrained)
+    io.stderr.write(`gpu-scaler: simulate ${r.result.policy}: ${r.result.undrained?.message}\n`);
+  return undrained.length ? EXIT.failure : EXIT.ok;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -263,6 +271,7 @@ export function registerSimulate(program: Command, io: CliIo): void {
     .option('--input-tokens-column <name>', 'token model: the prompt tokens column')
     .option('--output-tokens-column <name>', 'token model: the generated tokens column')
     .option('--max-bad-share <share>', 'stop when more than this share of rows is bad (0..1)', '0.01')
+    .option('--max-run-sec <s>', `a row whose run time is over this is refused as bad (default ${MAX_RUN_SEC}, a day)`)
     .option('--seed <n>', 'seed of start-up times, failures and event ids: same inputs and seed, same output', '1')
     .option('--policy <name>', 'the scaling policy (POLICY): operators, keda, hpa, default')
     .option('--compare <a,b,c>', 'run several policies on the same trace and seed and print one table')

@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { POLICY_NAMES } from '../policies/index';
 import { policyMath } from '../policies/render';
 import type { EventStore } from '../store/event-store';
-import { decisionsBetween, observationsBetween } from '../store/queries';
+import { decisionsBetween, observationsBetween, workerLivesBefore } from '../store/queries';
+import { recordedCycleList, recordedWorkers } from '../what-if/record';
 import {
   checkChanges,
   parseSetPairs,
@@ -36,26 +37,7 @@ export async function recordedCycles(
   const events = (await decisionsBetween(store, since.toISOString(), until.toISOString())).filter(
     (e) => e.globalPosition <= upToPosition,
   );
-  const counts = new Map<number, { at: string; queued: number; active: number }>();
-  const cycles: RecordedCycle[] = [];
-  for (const e of events) {
-    if (e.type === 'TaskCountObserved') {
-      const o = e.data;
-      counts.set(o.cycle, { at: o.at, queued: o.queued, active: o.active });
-    } else if (e.type === 'ScalingDecided') {
-      const decision = e.data;
-      const o = counts.get(decision.cycle);
-      const at = o?.at ?? decision.at;
-      cycles.push({
-        cycle: decision.cycle,
-        at,
-        queued: o?.queued ?? decision.queued,
-        active: o?.active ?? decision.active,
-        decision,
-      });
-    }
-  }
-  return cycles.sort((a, b) => a.at.localeCompare(b.at) || a.cycle - b.cycle);
+  return recordedCycleList(events);
 }
 
 /** Reads the window (read-only), replays it through the changed policy, prints the differences. */
@@ -99,11 +81,16 @@ export async function runWhatIf(store: EventStore, io: CliIo, o: WhatIfOptions):
     lookbackSec > 0
       ? await observationsBetween(store.db, new Date(since.getTime() - lookbackSec * 1000).toISOString(), cycles[0].at)
       : [];
+  // the record's workers: the model's spawns take their start-up times, the first cycle their fleet
+  const workers = recordedWorkers(
+    (await workerLivesBefore(store, until.toISOString())).filter((e) => e.globalPosition <= upTo),
+  );
   const result = whatIf(
     cycles,
     history.map((h) => ({ at: h.at, queued: h.queued, active: h.active })),
     changes,
     (d) => policyMath(d.policy, d.desiredBeforeCaps),
+    workers,
   );
   if (o.json) {
     io.stdout.write(
@@ -165,7 +152,35 @@ function report(r: WhatIfResult, since: Date, until: Date, utc: boolean): string
     ],
     { right: [1, 2, 3] },
   );
-  return head + table + totals;
+  return `${head}${table}${totals}${modelText(r)}`;
+}
+
+const signedPct = (x: number) => `${x > 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
+
+/** How far the fleet model can be trusted on this record, in words. */
+function modelText(r: WhatIfResult): string {
+  const m = r.model;
+  const startups = m.startupSec
+    ? `start-ups taken from the record's ${m.recordedSpawns} spawn${m.recordedSpawns === 1 ? '' : 's'} (median ${m.startupSec.median} s, max ${m.startupSec.max} s)`
+    : 'no recorded spawn in the window: a worker asked for is modelled up the next cycle';
+  const changeShare =
+    m.recordedGpuHours > 0 ? (r.totals.whatIf.gpuHours - r.totals.recorded.gpuHours) / r.totals.recorded.gpuHours : 0;
+  const bound = Math.max(Math.abs(m.error), Math.abs(m.modelOnlyError));
+  const verdict =
+    r.differing.length === 0
+      ? ''
+      : Math.abs(changeShare) <= bound
+        ? ` The change in GPU-hours (${signedPct(changeShare)}) is within that error: on this record it tells nothing.`
+        : " The task counts are the record's and do not react to the change: a fleet that keeps fewer workers shows" +
+          ' its saving without the waits and the later spawns it would cost, so read a saving as an upper bound' +
+          ' (`gpu-scaler simulate` on a trace models both).';
+  return (
+    `\nfleet model: with nothing changed it gives ${m.unchangedGpuHours.toFixed(2)} GPU-hours against the recorded ` +
+    `${m.recordedGpuHours.toFixed(2)} (${signedPct(m.error)}; ${m.unchangedDiffering} cycle${m.unchangedDiffering === 1 ? '' : 's'} ` +
+    `decide otherwise); ${startups}. Where the fleet differs from the record, the model places tasks on ` +
+    `the most recently used workers: alone, that rule gives ${m.modelOnlyGpuHours.toFixed(2)} GPU-hours here ` +
+    `(${signedPct(m.modelOnlyError)}).${verdict} Not modelled: the circuit breaker and a lagging reactor.\n`
+  );
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];

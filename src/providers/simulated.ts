@@ -48,6 +48,8 @@ export class SimulatedProvider implements Provider {
   readonly name = 'simulated';
   readonly gpusPerWorker = 1;
   private readonly pods = new Map<string, SimPod>();
+  /** The pods not terminated, by id: what a cycle walks (every pod ever created is only for billing). */
+  private readonly livePods = new Map<string, SimPod>();
   private readonly random: () => number;
   private seq = 0;
   /** Every spawn call that created a pod, by key (tests check no key was spawned twice). */
@@ -68,7 +70,7 @@ export class SimulatedProvider implements Provider {
 
   async spawn(req: SpawnRequest): Promise<PodInfo> {
     const name = podName(req.idempotencyKey);
-    const found = [...this.pods.values()].find((p) => p.name === name && p.status !== 'terminated');
+    const found = [...this.livePods.values()].find((p) => p.name === name);
     if (found) return { ...this.view(found), existing: true };
     if (this.random() < this.opts.failureRate) {
       throw new ProviderError('error', 'simulated spawn failure');
@@ -88,6 +90,7 @@ export class SimulatedProvider implements Provider {
       hourlyCostUsd: this.price(),
     };
     this.pods.set(pod.podId, pod);
+    this.livePods.set(pod.podId, pod);
     this.created.push(req.idempotencyKey);
     return this.view(pod);
   }
@@ -97,27 +100,27 @@ export class SimulatedProvider implements Provider {
     if (pod && pod.status !== 'terminated') {
       pod.status = 'terminated';
       pod.terminatedAt = this.opts.clock.now().getTime();
+      this.livePods.delete(podId);
     }
   }
 
   /** Every pod ever created, with its start-up and end times (for simulations). */
   lives(): SimPodLife[] {
-    return [...this.pods.values()].map((p) => ({
-      podId: p.podId,
-      workerId: p.workerId ?? null,
-      createdAt: Date.parse(p.createdAt ?? ''),
-      readyAt: p.readyAt,
-      terminatedAt: p.terminatedAt ?? null,
-    }));
+    return [...this.pods.values()].map(life);
+  }
+
+  /** The pods not terminated, as lives(): what a simulation's cycle walks. */
+  liveLives(): SimPodLife[] {
+    return [...this.livePods.values()].map(life);
   }
 
   async list(): Promise<PodInfo[]> {
-    return [...this.pods.values()].filter((p) => p.status !== 'terminated').map((p) => this.view(p));
+    return [...this.livePods.values()].map((p) => this.view(p));
   }
 
   /** Pods that are up (for the simulated workers). */
   running(): PodInfo[] {
-    return [...this.pods.values()].filter((p) => this.view(p).status === 'running').map((p) => this.view(p));
+    return [...this.livePods.values()].filter((p) => this.view(p).status === 'running').map((p) => this.view(p));
   }
 
   /** Makes a pod exit on its own (a crash), for tests. */
@@ -135,6 +138,16 @@ export class SimulatedProvider implements Provider {
     if (status !== p.status) p.status = status;
     return { ...info, status, idempotencyKey: keyFromPodName(p.name) };
   }
+}
+
+function life(p: SimPod): SimPodLife {
+  return {
+    podId: p.podId,
+    workerId: p.workerId ?? null,
+    createdAt: Date.parse(p.createdAt ?? ''),
+    readyAt: p.readyAt,
+    terminatedAt: p.terminatedAt ?? null,
+  };
 }
 
 /** PROVIDER=simulated settings (spread into ConfigSchema); checkSimSettings runs only with PROVIDER=simulated. */

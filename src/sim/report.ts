@@ -25,6 +25,7 @@ export function reportText(r: SimResult, traceName: string): string {
     `  peak workers           ${r.peakWorkers}`,
     `  anomalies              ${kinds.length ? kinds.map(([k, n]) => `${k} ${n}`).join(', ') : 'none'}`,
     `  events written         ${r.eventsWritten}`,
+    ...(r.undrained ? [`  NOT DRAINED            ${r.undrained.message}`] : []),
     '',
   ].join('\n');
 }

@@ -46,10 +46,26 @@ export interface TimelineMark {
   label: string;
 }
 
+/** A run that could not drain: why it was ended and the tasks it left. */
+export interface Undrained {
+  /** `stalled`: tasks waited with none running for stallSec; `horizon`: the run passed its horizon. */
+  reason: 'stalled' | 'horizon';
+  /** Simulated seconds from the trace's start when it was ended. */
+  atSec: number;
+  stallSec: number;
+  horizonSec: number;
+  /** Tasks not finished: waiting, running, and not yet arrived. */
+  left: { queued: number; running: number; notArrived: number };
+  /** In words, for the CLI and the report. */
+  message: string;
+}
+
 export interface SimResult {
   policy: string;
   seed: number;
   tasks: number;
+  /** Null when every task finished; else why the run was ended and what it left. */
+  undrained: Undrained | null;
   /** Simulated seconds from the trace's start to the end of the run. */
   simulatedSec: number;
   cycles: number;
@@ -114,7 +130,11 @@ class QueueSource implements TaskSource {
 export async function simulate(o: SimulateOptions): Promise<{ result: SimResult; store: MemoryEventStore }> {
   const { trace, config } = o;
   const t0 = trace.start.getTime();
-  const clock = new FakeClock(trace.start);
+  // cycles fall on wall-clock multiples of the interval (:00 and :30 for 30 s), the first one at
+  // or before the first arrival, whatever second the trace starts on
+  const stepMs = config.POLL_INTERVAL_SEC * 1000;
+  const firstCycleMs = Math.floor(t0 / stepMs) * stepMs;
+  const clock = new FakeClock(new Date(firstCycleMs));
   const idRandom = seededRandom(o.seed ^ 0x5eed);
   const hex = (n: number) => Array.from({ length: n }, () => Math.floor(idRandom() * 16).toString(16)).join('');
   const newId = () =>
@@ -164,25 +184,34 @@ export async function simulate(o: SimulateOptions): Promise<{ result: SimResult;
   let cycles = 0;
   let peak = 0;
   let drainedAt: number | null = null;
-  let t = 0;
+  // A run that cannot drain (every spawn fails, MAX_ACTIVE_GPUS=0, pods slower to start than
+  // SPAWNING_TIMEOUT_SEC) would go on for ever: it ends when tasks have waited with none running
+  // for stallSec, or at the horizon, past which any run with one GPU that makes progress has drained.
+  const workBoundSec = trace.tasks.reduce((sum, x) => sum + x.run, 0);
+  const stallSec = Math.max(3600, 2 * (config.SPAWNING_TIMEOUT_SEC + maxSec) + 10 * step);
+  const horizonSec = lastArrival + workBoundSec + tail + stallSec;
+  let stalledSince: number | null = null;
+  let undrained: Undrained | null = null;
+  let t = (firstCycleMs - t0) / 1000;
+  // the queue's workers follow the provider's live pods: only those are walked, so a cycle's cost
+  // does not grow with the pods the run has ever had
   const syncPods = () => {
-    let live = 0;
-    for (const p of provider.lives()) {
+    const seen = new Set<string>();
+    for (const p of provider.liveLives()) {
       const id = p.workerId ?? p.podId;
-      if (p.terminatedAt !== null) {
-        if (known.has(id)) {
-          queue.removeWorker(id);
-          known.delete(id);
-        }
-        continue;
-      }
-      live++;
+      seen.add(id);
       if (!known.has(id)) {
         known.add(id);
         queue.addWorker(id, (p.readyAt - t0) / 1000);
       }
     }
-    return live;
+    for (const id of known) {
+      if (!seen.has(id)) {
+        queue.removeWorker(id);
+        known.delete(id);
+      }
+    }
+    return seen.size;
   };
 
   for (;;) {
@@ -206,9 +235,15 @@ export async function simulate(o: SimulateOptions): Promise<{ result: SimResult;
       }
       for (const a of out.anomalies) marks.push({ t, kind: 'anomaly', label: a.kind });
     }
-    o.onProgress?.(t, lastArrival + tail);
+    o.onProgress?.(Math.max(0, t), lastArrival + tail);
     if (queue.drained && drainedAt === null) drainedAt = t;
     if (drainedAt !== null && (live === 0 || t >= drainedAt + tail)) break;
+    stalledSince = queue.queued > 0 && queue.active === 0 ? (stalledSince ?? t) : null;
+    const stalled = stalledSince !== null && t - stalledSince >= stallSec;
+    if (drainedAt === null && (stalled || t >= horizonSec)) {
+      undrained = undrainedAt(stalled ? 'stalled' : 'horizon', t, stallSec, horizonSec, queue, config, o);
+      break;
+    }
     t += step;
     clock.advance(step * 1000);
   }
@@ -236,6 +271,7 @@ export async function simulate(o: SimulateOptions): Promise<{ result: SimResult;
     policy: policyName(config),
     seed: o.seed,
     tasks: trace.tasks.length,
+    undrained,
     simulatedSec: t,
     cycles,
     gpuSeconds: round(gpuSeconds, 1),
@@ -260,6 +296,41 @@ export async function simulate(o: SimulateOptions): Promise<{ result: SimResult;
     marks,
   };
   return { result, store };
+}
+
+function undrainedAt(
+  reason: Undrained['reason'],
+  t: number,
+  stallSec: number,
+  horizonSec: number,
+  queue: QueueModel,
+  config: Config,
+  o: SimulateOptions,
+): Undrained {
+  const left = { queued: queue.queued, running: queue.active, notArrived: queue.pendingArrivals };
+  const likely = [
+    o.failureRate >= 1 ? `--failure-rate ${o.failureRate}: every spawn fails` : '',
+    config.MAX_ACTIVE_GPUS === 0 ? 'MAX_ACTIVE_GPUS=0: no GPU may run' : '',
+    o.startup.minSec > config.SPAWNING_TIMEOUT_SEC
+      ? `pods start in ${o.startup.minSec}-${o.startup.maxSec} s, over SPAWNING_TIMEOUT_SEC=${config.SPAWNING_TIMEOUT_SEC}: each is timed out before it is up`
+      : '',
+  ].filter(Boolean);
+  const why =
+    reason === 'stalled'
+      ? `tasks waited with none running for ${stallSec} s`
+      : `it passed its horizon (last arrival + work bound + tail + ${stallSec} s = ${horizonSec} s)`;
+  const total = left.queued + left.running + left.notArrived;
+  return {
+    reason,
+    atSec: t,
+    stallSec,
+    horizonSec,
+    left,
+    message:
+      `the run cannot drain: ${why}; ended at ${t} s with ${total} task${total === 1 ? '' : 's'} left ` +
+      `(${left.queued} waiting, ${left.running} running, ${left.notArrived} not yet arrived)` +
+      (likely.length ? `; likely: ${likely.join('; ')}` : ''),
+  };
 }
 
 /** The policy a configuration selects. */

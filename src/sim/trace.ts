@@ -32,7 +32,12 @@ export interface TraceOptions {
   tokens?: TokenModel;
   /** The run stops when more than this share of rows is bad (0..1). */
   maxBadShare?: number;
+  /** A row whose run time is over this (seconds) is refused as bad (default MAX_RUN_SEC). */
+  maxRunSec?: number;
 }
+
+/** The longest run time a row may have unless the operator raises it (--max-run-sec): a day. */
+export const MAX_RUN_SEC = 86_400;
 
 /** Where seconds-from-start traces are placed on the calendar (any fixed date: it only names times). */
 export const SECONDS_EPOCH = '2026-01-01T00:00:00.000Z';
@@ -70,7 +75,7 @@ function pick(header: string[], given: string | undefined, guesses: string[], wh
  * when it has no zone. More than 3 fractional digits are cut to milliseconds (Azure's traces
  * carry 7).
  */
-export function parseTime(raw: string): { kind: 'seconds' | 'time'; value: number } | null {
+export function parseTime(raw: string): { kind: 'seconds' | 'time'; value: number; zoned?: boolean } | null {
   const v = raw.trim();
   if (v === '') return null;
   if (/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(v)) {
@@ -81,7 +86,7 @@ export function parseTime(raw: string): { kind: 'seconds' | 'time'; value: numbe
   if (!m) return null;
   const frac = m[3] ? `.${m[3].slice(0, 3).padEnd(3, '0')}` : '';
   const ms = Date.parse(`${m[1]}T${m[2]}${frac}${m[4] ?? 'Z'}`);
-  return Number.isFinite(ms) ? { kind: 'time', value: ms } : null;
+  return Number.isFinite(ms) ? { kind: 'time', value: ms, zoned: m[4] !== undefined } : null;
 }
 
 function positive(raw: string | undefined, column: string): number | string {
@@ -124,6 +129,10 @@ export function parseTrace(text: string, o: TraceOptions = {}): Trace {
   const bad: { line: number; reason: string }[] = [];
   const parsed: { at: number; run: number; kind: 'seconds' | 'time' }[] = [];
   let kind: 'seconds' | 'time' | null = null;
+  // timestamps with a zone and without one do not mix: a zone-less one is read as UTC, which a
+  // trace of local times with one stray zone would shift silently
+  let zoned: { zoned: boolean; line: number } | null = null;
+  const maxRunSec = o.maxRunSec ?? MAX_RUN_SEC;
   for (let i = 1; i < records.length; i++) {
     const r = records[i];
     const line = i + 1;
@@ -139,10 +148,28 @@ export function parseTrace(text: string, o: TraceOptions = {}): Trace {
       });
       continue;
     }
+    if (t.kind === 'time') {
+      const z = t.zoned === true;
+      if (zoned && zoned.zoned !== z) {
+        bad.push({
+          line,
+          reason: `${timeCol} "${r[ti]}" ${z ? 'has a time zone' : 'has no time zone'} where line ${zoned.line} ${zoned.zoned ? 'has one' : 'has none'}: a trace's timestamps all carry a zone or none do (none: read as UTC)`,
+        });
+        continue;
+      }
+      zoned ??= { zoned: z, line };
+    }
     kind = t.kind;
     const run = runOf(r);
     if (typeof run === 'string') {
       bad.push({ line, reason: run });
+      continue;
+    }
+    if (run > maxRunSec) {
+      bad.push({
+        line,
+        reason: `a run time of ${run} s is over the limit of ${maxRunSec} s (raise it with --max-run-sec)`,
+      });
       continue;
     }
     parsed.push({ at: t.value, run, kind: t.kind });

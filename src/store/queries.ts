@@ -179,3 +179,19 @@ export async function lastConditionChanges(store: EventStore, types: readonly st
   const rows = await store.sql.query<EventRow>(parts.join(' union all '), [...types]);
   return rows.map((r) => store.decode(r)).sort((a, b) => a.globalPosition - b.globalPosition);
 }
+
+/**
+ * The workers' lifecycle events (asked for, spawned or failed, up, terminated) whose event time is
+ * before `until` (ISO 8601), decoded, in position order: what what-if's fleet model reads of the
+ * record (each worker's start-up time and the fleet at a window's start).
+ */
+export async function workerLivesBefore(store: EventStore, until: string): Promise<StoredEvent[]> {
+  const rows = await store.sql.query<EventRow>(
+    `select ${EVENT_COLUMNS} from events
+      where ${EVENT_TIME_SQL} < $1::timestamptz
+        and event_type in ('WorkerSpawnRequested', 'WorkerSpawnFailed', 'WorkerActivated', 'WorkerTerminated')
+      order by global_position`,
+    [until],
+  );
+  return rows.map((r) => store.decode(r));
+}

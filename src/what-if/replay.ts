@@ -8,11 +8,16 @@ import type { ChosenPolicy, PastObservation } from '../policies/policy';
 
 /**
  * what-if, pure: recorded task counts replayed through a policy with changed settings, on a model
- * of the fleet, next to what was recorded. The model: a worker asked for in a cycle is up the next
- * cycle; a worker the decision terminates is gone the next cycle; active tasks are held by the
- * most recently used workers, one or more each. The fleet at the start is the first recorded
- * decision's (its workers counted as up since then). Spawn failures, the circuit breaker and a
- * lagging reactor are not modelled: the what-if side does exactly what its decisions say.
+ * of the fleet, next to what was recorded. The model: the k-th worker the what-if asks for has the
+ * k-th recorded spawn's outcome (in request order, round again when it asks for more): it comes up
+ * as many seconds after its request as that one took from its request cycle to the cycle that saw
+ * it up, or never (a recorded spawn that never came up), or it fails (a recorded failed spawn: it
+ * never holds a GPU). With no recorded spawn, a worker is up the next cycle. A worker the decision
+ * terminates is gone the next cycle; active tasks are held by the most recently used workers, one
+ * or more each. The fleet at the start is the record's at the window's first decision (each
+ * worker's recorded request, start and last task). The circuit breaker and a lagging reactor are
+ * not modelled: the what-if side does exactly what its decisions say. How far the model can be
+ * trusted is measured on the same record: the replay with nothing changed (`model`).
  */
 
 export type RecordedDecision = EventData<typeof ScalingDecided>;
@@ -22,7 +27,35 @@ export interface RecordedCycle {
   at: string;
   queued: number;
   active: number;
+  /** The source's per-worker activity at this cycle, when it gave one. */
+  workers?: readonly WorkerActivity[] | null;
   decision: RecordedDecision;
+}
+
+/** A worker of the record, as the fleet model reads it: asked for, up, ended. */
+export interface RecordedWorker {
+  workerId: string;
+  /** The cycle that asked for it (WorkerSpawnRequested), and when. */
+  requestCycle: number;
+  requestedAt: string;
+  /** When it came up (WorkerActivated) and the cycle that saw it; null: not up in the record. */
+  activeAt: string | null;
+  activeCycle: number | null;
+  /** The spawn call failed (WorkerSpawnFailed): it never held a GPU. */
+  failed: boolean;
+  /** When it ended (terminated, or its spawn failed); null: still there at the window's end. */
+  endedAt: string | null;
+  gpus: number | null;
+}
+
+/** How a spawn of the model turns out, taken from one recorded spawn. */
+interface SpawnOutcome {
+  /** The recorded worker and the cycle that asked for it. */
+  workerId: string;
+  requestCycle: number;
+  /** Seconds from the request cycle to the cycle that saw it up; null: it never came up. */
+  upAfterSec: number | null;
+  failed: boolean;
 }
 
 /** The settings every policy shares, which --set may change too. */
@@ -104,9 +137,15 @@ export function settingsFor(
 ): { settings: ControlSettings; policy: ChosenPolicy } {
   const name = changes.policy ?? d.policy.name;
   const base: Record<string, unknown> = name === d.policy.name ? { ...d.policy.settings } : {};
+  // as in the configuration: GPU_IDLE_TIMEOUT_SEC set without the policy's own idle setting fills it
+  const idle = policyNamed(name).idleSetting;
+  const filled =
+    idle && changes.set.GPU_IDLE_TIMEOUT_SEC !== undefined && changes.set[idle] === undefined
+      ? { [idle]: changes.set.GPU_IDLE_TIMEOUT_SEC }
+      : {};
   return {
     settings: { ...d.settings, ...control },
-    policy: choosePolicy(name, { ...base, ...changes.set }),
+    policy: choosePolicy(name, { ...base, ...changes.set, ...filled }),
   };
 }
 
@@ -139,6 +178,27 @@ export interface Totals {
   scaleDowns: number;
 }
 
+/** How far the fleet model can be trusted on this record: the replay with nothing changed. */
+export interface ModelCheck {
+  /** GPU-hours of the record and of the model replaying it with nothing changed. */
+  recordedGpuHours: number;
+  unchangedGpuHours: number;
+  /** (unchanged - recorded) / recorded; 0 when nothing was recorded. */
+  error: number;
+  /**
+   * The same without the record's per-worker activity (every task placed by the model's rule):
+   * the error of the part of the model that places tasks on workers the record does not have.
+   */
+  modelOnlyGpuHours: number;
+  modelOnlyError: number;
+  /** Recorded spawns whose outcome (start-up time, never up, failed) the model's spawns take. */
+  recordedSpawns: number;
+  /** Their start-up times (request cycle to the cycle that saw the worker up), seconds. */
+  startupSec: { median: number; max: number } | null;
+  /** Cycles of the unchanged replay whose decision differs from the recorded one. */
+  unchangedDiffering: number;
+}
+
 export interface WhatIfResult {
   policy: string;
   set: Record<string, string>;
@@ -146,60 +206,177 @@ export interface WhatIfResult {
   /** The cycles where the what-if decision (desired, decision or delta) differs from the recorded one. */
   differing: CycleDiff[];
   totals: { recorded: Totals; whatIf: Totals };
+  /** The model's own error on this record (see ModelCheck). */
+  model: ModelCheck;
 }
 
 interface ModelWorker {
   id: string;
   status: 'spawning' | 'active';
   requestedAt: string;
+  /** When it comes up (ms since the epoch): the first cycle at or after it sees it up; null: never. */
+  upAt: number | null;
   activeAt: string | null;
   lastTaskAt: string | null;
   gpus: number;
   price: number | null;
+  /**
+   * The recorded worker this one is (asked for by the same cycle, so with the same start-up): while
+   * both are up, the record's activity of that worker is this one's. Null: a worker of the model only.
+   */
+  twin: string | null;
 }
 
 const zero = (): Totals => ({ workerCycles: 0, gpuHours: 0, spawns: 0, scaleDowns: 0 });
 
+type MathOf = (d: {
+  policy: { terms: { name: string; value: number; formula: string }[]; combine: string };
+  desiredBeforeCaps: number;
+}) => string;
+
 /**
  * Replays `cycles` (oldest first) through the changed policy. `history`: the task counts recorded
  * before the first cycle, for policies that look back. `math`: renders a decision's policy terms.
+ * `workers`: the record's workers (asked for before the window's end), whose spawns the model's
+ * take their start-up times from; without them a worker is up the next cycle. The result carries
+ * the model's own error on this record: the same replay with nothing changed.
  */
 export function whatIf(
   cycles: readonly RecordedCycle[],
   history: readonly PastObservation[],
   changes: WhatIfChanges,
-  math: (d: {
-    policy: { terms: { name: string; value: number; formula: string }[]; combine: string };
-    desiredBeforeCaps: number;
-  }) => string,
+  math: MathOf,
+  workers: readonly RecordedWorker[] = [],
 ): WhatIfResult {
   const first = cycles[0];
   const policyName = changes.policy ?? first?.decision.policy.name ?? 'operators';
   const control = checkChanges(policyName, changes);
-  const result: WhatIfResult = {
+  const changed = replay(cycles, history, changes, control, math, workers, true);
+  const unchanged =
+    changes.policy === undefined && Object.keys(changes.set).length === 0
+      ? changed
+      : replay(cycles, history, { set: {} }, {}, math, workers, true);
+  const modelOnly = replay(cycles, history, { set: {} }, {}, math, workers, false);
+  const outcomes = spawnOutcomes(cycles, workers);
+  const ups = outcomes
+    .map((o) => o.upAfterSec)
+    .filter((x): x is number => x !== null)
+    .sort((a, b) => a - b);
+  const recordedGpuHours = unchanged.totals.recorded.gpuHours;
+  const unchangedGpuHours = unchanged.totals.whatIf.gpuHours;
+  const modelOnlyGpuHours = modelOnly.totals.whatIf.gpuHours;
+  const share = (x: number) =>
+    recordedGpuHours > 0 ? Math.round(((x - recordedGpuHours) / recordedGpuHours) * 1e4) / 1e4 : 0;
+  return {
     policy: policyName,
     set: changes.set,
     cycles: cycles.length,
-    differing: [],
-    totals: { recorded: zero(), whatIf: zero() },
+    differing: changed.differing,
+    totals: changed.totals,
+    model: {
+      recordedGpuHours,
+      unchangedGpuHours,
+      error: share(unchangedGpuHours),
+      modelOnlyGpuHours,
+      modelOnlyError: share(modelOnlyGpuHours),
+      recordedSpawns: outcomes.length,
+      startupSec: ups.length ? { median: ups[Math.floor((ups.length - 1) / 2)], max: ups[ups.length - 1] } : null,
+      unchangedDiffering: unchanged.differing.length,
+    },
   };
+}
+
+/**
+ * The recorded spawns asked for within the window, in request order, as outcomes the model's
+ * spawns take: the seconds from the request cycle to the cycle that saw the worker up (both as
+ * the cycles recorded them, so a cycle's few milliseconds of work do not move it by a cycle).
+ */
+function spawnOutcomes(cycles: readonly RecordedCycle[], workers: readonly RecordedWorker[]): SpawnOutcome[] {
+  if (cycles.length === 0) return [];
+  const atOf = new Map(cycles.map((c) => [c.cycle, Date.parse(c.at)]));
+  const firstCycle = cycles[0].cycle;
+  return workers
+    .filter((w) => w.requestCycle >= firstCycle && atOf.has(w.requestCycle))
+    .sort((a, b) => a.requestCycle - b.requestCycle || a.requestedAt.localeCompare(b.requestedAt))
+    .map((w) => ({
+      workerId: w.workerId,
+      requestCycle: w.requestCycle,
+      upAfterSec: upAfterSec(w, atOf),
+      failed: w.failed,
+    }));
+}
+
+/** Seconds from a recorded worker's request cycle to the cycle that saw it up (null: never up). */
+function upAfterSec(w: RecordedWorker, atOf: ReadonlyMap<number, number>): number | null {
+  if (w.failed || w.activeAt === null) return null;
+  const requested = atOf.get(w.requestCycle) ?? Date.parse(w.requestedAt);
+  const up = (w.activeCycle !== null ? atOf.get(w.activeCycle) : undefined) ?? Date.parse(w.activeAt);
+  return Math.max(0, (up - requested) / 1000);
+}
+
+function replay(
+  cycles: readonly RecordedCycle[],
+  history: readonly PastObservation[],
+  changes: WhatIfChanges,
+  control: Partial<ControlSettings>,
+  math: MathOf,
+  workers: readonly RecordedWorker[],
+  /** A worker of the model that is a recorded one holds what the record says it held. */
+  recordedActivity: boolean,
+): { differing: CycleDiff[]; totals: { recorded: Totals; whatIf: Totals } } {
+  const result = { differing: [] as CycleDiff[], totals: { recorded: zero(), whatIf: zero() } };
+  const first = cycles[0];
   if (!first) return result;
+  const atOf = new Map(cycles.map((c) => [c.cycle, Date.parse(c.at)]));
+  const outcomes = spawnOutcomes(cycles, workers);
+  let spawned = 0;
 
   let seq = 0;
-  const newWorker = (status: ModelWorker['status'], at: string, gpus: number, price: number | null): ModelWorker => ({
-    id: `what-if-${++seq}`,
-    status,
-    requestedAt: at,
-    activeAt: status === 'active' ? at : null,
-    lastTaskAt: null,
-    gpus,
-    price,
-  });
   const d0 = first.decision;
-  let fleet: ModelWorker[] = [
-    ...Array.from({ length: d0.current.active }, () => newWorker('active', first.at, d0.gpusPerWorker, null)),
-    ...Array.from({ length: d0.current.spawning }, () => newWorker('spawning', first.at, d0.gpusPerWorker, null)),
-  ];
+  // the fleet at the start: the record's workers asked for before the first cycle and not ended by it
+  const firstMs = Date.parse(first.at);
+  const before = workers.filter(
+    (w) => w.requestCycle < first.cycle && !w.failed && (w.endedAt === null || Date.parse(w.endedAt) >= firstMs),
+  );
+  const lastTask = new Map((first.workers ?? []).map((a) => [a.workerId, a.lastTaskAt]));
+  let fleet: ModelWorker[];
+  if (before.length === d0.current.total) {
+    fleet = before.map((w) => {
+      const upAt =
+        w.activeAt === null
+          ? null
+          : ((w.activeCycle !== null ? atOf.get(w.activeCycle) : undefined) ?? Date.parse(w.activeAt));
+      const up = upAt !== null && upAt <= firstMs;
+      return {
+        id: w.workerId,
+        status: up ? 'active' : 'spawning',
+        requestedAt: w.requestedAt,
+        upAt,
+        activeAt: up ? w.activeAt : null,
+        lastTaskAt: lastTask.get(w.workerId) ?? null,
+        gpus: w.gpus ?? d0.gpusPerWorker,
+        price: null,
+        twin: w.workerId,
+      };
+    });
+  } else {
+    // the record's workers are not at hand (or do not add up): the decision's counts, up since the first cycle
+    const counted = (status: ModelWorker['status']): ModelWorker => ({
+      id: `what-if-${++seq}`,
+      status,
+      requestedAt: first.at,
+      upAt: status === 'active' ? firstMs : null,
+      activeAt: status === 'active' ? first.at : null,
+      lastTaskAt: null,
+      gpus: d0.gpusPerWorker,
+      price: null,
+      twin: null,
+    });
+    fleet = [
+      ...Array.from({ length: d0.current.active }, () => counted('active')),
+      ...Array.from({ length: d0.current.spawning }, () => counted('spawning')),
+    ];
+  }
   const observed: PastObservation[] = [...history];
 
   cycles.forEach((c, i) => {
@@ -212,14 +389,19 @@ export function whatIf(
         ? (Date.parse(c.at) - Date.parse(prev.at)) / 3_600_000
         : 0;
 
-    // the model's fleet at this cycle: workers asked for earlier are up
+    // the model's fleet at this cycle: workers whose start-up has passed are up
+    const nowMs = Date.parse(c.at);
     for (const w of fleet) {
-      if (w.status === 'spawning' && w.requestedAt < c.at) {
+      if (w.status === 'spawning' && w.upAt !== null && w.upAt <= nowMs && w.requestedAt < c.at) {
         w.status = 'active';
         w.activeAt = c.at;
       }
     }
-    // active tasks are held by the most recently used workers
+    // Active tasks: a worker that is a recorded one holds what the record says it held; the other
+    // active tasks are held by the most recently used of the other workers, one or more each, and
+    // the other recorded workers' tasks that ended since the last cycle end on the next most
+    // recently used ones (a task shorter than a cycle shows in no count, only in a lastTaskAt).
+    const heldInRecord = new Map(recordedActivity ? (c.workers ?? []).map((a) => [a.workerId, a]) : []);
     const up = fleet
       .filter((w) => w.status === 'active')
       .sort(
@@ -227,13 +409,47 @@ export function whatIf(
           (b.lastTaskAt ?? b.activeAt ?? '').localeCompare(a.lastTaskAt ?? a.activeAt ?? '') ||
           a.id.localeCompare(b.id),
       );
-    const holders = up.slice(0, Math.min(c.active, up.length));
-    const activity: WorkerActivity[] = up.map((w, k) => ({
-      workerId: w.id,
-      activeTasks:
-        k < holders.length ? Math.floor(c.active / holders.length) + (k < c.active % holders.length ? 1 : 0) : 0,
-      lastTaskAt: w.lastTaskAt,
-    }));
+    const asRecorded = new Map<string, WorkerActivity>();
+    let heldAsRecorded = 0;
+    for (const w of up) {
+      const a = w.twin !== null ? heldInRecord.get(w.twin) : undefined;
+      if (!a) continue;
+      asRecorded.set(w.id, a);
+      heldAsRecorded += a.activeTasks;
+      if (a.lastTaskAt !== null && (w.lastTaskAt === null || a.lastTaskAt > w.lastTaskAt)) w.lastTaskAt = a.lastTaskAt;
+    }
+    const others = up.filter((w) => !asRecorded.has(w.id));
+    const left = Math.max(0, c.active - heldAsRecorded);
+    const holders = others.slice(0, Math.min(left, others.length));
+    const twins = new Set([...asRecorded.values()].map((a) => a.workerId));
+    const since = prev?.at ?? '';
+    const ended = (c.workers ?? [])
+      .filter(
+        (a) =>
+          !twins.has(a.workerId) &&
+          a.activeTasks === 0 &&
+          a.lastTaskAt !== null &&
+          a.lastTaskAt > since &&
+          a.lastTaskAt <= c.at,
+      )
+      .map((a) => a.lastTaskAt as string)
+      .sort()
+      .reverse();
+    others.slice(holders.length, holders.length + ended.length).forEach((w, k) => {
+      if (w.lastTaskAt === null || ended[k] > w.lastTaskAt) w.lastTaskAt = ended[k];
+    });
+    const share = (k: number) =>
+      k < holders.length ? Math.floor(left / holders.length) + (k < left % holders.length ? 1 : 0) : 0;
+    const rank = new Map(others.map((w, k) => [w.id, k]));
+    // a source that could not tell which worker holds what (null) is replayed as such
+    const activity: WorkerActivity[] | null =
+      c.workers === null
+        ? null
+        : up.map((w) => ({
+            workerId: w.id,
+            activeTasks: asRecorded.get(w.id)?.activeTasks ?? share(rank.get(w.id) ?? up.length),
+            lastTaskAt: w.lastTaskAt,
+          }));
 
     const { settings, policy } = settingsFor(rec, changes, control);
     const lookbackMs = policy.policy.lookbackSec(policy.settings) * 1000;
@@ -295,7 +511,24 @@ export function whatIf(
     const gone = new Set([...r.terminate, ...r.timedOut, ...r.expired].map((t) => t.workerId));
     fleet = fleet.filter((w) => !gone.has(w.id));
     if (r.decision === 'SCALE_UP') {
-      for (let k = 0; k < r.delta; k++) fleet.push(newWorker('spawning', c.at, rec.gpusPerWorker, rec.quoteUsdPerHour));
+      for (let k = 0; k < r.delta; k++) {
+        const o: SpawnOutcome | undefined = outcomes.length ? outcomes[spawned % outcomes.length] : undefined;
+        const twin = o && spawned < outcomes.length && o.requestCycle === c.cycle ? o.workerId : null;
+        spawned++;
+        if (o?.failed) continue; // it never held a GPU
+        const upAfter = o ? o.upAfterSec : 0;
+        fleet.push({
+          id: `what-if-${++seq}`,
+          status: 'spawning',
+          requestedAt: c.at,
+          upAt: upAfter === null ? null : nowMs + upAfter * 1000,
+          activeAt: null,
+          lastTaskAt: null,
+          gpus: rec.gpusPerWorker,
+          price: rec.quoteUsdPerHour,
+          twin,
+        });
+      }
     }
     observed.push({ at: c.at, queued: c.queued, active: c.active });
   });
