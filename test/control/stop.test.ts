@@ -1,4 +1,4 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -7,6 +7,7 @@ import path from 'node:path';
 import postgres from 'postgres';
 import { packageRoot } from '../../src/util/package-root';
 import { TEST_DATABASE_URL } from '../helpers/backends';
+import { buildDist } from '../helpers/build-dist';
 import { waitFor } from '../helpers/wait';
 
 const root = packageRoot();
@@ -48,10 +49,7 @@ describe('stopping the service', () => {
   let dir: string;
   beforeAll(() => {
     // the service runs from dist/, as `npm start` does: bring it up to date (incremental)
-    execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
-      cwd: root,
-      stdio: 'inherit',
-    });
+    buildDist();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gpu-scaler-stop-'));
   }, 120_000);
   afterAll(() => {
