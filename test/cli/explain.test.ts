@@ -14,13 +14,14 @@ describe('gpu-scaler explain (and demo)', () => {
 
   beforeAll(async () => {
     // a copy of the operators' timeline as recorded once per run (test/helpers/timeline.ts)
-    dir = await timelineStoreDir();
-    url = `pglite://${dir}`;
+    // (its data directory is <dir>/db, as when this file recorded its own)
+    dir = path.dirname(await timelineStoreDir());
+    url = `pglite://${path.join(dir, 'db')}`;
     const results = await timelineResults();
     spuriousCycle = results.find((r) => r.index === 3)?.keyCycle as number;
   }, 240_000);
   afterAll(() => {
-    if (dir) removeStoreDir(dir);
+    if (dir) removeStoreDir(path.join(dir, 'db'));
   });
 
   async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {

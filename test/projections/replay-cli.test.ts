@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { appRegistry } from '../../events/index';
 import { ALL_PROJECTIONS, foldAll, workersProjection } from '../../projections/index';
 import type { CliIo } from '../../src/cli/context';
@@ -41,8 +42,9 @@ describe('gpu-scaler replay (CLI, embedded store)', () => {
 
   beforeAll(async () => {
     // a copy of the operators' timeline as recorded once per run (test/helpers/timeline.ts)
-    dir = await timelineStoreDir();
-    url = `pglite://${dir}`;
+    // (its data directory is <dir>/db, as when this file recorded its own)
+    dir = path.dirname(await timelineStoreDir());
+    url = `pglite://${path.join(dir, 'db')}`;
     const results = await timelineResults();
     await withDir(async (store) => {
       await new ProjectionRunner(store, ALL_PROJECTIONS).catchUp();
@@ -55,7 +57,7 @@ describe('gpu-scaler replay (CLI, embedded store)', () => {
   }, 240_000);
 
   afterAll(() => {
-    if (dir) removeStoreDir(dir);
+    if (dir) removeStoreDir(path.join(dir, 'db'));
   });
 
   test('a full rebuild prints one summary line: events read, rows per table, seconds, events/s', async () => {
