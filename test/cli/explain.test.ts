@@ -1,12 +1,8 @@
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { appRegistry } from '../../events/index';
 import type { CliIo } from '../../src/cli/context';
 import { main } from '../../src/cli/main';
-import { openStore } from '../../src/store/index';
 import { Capture } from '../helpers/harness';
-import { fillWithTimeline, TIMELINE_DAY } from '../helpers/timeline';
+import { removeStoreDir, TIMELINE_DAY, timelineResults, timelineStoreDir } from '../helpers/timeline';
 
 // biome-ignore lint/suspicious/noExplicitAny: JSON output in assertions
 type Any = any;
@@ -17,15 +13,15 @@ describe('gpu-scaler explain (and demo)', () => {
   let spuriousCycle: number;
 
   beforeAll(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gpu-scaler-explain-'));
+    // a copy of the operators' timeline as recorded once per run (test/helpers/timeline.ts)
+    // (its data directory is <dir>/db, as when this file recorded its own)
+    dir = path.dirname(await timelineStoreDir());
     url = `pglite://${path.join(dir, 'db')}`;
-    const store = await openStore({ target: url, registry: appRegistry, listen: false });
-    const { results } = await fillWithTimeline(store);
+    const results = await timelineResults();
     spuriousCycle = results.find((r) => r.index === 3)?.keyCycle as number;
-    await store.close();
-  });
+  }, 240_000);
   afterAll(() => {
-    fs.rmSync(dir, { recursive: true, force: true });
+    if (dir) removeStoreDir(path.join(dir, 'db'));
   });
 
   async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {

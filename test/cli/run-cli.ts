@@ -3,16 +3,11 @@
  * or run the query commands on a store the test holds open (the server variant, and --follow, where
  * the test appends while the command runs).
  *
- * The operators' timeline takes ~20 s to record on PGlite, so it is recorded once into a template
- * directory under the OS temp dir, keyed by a hash of the sources that shape it, and copied per test file.
+ * The operators' timeline store is recorded once and copied per test file (test/helpers/timeline.ts).
  */
-import crypto from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { Readable } from 'node:stream';
 import { Command } from 'commander';
-import { type AppEvent, appRegistry } from '../../events/index';
+import { appRegistry } from '../../events/index';
 import { ALL_PROJECTIONS } from '../../projections/index';
 import { type CliIo, EXIT, reportError, type withStore } from '../../src/cli/context';
 import { defineEventsCommand, type EventsDeps } from '../../src/cli/events';
@@ -23,12 +18,14 @@ import { defineReplayCommand } from '../../src/cli/replay';
 import { defineSqlCommand } from '../../src/cli/sql';
 import { defineStatusCommand } from '../../src/cli/status';
 import { ProjectionRunner } from '../../src/projections/runner';
-import type { EventMetadata, EventStore } from '../../src/store/event-store';
+import type { EventStore } from '../../src/store/event-store';
 import { openStore } from '../../src/store/index';
 import type { StoreTarget } from '../../src/store/open';
 import { postgresBackend, TEST_DATABASE_URL, type TestBackend } from '../helpers/backends';
 import { Capture } from '../helpers/harness';
-import { fillWithTimeline } from '../helpers/timeline';
+import { type RecordedEvent, removeStoreDir, timelineEvents, timelineStoreDir } from '../helpers/timeline';
+
+export { type RecordedEvent, removeStoreDir, timelineEvents, timelineStoreDir };
 
 export interface CliRun {
   code: number;
@@ -141,104 +138,6 @@ export async function visibleToReaders(store: EventStore, position: number, time
 // ---------------------------------------------------------------------------------------------
 // The timeline store
 
-const ROOT = path.resolve(__dirname, '../..');
-
-function filesUnder(dir: string): string[] {
-  if (!fs.existsSync(dir)) return [];
-  return fs
-    .readdirSync(dir, { withFileTypes: true })
-    .flatMap((d) => (d.isDirectory() ? filesUnder(path.join(dir, d.name)) : [path.join(dir, d.name)]))
-    .filter((f) => /\.(ts|sql|json)$/.test(f));
-}
-
-/** A hash of everything that shapes the recorded timeline. */
-function sourcesHash(): string {
-  const h = crypto.createHash('sha256');
-  const files = [
-    ...['src', 'events', 'projections', 'migrations', 'test/helpers'].flatMap((d) => filesUnder(path.join(ROOT, d))),
-    path.join(ROOT, 'package-lock.json'),
-  ].sort();
-  for (const f of files) {
-    h.update(path.relative(ROOT, f));
-    h.update(fs.existsSync(f) ? fs.readFileSync(f) : '');
-  }
-  return h.digest('hex').slice(0, 16);
-}
-
-/** An event of the recorded timeline, as JSON keeps it: typed by its `type`. */
-export type RecordedEvent = {
-  globalPosition: number;
-  streamId: string;
-  eventId: string;
-  metadata: EventMetadata;
-} & AppEvent;
-
-const CACHE_PREFIX = 'gpu-scaler-cli-timeline-';
-
-let template: Promise<string> | undefined;
-
-/** The template: <cache>/db (a PGlite data dir) and <cache>/events.json. Recorded once per source hash. */
-function timelineTemplate(): Promise<string> {
-  // Once per test file: the sources may change while it runs (and each recording has its own worker ids).
-  template ??= recordTemplate();
-  return template;
-}
-
-async function recordTemplate(): Promise<string> {
-  const cache = path.join(os.tmpdir(), `${CACHE_PREFIX}${sourcesHash()}`);
-  if (fs.existsSync(path.join(cache, 'events.json'))) return cache;
-  const work = `${cache}.tmp-${process.pid}-${Date.now()}`;
-  fs.rmSync(work, { recursive: true, force: true });
-  const store = await openStore({ target: `pglite://${path.join(work, 'db')}`, registry: appRegistry, listen: false });
-  const events: RecordedEvent[] = [];
-  try {
-    await fillWithTimeline(store);
-    for await (const batch of store.readAll()) {
-      for (const e of batch) {
-        const { streamVersion: _v, schemaVersion: _s, txId: _t, recordedAt: _r, ...recorded } = e;
-        events.push(recorded);
-      }
-    }
-    // readAll goes in commit order; a copy in position order gets the same positions in a fresh store
-    events.sort((a, b) => a.globalPosition - b.globalPosition);
-  } finally {
-    await store.close();
-  }
-  fs.writeFileSync(path.join(work, 'events.json'), JSON.stringify(events));
-  try {
-    fs.renameSync(work, cache);
-  } catch {
-    fs.rmSync(work, { recursive: true, force: true }); // another worker got there first
-  }
-  // Old templates (other source hashes) are dead weight; leave recent ones to concurrent runs.
-  for (const d of fs.readdirSync(os.tmpdir())) {
-    const full = path.join(os.tmpdir(), d);
-    if (!d.startsWith(CACHE_PREFIX) || full === cache) continue;
-    try {
-      if (Date.now() - fs.statSync(full).mtimeMs > 3_600_000) fs.rmSync(full, { recursive: true, force: true });
-    } catch {
-      /* gone already */
-    }
-  }
-  return cache;
-}
-
-/** A private copy of the timeline store for one test file: its data directory (for pglite://dir). */
-export async function timelineStoreDir(): Promise<string> {
-  const tpl = await timelineTemplate();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gpu-scaler-cli-test-'));
-  fs.cpSync(path.join(tpl, 'db'), path.join(dir, 'db'), { recursive: true });
-  return path.join(dir, 'db');
-}
-
-export function removeStoreDir(dataDir: string): void {
-  fs.rmSync(path.dirname(dataDir), { recursive: true, force: true });
-}
-
-/**
- * For a test file that runs commands on the timeline store: copies it before the file's tests and
- * removes it after; `ready` gets the data directory and the recorded events.
- */
 /** Positions printed at the start of each output line. */
 export const positions = (stdout: string) =>
   stdout
@@ -246,6 +145,10 @@ export const positions = (stdout: string) =>
     .filter(Boolean)
     .map((l) => Number(l.trim().split(/\s+/)[0]));
 
+/**
+ * For a test file that runs commands on the timeline store: copies it before the file's tests and
+ * removes it after; `ready` gets the data directory and the recorded events.
+ */
 export function useTimelineStore(ready: (dir: string, recorded: RecordedEvent[]) => void): void {
   let dir: string | undefined;
   beforeAll(async () => {
@@ -335,10 +238,4 @@ export function describeOnStores(name: string, dataDir: () => string, suite: (ct
     });
     suite(() => ctx);
   });
-}
-
-/** The timeline's events in position order (what every store in these tests holds). */
-export async function timelineEvents(): Promise<RecordedEvent[]> {
-  const tpl = await timelineTemplate();
-  return JSON.parse(fs.readFileSync(path.join(tpl, 'events.json'), 'utf8')) as RecordedEvent[];
 }

@@ -1,4 +1,4 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,6 +8,7 @@ import { openStore } from '../../src/store/index';
 import { packageRoot } from '../../src/util/package-root';
 import { FakeRunpodApi } from '../fakes/runpod-api';
 import { TEST_DATABASE_URL } from '../helpers/backends';
+import { buildDist } from '../helpers/build-dist';
 
 const KILLS = Number(process.env.KILL_TEST_KILLS ?? 50);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -36,10 +37,7 @@ function random(seed: number): () => number {
 
   beforeAll(async () => {
     // the service runs from dist/, as `npm start` does: bring it up to date (incremental)
-    execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
-      cwd: root,
-      stdio: 'inherit',
-    });
+    buildDist();
     admin = postgres(TEST_DATABASE_URL as string, { max: 1, onnotice: () => {} });
     await admin.unsafe(`create database ${dbName}`);
     const u = new URL(TEST_DATABASE_URL as string);

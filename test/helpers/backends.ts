@@ -20,6 +20,11 @@ export interface TestBackend {
   concurrent: boolean;
   openDb(schema?: string): Promise<Db>;
   open<D extends EventDefinition>(registry: EventRegistry<D>, schema?: string): Promise<EventStore<D>>;
+  /**
+   * Starts what the backend runs on (PGlite: its database, seconds of CPU), so that a beforeAll
+   * pays for it rather than the first test's timeout. Optional: open() starts it too.
+   */
+  ready?(): Promise<void>;
   /** Closes every connection of the stores opened so far (simulates a network drop); server only. */
   dropConnections?(): Promise<number>;
   teardown(): Promise<void>;
@@ -49,6 +54,9 @@ export function pgliteBackend(): TestBackend {
     },
     async open(registry, schema) {
       return storeOn(await this.openDb(schema), registry);
+    },
+    async ready() {
+      await get();
     },
     async teardown() {
       if (instance) await instance.close();

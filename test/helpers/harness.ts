@@ -230,9 +230,10 @@ export function forEachBackend(
     const d = kind === 'postgres' && !makers.hasServer ? describe.skip : describe;
     d(`${name} [${kind}]`, () => {
       let backend: TestBackend;
-      beforeAll(() => {
+      beforeAll(async () => {
         backend = makers[kind]();
-      });
+        await backend.ready?.();
+      }, 120_000);
       afterAll(async () => {
         await backend.teardown();
       });

@@ -1,16 +1,11 @@
-import { type ChildProcess, execFileSync, type StdioOptions, spawn } from 'node:child_process';
+import { type ChildProcess, type StdioOptions, spawn } from 'node:child_process';
 import path from 'node:path';
 import { packageRoot } from '../../src/util/package-root';
 
 const root = packageRoot();
 
-/** Brings dist/ up to date (incremental): the service runs from it, as `npm start` does. */
-export function buildDist(): void {
-  execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
-    cwd: root,
-    stdio: 'inherit',
-  });
-}
+/** Brings dist/ up to date (incremental, under a lock): the service runs from it, as `npm start` does. */
+export { buildDist } from './build-dist';
 
 export interface ServiceProcess {
   child: ChildProcess;

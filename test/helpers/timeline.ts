@@ -1,11 +1,14 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { type AppEvent, appRegistry } from '../../events/index';
 import { FakeClock } from '../../src/clock';
 import { runOperatorTimeline, type ScenarioResult } from '../../src/demo/timeline';
 import { controlLog } from '../../src/logging/control-log';
 import { createLogging } from '../../src/logging/index';
-import type { EventStore } from '../../src/store/event-store';
+import type { EventMetadata, EventStore } from '../../src/store/event-store';
+import { openStore } from '../../src/store/index';
 import { Capture } from './harness';
 
 export const TIMELINE_DAY = '2026-11-27';
@@ -45,4 +48,122 @@ export async function fillWithTimeline(
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The recorded timeline, shared by every test file that reads it
+//
+// The timeline takes ~20 s to record on PGlite, so it is recorded once into a template directory
+// under the OS temp dir, keyed by a hash of the sources that shape it, and copied per test file.
+
+const ROOT = path.resolve(__dirname, '../..');
+
+function filesUnder(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((d) => (d.isDirectory() ? filesUnder(path.join(dir, d.name)) : [path.join(dir, d.name)]))
+    .filter((f) => /\.(ts|sql|json)$/.test(f));
+}
+
+/** A hash of everything that shapes the recorded timeline. */
+function sourcesHash(): string {
+  const h = crypto.createHash('sha256');
+  const files = [
+    ...['src', 'events', 'projections', 'migrations', 'test/helpers'].flatMap((d) => filesUnder(path.join(ROOT, d))),
+    path.join(ROOT, 'package-lock.json'),
+  ].sort();
+  for (const f of files) {
+    h.update(path.relative(ROOT, f));
+    h.update(fs.existsSync(f) ? fs.readFileSync(f) : '');
+  }
+  return h.digest('hex').slice(0, 16);
+}
+
+/** An event of the recorded timeline, as JSON keeps it: typed by its `type`. */
+export type RecordedEvent = {
+  globalPosition: number;
+  streamId: string;
+  eventId: string;
+  metadata: EventMetadata;
+} & AppEvent;
+
+const CACHE_PREFIX = 'gpu-scaler-cli-timeline-';
+
+let template: Promise<string> | undefined;
+
+/**
+ * The template: <cache>/db (a PGlite data dir), <cache>/events.json and <cache>/results.json (what
+ * the recording returned: each scenario's cycles). Recorded once per source hash.
+ */
+function timelineTemplate(): Promise<string> {
+  // Once per test file: the sources may change while it runs (and each recording has its own worker ids).
+  template ??= recordTemplate();
+  return template;
+}
+
+async function recordTemplate(): Promise<string> {
+  const cache = path.join(os.tmpdir(), `${CACHE_PREFIX}${sourcesHash()}`);
+  if (fs.existsSync(path.join(cache, 'results.json'))) return cache;
+  const work = `${cache}.tmp-${process.pid}-${Date.now()}`;
+  fs.rmSync(work, { recursive: true, force: true });
+  const store = await openStore({ target: `pglite://${path.join(work, 'db')}`, registry: appRegistry, listen: false });
+  const events: RecordedEvent[] = [];
+  let results: ScenarioResult[];
+  try {
+    ({ results } = await fillWithTimeline(store));
+    for await (const batch of store.readAll()) {
+      for (const e of batch) {
+        const { streamVersion: _v, schemaVersion: _s, txId: _t, recordedAt: _r, ...recorded } = e;
+        events.push(recorded);
+      }
+    }
+    // readAll goes in commit order; a copy in position order gets the same positions in a fresh store
+    events.sort((a, b) => a.globalPosition - b.globalPosition);
+  } finally {
+    await store.close();
+  }
+  fs.writeFileSync(path.join(work, 'events.json'), JSON.stringify(events));
+  // last: a template with results.json is complete (see the check above)
+  fs.writeFileSync(path.join(work, 'results.json'), JSON.stringify(results));
+  try {
+    fs.renameSync(work, cache);
+  } catch {
+    fs.rmSync(work, { recursive: true, force: true }); // another worker got there first
+  }
+  // Old templates (other source hashes) are dead weight; leave recent ones to concurrent runs.
+  for (const d of fs.readdirSync(os.tmpdir())) {
+    const full = path.join(os.tmpdir(), d);
+    if (!d.startsWith(CACHE_PREFIX) || full === cache) continue;
+    try {
+      if (Date.now() - fs.statSync(full).mtimeMs > 3_600_000) fs.rmSync(full, { recursive: true, force: true });
+    } catch {
+      /* gone already */
+    }
+  }
+  return cache;
+}
+
+/** A private copy of the timeline store for one test file: its data directory (for pglite://dir). */
+export async function timelineStoreDir(): Promise<string> {
+  const tpl = await timelineTemplate();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gpu-scaler-cli-test-'));
+  fs.cpSync(path.join(tpl, 'db'), path.join(dir, 'db'), { recursive: true });
+  return path.join(dir, 'db');
+}
+
+export function removeStoreDir(dataDir: string): void {
+  fs.rmSync(path.dirname(dataDir), { recursive: true, force: true });
+}
+
+/** What the recording returned: each scenario's first, last and key cycle. */
+export async function timelineResults(): Promise<ScenarioResult[]> {
+  const tpl = await timelineTemplate();
+  return JSON.parse(fs.readFileSync(path.join(tpl, 'results.json'), 'utf8')) as ScenarioResult[];
+}
+
+/** The timeline's events in position order (what every store in these tests holds). */
+export async function timelineEvents(): Promise<RecordedEvent[]> {
+  const tpl = await timelineTemplate();
+  return JSON.parse(fs.readFileSync(path.join(tpl, 'events.json'), 'utf8')) as RecordedEvent[];
 }

@@ -1,5 +1,3 @@
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { appRegistry } from '../../events/index';
 import { ALL_PROJECTIONS, foldAll, workersProjection } from '../../projections/index';
@@ -13,7 +11,7 @@ import { loadCheckpoint } from '../../src/store/checkpoints';
 import type { StoredEvent } from '../../src/store/event-store';
 import { openStore } from '../../src/store/index';
 import { Capture } from '../helpers/harness';
-import { fillWithTimeline, TIMELINE_DAY } from '../helpers/timeline';
+import { removeStoreDir, TIMELINE_DAY, timelineResults, timelineStoreDir } from '../helpers/timeline';
 import { allEvents, eventTime, folded, snapshot } from './helpers';
 
 /** `gpu-scaler replay` through main(argv, io), on a PGlite data directory filled (and closed) first. */
@@ -43,10 +41,12 @@ describe('gpu-scaler replay (CLI, embedded store)', () => {
   };
 
   beforeAll(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gpu-scaler-replay-'));
+    // a copy of the operators' timeline as recorded once per run (test/helpers/timeline.ts)
+    // (its data directory is <dir>/db, as when this file recorded its own)
+    dir = path.dirname(await timelineStoreDir());
     url = `pglite://${path.join(dir, 'db')}`;
+    const results = await timelineResults();
     await withDir(async (store) => {
-      const { results } = await fillWithTimeline(store);
       await new ProjectionRunner(store, ALL_PROJECTIONS).catchUp();
       events = await allEvents(store);
       const snap = await snapshot(store.db, store.db.schema);
@@ -57,7 +57,7 @@ describe('gpu-scaler replay (CLI, embedded store)', () => {
   }, 240_000);
 
   afterAll(() => {
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    if (dir) removeStoreDir(path.join(dir, 'db'));
   });
 
   test('a full rebuild prints one summary line: events read, rows per table, seconds, events/s', async () => {

@@ -1,4 +1,4 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -8,6 +8,7 @@ import { appRegistry } from '../../events/index';
 import { openStore } from '../../src/store/index';
 import { packageRoot } from '../../src/util/package-root';
 import { FakeKubeApi } from '../fakes/kube-api';
+import { buildDist } from '../helpers/build-dist';
 
 // The service with PROVIDER=kubernetes, killed with SIGKILL after the API server made its pod and
 // before the service heard back (so before WorkerSpawned was recorded). The next run finds the pod
@@ -21,10 +22,7 @@ let dir: string;
 
 beforeAll(async () => {
   // the service runs from dist/, as `npm start` does: bring it up to date (incremental)
-  execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
-    cwd: root,
-    stdio: 'inherit',
-  });
+  buildDist();
   counts = createServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ totals: { queued_only: 1, active_only: 0 } }));

@@ -211,6 +211,10 @@ describe('the provider', () => {
 
 describe('through the controller and reactor', () => {
   let h: Awaited<ReturnType<typeof harness>> | undefined;
+  // one PGlite for these tests, started before them; each harness gets a fresh schema in it
+  const pglite = pgliteBackend();
+  beforeAll(() => pglite.ready?.(), 120_000);
+  afterAll(() => pglite.teardown());
   afterEach(async () => {
     await h?.close();
     h = undefined;
@@ -220,7 +224,7 @@ describe('through the controller and reactor', () => {
     kubernetesProviderFromConfig(loadConfig(env(over)), recordingClock().clock);
 
   test('scale up and down; an orphan is deleted; a pod deleted behind our back is a lost worker', async () => {
-    h = await harness(pgliteBackend(), { provider: provider(), env: hEnv });
+    h = await harness(pglite, { provider: provider(), env: hEnv });
     h.source.set(3);
     await h.cycle();
     expect(api.names()).toHaveLength(3);
@@ -253,7 +257,7 @@ describe('through the controller and reactor', () => {
 
   test('unschedulable pods wait for capacity, time out, and are not worker failures', async () => {
     api.onCreate = 'unschedulable';
-    h = await harness(pgliteBackend(), {
+    h = await harness(pglite, {
       provider: provider(),
       env: { ...hEnv, SPAWNING_TIMEOUT_SEC: '60', CIRCUIT_BREAKER_MIN_SPAWNS: '2' },
     });
@@ -274,7 +278,7 @@ describe('through the controller and reactor', () => {
 
   test('403 on create stops spawning with a critical line and an anomaly', async () => {
     api.forbidden.add('create');
-    h = await harness(pgliteBackend(), { provider: provider(), env: hEnv });
+    h = await harness(pglite, { provider: provider(), env: hEnv });
     h.source.set(2);
     await h.cycle();
     const next = await h.cycle();

@@ -504,6 +504,10 @@ describe('configuration', () => {
 
 describe('through the controller and reactor', () => {
   let h: Awaited<ReturnType<typeof harness>> | undefined;
+  // one PGlite for these tests, started before them; each harness gets a fresh schema in it
+  const pglite = pgliteBackend();
+  beforeAll(() => pglite.ready?.(), 120_000);
+  afterAll(() => pglite.teardown());
   afterEach(async () => {
     await h?.close();
     h = undefined;
@@ -513,7 +517,7 @@ describe('through the controller and reactor', () => {
   test('scale up, then down; an orphan pod is terminated by reconciliation', async () => {
     await start({ readyOnCreate: true });
     const { provider } = setup({ catalogTtlMs: 0 });
-    h = await harness(pgliteBackend(), { provider, env });
+    h = await harness(pglite, { provider, env });
     h.source.set(2);
     await h.cycle();
     expect(api.livePods()).toHaveLength(2);
@@ -532,7 +536,7 @@ describe('through the controller and reactor', () => {
     api.setGpu(A5000, stocked(0.3));
     api.rejectPlacement(A5000);
     const { provider } = setup({ catalogTtlMs: 0 });
-    h = await harness(pgliteBackend(), { provider, env: { ...env, CIRCUIT_BREAKER_MIN_SPAWNS: '2' } });
+    h = await harness(pglite, { provider, env: { ...env, CIRCUIT_BREAKER_MIN_SPAWNS: '2' } });
     h.source.set(2);
     for (let i = 0; i < 4; i++) await h.cycle();
     const failed = (await h.events('WorkerSpawnFailed')).map((e) => e.data);
@@ -582,7 +586,7 @@ describe('through the controller and reactor', () => {
     await start();
     api.problemNext('create', status, 'refused', { errors: status === 422 ? ['$.gpu.id: must be string'] : undefined });
     const { provider } = setup({ catalogTtlMs: 0 });
-    h = await harness(pgliteBackend(), { provider, env });
+    h = await harness(pglite, { provider, env });
     h.source.set(2);
     await h.cycle();
     const failed = (await h.events('WorkerSpawnFailed')).map((e) => e.data);
@@ -599,7 +603,7 @@ describe('through the controller and reactor', () => {
   test('410 from a v1 URL stops spawning; the anomaly names the v2 URL', async () => {
     await start();
     const { provider } = setup({ baseUrl: `${api.url}/v1`, catalogTtlMs: 0 });
-    h = await harness(pgliteBackend(), { provider, env });
+    h = await harness(pglite, { provider, env });
     h.source.set(1);
     await h.cycle();
     const next = await h.cycle();
