@@ -4,10 +4,11 @@ import { defineEvent } from './define';
 
 /**
  * The service's conditions, in the manner of Kubernetes' HPA: AbleToScale (may it spawn: not
- * stopped by a provider refusal or the circuit breaker), ScalingLimited (a cap or floor changed the
- * desired workers), SourceHealthy (the task source answered with a valid count).
+ * stopped by a provider refusal, the circuit breaker or capacity backoff), ScalingLimited (a cap or
+ * floor changed the desired workers), SourceHealthy (the task source answered with a valid count),
+ * StoreCurrent (no open transaction holds the catch-up readers back, so the reactor sees decisions).
  */
-export const ConditionType = z.enum(['AbleToScale', 'ScalingLimited', 'SourceHealthy']);
+export const ConditionType = z.enum(['AbleToScale', 'ScalingLimited', 'SourceHealthy', 'StoreCurrent']);
 export type ConditionType = z.infer<typeof ConditionType>;
 
 export const ConditionStatus = z.enum(['True', 'False', 'Unknown']);

@@ -1,4 +1,4 @@
-import type { ConditionState, ConditionStatus, ConditionType } from '../../events/condition';
+import { type ConditionState, type ConditionStatus, ConditionType } from '../../events/condition';
 import type { AppliedLimit } from '../../events/scaling';
 import type { EventStore } from '../store/event-store';
 import { lastConditionChanges } from '../store/queries';
@@ -7,7 +7,7 @@ import { REFUSALS, type RefusalKind } from './provider-refusals';
 export type { ConditionState, ConditionStatus, ConditionType } from '../../events/condition';
 
 /** Every condition, in the order every surface shows them. */
-export const CONDITION_TYPES: readonly ConditionType[] = ['AbleToScale', 'ScalingLimited', 'SourceHealthy'];
+export const CONDITION_TYPES: readonly ConditionType[] = ConditionType.options;
 
 /** Why spawning is stopped this cycle (what the spawn guard saw). */
 export type SpawnStop =
@@ -35,6 +35,8 @@ export interface ConditionInput {
   /** The decision's limits (caps and floors), when a decision was made. */
   limits?: readonly AppliedLimit[];
   source?: { name: string; ok: true } | { name: string; ok: false; reason: string };
+  /** The transaction holding the catch-up reads back, in words (null: none), from the store's watch. */
+  store?: { heldBackBy: string | null };
 }
 
 /** A change of one condition: its new state and the one it replaces (null: none was recorded). */
@@ -50,7 +52,11 @@ const HEALTHY: Record<ConditionType, ConditionStatus> = {
   AbleToScale: 'True',
   ScalingLimited: 'False',
   SourceHealthy: 'True',
+  StoreCurrent: 'True',
 };
+
+/** Whether a condition is in its healthy status (AbleToScale=True, ScalingLimited=False, ...). */
+export const isHealthy = (c: Pick<ConditionState, 'type' | 'status'>): boolean => c.status === HEALTHY[c.type];
 
 const REFUSAL_REASONS: Record<RefusalKind, string> = {
   auth: 'ProviderAuthRefused',
@@ -136,6 +142,16 @@ function sourceHealthy(s: NonNullable<ConditionInput['source']>): Candidate {
   };
 }
 
+function storeCurrent(s: NonNullable<ConditionInput['store']>): Candidate {
+  if (!s.heldBackBy)
+    return { status: 'True', reason: 'ReadsCurrent', message: 'no open transaction holds the catch-up reads back' };
+  return {
+    status: 'False',
+    reason: 'ReadsHeldBack',
+    message: `catch-up reads are held back by ${s.heldBackBy}: the reactor acts on no newer decision until it ends`,
+  };
+}
+
 /**
  * Pure: the conditions after one cycle, from the ones before it and what the cycle saw, and which
  * of them changed (each change is recorded as a ConditionChanged event). A condition changes when
@@ -151,6 +167,7 @@ export function nextConditions(
     AbleToScale: input.spawning ? ableToScale(input.spawning, previous.get('AbleToScale')) : undefined,
     ScalingLimited: input.limits ? scalingLimited(input.limits) : undefined,
     SourceHealthy: input.source ? sourceHealthy(input.source) : undefined,
+    StoreCurrent: input.store ? storeCurrent(input.store) : undefined,
   };
   const conditions: ConditionState[] = [];
   const changes: ConditionChange[] = [];

@@ -16,6 +16,7 @@ import {
   type ConditionState,
   type ConditionType,
   conditionChangeText,
+  isHealthy,
   nextConditions,
   recordedConditions,
   refusalOf,
@@ -157,7 +158,7 @@ export class Controller {
     this.guard.restore(able && refusal ? { kind: refusal, error: null, at: able.since } : null);
   }
 
-  /** The conditions as the last cycle left them (AbleToScale, ScalingLimited, SourceHealthy). */
+  /** The conditions as the last cycle left them (AbleToScale, ScalingLimited, SourceHealthy, StoreCurrent). */
   conditions(): ConditionState[] {
     return [...this.conditionState.values()];
   }
@@ -184,7 +185,7 @@ export class Controller {
     this.pendingConditions = null;
     for (const ch of changes) {
       const c = ch.condition;
-      const healthy = c.status === (c.type === 'ScalingLimited' ? 'False' : 'True');
+      const healthy = isHealthy(c);
       const line = `🚦 CONDITION ${conditionChangeText(ch)}`;
       const meta = { cycle, condition: c.type, status: c.status, reason: c.reason };
       // the first record of a healthy condition (a new store) is no news: logged, not mirrored
@@ -257,6 +258,7 @@ export class Controller {
       spawning: { stop: block.stop, recovered: block.recovered },
       limits: decided.limits,
       source: { name: source.name, ok: true },
+      store: { heldBackBy: this.storeWatch.heldBackBy() },
     });
 
     // Record the cycle as one atomic batch, and remember it

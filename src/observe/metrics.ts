@@ -19,7 +19,7 @@ export interface ScrapeSources {
   /** Events behind the head, per projection (and other checkpointed subscriber). */
   projectionLag(): Promise<Record<string, number>>;
   dbLogging(): DbLoggingStats;
-  /** The conditions (AbleToScale, ScalingLimited, SourceHealthy) as they stand; absent: not exported. */
+  /** The conditions (AbleToScale, ScalingLimited, SourceHealthy, StoreCurrent) as they stand; absent: not exported. */
   conditions?(): Promise<readonly ConditionState[]>;
 }
 
@@ -141,7 +141,7 @@ export class Metrics {
     }).set({ version: buildVersion(), node_version: process.version }, 1);
     new Gauge({
       name: 'gpu_scaler_condition',
-      help: 'Each condition (AbleToScale, ScalingLimited, SourceHealthy): 1 for the status it has, 0 for the others',
+      help: 'Each condition (AbleToScale, ScalingLimited, SourceHealthy, StoreCurrent): 1 for the status it has, 0 for the others',
       labelNames: ['type', 'status'] as const,
       registers: [this.registry],
       async collect() {

@@ -23,6 +23,8 @@ export class StoreWatch {
   private quarantined: { event: UnreadableEvent; recorded: boolean }[] = [];
   /** Holders seen (pid:xid) and when first seen here: the start when the database hides it. */
   private holders = new Map<string, { firstSeen: number; reported: boolean }>();
+  /** The holder as the last call to incidents() saw it, once past the threshold, in words. */
+  private heldBack: string | null = null;
 
   constructor(
     private readonly store: EventStore,
@@ -44,17 +46,25 @@ export class StoreWatch {
     const now = this.opts.now().getTime();
     const key = holder ? `${holder.pid}:${holder.xid}` : null;
     for (const k of this.holders.keys()) if (k !== key) this.holders.delete(k);
+    this.heldBack = null;
     if (holder && key) {
       const seen = this.holders.get(key) ?? { firstSeen: now, reported: false };
       this.holders.set(key, seen);
       const since = holder.since?.getTime() ?? seen.firstSeen;
       const seconds = Math.max(0, Math.round((now - since) / 1000));
-      if (!seen.reported && seconds >= (this.opts.heldBackAfterSec ?? HELD_BACK_AFTER_SEC)) {
+      const past = seconds >= (this.opts.heldBackAfterSec ?? HELD_BACK_AFTER_SEC);
+      if (past) this.heldBack = describeReadsHeldBack(holder, seconds, holder.since ?? new Date(seen.firstSeen));
+      if (!seen.reported && past) {
         seen.reported = true;
         out.push(heldBackIncident(holder, seconds, holder.since ?? new Date(seen.firstSeen)));
       }
     }
     return out;
+  }
+
+  /** Who holds the catch-up reads back now (past the threshold), as the last incidents() saw it; null: nobody. */
+  heldBackBy(): string | null {
+    return this.heldBack;
   }
 }
 

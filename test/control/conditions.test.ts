@@ -37,6 +37,20 @@ describe('nextConditions (pure)', () => {
     expect(conditions.every((c) => c.since === AT)).toBe(true);
   });
 
+  test('StoreCurrent: False naming who holds the catch-up reads back, True again when nobody does', () => {
+    const who = 'pid 4242, login gpu_scaler_reader, open since 2026-12-01T11:59:00.000Z (60 s, idle in transaction)';
+    const held = nextConditions(none, { at: AT, store: { heldBackBy: who } });
+    expect(held.conditions).toEqual([
+      expect.objectContaining({ type: 'StoreCurrent', status: 'False', reason: 'ReadsHeldBack' }),
+    ]);
+    expect(held.conditions[0]?.message).toContain('pid 4242, login gpu_scaler_reader');
+    expect(blocksReadiness(held.conditions[0]!)).toBe(false);
+    const clear = nextConditions(byType(held.conditions), { at: later(30), store: { heldBackBy: null } });
+    expect(clear.changes.map((c) => [c.condition.status, c.condition.reason, c.previous?.reason])).toEqual([
+      ['True', 'ReadsCurrent', 'ReadsHeldBack'],
+    ]);
+  });
+
   test('a refusal: False with which refusal, kept (since unchanged) while it lasts, then True on recovery', () => {
     const first = nextConditions(none, { at: AT, spawning: { stop: null, recovered: null } }).conditions;
     const stop = {
@@ -280,6 +294,7 @@ describe('a provider refusal heals when its cause does, without a restart', () =
       'AbleToScale=False',
       'ScalingLimited=False',
       'SourceHealthy=True',
+      'StoreCurrent=True',
     ]);
     const scrape = parseScrape((await get('/metrics')).text);
     expect(scrape.value('gpu_scaler_condition', { type: 'AbleToScale', status: 'False' })).toBe(1);

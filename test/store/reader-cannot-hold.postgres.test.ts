@@ -7,6 +7,7 @@
  */
 import postgres from 'postgres';
 import { appRegistry } from '../../events/index';
+import { conditionText, nextConditions } from '../../src/control/conditions';
 import { postgresLeaderLock } from '../../src/control/leader';
 import { openPostgresDb } from '../../src/store/db-postgres';
 import { type EventStore, START } from '../../src/store/event-store';
@@ -215,6 +216,22 @@ function finishes<T>(p: Promise<T>, ms = 20_000): Promise<'done' | 'still waitin
         }),
       ]);
       expect(await watch.incidents()).toEqual([]); // once per transaction
+      // ... but the condition stands while the transaction does, naming it, and clears when it ends
+      expect(watch.heldBackBy()).toContain(`pid ${pid}, login ${writerUser}`);
+      const held = nextConditions(new Map(), {
+        at: new Date().toISOString(),
+        store: { heldBackBy: watch.heldBackBy() },
+      });
+      expect(held.conditions).toEqual([
+        expect.objectContaining({ type: 'StoreCurrent', status: 'False', reason: 'ReadsHeldBack' }),
+      ]);
+      expect(conditionText(held.conditions[0]!)).toContain(`pid ${pid}`);
+      releaseWriter();
+      await writing;
+      await waitFor(async () => {
+        await watch.incidents();
+        return watch.heldBackBy() === null;
+      }, 'the condition to clear once the transaction ended');
     } finally {
       releaseWriter();
       await writing;
