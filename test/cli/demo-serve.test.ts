@@ -46,7 +46,9 @@ describe('gpu-scaler demo: the story by default', () => {
   test('--log prints the full service log along the story', async () => {
     const stdout = new Capture();
     expect(await runDemo(io(stdout), { log: true })).toBe(0);
-    expect(stdout.text).toContain('🚀 SCALING UP: Creating 10 new workers (capped to 4 by MAX_ACTIVE_GPUS)');
+    expect(stdout.text).toContain(
+      '🚀 SCALING UP: Creating 4 new workers (desired 51 capped to 4 by MAX_WORKERS=10, then MAX_ACTIVE_GPUS=4)',
+    );
     expect(stdout.text).toContain('What happened:');
   }, 200_000);
 });

@@ -79,8 +79,11 @@ describe("the README's settings blocks work when pasted", () => {
     for (const [k, v] of Object.entries(env)) expect([k, v]).not.toEqual([k, expect.stringMatching(/(^["'])|\s#/)]);
     if (marker === 'TASK_SOURCE=http')
       expect(
-        loadConfig({ ...env, TASK_COUNT_URL: 'https://example.test/counts', TASK_COUNT_KEY: 'k'.repeat(32) })
-          .TASK_SOURCE,
+        loadConfig({
+          ...env,
+          TASK_COUNT_URL: 'https://example.test/counts',
+          TASK_COUNT_KEY: 'q3Jv8xT1mZ6pR2wK9sL4nB7cY0dF5gHa',
+        }).TASK_SOURCE,
       ).toBe('http');
   });
 });
