@@ -200,13 +200,16 @@ function finishes<T>(p: Promise<T>, ms = 20_000): Promise<'done' | 'still waitin
     });
     try {
       const pid = await writerPid;
+      // Asked as the owner: a login without pg_read_all_stats cannot see other logins' sessions, so a
+      // transaction left open anywhere in the cluster by another login (another test's) would be the
+      // unnamed oldest holder for the writer, not this one.
       const holder = await waitFor(async () => {
-        const h = await readsHeldBackBy(writer.db);
+        const h = await readsHeldBackBy(owner.db);
         return h?.pid === pid ? h : null;
       }, 'the open writer transaction to be named');
       expect(holder).toMatchObject({ pid, role: writerUser, application: 'long-writer' });
       expect(holder.since).toBeInstanceOf(Date); // same login: the database shows its start
-      const watch = new StoreWatch(writer, { now: () => new Date(), heldBackAfterSec: 0 });
+      const watch = new StoreWatch(owner, { now: () => new Date(), heldBackAfterSec: 0 });
       const incidents = await watch.incidents();
       expect(incidents).toEqual([
         expect.objectContaining({
