@@ -8,7 +8,10 @@ import type { Db } from './db';
 export interface ReadsHeldBack {
   /** The transaction id (xid8, as text). */
   xid: string;
-  /** Its backend's pid (null: a prepared transaction, or a session gone meanwhile). */
+  /**
+   * Its backend's pid. Null: a session this login may not see (another login's, without
+   * pg_read_all_stats), a prepared transaction, or a session gone meanwhile.
+   */
   pid: number | null;
   /** The login it runs as (null when unknown). */
   role: string | null;

@@ -82,7 +82,10 @@ function quarantineIncident(e: UnreadableEvent, recorded: boolean): StoreInciden
 
 /** The words for a holder of the reads, one place (the anomaly; a condition can reuse it). */
 export function describeReadsHeldBack(h: ReadsHeldBack, seconds: number, since: Date): string {
-  const who = h.pid === null ? `transaction ${h.xid} (no session: a prepared transaction?)` : `pid ${h.pid}`;
+  const who =
+    h.pid === null
+      ? `transaction ${h.xid} (a session this login may not see: another login's, which pg_read_all_stats would name, or a prepared transaction)`
+      : `pid ${h.pid}`;
   const role = h.role ? `, login ${h.role}` : '';
   const app = h.application ? `, application ${JSON.stringify(h.application)}` : '';
   return `${who}${role}${app}, open since ${since.toISOString()} (${seconds} s${h.state ? `, ${h.state}` : ''})`;
@@ -98,7 +101,7 @@ function heldBackIncident(h: ReadsHeldBack, seconds: number, since: Date): Store
     causes: [
       `transaction ${h.xid} is the oldest open one that may write events`,
       h.pid === null
-        ? 'end it: COMMIT PREPARED or ROLLBACK PREPARED (see pg_prepared_xacts)'
+        ? `find it as an admin: select pid, usename from pg_stat_activity where backend_xid::text = '${Number(BigInt(h.xid) % 4294967296n)}', or in pg_prepared_xacts (COMMIT or ROLLBACK PREPARED)`
         : `end it, or as an admin: select pg_terminate_backend(${h.pid})`,
     ],
   };
