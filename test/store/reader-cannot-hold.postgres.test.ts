@@ -203,10 +203,21 @@ function finishes<T>(p: Promise<T>, ms = 20_000): Promise<'done' | 'still waitin
       // Asked as the owner: a login without pg_read_all_stats cannot see other logins' sessions, so a
       // transaction left open anywhere in the cluster by another login (another test's) would be the
       // unnamed oldest holder for the writer, not this one.
-      const holder = await waitFor(async () => {
-        const h = await readsHeldBackBy(owner.db);
-        return h?.pid === pid ? h : null;
-      }, 'the open writer transaction to be named');
+      let last: unknown = null;
+      const holder = await waitFor(
+        async () => {
+          // A transaction shows among the open ones of a snapshot once a later one has completed (the
+          // snapshot's xmax is past it), as the controller's appends do every cycle; on an otherwise
+          // idle cluster (CI's) that is this statement.
+          await admin.unsafe('select pg_current_xact_id()');
+          const h = await readsHeldBackBy(owner.db);
+          last = h;
+          return h?.pid === pid ? h : null;
+        },
+        'the open writer transaction to be named',
+        15_000,
+        { describe: () => JSON.stringify(last) },
+      );
       expect(holder).toMatchObject({ pid, role: writerUser, application: 'long-writer' });
       expect(holder.since).toBeInstanceOf(Date); // same login: the database shows its start
       const watch = new StoreWatch(owner, { now: () => new Date(), heldBackAfterSec: 0 });
