@@ -3,7 +3,6 @@ import { Streams } from '../../events/index';
 import type { Clock } from '../clock';
 import type { Config } from '../config';
 import type { ProjectionRunner } from '../projections/runner';
-import { capacityBlock } from '../providers/capacity-backoff';
 import type { Provider } from '../providers/provider';
 import type { TaskSource } from '../sources/source';
 import type { Checkpoint, EventStore } from '../store/event-store';
@@ -33,7 +32,7 @@ import { type OrphanSweepContext, sweepOrphans } from './steps/orphan-sweep';
 import { type PeriodicHealthContext, periodicHealth } from './steps/periodic-health';
 import { type LastDecision, type ReactorWaitContext, reactorCaughtUp } from './steps/reactor-wait';
 import { type ConditionEvent, type RecordContext, recordCycle, recordRejected } from './steps/record';
-import { guardDecision, SpawnGuard } from './steps/spawn-guard';
+import { capacityBlock, guardDecision, SpawnGuard } from './steps/spawn-guard';
 
 export { configuredPolicy, controlSettings } from './steps/decide';
 

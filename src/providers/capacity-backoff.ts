@@ -1,5 +1,3 @@
-import type { SpawnBlock } from '../control/steps/spawn-guard';
-
 /**
  * Capacity backoff, per placement candidate (RunPod: GPU type x data center; Kubernetes: the pod
  * shape). A candidate that had no capacity is not tried again for a delay that doubles with each
@@ -73,18 +71,4 @@ export class CapacityBackoff {
     const until = new Date(Math.min(...each.map(([, b]) => b.until.getTime())));
     return { until, each };
   }
-}
-
-/**
- * Guard, pure: a spawn block for a provider whose candidates are all backing off, when nothing
- * else blocks spawning already. The decision then requests no spawn and says why and until when.
- */
-export function capacityBlock(block: SpawnBlock, backoff: CapacityBackoffState | null, provider: string): SpawnBlock {
-  if (block.why || !backoff) return block;
-  return {
-    why: `no placement candidate has capacity: every one is backing off until ${backoff.until} (${backoff.why})`,
-    anomalies: block.anomalies,
-    stop: { kind: 'capacity', until: backoff.until, why: backoff.why, provider },
-    recovered: block.recovered,
-  };
 }

@@ -1,6 +1,7 @@
 import type { Clock } from '../../src/clock';
 import { loadConfig } from '../../src/config';
-import { CapacityBackoff, capacityBlock } from '../../src/providers/capacity-backoff';
+import { capacityBlock } from '../../src/control/steps/spawn-guard';
+import { CapacityBackoff } from '../../src/providers/capacity-backoff';
 import { kubernetesProviderFromConfig } from '../../src/providers/kubernetes/index';
 import { RunpodProvider } from '../../src/providers/runpod/index';
 import { FakeKubeApi } from '../fakes/kube-api';

@@ -1,4 +1,5 @@
 import type { Clock } from '../../clock';
+import type { CapacityBackoffState } from '../../providers/capacity-backoff';
 import type { Provider } from '../../providers/provider';
 import type { Sql } from '../../store/db';
 import { spawnOutcomesBetween } from '../../store/queries';
@@ -222,5 +223,19 @@ export function guardDecision(
         `held: the reactor has not finished acting on cycle #${lastCycle}'s decision, so this one would double-count`,
       ],
     },
+  };
+}
+
+/**
+ * Guard, pure: a spawn block for a provider whose candidates are all backing off, when nothing
+ * else blocks spawning already. The decision then requests no spawn and says why and until when.
+ */
+export function capacityBlock(block: SpawnBlock, backoff: CapacityBackoffState | null, provider: string): SpawnBlock {
+  if (block.why || !backoff) return block;
+  return {
+    why: `no placement candidate has capacity: every one is backing off until ${backoff.until} (${backoff.why})`,
+    anomalies: block.anomalies,
+    stop: { kind: 'capacity', until: backoff.until, why: backoff.why, provider },
+    recovered: block.recovered,
   };
 }
