@@ -19,6 +19,7 @@ if (!hasVmFlag && !process.env.GPU_SCALER_JEST_REEXEC) {
   process.exit(r.status ?? 1);
 }
 
+const setupFiles = ['<rootDir>/test/helpers/setup-worker-database.js'];
 const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', diagnostics: { warnOnly: false } }] };
 /**
  * The integration tests are compiled without type-checking each file and its imports again (the
@@ -62,14 +63,17 @@ module.exports = {
   // A suite that fails mid-way can leave a server connection or a child process behind; never let
   // that hang CI after the results are in.
   forceExit: true,
-  // Every new PGlite starts from one initialised cluster instead of running initdb (seconds each).
-  globalSetup: '<rootDir>/test/helpers/pglite-template.js',
+  // Every new PGlite starts from one initialised cluster instead of running initdb (seconds each),
+  // and with TEST_DATABASE_URL each jest worker gets a database of its own on that server
+  // (test/helpers/worker-database.js).
+  globalSetup: '<rootDir>/test/helpers/global-setup.js',
   testTimeout: 60000,
   projects: [
-    { displayName: 'unit', testEnvironment: 'node', transform, testTimeout: 60000, testMatch: UNIT },
+    { displayName: 'unit', testEnvironment: 'node', setupFiles, transform, testTimeout: 60000, testMatch: UNIT },
     {
       displayName: 'integration',
       testEnvironment: 'node',
+      setupFiles,
       transform: transpileOnly,
       testTimeout: 60000,
       roots: ['<rootDir>/test'],
