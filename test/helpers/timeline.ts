@@ -102,8 +102,47 @@ function timelineTemplate(): Promise<string> {
   return template;
 }
 
+/**
+ * One recording at a time per source hash: with several jest workers, files that start together
+ * would each record the same timeline (seconds of CPU each); the others wait for the first one's.
+ * The lock is a directory holding the recorder's pid; one whose process is gone is taken over.
+ */
 async function recordTemplate(): Promise<string> {
   const cache = path.join(os.tmpdir(), `${CACHE_PREFIX}${sourcesHash()}`);
+  const lock = `${cache}.lock`;
+  for (;;) {
+    if (fs.existsSync(path.join(cache, 'results.json'))) return cache;
+    try {
+      fs.mkdirSync(lock);
+      fs.writeFileSync(path.join(lock, 'pid'), String(process.pid));
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      if (!lockHolderAlive(lock)) fs.rmSync(lock, { recursive: true, force: true });
+      else await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  try {
+    return await recordInto(cache);
+  } finally {
+    fs.rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+/** False when the lock's process has gone (or it has been held for longer than a recording takes). */
+function lockHolderAlive(lock: string): boolean {
+  try {
+    if (Date.now() - fs.statSync(lock).mtimeMs > 600_000) return false;
+    const pid = Number(fs.readFileSync(path.join(lock, 'pid'), 'utf8'));
+    if (!pid) return Date.now() - fs.statSync(lock).mtimeMs < 5_000; // being written
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM' || (err as NodeJS.ErrnoException).code === 'ENOENT';
+  }
+}
+
+async function recordInto(cache: string): Promise<string> {
   if (fs.existsSync(path.join(cache, 'results.json'))) return cache;
   const work = `${cache}.tmp-${process.pid}-${Date.now()}`;
   fs.rmSync(work, { recursive: true, force: true });
