@@ -1,5 +1,6 @@
 import { type ChildProcess, type StdioOptions, spawn } from 'node:child_process';
 import path from 'node:path';
+import { PGLITE_TEMPLATE_ENV } from '../../src/store/db-pglite';
 import { packageRoot } from '../../src/util/package-root';
 
 const root = packageRoot();
@@ -27,6 +28,9 @@ export function startService(
     cwd: dir,
     env: {
       PATH: process.env.PATH ?? '',
+      // a new PGlite (memory://, a fresh pglite:// directory) loads the suite's initialised template
+      // instead of running initdb: seconds of CPU per start (test/helpers/pglite-template.js)
+      ...(process.env[PGLITE_TEMPLATE_ENV] ? { [PGLITE_TEMPLATE_ENV]: process.env[PGLITE_TEMPLATE_ENV] } : {}),
       LOG_FILE: path.join(dir, 'orchestrator.log'),
       DB_LOGGING_ERRORS_FILE: path.join(dir, 'db_logging_errors.log'),
       ...env,
