@@ -39,7 +39,12 @@ async function createWorkerDatabases(maxWorkers) {
         await admin.unsafe(`create database "${name.replace(/"/g, '""')}"`);
       } catch (err) {
         // another jest run on the same server created it at the same moment
-        if (err.code !== '42P04' && err.code !== '23505') throw err;
+        if (err.code === '42P04' || err.code === '23505') continue;
+        throw new Error(
+          `could not create the database ${name} for jest worker ${id} on the server TEST_DATABASE_URL names ` +
+            `(${err.message}): each worker runs in a database of its own (<database>_w1 .. _w<maxWorkers>); ` +
+            'create them, or give that user CREATEDB',
+        );
       }
     }
   } finally {
