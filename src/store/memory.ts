@@ -488,6 +488,9 @@ export class MemoryEventStore extends EventStore {
         recorded_at: recordedAt,
       };
       const m: MemEvent = { row, event: super.decode(row) };
+      // decoding parsed the encoded data again (the schemas have no transforms): keep one copy of
+      // it, not two, for every event of a run that keeps them all
+      row.data = m.event?.data;
       this.mem.push(m);
       stream.push(m);
       this.byId.set(p.eventId, m);
