@@ -1,7 +1,6 @@
 import { type ConditionState, type ConditionStatus, ConditionType } from '../../events/condition';
 import type { AppliedLimit } from '../../events/scaling';
 import type { EventStore } from '../store/event-store';
-import { lastConditionChanges } from '../store/queries';
 import { REFUSALS, type RefusalKind } from './provider-refusals';
 
 export type { ConditionState, ConditionStatus, ConditionType } from '../../events/condition';
@@ -261,7 +260,7 @@ export function refusalOf(c: ConditionState | undefined): RefusalKind | null {
 
 /** The conditions as the record has them (the last change of each), in CONDITION_TYPES order. */
 export async function recordedConditions(store: EventStore): Promise<ConditionState[]> {
-  const events = await lastConditionChanges(store, CONDITION_TYPES);
+  const events = await store.reads.lastConditionChanges(CONDITION_TYPES);
   const byType = new Map<ConditionType, ConditionState>();
   for (const e of events) {
     if (e.type !== 'ConditionChanged') continue;

@@ -6,7 +6,6 @@ import type { ProjectionRunner } from '../projections/runner';
 import type { Provider } from '../providers/provider';
 import type { TaskSource } from '../sources/source';
 import type { Checkpoint, EventStore } from '../store/event-store';
-import { anomalyKindsSinceLastSummary } from '../store/queries';
 import { StoreWatch } from '../store/store-watch';
 import type { Anomaly, AnomalyThresholds } from './anomalies';
 import {
@@ -96,7 +95,7 @@ export class Controller {
     const settings = controlSettings(config);
     this.stream = new ControlStream(store, log, () => this.init());
     this.guard = new SpawnGuard({
-      sql: store.db,
+      reads: store.reads,
       clock,
       log,
       provider,
@@ -115,7 +114,7 @@ export class Controller {
       timeoutMs: config.TASK_SOURCE_TIMEOUT_SEC * 1000,
       maxCount: config.TASK_COUNT_MAX,
     };
-    this.decideContext = { provider, clock, log, settings, policy: configuredPolicy(config), sql: store.db };
+    this.decideContext = { provider, clock, log, settings, policy: configuredPolicy(config), reads: store.reads };
     this.recordContext = { stream: this.stream, log, source: source.name, settings, newId: d.newId };
     this.healthContext = {
       store,
@@ -149,7 +148,7 @@ export class Controller {
         this.lastDecision = { txId: e.txId, position: e.globalPosition, cycle: e.data.cycle };
     }
     // anomalies since the last health summary, so a restart does not make the next summary forget them
-    this.anomaliesSinceSummary = await anomalyKindsSinceLastSummary(this.d.store.db);
+    this.anomaliesSinceSummary = await this.d.store.reads.anomalyKindsSinceLastSummary();
     // the conditions as recorded; a refusal that had stopped spawning stays in force until a probe succeeds
     this.conditionState = new Map((await recordedConditions(this.d.store)).map((c) => [c.type, c]));
     const able = this.conditionState.get('AbleToScale');
@@ -217,10 +216,10 @@ export class Controller {
     // Observe: the projections, then the reactor's progress before the fleet (see reactorCaughtUp)
     await this.d.projections.catchUp();
     const caughtUp = await reactorCaughtUp(this.reactorContext, this.lastDecision);
-    let fleet = await readFleet(store);
+    let fleet = await readFleet(store.reads);
     if (await syncFleet(this.fleetContext, cycle, fleet)) {
       await this.d.projections.catchUp();
-      fleet = await readFleet(store);
+      fleet = await readFleet(store.reads);
     }
     const observed = await observeTasks(
       this.observeContext,

@@ -1,9 +1,6 @@
 import { Streams } from '../../events/index';
 import { type WorkerStatus, workersProjection } from '../../projections/workers';
-import { workerRowsByStatusOrId } from '../projections/worker-queries';
-import { loadCheckpoint } from '../store/checkpoints';
-import type { EventStore } from '../store/event-store';
-import { readCommittedAfter } from '../store/queries';
+import type { ControlReads } from '../store/reads';
 import type { FleetWorker } from './policy';
 
 const LIVE: WorkerStatus[] = ['spawning', 'active', 'terminating'];
@@ -17,11 +14,11 @@ const LIVE: WorkerStatus[] = ['spawning', 'active', 'terminating'];
  * workers that exist, and the next decision would spawn them again. Reading past the checkpoint
  * without that rule sees every committed event, so the controller always counts what it asked for.
  */
-export async function readFleet(store: EventStore): Promise<(FleetWorker & { provider: string | null })[]> {
-  const cp = await loadCheckpoint(store.db, `projection:${workersProjection.name}`);
-  const pending = await readCommittedAfter(store, cp, Streams.worker(''));
+export async function readFleet(reads: ControlReads): Promise<(FleetWorker & { provider: string | null })[]> {
+  const cp = await reads.checkpoint(`projection:${workersProjection.name}`);
+  const pending = await reads.committedAfter(cp, Streams.worker(''));
   const touched = [...new Set(pending.map((e) => workersProjection.keyOf(e)).filter((k): k is string => k !== null))];
-  const rows = await workerRowsByStatusOrId(store.db, LIVE, touched);
+  const rows = await reads.workersByStatusOrId(LIVE, touched);
   const byId = new Map(rows.map((r) => [r.worker_id, r]));
   for (const e of pending) {
     const k = workersProjection.keyOf(e);
@@ -62,8 +59,8 @@ export function fleetBurnUsd(fleet: readonly Pick<FleetWorker, 'hourlyCostUsd'>[
 }
 
 /** Live worker counts by status (for health summaries). */
-export async function countWorkersByStatus(store: EventStore): Promise<Record<string, number>> {
+export async function countWorkersByStatus(reads: ControlReads): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
-  for (const w of await readFleet(store)) counts[w.status] = (counts[w.status] ?? 0) + 1;
+  for (const w of await readFleet(reads)) counts[w.status] = (counts[w.status] ?? 0) + 1;
   return counts;
 }

@@ -161,10 +161,10 @@ export class HttpEndpoint {
     this.metrics.setSources({
       workersByStatus: async () => {
         const by: Record<string, number> = {};
-        for (const w of await readFleet(store)) by[w.status] = (by[w.status] ?? 0) + 1;
+        for (const w of await readFleet(store.reads)) by[w.status] = (by[w.status] ?? 0) + 1;
         return by;
       },
-      burnUsdPerHour: async () => fleetBurnUsd(await readFleet(store)),
+      burnUsdPerHour: async () => fleetBurnUsd(await readFleet(store.reads)),
       providerName: o.providerName ?? 'unknown',
       projectionLag: async () => {
         const lags = await checkpointLags(store.db, names);
@@ -383,7 +383,7 @@ export class HttpEndpoint {
     // a store whose clock was simulated (the demo) ends before now: show its last window
     const end = last && now.getTime() - last.getTime() > windowSec * 1000 ? last : now;
     const from = new Date(end.getTime() - windowSec * 1000);
-    const fleet = await readFleet(store);
+    const fleet = await readFleet(store.reads);
     return {
       now: now.toISOString(),
       window: windowName,

@@ -149,7 +149,7 @@ export class Reactor {
       // The budget is checked again against the live fleet right before the spawn: whatever the
       // decision saw, no spawn takes the fleet past MAX_ACTIVE_GPUS. The one reactor is the only
       // writer of spawn requests, so nothing can slip in between this read and the request.
-      const fleet = await readFleet(store);
+      const fleet = await readFleet(store.reads);
       const liveGpus = fleetGpus(fleet, provider.gpusPerWorker);
       const budget = this.d.maxActiveGpus ?? d.settings.MAX_ACTIVE_GPUS;
       if (liveGpus + provider.gpusPerWorker > budget) {

@@ -10,6 +10,7 @@ import { makeRedactor, type Redactor, redactBySchema } from '../logging/redact';
 import { type AppendRow, appendRows } from './append';
 import type { Db, Sql } from './db';
 import { EventIdConflictError, type ExpectedVersion, mapAppendError } from './errors';
+import { type ControlReads, SqlReads } from './reads';
 
 export interface EventMetadata {
   cycle?: number;
@@ -224,6 +225,14 @@ export class EventStore<D extends EventDefinition = AppEventDefinition> {
     /** Applied to every string of every appended event's data and metadata (see setSecrets). */
     protected redact: Redactor = makeRedactor([]),
   ) {}
+
+  /**
+   * What the control loop and the reactor read of the record, typed (reads.ts): SQL here, in
+   * memory on the store `simulate` runs on; on a transaction's store, inside the transaction.
+   */
+  get reads(): ControlReads<EventOf<D>> {
+    return new SqlReads(this);
+  }
 
   /** The id of an event appended without one (a simulation's store gives seeded ids instead). */
   protected newEventId: () => string = randomUUID;

@@ -12,7 +12,7 @@ import {
   repeatedEventId,
   type StoredEvent,
 } from './event-store';
-import { eventTime } from './event-time';
+import { MemoryReads } from './reads-memory';
 
 /**
  * A fast in-memory event store, for simulations (`gpu-scaler simulate`): the same API as the SQL
@@ -36,13 +36,14 @@ import { eventTime } from './event-time';
  * at once, and tx ids grow with positions (one per append, also inside a transaction). Reads hand
  * out the events decoded at append, not copies: a caller must not change them.
  *
- * The module-level queries of the store and the projections (checkpoints, the workers table,
- * spawn outcomes, ...) still call `db.query` with their SQL; `MemoryDb` answers exactly those
- * statements from memory and refuses any other with an error naming it. So SQL text stays in
- * src/store and src/projections, and a new query there fails loudly here until it is taught.
+ * What the control loop and the reactor read of the record goes through typed reads
+ * (`store.reads`, ControlReads): here MemoryReads (reads-memory.ts), on the indexes kept below
+ * (events by type, table rows by status). The store's own machinery (subscriptions' checkpoints,
+ * the projections' writer) still calls `db.query` with its SQL; `MemoryDb` answers exactly those
+ * statements from memory and refuses any other with an error naming it.
  */
 
-interface MemEvent {
+export interface MemEvent {
   /** Null when no schema reads the row (only a row put in with insertUnvalidated): readers skip it. */
   event: StoredEvent | null;
   row: EventRow;
@@ -59,6 +60,8 @@ interface OpenTx {
 type Handler = (m: RegExpExecArray, params: readonly unknown[]) => Row[];
 
 const asList = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
+const EMPTY_KEYS: ReadonlySet<string> = new Set();
+const NO_EVENTS: readonly MemEvent[] = [];
 
 const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** What PostgreSQL's uuid input takes: 32 hex digits in any case, a hyphen allowed after any group of four. */
@@ -95,10 +98,13 @@ export class MemoryDb implements Db {
   readonly checkpoints = new Map<string, Checkpoint>();
   /** Projection tables: table -> key -> row (JSON values). */
   readonly tables = new Map<string, Map<string, Row>>();
-  /** Spawn outcomes, in position order (what the spawn guard asks every cycle). */
-  readonly spawnOutcomes: MemEvent[] = [];
-  /** Task counts, in position order (what a policy looks back at). */
-  readonly observations: MemEvent[] = [];
+  /**
+   * The keys of each table's rows by their `status` (tables with that column: the workers), so
+   * that the live ones are found without walking every row the table ever had.
+   */
+  private readonly byStatus = new Map<string, Map<string, Set<string>>>();
+  /** Events by type, each list in position order: what the typed reads look back at. */
+  private readonly byType = new Map<string, MemEvent[]>();
   private readonly handlers: [RegExp, Handler][];
   /** The one transaction open now (a second one, and any query from outside it, waits for it). */
   private openTx?: OpenTx;
@@ -136,12 +142,11 @@ export class MemoryDb implements Db {
       [
         /^insert into (\w+) \(([^)]*)\)\s+select [\s\S]*jsonb_populate_recordset[\s\S]*on conflict \((\w+)\)/,
         (m, p) => {
-          const t = this.table(m[1]);
           const key = m[3];
           for (const r of JSON.parse(String(p[0])) as Row[]) {
             const k = String(r[key]);
-            if (this.openTx) this.rememberRow(t, k);
-            t.set(k, jsonRow(r));
+            if (this.openTx) this.rememberRow(m[1], k);
+            this.putRow(m[1], k, jsonRow(r));
           }
           return [];
         },
@@ -149,110 +154,11 @@ export class MemoryDb implements Db {
       [
         /^delete from (\w+) where (\w+) = any\(/,
         (m, p) => {
-          const t = this.table(m[1]);
           for (const k of asList(p[0])) {
-            if (this.openTx) this.rememberRow(t, k);
-            t.delete(k);
+            if (this.openTx) this.rememberRow(m[1], k);
+            this.putRow(m[1], k, undefined);
           }
           return [];
-        },
-      ],
-      [
-        /^select to_jsonb\(w\) as r from workers w where w\.status = any\(\$1::text\[\]\) or w\.worker_id = any\(\$2::text\[\]\)$/,
-        (_m, p) => {
-          const statuses = new Set(asList(p[0]));
-          const ids = new Set(asList(p[1]));
-          const out: Row[] = [];
-          for (const r of this.table('workers').values()) {
-            if (statuses.has(String(r.status)) || ids.has(String(r.worker_id))) out.push({ r });
-          }
-          return out;
-        },
-      ],
-      [
-        /^select worker_id, status from workers where worker_id = any\(\$1::text\[\]\)$/,
-        (_m, p) => {
-          const t = this.table('workers');
-          return asList(p[0]).flatMap((k) => {
-            const r = t.get(k);
-            return r ? [{ worker_id: r.worker_id, status: r.status }] : [];
-          });
-        },
-      ],
-      [
-        /from events\s+where \(\(tx_id::text\)::bigint, global_position\) > \(\$1::bigint, \$2::bigint\) and stream_id like \$3\s+order by global_position$/,
-        (_m, p) => {
-          const prefix = String(p[2]).replace(/%$/, '').replace(/\\(.)/g, '$1');
-          const out: Row[] = [];
-          for (let i = this.firstAfter(Number(p[1])); i < this.events.length; i++) {
-            const e = this.events[i];
-            if (e.row.stream_id.startsWith(prefix)) out.push(e.row as unknown as Row);
-          }
-          return out;
-        },
-      ],
-      [
-        // lastConditionChanges: the last ConditionChanged of each type (asked at start and by /readyz)
-        /from events where event_type = 'ConditionChanged' and data->>'type' = \$1\s+order by global_position desc limit 1\)/,
-        (_m, p) => {
-          const out: Row[] = [];
-          for (const type of p.map(String)) {
-            for (let i = this.events.length - 1; i >= 0; i--) {
-              const { row } = this.events[i];
-              if (row.event_type !== 'ConditionChanged' || (row.data as { type?: unknown }).type !== type) continue;
-              out.push(row as unknown as Row);
-              break;
-            }
-          }
-          return out;
-        },
-      ],
-      [
-        /^select data->>'kind' as kind, count\(\*\)::bigint as n from events\s+where event_type = 'AnomalyDetected'/,
-        () => {
-          let since = 0;
-          for (const e of this.events) if (e.row.event_type === 'HealthSummaryRecorded') since = e.row.global_position;
-          const n = new Map<string, number>();
-          for (let i = this.firstAfter(since); i < this.events.length; i++) {
-            const e = this.events[i];
-            if (e.row.event_type !== 'AnomalyDetected') continue;
-            const kind = String((e.row.data as { kind?: unknown }).kind);
-            n.set(kind, (n.get(kind) ?? 0) + 1);
-          }
-          return [...n].map(([kind, count]) => ({ kind, n: count }));
-        },
-      ],
-      [
-        /^select event_type as type, data->>'at' as at, data->>'kind' as kind, data->>'error' as error from events\s+where event_time\(data, recorded_at\) >= \$1::timestamptz and event_time\(data, recorded_at\) < \$2::timestamptz\s+and event_type in \('WorkerSpawned', 'WorkerSpawnFailed'\)\s+order by global_position$/,
-        (_m, p) => {
-          const [since, until] = [Date.parse(String(p[0])), Date.parse(String(p[1]))];
-          const out: Row[] = [];
-          // newest first while in the window (event times grow with positions here), then in order
-          for (let i = this.spawnOutcomes.length - 1; i >= 0; i--) {
-            const { row } = this.spawnOutcomes[i];
-            const t = eventTime(row.data, row.recorded_at).getTime();
-            if (t < since) break;
-            const d = row.data as { at?: string; kind?: string; error?: string };
-            if (t < until)
-              out.push({ type: row.event_type, at: d.at ?? null, kind: d.kind ?? null, error: d.error ?? null });
-          }
-          return out.reverse();
-        },
-      ],
-      [
-        /^select data->>'cycle' as cycle, data->>'at' as at, data->>'queued' as queued, data->>'active' as active\s+from events\s+where event_time\(data, recorded_at\) >= \$1::timestamptz and event_time\(data, recorded_at\) < \$2::timestamptz\s+and event_type = 'TaskCountObserved'\s+order by global_position$/,
-        (_m, p) => {
-          const [since, until] = [Date.parse(String(p[0])), Date.parse(String(p[1]))];
-          const out: Row[] = [];
-          // newest first from the end while in the window (times grow with positions here), then in order
-          for (let i = this.observations.length - 1; i >= 0; i--) {
-            const { row } = this.observations[i];
-            const t = eventTime(row.data, row.recorded_at).getTime();
-            if (t < since) break;
-            const d = row.data as { cycle: number; at: string; queued: number; active: number };
-            if (t < until) out.push({ cycle: d.cycle, at: d.at, queued: d.queued, active: d.active });
-          }
-          return out.reverse();
         },
       ],
     ];
@@ -267,6 +173,58 @@ export class MemoryDb implements Db {
     return t;
   }
 
+  /** The keys of a table's rows whose `status` is `status`. */
+  keysWithStatus(table: string, status: string): ReadonlySet<string> {
+    return this.byStatus.get(table)?.get(status) ?? EMPTY_KEYS;
+  }
+
+  /** Puts (or, with undefined, deletes) one row of a table, keeping the status index. */
+  private putRow(table: string, k: string, row: Row | undefined): void {
+    const t = this.table(table);
+    const old = t.get(k);
+    if (old && 'status' in old) this.byStatus.get(table)?.get(String(old.status))?.delete(k);
+    if (row === undefined) {
+      t.delete(k);
+      return;
+    }
+    t.set(k, row);
+    if (!('status' in row)) return;
+    let index = this.byStatus.get(table);
+    if (!index) {
+      index = new Map();
+      this.byStatus.set(table, index);
+    }
+    const status = String(row.status);
+    let keys = index.get(status);
+    if (!keys) {
+      keys = new Set();
+      index.set(status, keys);
+    }
+    keys.add(k);
+  }
+
+  /** The stored events of one type, in position order. */
+  ofType(type: string): readonly MemEvent[] {
+    return this.byType.get(type) ?? NO_EVENTS;
+  }
+
+  /** Adds an event at the end of the record (and of its type's list). */
+  push(m: MemEvent): void {
+    this.events.push(m);
+    let list = this.byType.get(m.row.event_type);
+    if (!list) {
+      list = [];
+      this.byType.set(m.row.event_type, list);
+    }
+    list.push(m);
+  }
+
+  /** Removes every event after position `mark` (a failed transaction's), from the record and its type's list. */
+  truncate(mark: number): void {
+    for (let i = this.events.length - 1; i >= mark; i--) this.byType.get(this.events[i].row.event_type)?.pop();
+    this.events.length = Math.min(this.events.length, mark);
+  }
+
   /** Index of the first event with a position above `position` (positions are 1..n, in order). */
   firstAfter(position: number): number {
     return Math.max(0, Math.min(this.events.length, Math.floor(position)));
@@ -277,9 +235,9 @@ export class MemoryDb implements Db {
     this.openTx?.undo.push(undo);
   }
 
-  private rememberRow(t: Map<string, Row>, k: string): void {
-    const prev = t.get(k);
-    this.remember(() => (prev === undefined ? t.delete(k) : t.set(k, prev)));
+  private rememberRow(table: string, k: string): void {
+    const prev = this.table(table).get(k);
+    this.remember(() => this.putRow(table, k, prev));
   }
 
   /** True while a transaction is open. */
@@ -410,15 +368,20 @@ export class MemoryEventStore extends EventStore {
     } catch (err) {
       m = { row, event: null, error: err instanceof EventDecodeError ? err.reason : (err as Error).message };
     }
-    this.mem.events.push(m);
+    this.mem.push(m);
     stream.push(m);
     this.byStream.set(r.streamId, stream);
     this.byId.set(row.event_id, m);
     return position;
   }
 
+  /** The control loop's reads, on this store's arrays and maps (on a transaction's view: inside it). */
+  override get reads(): MemoryReads {
+    return new MemoryReads(this);
+  }
+
   /** The events of these stored rows, quarantining (and leaving out) those no schema reads. */
-  private readable(ms: readonly MemEvent[]): StoredEvent[] {
+  readable(ms: readonly MemEvent[]): StoredEvent[] {
     const out: StoredEvent[] = [];
     for (const m of ms) {
       if (m.event) out.push(m.event);
@@ -440,7 +403,9 @@ export class MemoryEventStore extends EventStore {
    */
   override async transaction<T>(fn: (store: EventStore) => Promise<T>): Promise<T> {
     if (this.isTxView) return fn(this);
-    return this.mem.atomic((tx) => fn(Object.create(this, { isTxView: { value: true }, sql: { value: tx } })));
+    return this.mem.atomic((tx) =>
+      fn(Object.create(this, { isTxView: { value: true }, sql: { value: tx }, mem: { value: tx } })),
+    );
   }
 
   /** Undoes every append after position `mark` (a failed transaction's). */
@@ -455,10 +420,7 @@ export class MemoryEventStore extends EventStore {
       }
       this.byId.delete(r.event_id);
     }
-    all.length = Math.min(all.length, mark);
-    for (const list of [this.mem.spawnOutcomes, this.mem.observations]) {
-      while (list.length && list[list.length - 1].row.global_position > mark) list.pop();
-    }
+    this.mem.truncate(mark);
   }
 
   override async append(
@@ -526,11 +488,12 @@ export class MemoryEventStore extends EventStore {
         recorded_at: recordedAt,
       };
       const m: MemEvent = { row, event: super.decode(row) };
-      this.mem.events.push(m);
+      // decoding parsed the encoded data again (the schemas have no transforms): keep one copy of
+      // it, not two, for every event of a run that keeps them all
+      row.data = m.event?.data;
+      this.mem.push(m);
       stream.push(m);
       this.byId.set(p.eventId, m);
-      if (p.type === 'WorkerSpawned' || p.type === 'WorkerSpawnFailed') this.mem.spawnOutcomes.push(m);
-      if (p.type === 'TaskCountObserved') this.mem.observations.push(m);
       positions.push(row.global_position);
     });
     this.byStream.set(streamId, stream);

@@ -40,13 +40,13 @@ const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 /** Anomalies recorded since the last health summary (all of them when there is none), by kind. */
 export async function anomalyKindsSinceLastSummary(sql: Sql): Promise<Record<string, number>> {
-  const rows = await sql.query<{ kind: string; n: number }>(
+  const rows = await sql.query<{ kind: string; n: number | string }>(
     `select data->>'kind' as kind, count(*)::bigint as n from events
       where event_type = 'AnomalyDetected' and global_position > coalesce(
         (select max(global_position) from events where event_type = 'HealthSummaryRecorded'), 0)
       group by 1`,
   );
-  return Object.fromEntries(rows.map((r) => [r.kind, r.n]));
+  return Object.fromEntries(rows.map((r) => [r.kind, Number(r.n)]));
 }
 
 /** A spawn's outcome as the spawn guard reads it: the event type, its time, its failure kind and error. */
@@ -87,10 +87,10 @@ export interface ObservationRow {
  */
 export async function observationsBetween(sql: Sql, since: string, until: string): Promise<ObservationRow[]> {
   const rows = await sql.query<{
-    cycle: number | string;
-    at: string;
-    queued: number | string;
-    active: number | string;
+    cycle: string | null;
+    at: string | null;
+    queued: string | null;
+    active: string | null;
   }>(
     `select data->>'cycle' as cycle, data->>'at' as at, data->>'queued' as queued, data->>'active' as active
        from events
@@ -99,11 +99,27 @@ export async function observationsBetween(sql: Sql, since: string, until: string
       order by global_position`,
     [since, until],
   );
-  // Read as text, not decoded: a stored row no schema reads (quarantined by the decoding readers)
-  // must not reach a policy as NaN, so rows whose figures are not whole numbers are left out.
-  return rows
-    .map((r) => ({ cycle: Number(r.cycle), at: r.at, queued: Number(r.queued), active: Number(r.active) }))
-    .filter((o) => [o.cycle, o.queued, o.active].every(Number.isSafeInteger) && typeof o.at === 'string');
+  return acceptedObservations(rows);
+}
+
+/**
+ * Observations read as text, not decoded (SQL and in memory alike): a stored row no schema reads
+ * (quarantined by the decoding readers) must not reach a policy as NaN, so rows whose figures are
+ * not whole numbers, or whose time is not text, are left out.
+ */
+export function acceptedObservations(
+  rows: readonly { cycle: unknown; at: unknown; queued: unknown; active: unknown }[],
+): ObservationRow[] {
+  // a missing figure is null in SQL, undefined in memory: neither may count as 0
+  const whole = (v: unknown) =>
+    typeof v === 'number' || (typeof v === 'string' && v.trim() !== '') ? Number(v) : Number.NaN;
+  const out: ObservationRow[] = [];
+  for (const r of rows) {
+    const o = { cycle: whole(r.cycle), at: r.at, queued: whole(r.queued), active: whole(r.active) };
+    if ([o.cycle, o.queued, o.active].every(Number.isSafeInteger) && typeof o.at === 'string')
+      out.push({ ...o, at: o.at });
+  }
+  return out;
 }
 
 /**
@@ -169,7 +185,10 @@ export async function eventsHandledSince(
  * The last ConditionChanged of each condition type (the conditions as they stand), decoded. Read
  * backwards on the (event_type, global_position) index: as cheap with a long history as a short one.
  */
-export async function lastConditionChanges(store: EventStore, types: readonly string[]): Promise<StoredEvent[]> {
+export async function lastConditionChanges<D extends EventDefinition>(
+  store: EventStore<D>,
+  types: readonly string[],
+): Promise<StoredEvent<EventOf<D>>[]> {
   if (types.length === 0) return [];
   const parts = types.map(
     (_, i) =>

@@ -1,25 +1,23 @@
 import { FakeClock } from '../../src/clock';
 import { MemoryLog } from '../../src/control/log';
 import { SpawnGuard } from '../../src/control/steps/spawn-guard';
-import type { Sql } from '../../src/store/db';
+import type { ControlReads } from '../../src/store/reads';
 
-/** An Sql that answers every query with no rows and keeps the parameters it was asked with. */
-class RecordingSql implements Sql {
-  readonly calls: { text: string; params: readonly unknown[] }[] = [];
-  async query<T>(text: string, params: readonly unknown[] = []): Promise<T[]> {
-    this.calls.push({ text, params });
+/** Reads with no spawn outcomes that keep the windows they were asked for. */
+class RecordingReads implements Pick<ControlReads, 'spawnOutcomesBetween'> {
+  readonly calls: { since: string; until: string }[] = [];
+  async spawnOutcomesBetween(since: string, until: string) {
+    this.calls.push({ since, until });
     return [];
   }
-  async exec(): Promise<void> {}
-  async copyIn(): Promise<void> {}
 }
 
 describe('the spawn guard reads only the window its rules need', () => {
   test('after days of running, each check reads the breaker window (and the previous check), not the whole history', async () => {
-    const sql = new RecordingSql();
+    const reads = new RecordingReads();
     const clock = new FakeClock('2026-11-27T18:00:00.000Z');
     const guard = new SpawnGuard({
-      sql,
+      reads,
       clock,
       log: new MemoryLog(),
       provider: { name: 'sim', list: async () => [] },
@@ -30,8 +28,8 @@ describe('the spawn guard reads only the window its rules need', () => {
     const spans: number[] = [];
     for (let cycle = 1; cycle <= 3 * 24 * 120; cycle++) {
       await guard.check(cycle);
-      const { params } = sql.calls[sql.calls.length - 1]!;
-      spans.push((Date.parse(String(params[1])) - Date.parse(String(params[0]))) / 1000);
+      const { since, until } = reads.calls[reads.calls.length - 1]!;
+      spans.push((Date.parse(until) - Date.parse(since)) / 1000);
       clock.advance(30_000);
     }
     // the breaker's 300 s, and back to 10 min before the previous check (outcomes recorded late)

@@ -5,8 +5,7 @@ import { choosePolicy } from '../../policies/index';
 import type { ChosenPolicy, PastObservation } from '../../policies/policy';
 import type { Provider } from '../../providers/provider';
 import type { TaskCount } from '../../sources/source';
-import type { Sql } from '../../store/db';
-import { observationsBetween } from '../../store/queries';
+import type { ControlReads } from '../../store/reads';
 import type { ControlLog } from '../log';
 import { decide, type FleetWorker, type PolicyResult } from '../policy';
 
@@ -34,7 +33,7 @@ export interface DecideContext {
   settings: ControlSettings;
   policy: ChosenPolicy;
   /** Where the policy's history (earlier TaskCountObserved) is read from. */
-  sql: Sql;
+  reads: Pick<ControlReads, 'observationsBetween'>;
 }
 
 /**
@@ -59,17 +58,21 @@ export async function decideScaling(
     fleet,
     settings: ctx.settings,
     policy: ctx.policy,
-    recent: await recentObservations(ctx.sql, ctx.policy, now),
+    recent: await recentObservations(ctx.reads, ctx.policy, now),
     gpusPerWorker: ctx.provider.gpusPerWorker,
     quoteUsdPerHour: quote,
   });
 }
 
 /** The observations before `now` within the policy's lookback (none when it needs none). */
-export async function recentObservations(sql: Sql, p: ChosenPolicy, now: Date): Promise<PastObservation[]> {
+export async function recentObservations(
+  reads: Pick<ControlReads, 'observationsBetween'>,
+  p: ChosenPolicy,
+  now: Date,
+): Promise<PastObservation[]> {
   const sec = p.policy.lookbackSec(p.settings);
   if (!(sec > 0)) return [];
-  const rows = await observationsBetween(sql, new Date(now.getTime() - sec * 1000).toISOString(), now.toISOString());
+  const rows = await reads.observationsBetween(new Date(now.getTime() - sec * 1000).toISOString(), now.toISOString());
   return rows.map((r) => ({ at: r.at, queued: r.queued, active: r.active }));
 }
 

@@ -1,6 +1,5 @@
 import { Streams } from '../../../events/index';
 import type { Clock } from '../../clock';
-import { workerStatuses } from '../../projections/worker-queries';
 import type { PodInfo, Provider } from '../../providers/provider';
 import type { EventStore } from '../../store/event-store';
 import { type ControlLog, fact } from '../log';
@@ -28,10 +27,7 @@ export async function sweepOrphans(ctx: OrphanSweepContext, cycle: number): Prom
   }
   const live = pods.filter((p) => p.status !== 'terminated');
   if (live.length === 0) return;
-  const known = await workerStatuses(
-    store.db,
-    live.map((p) => p.idempotencyKey ?? ''),
-  );
+  const known = await store.reads.workerStatuses(live.map((p) => p.idempotencyKey ?? ''));
   for (const pod of live) {
     const key = pod.idempotencyKey;
     const status = key ? known.get(key) : undefined;

@@ -51,7 +51,7 @@ export async function periodicHealth(ctx: PeriodicHealthContext, cycle: number, 
   }
   if (cycle % ctx.summaryEvery !== 0) return false;
   const stats = ctx.dbLogging();
-  const workersByStatus = await countWorkersByStatus(store);
+  const workersByStatus = await countWorkersByStatus(store.reads);
   const data = {
     cycle,
     at,

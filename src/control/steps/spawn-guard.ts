@@ -1,8 +1,7 @@
 import type { Clock } from '../../clock';
 import type { CapacityBackoffState } from '../../providers/capacity-backoff';
 import type { Provider } from '../../providers/provider';
-import type { Sql } from '../../store/db';
-import { spawnOutcomesBetween } from '../../store/queries';
+import type { ControlReads } from '../../store/reads';
 import type { Anomaly } from '../anomalies';
 import { breakerState, type SpawnOutcome } from '../circuit-breaker';
 import type { SpawnStop } from '../conditions';
@@ -11,7 +10,8 @@ import { blockSpawning, type PolicyResult } from '../policy';
 import { isRefusal, REFUSALS, type RefusalKind } from '../provider-refusals';
 
 export interface SpawnGuardContext {
-  sql: Sql;
+  /** Where the spawn outcomes are read from. */
+  reads: Pick<ControlReads, 'spawnOutcomesBetween'>;
   clock: Clock;
   log: ControlLog;
   /** The provider: its name, and its list of pods, read as the probe while spawning is stopped. */
@@ -86,14 +86,13 @@ export class SpawnGuard {
   }
 
   async check(cycle: number): Promise<SpawnBlock> {
-    const { sql, clock, log, breaker: settings, provider } = this.ctx;
+    const { reads, clock, log, breaker: settings, provider } = this.ctx;
     const now = clock.now();
     const windowStart = now.getTime() - settings.windowSec * 1000;
     const sinceMs = Math.min(windowStart, (this.lastCheck ?? now).getTime() - LATE_MS);
     this.lastCheck = now;
     // until just after now: an outcome the reactor recorded at this very instant counts
-    const rows = await spawnOutcomesBetween(
-      sql,
+    const rows = await reads.spawnOutcomesBetween(
       new Date(sinceMs).toISOString(),
       new Date(now.getTime() + 1).toISOString(),
     );

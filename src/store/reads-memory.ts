@@ -1,0 +1,151 @@
+import type { AppEvent } from '../../events/index';
+import type { WorkerRow, WorkerStatus } from '../../projections/workers';
+import { type Checkpoint, type EventRow, START, type StoredEvent } from './event-store';
+import { eventTime } from './event-time';
+import type { MemEvent, MemoryDb } from './memory';
+import { acceptedObservations, type ObservationRow, type SpawnOutcomeRow } from './queries';
+import type { ControlReads } from './reads';
+
+/** What the in-memory reads need of their store: its database, and how it hands out stored rows. */
+export interface MemoryReadsStore {
+  readonly mem: MemoryDb;
+  /** The events of these rows, quarantining (and leaving out) those no schema reads. */
+  readable(ms: readonly MemEvent[]): StoredEvent[];
+  /** One row's event, or the error no schema reads it with. */
+  decode(row: EventRow): StoredEvent;
+}
+
+/**
+ * The control loop's reads (ControlReads) on the in-memory store `simulate` runs on: typed reads of
+ * its arrays and maps, held to the same contract as the SQL ones (test/store/reads-contract.ts).
+ * Each walks only what it answers: windows back from the newest event of their type (event times
+ * grow with positions here, as on a simulated clock), the live workers by the status index.
+ */
+export class MemoryReads implements ControlReads<AppEvent> {
+  constructor(private readonly store: MemoryReadsStore) {}
+
+  private get db(): MemoryDb {
+    return this.store.mem;
+  }
+
+  /** As every query of MemoryDb: waits while a transaction it is not in is open. */
+  private async ready(): Promise<MemoryDb> {
+    const db = this.db;
+    if (db.mustWait()) await db.idle();
+    return db;
+  }
+
+  async checkpoint(name: string): Promise<Checkpoint> {
+    const db = await this.ready();
+    const cp = db.checkpoints.get(name);
+    return cp ? { ...cp } : START;
+  }
+
+  async committedAfter(after: Checkpoint, streamPrefix: string): Promise<StoredEvent[]> {
+    const db = await this.ready();
+    const out: MemEvent[] = [];
+    for (let i = db.firstAfter(after.position); i < db.events.length; i++) {
+      const e = db.events[i];
+      if (e.row.stream_id.startsWith(streamPrefix)) out.push(e);
+    }
+    return this.store.readable(out);
+  }
+
+  async workersByStatusOrId(statuses: readonly WorkerStatus[], ids: readonly string[]): Promise<WorkerRow[]> {
+    const db = await this.ready();
+    const keys = new Set<string>();
+    for (const s of statuses) for (const k of db.keysWithStatus('workers', s)) keys.add(k);
+    for (const id of ids) keys.add(id);
+    const t = db.table('workers');
+    const out: WorkerRow[] = [];
+    for (const k of keys) {
+      const r = t.get(k);
+      if (r) out.push(r as WorkerRow);
+    }
+    return out;
+  }
+
+  async workerStatuses(ids: readonly string[]): Promise<Map<string, WorkerStatus>> {
+    const db = await this.ready();
+    const t = db.table('workers');
+    const out = new Map<string, WorkerStatus>();
+    for (const id of ids) {
+      const r = t.get(id);
+      if (r) out.set(id, r.status as WorkerStatus);
+    }
+    return out;
+  }
+
+  async observationsBetween(since: string, until: string): Promise<ObservationRow[]> {
+    const db = await this.ready();
+    const rows = window(db.ofType('TaskCountObserved'), since, until).map((m) => {
+      const d = m.row.data as { cycle?: unknown; at?: unknown; queued?: unknown; active?: unknown };
+      return { cycle: d.cycle, at: d.at, queued: d.queued, active: d.active };
+    });
+    return acceptedObservations(rows);
+  }
+
+  async spawnOutcomesBetween(since: string, until: string): Promise<SpawnOutcomeRow[]> {
+    const db = await this.ready();
+    const spawned = window(db.ofType('WorkerSpawned'), since, until);
+    const failed = window(db.ofType('WorkerSpawnFailed'), since, until);
+    return [...spawned, ...failed]
+      .sort((a, b) => a.row.global_position - b.row.global_position)
+      .map(({ row }) => {
+        const d = row.data as { at?: unknown; kind?: unknown; error?: unknown };
+        return {
+          type: row.event_type as SpawnOutcomeRow['type'],
+          at: text(d.at) as string,
+          kind: text(d.kind),
+          error: text(d.error),
+        };
+      });
+  }
+
+  async anomalyKindsSinceLastSummary(): Promise<Record<string, number>> {
+    const db = await this.ready();
+    const summaries = db.ofType('HealthSummaryRecorded');
+    const since = summaries.length ? summaries[summaries.length - 1].row.global_position : 0;
+    const anomalies = db.ofType('AnomalyDetected');
+    const n: Record<string, number> = {};
+    for (let i = anomalies.length - 1; i >= 0 && anomalies[i].row.global_position > since; i--) {
+      const kind = String(text((anomalies[i].row.data as { kind?: unknown }).kind));
+      n[kind] = (n[kind] ?? 0) + 1;
+    }
+    return n;
+  }
+
+  async lastConditionChanges(types: readonly string[]): Promise<StoredEvent[]> {
+    const db = await this.ready();
+    const changes = db.ofType('ConditionChanged');
+    const wanted = new Set(types);
+    const found: MemEvent[] = [];
+    for (let i = changes.length - 1; i >= 0 && wanted.size > 0; i--) {
+      const type = (changes[i].row.data as { type?: unknown }).type;
+      if (typeof type === 'string' && wanted.delete(type)) found.push(changes[i]);
+    }
+    return found.reverse().map((m) => this.store.decode(m.row));
+  }
+}
+
+/** A JSON value as `data->>'field'` gives it: text, or null when absent. */
+function text(v: unknown): string | null {
+  if (v === undefined || v === null) return null;
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+/**
+ * The events of one type (in position order) whose event time is in [since, until): walked back
+ * from the newest while in the window (event times grow with positions here), then in order.
+ */
+function window(list: readonly MemEvent[], since: string, until: string): MemEvent[] {
+  const [from, to] = [Date.parse(since), Date.parse(until)];
+  const out: MemEvent[] = [];
+  for (let i = list.length - 1; i >= 0; i--) {
+    const { row } = list[i];
+    const t = eventTime(row.data, row.recorded_at).getTime();
+    if (t < from) break;
+    if (t < to) out.push(list[i]);
+  }
+  return out.reverse();
+}

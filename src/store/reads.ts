@@ -1,0 +1,84 @@
+import type { EventDefinition, EventOf, EventShape } from '../../events/define';
+import type { AppEvent } from '../../events/index';
+import type { WorkerRow, WorkerStatus } from '../../projections/workers';
+import { workerRowsByStatusOrId, workerStatuses } from '../projections/worker-queries';
+import { loadCheckpoint } from './checkpoints';
+import type { Checkpoint, EventStore, StoredEvent } from './event-store';
+import {
+  anomalyKindsSinceLastSummary,
+  lastConditionChanges,
+  type ObservationRow,
+  observationsBetween,
+  readCommittedAfter,
+  type SpawnOutcomeRow,
+  spawnOutcomesBetween,
+} from './queries';
+
+export type { ObservationRow, SpawnOutcomeRow } from './queries';
+
+/**
+ * What the control loop and the reactor read of the record, as typed functions: each store brings
+ * its own (`EventStore.reads`), one SQL implementation (this file, on the queries of queries.ts and
+ * worker-queries.ts) and one in memory (reads-memory.ts, for `simulate`), both held to the same
+ * contract (test/store/reads-contract.ts). So a query can change without breaking `simulate`.
+ *
+ * Times are ISO 8601; windows are [since, until) on each event's time (eventTime).
+ */
+export interface ControlReads<E extends EventShape = AppEvent> {
+  /** A subscriber's checkpoint (START when it has none). */
+  checkpoint(name: string): Promise<Checkpoint>;
+  /**
+   * Every event of streams starting with `streamPrefix` committed after `after`, in position order,
+   * not held back for older open transactions (see readCommittedAfter).
+   */
+  committedAfter(after: Checkpoint, streamPrefix: string): Promise<StoredEvent<E>[]>;
+  /** The workers table's rows of workers in one of `statuses`, and of the workers `ids` whatever their status. */
+  workersByStatusOrId(statuses: readonly WorkerStatus[], ids: readonly string[]): Promise<WorkerRow[]>;
+  /** The status of each of the workers `ids` the workers table has a row for. */
+  workerStatuses(ids: readonly string[]): Promise<Map<string, WorkerStatus>>;
+  /** The accepted task counts (TaskCountObserved) in the window, oldest first: a policy's history. */
+  observationsBetween(since: string, until: string): Promise<ObservationRow[]>;
+  /** Every spawn and failed spawn in the window, in position order: what the spawn guard counts. */
+  spawnOutcomesBetween(since: string, until: string): Promise<SpawnOutcomeRow[]>;
+  /** Anomalies recorded since the last health summary (all of them when there is none), by kind. */
+  anomalyKindsSinceLastSummary(): Promise<Record<string, number>>;
+  /** The last ConditionChanged of each condition type in `types`, in position order. */
+  lastConditionChanges(types: readonly string[]): Promise<StoredEvent<E>[]>;
+}
+
+/** The reads of a SQL store (PostgreSQL or PGlite), on the executor it runs on (the pool, or its transaction). */
+export class SqlReads<D extends EventDefinition> implements ControlReads<EventOf<D>> {
+  constructor(private readonly store: EventStore<D>) {}
+
+  checkpoint(name: string): Promise<Checkpoint> {
+    return loadCheckpoint(this.store.sql, name);
+  }
+
+  committedAfter(after: Checkpoint, streamPrefix: string): Promise<StoredEvent<EventOf<D>>[]> {
+    return readCommittedAfter(this.store, after, streamPrefix);
+  }
+
+  workersByStatusOrId(statuses: readonly WorkerStatus[], ids: readonly string[]): Promise<WorkerRow[]> {
+    return workerRowsByStatusOrId(this.store.sql, statuses, ids);
+  }
+
+  workerStatuses(ids: readonly string[]): Promise<Map<string, WorkerStatus>> {
+    return workerStatuses(this.store.sql, ids);
+  }
+
+  observationsBetween(since: string, until: string): Promise<ObservationRow[]> {
+    return observationsBetween(this.store.sql, since, until);
+  }
+
+  spawnOutcomesBetween(since: string, until: string): Promise<SpawnOutcomeRow[]> {
+    return spawnOutcomesBetween(this.store.sql, since, until);
+  }
+
+  anomalyKindsSinceLastSummary(): Promise<Record<string, number>> {
+    return anomalyKindsSinceLastSummary(this.store.sql);
+  }
+
+  lastConditionChanges(types: readonly string[]): Promise<StoredEvent<EventOf<D>>[]> {
+    return lastConditionChanges(this.store, types);
+  }
+}

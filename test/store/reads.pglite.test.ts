@@ -1,0 +1,6 @@
+import { pgliteBackend } from '../helpers/backends';
+import { controlReadsContract } from './reads-contract';
+
+describe('control reads contract: pglite', () => {
+  controlReadsContract(pgliteBackend);
+});
