@@ -126,7 +126,7 @@ export const decisionStaleSec = (cfg: Config): number =>
  * configuration error naming the new one and the value in seconds, so no deployment silently
  * loses its setting (an alias would keep two names for one fact).
  */
-const RENAMED_TO_SEC: Record<string, Key> = {
+export const RENAMED_TO_SEC: Record<string, Key> = {
   RUNPOD_BACKOFF_BASE_MS: 'RUNPOD_BACKOFF_BASE_SEC',
   RUNPOD_BACKOFF_MAX_MS: 'RUNPOD_BACKOFF_MAX_SEC',
   ANOMALY_SLOW_SOURCE_MS: 'ANOMALY_SLOW_SOURCE_SEC',
@@ -191,11 +191,23 @@ function allowed(issue: z.core.$ZodIssue): string {
   }
 }
 
+export interface LoadConfigOptions {
+  /**
+   * false: only each value's own rule, not the rules across settings (a provider's required
+   * settings, the policy's): the top level of a configuration file whose pools complete it.
+   */
+  checks?: boolean;
+}
+
 /**
  * Parses the configuration from environment variables (empty values count as unset). A bad value
  * names the variable, the value and what is allowed.
  */
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  opts: LoadConfigOptions = {},
+): Config {
+  const checks = opts.checks ?? true;
   const input: Record<string, unknown> = {};
   for (const key of Object.keys(ConfigSchema.shape)) {
     const v = env[key];
@@ -220,7 +232,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   for (const key of unused) {
     if (key in input && !ConfigSchema.shape[key as Key].safeParse(input[key]).success) delete input[key];
   }
-  const policyless = settingsWithoutTheirPolicy(input);
+  const policyless = checks ? settingsWithoutTheirPolicy(input) : [];
   const res = ConfigSchema.safeParse(input);
   if (!res.success) {
     throw new ConfigError([
@@ -235,6 +247,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ]);
   }
   const cfg = res.data;
+  if (!checks) {
+    if (renamed.length) throw new ConfigError(renamed);
+    return cfg;
+  }
   const problems: string[] = [...renamed, ...policyless];
   // The rules of the provider and the source in use, declared beside each.
   problems.push(...checkOf(PROVIDERS[cfg.PROVIDER], cfg), ...checkOf(SOURCES[cfg.TASK_SOURCE], cfg));
@@ -313,20 +329,32 @@ export function misspeltSettings(
   known: readonly string[] = [...Object.keys(ConfigSchema.shape), ...Object.keys(RENAMED_TO_SEC)],
 ): string[] {
   const names = new Set(known);
-  const prefixes = new Set(known.map((k) => k.split('_')[0]));
   const warnings: string[] = [];
   for (const name of Object.keys(env)) {
     if (names.has(name) || !/^[A-Z][A-Z0-9_]*$/.test(name)) continue;
-    const limit = prefixes.has(name.split('_')[0]) ? 3 : 2;
-    let best: { key: string; d: number } | null = null;
-    for (const key of known) {
-      if (Math.abs(key.length - name.length) > limit) continue;
-      const d = editDistance(name, key);
-      if (d <= limit && (!best || d < best.d)) best = { key, d };
-    }
-    if (best) warnings.push(`${name} is not a setting of ours: did you mean ${best.key}? (it is ignored)`);
+    const best = closestSetting(name, known);
+    if (best) warnings.push(`${name} is not a setting of ours: did you mean ${best}? (it is ignored)`);
   }
   return warnings;
+}
+
+/**
+ * The setting `name` is most likely a misspelling of: within edit distance 3 when it shares a
+ * setting's prefix (`POLL_`, `MAX_`, ...), within 2 otherwise; null when none is that close.
+ */
+export function closestSetting(
+  name: string,
+  known: readonly string[] = Object.keys(ConfigSchema.shape),
+): string | null {
+  const prefixes = new Set(known.map((k) => k.split('_')[0]));
+  const limit = prefixes.has(name.split('_')[0]) ? 3 : 2;
+  let best: { key: string; d: number } | null = null;
+  for (const key of known) {
+    if (Math.abs(key.length - name.length) > limit) continue;
+    const d = editDistance(name, key);
+    if (d <= limit && (!best || d < best.d)) best = { key, d };
+  }
+  return best?.key ?? null;
 }
 
 /**
