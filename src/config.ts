@@ -127,8 +127,11 @@ export const decisionStaleSec = (cfg: Config): number =>
  * loses its setting (an alias would keep two names for one fact).
  */
 export const RENAMED_TO_SEC: Record<string, Key> = {
-  RUNPOD_BACKOFF_BASE_MS: 'RUNPOD_BACKOFF_BASE_SEC',
-  RUNPOD_BACKOFF_MAX_MS: 'RUNPOD_BACKOFF_MAX_SEC',
+  // a provider's or a source's own, declared in its definition
+  ...(Object.assign(
+    {},
+    ...[...Object.values(PROVIDERS), ...Object.values(SOURCES)].map((d) => d.renamed ?? {}),
+  ) as Record<string, Key>),
   ANOMALY_SLOW_SOURCE_MS: 'ANOMALY_SLOW_SOURCE_SEC',
 };
 

@@ -61,6 +61,11 @@ export interface SettingsDefinition<N extends string = string, S extends z.ZodRa
   readonly secrets: readonly (keyof S & string)[];
   /** Rules that need more than one setting (or a file); run only when it is chosen. Each problem names the setting and what is allowed. */
   check(values: z.output<z.ZodObject<S>>): string[];
+  /**
+   * Former names of its settings, by the name that replaced them: set, the old name is a
+   * configuration error naming the new one (durations were in milliseconds: the value in seconds).
+   */
+  readonly renamed?: Readonly<Record<string, keyof S & string>>;
 }
 
 /** Any provider's or source's definition, as the lists hold them. */
@@ -69,6 +74,7 @@ export interface SettingsBlock {
   readonly settings: z.ZodRawShape;
   readonly secrets: readonly string[];
   check(values: Record<string, unknown>): string[];
+  readonly renamed?: Readonly<Record<string, string>>;
 }
 
 /** Declares a provider's or a task source's settings (see SettingsDefinition). */

@@ -112,7 +112,7 @@ describe('configuration file', () => {
     );
   });
 
-  test('${VAR} whose variable is not set: a start-up error naming the pool, the key and the line', () => {
+  test(`\${VAR} whose variable is not set: a start-up error naming the pool, the key and the line`, () => {
     const f = file(TWO_POOLS);
     expect(refused({ RUNPOD_KEY: KEY }, f)).toEqual([
       `${f}:14: pool image: RUNPOD_IMAGE_NAME takes \${IMAGE_TAG} from the environment, but IMAGE_TAG is not set`,
@@ -136,7 +136,7 @@ describe('configuration file', () => {
     ]);
     expect(problems.join('\n')).not.toMatch(/rp-live-secret|very-secret/);
     // a secret partly spelt out around a reference is a literal too
-    expect(refused({ PG: 'x' }, file('DATABASE_URL: postgres://u:${PG}@db/x\n'))[0]).toMatch(
+    expect(refused({ PG: 'x' }, file(`DATABASE_URL: postgres://u:\${PG}@db/x\n`))[0]).toMatch(
       /:1: DATABASE_URL is a secret and is never written in the file/,
     );
   });
@@ -153,7 +153,7 @@ describe('configuration file', () => {
       `top level: MAX_WORKERS="0x10" is not allowed: expected a whole number in decimal such as 30 (hexadecimal, octal and binary forms like 0x10 are not read) (${g}:1)`,
     ]);
     // the rules across settings hold per pool: the provider's required settings
-    const h = file('PROVIDER: runpod\nRUNPOD_API_KEY: ${K}\npools:\n  a:\n    RUNPOD_IMAGE_NAME: img:1\n');
+    const h = file(`PROVIDER: runpod\nRUNPOD_API_KEY: \${K}\npools:\n  a:\n    RUNPOD_IMAGE_NAME: img:1\n`);
     expect(refused({ K: KEY }, h)).toEqual([
       'pool a: RUNPOD_GPU_TYPE_IDS is required with PROVIDER=runpod: GPU type ids in order of preference, comma-separated',
     ]);
@@ -199,11 +199,11 @@ describe('configuration file', () => {
     // as an editor reads YAML: numbers and booleans typed
     const sample = yaml.load(TWO_POOLS.replace('MAX_ACTIVE_GPUS: 8', 'MAX_ACTIVE_GPUS: 8\nDB_LOGGING: true'));
     expect(validate(sample)).toBe(true);
-    expect(validate({ MAX_ACTIVE_GPUS: '${GPUS}', pools: { a: null } })).toBe(true);
+    expect(validate({ MAX_ACTIVE_GPUS: `\${GPUS}`, pools: { a: null } })).toBe(true);
     expect(validate({ MAX_ACTIVE_GPU: 4 })).toBe(false);
     expect(validate({ pools: { Video: {} } })).toBe(false);
     expect(validate({ pools: { video: { COLOUR: 'blue' } } })).toBe(false);
-    expect(validate({ pools: { video: { DATABASE_URL: '${DB}' } } })).toBe(false);
+    expect(validate({ pools: { video: { DATABASE_URL: `\${DB}` } } })).toBe(false);
     expect(validate({ RUNPOD_API_KEY: 'rp-live-secret' })).toBe(false);
     expect(validate({ POLICY: 'fastest' })).toBe(false);
     expect(validate({ MAX_ACTIVE_GPUS: -1 })).toBe(false);
@@ -211,7 +211,7 @@ describe('configuration file', () => {
   });
 
   test("--config: every command reads the file's top level as settings (the environment wins)", () => {
-    const f = file('DATABASE_URL: ${DB}\nMAX_WORKERS: 3\nPOLICY: keda\n');
+    const f = file(`DATABASE_URL: \${DB}\nMAX_WORKERS: 3\nPOLICY: keda\n`);
     const env = withConfigFile({ DB: 'memory://', POLICY: 'hpa' }, f);
     expect(env).toMatchObject({ GPU_SCALER_CONFIG: f, DATABASE_URL: 'memory://', MAX_WORKERS: '3', POLICY: 'hpa' });
     // a variable not set is left for start and config to report

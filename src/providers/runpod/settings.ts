@@ -165,6 +165,7 @@ export const runpodDefinition = defineSettings({
   settings: RUNPOD_SETTINGS,
   secrets: ['RUNPOD_API_KEY', 'RUNPOD_WORKER_ENV'],
   check: checkRunpodSettings,
+  renamed: { RUNPOD_BACKOFF_BASE_MS: 'RUNPOD_BACKOFF_BASE_SEC', RUNPOD_BACKOFF_MAX_MS: 'RUNPOD_BACKOFF_MAX_SEC' },
 });
 
 /** RunpodOptions from checked settings (what system.ts's makeProvider calls for PROVIDER=runpod). */
