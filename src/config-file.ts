@@ -79,7 +79,7 @@ const keyAt = (key: string) =>
 class Lines {
   private readonly lines: string[];
   constructor(text: string) {
-    this.lines = text.split(/\r?\n/);
+    this.lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
   }
 
   /** The end (exclusive) of the block that starts at `start`: the next line indented at most `indent`. */
@@ -177,8 +177,12 @@ export function readConfigFile(file: string): ConfigFile {
       const line = lineOf(key);
       if (!known.has(key)) {
         const near = closestSetting(key, [...known]);
+        const hint =
+          !inPool && isMapping(raw)
+            ? ' (a pool? pools are listed under pools:)'
+            : ' (settings are named as the environment variables are, e.g. MAX_ACTIVE_GPUS)';
         problems.push(
-          `${file}:${line}: ${key} is not a setting${where}${near ? `: did you mean ${near}?` : ''} (settings are named as the environment variables are, e.g. MAX_ACTIVE_GPUS)`,
+          `${file}:${line}: ${key} is not a setting${where}${near ? `: did you mean ${near}?` : ''}${hint}`,
         );
         continue;
       }

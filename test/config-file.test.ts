@@ -173,6 +173,9 @@ describe('configuration file', () => {
       `${f}:6: TASKS_PER_GPUS is not a setting in pool video: did you mean TASKS_PER_GPU? (settings are named as the environment variables are, e.g. MAX_ACTIVE_GPUS)`,
       `${f}:7: COLOUR is not a setting in pool image (settings are named as the environment variables are, e.g. MAX_ACTIVE_GPUS)`,
     ]);
+    // a pool written at the top level
+    const p = file('\uFEFFMAX_WORKERS: 3\nvideo:\n  MAX_WORKERS: 2\n');
+    expect(refused({}, p)).toEqual([`${p}:2: video is not a setting (a pool? pools are listed under pools:)`]);
     const d = file('MAX_WORKERS: 3\npools:\n  video:\n    POLICY: keda\n    MAX_WORKERS: 2\n    POLICY: hpa\n');
     expect(refused({}, d)).toEqual([
       `${d}:6: POLICY is set twice in the same block: keep one (each setting once at the top level and once per pool)`,
@@ -217,6 +220,21 @@ describe('configuration file', () => {
     // a variable not set is left for start and config to report
     expect(withConfigFile({}, f).DATABASE_URL).toBeUndefined();
   });
+});
+
+test("docs/configuration-file.md's two-pool example is a valid file, with the pools it describes", () => {
+  const doc = fs.readFileSync(path.join(__dirname, '../docs/configuration-file.md'), 'utf8');
+  const example = /## What the file holds\n\n```yaml\n([\s\S]*?)```/.exec(doc)?.[1];
+  if (!example) throw new Error('no example');
+  const env = { RUNPOD_API_KEY: KEY, TASK_COUNT_KEY: 'tc-0123456789abcdef', VIDEO_TAG: '3' };
+  const c = loadConfiguration(env, { file: file(example) });
+  expect(c.pools.map((p) => [p.name, p.config.POLICY, p.config.MAX_ACTIVE_GPUS, p.config.RUNPOD_GPU_TYPE_IDS])).toEqual(
+    [
+      ['video', 'operators', 8, 'NVIDIA H100 80GB HBM3'],
+      ['image', 'default', 4, 'NVIDIA GeForce RTX 4090, NVIDIA L40S'],
+    ],
+  );
+  expect(c.pools[0].config.RUNPOD_IMAGE_NAME).toBe('ghcr.io/acme/video-worker:3');
 });
 
 describe('gpu-scaler config, and start with a file', () => {
