@@ -361,20 +361,26 @@ export function closestSetting(
 }
 
 /**
- * The effective configuration as printable lines, secrets masked: the settings that act, so the
- * ones of a task source, provider or policy not in use are left out (a last line says so).
+ * The effective configuration, secrets masked: the settings that act, so the ones of a task
+ * source, provider or policy not in use are left out. Values as shown: `(unset)`, or masked.
+ */
+export function effectiveSettings(cfg: Config): Record<string, string> {
+  const unused = settingsNotInUse(cfg.TASK_SOURCE, cfg.PROVIDER, cfg.POLICY);
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(cfg)) {
+    if (unused.has(k)) continue;
+    out[k] = v === undefined ? '(unset)' : SECRET_KEYS.includes(k) ? maskSecret(String(v)) : String(v);
+  }
+  return out;
+}
+
+/**
+ * The effective configuration as printable lines, secrets masked (effectiveSettings): a last line
+ * says which settings are left out.
  */
 export function describeConfig(cfg: Config): string[] {
-  const unused = settingsNotInUse(cfg.TASK_SOURCE, cfg.PROVIDER, cfg.POLICY);
-  const lines = Object.entries(cfg)
-    .filter(([k]) => !unused.has(k))
-    .map(([k, v]) => {
-      const secret = SECRET_KEYS.includes(k);
-      const shown = v === undefined ? '(unset)' : secret ? maskSecret(String(v)) : String(v);
-      return `${k}=${shown}`;
-    });
   return [
-    ...lines,
+    ...Object.entries(effectiveSettings(cfg)).map(([k, shown]) => `${k}=${shown}`),
     `(not shown: the settings of task sources, providers and policies other than ${cfg.TASK_SOURCE}, ${cfg.PROVIDER} and ${cfg.POLICY}: they are not used)`,
   ];
 }

@@ -2,10 +2,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Ajv2020 from 'ajv/dist/2020';
+import { Command } from 'commander';
 import yaml from 'js-yaml';
 import type { CliIo } from '../src/cli/context';
 import { main } from '../src/cli/main';
-import { ConfigError, loadConfig } from '../src/config';
+import { defineStartCommand } from '../src/cli/start';
+import { type Config, ConfigError, loadConfig } from '../src/config';
 import { configFileJsonSchema, loadConfiguration, withConfigFile } from '../src/config-file';
 import { Capture } from './helpers/harness';
 
@@ -273,6 +275,48 @@ describe('gpu-scaler config, and start with a file', () => {
     const bad = io({ GPU_SCALER_CONFIG: file('pools:\n  video:\n    MAX_WORKERS: -2\n') });
     expect(await main(['node', 'gpu-scaler', 'config'], bad)).toBe(2);
     expect(bad.stderr.text).toContain('pool video: MAX_WORKERS="-2" is not allowed: expected a number >= 0');
+  });
+
+  test('config --json: the file and each pool with its settings, secrets masked; misspelt variables are warned of', async () => {
+    const f = file(TWO_POOLS);
+    const cli = io({ RUNPOD_KEY: KEY, IMAGE_TAG: '7', MAX_ACTIVE_GPU: '3', GPU_SCALER_CONFIG: f });
+    expect(await main(['node', 'gpu-scaler', 'config', '--json'], cli)).toBe(0);
+    const out = JSON.parse(cli.stdout.text) as {
+      file: string;
+      pools: { name: string; settings: Record<string, string> }[];
+    };
+    expect(out.file).toBe(f);
+    expect(out.pools.map((p) => [p.name, p.settings.MAX_ACTIVE_GPUS, p.settings.RUNPOD_API_KEY])).toEqual([
+      ['video', '8', '***'],
+      ['image', '4', '***'],
+    ]);
+    expect(out.pools[1].settings.TASKS_PER_GPU).toBeUndefined();
+    expect(cli.stderr.text).toContain(
+      'warning: MAX_ACTIVE_GPU is not a setting of ours: did you mean MAX_ACTIVE_GPUS?',
+    );
+  });
+
+  test("start runs a file's one pool with that pool's settings; its flags win over the pool's", async () => {
+    const seen: Config[] = [];
+    const run = async (cli: CliIo, args: string[]) => {
+      const program = new Command('gpu-scaler').exitOverride();
+      defineStartCommand(program, cli, {
+        runService: async ({ config }) => {
+          seen.push(config);
+          return 0;
+        },
+      });
+      await program.parseAsync(['node', 'gpu-scaler', 'start', ...args]);
+    };
+    const f = file('MAX_WORKERS: 9\npools:\n  video:\n    MAX_WORKERS: 3\n    MAX_ACTIVE_GPUS: 2\n');
+    await run(io({ GPU_SCALER_CONFIG: f, MAX_WORKERS: '7' }), []);
+    await run(io({ GPU_SCALER_CONFIG: f }), ['--max-active-gpus', '5']);
+    await run(io({ MAX_WORKERS: '7' }), []);
+    expect(seen.map((c) => [c.MAX_WORKERS, c.MAX_ACTIVE_GPUS])).toEqual([
+      [3, 2],
+      [3, 5],
+      [7, 10],
+    ]);
   });
 
   test('config --schema writes the JSON Schema', async () => {

@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
-import { describeConfig } from '../config';
+import { describeConfig, effectiveSettings, misspeltSettings } from '../config';
 import { configFileJsonSchema, loadConfiguration } from '../config-file';
-import type { CliIo } from './context';
+import { type CliIo, writeJson } from './context';
+import { jsonOption } from './flags';
 
 interface ConfigFlags {
   schema?: boolean;
+  json?: boolean;
 }
 
 /**
@@ -19,12 +21,18 @@ export function registerConfig(program: Command, io: CliIo): void {
       'print the effective configuration of every pool (secrets masked), from the environment and --config/GPU_SCALER_CONFIG; --schema: the JSON Schema of the configuration file',
     )
     .option('--schema', "write the configuration file's JSON Schema (for editors) instead")
+    .addOption(jsonOption('the file read and each pool with its effective settings (secrets masked) as JSON'))
     .action((flags: ConfigFlags) => {
       if (flags.schema) {
-        io.stdout.write(`${JSON.stringify(configFileJsonSchema(), null, 2)}\n`);
+        writeJson(io, configFileJsonSchema());
         return;
       }
+      for (const warning of misspeltSettings(io.env)) io.stderr.write(`gpu-scaler: warning: ${warning}\n`);
       const { file, pools } = loadConfiguration(io.env);
+      if (flags.json) {
+        writeJson(io, { file, pools: pools.map((p) => ({ name: p.name, settings: effectiveSettings(p.config) })) });
+        return;
+      }
       const from = file === null ? 'the environment (no configuration file)' : `${file} and the environment`;
       io.stdout.write(`configuration from ${from}: ${pools.length} pool${pools.length === 1 ? '' : 's'}\n`);
       for (const pool of pools) {
