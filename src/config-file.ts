@@ -371,7 +371,13 @@ export function loadConfiguration(
     return { pool, input: { ...input, ...overrides } };
   });
   if (problems.length) throw new ConfigError(problems);
-  const topLine = (key: string) => (key in envSettings ? undefined : parsed.top.get(key)?.line);
+  // the file's line of a top-level setting in use: not when the environment overrides it with
+  // another value (main() puts the file's top level into the environment: the same value is the file's)
+  const topLine = (key: string) => {
+    const value = parsed.top.get(key);
+    if (!value || !(key in envSettings)) return value?.line;
+    return resolve(key, value, env, path, '', []) === envSettings[key] ? value.line : undefined;
+  };
 
   if (parsed.pools.length === 0) {
     const config = loadOrProblems(poolInputs[0].input, true, `pool ${DEFAULT_POOL}`, topLine, path, problems);

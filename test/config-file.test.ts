@@ -272,9 +272,16 @@ describe('gpu-scaler config, and start with a file', () => {
     );
     expect(plain.stdout.text).toContain('  MAX_WORKERS=4\n');
 
-    const bad = io({ GPU_SCALER_CONFIG: file('pools:\n  video:\n    MAX_WORKERS: -2\n') });
+    const f = file('pools:\n  video:\n    MAX_WORKERS: -2\n');
+    const bad = io({ GPU_SCALER_CONFIG: f });
     expect(await main(['node', 'gpu-scaler', 'config'], bad)).toBe(2);
-    expect(bad.stderr.text).toContain('pool video: MAX_WORKERS="-2" is not allowed: expected a number >= 0');
+    expect(bad.stderr.text).toContain(`pool video: MAX_WORKERS="-2" is not allowed: expected a number >= 0 (${f}:3)`);
+    // a bad top-level value is named with its line too (main() reads the top level into the environment)
+    const g = file('MAX_WORKERS: lots\npools:\n  video:\n');
+    const top = io({});
+    expect(await main(['node', 'gpu-scaler', 'config', '--config', g], top)).toBe(2);
+    expect(top.stderr.text).toContain(`top level: MAX_WORKERS="lots" is not allowed`);
+    expect(top.stderr.text).toContain(`(${g}:1)`);
   });
 
   test('config --json: the file and each pool with its settings, secrets masked; misspelt variables are warned of', async () => {
