@@ -68,13 +68,18 @@ const settingNames = (): Set<string> => new Set([...Object.keys(ConfigSchema.sha
 const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const indentOf = (line: string) => line.length - line.trimStart().length;
 const blank = (line: string) => /^\s*(#.*)?$/.test(line);
-const keyAt = (key: string) =>
-  new RegExp(`(^\\s*|[{,]\\s*)(?:${escapeRegex(key)}|"${escapeRegex(key)}"|'${escapeRegex(key)}')\\s*:(\\s|$)`);
+const quoted = (key: string) => `(?:${escapeRegex(key)}|"${escapeRegex(key)}"|'${escapeRegex(key)}')\\s*:(\\s|$)`;
+/** A key at the start of a line (block style). */
+const blockKey = (key: string) => new RegExp(`^\\s*${quoted(key)}`);
+/** A key inside a flow mapping (`image: {MAX_WORKERS: 3}`). */
+const flowKey = (key: string) => new RegExp(`[{,]\\s*${quoted(key)}`);
+/** A line that opens a flow mapping (not a `{` inside a quoted value). */
+const opensFlow = (line: string) => /^\s*\{|:\s*\{/.test(line);
 
 /**
  * Where keys are in the file's text, for errors that name the line. The YAML reader gives values,
  * not positions, so the lines are found in the text: a key at the top level, a pool under `pools:`,
- * a key in a pool's block (or on its line, in flow style). Unfound: the nearest enclosing line.
+ * a key in a pool's block (or in its flow mapping `{...}`). Unfound: the nearest enclosing line.
  */
 class Lines {
   private readonly lines: string[];
@@ -90,12 +95,19 @@ class Lines {
     return this.lines.length;
   }
 
+  /** The first line in [from, to) with `key:` at its start (at `indent`, when given), else in a flow mapping. */
   private find(key: string, from: number, to: number, indent?: number): number | undefined {
-    const re = keyAt(key);
+    const block = blockKey(key);
     for (let i = from; i < to; i++) {
       const line = this.lines[i];
-      if (indent !== undefined && indentOf(line) !== indent && !line.includes('{')) continue;
-      if (re.test(line)) return i;
+      if ((indent === undefined || indentOf(line) === indent) && block.test(line)) return i;
+    }
+    const flow = flowKey(key);
+    let inFlow = false;
+    for (let i = from; i < to; i++) {
+      const line = this.lines[i];
+      inFlow ||= opensFlow(line);
+      if (inFlow && flow.test(line)) return i;
     }
     return undefined;
   }
@@ -107,7 +119,9 @@ class Lines {
   private poolIndex(name: string): number | undefined {
     const pools = this.find('pools', 0, this.lines.length, 0);
     if (pools === undefined) return undefined;
-    return this.find(name, pools, this.blockEnd(pools, 0)) ?? pools;
+    const end = this.blockEnd(pools, 0);
+    const first = this.lines.slice(pools + 1, end).find((l) => !blank(l));
+    return this.find(name, pools, end, first === undefined ? undefined : indentOf(first)) ?? pools;
   }
 
   pool(name: string): number {

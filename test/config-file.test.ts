@@ -175,6 +175,11 @@ describe('configuration file', () => {
       `${f}:6: TASKS_PER_GPUS is not a setting in pool video: did you mean TASKS_PER_GPU? (settings are named as the environment variables are, e.g. MAX_ACTIVE_GPUS)`,
       `${f}:7: COLOUR is not a setting in pool image (settings are named as the environment variables are, e.g. MAX_ACTIVE_GPUS)`,
     ]);
+    // a key is found where it is a key, not where its name is inside a value
+    const v = file(
+      `TASK_COUNT_BODY: '{"COLOUR": 1}'\nRUNPOD_IMAGE_NAME: image:1\npools:\n  video:\n    RUNPOD_ARGS: "image: x"\n  image:\n    COLOUR: 2\nCOLOUR: 3\n`,
+    );
+    expect(refused({}, v).map((p) => p.split(' is not')[0])).toEqual([`${v}:8: COLOUR`, `${v}:7: COLOUR`]);
     // a pool written at the top level
     const p = file('\uFEFFMAX_WORKERS: 3\nvideo:\n  MAX_WORKERS: 2\n');
     expect(refused({}, p)).toEqual([`${p}:2: video is not a setting (a pool? pools are listed under pools:)`]);
