@@ -140,6 +140,22 @@ class Lines {
   }
 }
 
+/**
+ * Every value is read as text (YAML's failsafe schema), as an environment variable is: the settings'
+ * own rules then read `0x10`, `yes` or `1e3` exactly as they do from the environment. Only a plain
+ * `~` or `null` is nothing (unset), and `<<: *anchor` merges a mapping written elsewhere.
+ */
+const AS_TEXT = yaml.FAILSAFE_SCHEMA.extend({
+  implicit: [
+    new yaml.Type('tag:yaml.org,2002:null', {
+      kind: 'scalar',
+      resolve: (data: string | null) => data === null || ['~', 'null', 'Null', 'NULL'].includes(data),
+      construct: () => null,
+    }),
+    new yaml.Type('tag:yaml.org,2002:merge', { kind: 'scalar', resolve: (data: string | null) => data === '<<' }),
+  ],
+});
+
 const isMapping = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -160,9 +176,7 @@ export function readConfigFile(file: string): ConfigFile {
   const lines = new Lines(text);
   let doc: unknown;
   try {
-    // every value is read as text (the failsafe schema), as an environment variable is: the
-    // settings' own rules then read `0x10`, `yes` or `1e3` exactly as they do from the environment
-    doc = yaml.load(text, { schema: yaml.FAILSAFE_SCHEMA, filename: file });
+    doc = yaml.load(text, { schema: AS_TEXT, filename: file });
   } catch (err) {
     const e = err as { reason?: string; mark?: { line: number }; message: string };
     const line = (e.mark?.line ?? 0) + 1;

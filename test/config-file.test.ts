@@ -161,6 +161,20 @@ describe('configuration file', () => {
     ]);
   });
 
+  test('a plain ~ or null is unset; a merge key copies an anchored pool', () => {
+    const f = file(
+      'MAX_HOURLY_COST_USD: 5\nRUNPOD_TEMPLATE_ID: "null"\npools:\n  video: &video\n    MAX_WORKERS: 3\n    MAX_HOURLY_COST_USD: ~\n  image:\n    <<: *video\n    MAX_ACTIVE_GPUS: 4\n',
+    );
+    const c = loadConfiguration({}, { file: f });
+    expect(
+      c.pools.map((p) => [p.name, p.config.MAX_WORKERS, p.config.MAX_ACTIVE_GPUS, p.config.MAX_HOURLY_COST_USD]),
+    ).toEqual([
+      ['video', 3, 10, undefined],
+      ['image', 3, 4, undefined],
+    ]);
+    expect(c.top.RUNPOD_TEMPLATE_ID).toBe('null');
+  });
+
   test('numbers are read as the environment reads them: 0x10 and .inf are refused, not converted by YAML', () => {
     expect(refused({}, file('MAX_WORKERS: 0x10\n'))[0]).toMatch(/^pool default: MAX_WORKERS="0x10" is not allowed/);
     expect(refused({}, file('GPU_IDLE_TIMEOUT_SEC: .inf\n'))[0]).toMatch(/GPU_IDLE_TIMEOUT_SEC=".inf" is not allowed/);
