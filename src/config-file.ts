@@ -455,31 +455,35 @@ const DECIMAL_OR_REFERENCE = `^\\s*([+-]?(\\d+(\\.\\d*)?|\\.\\d+)([eE][+-]?\\d+)
 
 /** One setting's JSON Schema, from its zod rule: what an editor offers and flags as it is typed. */
 function settingJsonSchema(key: string, field: z.ZodType): JsonSchema {
+  // written empty, `~` or `null`: unset
+  const unset = { type: 'null' };
   if (SECRET_KEYS.includes(key)) {
     return {
-      type: 'string',
-      pattern: `^${REFERENCE_PATTERN}$`,
+      anyOf: [{ type: 'string', pattern: `^${REFERENCE_PATTERN}$` }, unset],
       description: `a secret: written \${VARIABLE}, taken from the environment`,
     };
   }
   const input = z.toJSONSchema(field, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
   const output = z.toJSONSchema(field, { io: 'output', unrepresentable: 'any' }) as JsonSchema;
   const dflt = output.default ?? input.default;
-  const withDefault = (s: JsonSchema): JsonSchema => (dflt === undefined ? s : { ...s, default: dflt });
-  const reference = { type: 'string', pattern: `${REFERENCE_PATTERN}` };
+  const schema = (...anyOf: JsonSchema[]): JsonSchema => ({
+    anyOf: [...anyOf, unset],
+    ...(dflt === undefined ? {} : { default: dflt }),
+  });
+  const reference = { type: 'string', pattern: REFERENCE_PATTERN };
   if (output.type === 'number' || output.type === 'integer') {
     const n: JsonSchema = { type: output.type };
     if (typeof output.minimum === 'number') n.minimum = output.minimum;
     if (typeof output.maximum === 'number' && output.maximum < Number.MAX_SAFE_INTEGER) n.maximum = output.maximum;
-    return withDefault({ anyOf: [n, { type: 'string', pattern: DECIMAL_OR_REFERENCE }] });
+    return schema(n, { type: 'string', pattern: DECIMAL_OR_REFERENCE });
   }
   if (Array.isArray(input.enum)) {
     const words = { type: 'string', enum: input.enum };
     // true/false settings: YAML's own booleans too
     const isBool = output.type !== 'string' && input.enum.includes('true');
-    return withDefault({ anyOf: isBool ? [{ type: 'boolean' }, words, reference] : [words, reference] });
+    return isBool ? schema({ type: 'boolean' }, words, reference) : schema(words, reference);
   }
-  return withDefault({ type: 'string' });
+  return schema({ type: 'string' });
 }
 
 /**
@@ -507,7 +511,8 @@ export function configFileJsonSchema(): JsonSchema {
         additionalProperties: {
           type: ['object', 'null'],
           additionalProperties: false,
-          properties: poolProperties,
+          // `<<: *anchor`: a YAML merge key, another pool's settings
+          properties: { '<<': { type: 'object' }, ...poolProperties },
         },
       },
     },

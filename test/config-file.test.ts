@@ -224,6 +224,14 @@ describe('configuration file', () => {
     const sample = yaml.load(TWO_POOLS.replace('MAX_ACTIVE_GPUS: 8', 'MAX_ACTIVE_GPUS: 8\nDB_LOGGING: true'));
     expect(validate(sample)).toBe(true);
     expect(validate({ MAX_ACTIVE_GPUS: `\${GPUS}`, pools: { a: null } })).toBe(true);
+    expect(
+      validate({
+        MAX_HOURLY_COST_USD: null,
+        RUNPOD_API_KEY: null,
+        DB_LOGGING: 'no',
+        pools: { a: { MAX_WORKERS: '3' } },
+      }),
+    ).toBe(true);
     expect(validate({ MAX_ACTIVE_GPU: 4 })).toBe(false);
     expect(validate({ pools: { Video: {} } })).toBe(false);
     expect(validate({ pools: { video: { COLOUR: 'blue' } } })).toBe(false);
