@@ -3,26 +3,49 @@ import { GpuScalerError } from './errors';
 import { LOG_LEVEL_NAMES } from './logging/levels';
 import { secretValues, unsafeSecretReason } from './logging/redact';
 import { DEFAULT_POLICY, POLICY_NAMES, POLICY_SETTING_KEYS, POLICY_SETTINGS, policyNamed } from './policies/index';
-import { checkKubernetesSettings, KUBERNETES_SETTINGS } from './providers/kubernetes/settings';
-import { checkLocalSettings, LOCAL_SETTINGS } from './providers/local';
-import { checkRunpodSettings, RUNPOD_SETTINGS } from './providers/runpod/settings';
-import { checkSimSettings, SIM_SETTINGS } from './providers/simulated';
-import { bool, int, num } from './settings';
-import { parseJsonPath } from './sources/json-path';
+import { PROVIDERS } from './providers/registry';
+import { bool, int, num, type SettingsBlock } from './settings';
+import { SOURCES } from './sources/index';
 
-/** Environment variables that hold secrets: masked when the configuration is printed. */
-const SECRET_KEYS = [
+type Merge<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
+type SettingsOf<T extends Record<string, SettingsBlock>> = Merge<T[keyof T]['settings']>;
+
+type ProviderName = keyof typeof PROVIDERS;
+type SourceName = keyof typeof SOURCES;
+const PROVIDER_NAMES = Object.keys(PROVIDERS) as [ProviderName, ...ProviderName[]];
+const SOURCE_NAMES = Object.keys(SOURCES) as [SourceName, ...SourceName[]];
+/** PROVIDER and TASK_SOURCE when unset: the first of each list. */
+const DEFAULT_PROVIDER = PROVIDER_NAMES[0];
+const DEFAULT_SOURCE = SOURCE_NAMES[0];
+
+const settingsOf = (defs: readonly SettingsBlock[]) => Object.assign({}, ...defs.map((d) => d.settings));
+
+/** Every source's settings, spread after TASK_SOURCE. */
+const SOURCE_SETTINGS = settingsOf(Object.values(SOURCES)) as SettingsOf<typeof SOURCES>;
+/**
+ * The providers' settings: the real providers' after PROVIDER, the default (simulated) one's at
+ * the end, where the effective configuration has always printed them.
+ */
+const PROVIDER_SETTINGS = settingsOf(Object.values(PROVIDERS).filter((p) => p.name !== DEFAULT_PROVIDER)) as SettingsOf<
+  typeof PROVIDERS
+>;
+// (its types are in PROVIDER_SETTINGS' already)
+const DEFAULT_PROVIDER_SETTINGS = PROVIDERS[DEFAULT_PROVIDER].settings as Record<never, never>;
+
+/** Environment variables of our own that hold secrets (the providers' and sources' are in their definitions). */
+const CORE_SECRET_KEYS = [
   'DATABASE_URL',
-  'TASKS_DATABASE_URL',
-  'RUNPOD_API_KEY',
-  'TASK_COUNT_KEY',
-  'RUNPOD_WORKER_ENV',
-  'K8S_ENV',
   'READ_DATABASE_URL',
   'MIGRATE_DATABASE_URL',
   'HTTP_TOKEN',
   'ALERT_WEBHOOK_URL',
 ] as const;
+
+/** Every setting that holds a secret: masked when the configuration is printed, never written in a configuration file. */
+export const SECRET_KEYS: readonly string[] = [
+  ...CORE_SECRET_KEYS,
+  ...[...Object.values(SOURCES), ...Object.values(PROVIDERS)].flatMap((d): readonly string[] => d.secrets),
+];
 
 /**
  * The secret values of a configuration or of the environment: the one list the logs, system_logs,
@@ -30,69 +53,17 @@ const SECRET_KEYS = [
  */
 export const secretsOf = (settings: Record<string, unknown>): string[] => secretValues(settings, SECRET_KEYS);
 
-/** TASK_SOURCE=http settings: validated only when http is the source. */
-const HTTP_SOURCE_SETTINGS = {
-  /** The edge function (POST or GET) that answers with the counts. */
-  TASK_COUNT_URL: z.url().optional(),
-  TASK_COUNT_KEY: z.string().optional(),
-  TASK_COUNT_METHOD: z.enum(['POST', 'GET']).default('POST'),
-  TASK_COUNT_BODY: z
-    .string()
-    .refine((s) => {
-      try {
-        JSON.parse(s);
-        return true;
-      } catch {
-        return false;
-      }
-    }, 'valid JSON')
-    .default('{"run_type":"gpu"}'),
-  TASK_COUNT_QUEUED_PATH: z.string().default('totals.queued_only'),
-  TASK_COUNT_ACTIVE_PATH: z.string().default('totals.active_only'),
-  TASK_COUNT_WORKERS_PATH: z.string().optional(),
-};
-
-/** TASK_SOURCE=sql settings: validated only when sql is the source. */
-const SQL_SOURCE_SETTINGS = {
-  /** A query returning one row with columns queued and active (read-only, with a timeout). */
-  TASK_COUNT_SQL: z.string().optional(),
-  /** The database to run TASK_COUNT_SQL against (default: the store's own). */
-  TASKS_DATABASE_URL: z
-    .string()
-    .regex(/^postgres(ql)?:\/\//i, 'a postgres:// URL')
-    .optional(),
-};
-
-const TASK_SOURCES = ['tasks-table', 'http', 'sql'] as const;
-const PROVIDERS = ['simulated', 'runpod', 'local', 'kubernetes'] as const;
-
-/** Each source's and each provider's own settings, by the TASK_SOURCE or PROVIDER value that uses them. */
-const SOURCE_SETTINGS = {
-  'tasks-table': {},
-  http: HTTP_SOURCE_SETTINGS,
-  sql: SQL_SOURCE_SETTINGS,
-} satisfies Record<(typeof TASK_SOURCES)[number], object>;
-const PROVIDER_SETTINGS = {
-  simulated: SIM_SETTINGS,
-  runpod: RUNPOD_SETTINGS,
-  local: LOCAL_SETTINGS,
-  kubernetes: KUBERNETES_SETTINGS,
-} satisfies Record<(typeof PROVIDERS)[number], object>;
-
 /** Every setting, its default and what is allowed; parsed from the environment by one schema. */
 export const ConfigSchema = z.object({
   DATABASE_URL: z.string().optional(),
   POLL_INTERVAL_SEC: num(0.01, 86400).default(30),
-  TASK_SOURCE: z.enum(TASK_SOURCES).default('tasks-table'),
-  ...HTTP_SOURCE_SETTINGS,
-  ...SQL_SOURCE_SETTINGS,
+  TASK_SOURCE: z.enum(SOURCE_NAMES).default(DEFAULT_SOURCE),
+  ...SOURCE_SETTINGS,
   TASK_SOURCE_TIMEOUT_SEC: num(0.01, 600).default(10),
   /** A task count above this is absurd and rejected (TaskCountRejected), never acted on. */
   TASK_COUNT_MAX: int(1).default(100000),
-  PROVIDER: z.enum(PROVIDERS).default('simulated'),
-  ...LOCAL_SETTINGS,
-  ...RUNPOD_SETTINGS,
-  ...KUBERNETES_SETTINGS,
+  PROVIDER: z.enum(PROVIDER_NAMES).default(DEFAULT_PROVIDER),
+  ...PROVIDER_SETTINGS,
   /** Which policy decides the desired count (src/policies); its settings are validated only when chosen. */
   POLICY: z.enum(POLICY_NAMES).default(DEFAULT_POLICY),
   ...POLICY_SETTINGS,
@@ -139,7 +110,7 @@ export const ConfigSchema = z.object({
   ALERT_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
   /** Repeats of the same alert within this many seconds of the last one sent are grouped into the next. */
   ALERT_GROUP_WINDOW_SEC: num(0).default(600),
-  ...SIM_SETTINGS,
+  ...DEFAULT_PROVIDER_SETTINGS,
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -155,18 +126,21 @@ export const decisionStaleSec = (cfg: Config): number =>
  * configuration error naming the new one and the value in seconds, so no deployment silently
  * loses its setting (an alias would keep two names for one fact).
  */
-const RENAMED_TO_SEC: Record<string, Key> = {
-  RUNPOD_BACKOFF_BASE_MS: 'RUNPOD_BACKOFF_BASE_SEC',
-  RUNPOD_BACKOFF_MAX_MS: 'RUNPOD_BACKOFF_MAX_SEC',
+export const RENAMED_TO_SEC: Record<string, Key> = {
+  // a provider's or a source's own, declared in its definition
+  ...(Object.assign(
+    {},
+    ...[...Object.values(PROVIDERS), ...Object.values(SOURCES)].map((d) => d.renamed ?? {}),
+  ) as Record<string, Key>),
   ANOMALY_SLOW_SOURCE_MS: 'ANOMALY_SLOW_SOURCE_SEC',
 };
 
 /** The settings of the sources, providers and policies other than the ones these (raw) values choose. */
 function settingsNotInUse(source: unknown, provider: unknown, policy: unknown): Set<string> {
   const unused = new Set<string>();
-  for (const [name, block] of [...Object.entries(SOURCE_SETTINGS), ...Object.entries(PROVIDER_SETTINGS)]) {
-    if (name === source || name === provider) continue;
-    for (const key of Object.keys(block)) unused.add(key);
+  for (const def of [...Object.values(SOURCES), ...Object.values(PROVIDERS)]) {
+    if (def.name === source || def.name === provider) continue;
+    for (const key of Object.keys(def.settings)) unused.add(key);
   }
   const inUse = POLICY_SETTING_KEYS[String(policy)] ?? [];
   for (const [name, keys] of Object.entries(POLICY_SETTING_KEYS)) {
@@ -220,11 +194,23 @@ function allowed(issue: z.core.$ZodIssue): string {
   }
 }
 
+export interface LoadConfigOptions {
+  /**
+   * false: only each value's own rule, not the rules across settings (a provider's required
+   * settings, the policy's): the top level of a configuration file whose pools complete it.
+   */
+  checks?: boolean;
+}
+
 /**
  * Parses the configuration from environment variables (empty values count as unset). A bad value
  * names the variable, the value and what is allowed.
  */
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  opts: LoadConfigOptions = {},
+): Config {
+  const checks = opts.checks ?? true;
   const input: Record<string, unknown> = {};
   for (const key of Object.keys(ConfigSchema.shape)) {
     const v = env[key];
@@ -242,14 +228,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   // A source or provider not in use is not configured: its settings are not validated (a bad value
   // there takes the default), so switching PROVIDER or TASK_SOURCE never trips on the other's.
   const unused = settingsNotInUse(
-    input.TASK_SOURCE ?? 'tasks-table',
-    input.PROVIDER ?? 'simulated',
+    input.TASK_SOURCE ?? DEFAULT_SOURCE,
+    input.PROVIDER ?? DEFAULT_PROVIDER,
     input.POLICY ?? DEFAULT_POLICY,
   );
   for (const key of unused) {
     if (key in input && !ConfigSchema.shape[key as Key].safeParse(input[key]).success) delete input[key];
   }
-  const policyless = settingsWithoutTheirPolicy(input);
+  const policyless = checks ? settingsWithoutTheirPolicy(input) : [];
   const res = ConfigSchema.safeParse(input);
   if (!res.success) {
     throw new ConfigError([
@@ -258,31 +244,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ...res.error.issues.map((i) => {
         const key = String(i.path[0]);
         const value = input[key];
-        const shown = (SECRET_KEYS as readonly string[]).includes(key) ? '***' : JSON.stringify(value);
+        const shown = SECRET_KEYS.includes(key) ? '***' : JSON.stringify(value);
         return `${key}=${shown} is not allowed: expected ${allowed(i)}`;
       }),
     ]);
   }
   const cfg = res.data;
-  const problems: string[] = [...renamed, ...policyless];
-  // Each provider's own rules, only for the provider in use.
-  if (cfg.PROVIDER === 'runpod') problems.push(...checkRunpodSettings(cfg));
-  if (cfg.PROVIDER === 'local') problems.push(...checkLocalSettings(cfg));
-  if (cfg.PROVIDER === 'kubernetes') problems.push(...checkKubernetesSettings(cfg));
-  if (cfg.PROVIDER === 'simulated') problems.push(...checkSimSettings(cfg));
-  if (cfg.TASK_SOURCE === 'http' && !cfg.TASK_COUNT_URL)
-    problems.push('TASK_COUNT_URL is required with TASK_SOURCE=http');
-  for (const key of ['TASK_COUNT_QUEUED_PATH', 'TASK_COUNT_ACTIVE_PATH', 'TASK_COUNT_WORKERS_PATH'] as const) {
-    const value = cfg[key];
-    if (value === undefined || cfg.TASK_SOURCE !== 'http') continue;
-    try {
-      parseJsonPath(value); // the rule the http source reads it with
-    } catch (err) {
-      problems.push(`${key}=${JSON.stringify(value)} is not allowed: ${(err as Error).message}`);
-    }
+  if (!checks) {
+    if (renamed.length) throw new ConfigError(renamed);
+    return cfg;
   }
-  if (cfg.TASK_SOURCE === 'sql' && !cfg.TASK_COUNT_SQL)
-    problems.push('TASK_COUNT_SQL is required with TASK_SOURCE=sql');
+  const problems: string[] = [...renamed, ...policyless];
+  // The rules of the provider and the source in use, declared beside each.
+  problems.push(...checkOf(PROVIDERS[cfg.PROVIDER], cfg), ...checkOf(SOURCES[cfg.TASK_SOURCE], cfg));
   if (cfg.POLICY === 'operators' && cfg.MIN_ACTIVE_GPUS > cfg.MAX_ACTIVE_GPUS) {
     problems.push(
       `MIN_ACTIVE_GPUS=${cfg.MIN_ACTIVE_GPUS} is not allowed: expected a number of GPUs <= MAX_ACTIVE_GPUS (${cfg.MAX_ACTIVE_GPUS}), the hard budget`,
@@ -298,6 +272,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return cfg;
 }
 
+/** A definition's own rules on a whole configuration (which holds its settings, parsed by its schema). */
+const checkOf = (def: SettingsBlock, cfg: Config): string[] => def.check(cfg);
+
 /**
  * Secret settings whose value cannot be redacted safely (too short, a word, a number, one of our own
  * words): every log line, event and error is searched for each secret, so such a value would be
@@ -308,9 +285,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 function unsafeSecrets(cfg: Config): string[] {
   const ownWords = Object.keys(ConfigSchema.shape);
   const problems: string[] = [];
-  const secretKeys: readonly string[] = SECRET_KEYS;
   for (const [key, value] of Object.entries(cfg)) {
-    if (!secretKeys.includes(key)) continue;
+    if (!SECRET_KEYS.includes(key)) continue;
     if (typeof value !== 'string' || value.trim() === '' || isJsonObject(value)) continue;
     const why = unsafeSecretReason(value, ownWords);
     if (why) {
@@ -356,37 +332,55 @@ export function misspeltSettings(
   known: readonly string[] = [...Object.keys(ConfigSchema.shape), ...Object.keys(RENAMED_TO_SEC)],
 ): string[] {
   const names = new Set(known);
-  const prefixes = new Set(known.map((k) => k.split('_')[0]));
   const warnings: string[] = [];
   for (const name of Object.keys(env)) {
     if (names.has(name) || !/^[A-Z][A-Z0-9_]*$/.test(name)) continue;
-    const limit = prefixes.has(name.split('_')[0]) ? 3 : 2;
-    let best: { key: string; d: number } | null = null;
-    for (const key of known) {
-      if (Math.abs(key.length - name.length) > limit) continue;
-      const d = editDistance(name, key);
-      if (d <= limit && (!best || d < best.d)) best = { key, d };
-    }
-    if (best) warnings.push(`${name} is not a setting of ours: did you mean ${best.key}? (it is ignored)`);
+    const best = closestSetting(name, known);
+    if (best) warnings.push(`${name} is not a setting of ours: did you mean ${best}? (it is ignored)`);
   }
   return warnings;
 }
 
 /**
- * The effective configuration as printable lines, secrets masked: the settings that act, so the
- * ones of a task source, provider or policy not in use are left out (a last line says so).
+ * The setting `name` is most likely a misspelling of: within edit distance 3 when it shares a
+ * setting's prefix (`POLL_`, `MAX_`, ...), within 2 otherwise; null when none is that close.
+ */
+export function closestSetting(
+  name: string,
+  known: readonly string[] = Object.keys(ConfigSchema.shape),
+): string | null {
+  const prefixes = new Set(known.map((k) => k.split('_')[0]));
+  const limit = prefixes.has(name.split('_')[0]) ? 3 : 2;
+  let best: { key: string; d: number } | null = null;
+  for (const key of known) {
+    if (Math.abs(key.length - name.length) > limit) continue;
+    const d = editDistance(name, key);
+    if (d <= limit && (!best || d < best.d)) best = { key, d };
+  }
+  return best?.key ?? null;
+}
+
+/**
+ * The effective configuration, secrets masked: the settings that act, so the ones of a task
+ * source, provider or policy not in use are left out. Values as shown: `(unset)`, or masked.
+ */
+export function effectiveSettings(cfg: Config): Record<string, string> {
+  const unused = settingsNotInUse(cfg.TASK_SOURCE, cfg.PROVIDER, cfg.POLICY);
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(cfg)) {
+    if (unused.has(k)) continue;
+    out[k] = v === undefined ? '(unset)' : SECRET_KEYS.includes(k) ? maskSecret(String(v)) : String(v);
+  }
+  return out;
+}
+
+/**
+ * The effective configuration as printable lines, secrets masked (effectiveSettings): a last line
+ * says which settings are left out.
  */
 export function describeConfig(cfg: Config): string[] {
-  const unused = settingsNotInUse(cfg.TASK_SOURCE, cfg.PROVIDER, cfg.POLICY);
-  const lines = Object.entries(cfg)
-    .filter(([k]) => !unused.has(k))
-    .map(([k, v]) => {
-      const secret = (SECRET_KEYS as readonly string[]).includes(k);
-      const shown = v === undefined ? '(unset)' : secret ? maskSecret(String(v)) : String(v);
-      return `${k}=${shown}`;
-    });
   return [
-    ...lines,
+    ...Object.entries(effectiveSettings(cfg)).map(([k, shown]) => `${k}=${shown}`),
     `(not shown: the settings of task sources, providers and policies other than ${cfg.TASK_SOURCE}, ${cfg.PROVIDER} and ${cfg.POLICY}: they are not used)`,
   ];
 }

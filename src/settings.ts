@@ -45,3 +45,39 @@ export function splitList(value: string | undefined): string[] | undefined {
     .filter(Boolean);
   return items.length ? items : undefined;
 }
+
+/**
+ * A provider's or a task source's settings, declared beside it: what PROVIDER or TASK_SOURCE value
+ * chooses it, its settings (spread into the configuration schema), which of them are secrets, and
+ * the rules across them. Each is registered in one list (src/providers/registry.ts,
+ * src/sources/index.ts): adding one touches its own file and that list, never src/config.ts.
+ */
+export interface SettingsDefinition<N extends string = string, S extends z.ZodRawShape = z.ZodRawShape> {
+  /** The PROVIDER or TASK_SOURCE value that chooses it. */
+  readonly name: N;
+  /** Its settings, each with its default and what is allowed; validated only when it is chosen. */
+  readonly settings: S;
+  /** Its settings that hold secrets: masked when printed, redacted everywhere, never written in a configuration file. */
+  readonly secrets: readonly (keyof S & string)[];
+  /** Rules that need more than one setting (or a file); run only when it is chosen. Each problem names the setting and what is allowed. */
+  check(values: z.output<z.ZodObject<S>>): string[];
+  /**
+   * Former names of its settings, by the name that replaced them: set, the old name is a
+   * configuration error naming the new one (durations were in milliseconds: the value in seconds).
+   */
+  readonly renamed?: Readonly<Record<string, keyof S & string>>;
+}
+
+/** Any provider's or source's definition, as the lists hold them. */
+export interface SettingsBlock {
+  readonly name: string;
+  readonly settings: z.ZodRawShape;
+  readonly secrets: readonly string[];
+  check(values: Record<string, unknown>): string[];
+  readonly renamed?: Readonly<Record<string, string>>;
+}
+
+/** Declares a provider's or a task source's settings (see SettingsDefinition). */
+export const defineSettings = <const N extends string, S extends z.ZodRawShape>(
+  def: SettingsDefinition<N, S>,
+): SettingsDefinition<N, S> => def;

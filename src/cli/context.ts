@@ -100,10 +100,16 @@ export function writeJson(io: CliIo, value: unknown): void {
 }
 
 /**
- * `--env-file FILE` (anywhere before a `--`), else GPU_SCALER_ENV_FILE: the settings file to read.
- * Returns argv without the flag, and the file named (null: none).
+ * A flag every command takes, given anywhere before a `--` (`--flag FILE` or `--flag=FILE`), else
+ * the environment variable: returns argv without the flag, and the file named (null: none).
  */
-export function takeEnvFileFlag(argv: string[], env: CliIo['env']): { argv: string[]; file: string | null } {
+function takeFileFlag(
+  argv: string[],
+  env: CliIo['env'],
+  flag: string,
+  variable: string,
+  example: string,
+): { argv: string[]; file: string | null } {
   const rest: string[] = [];
   let file: string | null = null;
   for (let i = 0; i < argv.length; i++) {
@@ -112,18 +118,34 @@ export function takeEnvFileFlag(argv: string[], env: CliIo['env']): { argv: stri
       rest.push(...argv.slice(i));
       break;
     }
-    if (a === '--env-file') {
+    if (a === flag) {
       const next = argv[i + 1];
       if (next === undefined || next.startsWith('-')) {
-        throw new CliError('--env-file needs a file: --env-file ./gpu-scaler.env (KEY=value lines)', EXIT.usage);
+        throw new CliError(`${flag} needs a file: ${flag} ${example}`, EXIT.usage);
       }
       file = next;
       i++;
-    } else if (a.startsWith('--env-file=')) file = a.slice('--env-file='.length);
+    } else if (a.startsWith(`${flag}=`)) file = a.slice(flag.length + 1);
     else rest.push(a);
   }
-  const fromEnv = env.GPU_SCALER_ENV_FILE?.trim();
+  const fromEnv = env[variable]?.trim();
   return { argv: rest, file: file ?? (fromEnv ? fromEnv : null) };
+}
+
+/**
+ * `--env-file FILE` (anywhere before a `--`), else GPU_SCALER_ENV_FILE: the settings file to read.
+ * Returns argv without the flag, and the file named (null: none).
+ */
+export function takeEnvFileFlag(argv: string[], env: CliIo['env']): { argv: string[]; file: string | null } {
+  return takeFileFlag(argv, env, '--env-file', 'GPU_SCALER_ENV_FILE', './gpu-scaler.env (KEY=value lines)');
+}
+
+/**
+ * `--config FILE` (anywhere before a `--`), else GPU_SCALER_CONFIG: the configuration file (YAML,
+ * with pools) to read. Returns argv without the flag, and the file named (null: none).
+ */
+export function takeConfigFlag(argv: string[], env: CliIo['env']): { argv: string[]; file: string | null } {
+  return takeFileFlag(argv, env, '--config', 'GPU_SCALER_CONFIG', './gpu-scaler.yaml (settings and pools)');
 }
 
 /**

@@ -1,8 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
+import { withConfigFile } from '../config-file';
 import { packageRoot } from '../util/package-root';
-import { type CliIo, EXIT, processIo, reportError, takeEnvFileFlag, withEnvFile } from './context';
+import { registerConfig } from './config';
+import { type CliIo, EXIT, processIo, reportError, takeConfigFlag, takeEnvFileFlag, withEnvFile } from './context';
 import { registerDemo } from './demo';
 import { registerEvents } from './events';
 import { registerExplain } from './explain';
@@ -27,9 +29,11 @@ export function buildProgram(io: CliIo): Command {
         'pglite:///dir = an embedded store elsewhere, memory:// = a throwaway one.\n' +
         'On a server, migrate reads MIGRATE_DATABASE_URL (the owner) and sql READ_DATABASE_URL (a reader login) first.\n' +
         'Settings may also come from a file of KEY=value lines: --env-file FILE (before or after the command) or\n' +
-        'GPU_SCALER_ENV_FILE=FILE; a variable set in the environment wins over the file.',
+        'GPU_SCALER_ENV_FILE=FILE; a variable set in the environment wins over the file.\n' +
+        'A configuration file (YAML: settings and pools) is read with --config FILE or GPU_SCALER_CONFIG=FILE.',
     )
     .option('--env-file <file>', 'read settings (KEY=value lines) from this file; the environment wins over it')
+    .option('--config <file>', 'read settings and pools from this YAML file (docs/configuration-file.md)')
     .version(version(), '-V, --version', "print gpu-scaler's version")
     .showHelpAfterError('(add --help for usage)')
     .configureOutput({
@@ -47,6 +51,7 @@ export function buildProgram(io: CliIo): Command {
   registerDemo(program, io);
   registerSimulate(program, io);
   registerWhatIf(program, io);
+  registerConfig(program, io);
   for (const c of program.commands) c.exitOverride().showHelpAfterError('(add --help for usage)');
   return program;
 }
@@ -58,8 +63,11 @@ export async function main(argv: string[], given: CliIo = processIo()): Promise<
   try {
     const taken = takeEnvFileFlag(argv, io.env);
     if (taken.file !== null) io = { ...io, env: withEnvFile(io.env, taken.file) };
+    // after the env file, which may name it
+    const config = takeConfigFlag(taken.argv, io.env);
+    if (config.file !== null) io = { ...io, env: withConfigFile(io.env, config.file) };
     const program = buildProgram(io);
-    await program.parseAsync(taken.argv);
+    await program.parseAsync(config.argv);
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
   } catch (err) {
     // the exit code follows from the error's code (src/errors.ts exitCodeFor); help and --version exit 0

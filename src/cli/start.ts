@@ -1,7 +1,8 @@
 import { type Command, Option } from 'commander';
-import { loadConfig, misspeltSettings } from '../config';
+import { misspeltSettings } from '../config';
+import { loadConfiguration } from '../config-file';
 import { runService } from '../service';
-import type { CliIo } from './context';
+import { CliError, type CliIo, EXIT } from './context';
 import { wholeNumber } from './flags';
 
 interface StartFlags {
@@ -26,7 +27,9 @@ export function defineStartCommand(program: Command, io: CliIo, deps: StartDeps 
   const run = deps.runService ?? runService;
   return program
     .command('start')
-    .description('run the controller as a service (every POLL_INTERVAL_SEC; settings from environment variables)')
+    .description(
+      'run the controller as a service (every POLL_INTERVAL_SEC; settings from environment variables or --config)',
+    )
     .option('--poll-interval <sec>', 'seconds between cycles (POLL_INTERVAL_SEC)')
     .option('--max-workers <n>', 'policy ceiling (MAX_WORKERS)')
     .option('--max-active-gpus <n>', 'hard GPU budget (MAX_ACTIVE_GPUS)')
@@ -43,7 +46,14 @@ export function defineStartCommand(program: Command, io: CliIo, deps: StartDeps 
       if (flags.maxActiveGpus) overrides.MAX_ACTIVE_GPUS = flags.maxActiveGpus;
       if (flags.logFormat) overrides.LOG_FORMAT = flags.logFormat;
       for (const warning of misspeltSettings(io.env)) io.stderr.write(`gpu-scaler: warning: ${warning}\n`);
-      const config = loadConfig({ ...io.env, ...overrides });
+      const { pools, file } = loadConfiguration(io.env, { overrides });
+      if (pools.length > 1) {
+        throw new CliError(
+          `${file} declares ${pools.length} pools (${pools.map((p) => p.name).join(', ')}): pools run from a later version; this one runs a single pool (keep one under pools:, or none)`,
+          EXIT.usage,
+        );
+      }
+      const config = pools[0].config;
       process.exitCode = await run({ config, maxCycles: flags.cycles, stdout: io.stdout, stderr: io.stderr });
     });
 }

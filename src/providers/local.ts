@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { type Clock, systemClock } from '../clock';
-import { int, num } from '../settings';
+import { defineSettings, int, num } from '../settings';
 import { type PodInfo, type Provider, ProviderError, podName, type SpawnRequest } from './provider';
 
 const LOCAL_PROVIDER_DEFAULTS = {
@@ -353,6 +353,14 @@ export function checkLocalSettings(s: LocalSettings): string[] {
   }
   return problems;
 }
+
+/** PROVIDER=local: one process per worker on this machine (registered in registry.ts). */
+export const localDefinition = defineSettings({
+  name: 'local',
+  settings: LOCAL_SETTINGS,
+  secrets: [],
+  check: checkLocalSettings,
+});
 
 export function localProviderFromConfig(s: LocalSettings, clock: Clock): LocalProvider {
   return createLocalProvider({

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { type Clock, seededRandom } from '../clock';
-import { int, num } from '../settings';
+import { defineSettings, int, num } from '../settings';
 import {
   keyFromPodName,
   type PodInfo,
@@ -170,6 +170,14 @@ export function checkSimSettings(s: SimSettings): string[] {
       ]
     : [];
 }
+
+/** PROVIDER=simulated: pods in memory, for demos, tests and backtests (registered in registry.ts). */
+export const simulatedDefinition = defineSettings({
+  name: 'simulated',
+  settings: SIM_SETTINGS,
+  secrets: [],
+  check: checkSimSettings,
+});
 
 export function simulatedProviderFromConfig(s: SimSettings, clock: Clock): SimulatedProvider {
   return new SimulatedProvider({

@@ -1,4 +1,6 @@
+import { z } from 'zod';
 import { makeRedactor, type Redactor } from '../logging/redact';
+import { defineSettings } from '../settings';
 import { formatJsonPath, type JsonPath, lookupJsonPath, parseJsonPath } from './json-path';
 import type { TaskSource } from './source';
 
@@ -202,3 +204,51 @@ function describeFetchError(err: unknown): string {
 export function createHttpSource(opts: HttpSourceOptions): HttpTaskSource {
   return new HttpTaskSource(opts);
 }
+
+/** TASK_SOURCE=http settings: validated only when http is the source. */
+export const HTTP_SOURCE_SETTINGS = {
+  /** The edge function (POST or GET) that answers with the counts. */
+  TASK_COUNT_URL: z.url().optional(),
+  TASK_COUNT_KEY: z.string().optional(),
+  TASK_COUNT_METHOD: z.enum(['POST', 'GET']).default('POST'),
+  TASK_COUNT_BODY: z
+    .string()
+    .refine((s) => {
+      try {
+        JSON.parse(s);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'valid JSON')
+    .default('{"run_type":"gpu"}'),
+  TASK_COUNT_QUEUED_PATH: z.string().default('totals.queued_only'),
+  TASK_COUNT_ACTIVE_PATH: z.string().default('totals.active_only'),
+  TASK_COUNT_WORKERS_PATH: z.string().optional(),
+};
+
+const httpSettings = z.object(HTTP_SOURCE_SETTINGS);
+
+/** The rules across the http source's settings: a URL, and paths it can read. */
+export function checkHttpSourceSettings(s: z.output<typeof httpSettings>): string[] {
+  const problems: string[] = [];
+  if (!s.TASK_COUNT_URL) problems.push('TASK_COUNT_URL is required with TASK_SOURCE=http');
+  for (const key of ['TASK_COUNT_QUEUED_PATH', 'TASK_COUNT_ACTIVE_PATH', 'TASK_COUNT_WORKERS_PATH'] as const) {
+    const value = s[key];
+    if (value === undefined) continue;
+    try {
+      parseJsonPath(value); // the rule the source reads it with
+    } catch (err) {
+      problems.push(`${key}=${JSON.stringify(value)} is not allowed: ${(err as Error).message}`);
+    }
+  }
+  return problems;
+}
+
+/** TASK_SOURCE=http: counts from an edge function (registered in index.ts). */
+export const httpSourceDefinition = defineSettings({
+  name: 'http',
+  settings: HTTP_SOURCE_SETTINGS,
+  secrets: ['TASK_COUNT_KEY'],
+  check: checkHttpSourceSettings,
+});

@@ -1,4 +1,6 @@
 import postgres from 'postgres';
+import { z } from 'zod';
+import { defineSettings } from '../settings';
 import { type Db, pgErrorCode, type Row } from '../store/db';
 import { singleStatement } from '../util/sql-statements';
 import type { TaskSource } from './source';
@@ -163,3 +165,22 @@ function poolRunner(pool: postgres.Sql<Record<string, never>>): ReadOnlyRunner {
 export function createSqlSource(opts: SqlSourceOptions): SqlTaskSource {
   return new SqlTaskSource(opts);
 }
+
+/** TASK_SOURCE=sql settings: validated only when sql is the source. */
+export const SQL_SOURCE_SETTINGS = {
+  /** A query returning one row with columns queued and active (read-only, with a timeout). */
+  TASK_COUNT_SQL: z.string().optional(),
+  /** The database to run TASK_COUNT_SQL against (default: the store's own). */
+  TASKS_DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//i, 'a postgres:// URL')
+    .optional(),
+};
+
+/** TASK_SOURCE=sql: counts from a query (registered in index.ts). */
+export const sqlSourceDefinition = defineSettings({
+  name: 'sql',
+  settings: SQL_SOURCE_SETTINGS,
+  secrets: ['TASKS_DATABASE_URL'],
+  check: (s) => (s.TASK_COUNT_SQL ? [] : ['TASK_COUNT_SQL is required with TASK_SOURCE=sql']),
+});

@@ -1,3 +1,4 @@
+import { defineSettings } from '../settings';
 import type { Sql } from '../store/db';
 import type { TaskSource } from './source';
 
@@ -41,3 +42,6 @@ export class TasksTableSource implements TaskSource {
     };
   }
 }
+
+/** TASK_SOURCE=tasks-table: no settings of its own (the store's database). Registered in index.ts. */
+export const tasksTableDefinition = defineSettings({ name: 'tasks-table', settings: {}, secrets: [], check: () => [] });

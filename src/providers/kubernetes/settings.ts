@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import yaml from 'js-yaml';
 import { z } from 'zod';
-import { int, num } from '../../settings';
+import { defineSettings, int, num } from '../../settings';
 import type { PodShapeSettings, WorkerPodShape } from './pod';
 import { workerPodShape } from './pod';
 
@@ -155,3 +155,11 @@ export function checkKubernetesSettings(s: KubernetesSettings): string[] {
     return [(err as Error).message];
   }
 }
+
+/** PROVIDER=kubernetes: worker pods in a cluster (registered in ../registry.ts). */
+export const kubernetesDefinition = defineSettings({
+  name: 'kubernetes',
+  settings: KUBERNETES_SETTINGS,
+  secrets: ['K8S_ENV'],
+  check: checkKubernetesSettings,
+});

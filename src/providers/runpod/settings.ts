@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Clock } from '../../clock';
-import { int, num, splitList } from '../../settings';
+import { defineSettings, int, num, splitList } from '../../settings';
 import { RUNPOD_DEFAULT_BASE_URL, type RunpodOptions } from './provider';
 import { CUDA_VERSION_PATTERN, PERSISTENT_MOUNT_MIN_GB, PORT_PATTERN, RUNPOD_CLOUDS } from './schemas';
 
@@ -158,6 +158,15 @@ export function checkRunpodSettings(s: RunpodSettings): string[] {
   }
   return problems;
 }
+
+/** PROVIDER=runpod: pods on RunPod's REST API v2 (registered in ../registry.ts). */
+export const runpodDefinition = defineSettings({
+  name: 'runpod',
+  settings: RUNPOD_SETTINGS,
+  secrets: ['RUNPOD_API_KEY', 'RUNPOD_WORKER_ENV'],
+  check: checkRunpodSettings,
+  renamed: { RUNPOD_BACKOFF_BASE_MS: 'RUNPOD_BACKOFF_BASE_SEC', RUNPOD_BACKOFF_MAX_MS: 'RUNPOD_BACKOFF_MAX_SEC' },
+});
 
 /** RunpodOptions from checked settings (what system.ts's makeProvider calls for PROVIDER=runpod). */
 export function runpodOptionsFromConfig(
