@@ -1,8 +1,17 @@
+import { runStatus } from '../../src/cli/status';
 import { nextConditions } from '../../src/control/conditions';
 import { explain } from '../../src/explain/explain';
 import { alertOf } from '../../src/observe/alert-rules';
 import { policyLine } from '../../src/policies/render';
-import { BACKENDS, decided, forEachBackend, type Harness, harness, type ScriptedSource } from '../helpers/harness';
+import {
+  BACKENDS,
+  Capture,
+  decided,
+  forEachBackend,
+  type Harness,
+  harness,
+  type ScriptedSource,
+} from '../helpers/harness';
 
 const AT = '2026-11-27T18:00:00.000Z';
 
@@ -78,6 +87,15 @@ forEachBackend('a failing task source keeps a safe fleet', BACKENDS, (backend) =
     );
     expect((await h.provider.list()).length).toBe(3);
     expect(await h.events('WorkerTerminationRequested')).toEqual([]);
+    // status says it: the condition and the fallback's decision with its reason
+    const stdout = new Capture();
+    const io = { stdout, stderr: new Capture(), stdin: process.stdin, env: {}, isTTY: false };
+    await runStatus(h.store, { kind: 'memory' }, { json: false, utc: true, windowMs: 3_600_000, windowText: '1h' }, io);
+    expect(stdout.text).toMatch(
+      /\n {2}SourceHealthy=False \(FleetHeldOnSourceFailure\) since .*: no valid task count for 3 cycles in a row/,
+    );
+    expect(stdout.text).toContain('  policy    fallback: live workers held = 3');
+    expect(stdout.text).toContain('  reasons   no valid task count for 5 cycles in a row (SOURCE_FAILURE_CYCLES=3)');
 
     // the source answers again: recovered, recorded; the policy decides from the count
     h.source.error = null;
