@@ -2,7 +2,9 @@ import { runStatus } from '../../src/cli/status';
 import { nextConditions } from '../../src/control/conditions';
 import { explain } from '../../src/explain/explain';
 import { alertOf } from '../../src/observe/alert-rules';
-import { policyLine } from '../../src/policies/render';
+import { policyLine, policyMath } from '../../src/policies/render';
+import { recordedCycleList } from '../../src/what-if/record';
+import { whatIf } from '../../src/what-if/replay';
 import {
   BACKENDS,
   Capture,
@@ -139,6 +141,12 @@ forEachBackend('a failing task source keeps a safe fleet', BACKENDS, (backend) =
     expect((await h.provider.list()).length).toBe(2);
     const held = (await h.events('ConditionChanged')).filter((e) => e.data.type === 'SourceHealthy').pop();
     expect(held?.data).toMatchObject({ status: 'False', reason: 'FallbackWorkers' });
+    // what-if replays the policy's cycles only: the fallback's decisions (no count) are left out
+    const cycles = recordedCycleList(await h.events());
+    expect(cycles.map((c) => c.decision.policy.name)).not.toContain('fallback');
+    expect(cycles.length).toBe((await h.events('TaskCountObserved')).length);
+    const result = whatIf(cycles, [], { set: { MAX_WORKERS: '2' } }, (d) => policyMath(d.policy, d.desiredBeforeCaps));
+    expect(result.totals.whatIf.gpuHours).toBeGreaterThan(0);
   });
 
   test('a restart while the source fails keeps counting the failed cycles from the record', async () => {

@@ -14,6 +14,9 @@ export function sourceFallback(f: SourceFallback, failedCycles: number): SourceF
   return failedCycles >= f.afterCycles ? f : null;
 }
 
+/** The name the fallback's decisions record as their policy. */
+export const FALLBACK_POLICY = 'fallback';
+
 const FallbackSettings = z.object({
   SOURCE_FAILURE_CYCLES: z.number().int().positive(),
   FALLBACK_WORKERS: z.number().int().nonnegative().nullable(),
@@ -28,7 +31,7 @@ const FallbackSettings = z.object({
  */
 export function fallbackPolicy(f: SourceFallback, failedCycles: number): ChosenPolicy {
   const policy = definePolicy({
-    name: 'fallback',
+    name: FALLBACK_POLICY,
     description: 'while the task source fails: hold the fleet, or go to FALLBACK_WORKERS',
     settings: FallbackSettings,
     lookbackSec: () => 0,
