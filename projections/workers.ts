@@ -1,4 +1,5 @@
 import type { AppEvent } from '../events/index';
+import { placementFacts } from '../src/reactor/placement';
 import type { ProjectedEvent, Projection } from './projection';
 
 export type WorkerStatus = 'spawning' | 'active' | 'terminating' | 'terminated' | 'failed';
@@ -25,6 +26,10 @@ export interface WorkerRow {
   gpu_count: number | null;
   /** USD per hour the pod was placed at; null when unknown. */
   hourly_cost_usd: number | null;
+  /** Where the provider placed the pod (migrations/0016_worker_placement.sql); null when not recorded. */
+  gpu_type: string | null;
+  data_center: string | null;
+  node: string | null;
   last_position: number;
 }
 
@@ -47,6 +52,9 @@ const EMPTY = (workerId: string): WorkerRow => ({
   failure: null,
   gpu_count: null,
   hourly_cost_usd: null,
+  gpu_type: null,
+  data_center: null,
+  node: null,
   last_position: 0,
 });
 
@@ -95,12 +103,17 @@ export const workersProjection: Projection<WorkerRow> = {
         r.requested_at = e.data.at;
         r.gpu_count = e.data.gpus ?? r.gpu_count;
         return r;
-      case 'WorkerSpawned':
+      case 'WorkerSpawned': {
         r.pod_id = e.data.podId;
         r.spawned_at = e.data.at;
         r.gpu_count = e.data.gpuCount ?? r.gpu_count;
         r.hourly_cost_usd = e.data.hourlyCostUsd ?? r.hourly_cost_usd;
+        const placed = placementFacts(e.data.details);
+        r.gpu_type = placed.gpuType ?? r.gpu_type;
+        r.data_center = placed.dataCenter ?? r.data_center;
+        r.node = placed.node ?? r.node;
         return r;
+      }
       case 'WorkerSpawnFailed':
         r.status = 'failed';
         r.failure = `${e.data.kind}: ${e.data.error}`;

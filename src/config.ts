@@ -62,6 +62,13 @@ export const ConfigSchema = z.object({
   TASK_SOURCE_TIMEOUT_SEC: num(0.01, 600).default(10),
   /** A task count above this is absurd and rejected (TaskCountRejected), never acted on. */
   TASK_COUNT_MAX: int(1).default(100000),
+  /**
+   * After this many cycles in a row without a valid task count (the source failed, timed out or was
+   * rejected), the fleet is held as it is, or goes to FALLBACK_WORKERS when set (docs/failing-source.md).
+   */
+  SOURCE_FAILURE_CYCLES: int(1).default(3),
+  /** The workers to go to while the task source is failing (as KEDA's fallback replicas); unset = hold the fleet. */
+  FALLBACK_WORKERS: int(0).optional(),
   PROVIDER: z.enum(PROVIDER_NAMES).default(DEFAULT_PROVIDER),
   ...PROVIDER_SETTINGS,
   /** Which policy decides the desired count (src/policies); its settings are validated only when chosen. */

@@ -1,6 +1,7 @@
 import { appRegistry } from '../events/index';
-import { systemClock } from './clock';
+import { type Clock, systemClock } from './clock';
 import { type Config, describeConfig, secretsOf } from './config';
+import { nextCycleAt } from './control/cadence';
 import { embeddedLeaderLock, type LeaderLock, postgresLeaderLock, standingByLine } from './control/leader';
 import { fact } from './control/log';
 import { EXIT, exitCodeFor, hasCode } from './errors';
@@ -11,6 +12,7 @@ import { HttpEndpoint, HttpEndpointError, type ReadyCheck } from './observe/http
 import { Metrics } from './observe/metrics';
 import type { Provider } from './providers/provider';
 import { REACTOR_CHECKPOINT } from './reactor/reactor';
+import type { TaskSource } from './sources/source';
 import type { EventStore } from './store/event-store';
 import { openStore, storeOn } from './store/index';
 import { migrationStatus } from './store/migrator';
@@ -33,6 +35,10 @@ export interface ServiceOptions {
    * null (tests running in-process) to leave the process alone.
    */
   stopDeadlineMs?: number | null;
+  /** The controller's clock (tests pass a fake one); default: the system's monotonic clock. */
+  clock?: Clock;
+  /** The task source (tests); default: the one SOURCE names. */
+  source?: TaskSource;
 }
 
 /** Connection-level failures: the server went away or was restarted, or the connection was closed. */
@@ -100,6 +106,7 @@ const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 /** Runs the controller as a service until a signal; resolves to the exit code. */
 export async function runService(opts: ServiceOptions): Promise<number> {
   const { config } = opts;
+  const clock = opts.clock ?? systemClock;
   const out = opts.stdout ?? process.stdout;
   const target = parseDatabaseUrl(config.DATABASE_URL);
   const secrets = secretsOf(config);
@@ -170,9 +177,10 @@ export async function runService(opts: ServiceOptions): Promise<number> {
   const system = await buildSystem({
     store,
     config,
-    clock: systemClock,
+    clock,
     log,
     provider: opts.provider,
+    source: opts.source,
     dbLogging: () => logging.dbStats(),
     logDestinations: () => logging.destinationStats(),
     metrics,
@@ -334,12 +342,14 @@ export async function runService(opts: ServiceOptions): Promise<number> {
   const startCycle = system.controller.cycle;
   /** Steps in a row that failed outside a cycle (taking the lead, stepping down): the backoff grows with them. */
   let failedInARow = 0;
+  /** When the cycle that starts next was due (ms on the controller's clock). */
   let due: number | null = null;
+  const intervalMs = config.POLL_INTERVAL_SEC * 1000;
   try {
     while (!abort.signal.aborted) {
-      const started = performance.now();
-      if (due !== null) metrics.cycleStarted((started - due) / 1000);
-      let waitMs = config.POLL_INTERVAL_SEC * 1000;
+      const started = clock.now().getTime();
+      if (due !== null) metrics.cycleStarted(Math.max(0, started - due) / 1000);
+      let waitMs = intervalMs;
       // No error ends the service: a database that stops while the lead is being taken (or given up)
       // makes it stand by, acting on nothing, and try again with a growing delay, as a failed cycle does.
       try {
@@ -411,9 +421,12 @@ export async function runService(opts: ServiceOptions): Promise<number> {
         await stepDown().catch((e) => log.log('warning', `stepping down: ${(e as Error).message}`));
         leading = false;
       }
-      const elapsed = performance.now() - started;
-      due = started + waitMs; // the next cycle is late by how far it starts past this
-      await systemClock.sleep(Math.max(0, waitMs - elapsed), abort.signal);
+      // The next cycle starts on the next wall-clock multiple of the interval (as in simulate), one
+      // that a long cycle ran past is skipped; after failures, no sooner than the backoff less one
+      // interval. It is late by how far it starts past this.
+      const now = clock.now().getTime();
+      due = nextCycleAt(now + waitMs - intervalMs, intervalMs);
+      await clock.sleep(Math.max(0, due - now), abort.signal);
     }
   } finally {
     loopEnded = true;

@@ -235,6 +235,7 @@ describe('configuration', () => {
       'TASK_COUNT_WORKERS_PATH',
       'TASK_COUNT_SQL',
       'TASKS_DATABASE_URL',
+      'FALLBACK_WORKERS',
       'WORKER_COMMAND',
       'LOCAL_GPUS',
       'RUNPOD_API_KEY',

@@ -13,6 +13,7 @@ import {
   workerCountsInStatus,
   workersInStatus,
 } from '../projections/status-queries';
+import { type PlacementFacts, placedOnText } from '../reactor/placement';
 import type { Row } from '../store/db';
 import { countAllEvents } from '../store/event-count';
 import { lastEvent, lastEventOfType } from '../store/event-queries';
@@ -70,6 +71,8 @@ interface WorkerLine {
   hourlyCostUsd: number | null;
   /** What it has cost so far: its price x the time since the provider placed it (spawned_at); null: unknown. */
   spentUsd: number | null;
+  /** Where the provider placed it (GPU type, data center, node); null fields: not recorded. */
+  placement: PlacementFacts;
 }
 
 interface StatusReport {
@@ -178,6 +181,7 @@ async function collectStatus(
       gpus: w.gpu_count === null ? null : Number(w.gpu_count),
       hourlyCostUsd: price,
       spentUsd: price === null ? null : spentUsd(price, toDate(w.spawned_at), now),
+      placement: { gpuType: w.gpu_type, dataCenter: w.data_center, node: w.node },
     };
   });
   // The live fleet from its rows (a few), so no query reads the ended workers' rows.
@@ -354,7 +358,7 @@ function renderStatus(r: StatusReport, utc: boolean): string {
     const shown = r.workers.slice(0, MAX_LISTED_WORKERS);
     out.push(
       plainTable(
-        ['worker', 'pod', 'status', 'in status', 'age', 'provider', 'gpus', 'usd/h', 'spent usd'],
+        ['worker', 'pod', 'status', 'in status', 'age', 'provider', 'gpus', 'usd/h', 'spent usd', 'placed on'],
         shown.map((w) => [
           w.workerId,
           w.podId ?? '-',
@@ -365,6 +369,7 @@ function renderStatus(r: StatusReport, utc: boolean): string {
           w.gpus === null ? '?' : String(w.gpus),
           w.hourlyCostUsd === null ? '?' : w.hourlyCostUsd.toFixed(2),
           w.spentUsd === null ? '?' : w.spentUsd.toFixed(2),
+          placedOnText(w.placement),
         ]),
         { indent: '  ' },
       ).trimEnd(),

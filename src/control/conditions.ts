@@ -1,5 +1,6 @@
 import { type ConditionState, type ConditionStatus, ConditionType } from '../../events/condition';
 import type { AppliedLimit } from '../../events/scaling';
+import { fallbackReason, type SourceFallback } from '../policies/render';
 import type { EventStore } from '../store/event-store';
 import { REFUSALS, type RefusalKind } from './provider-refusals';
 
@@ -33,7 +34,22 @@ export interface ConditionInput {
   };
   /** The decision's limits (caps and floors), when a decision was made. */
   limits?: readonly AppliedLimit[];
-  source?: { name: string; ok: true } | { name: string; ok: false; reason: string };
+  source?:
+    | {
+        name: string;
+        ok: true;
+        /** Failed cycles in a row before this valid count (0 or absent: it did not fail). */
+        failedBefore?: number;
+      }
+    | {
+        name: string;
+        ok: false;
+        reason: string;
+        /** Cycles in a row without a valid count, this one included (absent: 1). */
+        failedCycles?: number;
+        /** Set once failedCycles reached SOURCE_FAILURE_CYCLES: what the fleet does (see sourceFallback). */
+        fallback?: SourceFallback | null;
+      };
   /** The transaction holding the catch-up reads back, in words (null: none), from the store's watch. */
   store?: { heldBackBy: string | null };
 }
@@ -127,8 +143,30 @@ function scalingLimited(limits: readonly AppliedLimit[]): Candidate {
   };
 }
 
-function sourceHealthy(s: NonNullable<ConditionInput['source']>): Candidate {
-  if (s.ok) return { status: 'True', reason: 'TaskCountAccepted', message: `${s.name} answered with a valid count` };
+export type { SourceFallback } from '../policies/render';
+
+/** The reasons of SourceHealthy=False while a fallback acts (the alert rules know them by these). */
+export const FALLBACK_REASONS = ['FleetHeldOnSourceFailure', 'FallbackWorkers'] as const;
+
+function sourceHealthy(s: NonNullable<ConditionInput['source']>, previous: ConditionState | undefined): Candidate {
+  if (s.ok) {
+    if (previous && (FALLBACK_REASONS as readonly string[]).includes(previous.reason)) {
+      return {
+        status: 'True',
+        reason: 'SourceRecovered',
+        message: `${s.name} answered with a valid count again${s.failedBefore ? ` after ${s.failedBefore} failed cycles` : ''}: the policy decides again`,
+      };
+    }
+    return { status: 'True', reason: 'TaskCountAccepted', message: `${s.name} answered with a valid count` };
+  }
+  if (s.fallback) {
+    const n = s.failedCycles ?? 1;
+    return {
+      status: 'False',
+      reason: s.fallback.workers === null ? FALLBACK_REASONS[0] : FALLBACK_REASONS[1],
+      message: `${fallbackReason(s.fallback, n)} (${s.name}, the last: ${s.reason})`,
+    };
+  }
   const reason = /timed out/.test(s.reason)
     ? 'SourceTimedOut'
     : /failed:/.test(s.reason)
@@ -165,7 +203,7 @@ export function nextConditions(
   const candidates: Partial<Record<ConditionType, Candidate>> = {
     AbleToScale: input.spawning ? ableToScale(input.spawning, previous.get('AbleToScale')) : undefined,
     ScalingLimited: input.limits ? scalingLimited(input.limits) : undefined,
-    SourceHealthy: input.source ? sourceHealthy(input.source) : undefined,
+    SourceHealthy: input.source ? sourceHealthy(input.source, previous.get('SourceHealthy')) : undefined,
     StoreCurrent: input.store ? storeCurrent(input.store) : undefined,
   };
   const conditions: ConditionState[] = [];

@@ -25,12 +25,13 @@ import { type ControlLog, fact } from './log';
 import type { PolicyResult } from './policy';
 import { configuredPolicy, controlSettings, type DecideContext, decideScaling } from './steps/decide';
 import { anomalyThresholds, detectCycleAnomalies } from './steps/detect';
+import { fallbackPolicy, sourceFallback, sourceFallbackSettings } from './steps/fallback';
 import { type FleetSyncContext, syncFleet } from './steps/fleet-sync';
 import { type ObserveContext, observeTasks } from './steps/observe';
 import { type OrphanSweepContext, sweepOrphans } from './steps/orphan-sweep';
 import { type PeriodicHealthContext, periodicHealth } from './steps/periodic-health';
 import { type LastDecision, type ReactorWaitContext, reactorCaughtUp } from './steps/reactor-wait';
-import { type ConditionEvent, type RecordContext, recordCycle, recordRejected } from './steps/record';
+import { type ConditionEvent, type RecordContext, recordCycle, recordFallback, recordRejected } from './steps/record';
 import { capacityBlock, guardDecision, SpawnGuard } from './steps/spawn-guard';
 
 export { configuredPolicy, controlSettings } from './steps/decide';
@@ -73,6 +74,8 @@ export class Controller {
   private previousTotal: number | null = null;
   private lastTaskCount: { queued: number; active: number; total: number } | null = null;
   private lastDecision: LastDecision | null = null;
+  /** Cycles in a row without a valid task count (restored from the record by init). */
+  private sourceFailures = 0;
   private anomaliesSinceSummary: Record<string, number> = {};
   /** The conditions as the last cycle left them (restored from the record by init). */
   private conditionState = new Map<ConditionType, ConditionState>();
@@ -134,12 +137,15 @@ export class Controller {
     const tail = await this.d.store.readStreamTail(Streams.controller, 50);
     this.stream.version = await this.d.store.streamVersion(Streams.controller);
     this.cycle = 0;
+    this.sourceFailures = 0;
     this.previousTotal = null;
     this.lastDecision = null;
     this.guard.startedAt = this.d.clock.now();
     for (const e of tail) {
       if ('cycle' in e.data && typeof e.data.cycle === 'number') this.cycle = Math.max(this.cycle, e.data.cycle);
+      if (e.type === 'TaskCountRejected') this.sourceFailures += 1;
       if (e.type === 'TaskCountObserved') {
+        this.sourceFailures = 0;
         const { queued, active, total } = e.data;
         this.previousTotal = total;
         this.lastTaskCount = { queued, active, total };
@@ -226,19 +232,28 @@ export class Controller {
       fleet.map((w) => w.workerId),
     );
     const at = this.d.clock.now().toISOString();
-    if (!observed.ok) {
+    // A task source failing SOURCE_FAILURE_CYCLES cycles in a row: the fallback decides (hold, or FALLBACK_WORKERS)
+    const failedBefore = this.sourceFailures;
+    this.sourceFailures = observed.ok ? 0 : failedBefore + 1;
+    const fallback = observed.ok ? null : sourceFallback(sourceFallbackSettings(config), this.sourceFailures);
+    if (!observed.ok && !fallback) {
       const cond = this.conditionsAfter(cycle, {
         at,
-        source: { name: source.name, ok: false, reason: observed.reason },
+        source: { name: source.name, ok: false, reason: observed.reason, failedCycles: this.sourceFailures },
       });
       await recordRejected(this.recordContext, cycle, at, observed, cond.events);
       this.conditionsRecorded(cycle, cond.changes);
       await this.health(cycle, fleet.length);
       return { cycle, kind: 'rejected', reason: observed.reason };
     }
+    const lastCount = { queued: this.lastTaskCount?.queued ?? 0, active: this.lastTaskCount?.active ?? 0 };
+    const tasks = observed.ok ? observed.value : { ...lastCount, workers: null };
 
     // Decide (pure policy), then guard it: spawn stops, and a reactor still acting on the last decision
-    const decided = await decideScaling(this.decideContext, cycle, observed.value, fleet);
+    const decideContext = fallback
+      ? { ...this.decideContext, policy: fallbackPolicy(fallback, this.sourceFailures) }
+      : this.decideContext;
+    const decided = await decideScaling(decideContext, cycle, tasks, fleet);
     const block = capacityBlock(
       await this.guard.check(cycle),
       this.d.provider.capacityBackoff?.() ?? null,
@@ -247,7 +262,9 @@ export class Controller {
     const { decision, held } = guardDecision(decided, block, caughtUp, this.lastDecision?.cycle);
     const anomalies = [
       ...block.anomalies,
-      ...detectCycleAnomalies(this.thresholds, source.name, this.previousTotal, observed, decision),
+      ...(observed.ok
+        ? detectCycleAnomalies(this.thresholds, source.name, this.previousTotal, observed, decision)
+        : []),
       ...(await this.storeWatch.incidents()),
     ];
 
@@ -255,21 +272,27 @@ export class Controller {
       at,
       spawning: { stop: block.stop, recovered: block.recovered },
       limits: decided.limits,
-      source: { name: source.name, ok: true },
+      source: observed.ok
+        ? { name: source.name, ok: true, failedBefore }
+        : { name: source.name, ok: false, reason: observed.reason, failedCycles: this.sourceFailures, fallback },
       store: { heldBackBy: this.storeWatch.heldBackBy() },
     });
 
     // Record the cycle as one atomic batch, and remember it
-    const res = await recordCycle(this.recordContext, cycle, at, observed, decision, anomalies, cond.events);
+    const res = observed.ok
+      ? await recordCycle(this.recordContext, cycle, at, observed, decision, anomalies, cond.events)
+      : await recordFallback(this.recordContext, cycle, at, observed, lastCount, decision, anomalies, cond.events);
     if (!res) {
       this.pendingConditions = null;
       return { cycle, kind: 'skipped', reason: 'another controller wrote this cycle' };
     }
     this.conditionsRecorded(cycle, cond.changes);
-    const { queued, active } = observed.value;
     this.lastDecision = { txId: res.txId, position: res.globalPositions[1], cycle };
-    this.previousTotal = queued + active;
-    this.lastTaskCount = { queued, active, total: queued + active };
+    if (observed.ok) {
+      const { queued, active } = observed.value;
+      this.previousTotal = queued + active;
+      this.lastTaskCount = { queued, active, total: queued + active };
+    }
     for (const a of anomalies) this.anomaliesSinceSummary[a.kind] = (this.anomaliesSinceSummary[a.kind] ?? 0) + 1;
 
     // Act on what is the controller's own: orphan pods, health checks and summaries

@@ -43,11 +43,6 @@ export async function readFleet(reads: ControlReads): Promise<(FleetWorker & { p
     }));
 }
 
-/** The GPUs a fleet takes: each worker's recorded count, `gpusPerWorker` for one recorded without it. */
-export function fleetGpus(fleet: readonly Pick<FleetWorker, 'gpus'>[], gpusPerWorker: number): number {
-  return fleet.reduce((n, w) => n + (w.gpus ?? gpusPerWorker), 0);
-}
-
 /** The fleet's burn rate in USD per hour, or null when a worker's price is unknown. */
 export function fleetBurnUsd(fleet: readonly Pick<FleetWorker, 'hourlyCostUsd'>[]): number | null {
   let sum = 0;

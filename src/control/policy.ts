@@ -140,12 +140,8 @@ export function decide(input: PolicyInput): PolicyResult {
   const idle = current.active - busy;
 
   // What the fleet holds: live workers and those being terminated (they bill until they end).
-  const holding = [...live, ...terminating];
-  const currentGpus = holding.reduce((n, w) => n + gpusOf(w, g), 0);
-  const burnUsdPerHour = holding.some((w) => w.hourlyCostUsd === null)
-    ? null
-    : holding.reduce((n, w) => n + (w.hourlyCostUsd ?? 0), 0);
-  const heldByOthers = currentGpus - live.reduce((n, w) => n + gpusOf(w, g), 0);
+  const account = fleetAccount(live, terminating, g, input.quoteUsdPerHour);
+  const { currentGpus, burnUsdPerHour } = account;
 
   // The policy: how many workers it wants, before the caps.
   const { policy: chosen } = input;
@@ -175,16 +171,6 @@ export function decide(input: PolicyInput): PolicyResult {
   reasons.push(...wanted.reasons);
   // The policy's own floors, then the caps in order, each on what the one before left.
   const limits: AppliedLimit[] = (wanted.floors ?? []).map((f) => ({ ...f, kind: 'floor' as const }));
-  const account: FleetAccount = {
-    gpusPerWorker: g,
-    liveWorkers: live.length,
-    currentGpus,
-    heldByOthers,
-    oneGpuEach: g === 1 && heldByOthers === 0 && holding.every((w) => gpusOf(w, g) === 1),
-    holdingWorkers: holding.length,
-    burnUsdPerHour,
-    quoteUsdPerHour: input.quoteUsdPerHour,
-  };
   let desired = desiredBeforeCaps;
   let requested = desiredBeforeCaps;
   for (const cap of CAPS) {
@@ -291,8 +277,54 @@ export interface FleetAccount {
   oneGpuEach: boolean;
   /** Workers live or being terminated. */
   holdingWorkers: number;
+  /** USD per hour of the workers live or being terminated; null when one's price is unknown. */
   burnUsdPerHour: number | null;
+  /** The same sum over the workers whose price is known, and how many are not priced. */
+  knownBurnUsdPerHour: number;
+  unpricedWorkers: number;
   quoteUsdPerHour: number | null;
+}
+
+/**
+ * The one account of what a fleet holds, GPUs and USD per hour: what the caps count (decide) and
+ * what the reactor checks right before each spawn. `live` are the workers spawning or active,
+ * `terminating` those being removed (they hold their GPUs and bill until they end). A worker
+ * recorded without a GPU count takes G (gpusPerWorker).
+ */
+export function fleetAccount(
+  live: readonly FleetWorker[],
+  terminating: readonly FleetWorker[],
+  gpusPerWorker: number,
+  quoteUsdPerHour: number | null,
+): FleetAccount {
+  const g = gpusPerWorker;
+  const liveGpus = live.reduce((n, w) => n + gpusOf(w, g), 0);
+  const heldByOthers = terminating.reduce((n, w) => n + gpusOf(w, g), 0);
+  const holding = [...live, ...terminating];
+  const knownBurnUsdPerHour = holding.reduce((n, w) => n + (w.hourlyCostUsd ?? 0), 0);
+  const unpricedWorkers = holding.filter((w) => w.hourlyCostUsd === null).length;
+  return {
+    gpusPerWorker: g,
+    liveWorkers: live.length,
+    currentGpus: liveGpus + heldByOthers,
+    heldByOthers,
+    oneGpuEach: g === 1 && heldByOthers === 0 && holding.every((w) => gpusOf(w, g) === 1),
+    holdingWorkers: holding.length,
+    burnUsdPerHour: unpricedWorkers ? null : knownBurnUsdPerHour,
+    knownBurnUsdPerHour,
+    unpricedWorkers,
+    quoteUsdPerHour,
+  };
+}
+
+/** The account of a fleet as read from the record (readFleet): its workers split by status. */
+export function accountOf(fleet: readonly FleetWorker[], gpusPerWorker: number, quoteUsdPerHour: number | null) {
+  return fleetAccount(
+    fleet.filter((w) => w.status !== 'terminating'),
+    fleet.filter((w) => w.status === 'terminating'),
+    gpusPerWorker,
+    quoteUsdPerHour,
+  );
 }
 
 /**

@@ -52,7 +52,7 @@ export function describeEvent(e: StoredEvent): string | null {
     case 'TaskCountObserved':
       return `TASK COUNT: Queued=${e.data.queued}, Active=${e.data.active}, Total=${e.data.total} (from ${e.data.source} in ${Math.round(e.data.responseMs)} ms)`;
     case 'TaskCountRejected':
-      return `⛔ TASK COUNT REJECTED: ${e.data.reason} (no scaling decision; fleet held)`;
+      return `⛔ TASK COUNT REJECTED: ${e.data.reason} (the policy does not decide on it: the fleet is held, or the fallback decides after SOURCE_FAILURE_CYCLES)`;
     case 'ScalingDecided': {
       const caps = capsAfterRequest(e.data.limits);
       const head = `SCALING DECISION: Current=${e.data.current.total}, Desired=${caps.length ? e.data.requested : e.data.desired}`;

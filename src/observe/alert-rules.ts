@@ -1,4 +1,5 @@
 import type { AppEventType } from '../../events/index';
+import { conditionText, FALLBACK_REASONS } from '../control/conditions';
 import type { StoredEvent } from '../store/event-store';
 
 /**
@@ -7,7 +8,7 @@ import type { StoredEvent } from '../store/event-store';
  */
 
 /** The event types that can be alerts: the only ones the alert sender reads. */
-export const ALERT_EVENT_TYPES: readonly AppEventType[] = ['AnomalyDetected', 'HealthChecked'];
+export const ALERT_EVENT_TYPES: readonly AppEventType[] = ['AnomalyDetected', 'HealthChecked', 'ConditionChanged'];
 
 export interface Alert {
   /** Repeats of the same key are grouped: `anomaly:<kind>` or `health:<status>`. */
@@ -37,7 +38,8 @@ const TITLES: Record<string, string> = {
 
 /**
  * The alert an event raises, if any: every anomaly (among them the circuit breaker opening and a
- * task source slower than ANOMALY_SLOW_SOURCE_SEC), and a health check that is not healthy.
+ * task source slower than ANOMALY_SLOW_SOURCE_SEC), a health check that is not healthy, and the
+ * task source's fallback taking over (SOURCE_FAILURE_CYCLES failed cycles) and ending.
  */
 export function alertOf(e: StoredEvent): Alert | null {
   if (e.type === 'AnomalyDetected') {
@@ -48,6 +50,21 @@ export function alertOf(e: StoredEvent): Alert | null {
       text: [anomaly.message, ...anomaly.causes.map((c) => `• ${c}`)].join('\n'),
       at: anomaly.at,
       cycle: anomaly.cycle,
+      eventId: e.eventId,
+    };
+  }
+  if (e.type === 'ConditionChanged' && e.data.type === 'SourceHealthy') {
+    const c = e.data;
+    const fallback = (FALLBACK_REASONS as readonly string[]).includes(c.reason);
+    if (!fallback && c.reason !== 'SourceRecovered') return null;
+    return {
+      key: `condition:SourceHealthy:${c.status}`,
+      title: fallback
+        ? `🧯 Task source failing: ${c.reason === 'FallbackWorkers' ? 'going to FALLBACK_WORKERS' : 'fleet held'}`
+        : '✅ Task source recovered: the policy decides again',
+      text: conditionText(c),
+      at: c.at,
+      cycle: c.cycle,
       eventId: e.eventId,
     };
   }

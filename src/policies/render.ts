@@ -200,3 +200,29 @@ export function actionText(
 }
 
 const reEscape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+// ---------------------------------------------------------------------------------------------
+// A failing task source
+
+/**
+ * What the fleet does once the task source has failed SOURCE_FAILURE_CYCLES cycles in a row: held
+ * as it is (workers: null), or brought to FALLBACK_WORKERS (as KEDA's fallback).
+ */
+export interface SourceFallback {
+  /** SOURCE_FAILURE_CYCLES. */
+  afterCycles: number;
+  /** FALLBACK_WORKERS; null: unset, the fleet is held. */
+  workers: number | null;
+}
+
+/**
+ * The one sentence of a fallback, in the decision's reasons and the SourceHealthy condition:
+ * `no valid task count for 5 cycles in a row (SOURCE_FAILURE_CYCLES=3): the fleet is held as it is ...`.
+ */
+export function fallbackReason(f: SourceFallback, failedCycles: number): string {
+  const action =
+    f.workers === null
+      ? 'the fleet is held as it is (no scale-down on missing data; FALLBACK_WORKERS unset)'
+      : `the fleet goes to FALLBACK_WORKERS=${f.workers} (workers that may hold a task by the last valid count are kept)`;
+  return `no valid task count for ${failedCycles} cycles in a row (SOURCE_FAILURE_CYCLES=${f.afterCycles}): ${action}`;
+}

@@ -33,12 +33,16 @@ export interface StatusWorkerRow {
   since: unknown;
   gpu_count: number | null;
   hourly_cost_usd: number | null;
+  gpu_type: string | null;
+  data_center: string | null;
+  node: string | null;
 }
 
 /** The workers in these statuses, oldest request first. */
 export function workersInStatus(sql: Sql, statuses: readonly string[]): Promise<StatusWorkerRow[]> {
   return sql.query<StatusWorkerRow>(
     `select worker_id, pod_id, status, provider, requested_at, spawned_at, gpu_count, hourly_cost_usd,
+            gpu_type, data_center, node,
             ${STATUS_SINCE_SQL} as since from workers
       where status = any($1::text[])
       order by requested_at nulls last, worker_id`,

@@ -47,3 +47,33 @@ export function placementText(details: unknown): string {
   const passed = candidateList(d.candidatesPassed);
   return `on ${where(d)}${price}${passed ? `; passed over: ${passed}` : ''}`;
 }
+
+/**
+ * Where a spawned worker was placed, as the workers projection keeps it (columns gpu_type,
+ * data_center, node of migrations/0016_worker_placement.sql): RunPod's GPU type and data center,
+ * Kubernetes' node when the pod was scheduled at once. Null fields: not recorded.
+ */
+export interface PlacementFacts {
+  gpuType: string | null;
+  dataCenter: string | null;
+  node: string | null;
+}
+
+/** The placement facts of a WorkerSpawned's details (all null for a provider that records none). */
+export function placementFacts(details: unknown): PlacementFacts {
+  const d = asObj(details) ?? {};
+  return { gpuType: str(d.gpuTypeId), dataCenter: str(d.dataCenterId), node: str(d.node) };
+}
+
+/**
+ * A worker's placement in a few words, as `status` lists it: `NVIDIA A40 in EU-RO-1` (RunPod),
+ * `node gpu-node-1` (Kubernetes), or '' when nothing was recorded.
+ */
+export function placedOnText(f: PlacementFacts): string {
+  const parts: string[] = [];
+  if (f.gpuType || f.dataCenter) {
+    parts.push(f.gpuType ? where({ gpuTypeId: f.gpuType, dataCenterId: f.dataCenter }) : `in ${f.dataCenter}`);
+  }
+  if (f.node) parts.push(`node ${f.node}`);
+  return parts.join(', ');
+}

@@ -2,10 +2,11 @@ import { type AppEvent, type DataOf, Streams } from '../../events/index';
 import type { TerminationPick } from '../../events/scaling';
 import type { SpawnFailureKind, TerminationReason } from '../../events/worker';
 import type { Clock } from '../clock';
-import { fleetBurnUsd, fleetGpus, readFleet } from '../control/fleet';
+import { readFleet } from '../control/fleet';
 import { deterministicId, shortHash } from '../control/ids';
 import { type ControlLog, fact } from '../control/log';
 import { actionLine, spawnedLine, spawnFailedLine, spawnStepLine, terminatedLine } from '../control/messages';
+import { accountOf } from '../control/policy';
 import { isRefusal, REFUSALS } from '../control/provider-refusals';
 import { hasCode } from '../errors';
 import { type PodInfo, type Provider, ProviderError, type SpawnStep } from '../providers/provider';
@@ -149,8 +150,10 @@ export class Reactor {
       // The budget is checked again against the live fleet right before the spawn: whatever the
       // decision saw, no spawn takes the fleet past MAX_ACTIVE_GPUS. The one reactor is the only
       // writer of spawn requests, so nothing can slip in between this read and the request.
+      // The fleet is counted by the one account the caps use (src/control/policy.ts fleetAccount).
       const fleet = await readFleet(store.reads);
-      const liveGpus = fleetGpus(fleet, provider.gpusPerWorker);
+      const account = accountOf(fleet, provider.gpusPerWorker, d.quoteUsdPerHour ?? null);
+      const liveGpus = account.currentGpus;
       const budget = this.d.maxActiveGpus ?? d.settings.MAX_ACTIVE_GPUS;
       if (liveGpus + provider.gpusPerWorker > budget) {
         const data = {
@@ -183,7 +186,7 @@ export class Reactor {
         // candidate), so this spawn may take a dearer one only while the rest of the decision still
         // fits at the quote. A live worker whose price is not known yet counts at the quote too.
         const quote = d.quoteUsdPerHour ?? null;
-        const burn = fleetBurnUsd(fleet.map((w) => ({ hourlyCostUsd: w.hourlyCostUsd ?? quote ?? 0 }))) ?? 0;
+        const burn = account.knownBurnUsdPerHour + account.unpricedWorkers * (quote ?? 0);
         const rest = quote === null ? 0 : (of - ordinal) * quote;
         // to a millionth of a dollar: 2.00 - 4 x 0.40 leaves 0.40, not 0.3999999
         maxHourlyCostUsd = Math.max(0, Math.round((cap - burn - rest) * 1e6) / 1e6);

@@ -1,6 +1,7 @@
 import { appRegistry } from '../../events/index';
 import { FakeClock, seededRandom } from '../clock';
 import type { Config } from '../config';
+import { cycleSlotAtOrBefore, nextCycleAt } from '../control/cadence';
 import type { ControlLog } from '../control/log';
 import { configuredPolicy } from '../control/steps/decide';
 import { SimulatedProvider } from '../providers/simulated';
@@ -133,7 +134,7 @@ export async function simulate(o: SimulateOptions): Promise<{ result: SimResult;
   // cycles fall on wall-clock multiples of the interval (:00 and :30 for 30 s), the first one at
   // or before the first arrival, whatever second the trace starts on
   const stepMs = config.POLL_INTERVAL_SEC * 1000;
-  const firstCycleMs = Math.floor(t0 / stepMs) * stepMs;
+  const firstCycleMs = cycleSlotAtOrBefore(t0, stepMs);
   const clock = new FakeClock(new Date(firstCycleMs));
   const idRandom = seededRandom(o.seed ^ 0x5eed);
   const hex = (n: number) => Array.from({ length: n }, () => Math.floor(idRandom() * 16).toString(16)).join('');
@@ -244,8 +245,10 @@ export async function simulate(o: SimulateOptions): Promise<{ result: SimResult;
       undrained = undrainedAt(stalled ? 'stalled' : 'horizon', t, stallSec, horizonSec, queue, config, o);
       break;
     }
-    t += step;
-    clock.advance(step * 1000);
+    // the next cycle as the live service places it (a cycle takes no simulated time: one interval on)
+    const next = nextCycleAt(clock.now().getTime(), stepMs);
+    clock.set(new Date(next));
+    t = (next - t0) / 1000;
   }
 
   const end = t0 + t * 1000;

@@ -1,3 +1,4 @@
+import { FALLBACK_POLICY } from '../control/steps/fallback';
 import type { StoredEvent } from '../store/event-store';
 import type { RecordedCycle, RecordedWorker } from './replay';
 
@@ -40,7 +41,9 @@ export function recordedWorkers(events: readonly StoredEvent[]): RecordedWorker[
 
 /**
  * The recorded cycles among `events` (position order): each accepted count with its decision,
- * oldest first (cycles without a decision are left out).
+ * oldest first (cycles without a decision are left out, and so are the decisions of the task
+ * source's fallback: made without a count, they have nothing a policy could be replayed on; the
+ * fleet the cycle before left stands over them, as the fallback holding it did).
  */
 export function recordedCycleList(events: readonly StoredEvent[]): RecordedCycle[] {
   const counts = new Map<number, { at: string; queued: number; active: number; workers: RecordedCycle['workers'] }>();
@@ -52,6 +55,7 @@ export function recordedCycleList(events: readonly StoredEvent[]): RecordedCycle
     } else if (e.type === 'ScalingDecided') {
       const decision = e.data;
       const o = counts.get(decision.cycle);
+      if (!o && decision.policy.name === FALLBACK_POLICY) continue;
       cycles.push({
         cycle: decision.cycle,
         at: o?.at ?? decision.at,

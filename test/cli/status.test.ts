@@ -252,5 +252,68 @@ describeOnStores(
         spentUsd: 3,
       });
     });
+
+    test('says where each live worker was placed: GPU type and data center (RunPod), node (Kubernetes)', async () => {
+      const at = '2026-11-27T18:45:00.000Z';
+      const spawn = (w: string, podId: string, provider: string, details: Record<string, unknown>) => [
+        {
+          type: 'WorkerSpawnRequested' as const,
+          data: {
+            workerId: w,
+            at,
+            cycle: 970,
+            decisionEventId: 'test',
+            ordinal: 1,
+            of: 1,
+            idempotencyKey: w,
+            provider,
+          },
+        },
+        {
+          type: 'WorkerSpawned' as const,
+          data: {
+            workerId: w,
+            at,
+            podId,
+            ordinal: 1,
+            of: 1,
+            recovered: false,
+            gpuCount: 1,
+            hourlyCostUsd: 0.44,
+            details,
+          },
+        },
+      ];
+      await ctx().writer.append(
+        'worker-t970-1',
+        spawn('t970-1', 'rp-970', 'runpod', {
+          status: 'RUNNING',
+          gpuTypeId: 'NVIDIA A40',
+          dataCenterId: 'EU-RO-1',
+          costPerHr: 0.44,
+          candidatesPassed: [{ gpuTypeId: 'NVIDIA L4', dataCenterId: 'EU-RO-1', outcome: 'no_stock' }],
+        }),
+      );
+      const res = await ctx().writer.append(
+        'worker-t970-2',
+        spawn('t970-2', 'k8s-970', 'kubernetes', { phase: 'Pending', node: 'gpu-node-3' }),
+      );
+      await visibleToReaders(ctx().store, res.globalPositions[1]);
+      const r = await ctx().run(['status', '--now', '2026-11-27T18:46:00Z', '--utc']);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/\n {2}t970-1\s+rp-970\s+spawning\s.*\s0\.44\s+0\.01\s+NVIDIA A40 in EU-RO-1\n/);
+      expect(r.stdout).toMatch(/\n {2}t970-2\s+k8s-970\s+spawning\s.*\s0\.01\s+node gpu-node-3\n/);
+      expect(r.stdout).toMatch(/ {2}WORKER\s.*\s+SPENT USD\s+PLACED ON\n/);
+      const [row] = await ctx().store.db.query('select gpu_type, data_center, node from workers where worker_id = $1', [
+        't970-1',
+      ]);
+      expect(row).toEqual({ gpu_type: 'NVIDIA A40', data_center: 'EU-RO-1', node: null });
+      const j = JSON.parse((await ctx().run(['status', '--json', '--now', '2026-11-27T18:46:00Z'])).stdout);
+      expect(j.workers.find((x: { workerId: string }) => x.workerId === 't970-1').placement).toEqual({
+        gpuType: 'NVIDIA A40',
+        dataCenter: 'EU-RO-1',
+        node: null,
+      });
+    });
   },
 );

@@ -66,6 +66,66 @@ export async function recordRejected(
 }
 
 /**
+ * Record: a cycle without a valid task count past SOURCE_FAILURE_CYCLES, as one atomic batch: the
+ * rejection, the fallback's decision (policy `fallback`: the fleet held, or FALLBACK_WORKERS; its
+ * queued and active are the last valid count's, `lastCount`), its anomalies and condition changes.
+ * Then its log lines. Null when another controller wrote this cycle.
+ */
+export async function recordFallback(
+  ctx: RecordContext,
+  cycle: number,
+  at: string,
+  r: Extract<Observation, { ok: false }>,
+  lastCount: { queued: number; active: number },
+  decision: PolicyResult,
+  anomalies: Anomaly[],
+  conditions: readonly ConditionEvent[] = [],
+): Promise<AppendResult | null> {
+  const { log } = ctx;
+  const newId = ctx.newId ?? randomUUID;
+  const meta = { cycle, correlationId: newId() };
+  const rejected = { cycle, at, source: ctx.source, reason: r.reason, raw: r.raw, responseMs: r.responseMs };
+  const decidedData = { cycle, at, ...lastCount, ...decision, settings: ctx.settings };
+  const decidedId = newId();
+  const res = await ctx.stream.append(
+    [
+      { type: 'TaskCountRejected', data: rejected, metadata: meta },
+      { type: 'ScalingDecided', data: decidedData, eventId: decidedId, metadata: meta },
+      ...anomalies.map((a) => ({
+        type: 'AnomalyDetected' as const,
+        data: { cycle, at, ...a },
+        metadata: { ...meta, causationId: decidedId },
+      })),
+      ...conditions.map((c) => ({ ...c, metadata: { ...meta, causationId: decidedId } })),
+    ],
+    cycle,
+  );
+  if (!res) return null;
+  log.log('error', `❌ TASK COUNT REJECTED (Cycle #${cycle}): ${r.reason}; raw answer: ${r.raw}`, { cycle });
+  ctx.lastBanner = undefined;
+  fact(
+    log,
+    'crit',
+    decisionLine(decidedData),
+    { cycle, desired: decision.desired, decision: decision.decision },
+    `SCALING DECISION cycle=${cycle} fallback current=${decision.current.active}+${decision.current.spawning} desired=${decision.desired} decision=${decision.decision} delta=${decision.delta} reason=${decision.reasons[0] ?? ''}`,
+  );
+  log.log('crit', decisionBlock(decidedData), { cycle });
+  const action = actionLine(decidedData);
+  if (action) fact(log, 'crit', action, { cycle });
+  for (const a of anomalies) {
+    fact(
+      log,
+      'alert',
+      `${anomalyLine(a)}\n${anomalyCauses(a)}`,
+      { cycle, anomaly: a.kind, figures: a.figures },
+      `ANOMALY cycle=${cycle} kind=${a.kind} ${a.message}`,
+    );
+  }
+  return res;
+}
+
+/**
  * Record: the cycle as one atomic batch on the controller stream (the observation, the decision,
  * its anomalies), then its log lines: the one-liners at crit (each mirrored on stderr), the framed
  * blocks, the action, the anomalies. A cycle that changed nothing (MAINTAIN, no anomaly, the same
