@@ -86,7 +86,9 @@ export async function withStore<T>(
       secrets: secretsOf(io.env),
     });
   } catch (err) {
-    throw new CliError(`cannot open the store (${describeTarget(target)}): ${(err as Error).message}`);
+    throw new CliError(`cannot open the store (${describeTarget(target)}): ${(err as Error).message}`, EXIT.failure, {
+      cause: err,
+    });
   }
   try {
     return await fn(store, target);

@@ -7,6 +7,7 @@ import { registerDemo } from './demo';
 import { registerEvents } from './events';
 import { registerExplain } from './explain';
 import { registerMigrate } from './migrate';
+import { registerOperator } from './operator';
 import { registerReplay } from './replay';
 import { registerSimulate } from './simulate';
 import { registerSql } from './sql';
@@ -47,6 +48,7 @@ export function buildProgram(io: CliIo): Command {
   registerDemo(program, io);
   registerSimulate(program, io);
   registerWhatIf(program, io);
+  registerOperator(program, io);
   for (const c of program.commands) c.exitOverride().showHelpAfterError('(add --help for usage)');
   return program;
 }
