@@ -30,6 +30,9 @@ const SECRET_KEYS = [
  */
 export const secretsOf = (settings: Record<string, unknown>): string[] => secretValues(settings, SECRET_KEYS);
 
+/** Whether a setting holds a secret (its value is never shown or recorded). */
+export const isSecretSetting = (key: string): boolean => (SECRET_KEYS as readonly string[]).includes(key);
+
 /** TASK_SOURCE=http settings: validated only when http is the source. */
 const HTTP_SOURCE_SETTINGS = {
   /** The edge function (POST or GET) that answers with the counts. */

@@ -47,6 +47,8 @@ export interface CliIo {
   env: Record<string, string | undefined>;
   /** Whether stdout is a terminal (progress bars, colours). */
   isTTY: boolean;
+  /** The settings file `env` was read with (--env-file, GPU_SCALER_ENV_FILE) and the environment before it: what a reload reads again. */
+  envFile?: { path: string; base: Record<string, string | undefined> };
 }
 
 export const processIo = (): CliIo => ({

@@ -59,7 +59,10 @@ export async function main(argv: string[], given: CliIo = processIo()): Promise<
   process.exitCode = undefined;
   try {
     const taken = takeEnvFileFlag(argv, io.env);
-    if (taken.file !== null) io = { ...io, env: withEnvFile(io.env, taken.file) };
+    if (taken.file !== null) {
+      const base = { ...io.env };
+      io = { ...io, env: withEnvFile(io.env, taken.file), envFile: { path: taken.file, base } };
+    }
     const program = buildProgram(io);
     await program.parseAsync(taken.argv);
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;

@@ -1,7 +1,7 @@
 import { type Command, Option } from 'commander';
 import { loadConfig, misspeltSettings } from '../config';
 import { runService } from '../service';
-import type { CliIo } from './context';
+import { type CliIo, withEnvFile } from './context';
 import { wholeNumber } from './flags';
 
 interface StartFlags {
@@ -44,6 +44,17 @@ export function defineStartCommand(program: Command, io: CliIo, deps: StartDeps 
       if (flags.logFormat) overrides.LOG_FORMAT = flags.logFormat;
       for (const warning of misspeltSettings(io.env)) io.stderr.write(`gpu-scaler: warning: ${warning}\n`);
       const config = loadConfig({ ...io.env, ...overrides });
-      process.exitCode = await run({ config, maxCycles: flags.cycles, stdout: io.stdout, stderr: io.stderr });
+      // SIGHUP reads the environment file again (the environment and these flags still win over it)
+      const envFile = io.envFile;
+      const reloadConfig = () =>
+        loadConfig({ ...(envFile ? withEnvFile({ ...envFile.base }, envFile.path) : io.env), ...overrides });
+      process.exitCode = await run({
+        config,
+        maxCycles: flags.cycles,
+        stdout: io.stdout,
+        stderr: io.stderr,
+        reloadConfig,
+        envFile: envFile?.path ?? null,
+      });
     });
 }

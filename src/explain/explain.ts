@@ -1,4 +1,5 @@
 import type { DataOf } from '../../events/index';
+import { reloadLine } from '../config-reload';
 import { conditionEventText } from '../control/conditions';
 import { gpuText, spawnStepLine } from '../control/messages';
 import {
@@ -112,9 +113,8 @@ export function describeEvent(e: StoredEvent): string | null {
     case 'OperatorOverrideEnded':
       return `🎛️ OPERATOR: the ${e.data.command}${e.data.key ? ` of ${e.data.key}` : ''} (${e.data.pool === '*' ? 'all pools' : `pool ${e.data.pool}`}) ${e.data.how}: its time was up`;
     case 'ConfigReloaded':
-      return `🔁 CONFIGURATION RELOADED${e.data.file ? ` from ${e.data.file}` : ''}: ${e.data.changes.length ? e.data.changes.map((c) => `${c.key} ${c.from ?? '(unset)'} -> ${c.to ?? '(unset)'}`).join(', ') : 'nothing changed'}`;
     case 'ConfigReloadRefused':
-      return `⛔ CONFIGURATION RELOAD REFUSED${e.data.file ? ` (${e.data.file})` : ''}: ${e.data.problems.join('; ')}; the running configuration stays`;
+      return reloadLine(e.data, e.data.file);
     case 'HealthSummaryRecorded':
       return `📊 HEALTH SUMMARY: ${e.data.lastWorkerCount} workers, ${n(e.data.anomaliesSinceLast, 'anomaly')} since the last summary, database logging ${e.data.dbLoggingHealthy ? 'healthy' : 'NOT healthy'}`;
   }
