@@ -1,8 +1,12 @@
+import { Readable } from 'node:stream';
 import { ALL_POOLS } from '../../events/operator';
 import { issueCommand, type OperatorCommandInput } from '../../src/cli/operator';
+import { runStatus } from '../../src/cli/status';
 import { readOverrides } from '../../src/control/overrides';
 import { explain } from '../../src/explain/explain';
-import { BACKENDS, decided, forEachBackend, harness } from '../helpers/harness';
+import { HttpEndpoint } from '../../src/observe/http';
+import { parseDatabaseUrl } from '../../src/store/open';
+import { BACKENDS, Capture, decided, forEachBackend, harness } from '../helpers/harness';
 
 const by = 'ana@ops-1';
 
@@ -104,5 +108,33 @@ forEachBackend('operator commands, obeyed by the controller', BACKENDS, (backend
     expect(view.ended.map((o) => [o.value, o.ended?.how])).toEqual([['3', 'ended by a later command']]);
     await command({ command: 'unset', key: 'MAX_WORKERS', reason: null });
     expect(decided(await h.cycle()).decision.desired).toBe(8);
+  });
+
+  test('status and the dashboard (/api/state) list the overrides in force', async () => {
+    h = await harness(backend());
+    await command({ command: 'pause', pool: ALL_POOLS, reason: 'incident 123', forSec: 3600 });
+    await h.cycle();
+    const stdout = new Capture();
+    const io = { stdout, stderr: new Capture(), stdin: Readable.from([]), env: {}, isTTY: false };
+    await runStatus(
+      h.store,
+      parseDatabaseUrl('memory://'),
+      { now: h.clock.now(), windowMs: 3_600_000, windowText: '1h', utc: true, json: false },
+      io,
+    );
+    expect(stdout.text).toContain(
+      'Overrides in force (gpu-scaler overrides):\n  all pools: paused by ana@ops-1 at 18:00 UTC for 1 h: incident 123 (until 2026-11-27 19:00 UTC)',
+    );
+    const endpoint = new HttpEndpoint({
+      store: h.store,
+      host: '127.0.0.1',
+      port: 0,
+      now: () => h.clock.now(),
+      refreshSec: 30,
+    });
+    const state = (await endpoint.state('1h')) as { overrides: { command: string; text: string }[] };
+    expect(state.overrides.map((o) => [o.command, o.text])).toEqual([
+      ['pause', 'all pools: paused by ana@ops-1 at 18:00 UTC for 1 h: incident 123 (until 2026-11-27 19:00 UTC)'],
+    ]);
   });
 });
