@@ -67,7 +67,13 @@ export async function decideScaling(
     quoteUsdPerHour: quote,
     drain: operator.drain ? overrideText(operator.drain) : null,
   });
-  const result = operator.inForce.length ? { ...decided, overrides: operator.inForce } : decided;
+  const result = operator.inForce.length
+    ? {
+        ...decided,
+        overrides: operator.inForce,
+        reasons: [...decided.reasons, ...operator.inForce.map((o) => `operator override in force: ${overrideText(o)}`)],
+      }
+    : decided;
   // an operator's pause (or drain): no spawns this cycle, and the decision says whose and why
   const stop = operator.pause ?? operator.drain;
   return stop ? blockSpawning(result, overrideText(stop)) : result;
