@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { CONFIG_STREAM, type SettingChange } from '../events/operator';
-import { type Config, ConfigError, ConfigSchema, isSecretSetting, secretsOf } from './config';
+import { type Config, ConfigError, ConfigSchema, isSecretSetting, isSetting, secretsOf } from './config';
 import { OVERRIDABLE_SETTINGS } from './control/overrides';
 import { makeRedactor } from './logging/redact';
 import type { EventStore } from './store/event-store';
@@ -38,7 +38,7 @@ const shown = (key: string, v: unknown): string | null =>
 /** The settings whose values differ, old and new as the configuration shows them; secrets `***`, and redacted wherever they appear. */
 export function configChanges(from: Config, to: Config): SettingChange[] {
   const redact = makeRedactor([...new Set([...secretsOf(from), ...secretsOf(to)])]);
-  const keys = Object.keys(ConfigSchema.shape) as (keyof Config)[];
+  const keys = Object.keys(ConfigSchema.shape).filter(isSetting);
   const changes: SettingChange[] = [];
   for (const key of keys) {
     const a = from[key];

@@ -3,7 +3,7 @@ import os from 'node:os';
 import { type Command, Option } from 'commander';
 import { OPERATOR_STREAM, type OperatorCommandKind } from '../../events/operator';
 import { checkOverride, commandPool, foldOverrides, type Override, POOLS } from '../control/overrides';
-import { overrideLine } from '../policies/render';
+import { durationWords, overrideLine } from '../policies/render';
 import { DataDirLockedError } from '../store/dir-lock';
 import type { EventStore } from '../store/event-store';
 import { CliError, type CliIo, EXIT, withStore, writeJson } from './context';
@@ -122,7 +122,7 @@ async function append(io: CliIo, c: OperatorCommandInput, now: Date): Promise<vo
   }
   const pool = c.pool === '*' ? 'every pool' : `pool ${c.pool}`;
   const what = c.command === 'set' ? `set ${c.key}=${c.value}` : c.command === 'unset' ? `unset ${c.key}` : c.command;
-  const span = c.forSec ? ` for ${c.forSec} s` : '';
+  const span = c.forSec ? ` for ${durationWords(c.forSec)}` : '';
   io.stdout.write(
     `recorded: ${what} on ${pool} by ${c.by}${span}${c.reason ? `: ${c.reason}` : ''}; the leader obeys it from its next cycle\n`,
   );

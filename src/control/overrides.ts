@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ALL_POOLS, OPERATOR_STREAM, type OverrideInForce } from '../../events/operator';
-import { type Config, checkSetting, isSetting, misspeltSettings, type SettingKey } from '../config';
+import { type Config, checkSetting, isSetting, misspeltSettings } from '../config';
 import { POLICY_SETTING_KEYS, policyNamed } from '../policies/index';
 import { overrideText } from '../policies/render';
 import type { EventStore, StoredEvent } from '../store/event-store';
@@ -28,8 +28,6 @@ export const OVERRIDABLE_SETTINGS: readonly string[] = [
   ...new Set(Object.values(POLICY_SETTING_KEYS).flat()),
 ];
 
-type CommandEvent = StoredEvent & { type: 'OperatorCommandIssued' };
-
 /** An override (pause, drain or set) with how it ended, if it did. */
 export interface Override extends OverrideInForce {
   position: number;
@@ -53,6 +51,26 @@ export interface OverridesView {
 /** Whether a command for pool `by` reaches an override of pool `of` (`*` reaches and is reached by every pool). */
 const reaches = (by: string, of: string) => by === ALL_POOLS || of === ALL_POOLS || by === of;
 
+/**
+ * Whether command `c` ends override `o` (of a pool it reaches): resume ends pauses and drains, unset
+ * the sets of its key; a new pause, drain or set of the same pool (and key) replaces the earlier one.
+ */
+function endsOverride(
+  c: Pick<OverrideInForce, 'pool' | 'key'> & { command: string },
+  o: Pick<Override, 'command' | 'pool' | 'key'>,
+): boolean {
+  switch (c.command) {
+    case 'resume':
+      return o.command === 'pause' || o.command === 'drain';
+    case 'unset':
+      return o.command === 'set' && o.key === c.key;
+    case 'set':
+      return o.command === 'set' && o.key === c.key && o.pool === c.pool;
+    default:
+      return o.command === c.command && o.pool === c.pool;
+  }
+}
+
 /** Pure: the overrides of the operator stream's events as they stand at `now`. */
 export function foldOverrides(events: readonly StoredEvent[], now: Date): OverridesView {
   const sorted = [...events].sort((a, b) => a.globalPosition - b.globalPosition);
@@ -73,7 +91,7 @@ export function foldOverrides(events: readonly StoredEvent[], now: Date): Overri
   };
   for (const e of sorted) {
     if (e.type !== 'OperatorCommandIssued') continue;
-    const c = (e as CommandEvent).data;
+    const c = e.data;
     expire(c.at);
     const endedBy: OverrideEnd = {
       how: 'ended by a later command',
@@ -81,18 +99,7 @@ export function foldOverrides(events: readonly StoredEvent[], now: Date): Overri
       byCommand: e.eventId,
       text: `${c.command}${c.key ? ` ${c.key}` : ''} by ${c.by}${c.reason ? `: ${c.reason}` : ''}`,
     };
-    for (const o of open()) {
-      if (!reaches(c.pool, o.pool)) continue;
-      const ends =
-        (c.command === 'resume' && (o.command === 'pause' || o.command === 'drain')) ||
-        (c.command === o.command && c.command !== 'set' && c.pool === o.pool) ||
-        ((c.command === 'set' || c.command === 'unset') &&
-          o.command === 'set' &&
-          o.key === c.key &&
-          c.pool === o.pool) ||
-        (c.command === 'unset' && o.command === 'set' && o.key === c.key);
-      if (ends) o.ended = endedBy;
-    }
+    for (const o of open()) if (reaches(c.pool, o.pool) && endsOverride(c, o)) o.ended = endedBy;
     if (c.command === 'pause' || c.command === 'drain' || c.command === 'set') {
       all.push({
         commandId: e.eventId,
@@ -182,7 +189,7 @@ const recorded = (o: Override): OverrideInForce => {
  */
 export function applyOverrides(base: Config, overrides: readonly Override[], pool = DEFAULT_POOL): AppliedOverrides {
   const mine = overrides.filter((o) => o.ended === null && (o.pool === pool || o.pool === ALL_POOLS));
-  const config: Record<string, unknown> = { ...base };
+  const config: Config = { ...base };
   const problems: string[] = [];
   const setKeys = new Set<string>();
   for (const o of mine) {
@@ -196,17 +203,19 @@ export function applyOverrides(base: Config, overrides: readonly Override[], poo
       problems.push(`${overrideText(o)}: ${res.problem}; ignored`);
       continue;
     }
-    config[o.key] = res.value;
+    Object.assign(config, { [o.key]: res.value });
     setKeys.add(o.key);
   }
   const idle = policyNamed(base.POLICY).idleSetting;
-  if (idle && setKeys.has('GPU_IDLE_TIMEOUT_SEC') && !setKeys.has(idle)) config[idle] = config.GPU_IDLE_TIMEOUT_SEC;
+  if (idle && setKeys.has('GPU_IDLE_TIMEOUT_SEC') && !setKeys.has(idle)) {
+    Object.assign(config, { [idle]: config.GPU_IDLE_TIMEOUT_SEC });
+  }
   const last = (kind: 'pause' | 'drain') => {
     const found = mine.filter((o) => o.command === kind);
     return found.length ? recorded(found[found.length - 1]) : null;
   };
   return {
-    config: config as Config,
+    config,
     inForce: mine.map(recorded),
     pause: last('pause'),
     drain: last('drain'),
@@ -232,7 +241,7 @@ export function checkOverride(key: string, value: string): string[] {
       `${key} cannot be set by a command: a command sets one of ${OVERRIDABLE_SETTINGS.join(', ')}; change ${key} in the configuration (a SIGHUP reloads it, or restart)`,
     ];
   }
-  const res = checkSetting(key as SettingKey, value);
+  const res = checkSetting(key, value);
   return res.ok ? [] : [res.problem];
 }
 
