@@ -1,8 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { type Command, Option } from 'commander';
+import { isEvent, Streams } from '../../events/index';
 import { OPERATOR_STREAM, type OperatorCommandKind } from '../../events/operator';
-import { checkOverride, commandPool, foldOverrides, type Override, POOLS } from '../control/overrides';
+import {
+  checkOverride,
+  commandPool,
+  foldOverrides,
+  type Override,
+  POOLS,
+  policySettingProblem,
+} from '../control/overrides';
 import { durationWords, overrideLine } from '../policies/render';
 import { DataDirLockedError } from '../store/dir-lock';
 import type { EventStore } from '../store/event-store';
@@ -103,10 +111,21 @@ function readCommon(
   return { pool: pool.pool, by, reason, forSec, now: parseNow(flags.now, true) ?? new Date() };
 }
 
+/** The policy of the leader's last decision (null: none recorded yet). */
+async function policyInUse(store: EventStore): Promise<string | null> {
+  const tail = await store.readStreamTail(Streams.controller, 20);
+  const last = tail.filter(isEvent('ScalingDecided')).at(-1);
+  return last ? last.data.policy.name : null;
+}
+
 /** Opens the store and appends; the embedded store held by a running service is refused, naming why. */
 async function append(io: CliIo, c: OperatorCommandInput, now: Date): Promise<void> {
   try {
     await withStore(io, async (store) => {
+      if (c.command === 'set' && c.key) {
+        const problem = policySettingProblem(c.key, await policyInUse(store));
+        if (problem) throw usage(`set refused, nothing recorded:\n  - ${problem}`);
+      }
       await issueCommand(store, c, now);
     });
   } catch (err) {
@@ -220,7 +239,7 @@ export function overridesText(inForce: readonly Override[], ended: readonly Over
     lines.push(
       ...ended.map((o) =>
         o.ended
-          ? `  ${overrideLine(o, { how: o.ended.how === 'expired' ? 'expired' : `by ${o.ended.text}`, at: o.ended.at })}`
+          ? `  ${overrideLine(o, { how: o.ended.how === 'expired' ? 'expired' : o.ended.text, at: o.ended.at })}`
           : '',
       ),
     );

@@ -245,6 +245,20 @@ export function checkOverride(key: string, value: string): string[] {
   return res.ok ? [] : [res.problem];
 }
 
+/**
+ * A policy's setting set for a pool whose policy (its last decision's) is another one would change
+ * nothing: the problem, naming both; null when it is a setting of that policy, not a policy's, or the
+ * policy is not known yet.
+ */
+export function policySettingProblem(key: string, policy: string | null): string | null {
+  if (policy === null || !Object.hasOwn(POLICY_SETTING_KEYS, policy)) return null;
+  const owners = Object.entries(POLICY_SETTING_KEYS)
+    .filter(([, keys]) => keys.includes(key))
+    .map(([name]) => name);
+  if (!owners.length || owners.includes(policy)) return null;
+  return `${key} is a setting of POLICY=${owners.join(', POLICY=')}, but the pool's policy is ${policy} (its last decision): it would change nothing; the settings of ${policy} are ${POLICY_SETTING_KEYS[policy].join(', ')}`;
+}
+
 /** `--pool P` (repeatable) or `--all` as the pool a command's event carries; the problem when a pool is unknown. */
 export function commandPool(pools: readonly string[], all: boolean): { pool: string } | { problem: string } {
   if (all && pools.length)
