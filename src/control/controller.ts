@@ -252,8 +252,11 @@ export class Controller {
     const applied = applyOverrides(this.baseConfig, view.inForce);
     for (const p of applied.problems) log.log('warning', `🎛️ ${p}`, { cycle });
     const ids = applied.inForce.map((o) => o.commandId).join(',');
-    if (ids !== this.obeyed && applied.inForce.length) {
-      fact(log, 'notice', `🎛️ OBEYING: ${applied.inForce.map(overrideText).join('; ')}`, { cycle });
+    if (ids !== this.obeyed) {
+      const now = applied.inForce.length
+        ? `🎛️ OBEYING: ${applied.inForce.map(overrideText).join('; ')}`
+        : '🎛️ No operator override in force: the configuration holds';
+      fact(log, 'notice', now, { cycle });
     }
     this.obeyed = ids;
     const config = applied.config;
