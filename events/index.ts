@@ -2,6 +2,7 @@ import { AnomalyDetected } from './anomaly';
 import { ConditionChanged } from './condition';
 import type { EventOf, NewEventOf } from './define';
 import { HealthChecked, HealthSummaryRecorded } from './health';
+import { ConfigReloaded, ConfigReloadRefused, OperatorCommandIssued, OperatorOverrideEnded } from './operator';
 import { EventQuarantined } from './quarantine';
 import { EventRegistry } from './registry';
 import { ScalingDecided } from './scaling';
@@ -20,6 +21,7 @@ import {
 export * from './anomaly';
 export * from './condition';
 export * from './health';
+export * from './operator';
 export * from './quarantine';
 export * from './scaling';
 export * from './task-count';
@@ -42,7 +44,11 @@ export const appRegistry = EventRegistry.empty()
   .with(OrphanPodTerminated)
   .with(HealthChecked)
   .with(HealthSummaryRecorded)
-  .with(EventQuarantined);
+  .with(EventQuarantined)
+  .with(OperatorCommandIssued)
+  .with(OperatorOverrideEnded)
+  .with(ConfigReloaded)
+  .with(ConfigReloadRefused);
 
 /** The union of every event definition in appRegistry. */
 export type AppEventDefinition = typeof appRegistry extends EventRegistry<infer D> ? D : never;
@@ -63,6 +69,8 @@ export const Streams = {
   health: 'health',
   reconciliation: 'reconciliation',
   quarantine: 'quarantine',
+  operator: 'operator',
+  config: 'config',
   worker: (workerId: string) => `worker-${workerId}`,
 } as const;
 

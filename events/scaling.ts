@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { count, cycleNo, isoTime } from './common';
 import { defineEvent } from './define';
+import { OverrideInForce } from './operator';
 
 export const Decision = z.enum(['SCALE_UP', 'SCALE_DOWN', 'MAINTAIN']);
 export type Decision = z.infer<typeof Decision>;
@@ -114,6 +115,8 @@ export const ScalingDecided = defineEvent({
     /** Prices the cost cap used: the fleet's burn and one more worker's quote, USD/h; null: unknown. */
     burnUsdPerHour: z.number().nonnegative().nullable().default(null),
     quoteUsdPerHour: z.number().nonnegative().nullable().default(null),
+    /** The operators' overrides in force that cycle (pause, drain, set: src/control/overrides.ts); none in older events. */
+    overrides: z.array(OverrideInForce).default([]),
   }),
 });
 

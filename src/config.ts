@@ -53,6 +53,9 @@ export const SECRET_KEYS: readonly string[] = [
  */
 export const secretsOf = (settings: Record<string, unknown>): string[] => secretValues(settings, SECRET_KEYS);
 
+/** Whether a setting holds a secret (its value is never shown or recorded). */
+export const isSecretSetting = (key: string): boolean => SECRET_KEYS.includes(key);
+
 /** Every setting, its default and what is allowed; parsed from the environment by one schema. */
 export const ConfigSchema = z.object({
   DATABASE_URL: z.string().optional(),
@@ -122,7 +125,8 @@ export const ConfigSchema = z.object({
 
 export type Config = z.infer<typeof ConfigSchema>;
 
-type Key = keyof typeof ConfigSchema.shape;
+export type SettingKey = keyof typeof ConfigSchema.shape;
+type Key = SettingKey;
 
 /** How old a decision may be when the reactor reaches it: DECISION_STALE_SEC, else 4 cycles and at least 2 minutes. */
 export const decisionStaleSec = (cfg: Config): number =>
@@ -201,6 +205,29 @@ function allowed(issue: z.core.$ZodIssue): string {
   }
 }
 
+/** The one message of a setting's value that its schema refuses: `MAX_WORKERS="-1" is not allowed: expected a number >= 0`. */
+function notAllowed(key: string, value: unknown, issue: z.core.$ZodIssue): string {
+  const shown = SECRET_KEYS.includes(key) ? '***' : JSON.stringify(value);
+  return `${key}=${shown} is not allowed: expected ${allowed(issue)}`;
+}
+
+/** Whether `key` is a setting of the configuration. */
+export const isSetting = (key: string): key is Key => Object.hasOwn(ConfigSchema.shape, key);
+
+/**
+ * One setting's value checked on its own by the configuration's schema (an operator's `set
+ * KEY=VALUE`): its parsed value, or the message loadConfig gives for the same value.
+ */
+export function checkSetting(
+  key: Key,
+  text: string,
+): { ok: true; value: Config[Key] } | { ok: false; problem: string } {
+  const value = text.trim();
+  const res = ConfigSchema.shape[key].safeParse(value);
+  if (res.success) return { ok: true, value: res.data as Config[Key] };
+  return { ok: false, problem: notAllowed(key, value, res.error.issues[0]) };
+}
+
 export interface LoadConfigOptions {
   /**
    * false: only each value's own rule, not the rules across settings (a provider's required
@@ -248,12 +275,7 @@ export function loadConfig(
     throw new ConfigError([
       ...renamed,
       ...policyless,
-      ...res.error.issues.map((i) => {
-        const key = String(i.path[0]);
-        const value = input[key];
-        const shown = SECRET_KEYS.includes(key) ? '***' : JSON.stringify(value);
-        return `${key}=${shown} is not allowed: expected ${allowed(i)}`;
-      }),
+      ...res.error.issues.map((i) => notAllowed(String(i.path[0]), input[String(i.path[0])], i)),
     ]);
   }
   const cfg = res.data;

@@ -1,6 +1,7 @@
 import { appRegistry } from '../events/index';
 import { type Clock, systemClock } from './clock';
-import { type Config, describeConfig, secretsOf } from './config';
+import { type Config, describeConfig, loadConfig, secretsOf } from './config';
+import { reloadAndRecord, reloadLine } from './config-reload';
 import { nextCycleAt } from './control/cadence';
 import { embeddedLeaderLock, type LeaderLock, postgresLeaderLock, standingByLine } from './control/leader';
 import { fact } from './control/log';
@@ -39,6 +40,13 @@ export interface ServiceOptions {
   clock?: Clock;
   /** The task source (tests); default: the one SOURCE names. */
   source?: TaskSource;
+  /**
+   * SIGHUP: the configuration read again (validated whole; a change is refused when invalid or
+   * when it touches a setting that cannot change live). Default: loadConfig of the process's environment.
+   */
+  reloadConfig?: () => Config;
+  /** The environment file reloadConfig reads, for the record (null: none). */
+  envFile?: string | null;
 }
 
 /** Connection-level failures: the server went away or was restarted, or the connection was closed. */
@@ -105,7 +113,8 @@ const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
 /** Runs the controller as a service until a signal; resolves to the exit code. */
 export async function runService(opts: ServiceOptions): Promise<number> {
-  const { config } = opts;
+  /** The running configuration: a SIGHUP may replace the settings read every cycle. */
+  let config = opts.config;
   const clock = opts.clock ?? systemClock;
   const out = opts.stdout ?? process.stdout;
   const target = parseDatabaseUrl(config.DATABASE_URL);
@@ -295,6 +304,26 @@ export async function runService(opts: ServiceOptions): Promise<number> {
   };
   const onInt = () => stop('SIGINT');
   const onTerm = () => stop('SIGTERM');
+  // SIGHUP: reload the configuration (one at a time); the controller takes it from its next cycle
+  const reloadConfig = opts.reloadConfig ?? (() => loadConfig(process.env));
+  let reloading: Promise<void> = Promise.resolve();
+  const onHup = () => {
+    log.log('notice', 'received SIGHUP: reading the configuration again');
+    reloading = reloading.then(async () => {
+      try {
+        const file = opts.envFile ?? null;
+        const outcome = await reloadAndRecord({ store, current: config, reloadConfig, file, now: clock.now() });
+        if (outcome.ok) {
+          config = outcome.config;
+          system.controller.reconfigure(outcome.config);
+        }
+        fact(log, outcome.ok ? 'notice' : 'error', reloadLine(outcome, file), {});
+      } catch (err) {
+        log.log('error', `⛔ CONFIGURATION RELOAD failed: ${(err as Error).message}; the running configuration stays`);
+      }
+    });
+  };
+  process.on('SIGHUP', onHup);
   const onUnhandled = (err: unknown) => {
     if (!isLostConnection(err)) throw err;
     log.log('warning', `a database connection was lost: ${(err as Error).message}`);
@@ -432,6 +461,8 @@ export async function runService(opts: ServiceOptions): Promise<number> {
     loopEnded = true;
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
+    process.off('SIGHUP', onHup);
+    await reloading;
     // Each step gets a short time: what cannot be closed cleanly by then (a query waiting for a
     // database that is down, a reconnect in flight) is closed at once, so a stop ends in about 2 s
     // whatever the database does.

@@ -47,6 +47,8 @@ export interface CliIo {
   env: Record<string, string | undefined>;
   /** Whether stdout is a terminal (progress bars, colours). */
   isTTY: boolean;
+  /** The files `env` was read with (--env-file, --config and their variables), and `env` read anew from them: what a reload (SIGHUP) reads again. */
+  reload?: { files: string[]; env: () => Record<string, string | undefined> };
 }
 
 export const processIo = (): CliIo => ({
@@ -86,7 +88,9 @@ export async function withStore<T>(
       secrets: secretsOf(io.env),
     });
   } catch (err) {
-    throw new CliError(`cannot open the store (${describeTarget(target)}): ${(err as Error).message}`);
+    throw new CliError(`cannot open the store (${describeTarget(target)}): ${(err as Error).message}`, EXIT.failure, {
+      cause: err,
+    });
   }
   try {
     return await fn(store, target);

@@ -9,6 +9,7 @@ import { registerDemo } from './demo';
 import { registerEvents } from './events';
 import { registerExplain } from './explain';
 import { registerMigrate } from './migrate';
+import { registerOperator } from './operator';
 import { registerReplay } from './replay';
 import { registerSimulate } from './simulate';
 import { registerSql } from './sql';
@@ -52,6 +53,7 @@ export function buildProgram(io: CliIo): Command {
   registerSimulate(program, io);
   registerWhatIf(program, io);
   registerConfig(program, io);
+  registerOperator(program, io);
   for (const c of program.commands) c.exitOverride().showHelpAfterError('(add --help for usage)');
   return program;
 }
@@ -61,11 +63,21 @@ export async function main(argv: string[], given: CliIo = processIo()): Promise<
   let io = given;
   process.exitCode = undefined;
   try {
+    const base = { ...io.env };
     const taken = takeEnvFileFlag(argv, io.env);
     if (taken.file !== null) io = { ...io, env: withEnvFile(io.env, taken.file) };
     // after the env file, which may name it
     const config = takeConfigFlag(taken.argv, io.env);
     if (config.file !== null) io = { ...io, env: withConfigFile(io.env, config.file) };
+    const files = [taken.file, config.file].filter((f): f is string => f !== null);
+    // what a reload (SIGHUP) reads again: the same files over the environment the process started with
+    const reread = () => {
+      let env: CliIo['env'] = { ...base };
+      if (taken.file !== null) env = withEnvFile(env, taken.file);
+      if (config.file !== null) env = withConfigFile(env, config.file);
+      return env;
+    };
+    if (files.length) io = { ...io, reload: { files, env: reread } };
     const program = buildProgram(io);
     await program.parseAsync(config.argv);
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;

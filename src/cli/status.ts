@@ -4,7 +4,8 @@ import { PolicyRecord, readLimits } from '../../events/scaling';
 import { ALL_PROJECTIONS } from '../../projections/index';
 import { secondsBetween } from '../clock';
 import { type ConditionState, conditionJson, conditionText, recordedConditions } from '../control/conditions';
-import { limitsText, policyLine } from '../policies/render';
+import { type Override, readOverrides } from '../control/overrides';
+import { limitsText, overrideLine, policyLine } from '../policies/render';
 import { ProjectionRunner, projectionLag } from '../projections/runner';
 import {
   anomaliesBetween,
@@ -95,6 +96,8 @@ interface StatusReport {
   anomalies: { window: string; since: Date; items: Row[] };
   /** The conditions as recorded (the last change of each). */
   conditions: ConditionState[];
+  /** The operators' overrides in force (pause, drain, set). */
+  overrides: Override[];
 }
 
 /**
@@ -223,6 +226,7 @@ async function collectStatus(
     lastHealthCheck: check,
     anomalies: { window: opts.windowText, since, items: anomalies },
     conditions: await recordedConditions(store),
+    overrides: (await readOverrides(store, now)).inForce,
   };
 }
 
@@ -354,6 +358,9 @@ function renderStatus(r: StatusReport, utc: boolean): string {
     `Burn rate: ${burnLine(r.burn)}`,
   );
   if (r.conditions.length) out.push('Conditions:', ...r.conditions.map((c) => `  ${conditionText(c, now)}`));
+  if (r.overrides.length) {
+    out.push('Overrides in force (gpu-scaler overrides):', ...r.overrides.map((o) => `  ${overrideLine(o)}`));
+  }
   if (r.workers.length) {
     const shown = r.workers.slice(0, MAX_LISTED_WORKERS);
     out.push(
@@ -425,6 +432,7 @@ function statusJson(r: StatusReport): Record<string, unknown> {
     lastHealthCheck: r.lastHealthCheck,
     anomalies: r.anomalies,
     conditions: r.conditions.map((c) => conditionJson(c, r.now)),
+    overrides: r.overrides,
   };
 }
 

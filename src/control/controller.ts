@@ -2,6 +2,7 @@ import type { DbLoggingStats, LogDestinationStats } from '../../events/health';
 import { Streams } from '../../events/index';
 import type { Clock } from '../clock';
 import type { Config } from '../config';
+import { overrideText } from '../policies/render';
 import type { ProjectionRunner } from '../projections/runner';
 import type { Provider } from '../providers/provider';
 import type { TaskSource } from '../sources/source';
@@ -22,8 +23,15 @@ import {
 import { ControlStream } from './control-stream';
 import { readFleet } from './fleet';
 import { type ControlLog, fact } from './log';
+import { applyOverrides, readOverrides, recordExpiries } from './overrides';
 import type { PolicyResult } from './policy';
-import { configuredPolicy, controlSettings, type DecideContext, decideScaling } from './steps/decide';
+import {
+  configuredPolicy,
+  controlSettings,
+  type DecideContext,
+  decideScaling,
+  type OperatorInput,
+} from './steps/decide';
 import { anomalyThresholds, detectCycleAnomalies } from './steps/detect';
 import { fallbackPolicy, sourceFallback, sourceFallbackSettings } from './steps/fallback';
 import { type FleetSyncContext, syncFleet } from './steps/fleet-sync';
@@ -88,7 +96,11 @@ export class Controller {
   private readonly decideContext: DecideContext;
   private readonly recordContext: RecordContext;
   private readonly healthContext: PeriodicHealthContext;
-  private readonly thresholds: AnomalyThresholds;
+  private thresholds: AnomalyThresholds;
+  /** The configuration as loaded (or reloaded on SIGHUP); each cycle applies the operators' overrides to it. */
+  private baseConfig: Config;
+  /** The override ids obeyed last cycle, to say when that changes. */
+  private obeyed = '';
   private pendingConditions: ConditionState[] | null = null;
   /** Quarantined events and held-back reads, reported as anomalies. */
   private readonly storeWatch: StoreWatch;
@@ -129,6 +141,7 @@ export class Controller {
       logDestinations: d.logDestinations,
     };
     this.thresholds = anomalyThresholds(config);
+    this.baseConfig = config;
     this.storeWatch = new StoreWatch(store, { now: () => clock.now() });
   }
 
@@ -215,9 +228,59 @@ export class Controller {
     }
   }
 
+  /** A reloaded configuration (SIGHUP, validated by the service): acts from the next cycle. */
+  reconfigure(config: Config): void {
+    this.baseConfig = config;
+  }
+
+  /**
+   * The operators' commands in force now (read from the record: the leader obeys a command from its
+   * next cycle), applied to this cycle's settings; expiries recorded. Only the settings a cycle
+   * reads each time are taken from the result (the caps, timeouts, policy, source limits, anomaly
+   * thresholds, health cadence).
+   */
+  private async obeyOverrides(cycle: number): Promise<{ config: Config; operator: OperatorInput }> {
+    const { store, clock, log } = this.d;
+    const now = clock.now();
+    const view = await readOverrides(store, now);
+    if (view.unrecordedExpiries.length) {
+      await recordExpiries(store, view.unrecordedExpiries, now.toISOString(), cycle);
+      for (const o of view.unrecordedExpiries) {
+        fact(
+          log,
+          'notice',
+          `🎛️ OVERRIDE EXPIRED: ${o.command}${o.key ? ` ${o.key}=${o.value}` : ''} (${o.by}) ended at ${o.until}`,
+          { cycle },
+        );
+      }
+    }
+    const applied = applyOverrides(this.baseConfig, view.inForce);
+    for (const p of applied.problems) log.log('warning', `🎛️ ${p}`, { cycle });
+    const ids = applied.inForce.map((o) => o.commandId).join(',');
+    if (ids !== this.obeyed) {
+      const now = applied.inForce.length
+        ? `🎛️ OBEYING: ${applied.inForce.map(overrideText).join('; ')}`
+        : '🎛️ No operator override in force: the configuration holds';
+      fact(log, 'notice', now, { cycle });
+    }
+    this.obeyed = ids;
+    const config = applied.config;
+    const settings = controlSettings(config);
+    this.decideContext.settings = settings;
+    this.decideContext.policy = configuredPolicy(config);
+    this.recordContext.settings = settings;
+    this.observeContext.timeoutMs = config.TASK_SOURCE_TIMEOUT_SEC * 1000;
+    this.observeContext.maxCount = config.TASK_COUNT_MAX;
+    this.healthContext.checkEvery = config.HEALTH_CHECK_EVERY_CYCLES;
+    this.healthContext.summaryEvery = config.HEALTH_SUMMARY_EVERY_CYCLES;
+    this.thresholds = anomalyThresholds(config);
+    return { config, operator: applied };
+  }
+
   private async cycleSteps(): Promise<CycleOutcome> {
-    const { store, config, source } = this.d;
+    const { store, source } = this.d;
     const cycle = ++this.cycle;
+    const { config, operator } = await this.obeyOverrides(cycle);
 
     // Observe: the projections, then the reactor's progress before the fleet (see reactorCaughtUp)
     await this.d.projections.catchUp();
@@ -253,7 +316,7 @@ export class Controller {
     const decideContext = fallback
       ? { ...this.decideContext, policy: fallbackPolicy(fallback, this.sourceFailures) }
       : this.decideContext;
-    const decided = await decideScaling(decideContext, cycle, tasks, fleet);
+    const decided = await decideScaling(decideContext, cycle, tasks, fleet, operator);
     const block = capacityBlock(
       await this.guard.check(cycle),
       this.d.provider.capacityBackoff?.() ?? null,

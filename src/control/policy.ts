@@ -1,3 +1,4 @@
+import type { OverrideInForce } from '../../events/operator';
 import type {
   AppliedLimit,
   ControlSettings,
@@ -10,7 +11,7 @@ import type { WorkerActivity } from '../../events/task-count';
 import { secondsBetween } from '../clock';
 import { recordedSettings } from '../policies/index';
 import type { ChosenPolicy, PastObservation } from '../policies/policy';
-import { limitReason } from '../policies/render';
+import { DRAIN_LIMIT, limitReason } from '../policies/render';
 
 /** A worker as the policy sees it (from the workers projection). */
 export interface FleetWorker {
@@ -44,6 +45,8 @@ export interface PolicyInput {
   gpusPerWorker: number;
   /** USD per hour one more worker would cost (provider.quote()); null: unknown or not asked. */
   quoteUsdPerHour: number | null;
+  /** An operator's drain in force, in its words: desired 0 (a cap after the others), idle workers go as soon as idle. */
+  drain?: string | null;
 }
 
 export interface PolicyResult {
@@ -70,6 +73,8 @@ export interface PolicyResult {
   /** The live fleet's burn, USD per hour; null when a worker's price is unknown. */
   burnUsdPerHour: number | null;
   quoteUsdPerHour: number | null;
+  /** The operators' overrides in force this cycle (src/control/overrides.ts). */
+  overrides?: OverrideInForce[];
 }
 
 const usd = (x: number) => x.toFixed(2);
@@ -166,7 +171,9 @@ export function decide(input: PolicyInput): PolicyResult {
     ...(wanted.scaleDownIdle ? { scaleDownIdle: wanted.scaleDownIdle } : {}),
   };
   // How long a worker must be idle before it may go: the policy's own idle time, else GPU_IDLE_TIMEOUT_SEC.
-  const idleRule = wanted.scaleDownIdle ?? { sec: s.GPU_IDLE_TIMEOUT_SEC, setting: 'GPU_IDLE_TIMEOUT_SEC' };
+  const idleRule = input.drain
+    ? { sec: 0, setting: DRAIN_LIMIT }
+    : (wanted.scaleDownIdle ?? { sec: s.GPU_IDLE_TIMEOUT_SEC, setting: 'GPU_IDLE_TIMEOUT_SEC' });
   const idleRuleText = `${idleRule.setting}=${idleRule.sec}`;
   reasons.push(...wanted.reasons);
   // The policy's own floors, then the caps in order, each on what the one before left.
@@ -182,6 +189,18 @@ export function decide(input: PolicyInput): PolicyResult {
       desired = cut.to;
     }
     if (cap.name === 'MAX_WORKERS') requested = desired;
+  }
+  if (input.drain && desired > 0) {
+    limits.push({
+      name: DRAIN_LIMIT,
+      kind: 'cap',
+      unit: 'workers',
+      value: 0,
+      from: desired,
+      to: 0,
+      detail: input.drain,
+    });
+    desired = 0;
   }
 
   let decision: Decision = 'MAINTAIN';

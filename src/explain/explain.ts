@@ -1,7 +1,17 @@
 import type { DataOf } from '../../events/index';
+import { reloadLine } from '../config-reload';
 import { conditionEventText } from '../control/conditions';
 import { gpuText, spawnStepLine } from '../control/messages';
-import { actionText, capsAfterRequest, floorsOf, limitSentences, limitSetting, policyMath } from '../policies/render';
+import {
+  actionText,
+  capsAfterRequest,
+  floorsOf,
+  limitSentences,
+  limitSetting,
+  overrideLine,
+  overrideSentences,
+  policyMath,
+} from '../policies/render';
 import { candidatesText, placementText } from '../reactor/placement';
 import type { StoredEvent } from '../store/event-store';
 
@@ -91,6 +101,20 @@ export function describeEvent(e: StoredEvent): string | null {
       return e.type;
     case 'EventQuarantined':
       return `🧯 EVENT QUARANTINED: the ${e.data.eventType} at global_position ${e.data.position} (stream ${e.data.streamId}) cannot be read and is skipped by every reader: ${e.data.error}`;
+    case 'OperatorCommandIssued': {
+      const c = e.data;
+      const pool = c.pool === '*' ? 'all pools' : `pool ${c.pool}`;
+      if (c.command === 'pause' || c.command === 'drain' || c.command === 'set') {
+        return `🎛️ OPERATOR: ${overrideLine({ ...c, command: c.command })}`;
+      }
+      const what = c.command === 'resume' ? 'resume' : `unset ${c.key}`;
+      return `🎛️ OPERATOR: ${pool}: ${what} by ${c.by}${c.reason ? `: ${c.reason}` : ''}`;
+    }
+    case 'OperatorOverrideEnded':
+      return `🎛️ OPERATOR: the ${e.data.command}${e.data.key ? ` of ${e.data.key}` : ''} (${e.data.pool === '*' ? 'all pools' : `pool ${e.data.pool}`}) ${e.data.how}: its time was up`;
+    case 'ConfigReloaded':
+    case 'ConfigReloadRefused':
+      return reloadLine(e.data, e.data.file);
     case 'HealthSummaryRecorded':
       return `📊 HEALTH SUMMARY: ${e.data.lastWorkerCount} workers, ${n(e.data.anomaliesSinceLast, 'anomaly')} since the last summary, database logging ${e.data.dbLoggingHealthy ? 'healthy' : 'NOT healthy'}`;
   }
@@ -235,6 +259,7 @@ export function conclude(f: CycleFacts): string {
       `The ${d.policy.name} policy computed desired = ${policyMath(d.policy, d.desiredBeforeCaps)}${g === 1 ? '' : ` workers of ${g} GPUs`}.`,
     );
     parts.push(...limitSentences(d));
+    parts.push(...overrideSentences(d));
     if (d.currentGpus != null) parts.push(`The fleet held ${gpuText(d)}.`);
     const current = `${d.current.total} worker${d.current.total === 1 ? '' : 's'} (${d.current.active} active, ${d.current.spawning} spawning)`;
     if (d.decision === 'SCALE_UP') parts.push(`With ${current} it decided to SCALE UP by ${d.delta}.`);
@@ -243,6 +268,7 @@ export function conclude(f: CycleFacts): string {
         `With ${current} it decided to SCALE DOWN by ${d.delta}: ${d.terminate.map((t) => `${t.workerId} (${t.reason})`).join(', ')}.`,
       );
     } else parts.push(`With ${current} it decided to MAINTAIN.`);
+    if (d.spawnBlocked) parts.push(`Spawning was stopped: ${d.spawnBlocked}.`);
     const notes = d.reasons.filter((r) => /kept|held|stuck/.test(r));
     if (notes.length) parts.push(`${notes.map((r) => r[0].toUpperCase() + r.slice(1)).join('. ')}.`);
   }

@@ -13,7 +13,9 @@ import {
   recordedConditions,
 } from '../control/conditions';
 import { fleetBurnUsd, readFleet } from '../control/fleet';
+import { readOverrides } from '../control/overrides';
 import { explain } from '../explain/explain';
+import { overrideLine } from '../policies/render';
 import {
   decisionSeries,
   lastDecisionAt,
@@ -411,6 +413,8 @@ export class HttpEndpoint {
       anomalies: await recentAnomalies(store.db, 20),
       health: await lastHealthSummary(store.db),
       conditions: (await this.currentConditions()).conditions.map((c) => conditionJson(c, now)),
+      // the operators' overrides in force, each in the words of src/policies/render.ts
+      overrides: (await readOverrides(store, now)).inForce.map((o) => ({ ...o, text: overrideLine(o) })),
       series: await decisionSeries(store.db, from.toISOString(), end.toISOString()),
     };
   }

@@ -1,3 +1,4 @@
+import type { OverrideInForce } from '../../events/operator';
 import type { AppliedLimit } from '../../events/scaling';
 import type { PolicyTerm } from './policy';
 
@@ -93,7 +94,8 @@ export const limitValue = (l: Pick<Limit, 'value' | 'unit'>): string =>
   l.unit === 'USD/h' ? l.value.toFixed(2) : String(l.value);
 
 /** `MAX_ACTIVE_GPUS=4`, `MAX_HOURLY_COST_USD=2.50`. */
-export const limitSetting = (l: Pick<Limit, 'name' | 'value' | 'unit'>): string => `${l.name}=${limitValue(l)}`;
+export const limitSetting = (l: Pick<Limit, 'name' | 'value' | 'unit'>): string =>
+  l.name === DRAIN_LIMIT ? DRAIN_LIMIT : `${l.name}=${limitValue(l)}`;
 
 const worker = (x: number) => `${x} worker${x === 1 ? '' : 's'}`;
 
@@ -103,9 +105,13 @@ export function limitLine(l: Limit): string {
   return l.detail ? `${text} (${l.detail})` : text;
 }
 
-/** A decision's reason: `capped to 3 workers by MAX_HOURLY_COST_USD=2.50: 3 x 0.69 = 2.07 USD/h`. */
-export function limitReason(l: Limit): string {
-  return `${l.kind === 'floor' ? 'raised' : 'capped'} to ${worker(l.to)} by ${limitSetting(l)}${l.detail ? `: ${l.detail}` : ''}`;
+/**
+ * A decision's reason: `capped to 3 workers by MAX_HOURLY_COST_USD=2.50: 3 x 0.69 = 2.07 USD/h`; with
+ * the operator's override that set it, `capped to 2 workers by MAX_ACTIVE_GPUS=2, set by ana@ops-1 at
+ * 03:12 UTC for 2 h: incident 123`.
+ */
+export function limitReason(l: Limit, overrides: readonly OverrideFacts[] = []): string {
+  return `${l.kind === 'floor' ? 'raised' : 'capped'} to ${worker(l.to)} by ${limitSettingBy(l, overrides)}${l.detail ? `: ${l.detail}` : ''}`;
 }
 
 /** Short, for a table cell or a `status` line: `cap MAX_WORKERS=6: 51 -> 6`. */
@@ -133,19 +139,106 @@ export function limitsNote(limits: readonly Limit[]): string {
   return `${caps ? ` (capped by ${caps})` : ''}${floors.length ? ` (raised by ${floors.join(',')})` : ''}`;
 }
 
-/** `explain`'s sentences on the limits, each kind in its own words. */
-export function limitSentences(d: Pick<DecisionFacts, 'limits' | 'desired'>): string[] {
+/** `explain`'s sentences on the limits, each kind in its own words (an operator's override named where it set one). */
+export function limitSentences(
+  d: Pick<DecisionFacts, 'limits' | 'desired'> & { overrides?: readonly OverrideFacts[] },
+): string[] {
   const out: string[] = [];
+  const o = d.overrides ?? [];
   for (const l of floorsOf(d.limits)) {
-    out.push(`The floor ${limitSetting(l)} raised it from ${l.from} to ${l.to}${l.detail ? ` (${l.detail})` : ''}.`);
+    out.push(
+      `The floor ${limitSettingBy(l, o)} raised it from ${l.from} to ${l.to}${l.detail ? ` (${l.detail})` : ''}.`,
+    );
   }
   const caps = capsOf(d.limits);
   if (caps.length) {
     out.push(
-      `${caps.map((l) => `${limitSetting(l)} cut it from ${l.from} to ${l.to}${l.detail ? ` (${l.detail})` : ''}`).join(', then ')}, so the final desired count was ${worker(d.desired)}.`,
+      `${caps.map((l) => `${limitSettingBy(l, o)} cut it from ${l.from} to ${l.to}${l.detail ? ` (${l.detail})` : ''}`).join(', then ')}, so the final desired count was ${worker(d.desired)}.`,
     );
   }
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operators' overrides (pause, drain, set KEY=VALUE: src/control/overrides.ts)
+
+/** An override as recorded with a decision and listed by `overrides`, `status` and the dashboard. */
+export type OverrideFacts = Pick<
+  OverrideInForce,
+  'command' | 'key' | 'value' | 'by' | 'at' | 'reason' | 'forSec' | 'until' | 'pool'
+>;
+
+/** The one name of a drain's limit (a cap to 0 workers recorded with the decision). */
+export const DRAIN_LIMIT = 'drain';
+
+/** A span in the largest units that say it: `2 h`, `1 h 30 min`, `45 min`, `90 s`. */
+export function durationWords(sec: number): string {
+  const s = Math.round(sec);
+  if (s < 120 && s % 60 !== 0) return `${s} s`;
+  const d = Math.floor(s / 86400);
+  const h = Math.floor((s % 86400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const parts = [d ? `${d} d` : '', h ? `${h} h` : '', m ? `${m} min` : ''].filter(Boolean);
+  return parts.length ? parts.join(' ') : `${s} s`;
+}
+
+/** `03:12 UTC` of an ISO time (with the date when `withDate`). */
+function timeOfDay(iso: string, withDate = false): string {
+  const t = iso.replace(/\.\d+Z$/, 'Z');
+  return withDate ? `${t.slice(0, 10)} ${t.slice(11, 16)} UTC` : `${t.slice(11, 16)} UTC`;
+}
+
+/** Who, when, for how long, why: `ana@ops-1 at 03:12 UTC for 2 h: incident 123`. */
+export function overrideBy(o: OverrideFacts): string {
+  const span = o.forSec !== null ? ` for ${durationWords(o.forSec)}` : '';
+  return `${o.by} at ${timeOfDay(o.at)}${span}${o.reason ? `: ${o.reason}` : ''}`;
+}
+
+/** What it does: `paused`, `draining`, `MAX_ACTIVE_GPUS=2 set`. */
+function overrideWhat(o: OverrideFacts): string {
+  if (o.command === 'pause') return 'paused';
+  if (o.command === 'drain') return 'draining';
+  return `${o.key}=${o.value} set`;
+}
+
+/** `paused by ana@ops-1 at 03:12 UTC for 2 h: incident 123`, `MAX_WORKERS=4 set by ...`. */
+export function overrideText(o: OverrideFacts): string {
+  return `${overrideWhat(o)} by ${overrideBy(o)}`;
+}
+
+/** A line of the overrides list: the pool, what, who, why, and until when. */
+export function overrideLine(o: OverrideFacts, end?: { how: string; at: string } | null): string {
+  const pool = o.pool === '*' ? 'all pools' : `pool ${o.pool}`;
+  const until = end
+    ? ` (ended ${timeOfDay(end.at, true)}: ${end.how})`
+    : o.until
+      ? ` (until ${timeOfDay(o.until, true)})`
+      : ' (until a later command ends it)';
+  return `${pool}: ${overrideText(o)}${until}`;
+}
+
+/** Why spawning stopped under a pause or a drain: the override's own words. */
+export const overrideBlockWhy = (o: OverrideFacts): string => overrideText(o);
+
+/** `MAX_ACTIVE_GPUS=2, set by ana@ops-1 at 03:12 UTC for 2 h: incident 123` when an override set it, else `MAX_ACTIVE_GPUS=2`. */
+export function limitSettingBy(l: Pick<Limit, 'name' | 'value' | 'unit'>, overrides: readonly OverrideFacts[]): string {
+  if (l.name === DRAIN_LIMIT) {
+    const d = overrides.find((o) => o.command === 'drain');
+    return d ? `a drain, ${overrideText(d)}` : 'a drain';
+  }
+  const set = [...overrides].reverse().find((o) => o.command === 'set' && o.key === l.name);
+  return set ? `${limitSetting(l)}, set by ${overrideBy(set)}` : limitSetting(l);
+}
+
+/** `explain`'s sentences on the overrides in force that are not a limit's (pause, drain, other settings). */
+export function overrideSentences(d: { overrides?: readonly OverrideFacts[]; limits: readonly Limit[] }): string[] {
+  const o = d.overrides ?? [];
+  if (!o.length) return [];
+  const named = new Set(d.limits.map((l) => l.name));
+  const rest = o.filter((x) =>
+    x.command === 'set' ? !named.has(x.key ?? '') : x.command !== 'drain' || !named.has(DRAIN_LIMIT),
+  );
+  return rest.length ? [`In force: ${rest.map(overrideText).join('; ')}.`] : [];
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,13 +1,15 @@
+import type { OverrideInForce } from '../../../events/operator';
 import type { ControlSettings } from '../../../events/scaling';
 import type { Clock } from '../../clock';
 import type { Config } from '../../config';
 import { choosePolicy } from '../../policies/index';
 import type { ChosenPolicy, PastObservation } from '../../policies/policy';
+import { overrideText } from '../../policies/render';
 import type { Provider } from '../../providers/provider';
 import type { TaskCount } from '../../sources/source';
 import type { ControlReads } from '../../store/reads';
 import type { ControlLog } from '../log';
-import { decide, type FleetWorker, type PolicyResult } from '../policy';
+import { blockSpawning, decide, type FleetWorker, type PolicyResult } from '../policy';
 
 /** The settings every policy shares (the caps and the fleet's timeouts), as recorded with every decision. */
 export function controlSettings(c: Config): ControlSettings {
@@ -46,10 +48,11 @@ export async function decideScaling(
   cycle: number,
   tasks: TaskCount,
   fleet: FleetWorker[],
+  operator: OperatorInput = NO_OVERRIDES,
 ): Promise<PolicyResult> {
   const quote = ctx.settings.MAX_HOURLY_COST_USD !== null ? await quoteOne(ctx, cycle) : null;
   const now = ctx.clock.now();
-  return decide({
+  const decided = decide({
     now,
     cycle,
     queued: tasks.queued,
@@ -61,8 +64,28 @@ export async function decideScaling(
     recent: await recentObservations(ctx.reads, ctx.policy, now),
     gpusPerWorker: ctx.provider.gpusPerWorker,
     quoteUsdPerHour: quote,
+    drain: operator.drain ? overrideText(operator.drain) : null,
   });
+  const result = operator.inForce.length
+    ? {
+        ...decided,
+        overrides: operator.inForce,
+        reasons: [...decided.reasons, ...operator.inForce.map((o) => `operator override in force: ${overrideText(o)}`)],
+      }
+    : decided;
+  // an operator's pause (or drain): no spawns this cycle, and the decision says whose and why
+  const stop = operator.pause ?? operator.drain;
+  return stop ? blockSpawning(result, overrideText(stop)) : result;
 }
+
+/** The operators' overrides a cycle obeys (src/control/overrides.ts applyOverrides): its settings are in the context. */
+export interface OperatorInput {
+  inForce: OverrideInForce[];
+  pause: OverrideInForce | null;
+  drain: OverrideInForce | null;
+}
+
+const NO_OVERRIDES: OperatorInput = { inForce: [], pause: null, drain: null };
 
 /** The observations before `now` within the policy's lookback (none when it needs none). */
 export async function recentObservations(

@@ -118,6 +118,13 @@
           })
           .join('')
       : '<li>none recorded yet</li>';
+    // the operators' overrides in force, as the server renders them (src/policies/render.ts overrideLine)
+    const overrides = s.overrides || [];
+    $('overrides').innerHTML = overrides.length
+      ? overrides
+          .map((o) => `<li class="condition ${o.command === 'set' ? 'limited' : 'bad'}">${esc(o.text)}</li>`)
+          .join('')
+      : '<li>none: the configuration holds</li>';
     const h = s.health;
     $('health').textContent = h
       ? `cycle #${h.cycle} at ${time(h.at)}: ${h.lastWorkerCount} workers, last tasks ${h.lastQueued ?? '?'} queued / ${h.lastActive ?? '?'} active, database logging ${h.dbLoggingHealthy ? 'healthy' : 'UNHEALTHY'}, ${h.anomaliesSinceLast} anomalies since the one before`
