@@ -5,6 +5,7 @@ import { HealthChecked, HealthSummaryRecorded } from './health';
 import { EventQuarantined } from './quarantine';
 import { EventRegistry } from './registry';
 import { ScalingDecided } from './scaling';
+import { ActionIntended, FleetObserved, WorkerAdopted } from './shadow';
 import { TaskCountObserved, TaskCountRejected } from './task-count';
 import {
   OrphanPodTerminated,
@@ -22,6 +23,7 @@ export * from './condition';
 export * from './health';
 export * from './quarantine';
 export * from './scaling';
+export * from './shadow';
 export * from './task-count';
 export * from './worker';
 
@@ -42,7 +44,10 @@ export const appRegistry = EventRegistry.empty()
   .with(OrphanPodTerminated)
   .with(HealthChecked)
   .with(HealthSummaryRecorded)
-  .with(EventQuarantined);
+  .with(EventQuarantined)
+  .with(ActionIntended)
+  .with(FleetObserved)
+  .with(WorkerAdopted);
 
 /** The union of every event definition in appRegistry. */
 export type AppEventDefinition = typeof appRegistry extends EventRegistry<infer D> ? D : never;
@@ -63,6 +68,10 @@ export const Streams = {
   health: 'health',
   reconciliation: 'reconciliation',
   quarantine: 'quarantine',
+  /** What decisions made in shadow would have done, and the fleet as listed then. */
+  shadow: 'shadow',
+  /** The provider's pods as listed each cycle run in shadow (whoever manages them). */
+  shadowFleet: 'shadow-fleet',
   worker: (workerId: string) => `worker-${workerId}`,
 } as const;
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Mode } from '../events/shadow';
 import { GpuScalerError } from './errors';
 import { LOG_LEVEL_NAMES } from './logging/levels';
 import { secretValues, unsafeSecretReason } from './logging/redact';
@@ -83,6 +84,8 @@ const PROVIDER_SETTINGS = {
 export const ConfigSchema = z.object({
   DATABASE_URL: z.string().optional(),
   POLL_INTERVAL_SEC: num(0.01, 86400).default(30),
+  /** active: act on decisions; shadow: decide and record intended actions, never create or delete a pod (docs/shadow-mode.md). */
+  MODE: Mode.default('active'),
   TASK_SOURCE: z.enum(TASK_SOURCES).default('tasks-table'),
   ...HTTP_SOURCE_SETTINGS,
   ...SQL_SOURCE_SETTINGS,

@@ -20,6 +20,10 @@ import {
   recordedConditions,
   refusalOf,
 } from './conditions';
+import { SHADOW_NOTE } from '../policies/render';
+import { ShadowFleet } from '../shadow/fleet';
+import { observeFleet } from '../shadow/observe';
+import { cancelUnwanted } from './cancel';
 import { ControlStream } from './control-stream';
 import { readFleet } from './fleet';
 import { type ControlLog, fact } from './log';
@@ -74,6 +78,10 @@ export class Controller {
   private previousTotal: number | null = null;
   private lastTaskCount: { queued: number; active: number; total: number } | null = null;
   private lastDecision: LastDecision | null = null;
+  /** The desired count of the last decision (cancelling a spawn needs lower demand two cycles in a row). */
+  private previousDesired: number | null = null;
+  /** MODE=shadow: the would-be fleet of the intended actions, which decisions are made from. */
+  private readonly shadowFleet = new ShadowFleet();
   private anomaliesSinceSummary: Record<string, number> = {};
   /** The conditions as the last cycle left them (restored from the record by init). */
   private conditionState = new Map<ConditionType, ConditionState>();
@@ -137,6 +145,7 @@ export class Controller {
     this.cycle = 0;
     this.previousTotal = null;
     this.lastDecision = null;
+    this.previousDesired = null;
     this.guard.startedAt = this.d.clock.now();
     for (const e of tail) {
       if ('cycle' in e.data && typeof e.data.cycle === 'number') this.cycle = Math.max(this.cycle, e.data.cycle);
@@ -145,8 +154,10 @@ export class Controller {
         this.previousTotal = total;
         this.lastTaskCount = { queued, active, total };
       }
-      if (e.type === 'ScalingDecided')
+      if (e.type === 'ScalingDecided') {
         this.lastDecision = { txId: e.txId, position: e.globalPosition, cycle: e.data.cycle };
+        this.previousDesired = e.data.desired;
+      }
     }
     // anomalies since the last health summary, so a restart does not make the next summary forget them
     this.anomaliesSinceSummary = await anomalyKindsSinceLastSummary(this.d.store.db);
@@ -217,8 +228,12 @@ export class Controller {
     // Observe: the projections, then the reactor's progress before the fleet (see reactorCaughtUp)
     await this.d.projections.catchUp();
     const caughtUp = await reactorCaughtUp(this.reactorContext, this.lastDecision);
-    let fleet = await readFleet(store);
-    if (await syncFleet(this.fleetContext, cycle, fleet)) {
+    // In shadow the fleet decided from is the would-be fleet of the intended actions, and the
+    // provider's pods (whoever manages them) are only listed and recorded
+    const shadow = config.MODE === 'shadow';
+    let fleet = shadow ? await this.shadowFleet.read(store) : await readFleet(store);
+    if (shadow) await observeFleet(this.fleetContext, cycle);
+    else if (await syncFleet(this.fleetContext, cycle, fleet)) {
       await this.d.projections.catchUp();
       fleet = await readFleet(store);
     }
@@ -239,13 +254,30 @@ export class Controller {
     }
 
     // Decide (pure policy), then guard it: spawn stops, and a reactor still acting on the last decision
-    const decided = await decideScaling(this.decideContext, cycle, observed.value, fleet);
+    // (would-be workers hold no task the source could name: in shadow the policy counts busy workers from active tasks)
+    const tasks = shadow ? { ...observed.value, workers: null } : observed.value;
+    const decided = await decideScaling(this.decideContext, cycle, tasks, fleet);
     const block = capacityBlock(
       await this.guard.check(cycle),
       this.d.provider.capacityBackoff?.() ?? null,
       this.d.provider.name,
     );
-    const { decision, held } = guardDecision(decided, block, caughtUp, this.lastDecision?.cycle);
+    const guarded = guardDecision(decided, block, caughtUp, this.lastDecision?.cycle);
+    const { held } = guarded;
+    // Spawns no longer wanted are cancelled only when the reactor has acted on the last decision
+    const acted =
+      held || !caughtUp
+        ? guarded.decision
+        : cancelUnwanted({
+            now: this.d.clock.now(),
+            decision: guarded.decision,
+            fleet,
+            activity: tasks.workers,
+            previousDesired: this.previousDesired,
+          });
+    const decision = shadow
+      ? { ...acted, mode: 'shadow' as const, reasons: [...acted.reasons, SHADOW_NOTE] }
+      : { ...acted, mode: 'active' as const };
     const anomalies = [
       ...block.anomalies,
       ...detectCycleAnomalies(this.thresholds, source.name, this.previousTotal, observed, decision),
@@ -269,12 +301,14 @@ export class Controller {
     this.conditionsRecorded(cycle, cond.changes);
     const { queued, active } = observed.value;
     this.lastDecision = { txId: res.txId, position: res.globalPositions[1], cycle };
+    this.previousDesired = decision.desired;
     this.previousTotal = queued + active;
     this.lastTaskCount = { queued, active, total: queued + active };
     for (const a of anomalies) this.anomaliesSinceSummary[a.kind] = (this.anomaliesSinceSummary[a.kind] ?? 0) + 1;
 
     // Act on what is the controller's own: orphan pods, health checks and summaries
-    if (cycle % config.RECONCILE_EVERY_CYCLES === 0) await sweepOrphans(this.fleetContext, cycle);
+    // (not in shadow: the pods belong to whatever else manages the fleet)
+    if (cycle % config.RECONCILE_EVERY_CYCLES === 0 && !shadow) await sweepOrphans(this.fleetContext, cycle);
     await this.health(cycle, fleet.length + (decision.decision === 'SCALE_UP' ? decision.delta : 0));
     return { cycle, kind: 'decided', decision, anomalies, held };
   }

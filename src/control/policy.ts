@@ -6,6 +6,7 @@ import type {
   PolicyRecord,
   TerminationPick,
 } from '../../events/scaling';
+import type { Mode } from '../../events/shadow';
 import type { WorkerActivity } from '../../events/task-count';
 import { secondsBetween } from '../clock';
 import { recordedSettings } from '../policies/index';
@@ -70,6 +71,10 @@ export interface PolicyResult {
   /** The live fleet's burn, USD per hour; null when a worker's price is unknown. */
   burnUsdPerHour: number | null;
   quoteUsdPerHour: number | null;
+  /** Spawning workers no longer wanted (src/control/cancel.ts, a step after the policy); absent: none. */
+  cancel?: TerminationPick[];
+  /** MODE the decision was made in (set by the controller); absent: active. */
+  mode?: Mode;
 }
 
 const usd = (x: number) => x.toFixed(2);

@@ -284,6 +284,14 @@ export class RunpodProvider implements Provider {
     return [...ours.filter((p) => ended(p.status)), ...ours.filter((p) => !ended(p.status))];
   }
 
+  /** Every pod of the account, ours or not (shadow mode and `adopt`). */
+  async listAll(): Promise<PodInfo[]> {
+    const pods = await this.allPods().catch((err) => {
+      throw this.providerError('list pods', err);
+    });
+    return pods.map((p) => this.toInfo(p));
+  }
+
   /** One pod by id (`GET /pods/{id}`), null when RunPod does not know it. */
   async getPod(podId: string): Promise<PodInfo | null> {
     try {
