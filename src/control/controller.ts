@@ -2,13 +2,17 @@ import type { DbLoggingStats, LogDestinationStats } from '../../events/health';
 import { Streams } from '../../events/index';
 import type { Clock } from '../clock';
 import type { Config } from '../config';
+import { SHADOW_NOTE } from '../policies/render';
 import type { ProjectionRunner } from '../projections/runner';
 import type { Provider } from '../providers/provider';
+import { ShadowFleet } from '../shadow/fleet';
+import { observeFleet } from '../shadow/observe';
 import type { TaskSource } from '../sources/source';
 import type { Checkpoint, EventStore } from '../store/event-store';
 import { anomalyKindsSinceLastSummary } from '../store/queries';
 import { StoreWatch } from '../store/store-watch';
 import type { Anomaly, AnomalyThresholds } from './anomalies';
+import { cancelUnwanted } from './cancel';
 import {
   type ConditionChange,
   type ConditionInput,
@@ -20,10 +24,6 @@ import {
   recordedConditions,
   refusalOf,
 } from './conditions';
-import { SHADOW_NOTE } from '../policies/render';
-import { ShadowFleet } from '../shadow/fleet';
-import { observeFleet } from '../shadow/observe';
-import { cancelUnwanted } from './cancel';
 import { ControlStream } from './control-stream';
 import { readFleet } from './fleet';
 import { type ControlLog, fact } from './log';

@@ -8,6 +8,7 @@ import {
   floorsOf,
   limitSentences,
   limitSetting,
+  modeTag,
   modeText,
   policyMath,
 } from '../policies/render';
@@ -68,7 +69,7 @@ export function describeEvent(e: StoredEvent): string | null {
       const gpus = e.data.currentGpus == null || (e.data.gpusPerWorker ?? 1) === 1 ? '' : ` [${gpuText(e.data)}]`;
       const floors = floorsOf(e.data.limits);
       const raised = floors.length ? ` (raised by ${floors.map(limitSetting).join(', ')})` : '';
-      const shadow = modeText(e.data) ? ' [shadow: nothing done]' : '';
+      const shadow = modeTag(e.data);
       return caps.length
         ? `${head}${raised}, Final=${e.data.desired} (${caps.map(limitSetting).join(', ')})${gpus}${shadow}`
         : `${head}${raised}${gpus}${shadow}`;

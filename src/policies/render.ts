@@ -198,6 +198,9 @@ export function modeText(d: ModeFacts): string | null {
   return inShadow(d) ? SHADOW_NOTE : null;
 }
 
+/** ` [shadow: nothing done]` after a decision's one-liner when it was made in shadow; '' when active. */
+export const modeTag = (d: ModeFacts): string => (inShadow(d) ? ' [shadow: nothing done]' : '');
+
 const workers = (n: number) => `${n} worker${n === 1 ? '' : 's'}`;
 
 /**
