@@ -2,12 +2,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
 import { packageRoot } from '../util/package-root';
+import { registerAdopt } from './adopt';
 import { type CliIo, EXIT, processIo, reportError, takeEnvFileFlag, withEnvFile } from './context';
 import { registerDemo } from './demo';
 import { registerEvents } from './events';
 import { registerExplain } from './explain';
 import { registerMigrate } from './migrate';
 import { registerReplay } from './replay';
+import { registerShadowReport } from './shadow-report';
 import { registerSimulate } from './simulate';
 import { registerSql } from './sql';
 import { registerStart } from './start';
@@ -47,6 +49,8 @@ export function buildProgram(io: CliIo): Command {
   registerDemo(program, io);
   registerSimulate(program, io);
   registerWhatIf(program, io);
+  registerShadowReport(program, io);
+  registerAdopt(program, io);
   for (const c of program.commands) c.exitOverride().showHelpAfterError('(add --help for usage)');
   return program;
 }
