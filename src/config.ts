@@ -366,9 +366,11 @@ export function misspeltSettings(
     const limit = prefixes.has(name.split('_')[0]) ? 3 : 2;
     let best: { key: string; d: number } | null = null;
     for (const key of known) {
-      if (Math.abs(key.length - name.length) > limit) continue;
+      // a short setting (MODE) is one edit from a misspelling, not two: HOME is not MODE
+      const max = key.length <= 4 ? 1 : limit;
+      if (Math.abs(key.length - name.length) > max) continue;
       const d = editDistance(name, key);
-      if (d <= limit && (!best || d < best.d)) best = { key, d };
+      if (d <= max && (!best || d < best.d)) best = { key, d };
     }
     if (best) warnings.push(`${name} is not a setting of ours: did you mean ${best.key}? (it is ignored)`);
   }
