@@ -1,3 +1,4 @@
+import { explain } from '../../src/explain/explain';
 import { BACKENDS, decided, forEachBackend, harness } from '../helpers/harness';
 
 forEachBackend('cancelled spawns', BACKENDS, (backend) => {
@@ -33,6 +34,15 @@ forEachBackend('cancelled spawns', BACKENDS, (backend) => {
     expect(ended.map((e) => e.data.workerId).sort()).toEqual([...cancelled].sort());
     expect(ended.every((e) => e.data.reason === 'cancelled' && !e.data.failed)).toBe(true);
     expect(ended[0].data.detail).toContain('for 2 cycles');
+    // explain says what was cancelled and why
+    const x = explain(await h.events(), { focusCycle: second.cycle });
+    expect(x.conclusion).toContain(
+      `decided to SCALE DOWN by ${cancelled.length}. ${cancelled.length} workers still spawning were cancelled, newest first (${cancelled.join(', ')}): no longer wanted: desired`,
+    );
+    expect(x.conclusion).toContain('none had taken a task.');
+    expect(x.timeline.map((l) => l.text)).toContain(
+      `🛑 CANCELLING ${cancelled.length} spawning workers no longer wanted (${cancelled.join(', ')})`,
+    );
     // the pods are gone from the provider
     const live = (await h.provider.list()).map((p) => p.idempotencyKey);
     for (const id of cancelled) expect(live).not.toContain(id);
