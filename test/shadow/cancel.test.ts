@@ -1,3 +1,4 @@
+import { appRegistry } from '../../events/index';
 import type { ControlSettings } from '../../events/scaling';
 import { loadConfig } from '../../src/config';
 import { cancelUnwanted } from '../../src/control/cancel';
@@ -94,5 +95,20 @@ describe('cancelling spawns no longer wanted', () => {
       `🛑 CANCELLING ${out.cancel?.length} spawning workers no longer wanted (${out.cancel?.map((t) => t.workerId).join(', ')})`,
     );
     expect(cancelSentence(out.cancel ?? [])).toMatch(/^\d+ workers still spawning were cancelled, newest first \(d, c/);
+  });
+});
+
+describe('ScalingDecided v4', () => {
+  test('a v3 decision (before modes and cancellations) reads as active, cancelling nothing', () => {
+    const d = idleDecision([]);
+    const { cancel: _c, mode: _m, ...v3 } = { cycle: 1, at: NOW.toISOString(), queued: 0, active: 0, ...d, settings };
+    const read = appRegistry.decode(1, 'ScalingDecided', 3, v3) as { mode: string; cancel: unknown[] };
+    expect(read.mode).toBe('active');
+    expect(read.cancel).toEqual([]);
+    const shadow = appRegistry.decode(1, 'ScalingDecided', 4, { ...v3, mode: 'shadow', cancel: [] }) as {
+      mode: string;
+    };
+    expect(shadow.mode).toBe('shadow');
+    expect(() => appRegistry.encode('ScalingDecided', { ...v3, mode: 'dry-run' })).toThrow(/mode/);
   });
 });

@@ -1,5 +1,7 @@
+import { decisionLines } from '../../src/cli/status';
 import { explain } from '../../src/explain/explain';
 import { SHADOW_NOTE } from '../../src/policies/render';
+import { recentDecisions } from '../../src/projections/dashboard-queries';
 import type { PodInfo, Provider, SpawnRequest } from '../../src/providers/provider';
 import { SimulatedProvider } from '../../src/providers/simulated';
 import { BACKENDS, decided, forEachBackend, harness } from '../helpers/harness';
@@ -88,6 +90,14 @@ forEachBackend('shadow mode', BACKENDS, (backend) => {
     expect(x.timeline.map((l) => l.text)).toContain(
       '🕶️ SHADOW, nothing done: would be 🚀 SCALING UP: Creating 3 new workers',
     );
+    // status and the dashboard read the decisions table: both say it
+    await h.system.projections.catchUp();
+    const [row] = await h.store.db.query<Record<string, unknown>>(
+      'select * from scaling_decisions order by cycle desc limit 1',
+    );
+    expect(decisionLines(row, h.clock.now(), true)).toContain(`  mode      ${SHADOW_NOTE}`);
+    const [recent] = await recentDecisions(h.store.db, 1);
+    expect(recent).toMatchObject({ mode: 'shadow', modeNote: SHADOW_NOTE });
     await h.logging.flush();
     expect(h.stdout.text).toContain('[shadow: nothing done]');
     expect(h.stdout.text).toContain('🕶️ SHADOW, nothing done: would be 🚀 SCALING UP: Creating 3 new workers');
