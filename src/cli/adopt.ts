@@ -47,6 +47,9 @@ export async function runAdopt(store: EventStore, provider: Provider, io: CliIo,
     gpusPerWorker: provider.gpusPerWorker,
     liveWorkers: live,
   });
+  if (plan.adopt.length === 0 && plan.skipped.length === 0) {
+    throw new CliError(`${provider.name} lists no pod whose name starts "${prefix}"`, EXIT.empty);
+  }
   const adopted: string[] = [];
   if (!o.dryRun) {
     for (const data of plan.adopt) {
@@ -73,9 +76,6 @@ export async function runAdopt(store: EventStore, provider: Provider, io: CliIo,
     io.stdout.write(
       `${n} pod(s) ${verb} from ${provider.name} with names starting "${prefix}"${plan.skipped.length ? `, ${plan.skipped.length} skipped` : ''}\n`,
     );
-  }
-  if (plan.adopt.length === 0 && plan.skipped.length === 0) {
-    throw new CliError(`${provider.name} lists no pod whose name starts "${prefix}"`, EXIT.empty);
   }
   return EXIT.ok;
 }

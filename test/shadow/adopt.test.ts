@@ -93,10 +93,15 @@ forEachBackend('adopt and shadow-report', BACKENDS, (backend) => {
     expect(provider.calls.filter((c) => c === 'terminate p1' || c === 'terminate p2')).toEqual([]);
   });
 
-  test('an empty prefix is refused', async () => {
+  test('an empty prefix is refused; a prefix no pod has says so', async () => {
     const provider = new ForeignFleet();
     h = await harness(backend(), { provider });
     await expect(runAdopt(h.store, provider, io(), { namePrefix: ' ' })).rejects.toThrow(/--name-prefix is required/);
+    const none = io();
+    await expect(runAdopt(h.store, provider, none, { namePrefix: 'nobody-' })).rejects.toThrow(
+      'foreign lists no pod whose name starts "nobody-"',
+    );
+    expect(none.stdout.text).toBe('');
     expect(await h.events('WorkerAdopted')).toEqual([]);
   });
 
