@@ -6,6 +6,7 @@ import { ConfigReloaded, ConfigReloadRefused, OperatorCommandIssued, OperatorOve
 import { EventQuarantined } from './quarantine';
 import { EventRegistry } from './registry';
 import { ScalingDecided } from './scaling';
+import { ActionIntended, FleetObserved, WorkerAdopted } from './shadow';
 import { TaskCountObserved, TaskCountRejected } from './task-count';
 import {
   OrphanPodTerminated,
@@ -24,6 +25,7 @@ export * from './health';
 export * from './operator';
 export * from './quarantine';
 export * from './scaling';
+export * from './shadow';
 export * from './task-count';
 export * from './worker';
 
@@ -48,7 +50,10 @@ export const appRegistry = EventRegistry.empty()
   .with(OperatorCommandIssued)
   .with(OperatorOverrideEnded)
   .with(ConfigReloaded)
-  .with(ConfigReloadRefused);
+  .with(ConfigReloadRefused)
+  .with(ActionIntended)
+  .with(FleetObserved)
+  .with(WorkerAdopted);
 
 /** The union of every event definition in appRegistry. */
 export type AppEventDefinition = typeof appRegistry extends EventRegistry<infer D> ? D : never;
@@ -71,6 +76,10 @@ export const Streams = {
   quarantine: 'quarantine',
   operator: 'operator',
   config: 'config',
+  /** What decisions made in shadow would have done, and the fleet as listed then. */
+  shadow: 'shadow',
+  /** The provider's pods as listed each cycle run in shadow (whoever manages them). */
+  shadowFleet: 'shadow-fleet',
   worker: (workerId: string) => `worker-${workerId}`,
 } as const;
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { count, cycleNo, isoTime } from './common';
 import { defineEvent } from './define';
 import { OverrideInForce } from './operator';
+import { Mode } from './shadow';
 
 export const Decision = z.enum(['SCALE_UP', 'SCALE_DOWN', 'MAINTAIN']);
 export type Decision = z.infer<typeof Decision>;
@@ -78,8 +79,8 @@ export type TerminationPick = z.infer<typeof TerminationPick>;
 /** One cycle's decision with all of its math, so it explains itself from the record alone. */
 export const ScalingDecided = defineEvent({
   type: 'ScalingDecided',
-  schemaVersion: 3,
-  upcast: { 1: upcastDecisionV1, 2: upcastDecisionV2 },
+  schemaVersion: 4,
+  upcast: { 1: upcastDecisionV1, 2: upcastDecisionV2, 3: upcastDecisionV3 },
   schema: z.object({
     cycle: cycleNo,
     at: isoTime,
@@ -104,6 +105,13 @@ export const ScalingDecided = defineEvent({
     timedOut: z.array(TerminationPick),
     /** Workers past WORKER_MAX_LIFETIME_SEC: terminated (and replaced if still needed). */
     expired: z.array(TerminationPick).default([]),
+    /**
+     * Spawning workers no longer wanted: demand fell below the fleet for two cycles while they were
+     * starting (src/control/cancel.ts). Terminated with reason `cancelled`, newest first.
+     */
+    cancel: z.array(TerminationPick).default([]),
+    /** MODE when decided: `shadow` decisions are recorded as intended actions and never acted on. */
+    mode: Mode.default('active'),
     /** Why spawning was stopped this cycle (circuit breaker, refused credentials), if it was. */
     spawnBlocked: z.string().nullable().default(null),
     reasons: z.array(z.string()),
@@ -192,6 +200,11 @@ const V2_LIMITS: Record<string, { kind: LimitKind; unit: LimitUnit }> = {
 function upcastDecisionV2(data: unknown): unknown {
   if (!isRecord(data) || !Array.isArray(data.limits)) return data;
   return { ...data, limits: data.limits.map(upcastLimitV2) };
+}
+
+/** Version 3 had neither cancellations nor modes: nothing was cancelled, and every decision was acted on. */
+function upcastDecisionV3(data: unknown): unknown {
+  return isRecord(data) ? { ...data, cancel: data.cancel ?? [], mode: data.mode ?? 'active' } : data;
 }
 
 const upcastLimitV2 = (l: unknown): unknown =>

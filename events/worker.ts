@@ -111,6 +111,8 @@ export const TerminationReason = z.enum([
   'lost',
   'shutdown',
   'manual',
+  /** A spawn no longer wanted: demand fell while it was starting (src/control/cancel.ts). */
+  'cancelled',
 ]);
 export type TerminationReason = z.infer<typeof TerminationReason>;
 

@@ -31,6 +31,10 @@ export interface ScalingDecisionRow {
   current_gpus: number | null;
   burn_usd_per_hour: number | null;
   quote_usd_per_hour: number | null;
+  /** MODE the decision was made in: `active`, or `shadow` (nothing done). */
+  mode: string;
+  /** Spawning workers cancelled as no longer wanted. */
+  cancel: object;
   event_id: string;
   global_position: number;
 }
@@ -69,6 +73,8 @@ export const scalingDecisionsProjection: Projection<ScalingDecisionRow> = {
     'current_gpus',
     'burn_usd_per_hour',
     'quote_usd_per_hour',
+    'mode',
+    'cancel',
     'event_id',
     'global_position',
   ],
@@ -106,6 +112,8 @@ export const scalingDecisionsProjection: Projection<ScalingDecisionRow> = {
       current_gpus: d.currentGpus,
       burn_usd_per_hour: d.burnUsdPerHour,
       quote_usd_per_hour: d.quoteUsdPerHour,
+      mode: d.mode,
+      cancel: d.cancel,
       event_id: e.eventId,
       global_position: e.globalPosition,
     };

@@ -68,6 +68,7 @@ export const WORKER_EVENT_TYPES = [
   'WorkerActivated',
   'WorkerTerminationRequested',
   'WorkerTerminated',
+  'WorkerAdopted',
 ] as const;
 const workerTypes = new Set<string>(WORKER_EVENT_TYPES);
 
@@ -102,6 +103,17 @@ export const workersProjection: Projection<WorkerRow> = {
         r.of_total = e.data.of;
         r.requested_at = e.data.at;
         r.gpu_count = e.data.gpus ?? r.gpu_count;
+        return r;
+      case 'WorkerAdopted':
+        // a pod another orchestrator made, taken over by `gpu-scaler adopt`
+        r.provider = e.data.provider;
+        r.pod_id = e.data.podId;
+        r.requested_at = e.data.at;
+        r.spawned_at = e.data.at;
+        r.status = e.data.podStatus === 'running' ? 'active' : 'spawning';
+        r.active_at = e.data.podStatus === 'running' ? e.data.at : null;
+        r.gpu_count = e.data.gpuCount;
+        r.hourly_cost_usd = e.data.hourlyCostUsd;
         return r;
       case 'WorkerSpawned': {
         r.pod_id = e.data.podId;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Mode } from '../events/shadow';
 import { GpuScalerError } from './errors';
 import { LOG_LEVEL_NAMES } from './logging/levels';
 import { secretValues, unsafeSecretReason } from './logging/redact';
@@ -60,6 +61,8 @@ export const isSecretSetting = (key: string): boolean => SECRET_KEYS.includes(ke
 export const ConfigSchema = z.object({
   DATABASE_URL: z.string().optional(),
   POLL_INTERVAL_SEC: num(0.01, 86400).default(30),
+  /** active: act on decisions; shadow: decide and record intended actions, never create or delete a pod (docs/shadow-mode.md). */
+  MODE: Mode.default('active'),
   TASK_SOURCE: z.enum(SOURCE_NAMES).default(DEFAULT_SOURCE),
   ...SOURCE_SETTINGS,
   TASK_SOURCE_TIMEOUT_SEC: num(0.01, 600).default(10),
@@ -382,9 +385,11 @@ export function closestSetting(
   const limit = prefixes.has(name.split('_')[0]) ? 3 : 2;
   let best: { key: string; d: number } | null = null;
   for (const key of known) {
-    if (Math.abs(key.length - name.length) > limit) continue;
+    // a short setting (MODE) is one edit from a misspelling, not two: HOME is not MODE
+    const max = key.length <= 4 ? 1 : limit;
+    if (Math.abs(key.length - name.length) > max) continue;
     const d = editDistance(name, key);
-    if (d <= limit && (!best || d < best.d)) best = { key, d };
+    if (d <= max && (!best || d < best.d)) best = { key, d };
   }
   return best?.key ?? null;
 }

@@ -139,11 +139,13 @@ describe('configuration', () => {
         NODE_OPTIONS: '--x',
         TEST_DATABASE_URL: 'postgres://x',
         MAX_OLD_SPACE: '1',
+        MODES: 'shadow',
       }),
     ).toEqual([
       'POLL_INTERVAL_SECS is not a setting of ours: did you mean POLL_INTERVAL_SEC? (it is ignored)',
       'MAX_ACTIVE_GPU is not a setting of ours: did you mean MAX_ACTIVE_GPUS? (it is ignored)',
       'TASK_COUNT_KYE is not a setting of ours: did you mean TASK_COUNT_KEY? (it is ignored)',
+      'MODES is not a setting of ours: did you mean MODE? (it is ignored)',
     ]);
   });
 

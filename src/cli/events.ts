@@ -2,7 +2,7 @@ import { type Command, Option } from 'commander';
 import { type AppEvent, appRegistry } from '../../events/index';
 import { EventDecodeError } from '../../events/registry';
 import { conditionEventText } from '../control/conditions';
-import { limitsNote } from '../policies/render';
+import { limitsNote, modeTag } from '../policies/render';
 import { candidatesText, placementText } from '../reactor/placement';
 import {
   countEvents,
@@ -190,7 +190,8 @@ function summaryOf(e: AppEvent): string {
       let s = `cycle ${d.cycle} ${d.decision}${d.delta ? ` by ${d.delta}` : ''} desired=${d.desired} current=${d.current.total}`;
       s += limitsNote(d.limits);
       if (d.timedOut.length) s += `, ${d.timedOut.length} timed out spawning`;
-      return s;
+      if (d.cancel.length) s += `, ${d.cancel.length} spawning cancelled`;
+      return s + modeTag(d);
     }
     case 'AnomalyDetected': {
       const d = e.data;
@@ -248,6 +249,18 @@ function summaryOf(e: AppEvent): string {
         `, ${plural(d.lastWorkerCount, 'worker')}${byStatus ? ` (${byStatus})` : ''}` +
         `, ${plural(d.anomaliesSinceLast, 'anomaly', 'anomalies')} since the last summary`
       );
+    }
+    case 'ActionIntended': {
+      const d = e.data;
+      return `cycle ${d.cycle} intended (shadow, not done): ${d.action} ${d.workerId} ${d.reason}`;
+    }
+    case 'FleetObserved': {
+      const d = e.data;
+      return `cycle ${d.cycle} ${d.provider} lists ${plural(d.pods, 'pod')} (${d.running} running, ${plural(d.gpus, 'GPU')})`;
+    }
+    case 'WorkerAdopted': {
+      const d = e.data;
+      return `${d.workerId} adopted pod ${d.podId} (${d.podStatus}) by ${d.by}`;
     }
     default:
       return truncate(compactJson(e.data), GENERIC_WIDTH);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { withConfigFile } from '../config-file';
 import { packageRoot } from '../util/package-root';
+import { registerAdopt } from './adopt';
 import { registerConfig } from './config';
 import { type CliIo, EXIT, processIo, reportError, takeConfigFlag, takeEnvFileFlag, withEnvFile } from './context';
 import { registerDemo } from './demo';
@@ -11,6 +12,7 @@ import { registerExplain } from './explain';
 import { registerMigrate } from './migrate';
 import { registerOperator } from './operator';
 import { registerReplay } from './replay';
+import { registerShadowReport } from './shadow-report';
 import { registerSimulate } from './simulate';
 import { registerSql } from './sql';
 import { registerStart } from './start';
@@ -54,6 +56,8 @@ export function buildProgram(io: CliIo): Command {
   registerWhatIf(program, io);
   registerConfig(program, io);
   registerOperator(program, io);
+  registerShadowReport(program, io);
+  registerAdopt(program, io);
   for (const c of program.commands) c.exitOverride().showHelpAfterError('(add --help for usage)');
   return program;
 }

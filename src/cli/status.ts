@@ -5,7 +5,7 @@ import { ALL_PROJECTIONS } from '../../projections/index';
 import { secondsBetween } from '../clock';
 import { type ConditionState, conditionJson, conditionText, recordedConditions } from '../control/conditions';
 import { type Override, readOverrides } from '../control/overrides';
-import { limitsText, overrideLine, policyLine } from '../policies/render';
+import { cancelText, limitsText, modeText, overrideLine, policyLine } from '../policies/render';
 import { ProjectionRunner, projectionLag } from '../projections/runner';
 import {
   anomaliesBetween,
@@ -281,6 +281,10 @@ export function decisionLines(d: Row, now: Date, utc: boolean): string[] {
   });
   for (const t of terminate) lines.push(`  terminate ${t.workerId}: ${t.reason}`);
   for (const t of timedOut) lines.push(`  timed out ${t.workerId}: ${t.reason}`);
+  const cancel = (d.cancel ?? []) as { workerId: string; reason: string }[];
+  if (cancel.length) lines.push(`  cancel    ${cancelText(cancel)}`);
+  const mode = modeText({ mode: typeof d.mode === 'string' ? d.mode : undefined });
+  if (mode) lines.splice(1, 0, `  mode      ${mode}`);
   return lines;
 }
 

@@ -2,13 +2,16 @@ import type { DbLoggingStats, LogDestinationStats } from '../../events/health';
 import { Streams } from '../../events/index';
 import type { Clock } from '../clock';
 import type { Config } from '../config';
-import { overrideText } from '../policies/render';
+import { overrideText, SHADOW_NOTE } from '../policies/render';
 import type { ProjectionRunner } from '../projections/runner';
 import type { Provider } from '../providers/provider';
+import { ShadowFleet } from '../shadow/fleet';
+import { observeFleet } from '../shadow/observe';
 import type { TaskSource } from '../sources/source';
 import type { Checkpoint, EventStore } from '../store/event-store';
 import { StoreWatch } from '../store/store-watch';
 import type { Anomaly, AnomalyThresholds } from './anomalies';
+import { cancelUnwanted } from './cancel';
 import {
   type ConditionChange,
   type ConditionInput,
@@ -84,6 +87,10 @@ export class Controller {
   private lastDecision: LastDecision | null = null;
   /** Cycles in a row without a valid task count (restored from the record by init). */
   private sourceFailures = 0;
+  /** The desired count of the last decision (cancelling a spawn needs lower demand two cycles in a row). */
+  private previousDesired: number | null = null;
+  /** MODE=shadow: the would-be fleet of the intended actions, which decisions are made from. */
+  private readonly shadowFleet = new ShadowFleet();
   private anomaliesSinceSummary: Record<string, number> = {};
   /** The conditions as the last cycle left them (restored from the record by init). */
   private conditionState = new Map<ConditionType, ConditionState>();
@@ -153,6 +160,7 @@ export class Controller {
     this.sourceFailures = 0;
     this.previousTotal = null;
     this.lastDecision = null;
+    this.previousDesired = null;
     this.guard.startedAt = this.d.clock.now();
     for (const e of tail) {
       if ('cycle' in e.data && typeof e.data.cycle === 'number') this.cycle = Math.max(this.cycle, e.data.cycle);
@@ -163,8 +171,10 @@ export class Controller {
         this.previousTotal = total;
         this.lastTaskCount = { queued, active, total };
       }
-      if (e.type === 'ScalingDecided')
+      if (e.type === 'ScalingDecided') {
         this.lastDecision = { txId: e.txId, position: e.globalPosition, cycle: e.data.cycle };
+        this.previousDesired = e.data.desired;
+      }
     }
     // anomalies since the last health summary, so a restart does not make the next summary forget them
     this.anomaliesSinceSummary = await this.d.store.reads.anomalyKindsSinceLastSummary();
@@ -285,8 +295,12 @@ export class Controller {
     // Observe: the projections, then the reactor's progress before the fleet (see reactorCaughtUp)
     await this.d.projections.catchUp();
     const caughtUp = await reactorCaughtUp(this.reactorContext, this.lastDecision);
-    let fleet = await readFleet(store.reads);
-    if (await syncFleet(this.fleetContext, cycle, fleet)) {
+    // In shadow the fleet decided from is the would-be fleet of the intended actions, and the
+    // provider's pods (whoever manages them) are only listed and recorded
+    const shadow = config.MODE === 'shadow';
+    let fleet = shadow ? await this.shadowFleet.read(store) : await readFleet(store.reads);
+    if (shadow) await observeFleet(this.fleetContext, cycle);
+    else if (await syncFleet(this.fleetContext, cycle, fleet)) {
       await this.d.projections.catchUp();
       fleet = await readFleet(store.reads);
     }
@@ -316,13 +330,30 @@ export class Controller {
     const decideContext = fallback
       ? { ...this.decideContext, policy: fallbackPolicy(fallback, this.sourceFailures) }
       : this.decideContext;
-    const decided = await decideScaling(decideContext, cycle, tasks, fleet, operator);
+    // (would-be workers hold no task the source could name: in shadow the policy counts busy workers from active tasks)
+    const decideTasks = shadow ? { ...tasks, workers: null } : tasks;
+    const decided = await decideScaling(decideContext, cycle, decideTasks, fleet, operator);
     const block = capacityBlock(
       await this.guard.check(cycle),
       this.d.provider.capacityBackoff?.() ?? null,
       this.d.provider.name,
     );
-    const { decision, held } = guardDecision(decided, block, caughtUp, this.lastDecision?.cycle);
+    const guarded = guardDecision(decided, block, caughtUp, this.lastDecision?.cycle);
+    const { held } = guarded;
+    // Spawns no longer wanted are cancelled only when the reactor has acted on the last decision
+    const acted =
+      held || !caughtUp
+        ? guarded.decision
+        : cancelUnwanted({
+            now: this.d.clock.now(),
+            decision: guarded.decision,
+            fleet,
+            activity: tasks.workers,
+            previousDesired: this.previousDesired,
+          });
+    const decision = shadow
+      ? { ...acted, mode: 'shadow' as const, reasons: [...acted.reasons, SHADOW_NOTE] }
+      : { ...acted, mode: 'active' as const };
     const anomalies = [
       ...block.anomalies,
       ...(observed.ok
@@ -351,6 +382,7 @@ export class Controller {
     }
     this.conditionsRecorded(cycle, cond.changes);
     this.lastDecision = { txId: res.txId, position: res.globalPositions[1], cycle };
+    this.previousDesired = decision.desired;
     if (observed.ok) {
       const { queued, active } = observed.value;
       this.previousTotal = queued + active;
@@ -359,7 +391,8 @@ export class Controller {
     for (const a of anomalies) this.anomaliesSinceSummary[a.kind] = (this.anomaliesSinceSummary[a.kind] ?? 0) + 1;
 
     // Act on what is the controller's own: orphan pods, health checks and summaries
-    if (cycle % config.RECONCILE_EVERY_CYCLES === 0) await sweepOrphans(this.fleetContext, cycle);
+    // (not in shadow: the pods belong to whatever else manages the fleet)
+    if (cycle % config.RECONCILE_EVERY_CYCLES === 0 && !shadow) await sweepOrphans(this.fleetContext, cycle);
     await this.health(cycle, fleet.length + (decision.decision === 'SCALE_UP' ? decision.delta : 0));
     return { cycle, kind: 'decided', decision, anomalies, held };
   }

@@ -1,4 +1,4 @@
-import { actionText, decisionWords, limitLine, policyMath } from '../policies/render';
+import { actionText, decisionWords, limitLine, modeTag, policyMath } from '../policies/render';
 import { candidatesText, placementText } from '../reactor/placement';
 import type { PolicyResult } from './policy';
 
@@ -43,13 +43,15 @@ export type DecisionData = Pick<
     queued: number;
     active: number;
     settings: Record<string, unknown>;
+    /** MODE the decision was made in (absent: active). */
+    mode?: string;
   };
 
 export const taskCountLine = (d: { cycle: number; queued: number; active: number; total: number }) =>
   `🔢 TASK COUNT (Cycle #${d.cycle}): Queued=${d.queued}, Active=${d.active}, Total=${d.total}`;
 
 export const decisionLine = (d: DecisionData) =>
-  `🎯 SCALING DECISION (Cycle #${d.cycle}): Current=${d.current.active}+${d.current.spawning}, Desired=${d.desired}`;
+  `🎯 SCALING DECISION (Cycle #${d.cycle}): Current=${d.current.active}+${d.current.spawning}, Desired=${d.desired}${modeTag(d)}`;
 
 /** `🚀 SCALING UP: Creating 6 new workers (desired 10 capped to 6 by MAX_ACTIVE_GPUS=6)` and friends (src/policies/render.ts). */
 export const actionLine = (d: DecisionData): string | null => actionText(d);

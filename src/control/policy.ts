@@ -7,6 +7,7 @@ import type {
   PolicyRecord,
   TerminationPick,
 } from '../../events/scaling';
+import type { Mode } from '../../events/shadow';
 import type { WorkerActivity } from '../../events/task-count';
 import { secondsBetween } from '../clock';
 import { recordedSettings } from '../policies/index';
@@ -75,6 +76,10 @@ export interface PolicyResult {
   quoteUsdPerHour: number | null;
   /** The operators' overrides in force this cycle (src/control/overrides.ts). */
   overrides?: OverrideInForce[];
+  /** Spawning workers no longer wanted (src/control/cancel.ts, a step after the policy); absent: none. */
+  cancel?: TerminationPick[];
+  /** MODE the decision was made in (set by the controller); absent: active. */
+  mode?: Mode;
 }
 
 const usd = (x: number) => x.toFixed(2);

@@ -4,10 +4,13 @@ import { conditionEventText } from '../control/conditions';
 import { gpuText, spawnStepLine } from '../control/messages';
 import {
   actionText,
+  cancelSentence,
   capsAfterRequest,
   floorsOf,
   limitSentences,
   limitSetting,
+  modeTag,
+  modeText,
   overrideLine,
   overrideSentences,
   policyMath,
@@ -69,9 +72,10 @@ export function describeEvent(e: StoredEvent): string | null {
       const gpus = e.data.currentGpus == null || (e.data.gpusPerWorker ?? 1) === 1 ? '' : ` [${gpuText(e.data)}]`;
       const floors = floorsOf(e.data.limits);
       const raised = floors.length ? ` (raised by ${floors.map(limitSetting).join(', ')})` : '';
+      const shadow = modeTag(e.data);
       return caps.length
-        ? `${head}${raised}, Final=${e.data.desired} (${caps.map(limitSetting).join(', ')})${gpus}`
-        : `${head}${raised}${gpus}`;
+        ? `${head}${raised}, Final=${e.data.desired} (${caps.map(limitSetting).join(', ')})${gpus}${shadow}`
+        : `${head}${raised}${gpus}${shadow}`;
     }
     case 'AnomalyDetected':
       return `🚨 ANOMALY DETECTED: ${e.data.message}`;
@@ -99,6 +103,12 @@ export function describeEvent(e: StoredEvent): string | null {
       return `🩺 HEALTH CHECK: ${String(e.data.status).toUpperCase()}${e.data.problems.length ? ` - ${e.data.problems.join('; ')}` : ''}`;
     case 'OrphanPodTerminated':
       return e.type;
+    case 'ActionIntended':
+      return `🕶️ INTENDED (shadow, not done): ${e.data.action} worker ${e.data.workerId}${e.data.podId ? ` (pod ${e.data.podId})` : ''}: ${e.data.reason} (${e.data.detail})`;
+    case 'FleetObserved':
+      return null;
+    case 'WorkerAdopted':
+      return `🤝 Pod ${e.data.name} (${e.data.podId}) adopted as worker ${e.data.workerId} by ${e.data.by} (--name-prefix ${e.data.namePrefix})`;
     case 'EventQuarantined':
       return `🧯 EVENT QUARANTINED: the ${e.data.eventType} at global_position ${e.data.position} (stream ${e.data.streamId}) cannot be read and is skipped by every reader: ${e.data.error}`;
     case 'OperatorCommandIssued': {
@@ -264,11 +274,14 @@ export function conclude(f: CycleFacts): string {
     const current = `${d.current.total} worker${d.current.total === 1 ? '' : 's'} (${d.current.active} active, ${d.current.spawning} spawning)`;
     if (d.decision === 'SCALE_UP') parts.push(`With ${current} it decided to SCALE UP by ${d.delta}.`);
     else if (d.decision === 'SCALE_DOWN') {
-      parts.push(
-        `With ${current} it decided to SCALE DOWN by ${d.delta}: ${d.terminate.map((t) => `${t.workerId} (${t.reason})`).join(', ')}.`,
-      );
+      const idle = d.terminate.length ? `: ${d.terminate.map((t) => `${t.workerId} (${t.reason})`).join(', ')}` : '';
+      parts.push(`With ${current} it decided to SCALE DOWN by ${d.delta}${idle}.`);
     } else parts.push(`With ${current} it decided to MAINTAIN.`);
     if (d.spawnBlocked) parts.push(`Spawning was stopped: ${d.spawnBlocked}.`);
+    const cancelled = cancelSentence(d.cancel);
+    if (cancelled) parts.push(cancelled[0].toUpperCase() + cancelled.slice(1));
+    const mode = modeText(d);
+    if (mode) parts.push(`The decision was ${mode}.`);
     const notes = d.reasons.filter((r) => /kept|held|stuck/.test(r));
     if (notes.length) parts.push(`${notes.map((r) => r[0].toUpperCase() + r.slice(1)).join('. ')}.`);
   }
@@ -285,7 +298,7 @@ export function conclude(f: CycleFacts): string {
     parts.push(
       `Spawns: ${ok.length} of ${d?.delta ?? f.spawns.length} succeeded${ok.length ? ` (${ok.map((s) => `${s.ordinal}/${s.of} pod ${s.podId}${s.placement ? ` ${s.placement}` : ''}`).join(', ')})` : ''}${failed.length ? `; ${failed.length} failed (${failed.map((s) => `${s.ordinal}/${s.of}: ${s.error}`).join('; ')})` : ''}.`,
     );
-  } else if (d?.decision === 'SCALE_UP') {
+  } else if (d?.decision === 'SCALE_UP' && !modeText(d)) {
     parts.push('No spawn result is recorded for it yet (the reactor may not have acted).');
   }
   if (f.terminations.length) {

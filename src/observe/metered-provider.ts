@@ -38,6 +38,10 @@ export function meteredProvider(inner: Provider, observer: ProviderCallObserver)
   };
   if (inner.capacityBackoff) metered.capacityBackoff = inner.capacityBackoff.bind(inner);
   if (inner.quote) metered.quote = () => timed('quote', () => (inner.quote as NonNullable<Provider['quote']>)());
+  if (inner.listAll) {
+    const all = inner.listAll.bind(inner);
+    metered.listAll = () => timed('list_all', () => all());
+  }
   if (inner.whyNotStarted) {
     const why = inner.whyNotStarted.bind(inner);
     metered.whyNotStarted = (podId) => timed('why_not_started', () => why(podId));

@@ -274,22 +274,77 @@ export function decisionWords(d: Pick<DecisionFacts, 'decision' | 'delta' | 'lim
   return 'MAINTAIN';
 }
 
+/** A decision's mode, as recorded (absent in decisions older than the field: active). */
+export interface ModeFacts {
+  mode?: string;
+}
+
+/** True when the decision was made in shadow (MODE=shadow): recorded, never acted on. */
+export const inShadow = (d: ModeFacts): boolean => d.mode === 'shadow';
+
+/** What a decision made in shadow is, in one sentence (every surface says it the same way). */
+export const SHADOW_NOTE =
+  'made in shadow (MODE=shadow): nothing was done; its spawns and terminations were recorded as intended actions';
+
+/** The mode's words for a decision: the shadow note, or null for an active decision. */
+export function modeText(d: ModeFacts): string | null {
+  return inShadow(d) ? SHADOW_NOTE : null;
+}
+
+/** ` [shadow: nothing done]` after a decision's one-liner when it was made in shadow; '' when active. */
+export const modeTag = (d: ModeFacts): string => (inShadow(d) ? ' [shadow: nothing done]' : '');
+
+const workers = (n: number) => `${n} worker${n === 1 ? '' : 's'}`;
+
 /**
  * The action: `🚀 SCALING UP: Creating 6 new workers (desired 51 capped to 6 by MAX_WORKERS=6)`,
- * the number created being the number spawned; `📉 SCALING DOWN: Terminating 2 idle workers (w1, w2)`.
+ * the number created being the number spawned; `📉 SCALING DOWN: Terminating 2 idle workers (w1, w2)`;
+ * `🛑 CANCELLING 2 spawning workers no longer wanted (w3, w4)`. A decision made in shadow says what it
+ * would have done and that nothing was: `🕶️ SHADOW, nothing done: would be 🚀 SCALING UP: ...`.
  */
 export function actionText(
-  d: Pick<DecisionFacts, 'decision' | 'delta' | 'limits'> & { terminate?: readonly { workerId: string }[] },
+  d: Pick<DecisionFacts, 'decision' | 'delta' | 'limits'> &
+    ModeFacts & { terminate?: readonly { workerId: string }[]; cancel?: readonly { workerId: string }[] },
+): string | null {
+  const text = activeActionText(d);
+  return text && inShadow(d) ? `🕶️ SHADOW, nothing done: would be ${text}` : text;
+}
+
+function activeActionText(
+  d: Pick<DecisionFacts, 'decision' | 'delta' | 'limits'> & {
+    terminate?: readonly { workerId: string }[];
+    cancel?: readonly { workerId: string }[];
+  },
 ): string | null {
   if (d.decision === 'SCALE_UP') {
     const note = capNote(d);
     return `🚀 SCALING UP: Creating ${d.delta} new worker${d.delta === 1 ? '' : 's'}${note ? ` (${note})` : ''}`;
   }
   if (d.decision === 'SCALE_DOWN') {
-    const ids = d.terminate?.length ? ` (${d.terminate.map((t) => t.workerId).join(', ')})` : '';
-    return `📉 SCALING DOWN: Terminating ${d.delta} idle worker${d.delta === 1 ? '' : 's'}${ids}`;
+    const cancel = d.cancel ?? [];
+    const idle = d.terminate?.length ?? d.delta - cancel.length;
+    const parts: string[] = [];
+    if (idle > 0 || cancel.length === 0) {
+      const ids = d.terminate?.length ? ` (${d.terminate.map((t) => t.workerId).join(', ')})` : '';
+      parts.push(`📉 SCALING DOWN: Terminating ${idle} idle worker${idle === 1 ? '' : 's'}${ids}`);
+    }
+    if (cancel.length > 0) parts.push(cancelText(cancel));
+    return parts.join('; ');
   }
   return null;
+}
+
+/** `🛑 CANCELLING 2 spawning workers no longer wanted (w3, w4)`. */
+export function cancelText(cancel: readonly { workerId: string }[]): string {
+  return `🛑 CANCELLING ${cancel.length} spawning ${workers(cancel.length).replace(/^\d+ /, '')} no longer wanted (${cancel.map((t) => t.workerId).join(', ')})`;
+}
+
+/** `explain`'s sentence on cancelled spawns: how many, why, and that none had taken a task. */
+export function cancelSentence(cancel: readonly { workerId: string; reason: string }[]): string | null {
+  if (!cancel.length) return null;
+  return `${workers(cancel.length)} still spawning ${cancel.length === 1 ? 'was' : 'were'} cancelled, newest first (${cancel
+    .map((t) => t.workerId)
+    .join(', ')}): ${cancel[0].reason}; none had taken a task.`;
 }
 
 const reEscape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -1,5 +1,5 @@
 import { type AppliedLimit, PolicyRecord, readLimits } from '../../events/scaling';
-import { decisionMath, decisionMathShort } from '../policies/render';
+import { decisionMath, decisionMathShort, modeText } from '../policies/render';
 import type { Sql } from '../store/db';
 
 /** Queries on the projection tables for the dashboard (src/observe/http.ts), one function each. */
@@ -22,6 +22,9 @@ export interface DecisionSummary {
   /** The same in full, each term's formula and each limit's detail (the cell's tooltip). */
   mathFull: string;
   limits: AppliedLimit[];
+  /** MODE the decision was made in, and its words when it is shadow (nothing done); null when active. */
+  mode: string;
+  modeNote: string | null;
 }
 
 const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString());
@@ -42,9 +45,10 @@ export async function recentDecisions(sql: Sql, limit: number): Promise<Decision
     desired_before_caps: number;
     policy: unknown;
     limits: unknown;
+    mode: string;
   }>(
     `select cycle, decided_at, queued, active, current_total, desired, decision, delta, capped_by, reasons,
-            desired_before_caps, policy, limits
+            desired_before_caps, policy, limits, mode
        from scaling_decisions order by cycle desc limit $1`,
     [limit],
   );
@@ -60,6 +64,8 @@ export async function recentDecisions(sql: Sql, limit: number): Promise<Decision
     delta: r.delta,
     cappedBy: r.capped_by,
     reasons: r.reasons,
+    mode: r.mode,
+    modeNote: modeText(r),
   }));
 }
 

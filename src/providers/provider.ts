@@ -130,6 +130,11 @@ export interface Provider {
   /** Every pod of ours (name carries the gpu-scaler prefix). */
   list(): Promise<PodInfo[]>;
   /**
+   * Every pod the provider lists, whoever made it (shadow mode compares with them, `adopt` takes
+   * some over). Absent: list() already lists every pod it can see.
+   */
+  listAll?(): Promise<PodInfo[]>;
+  /**
    * How long after its spawn was requested a pod may still be missing from list() (a list that lags
    * behind creates): until then a worker whose pod is not listed is not taken for lost. Absent: 0.
    */

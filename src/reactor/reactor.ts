@@ -9,7 +9,9 @@ import { actionLine, spawnedLine, spawnFailedLine, spawnStepLine, terminatedLine
 import { accountOf } from '../control/policy';
 import { isRefusal, REFUSALS } from '../control/provider-refusals';
 import { hasCode } from '../errors';
+import { actionText } from '../policies/render';
 import { type PodInfo, type Provider, ProviderError, type SpawnStep } from '../providers/provider';
+import { intendedActions } from '../shadow/intend';
 import type { EventStore, NewEvent, StoredEvent } from '../store/event-store';
 import { Subscription } from '../store/subscription';
 
@@ -80,6 +82,10 @@ export class Reactor {
   /** Acts on one decision: spawns for SCALE_UP, terminates idle and timed-out workers. */
   async act(e: DecisionEvent): Promise<void> {
     const d = e.data;
+    if (d.mode === 'shadow') return this.intend(e);
+    for (const t of d.cancel) {
+      await this.terminate(t, 'cancelled', d.cycle, false);
+    }
     for (const t of d.timedOut) {
       await this.terminate(t, 'spawning_timeout', d.cycle, true);
     }
@@ -104,6 +110,33 @@ export class Reactor {
     } else if (d.decision === 'SCALE_DOWN') {
       for (const t of d.terminate) await this.terminate(t, 'idle', d.cycle, false);
     }
+  }
+
+  /**
+   * A decision made in shadow: each spawn and termination it would make is recorded as an intended
+   * action, in one batch with ids from the decision, and no provider is called.
+   */
+  private async intend(e: DecisionEvent): Promise<void> {
+    const { store, clock, log } = this.d;
+    const d = e.data;
+    const actions = intendedActions(e.eventId, d, clock.now().toISOString(), (i) => workerIdFor(d.cycle, e.eventId, i));
+    if (actions.length === 0) return;
+    try {
+      await store.append(
+        Streams.shadow,
+        actions.map((data, i) => ({
+          type: 'ActionIntended' as const,
+          eventId: deterministicId(`${e.eventId}:intended:${i}`),
+          data,
+          metadata: { cycle: d.cycle, causationId: e.eventId },
+        })),
+      );
+    } catch (err) {
+      if (hasCode(err, 'EVENT_ID_CONFLICT')) return; // recorded before a restart
+      throw err;
+    }
+    const text = actionText(d);
+    if (text) fact(log, 'notice', `reactor: cycle #${d.cycle}: ${text}`, { cycle: d.cycle });
   }
 
   /** Spawns worker `ordinal` of a decision; resolves to the failure kind, if it failed. */

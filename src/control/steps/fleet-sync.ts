@@ -2,6 +2,7 @@ import { Streams } from '../../../events/index';
 import type { Clock } from '../../clock';
 import { hasCode } from '../../errors';
 import type { PodInfo, Provider } from '../../providers/provider';
+import { listEveryPod } from '../../shadow/observe';
 import type { EventStore } from '../../store/event-store';
 import { deterministicId } from '../ids';
 import { type ControlLog, fact } from '../log';
@@ -30,7 +31,8 @@ export async function syncFleet(
   if (fleet.length === 0) return false;
   let pods: PodInfo[];
   try {
-    pods = await provider.list();
+    // every pod, not only gpu-scaler's: an adopted worker's pod keeps the name another orchestrator gave it
+    pods = await listEveryPod(provider);
   } catch (err) {
     log.log('warning', `could not list ${provider.name} pods: ${(err as Error).message}`, { cycle });
     return false;

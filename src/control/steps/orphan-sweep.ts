@@ -27,9 +27,12 @@ export async function sweepOrphans(ctx: OrphanSweepContext, cycle: number): Prom
   }
   const live = pods.filter((p) => p.status !== 'terminated');
   if (live.length === 0) return;
-  const known = await store.reads.workerStatuses(live.map((p) => p.idempotencyKey ?? ''));
+  // a pod adopted from another orchestrator (`gpu-scaler adopt`) is the worker named as the pod
+  const known = await store.reads.workerStatuses(live.map((p) => p.idempotencyKey ?? p.name));
   for (const pod of live) {
     const key = pod.idempotencyKey;
+    const adopted = key ? undefined : known.get(pod.name);
+    if (adopted && adopted !== 'terminated' && adopted !== 'failed') continue;
     const status = key ? known.get(key) : undefined;
     if (status && status !== 'terminated' && status !== 'failed') continue;
     // The projection may lag a reactor that just asked for this pod: the worker's own stream decides.

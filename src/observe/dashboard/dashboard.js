@@ -72,7 +72,9 @@
     $('task-count').textContent = last ? String(last.queued + last.active) : '–';
     $('task-detail').textContent = last ? `${last.queued} queued, ${last.active} active (cycle #${last.cycle})` : '';
     $('desired-count').textContent = last ? String(last.desired) : '–';
-    $('decision-kind').textContent = last ? `${last.decision}${last.delta ? ` by ${last.delta}` : ''}` : '';
+    $('decision-kind').textContent = last
+      ? `${last.decision}${last.delta ? ` by ${last.delta}` : ''}${last.modeNote ? ` (${last.modeNote})` : ''}`
+      : '';
     $('burn').textContent = s.fleet.burnUsdPerHour === null ? 'unknown' : s.fleet.burnUsdPerHour.toFixed(2);
 
     if (!charts) charts = makeCharts();
@@ -87,7 +89,7 @@
     $('decisions').querySelector('tbody').innerHTML = s.decisions
       .map(
         (d) =>
-          `<tr data-cycle="${d.cycle}" class="${d.cycle === selectedCycle ? 'selected' : ''}"><td>#${d.cycle}</td><td>${time(d.at)}</td><td>${d.queued}+${d.active}</td><td>${d.current}</td><td>${d.desired}</td><td class="${esc(d.decision)}">${esc(d.decision)}${d.delta ? ` ${d.delta}` : ''}</td><td class="math" title="${esc(d.mathFull)}">${esc(d.math)}</td></tr>`,
+          `<tr data-cycle="${d.cycle}" class="${d.cycle === selectedCycle ? 'selected' : ''}"><td>#${d.cycle}</td><td>${time(d.at)}</td><td>${d.queued}+${d.active}</td><td>${d.current}</td><td>${d.desired}</td><td class="${esc(d.decision)}"${d.modeNote ? ` title="${esc(d.modeNote)}"` : ''}>${esc(d.decision)}${d.delta ? ` ${d.delta}` : ''}${d.modeNote ? ' (shadow)' : ''}</td><td class="math" title="${esc(d.mathFull)}">${esc(d.math)}</td></tr>`,
       )
       .join('');
     $('fleet').querySelector('tbody').innerHTML = s.fleet.workers

@@ -284,6 +284,16 @@ export class RunpodProvider implements Provider {
     return [...ours.filter((p) => ended(p.status)), ...ours.filter((p) => !ended(p.status))];
   }
 
+  /** Every pod of the account, ours or not (shadow mode and `adopt`); ended pods first, as list(). */
+  async listAll(): Promise<PodInfo[]> {
+    const pods = await this.allPods().catch((err) => {
+      throw this.providerError('list pods', err);
+    });
+    const all = pods.map((p) => this.toInfo(p));
+    const ended = (s: PodStatus) => s === 'exited' || s === 'terminated' || s === 'failed';
+    return [...all.filter((p) => ended(p.status)), ...all.filter((p) => !ended(p.status))];
+  }
+
   /** One pod by id (`GET /pods/{id}`), null when RunPod does not know it. */
   async getPod(podId: string): Promise<PodInfo | null> {
     try {
