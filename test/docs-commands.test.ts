@@ -7,8 +7,10 @@ import { allPages, type Fence, parseMarkdown, readDoc, root } from './helpers/do
 
 // Every shell block of README.md, CONTRIBUTING.md and docs/ marked ```sh runnable is run, as
 // written, by bash (-e, -o pipefail): `gpu-scaler` and `npx gpu-scaler` are the CLI built from this
-// checkout (one build), DATABASE_URL is one embedded PGlite store every block shares, and each page
-// has a working directory of its own in which its blocks run in order. A block marked
+// checkout (one build), DATABASE_URL is one embedded PGlite store every block shares, and every
+// block runs in one working directory, in the order of allPages() (README.md first), so a block may
+// read what an earlier one made (docs/debugging.md reads the demo store of the README's tour,
+// which costs seconds to make: it is made once). A block marked
 // ```sh not-runnable: <reason> is not run; its reason is printed. Plain ```sh blocks are
 // illustrations. Keep the runnable ones few and fast: this whole file should take well under a
 // minute (CI must stay under 6).
@@ -80,7 +82,7 @@ test('every marked shell block says runnable, or not-runnable with a reason', ()
 
 /** Runs a block with bash in the page's directory; resolves to its exit code and output. */
 function run(block: Block): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const cwd = path.join(tmp, 'pages', block.page.replace(/[/.]/g, '_'));
+  const cwd = path.join(tmp, 'work');
   fs.mkdirSync(cwd, { recursive: true });
   return new Promise((resolve) => {
     execFile(
