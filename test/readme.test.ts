@@ -1,16 +1,28 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigSchema, loadConfig } from '../src/config';
+import { allPages, parseMarkdown } from './helpers/docs';
+
+// The documentation's facts that the code defines: every setting and its default
+// (docs/configuration.md, the one place the settings tables live) and the layout of src/
+// (docs/architecture.md). Links and runnable commands: test/docs-links.test.ts, test/docs-commands.test.ts.
 
 const root = path.join(__dirname, '..');
-const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+const read = (file: string) => fs.readFileSync(path.join(root, file), 'utf8');
 
-/** The README's section under `## title`, up to the next `## `. */
-function section(title: string): string {
-  const start = readme.indexOf(`\n## ${title}\n`);
-  if (start < 0) throw new Error(`README has no section "${title}"`);
-  const end = readme.indexOf('\n## ', start + 1);
-  return readme.slice(start, end < 0 ? undefined : end);
+/** A page without its fenced code blocks (an example table in one is not documentation of a setting). */
+const prose = (file: string) =>
+  parseMarkdown(read(file))
+    .prose.map((l) => l.text)
+    .join('\n');
+
+/** The section of `file` under `## title`, up to the next `## `. */
+function section(file: string, title: string): string {
+  const text = read(file);
+  const start = text.indexOf(`\n## ${title}\n`);
+  if (start < 0) throw new Error(`${file} has no section "${title}"`);
+  const end = text.indexOf('\n## ', start + 1);
+  return text.slice(start, end < 0 ? undefined : end);
 }
 
 /** Rows of every markdown table whose second column is "default": [setting, default cell]. */
@@ -38,10 +50,8 @@ function settingsTables(text: string): [string, string][] {
   return rows;
 }
 
-describe('README', () => {
-  const documented = settingsTables(
-    section('Configuration') + section('Policies') + section('Task sources and GPU providers'),
-  );
+describe('docs/configuration.md', () => {
+  const documented = settingsTables(prose('docs/configuration.md'));
   const keys = Object.keys(ConfigSchema.shape);
 
   test('its configuration tables list every setting of the schema, once, and nothing else', () => {
@@ -57,13 +67,20 @@ describe('README', () => {
       const text = cell.replace(/`/g, '');
       const value = defaults[name];
       const ok = value === undefined ? /^(unset|required|-)/.test(text) : text.split(/[ ,(]/)[0] === String(value);
-      return ok ? [] : [`${name}: README says "${cell}", the schema ${JSON.stringify(value)}`];
+      return ok ? [] : [`${name}: docs/configuration.md says "${cell}", the schema ${JSON.stringify(value)}`];
     });
     expect(wrong).toEqual([]);
   });
 
+  test('no other page has a settings table (one definition of each setting)', () => {
+    const pages = allPages().filter((f) => f !== 'docs/configuration.md');
+    expect(pages.filter((f) => settingsTables(prose(f)).length > 0)).toEqual([]);
+  });
+});
+
+describe('docs/architecture.md', () => {
   test('its layout lists every folder of src/', () => {
-    const layout = section('Layout');
+    const layout = section('docs/architecture.md', 'Layout');
     const folders = fs
       .readdirSync(path.join(root, 'src'), { withFileTypes: true })
       .filter((d) => d.isDirectory())

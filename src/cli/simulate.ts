@@ -60,13 +60,15 @@ function number(flag: string, raw: string, o: { min?: number; max?: number; inte
   return n;
 }
 
-/** The settings of a run: the JSON file, then each --set over it (KEY=VALUE, keys of the README's tables). */
+/** The settings of a run: the JSON file, then each --set over it (KEY=VALUE, keys of the tables in docs/configuration.md). */
 export function simulationEnv(flags: Pick<SimulateFlags, 'set' | 'settings'>): Record<string, string> {
   const env: Record<string, string> = {};
   const known = new Set(Object.keys(ConfigSchema.shape));
   const put = (key: string, value: unknown, where: string) => {
     if (!known.has(key)) {
-      throw usage(`${where}: ${key} is not a setting (the settings are the keys of the README's settings tables)`);
+      throw usage(
+        `${where}: ${key} is not a setting (the settings are the keys of the tables in docs/configuration.md)`,
+      );
     }
     if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
       throw usage(`${where}: ${key} must be a string, a number or a boolean, got ${JSON.stringify(value)}`);
@@ -275,7 +277,12 @@ export function registerSimulate(program: Command, io: CliIo): void {
     .option('--seed <n>', 'seed of start-up times, failures and event ids: same inputs and seed, same output', '1')
     .option('--policy <name>', 'the scaling policy (POLICY): operators, keda, hpa, default')
     .option('--compare <a,b,c>', 'run several policies on the same trace and seed and print one table')
-    .option('--set <KEY=VALUE>', 'a setting of the README tables (repeatable), e.g. MAX_ACTIVE_GPUS=10', collect, [])
+    .option(
+      '--set <KEY=VALUE>',
+      'a setting of docs/configuration.md (repeatable), e.g. MAX_ACTIVE_GPUS=10',
+      collect,
+      [],
+    )
     .option('--settings <file.json>', 'settings from a JSON object ({"GPU_IDLE_TIMEOUT_SEC": 300}); --set wins')
     .option('--startup-min-sec <s>', 'a cold pod starts after at least this (uniform) ...', '60')
     .option('--startup-max-sec <s>', '... and at most this', '180')

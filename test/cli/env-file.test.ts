@@ -50,9 +50,15 @@ describe('--env-file and GPU_SCALER_ENV_FILE', () => {
   });
 });
 
-describe("the README's settings blocks work when pasted", () => {
-  const readme = fs.readFileSync(path.join(packageRoot(), 'README.md'), 'utf8');
-  const blocks = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]);
+describe("the docs' settings blocks work when pasted", () => {
+  const pages = [
+    'docs/task-sources.md',
+    'docs/providers/runpod.md',
+    'docs/providers/kubernetes.md',
+    'docs/providers/local.md',
+  ];
+  const text = pages.map((p) => fs.readFileSync(path.join(packageRoot(), p), 'utf8')).join('\n');
+  const blocks = [...text.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]);
 
   test.each([
     [

@@ -174,3 +174,15 @@ describe('secrets and exposure', () => {
     expect(wide.services['gpu-scaler'].ports).toEqual([`0.0.0.0:${env.HTTP_PORT}:${env.HTTP_PORT}`]);
   });
 });
+
+test('the dashboard is published where the docs open it: the host port of the endpoint, with the token', () => {
+  const env = service.environment ?? {};
+  const [hostAddress, hostPort, containerPort] = String(service.ports?.[0]).split(':');
+  expect(containerPort).toBe(env.HTTP_PORT);
+  const url = `http://${hostAddress}:${hostPort}/?token=`;
+  expect(raw).toContain(`open ${url}<HTTP_TOKEN>`);
+  const operating = fs.readFileSync(path.join(root, 'docs/operating.md'), 'utf8');
+  const block = /\n## Docker Compose\n[\s\S]*?```sh[^\n]*\n([\s\S]*?)```/.exec(operating)?.[1] ?? '';
+  expect(block).toContain('docker compose up -d --build');
+  expect(block).toContain(`open "${url}$(grep ^HTTP_TOKEN= .env | cut -d= -f2-)"`);
+});

@@ -1,14 +1,17 @@
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { V1ConfigMap, V1Deployment, V1Role, V1RoleBinding } from '@kubernetes/client-node';
-import { workerPodShape } from '../../src/providers/kubernetes/pod';
+import type { V1ConfigMap, V1Deployment, V1Role, V1RoleBinding, V1Service } from '@kubernetes/client-node';
+import yaml from 'js-yaml';
+import { workerPod, workerPodShape } from '../../src/providers/kubernetes/pod';
 import { importClient } from '../../src/providers/kubernetes/provider';
 import { readPodTemplate } from '../../src/providers/kubernetes/settings';
 import { packageRoot } from '../../src/util/package-root';
 
 // deploy/kubernetes parses as Kubernetes objects (with the official client's YAML loader), grants
-// only what the provider calls, and wires the Deployment to its ServiceAccount.
+// only what the provider calls, wires the Deployment to its ServiceAccount, and publishes its HTTP
+// endpoint through a Service; deploy/kubernetes/monitoring adds a ServiceMonitor for that Service.
 
 const dir = path.join(packageRoot(), 'deploy/kubernetes');
 
@@ -42,6 +45,7 @@ test('every file is an object of a known kind, and the kustomization lists them 
     'namespace.yaml: Namespace',
     'role.yaml: Role',
     'rolebinding.yaml: RoleBinding',
+    'service.yaml: Service',
     'serviceaccount.yaml: ServiceAccount',
     'worker-pod-template.yaml: ConfigMap',
   ]);
@@ -99,4 +103,77 @@ test('the worker pod template in the ConfigMap is one a start-up would accept', 
   const shape = workerPodShape(readPodTemplate(tmp), {});
   expect(shape.gpuCount).toBe(1);
   expect(shape.base.spec?.restartPolicy).toBe('Never');
+});
+
+/** The labels a worker pod gets: its template's, and the ones the provider adds. */
+function workerPodLabels(): Record<string, string> {
+  const cm = one<V1ConfigMap>('ConfigMap');
+  const tmp = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'gs-tpl-')), 'worker-pod.yaml');
+  fs.writeFileSync(tmp, cm.data?.['worker-pod.yaml'] ?? '');
+  const pod = workerPod(workerPodShape(readPodTemplate(tmp), {}), 'gpu-scaler', {
+    workerId: 'c1-1-abcdef',
+    idempotencyKey: 'c1-1-abcdef',
+  });
+  return pod.metadata?.labels ?? {};
+}
+
+const selects = (selector: Record<string, string> | undefined, labels: Record<string, string>) =>
+  Object.keys(selector ?? {}).length > 0 && Object.entries(selector ?? {}).every(([k, v]) => labels[k] === v);
+
+test("the Service selects the controller's pods, not the workers, and reaches the endpoint even when unready", () => {
+  const svc = one<V1Service>('Service');
+  const d = one<V1Deployment>('Deployment');
+  const podLabels = d.spec?.template.metadata?.labels ?? {};
+  expect(selects(svc.spec?.selector, podLabels)).toBe(true);
+  expect(selects(svc.spec?.selector, workerPodLabels())).toBe(false);
+  const container = d.spec?.template.spec?.containers[0];
+  const http = container?.ports?.find((p) => p.name === 'http');
+  expect(svc.spec?.ports).toEqual([{ name: 'http', port: http?.containerPort, targetPort: 'http' }]);
+  // /readyz fails while it cannot scale: the dashboard and /metrics must stay reachable then
+  expect(container?.readinessProbe?.httpGet?.path).toBe('/readyz');
+  expect(svc.spec?.publishNotReadyAddresses).toBe(true);
+});
+
+describe('the monitoring add-on', () => {
+  const monitoring = path.join(dir, 'monitoring');
+  const kustomization = yaml.load(fs.readFileSync(path.join(monitoring, 'kustomization.yaml'), 'utf8')) as {
+    namespace: string;
+    resources: string[];
+  };
+  const monitor = yaml.load(fs.readFileSync(path.join(monitoring, 'servicemonitor.yaml'), 'utf8')) as {
+    apiVersion: string;
+    kind: string;
+    metadata: { name: string; labels: Record<string, string> };
+    spec: {
+      selector: { matchLabels: Record<string, string> };
+      endpoints: { port: string; path: string; interval: string }[];
+    };
+  };
+
+  test('is a ServiceMonitor of the base namespace, kept out of the base (kustomize refuses a base containing its overlay)', () => {
+    const base = one<{ namespace: string; resources: string[] }>('Kustomization');
+    expect(kustomization.resources).toEqual(['servicemonitor.yaml']);
+    expect(kustomization.namespace).toBe(base.namespace);
+    expect(base.resources.filter((r) => r.startsWith('monitoring'))).toEqual([]);
+    expect([monitor.apiVersion, monitor.kind]).toEqual(['monitoring.coreos.com/v1', 'ServiceMonitor']);
+  });
+
+  test("scrapes the Service's http port at /metrics", () => {
+    const svc = one<V1Service>('Service');
+    expect(selects(monitor.spec.selector.matchLabels, svc.metadata?.labels ?? {})).toBe(true);
+    expect(monitor.spec.endpoints).toEqual([{ port: svc.spec?.ports?.[0].name, path: '/metrics', interval: '30s' }]);
+  });
+
+  const kubectl = spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).status === 0;
+  (kubectl ? test : test.skip)('kubectl kustomize builds the base and the add-on (skipped without kubectl)', () => {
+    const kinds = (d: string) =>
+      [...execFileSync('kubectl', ['kustomize', d], { encoding: 'utf8', timeout: 60_000 }).matchAll(/^kind: (\S+)$/gm)]
+        .map((m) => m[1])
+        .sort();
+    expect(kinds(dir)).toEqual(
+      ['ConfigMap', 'Deployment', 'Namespace', 'Role', 'RoleBinding', 'Service', 'ServiceAccount'].sort(),
+    );
+    expect(kinds(monitoring)).toEqual(['ServiceMonitor']);
+  });
+  if (!kubectl) console.log('kubectl is not on the PATH: the kustomize build of deploy/kubernetes is not checked');
 });

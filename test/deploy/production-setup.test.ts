@@ -1,5 +1,5 @@
 /**
- * README "Production setup", step by step as written, on the shared server (a fresh database and
+ * docs/operating.md "Production setup", step by step as written, on the shared server (a fresh database and
  * logins per run), and a failed `migrate` leaving nothing applied (PGlite and the server).
  */
 import fs from 'node:fs';
@@ -74,7 +74,7 @@ describe('a failed migrate leaves nothing applied', () => {
   );
 });
 
-(TEST_DATABASE_URL ? describe : describe.skip)('README "Production setup", as written', () => {
+(TEST_DATABASE_URL ? describe : describe.skip)('docs/operating.md "Production setup", as written', () => {
   const suffix = `${process.pid}_${Date.now() % 100000}`;
   const names = {
     gpu_scaler_owner: `gs_owner_${suffix}`,
@@ -82,8 +82,9 @@ describe('a failed migrate leaves nothing applied', () => {
     gpu_scaler_query: `gs_query_${suffix}`,
   };
   const database = `gs_prod_${suffix}`;
-  const readme = fs.readFileSync(path.join(packageRoot(), 'README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf('## Production setup'), readme.indexOf('## Running in production'));
+  const page = fs.readFileSync(path.join(packageRoot(), 'docs/operating.md'), 'utf8');
+  const start = page.indexOf('\n## Production setup');
+  const section = page.slice(start, page.indexOf('\n## ', start + 1));
   const [sqlBlock, shBlock] = [/```sql\n([\s\S]*?)```/.exec(section)?.[1], /```sh\n([\s\S]*?)```/.exec(section)?.[1]];
   let admin: postgres.Sql;
 

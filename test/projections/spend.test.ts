@@ -7,11 +7,11 @@ import type { EventStore, NewEvent } from '../../src/store/event-store';
 import { pgliteBackend, postgresBackend, TEST_DATABASE_URL } from '../helpers/backends';
 import { forEachBackend } from '../helpers/harness';
 
-/** The README's spend query, read from the README itself so the documented text is what runs. */
-function readmeSpendQuery(): string {
-  const readme = fs.readFileSync(path.join(__dirname, '../../README.md'), 'utf8');
-  const m = readme.match(/```sql\n(-- spend:[\s\S]*?)```/);
-  if (!m) throw new Error('README.md has no ```sql block starting with "-- spend:"');
+/** The documented spend query, read from docs/debugging.md itself so the documented text is what runs. */
+function documentedSpendQuery(): string {
+  const page = fs.readFileSync(path.join(__dirname, '../../docs/debugging.md'), 'utf8');
+  const m = page.match(/```sql\n(-- spend:[\s\S]*?)```/);
+  if (!m) throw new Error('docs/debugging.md has no ```sql block starting with "-- spend:"');
   return m[1];
 }
 
@@ -68,7 +68,7 @@ async function worker(
 }
 
 forEachBackend(
-  'the README spend query',
+  'the documented spend query',
   { pglite: pgliteBackend, postgres: () => postgresBackend(), hasServer: !!TEST_DATABASE_URL },
   (backend) => {
     test('gives GPU-hours and USD per day on a scripted fleet', async () => {
@@ -98,7 +98,7 @@ forEachBackend(
         // never placed: nothing billed
         await worker(store, 'd', { gpus: 4, price: 9, spawnedAt: null, endedAt: null });
         await new ProjectionRunner(store, ALL_PROJECTIONS).catchUp();
-        const query = readmeSpendQuery().trim().replace(/;$/, '');
+        const query = documentedSpendQuery().trim().replace(/;$/, '');
         const rows = await store.db.query<{ day: string; gpu_hours: unknown; usd: unknown }>(
           `select day::text as day, gpu_hours, usd from (${query}) q`,
         );

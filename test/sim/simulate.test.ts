@@ -135,7 +135,7 @@ describe('simulate command', () => {
 
   it('refuses an unknown setting and names it', async () => {
     await expect(runSimulate(captureIo(), flags({ set: ['MAX_ACTIVE_GPU=3'] }))).rejects.toThrow(
-      "--set MAX_ACTIVE_GPU=3: MAX_ACTIVE_GPU is not a setting (the settings are the keys of the README's settings tables)",
+      '--set MAX_ACTIVE_GPU=3: MAX_ACTIVE_GPU is not a setting (the settings are the keys of the tables in docs/configuration.md)',
     );
   });
 
