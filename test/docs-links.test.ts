@@ -12,9 +12,7 @@ import { allPages, anchorsOf, docsPages, linksOf, readDoc, root, slug } from './
  * release" list before they exist here: absent, a link to one is accepted. The lead removes this
  * list when the branches are merged (then every link must resolve again).
  */
-const PENDING_DOCS = new Set([
-  'docs/parked-pods.md',
-]);
+const PENDING_DOCS = new Set(['docs/parked-pods.md']);
 
 const pages = allPages();
 const read = readDoc;

@@ -4,7 +4,18 @@ import { type ShadowReport, shadowReport } from '../shadow/report';
 import { findEvents } from '../store/event-queries';
 import type { EventStore } from '../store/event-store';
 import { CliError, type CliIo, EXIT, withStore, writeJson } from './context';
-import { AGO_FORMS, jsonOption, nowOption, parseSince, readClock, TIME_FORMS, utcOption, wholeNumber } from './flags';
+import {
+  AGO_FORMS,
+  jsonOption,
+  nowOption,
+  parseSince,
+  parseUntil,
+  readClock,
+  TIME_FORMS,
+  untilOption,
+  utcOption,
+  wholeNumber,
+} from './flags';
 import { formatTimestamp } from './output';
 
 export interface ShadowReportOptions {
@@ -23,7 +34,13 @@ const MAX_ROWS = 1_000_000;
 export async function runShadowReport(store: EventStore, io: CliIo, o: ShadowReportOptions): Promise<number> {
   const { utc, now } = readClock(o);
   const from = parseSince(o.since, { utc, now, flag: '--since' });
-  const to = o.until ? parseSince(o.until, { utc, now, flag: '--until' }) : now;
+  const until = o.until ? parseUntil(o.until, { utc, now, allowAgo: true }) : null;
+  if (until?.kind === 'position')
+    throw new CliError(
+      `--until ${o.until}: shadow-report compares a span of time: give a time (${TIME_FORMS}) or a duration ago (${AGO_FORMS}), not a position`,
+      EXIT.usage,
+    );
+  const to = until ? until.time : now;
   if (to.getTime() <= from.getTime()) {
     throw new CliError(
       `--until ${to.toISOString()} is not after --since ${from.toISOString()}: give a window forward in time`,
@@ -105,7 +122,7 @@ export function registerShadowReport(program: Command, io: CliIo): void {
     .command('shadow-report')
     .description('compare what a shadow run (MODE=shadow) would have done with what the fleet actually did')
     .option('--since <time>', `the window's start: ${TIME_FORMS}, ${AGO_FORMS}`, '1d')
-    .option('--until <time>', `the window's end (default: now): ${TIME_FORMS}, ${AGO_FORMS}`)
+    .addOption(untilOption("the window's end (default: now); a time, as the report is of a span of time"))
     .option('--top <n>', 'how many moments of disagreement to list', wholeNumber('--top', 0), 5)
     .addOption(utcOption())
     .addOption(jsonOption('print the report as JSON'))

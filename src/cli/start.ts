@@ -46,14 +46,26 @@ export function defineStartCommand(program: Command, io: CliIo, deps: StartDeps 
       if (flags.maxActiveGpus) overrides.MAX_ACTIVE_GPUS = flags.maxActiveGpus;
       if (flags.logFormat) overrides.LOG_FORMAT = flags.logFormat;
       for (const warning of misspeltSettings(io.env)) io.stderr.write(`gpu-scaler: warning: ${warning}\n`);
-      const { pools, file } = loadConfiguration(io.env, { overrides });
-      if (pools.length > 1) {
-        throw new CliError(
-          `${file} declares ${pools.length} pools (${pools.map((p) => p.name).join(', ')}): pools run from a later version; this one runs a single pool (keep one under pools:, or none)`,
-          EXIT.usage,
-        );
-      }
-      const config = pools[0].config;
-      process.exitCode = await run({ config, maxCycles: flags.cycles, stdout: io.stdout, stderr: io.stderr });
+      const onePool = (c: ReturnType<typeof loadConfiguration>) => {
+        if (c.pools.length > 1) {
+          throw new CliError(
+            `${c.file} declares ${c.pools.length} pools (${c.pools.map((p) => p.name).join(', ')}): pools run from a later version; this one runs a single pool (keep one under pools:, or none)`,
+            EXIT.usage,
+          );
+        }
+        return c.pools[0].config;
+      };
+      const config = onePool(loadConfiguration(io.env, { overrides }));
+      // SIGHUP reads the files again (the environment and these flags still win over them)
+      const reload = io.reload;
+      const reloadConfig = () => onePool(loadConfiguration(reload ? reload.env() : io.env, { overrides }));
+      process.exitCode = await run({
+        config,
+        maxCycles: flags.cycles,
+        stdout: io.stdout,
+        stderr: io.stderr,
+        reloadConfig,
+        envFile: reload ? reload.files.join(' and ') : null,
+      });
     });
 }

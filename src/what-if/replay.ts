@@ -2,6 +2,7 @@ import type { EventData } from '../../events/define';
 import type { ControlSettings, ScalingDecided } from '../../events/scaling';
 import type { WorkerActivity } from '../../events/task-count';
 import { ConfigSchema } from '../config';
+import { cancelUnwanted } from '../control/cancel';
 import { decide, type FleetWorker } from '../control/policy';
 import { allowed, choosePolicy, policyNamed } from '../policies/index';
 import type { ChosenPolicy, PastObservation } from '../policies/policy';
@@ -332,6 +333,8 @@ function replay(
   let spawned = 0;
 
   let seq = 0;
+  /** The desired count of the model's last decision (a spawn is cancelled after two cycles of lower demand). */
+  let previousDesired: number | null = null;
   const d0 = first.decision;
   // the fleet at the start: the record's workers asked for before the first cycle and not ended by it
   const firstMs = Date.parse(first.at);
@@ -464,19 +467,27 @@ function replay(
       gpus: w.gpus,
       hourlyCostUsd: w.price ?? rec.quoteUsdPerHour,
     }));
-    const r = decide({
+    // the policy, then the spawns no longer wanted cancelled, as the controller does
+    const r = cancelUnwanted({
       now,
-      cycle: c.cycle,
-      queued: c.queued,
-      active: c.active,
-      activity,
+      decision: decide({
+        now,
+        cycle: c.cycle,
+        queued: c.queued,
+        active: c.active,
+        activity,
+        fleet: fleetView,
+        settings,
+        policy,
+        recent,
+        gpusPerWorker: rec.gpusPerWorker,
+        quoteUsdPerHour: rec.quoteUsdPerHour,
+      }),
       fleet: fleetView,
-      settings,
-      policy,
-      recent,
-      gpusPerWorker: rec.gpusPerWorker,
-      quoteUsdPerHour: rec.quoteUsdPerHour,
+      activity,
+      previousDesired,
     });
+    previousDesired = r.desired;
 
     const modelGpus = fleet.reduce((n, w) => n + w.gpus, 0);
     const recorded: CycleSide = {
@@ -508,7 +519,7 @@ function replay(
 
     // act on it, as the reactor would
     for (const w of holders) w.lastTaskAt = c.at;
-    const gone = new Set([...r.terminate, ...r.timedOut, ...r.expired].map((t) => t.workerId));
+    const gone = new Set([...r.terminate, ...r.timedOut, ...r.expired, ...(r.cancel ?? [])].map((t) => t.workerId));
     fleet = fleet.filter((w) => !gone.has(w.id));
     if (r.decision === 'SCALE_UP') {
       for (let k = 0; k < r.delta; k++) {
