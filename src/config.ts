@@ -104,6 +104,14 @@ export const ConfigSchema = z.object({
   SPAWNING_TIMEOUT_SEC: num(1).default(600),
   /** A hard cap on a worker's life; unset = none. */
   WORKER_MAX_LIFETIME_SEC: num(1).optional(),
+  // Parked pods (docs/parked-pods.md): core, not per provider, since the reactor parks and unparks
+  // through any provider that has park/unpark (RunPod, simulated, local; not Kubernetes).
+  /** At most this many idle workers are parked (stopped, disk kept) instead of terminated; 0 = never park. */
+  PARKED_MAX: int(0).default(0),
+  /** A pod parked longer than this is terminated (12 h by default). */
+  PARKED_MAX_AGE_SEC: num(1).default(43200),
+  /** What one parked pod bills per hour (its disk), USD; unset: unknown (shown as such). */
+  PARKED_HOURLY_USD: num(0).optional(),
   /** Compare the provider's pods with the workers every this many cycles (orphans are terminated). */
   RECONCILE_EVERY_CYCLES: int(1).default(10),
   CIRCUIT_BREAKER_WINDOW_SEC: num(1).default(300),
@@ -270,6 +278,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (cfg.PROVIDER === 'local') problems.push(...checkLocalSettings(cfg));
   if (cfg.PROVIDER === 'kubernetes') problems.push(...checkKubernetesSettings(cfg));
   if (cfg.PROVIDER === 'simulated') problems.push(...checkSimSettings(cfg));
+  if (cfg.PARKED_MAX > 0 && cfg.PROVIDER === 'kubernetes')
+    problems.push(
+      `PARKED_MAX=${cfg.PARKED_MAX} is not allowed with PROVIDER=kubernetes: a Kubernetes pod cannot be stopped and started again (expected PARKED_MAX=0; parking works with runpod, simulated and local)`,
+    );
   if (cfg.TASK_SOURCE === 'http' && !cfg.TASK_COUNT_URL)
     problems.push('TASK_COUNT_URL is required with TASK_SOURCE=http');
   for (const key of ['TASK_COUNT_QUEUED_PATH', 'TASK_COUNT_ACTIVE_PATH', 'TASK_COUNT_WORKERS_PATH'] as const) {
