@@ -2,6 +2,7 @@ import { AnomalyDetected } from './anomaly';
 import { ConditionChanged } from './condition';
 import type { EventOf, NewEventOf } from './define';
 import { HealthChecked, HealthSummaryRecorded } from './health';
+import { WorkerParked, WorkerUnparked, WorkerUnparkRefused } from './parking';
 import { EventQuarantined } from './quarantine';
 import { EventRegistry } from './registry';
 import { ScalingDecided } from './scaling';
@@ -20,6 +21,7 @@ import {
 export * from './anomaly';
 export * from './condition';
 export * from './health';
+export * from './parking';
 export * from './quarantine';
 export * from './scaling';
 export * from './task-count';
@@ -40,6 +42,9 @@ export const appRegistry = EventRegistry.empty()
   .with(WorkerTerminationRequested)
   .with(WorkerTerminated)
   .with(OrphanPodTerminated)
+  .with(WorkerParked)
+  .with(WorkerUnparked)
+  .with(WorkerUnparkRefused)
   .with(HealthChecked)
   .with(HealthSummaryRecorded)
   .with(EventQuarantined);

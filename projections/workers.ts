@@ -1,7 +1,9 @@
 import type { AppEvent } from '../events/index';
 import type { ProjectedEvent, Projection } from './projection';
+import { foldParking, PARKING_EVENT_TYPES } from './workers-parking';
 
-export type WorkerStatus = 'spawning' | 'active' | 'terminating' | 'terminated' | 'failed';
+/** parked: its pod stopped and kept (events/parking.ts); it takes no tasks and counts toward no cap. */
+export type WorkerStatus = 'spawning' | 'active' | 'terminating' | 'terminated' | 'failed' | 'parked';
 
 export interface WorkerRow {
   [k: string]: string | number | boolean | null;
@@ -25,6 +27,10 @@ export interface WorkerRow {
   gpu_count: number | null;
   /** USD per hour the pod was placed at; null when unknown. */
   hourly_cost_usd: number | null;
+  /** Parking (0017, workers-parking.ts): when last parked, times started again, the decision slot of the last start. */
+  parked_at: string | null;
+  unparks: number;
+  unpark_slot: string | null;
   last_position: number;
 }
 
@@ -47,6 +53,9 @@ const EMPTY = (workerId: string): WorkerRow => ({
   failure: null,
   gpu_count: null,
   hourly_cost_usd: null,
+  parked_at: null,
+  unparks: 0,
+  unpark_slot: null,
   last_position: 0,
 });
 
@@ -60,6 +69,7 @@ export const WORKER_EVENT_TYPES = [
   'WorkerActivated',
   'WorkerTerminationRequested',
   'WorkerTerminated',
+  ...PARKING_EVENT_TYPES,
 ] as const;
 const workerTypes = new Set<string>(WORKER_EVENT_TYPES);
 
@@ -108,7 +118,7 @@ export const workersProjection: Projection<WorkerRow> = {
         return r;
       case 'WorkerActivated':
         r.pod_id = r.pod_id ?? e.data.podId;
-        if (FINAL.includes(r.status) || r.status === 'terminating') return r;
+        if (FINAL.includes(r.status) || r.status === 'terminating' || r.status === 'parked') return r;
         r.status = 'active';
         r.active_at = e.data.at;
         return r;
@@ -126,6 +136,10 @@ export const workersProjection: Projection<WorkerRow> = {
         r.termination_reason = e.data.reason;
         r.termination_detail = e.data.detail;
         return r;
+      case 'WorkerParked':
+      case 'WorkerUnparked':
+      case 'WorkerUnparkRefused':
+        return foldParking(r, e);
     }
   },
 };

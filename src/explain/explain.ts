@@ -2,6 +2,7 @@ import type { DataOf } from '../../events/index';
 import { conditionEventText } from '../control/conditions';
 import { gpuText, spawnStepLine } from '../control/messages';
 import { actionText, capsAfterRequest, floorsOf, limitSentences, limitSetting, policyMath } from '../policies/render';
+import { parkedLine, unparkedLine, unparkRefusedLine } from '../reactor/parking';
 import { candidatesText, placementText } from '../reactor/placement';
 import type { StoredEvent } from '../store/event-store';
 
@@ -89,6 +90,12 @@ export function describeEvent(e: StoredEvent): string | null {
       return `🩺 HEALTH CHECK: ${String(e.data.status).toUpperCase()}${e.data.problems.length ? ` - ${e.data.problems.join('; ')}` : ''}`;
     case 'OrphanPodTerminated':
       return e.type;
+    case 'WorkerParked':
+      return parkedLine(e.data);
+    case 'WorkerUnparked':
+      return unparkedLine(e.data);
+    case 'WorkerUnparkRefused':
+      return unparkRefusedLine(e.data);
     case 'EventQuarantined':
       return `🧯 EVENT QUARANTINED: the ${e.data.eventType} at global_position ${e.data.position} (stream ${e.data.streamId}) cannot be read and is skipped by every reader: ${e.data.error}`;
     case 'HealthSummaryRecorded':
