@@ -266,7 +266,7 @@ export class ParkingSteps {
     {
       const pool = await this.readPool();
       const w = pickToUnpark(pool, maxHourlyUsd);
-      if (!w || !w.podId) return false;
+      if (!w?.podId) return false;
       const history = await store.readStream(Streams.worker(w.workerId));
       const { unparks } = currentLife(history);
       const parkedAt = w.parkedAt ?? clock.now().toISOString();
