@@ -8,3 +8,5 @@ ALTER TABLE workers ADD CONSTRAINT workers_status_check
 ALTER TABLE workers ADD COLUMN parked_at timestamptz;
 ALTER TABLE workers ADD COLUMN unparks integer NOT NULL DEFAULT 0;
 ALTER TABLE workers ADD COLUMN unpark_slot text;
+-- What the parked pod bills per hour (its disk: PARKED_HOURLY_USD when it was parked); null: unknown.
+ALTER TABLE workers ADD COLUMN parked_hourly_usd double precision;

@@ -20,6 +20,7 @@ export function foldParking(r: WorkerRow, e: ParkingEvent): WorkerRow {
     case 'WorkerParked':
       r.status = 'parked';
       r.parked_at = e.data.at;
+      r.parked_hourly_usd = e.data.parkedHourlyUsd;
       r.termination_requested_at = null;
       r.termination_reason = null;
       r.termination_detail = null;

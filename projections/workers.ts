@@ -31,6 +31,7 @@ export interface WorkerRow {
   parked_at: string | null;
   unparks: number;
   unpark_slot: string | null;
+  parked_hourly_usd: number | null;
   last_position: number;
 }
 
@@ -56,6 +57,7 @@ const EMPTY = (workerId: string): WorkerRow => ({
   parked_at: null,
   unparks: 0,
   unpark_slot: null,
+  parked_hourly_usd: null,
   last_position: 0,
 });
 

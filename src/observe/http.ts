@@ -21,6 +21,7 @@ import {
   recentAnomalies,
   recentDecisions,
 } from '../projections/dashboard-queries';
+import { parkedCost, parkedPods } from '../projections/parking-queries';
 import { checkpointName } from '../projections/runner';
 import { eventsOfCycle, taskTotalBefore } from '../store/event-queries';
 import type { EventStore } from '../store/event-store';
@@ -172,6 +173,7 @@ export class HttpEndpoint {
       },
       dbLogging: () => o.dbLogging?.() ?? NO_DB_LOGGING,
       conditions: async () => (await this.currentConditions()).conditions,
+      parked: async () => parkedCost(await parkedPods(store.db)),
     });
   }
 

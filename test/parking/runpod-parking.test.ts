@@ -1,8 +1,11 @@
+import { Readable } from 'node:stream';
+import { runStatus } from '../../src/cli/status';
 import { conclude, explain } from '../../src/explain/explain';
+import { Metrics } from '../../src/observe/metrics';
 import { RunpodProvider } from '../../src/providers/runpod/index';
 import { FakeRunpodApi } from '../fakes/runpod-api';
 import { pgliteBackend } from '../helpers/backends';
-import { harness } from '../helpers/harness';
+import { Capture, harness } from '../helpers/harness';
 
 const KEY = 'rp_parking_done_when_0123456789';
 const backend = pgliteBackend();
@@ -61,6 +64,21 @@ test('PARKED_MAX=5 on RunPod: a burst then quiet parks pods; the next burst star
   const stops = api.requestsTo('action').map((r) => r.body);
   expect(stops).toEqual([{ action: 'stop' }, { action: 'stop' }, { action: 'stop' }, { action: 'stop' }]);
 
+  // status: the parked pool and its disk cost, apart from the burn rate
+  const status = async () => {
+    const out = new Capture();
+    await runStatus(
+      h?.store as NonNullable<typeof h>['store'],
+      { kind: 'memory' },
+      { json: false, utc: true, now: h?.clock.now(), windowMs: 3_600_000, windowText: '1h' },
+      { stdout: out, stderr: new Capture(), stdin: Readable.from([]), env: {}, isTTY: false },
+    );
+    return out.text;
+  };
+  let text = await status();
+  expect(text).toContain('Burn rate: 0 GPUs, burning 0.00 USD/h');
+  expect(text).toMatch(/Parked: 4 pods \(oldest \d+ (s|min)\), disk 0\.08 USD\/h; no GPU, in no cap/);
+
   // the next burst: 6 wanted (the cap); one start refused by its host
   const created = api.requestsTo('create').length;
   api.refuseStarts('*', 1);
@@ -80,8 +98,23 @@ test('PARKED_MAX=5 on RunPod: a burst then quiet parks pods; the next burst star
   expect(api.runningPods().length).toBe(6);
   expect(api.peakRunning).toBeLessThanOrEqual(6);
 
+  text = await status();
+  expect(text).toMatch(
+    /Starts \(last 1h\): 1 of 4 starts of parked pods refused \(25%\); start to ready: unparked median \d+ s, p95 \d+ s \(3\), cold median \d+ s, p95 \d+ s \(7\)/,
+  );
+  expect(text).toContain('Parked: 0 pods');
+  // the metrics count the same facts from the events
+  const metrics = new Metrics();
+  metrics.observeEvents(await h.events());
+  const m = await metrics.text();
+  expect(m).toContain('gpu_scaler_parked_total 4');
+  expect(m).toContain('gpu_scaler_unparked_total 3');
+  expect(m).toContain('gpu_scaler_unpark_refused_total 1');
+  expect(m).toContain('gpu_scaler_start_to_ready_seconds_count{origin="unparked"} 3');
+  expect(m).toContain('gpu_scaler_start_to_ready_seconds_count{origin="cold"} 7');
+
   const ex = explain(await h.events(), { focusCycle: burst?.data.cycle });
-  const text = conclude(ex.cycles.find((c) => c.cycle === burst?.data.cycle) as (typeof ex.cycles)[number]);
+  text = conclude(ex.cycles.find((c) => c.cycle === burst?.data.cycle) as (typeof ex.cycles)[number]);
   for (const u of unparked)
     expect(text).toMatch(
       new RegExp(
