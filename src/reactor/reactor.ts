@@ -301,17 +301,21 @@ export class Reactor {
   ): Promise<void> {
     const { store, provider, clock, log } = this.d;
     const stream = Streams.worker(pick.workerId);
-    const full = await store.readStream(stream);
+    let full = await store.readStream(stream);
     if (full.some((h) => h.type === 'WorkerTerminated' || h.type === 'WorkerSpawnFailed')) return;
     // A worker started again from parked: only its current life counts (its request, its GPU-seconds).
-    const lived = currentLife(full);
-    const history = lived.life;
+    let lived = currentLife(full);
     const spawned = full.find((h) => h.type === 'WorkerSpawned');
     const podId = pick.podId ?? spawned?.data.podId ?? null;
     const unparked = full.filter((h) => h.type === 'WorkerUnparked').pop();
     const startedAt = unparked?.data.at ?? spawned?.data.at ?? null;
-    if (reason === 'idle' && this.parkingOn && (await this.parking?.tryPark(pick, cycle, podId, lived, startedAt)))
-      return;
+    if (reason === 'idle' && this.parkingOn) {
+      if (await this.parking?.tryPark(pick, cycle, podId, lived, startedAt)) return;
+      // not parked (the pool is full, or the stop failed after its request was recorded): terminate it
+      full = await store.readStream(stream);
+      lived = currentLife(full);
+    }
+    const history = lived.life;
     // Asked before a crash? Then only finish the job: its event has the time of the first ask.
     if (!history.some((h) => h.type === 'WorkerTerminationRequested')) {
       await store.append(stream, [

@@ -166,6 +166,54 @@ forEachBackend(
       expect((await h.events('WorkerSpawned')).length).toBe(2); // only the first burst's
     });
 
+    test('a stop that fails terminates the worker instead (its request recorded once), as before parking', async () => {
+      h = await harness(backend(), { env: ENV });
+      const sim = simProvider(h);
+      sim.park = async () => {
+        throw new Error('stop refused');
+      };
+      const sys = await h.restart({ provider: sim, env: ENV });
+      h.source.set(1);
+      await sys.step();
+      h.clock.advance(45_000);
+      await sys.step();
+      h.source.set(0);
+      for (let i = 0; i < 6; i++) {
+        h.clock.advance(30_000);
+        await sys.step();
+      }
+      const [row] = await h.store.db.query<Any>('select status, termination_reason from workers');
+      expect(row).toEqual({ status: 'terminated', termination_reason: 'idle' });
+      expect((await h.events('WorkerTerminationRequested')).length).toBe(1);
+      expect(await h.events('WorkerParked')).toEqual([]);
+      expect(await sim.list()).toEqual([]);
+    });
+
+    test('PARKED_MAX lowered after a restart: the oldest parked pods beyond it are terminated', async () => {
+      h = await harness(backend(), { env: { ...ENV, PARKED_MAX: '3' } });
+      const sim = simProvider(h);
+      const sys = await h.restart({ provider: sim, env: { ...ENV, PARKED_MAX: '3' } });
+      h.source.set(3);
+      await sys.step();
+      h.clock.advance(45_000);
+      await sys.step();
+      h.source.set(0);
+      for (let i = 0; i < 6; i++) {
+        h.clock.advance(30_000);
+        await sys.step();
+      }
+      expect((await workers(h)).filter((w) => w.status === 'parked').length).toBe(3);
+      const lowered = await h.restart({ provider: sim, env: { ...ENV, PARKED_MAX: '1' } });
+      h.clock.advance(30_000);
+      await lowered.step();
+      expect((await workers(h)).map((w) => w.status).sort()).toEqual(['parked', 'terminated', 'terminated']);
+      expect((await sim.list()).length).toBe(1);
+      const off = await h.restart({ provider: sim, env: { ...ENV, PARKED_MAX: '0' } });
+      h.clock.advance(30_000);
+      await off.step();
+      expect(await sim.list()).toEqual([]);
+    });
+
     test('parked pods older than PARKED_MAX_AGE_SEC are terminated', async () => {
       const env = { ...ENV, PARKED_MAX_AGE_SEC: '600' };
       h = await harness(backend(), { env });
