@@ -409,6 +409,8 @@ export class HttpEndpoint {
         }, {}),
         burnUsdPerHour: fleetBurnUsd(fleet),
       },
+      /** Parked pods (docs/parked-pods.md): apart from the fleet and its burn rate. */
+      parked: parkedCost(await parkedPods(store.db)),
       decisions: await recentDecisions(store.db, 20),
       anomalies: await recentAnomalies(store.db, 20),
       health: await lastHealthSummary(store.db),
