@@ -85,3 +85,31 @@ describe('parking choices (pure)', () => {
     );
   });
 });
+
+describe('what-if reads a parked worker as ended when it was parked', () => {
+  test('its GPU is not counted past its parking', async () => {
+    const { recordedWorkers } = await import('../../src/what-if/record');
+    const ev = (type: string, data: Record<string, unknown>, position: number) =>
+      ({ type, data, globalPosition: position, metadata: { cycle: 1 } }) as never;
+    const workers = recordedWorkers([
+      ev(
+        'WorkerSpawnRequested',
+        {
+          workerId: 'w',
+          at: '2026-12-06T00:00:00.000Z',
+          cycle: 1,
+          decisionEventId: 'd',
+          ordinal: 1,
+          of: 1,
+          idempotencyKey: 'w',
+          provider: 'runpod',
+          gpus: 1,
+        },
+        1,
+      ),
+      ev('WorkerActivated', { workerId: 'w', at: '2026-12-06T00:01:00.000Z', podId: 'p' }, 2),
+      ev('WorkerParked', { workerId: 'w', at: '2026-12-06T00:10:00.000Z', podId: 'p' }, 3),
+    ]);
+    expect(workers.map((w) => w.endedAt)).toEqual(['2026-12-06T00:10:00.000Z']);
+  });
+});
