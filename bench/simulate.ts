@@ -7,6 +7,7 @@ import { runSimulate, type SimulateFlags } from '../src/cli/simulate';
 import { QueueModel } from '../src/sim/queue';
 import { parseTrace } from '../src/sim/trace';
 import { packageRoot } from '../src/util/package-root';
+import { parkingBench } from './parking';
 import { SHAPES, syntheticTrace } from './synthetic-traces';
 
 /**
@@ -148,6 +149,7 @@ function rawBaselineMs(traceFile: string, flags: Partial<SimulateFlags>): { ms: 
 export async function simulateBench(): Promise<void> {
   const policies = (process.env.BENCH_POLICIES ?? 'operators,keda,hpa,default').split(',');
   await holdoutBench(policies);
+  if (process.env.BENCH_PARKING !== '0') await parkingBench();
   const dir = path.resolve(packageRoot(), '..', 'shared', 'traces');
   if (!fs.existsSync(dir)) {
     console.log(`simulate: skipped the shared traces, none at ${dir}`);

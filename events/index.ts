@@ -3,6 +3,7 @@ import { ConditionChanged } from './condition';
 import type { EventOf, NewEventOf } from './define';
 import { HealthChecked, HealthSummaryRecorded } from './health';
 import { ConfigReloaded, ConfigReloadRefused, OperatorCommandIssued, OperatorOverrideEnded } from './operator';
+import { WorkerParked, WorkerUnparked, WorkerUnparkRefused } from './parking';
 import { EventQuarantined } from './quarantine';
 import { EventRegistry } from './registry';
 import { ScalingDecided } from './scaling';
@@ -23,6 +24,7 @@ export * from './anomaly';
 export * from './condition';
 export * from './health';
 export * from './operator';
+export * from './parking';
 export * from './quarantine';
 export * from './scaling';
 export * from './shadow';
@@ -44,6 +46,9 @@ export const appRegistry = EventRegistry.empty()
   .with(WorkerTerminationRequested)
   .with(WorkerTerminated)
   .with(OrphanPodTerminated)
+  .with(WorkerParked)
+  .with(WorkerUnparked)
+  .with(WorkerUnparkRefused)
   .with(HealthChecked)
   .with(HealthSummaryRecorded)
   .with(EventQuarantined)

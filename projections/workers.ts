@@ -1,8 +1,10 @@
 import type { AppEvent } from '../events/index';
 import { placementFacts } from '../src/reactor/placement';
 import type { ProjectedEvent, Projection } from './projection';
+import { foldParking, PARKING_EVENT_TYPES } from './workers-parking';
 
-export type WorkerStatus = 'spawning' | 'active' | 'terminating' | 'terminated' | 'failed';
+/** parked: its pod stopped and kept (events/parking.ts); it takes no tasks and counts toward no cap. */
+export type WorkerStatus = 'spawning' | 'active' | 'terminating' | 'terminated' | 'failed' | 'parked';
 
 export interface WorkerRow {
   [k: string]: string | number | boolean | null;
@@ -30,6 +32,11 @@ export interface WorkerRow {
   gpu_type: string | null;
   data_center: string | null;
   node: string | null;
+  /** Parking (0017, workers-parking.ts): when last parked, times started again, the decision slot of the last start. */
+  parked_at: string | null;
+  unparks: number;
+  unpark_slot: string | null;
+  parked_hourly_usd: number | null;
   last_position: number;
 }
 
@@ -55,6 +62,10 @@ const EMPTY = (workerId: string): WorkerRow => ({
   gpu_type: null,
   data_center: null,
   node: null,
+  parked_at: null,
+  unparks: 0,
+  unpark_slot: null,
+  parked_hourly_usd: null,
   last_position: 0,
 });
 
@@ -69,6 +80,7 @@ export const WORKER_EVENT_TYPES = [
   'WorkerTerminationRequested',
   'WorkerTerminated',
   'WorkerAdopted',
+  ...PARKING_EVENT_TYPES,
 ] as const;
 const workerTypes = new Set<string>(WORKER_EVENT_TYPES);
 
@@ -133,7 +145,7 @@ export const workersProjection: Projection<WorkerRow> = {
         return r;
       case 'WorkerActivated':
         r.pod_id = r.pod_id ?? e.data.podId;
-        if (FINAL.includes(r.status) || r.status === 'terminating') return r;
+        if (FINAL.includes(r.status) || r.status === 'terminating' || r.status === 'parked') return r;
         r.status = 'active';
         r.active_at = e.data.at;
         return r;
@@ -151,6 +163,10 @@ export const workersProjection: Projection<WorkerRow> = {
         r.termination_reason = e.data.reason;
         r.termination_detail = e.data.detail;
         return r;
+      case 'WorkerParked':
+      case 'WorkerUnparked':
+      case 'WorkerUnparkRefused':
+        return foldParking(r, e);
     }
   },
 };

@@ -88,6 +88,14 @@ export const ConfigSchema = z.object({
   SPAWNING_TIMEOUT_SEC: num(1).default(600),
   /** A hard cap on a worker's life; unset = none. */
   WORKER_MAX_LIFETIME_SEC: num(1).optional(),
+  // Parked pods (docs/parked-pods.md): core, not per provider, since the reactor parks and unparks
+  // through any provider that has park/unpark (RunPod, simulated, local; not Kubernetes).
+  /** At most this many idle workers are parked (stopped, disk kept) instead of terminated; 0 = never park. */
+  PARKED_MAX: int(0).default(0),
+  /** A pod parked longer than this is terminated (12 h by default). */
+  PARKED_MAX_AGE_SEC: num(1).default(43200),
+  /** What one parked pod bills per hour (its disk), USD; unset: unknown (shown as such). */
+  PARKED_HOURLY_USD: num(0).optional(),
   /** Compare the provider's pods with the workers every this many cycles (orphans are terminated). */
   RECONCILE_EVERY_CYCLES: int(1).default(10),
   CIRCUIT_BREAKER_WINDOW_SEC: num(1).default(300),
@@ -289,6 +297,10 @@ export function loadConfig(
   const problems: string[] = [...renamed, ...policyless];
   // The rules of the provider and the source in use, declared beside each.
   problems.push(...checkOf(PROVIDERS[cfg.PROVIDER], cfg), ...checkOf(SOURCES[cfg.TASK_SOURCE], cfg));
+  if (cfg.PARKED_MAX > 0 && cfg.PROVIDER === 'kubernetes')
+    problems.push(
+      `PARKED_MAX=${cfg.PARKED_MAX} is not allowed with PROVIDER=kubernetes: a Kubernetes pod cannot be stopped and started again (expected PARKED_MAX=0; parking works with runpod, simulated and local)`,
+    );
   if (cfg.POLICY === 'operators' && cfg.MIN_ACTIVE_GPUS > cfg.MAX_ACTIVE_GPUS) {
     problems.push(
       `MIN_ACTIVE_GPUS=${cfg.MIN_ACTIVE_GPUS} is not allowed: expected a number of GPUs <= MAX_ACTIVE_GPUS (${cfg.MAX_ACTIVE_GPUS}), the hard budget`,

@@ -108,6 +108,11 @@ export async function buildSystem(o: SystemOptions): Promise<System> {
     staleAfterMs: decisionStaleSec(o.config) * 1000,
     maxActiveGpus: o.config.MAX_ACTIVE_GPUS,
     maxHourlyCostUsd: o.config.MAX_HOURLY_COST_USD ?? null,
+    parking: {
+      max: o.config.PARKED_MAX,
+      maxAgeSec: o.config.PARKED_MAX_AGE_SEC,
+      hourlyUsd: o.config.PARKED_HOURLY_USD ?? null,
+    },
   });
   const controller = new Controller({
     store: o.store,

@@ -267,6 +267,7 @@ describe('configuration', () => {
       'K8S_ENV',
       'MAX_HOURLY_COST_USD',
       'WORKER_MAX_LIFETIME_SEC',
+      'PARKED_HOURLY_USD',
       'DECISION_STALE_SEC',
       'HTTP_TOKEN',
       'ALERT_WEBHOOK_URL',

@@ -7,13 +7,6 @@ import { allPages, anchorsOf, docsPages, linksOf, readDoc, root, slug } from './
 // docs/ starts with whom it is for and is on the README's map, and the emergency stop is linked
 // from the README's first screen.
 
-/**
- * Pages written on other branches of this release, linked from the README's "Coming with this
- * release" list before they exist here: absent, a link to one is accepted. The lead removes this
- * list when the branches are merged (then every link must resolve again).
- */
-const PENDING_DOCS = new Set(['docs/parked-pods.md']);
-
 const pages = allPages();
 const read = readDoc;
 
@@ -23,7 +16,7 @@ function problem(from: string, target: string): string | null {
   const resolved = file === '' ? from : path.posix.normalize(path.posix.join(path.posix.dirname(from), file));
   if (resolved.startsWith('..')) return 'points outside the repository';
   if (!fs.existsSync(path.join(root, resolved))) {
-    return PENDING_DOCS.has(resolved) ? null : `${resolved} does not exist`;
+    return `${resolved} does not exist`;
   }
   if (anchor === undefined) return null;
   if (!resolved.endsWith('.md')) return `#${anchor} on a file that is not markdown`;

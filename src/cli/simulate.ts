@@ -32,6 +32,10 @@ export interface SimulateFlags {
   startupMinSec: string;
   startupMaxSec: string;
   failureRate: string;
+  /** Parking (with PARKED_MAX set): defaults 0.9, 10 s, 30 s. */
+  unparkSuccess?: string;
+  unparkMinSec?: string;
+  unparkMaxSec?: string;
   sloSec: string;
   json?: boolean;
   chart?: string;
@@ -160,6 +164,14 @@ export async function runSimulate(io: CliIo, flags: SimulateFlags): Promise<numb
     throw usage(`--startup-max-sec ${startup.maxSec} is below --startup-min-sec ${startup.minSec}`);
   }
   const failureRate = number('--failure-rate', flags.failureRate, { min: 0, max: 1 });
+  const unpark = {
+    success: number('--unpark-success', flags.unparkSuccess ?? '0.9', { min: 0, max: 1 }),
+    minSec: number('--unpark-min-sec', flags.unparkMinSec ?? '10', { min: 0 }),
+    maxSec: number('--unpark-max-sec', flags.unparkMaxSec ?? '30', { min: 0 }),
+  };
+  if (unpark.maxSec < unpark.minSec) {
+    throw usage(`--unpark-max-sec ${unpark.maxSec} is below --unpark-min-sec ${unpark.minSec}`);
+  }
   const sloSec = number('--slo-sec', flags.sloSec, { min: 0 });
   if (flags.compare && flags.policy)
     throw usage('--policy and --compare exclude each other: --compare names every policy');
@@ -207,6 +219,7 @@ export async function runSimulate(io: CliIo, flags: SimulateFlags): Promise<numb
       seed,
       startup,
       failureRate,
+      unpark,
       sloSec,
       onProgress: (done, total) => bar.update(done, total),
     }).finally(() => bar.stop());
@@ -287,6 +300,13 @@ export function registerSimulate(program: Command, io: CliIo): void {
     .option('--startup-min-sec <s>', 'a cold pod starts after at least this (uniform) ...', '60')
     .option('--startup-max-sec <s>', '... and at most this', '180')
     .option('--failure-rate <share>', 'share of spawns that fail (0..1)', '0')
+    .option(
+      '--unpark-success <share>',
+      'with --set PARKED_MAX=N: share of starts of parked pods that succeed (0..1; the rest are refused and cold-created)',
+      '0.9',
+    )
+    .option('--unpark-min-sec <s>', 'a started parked pod is up after at least this (uniform) ...', '10')
+    .option('--unpark-max-sec <s>', '... and at most this', '30')
     .option('--slo-sec <s>', 'a task waiting longer than this misses the SLO', '60')
     .option('--json', 'print the report as JSON (for scripts)')
     .option('--chart <out.html>', 'write queued, active and workers over time with decisions and anomalies (uPlot)')

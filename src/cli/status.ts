@@ -6,6 +6,7 @@ import { secondsBetween } from '../clock';
 import { type ConditionState, conditionJson, conditionText, recordedConditions } from '../control/conditions';
 import { type Override, readOverrides } from '../control/overrides';
 import { cancelText, limitsText, modeText, overrideLine, policyLine } from '../policies/render';
+import { type ParkedPod, parkedCost, parkedPods, startFactsBetween } from '../projections/parking-queries';
 import { ProjectionRunner, projectionLag } from '../projections/runner';
 import {
   anomaliesBetween,
@@ -14,6 +15,7 @@ import {
   workerCountsInStatus,
   workersInStatus,
 } from '../projections/status-queries';
+import { durationText, type StartFigures, startFigures, startFiguresText } from '../reactor/parking';
 import { type PlacementFacts, placedOnText } from '../reactor/placement';
 import type { Row } from '../store/db';
 import { countAllEvents } from '../store/event-count';
@@ -98,6 +100,24 @@ interface StatusReport {
   conditions: ConditionState[];
   /** The operators' overrides in force (pause, drain, set). */
   overrides: Override[];
+  /** Parked pods (docs/parked-pods.md), their disk cost, and the starts measured in the window. */
+  parking: { pods: ParkedPod[]; cost: ReturnType<typeof parkedCost>; starts: StartFigures };
+}
+
+/** `Parked: 3 pods (oldest 2.5 h), disk 0.06 USD/h` and the start figures; none when parking never ran. */
+function parkingLines(p: StatusReport['parking'], now: Date, windowText: string): string[] {
+  if (p.pods.length === 0 && p.starts.unparked + p.starts.refused === 0) return [];
+  const oldest = p.pods.reduce<number | null>((m, x) => {
+    const age = x.parkedAt ? (now.getTime() - Date.parse(x.parkedAt)) / 1000 : null;
+    return age === null ? m : Math.max(m ?? 0, age);
+  }, null);
+  const unknown = p.cost.unknownPrices
+    ? ` (${plural(p.cost.unknownPrices, 'pod')} at an unknown price not counted)`
+    : '';
+  return [
+    `Parked: ${plural(p.pods.length, 'pod')}${oldest === null ? '' : ` (oldest ${durationText(oldest)})`}, disk ${p.cost.usdPerHour.toFixed(2)} USD/h${unknown}; no GPU, in no cap`,
+    `Starts (last ${windowText}): ${startFiguresText(p.starts)}`,
+  ];
 }
 
 /**
@@ -209,6 +229,12 @@ async function collectStatus(
   const check = checked ? healthCheckOf(checked) : null;
   const since = new Date(now.getTime() - opts.windowMs);
   const anomalies = await anomaliesBetween(db, since, now);
+  const parked = await parkedPods(db);
+  const parking = {
+    pods: parked,
+    cost: parkedCost(parked),
+    starts: startFigures(await startFactsBetween(db, since, new Date(now.getTime() + 1))),
+  };
 
   return {
     store: describeTarget(target),
@@ -227,6 +253,7 @@ async function collectStatus(
     anomalies: { window: opts.windowText, since, items: anomalies },
     conditions: await recordedConditions(store),
     overrides: (await readOverrides(store, now)).inForce,
+    parking,
   };
 }
 
@@ -360,6 +387,7 @@ function renderStatus(r: StatusReport, utc: boolean): string {
     '',
     `Fleet: ${fleetLine(r.fleet)}; ended: terminated ${r.ended.terminated ?? 0}, failed ${r.ended.failed ?? 0}`,
     `Burn rate: ${burnLine(r.burn)}`,
+    ...parkingLines(r.parking, now, r.anomalies.window),
   );
   if (r.conditions.length) out.push('Conditions:', ...r.conditions.map((c) => `  ${conditionText(c, now)}`));
   if (r.overrides.length) {
@@ -431,6 +459,7 @@ function statusJson(r: StatusReport): Record<string, unknown> {
     ended: r.ended,
     workers: r.workers,
     burn: r.burn,
+    parking: r.parking,
     lastDecision: r.lastDecision,
     lastHealthSummary: r.lastHealthSummary,
     lastHealthCheck: r.lastHealthCheck,

@@ -14,7 +14,9 @@ const LIVE: WorkerStatus[] = ['spawning', 'active', 'terminating'];
  * workers that exist, and the next decision would spawn them again. Reading past the checkpoint
  * without that rule sees every committed event, so the controller always counts what it asked for.
  */
-export async function readFleet(reads: ControlReads): Promise<(FleetWorker & { provider: string | null })[]> {
+export async function readFleet(
+  reads: ControlReads,
+): Promise<(FleetWorker & { provider: string | null; unparks: number })[]> {
   const cp = await reads.checkpoint(`projection:${workersProjection.name}`);
   const pending = await reads.committedAfter(cp, Streams.worker(''));
   const touched = [...new Set(pending.map((e) => workersProjection.keyOf(e)).filter((k): k is string => k !== null))];
@@ -40,6 +42,8 @@ export async function readFleet(reads: ControlReads): Promise<(FleetWorker & { p
       gpus: r.gpu_count ?? null,
       hourlyCostUsd: r.hourly_cost_usd ?? null,
       provider: r.provider,
+      /** Times started again from parked (events/parking.ts): each start is a life of its own. */
+      unparks: r.unparks ?? 0,
     }));
 }
 

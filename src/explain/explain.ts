@@ -15,6 +15,7 @@ import {
   overrideSentences,
   policyMath,
 } from '../policies/render';
+import { durationText, parkedLine, unparkedLine, unparkRefusedLine } from '../reactor/parking';
 import { candidatesText, placementText } from '../reactor/placement';
 import type { StoredEvent } from '../store/event-store';
 
@@ -46,7 +47,13 @@ export interface CycleFacts {
     error: string | null;
     /** Where the pod was placed and what was passed over ('' when the provider did not say). */
     placement?: string;
+    /** Set when the worker came from the parked pool: when it had been parked. */
+    fromParked?: { parkedAt: string };
+    /** Seconds from the decision to the worker being up; null when not up (in the events given). */
+    readySec?: number | null;
   }[];
+  /** Starts of parked pods refused for this decision (each slot was then cold-created). */
+  refusedStarts?: { ordinal: number; of: number; workerId: string; error: string }[];
   terminations: { workerId: string; reason: string; detail: string }[];
 }
 
@@ -109,6 +116,12 @@ export function describeEvent(e: StoredEvent): string | null {
       return null;
     case 'WorkerAdopted':
       return `🤝 Pod ${e.data.name} (${e.data.podId}) adopted as worker ${e.data.workerId} by ${e.data.by} (--name-prefix ${e.data.namePrefix})`;
+    case 'WorkerParked':
+      return parkedLine(e.data);
+    case 'WorkerUnparked':
+      return unparkedLine(e.data);
+    case 'WorkerUnparkRefused':
+      return unparkRefusedLine(e.data);
     case 'EventQuarantined':
       return `🧯 EVENT QUARANTINED: the ${e.data.eventType} at global_position ${e.data.position} (stream ${e.data.streamId}) cannot be read and is skipped by every reader: ${e.data.error}`;
     case 'OperatorCommandIssued': {
@@ -197,6 +210,35 @@ export function explain(
     }
   }
   // worker outcomes, attributed to the decision that caused them
+  const readyAfter = (workerId: string, position: number, from: string): number | null => {
+    const up = sorted.find(
+      (x) => x.type === 'WorkerActivated' && x.data.workerId === workerId && x.globalPosition > position,
+    );
+    return up && up.type === 'WorkerActivated' ? Math.max(0, (Date.parse(up.data.at) - Date.parse(from)) / 1000) : null;
+  };
+  for (const e of sorted) {
+    if (e.type !== 'WorkerUnparked' && e.type !== 'WorkerUnparkRefused') continue;
+    const f = typeof e.metadata.causationId === 'string' ? byDecision.get(e.metadata.causationId) : undefined;
+    if (!f) continue;
+    const d = e.data;
+    if (e.type === 'WorkerUnparkRefused') {
+      f.refusedStarts = [
+        ...(f.refusedStarts ?? []),
+        { ordinal: d.ordinal, of: d.of, workerId: d.workerId, error: `${e.data.kind}: ${e.data.error}` },
+      ];
+      continue;
+    }
+    f.spawns.push({
+      ordinal: d.ordinal,
+      of: d.of,
+      workerId: d.workerId,
+      ok: true,
+      podId: d.podId,
+      error: null,
+      fromParked: { parkedAt: d.parkedAt },
+      readySec: readyAfter(d.workerId, e.globalPosition, f.at),
+    });
+  }
   for (const e of sorted) {
     if (e.type !== 'WorkerSpawned' && e.type !== 'WorkerSpawnFailed') continue;
     const cause = typeof e.metadata.causationId === 'string' ? byDecision.get(e.metadata.causationId) : undefined;
@@ -211,8 +253,10 @@ export function explain(
       podId: e.type === 'WorkerSpawned' ? e.data.podId : null,
       placement: e.type === 'WorkerSpawned' ? placementText(e.data.details) : '',
       error: e.type === 'WorkerSpawnFailed' ? `${e.data.kind}: ${e.data.error}${candidatesText(e.data.details)}` : null,
+      ...(e.type === 'WorkerSpawned' ? { readySec: readyAfter(d.workerId, e.globalPosition, f.at) } : {}),
     });
   }
+  for (const f of byDecision.values()) f.spawns.sort((a, b) => a.ordinal - b.ordinal);
   for (const e of sorted) {
     if (e.type !== 'WorkerTerminated') continue;
     const c = e.metadata.cycle;
@@ -246,6 +290,19 @@ function pickFocus(list: CycleFacts[], opts: { focusCycle?: number | null; focus
   const changes = decided.filter((f) => f.decision && f.decision.decision !== 'MAINTAIN');
   const pool = changes.length ? changes : decided;
   return pool.reduce((best, f) => (dist(f) < dist(best) ? f : best));
+}
+
+/** ` from the parked pool (parked 5 min before), ready in 14 s` / ` new, ready in 2 min` / ''. */
+function spawnOrigin(s: CycleFacts['spawns'][number], f: CycleFacts): string {
+  // only where parking played a part, so the words of every other decision stay as they were
+  if (!f.refusedStarts?.length && !f.spawns.some((x) => x.fromParked)) return '';
+  const decidedAt = f.at;
+  const ready = s.readySec == null ? '' : `, ready in ${durationText(s.readySec)}`;
+  if (s.fromParked) {
+    const parked = durationText((Date.parse(decidedAt) - Date.parse(s.fromParked.parkedAt)) / 1000);
+    return ` from the parked pool (worker ${s.workerId}, parked ${parked} before)${ready}`;
+  }
+  return s.readySec === undefined ? '' : ` new${ready}`;
 }
 
 /** One paragraph built from the facts of a cycle. */
@@ -296,8 +353,12 @@ export function conclude(f: CycleFacts): string {
     const ok = f.spawns.filter((s) => s.ok);
     const failed = f.spawns.filter((s) => !s.ok);
     parts.push(
-      `Spawns: ${ok.length} of ${d?.delta ?? f.spawns.length} succeeded${ok.length ? ` (${ok.map((s) => `${s.ordinal}/${s.of} pod ${s.podId}${s.placement ? ` ${s.placement}` : ''}`).join(', ')})` : ''}${failed.length ? `; ${failed.length} failed (${failed.map((s) => `${s.ordinal}/${s.of}: ${s.error}`).join('; ')})` : ''}.`,
+      `Spawns: ${ok.length} of ${d?.delta ?? f.spawns.length} succeeded${ok.length ? ` (${ok.map((s) => `${s.ordinal}/${s.of} pod ${s.podId}${spawnOrigin(s, f)}${s.placement ? ` ${s.placement}` : ''}`).join(', ')})` : ''}${failed.length ? `; ${failed.length} failed (${failed.map((s) => `${s.ordinal}/${s.of}: ${s.error}`).join('; ')})` : ''}.`,
     );
+    if (f.refusedStarts?.length)
+      parts.push(
+        `Starts of parked pods refused (each slot then created a new pod): ${f.refusedStarts.map((r) => `${r.ordinal}/${r.of} worker ${r.workerId}: ${r.error.replace(/\.$/, '')}`).join('; ')}.`,
+      );
   } else if (d?.decision === 'SCALE_UP' && !modeText(d)) {
     parts.push('No spawn result is recorded for it yet (the reactor may not have acted).');
   }

@@ -23,6 +23,7 @@ import {
   recentAnomalies,
   recentDecisions,
 } from '../projections/dashboard-queries';
+import { parkedCost, parkedPods } from '../projections/parking-queries';
 import { checkpointName } from '../projections/runner';
 import { eventsOfCycle, taskTotalBefore } from '../store/event-queries';
 import type { EventStore } from '../store/event-store';
@@ -174,6 +175,7 @@ export class HttpEndpoint {
       },
       dbLogging: () => o.dbLogging?.() ?? NO_DB_LOGGING,
       conditions: async () => (await this.currentConditions()).conditions,
+      parked: async () => parkedCost(await parkedPods(store.db)),
     });
   }
 
@@ -409,6 +411,8 @@ export class HttpEndpoint {
         }, {}),
         burnUsdPerHour: fleetBurnUsd(fleet),
       },
+      /** Parked pods (docs/parked-pods.md): apart from the fleet and its burn rate. */
+      parked: parkedCost(await parkedPods(store.db)),
       decisions: await recentDecisions(store.db, 20),
       anomalies: await recentAnomalies(store.db, 20),
       health: await lastHealthSummary(store.db),

@@ -46,6 +46,14 @@ export function meteredProvider(inner: Provider, observer: ProviderCallObserver)
     const why = inner.whyNotStarted.bind(inner);
     metered.whyNotStarted = (podId) => timed('why_not_started', () => why(podId));
   }
+  if (inner.park) {
+    const park = inner.park.bind(inner);
+    metered.park = (podId, why) => timed('park', () => park(podId, why));
+  }
+  if (inner.unpark) {
+    const unpark = inner.unpark.bind(inner);
+    metered.unpark = (podId, why) => timed('unpark', () => unpark(podId, why));
+  }
   if (inner.close) {
     const close = inner.close.bind(inner);
     metered.close = () => close();

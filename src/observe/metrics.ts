@@ -21,6 +21,8 @@ export interface ScrapeSources {
   dbLogging(): DbLoggingStats;
   /** The conditions (AbleToScale, ScalingLimited, SourceHealthy, StoreCurrent) as they stand; absent: not exported. */
   conditions?(): Promise<readonly ConditionState[]>;
+  /** The parked pods and their disk cost (docs/parked-pods.md); absent: not exported. */
+  parked?(): Promise<{ count: number; usdPerHour: number; unknownPrices: number }>;
 }
 
 /** This build's version (package.json), for gpu_scaler_build_info. */
@@ -41,6 +43,12 @@ export const METRIC_EVENT_TYPES: readonly AppEventType[] = [
   'AnomalyDetected',
   'WorkerSpawned',
   'WorkerSpawnFailed',
+  // parking and start-to-ready: cold requests and starts from parked, to their activation
+  'WorkerSpawnRequested',
+  'WorkerActivated',
+  'WorkerParked',
+  'WorkerUnparked',
+  'WorkerUnparkRefused',
 ];
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -81,6 +89,30 @@ export class Metrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  readonly parks = new Counter({
+    name: 'gpu_scaler_parked_total',
+    help: 'Idle workers parked (pod stopped, disk kept) instead of terminated',
+    registers: [this.registry],
+  });
+  readonly unparks = new Counter({
+    name: 'gpu_scaler_unparked_total',
+    help: 'Parked pods started again for a wanted worker',
+    registers: [this.registry],
+  });
+  readonly unparksRefused = new Counter({
+    name: 'gpu_scaler_unpark_refused_total',
+    help: 'Starts of parked pods refused (the pod was terminated and a new one created)',
+    registers: [this.registry],
+  });
+  readonly startToReady = new Histogram({
+    name: 'gpu_scaler_start_to_ready_seconds',
+    help: 'From a cold spawn request or a start of a parked pod to the worker being up',
+    labelNames: ['origin'] as const,
+    buckets: [5, 10, 20, 30, 45, 60, 90, 120, 180, 300, 600],
+    registers: [this.registry],
+  });
+  /** Starts not yet up, by worker: where each came from and when. */
+  private readonly starting = new Map<string, { origin: 'cold' | 'unparked'; at: number }>();
   readonly anomalies = new Counter({
     name: 'gpu_scaler_anomalies_total',
     help: 'Anomalies detected by kind',
@@ -191,6 +223,25 @@ export class Metrics {
         for (const [projection, n] of Object.entries(lag)) this.set({ projection }, n);
       },
     });
+    new Gauge({
+      name: 'gpu_scaler_parked_pods',
+      help: 'Parked pods (stopped, disk kept): in no GPU cap and no burn rate',
+      registers: [this.registry],
+      async collect() {
+        const p = await self.sources?.parked?.();
+        this.set(p?.count ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'gpu_scaler_parked_disk_usd_per_hour',
+      help: "What the parked pods' disks bill, USD per hour (PARKED_HOURLY_USD each; absent when a price is unknown)",
+      registers: [this.registry],
+      async collect() {
+        const p = await self.sources?.parked?.();
+        this.reset();
+        if (p && p.unknownPrices === 0) this.set(p.usdPerHour);
+      },
+    });
     const db = () => self.sources?.dbLogging() ?? null;
     new Gauge({
       name: 'gpu_scaler_db_logging_queue_size',
@@ -256,6 +307,27 @@ export class Metrics {
           break;
         case 'WorkerSpawnFailed':
           this.spawnFailures.inc({ reason: e.data.kind });
+          this.starting.delete(e.data.workerId);
+          break;
+        case 'WorkerSpawnRequested':
+          this.starting.set(e.data.workerId, { origin: 'cold', at: Date.parse(e.data.at) });
+          break;
+        case 'WorkerUnparked':
+          this.unparks.inc();
+          this.starting.set(e.data.workerId, { origin: 'unparked', at: Date.parse(e.data.at) });
+          break;
+        case 'WorkerActivated': {
+          const s = this.starting.get(e.data.workerId);
+          this.starting.delete(e.data.workerId);
+          if (s) this.startToReady.observe({ origin: s.origin }, Math.max(0, (Date.parse(e.data.at) - s.at) / 1000));
+          break;
+        }
+        case 'WorkerParked':
+          this.parks.inc();
+          this.starting.delete(e.data.workerId);
+          break;
+        case 'WorkerUnparkRefused':
+          this.unparksRefused.inc();
           break;
       }
     }

@@ -47,6 +47,8 @@ interface LocalPod {
   exit: { code: number | null; signal: NodeJS.Signals | null; at: number } | null;
   terminating: Promise<void> | null;
   logFile: string | null;
+  /** Parked: the process group is stopped (SIGSTOP), keeping its GPU and memory, taking no tasks. */
+  parked: boolean;
 }
 
 /** Parses LOCAL_GPUS ("0,1,2,3"): trimmed, non-empty, distinct entries; empty or unset means none. */
@@ -75,7 +77,11 @@ export function parseLocalGpus(value: string | undefined | null): string[] | nul
  * - terminate() sends SIGTERM to the worker's process group, SIGKILL after graceMs, and resolves
  *   once it has exited; the pod is then forgotten (listed as usual until then). An unknown or
  *   exited pod is fine;
- * - only pods started by this process are known: workers of a previous run are not listed.
+ * - only pods started by this process are known: workers of a previous run are not listed;
+ * - park() stops the worker's process group with SIGSTOP: it keeps its process, its GPU (the slot
+ *   stays taken) and whatever it loaded, but takes no tasks; it is listed as 'exited' (as a stopped
+ *   RunPod pod is) until unpark() resumes it with SIGCONT. This saves nothing; it is there so
+ *   parking can be tried and tested on one machine.
  */
 export class LocalProvider implements Provider {
   readonly name = 'local';
@@ -185,6 +191,7 @@ export class LocalProvider implements Provider {
       child,
       exit: null,
       terminating: null,
+      parked: false,
       logFile,
       exited: Promise.resolve(),
     };
@@ -200,9 +207,35 @@ export class LocalProvider implements Provider {
     return this.view(pod);
   }
 
+  /** Parks a worker: SIGSTOP to its process group (it keeps its process and GPU, takes no tasks). */
+  async park(podId: string): Promise<void> {
+    const pod = this.pods.get(podId);
+    if (!pod || pod.exit) throw new ProviderError('error', `local: no running worker ${podId} to park`);
+    if (pod.parked) return;
+    signalGroup(pod.pid, 'SIGSTOP');
+    pod.parked = true;
+  }
+
+  /** Resumes a parked worker (SIGCONT); one that is gone or exited is refused. */
+  async unpark(podId: string): Promise<PodInfo> {
+    const pod = this.pods.get(podId);
+    if (!pod || pod.exit || pod.terminating)
+      throw new ProviderError('capacity', `local: worker ${podId} is gone; it cannot be resumed`);
+    if (pod.parked) {
+      signalGroup(pod.pid, 'SIGCONT');
+      pod.parked = false;
+    }
+    return this.view(pod);
+  }
+
   async terminate(podId: string): Promise<void> {
     const pod = this.pods.get(podId);
     if (!pod) return;
+    if (pod.parked) {
+      // a stopped group would not act on SIGTERM until continued
+      signalGroup(pod.pid, 'SIGCONT');
+      pod.parked = false;
+    }
     pod.terminating ??= this.stop(pod).finally(() => {
       this.pods.delete(podId);
     });
@@ -269,7 +302,7 @@ export class LocalProvider implements Provider {
       name: p.name,
       workerId: p.workerId,
       idempotencyKey: p.key,
-      status: p.exit ? 'exited' : 'running',
+      status: p.exit || p.parked ? 'exited' : 'running',
       createdAt: p.createdAt,
       exitCode: p.exit ? p.exit.code : null,
       details: {
@@ -277,6 +310,7 @@ export class LocalProvider implements Provider {
         gpu: p.gpu,
         ...(p.exit?.signal ? { signal: p.exit.signal } : {}),
         ...(p.logFile ? { logFile: p.logFile } : {}),
+        ...(p.parked ? { parked: true } : {}),
       },
     };
   }

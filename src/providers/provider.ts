@@ -127,6 +127,19 @@ export interface Provider {
    * the provider can tell (recorded with the termination, so `explain` says it).
    */
   whyNotStarted?(podId: string): Promise<WhyNotStarted | null>;
+  /**
+   * Parking (optional): stops a pod and keeps it (its GPU is released and no longer billed; its disk,
+   * image and downloaded models stay), so unpark() can start it again without a cold start. A pod
+   * already stopped is not an error. Providers without stopped pods (Kubernetes) leave both out.
+   */
+  park?(podId: string, why?: string): Promise<void>;
+  /**
+   * Starts a parked pod again; resolves to the pod as it is now (starting or running). A pod already
+   * started is not an error. A start the provider refuses (its host's GPUs are taken, the pod is
+   * gone, it came back without its GPUs) throws a ProviderError: the caller terminates the pod and
+   * creates a new one.
+   */
+  unpark?(podId: string, why?: string): Promise<PodInfo>;
   /** Every pod of ours (name carries the gpu-scaler prefix). */
   list(): Promise<PodInfo[]>;
   /**

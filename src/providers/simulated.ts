@@ -26,12 +26,19 @@ export interface SimulatedOptions {
    * distribution); default uniform in [startupMinSec, startupMaxSec].
    */
   startupSec?: (random: () => number) => number;
+  /** Share of unpark() starts that succeed (0..1, default 0.9); the rest are refused as RunPod refuses a full host. */
+  unparkSuccess?: number;
+  /** Seconds a started parked pod takes to be up: uniform in [min, max] (default 10-30 s). */
+  unparkMinSec?: number;
+  unparkMaxSec?: number;
 }
 
 interface SimPod extends PodInfo {
   readyAt: number;
   /** When terminate() was called (ms), for billing in simulations. */
   terminatedAt?: number;
+  /** Spells parked (ms): [parked at, started again at or null while parked]; no GPU is billed in them. */
+  parked: [number, number | null][];
 }
 
 /** A pod's life as a simulation bills it: ms since the epoch. */
@@ -41,6 +48,8 @@ export interface SimPodLife {
   createdAt: number;
   readyAt: number;
   terminatedAt: number | null;
+  /** Spells the pod spent parked (ms since the epoch; end null while parked): its GPU was not billed. */
+  parked: [number, number | null][];
 }
 
 /** Pods that exist only in memory: for demos, tests and backtests, no cloud account needed. */
@@ -88,6 +97,7 @@ export class SimulatedProvider implements Provider {
       readyAt: now + (this.opts.startupSec ? this.opts.startupSec(this.random) : lo + this.random() * (hi - lo)) * 1000,
       gpuCount: this.gpusPerWorker,
       hourlyCostUsd: this.price(),
+      parked: [],
     };
     this.pods.set(pod.podId, pod);
     this.livePods.set(pod.podId, pod);
@@ -102,6 +112,40 @@ export class SimulatedProvider implements Provider {
       pod.terminatedAt = this.opts.clock.now().getTime();
       this.livePods.delete(podId);
     }
+  }
+
+  /** Parks a pod: it exits, keeps its disk, and bills no GPU until unpark(). Parking a parked pod is a no-op. */
+  async park(podId: string): Promise<void> {
+    const pod = this.livePods.get(podId);
+    if (!pod) throw new ProviderError('error', `simulated: no pod ${podId} to stop`);
+    if (pod.status === 'exited') return;
+    pod.status = 'exited';
+    pod.parked.push([this.opts.clock.now().getTime(), null]);
+  }
+
+  /**
+   * Starts a parked pod: up after unparkMinSec-unparkMaxSec, or refused (a 'capacity' error, as
+   * RunPod's "not enough free GPUs on the host machine") with probability 1 - unparkSuccess.
+   */
+  async unpark(podId: string): Promise<PodInfo> {
+    const pod = this.livePods.get(podId);
+    if (!pod) throw new ProviderError('capacity', `simulated: start pod ${podId}: pod not found`);
+    const view = this.view(pod);
+    if (view.status === 'starting' || view.status === 'running') return { ...view, existing: true };
+    if (this.random() >= (this.opts.unparkSuccess ?? 0.9)) {
+      throw new ProviderError(
+        'capacity',
+        'simulated: there are not enough free GPUs on the host machine to start this pod',
+      );
+    }
+    const now = this.opts.clock.now().getTime();
+    const lo = this.opts.unparkMinSec ?? 10;
+    const hi = this.opts.unparkMaxSec ?? 30;
+    const spell = pod.parked[pod.parked.length - 1];
+    if (spell && spell[1] === null) spell[1] = now;
+    pod.status = 'starting';
+    pod.readyAt = now + (lo + this.random() * (hi - lo)) * 1000;
+    return this.view(pod);
   }
 
   /** Every pod ever created, with its start-up and end times (for simulations). */
@@ -147,6 +191,7 @@ function life(p: SimPod): SimPodLife {
     createdAt: Date.parse(p.createdAt ?? ''),
     readyAt: p.readyAt,
     terminatedAt: p.terminatedAt ?? null,
+    parked: p.parked.map(([a, b]) => [a, b]),
   };
 }
 
@@ -159,16 +204,26 @@ export const SIM_SETTINGS = {
   SIM_SEED: int(0).default(42),
   /** The simulated provider's price per GPU-hour in USD (unset: prices unknown). */
   SIM_GPU_HOURLY_USD: num(0).optional(),
+  /** Share of parked pods' starts that succeed (the rest are refused, as a full host refuses on RunPod). */
+  SIM_UNPARK_SUCCESS: num(0, 1).default(0.9),
+  /** A started parked pod is up after a time uniform in [min, max] seconds (no image pull, no model download). */
+  SIM_UNPARK_MIN_SEC: num(0).default(10),
+  SIM_UNPARK_MAX_SEC: num(0).default(30),
 };
 const simSchema = z.object(SIM_SETTINGS);
 export type SimSettings = z.infer<typeof simSchema>;
 
 export function checkSimSettings(s: SimSettings): string[] {
-  return s.SIM_STARTUP_MAX_SEC < s.SIM_STARTUP_MIN_SEC
-    ? [
-        `SIM_STARTUP_MAX_SEC=${s.SIM_STARTUP_MAX_SEC} is not allowed: expected a number >= SIM_STARTUP_MIN_SEC (${s.SIM_STARTUP_MIN_SEC})`,
-      ]
-    : [];
+  const problems: string[] = [];
+  if (s.SIM_STARTUP_MAX_SEC < s.SIM_STARTUP_MIN_SEC)
+    problems.push(
+      `SIM_STARTUP_MAX_SEC=${s.SIM_STARTUP_MAX_SEC} is not allowed: expected a number >= SIM_STARTUP_MIN_SEC (${s.SIM_STARTUP_MIN_SEC})`,
+    );
+  if (s.SIM_UNPARK_MAX_SEC < s.SIM_UNPARK_MIN_SEC)
+    problems.push(
+      `SIM_UNPARK_MAX_SEC=${s.SIM_UNPARK_MAX_SEC} is not allowed: expected a number >= SIM_UNPARK_MIN_SEC (${s.SIM_UNPARK_MIN_SEC})`,
+    );
+  return problems;
 }
 
 /** PROVIDER=simulated: pods in memory, for demos, tests and backtests (registered in registry.ts). */
@@ -187,5 +242,8 @@ export function simulatedProviderFromConfig(s: SimSettings, clock: Clock): Simul
     failureRate: s.SIM_FAILURE_RATE,
     seed: s.SIM_SEED,
     gpuHourlyUsd: s.SIM_GPU_HOURLY_USD ?? null,
+    unparkSuccess: s.SIM_UNPARK_SUCCESS,
+    unparkMinSec: s.SIM_UNPARK_MIN_SEC,
+    unparkMaxSec: s.SIM_UNPARK_MAX_SEC,
   });
 }

@@ -14,6 +14,8 @@ import { type PodInfo, type Provider, ProviderError, type SpawnStep } from '../p
 import { intendedActions } from '../shadow/intend';
 import type { EventStore, NewEvent, StoredEvent } from '../store/event-store';
 import { Subscription } from '../store/subscription';
+import type { ParkingSettings } from './parking';
+import { currentLife, lifeEventId, ParkingSteps } from './parking-steps';
 
 export const REACTOR_CHECKPOINT = 'reactor';
 /** The event types the reactor acts on: the only ones it reads. */
@@ -33,6 +35,8 @@ export interface ReactorDeps {
   maxActiveGpus?: number;
   /** MAX_HOURLY_COST_USD now (null: off); what is left of it goes to the provider with each spawn. */
   maxHourlyCostUsd?: number | null;
+  /** PARKED_MAX, PARKED_MAX_AGE_SEC, PARKED_HOURLY_USD (absent: never park, as PARKED_MAX=0). */
+  parking?: ParkingSettings;
 }
 
 type ScalingDecidedData = DataOf<'ScalingDecided'>;
@@ -51,8 +55,12 @@ export const workerIdFor = (cycle: number, decisionEventId: string, ordinal: num
  */
 export class Reactor {
   readonly subscription: Subscription;
+  /** Parked pods (parking-steps.ts); null when parking is not configured. */
+  private readonly parking: ParkingSteps | null;
+  private swept = false;
 
   constructor(private readonly d: ReactorDeps) {
+    this.parking = d.parking ? new ParkingSteps({ ...d, settings: d.parking }) : null;
     this.subscription = new Subscription(d.store, {
       name: REACTOR_CHECKPOINT,
       transactional: false,
@@ -79,10 +87,18 @@ export class Reactor {
     return this.subscription.stop();
   }
 
+  private get parkingOn(): boolean {
+    return (this.parking?.settings.max ?? 0) > 0;
+  }
+
   /** Acts on one decision: spawns for SCALE_UP, terminates idle and timed-out workers. */
   async act(e: DecisionEvent): Promise<void> {
     const d = e.data;
     if (d.mode === 'shadow') return this.intend(e);
+    // Parked pods first: gone ones recorded, one found running stopped again, old ones retired
+    // (with PARKED_MAX=0 only once, for what an earlier run left parked).
+    if (this.parking && (this.parking.settings.max > 0 || !this.swept)) await this.parking.sweep(d.cycle);
+    this.swept = true;
     for (const t of d.cancel) {
       await this.terminate(t, 'cancelled', d.cycle, false);
     }
@@ -162,6 +178,8 @@ export class Reactor {
         });
         return null;
       }
+      // filled from the parked pool by a run that was killed before its checkpoint
+      if (this.parkingOn && (await this.parking?.slotFilled(e, ordinal))) return null;
       if (ordinal === 1)
         log.log('notice', `reactor: acting on cycle #${d.cycle}: ${actionLine(d)}`, { cycle: d.cycle });
       const requested: NewEvent = {
@@ -223,6 +241,11 @@ export class Reactor {
         const rest = quote === null ? 0 : (of - ordinal) * quote;
         // to a millionth of a dollar: 2.00 - 4 x 0.40 leaves 0.40, not 0.3999999
         maxHourlyCostUsd = Math.max(0, Math.round((cap - burn - rest) * 1e6) / 1e6);
+      }
+      // Workers wanted start parked pods before new ones are made: after every cap and the
+      // pre-spawn check above, as a spawn. A refused start falls through to the cold create below.
+      if (this.parkingOn && (!skip || skip.kind === 'capacity')) {
+        if (await this.parking?.tryUnpark(e, ordinal, maxHourlyCostUsd ?? null)) return null;
       }
       await store.append(stream, [requested], { expectedVersion: 'no_stream' });
     }
@@ -314,16 +337,27 @@ export class Reactor {
   ): Promise<void> {
     const { store, provider, clock, log } = this.d;
     const stream = Streams.worker(pick.workerId);
-    const history = await store.readStream(stream);
-    if (history.some((h) => h.type === 'WorkerTerminated' || h.type === 'WorkerSpawnFailed')) return;
-    const spawned = history.find((h) => h.type === 'WorkerSpawned');
+    let full = await store.readStream(stream);
+    if (full.some((h) => h.type === 'WorkerTerminated' || h.type === 'WorkerSpawnFailed')) return;
+    // A worker started again from parked: only its current life counts (its request, its GPU-seconds).
+    let lived = currentLife(full);
+    const spawned = full.find((h) => h.type === 'WorkerSpawned');
     const podId = pick.podId ?? spawned?.data.podId ?? null;
+    const unparked = full.filter((h) => h.type === 'WorkerUnparked').pop();
+    const startedAt = unparked?.data.at ?? spawned?.data.at ?? null;
+    if (reason === 'idle' && this.parkingOn) {
+      if (await this.parking?.tryPark(pick, cycle, podId, lived, startedAt)) return;
+      // not parked (the pool is full, or the stop failed after its request was recorded): terminate it
+      full = await store.readStream(stream);
+      lived = currentLife(full);
+    }
+    const history = lived.life;
     // Asked before a crash? Then only finish the job: its event has the time of the first ask.
     if (!history.some((h) => h.type === 'WorkerTerminationRequested')) {
       await store.append(stream, [
         {
           type: 'WorkerTerminationRequested',
-          eventId: deterministicId(`${pick.workerId}:terminate-requested`),
+          eventId: lifeEventId(pick.workerId, 'terminate-requested', lived.unparks),
           data: { workerId: pick.workerId, at: clock.now().toISOString(), cycle, podId, reason, detail: pick.reason },
           metadata: { cycle },
         },
@@ -349,7 +383,7 @@ export class Reactor {
       detail,
       failed,
       exitCode: null,
-      gpuSeconds: spawned ? Math.max(0, Math.round((now.getTime() - Date.parse(spawned.data.at)) / 1000)) : null,
+      gpuSeconds: startedAt ? Math.max(0, Math.round((now.getTime() - Date.parse(startedAt)) / 1000)) : null,
     };
     await store.append(stream, [
       { type: 'WorkerTerminated', eventId: deterministicId(`${pick.workerId}:terminated`), data, metadata: { cycle } },

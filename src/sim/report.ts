@@ -22,6 +22,11 @@ export function reportText(r: SimResult, traceName: string): string {
     `  over the SLO (${r.sloSec} s)   ${pct(r.overSlo)}`,
     `  spawns                 ${r.spawns} (${r.spawnFailures} failed)`,
     `  terminations           ${r.terminations}`,
+    ...(r.parking.parked + r.parking.unparked > 0
+      ? [
+          `  parked / unparked      ${r.parking.parked} / ${r.parking.unparked} (${r.parking.refused} starts refused, ${r.parking.parkedPodHours} parked pod-hours)`,
+        ]
+      : []),
     `  peak workers           ${r.peakWorkers}`,
     `  anomalies              ${kinds.length ? kinds.map(([k, n]) => `${k} ${n}`).join(', ') : 'none'}`,
     `  events written         ${r.eventsWritten}`,

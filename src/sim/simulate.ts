@@ -27,6 +27,11 @@ export interface SimulateOptions {
   failureRate: number;
   /** A task waiting longer than this misses the SLO (seconds). */
   sloSec: number;
+  /**
+   * Starts of parked pods (PARKED_MAX in the config turns parking on): the share that succeed and
+   * the time a started pod takes to be up, uniform in [minSec, maxSec] (default 0.9, 10-30 s).
+   */
+  unpark?: { success: number; minSec: number; maxSec: number };
   /** Called after each cycle with the simulated seconds done and the total expected. */
   onProgress?: (doneSec: number, totalSec: number) => void;
 }
@@ -80,6 +85,8 @@ export interface SimResult {
   overSlo: number;
   spawns: number;
   spawnFailures: number;
+  /** Parking: workers parked, parked pods started again, starts refused, and pod-hours spent parked (disk billed, no GPU). */
+  parking: { parked: number; unparked: number; refused: number; parkedPodHours: number };
   terminations: number;
   peakWorkers: number;
   anomalies: Record<string, number>;
@@ -150,6 +157,9 @@ export async function simulate(o: SimulateOptions): Promise<{ result: SimResult;
     startupMaxSec: maxSec,
     failureRate: o.failureRate,
     seed: o.seed,
+    unparkSuccess: o.unpark?.success ?? 0.9,
+    unparkMinSec: o.unpark?.minSec ?? 10,
+    unparkMaxSec: o.unpark?.maxSec ?? 30,
   });
   const system = await buildSystem({
     store,
@@ -199,6 +209,9 @@ export async function simulate(o: SimulateOptions): Promise<{ result: SimResult;
   const syncPods = () => {
     const seen = new Set<string>();
     for (const p of provider.liveLives()) {
+      // a parked pod takes no tasks; started again, it is a worker anew (up at its new readyAt)
+      const spell = p.parked[p.parked.length - 1];
+      if (spell && spell[1] === null) continue;
       const id = p.workerId ?? p.podId;
       seen.add(id);
       if (!known.has(id)) {
@@ -253,15 +266,24 @@ export async function simulate(o: SimulateOptions): Promise<{ result: SimResult;
 
   const end = t0 + t * 1000;
   let gpuMs = 0;
-  for (const p of provider.lives()) gpuMs += (p.terminatedAt ?? end) - p.createdAt;
+  let parkedMs = 0;
+  for (const p of provider.lives()) {
+    const parked = p.parked.reduce((n, [from, to]) => n + ((to ?? p.terminatedAt ?? end) - from), 0);
+    gpuMs += (p.terminatedAt ?? end) - p.createdAt - parked;
+    parkedMs += parked;
+  }
   const waits = queue.waits().sort((a, b) => a - b);
   const workBound = trace.tasks.reduce((s, x) => s + x.run, 0);
   const anomalies: Record<string, number> = {};
   let spawns = 0;
   let spawnFailures = 0;
   let terminations = 0;
+  const parking = { parked: 0, unparked: 0, refused: 0, parkedPodHours: round(parkedMs / 3_600_000, 2) };
   for (const e of store.all()) {
-    if (e.type === 'WorkerSpawned') spawns++;
+    if (e.type === 'WorkerParked') parking.parked++;
+    else if (e.type === 'WorkerUnparked') parking.unparked++;
+    else if (e.type === 'WorkerUnparkRefused') parking.refused++;
+    else if (e.type === 'WorkerSpawned') spawns++;
     else if (e.type === 'WorkerSpawnFailed') spawnFailures++;
     else if (e.type === 'WorkerTerminated') terminations++;
     else if (e.type === 'AnomalyDetected') {
@@ -291,6 +313,7 @@ export async function simulate(o: SimulateOptions): Promise<{ result: SimResult;
     overSlo: waits.length ? round(waits.filter((w) => w > o.sloSec).length / waits.length, 4) : 0,
     spawns,
     spawnFailures,
+    parking,
     terminations,
     peakWorkers: peak,
     anomalies: Object.fromEntries(Object.entries(anomalies).sort(([a], [b]) => a.localeCompare(b))),

@@ -29,7 +29,8 @@ export function recordedWorkers(events: readonly StoredEvent[]): RecordedWorker[
       if (!w) continue;
       w.activeAt ??= e.data.at;
       w.activeCycle ??= typeof e.metadata.cycle === 'number' ? e.metadata.cycle : null;
-    } else if (e.type === 'WorkerSpawnFailed' || e.type === 'WorkerTerminated') {
+    } else if (e.type === 'WorkerSpawnFailed' || e.type === 'WorkerTerminated' || e.type === 'WorkerParked') {
+      // parked (docs/parked-pods.md): its GPU was released then; a later start from parked is not modelled
       const w = byId.get(e.data.workerId);
       if (!w) continue;
       if (e.type === 'WorkerSpawnFailed') w.failed = true;

@@ -19,9 +19,18 @@ import CREATE_POD_SCHEMA from './runpod-v2-create-pod.schema.json';
  * does not name is refused (422 with `errors[]`, as RunPod answers). The handler-level rules the spec
  * describes are enforced too: exactly one of gpu/cpu, persistent and network mounts never both, a
  * non-empty allowedCudaVersions never with minCudaVersion (400). Errors are application/problem+json.
+ *
+ * Pod actions follow the spec's `podAction` (`POST /pods/{id}/action`, body `PodActionRequest`:
+ * exactly `{"action": "start" | "stop" | "restart" | "terminate"}`, anything else 422): `stop` takes a
+ * RUNNING, PROVISIONING or STARTING pod to EXITED (cost 0, the disk kept), `start` an EXITED or ERROR
+ * pod back toward RUNNING, `restart` a RUNNING pod; start/stop/restart answer 200 with the pod,
+ * `terminate` 204; an action the pod's status does not allow answers 409. Each pod carries the
+ * spec's `actions` field (the transitions its status allows). A start may be refused with 400 "not
+ * enough free GPUs on the host machine" (refuseStarts), as RunPod does when a stopped pod's host is
+ * full: the spec lists 400 for the action without naming the cases.
  */
 
-export type Route = 'create' | 'list' | 'get' | 'delete' | 'catalog';
+export type Route = 'create' | 'list' | 'get' | 'delete' | 'catalog' | 'action';
 export type PodStatus = 'PROVISIONING' | 'STARTING' | 'RUNNING' | 'EXITED' | 'ERROR' | 'TERMINATED';
 export type Availability = 'NONE' | 'LOW' | 'MEDIUM' | 'HIGH';
 
@@ -124,6 +133,27 @@ export const problem = (status: number, detail: string, errors?: string[]) => ({
 });
 
 export const CANNOT_PLACE = 'There are no instances available with the requested specifications.';
+/** RunPod's answer to a start whose host has no free GPU for the stopped pod. */
+export const START_REFUSED = 'There are not enough free GPUs on the host machine to start this pod.';
+
+const POD_ACTIONS = ['start', 'stop', 'restart', 'terminate'] as const;
+type PodAction = (typeof POD_ACTIONS)[number];
+
+/** The spec's `actions`: the transitions a pod's status allows. */
+export function allowedActions(status: PodStatus): PodAction[] {
+  switch (status) {
+    case 'RUNNING':
+      return ['stop', 'restart', 'terminate'];
+    case 'EXITED':
+    case 'ERROR':
+      return ['start', 'terminate'];
+    case 'PROVISIONING':
+    case 'STARTING':
+      return ['stop', 'terminate'];
+    default:
+      return [];
+  }
+}
 
 export class FakeRunpodApi {
   readonly apiKey: string;
@@ -145,6 +175,12 @@ export class FakeRunpodApi {
   private readonly madeAt = new Map<string, number>();
   /** The most pods live (not terminated) at once, counted at each create. */
   peakLive = 0;
+  /** The most pods holding GPUs (not EXITED, ERROR or TERMINATED) at once, counted at each create and start. */
+  peakRunning = 0;
+  /** Starts still to refuse with 400 START_REFUSED (refuseStarts); by pod id, or any pod under '*'. */
+  private readonly startRefusals = new Map<string, number>();
+  /** Pods that come back from a start without their GPUs (gpu.count 0), by id. */
+  private readonly startWithoutGpus = new Set<string>();
 
   constructor(private readonly opts: FakeRunpodOptions = {}) {
     this.apiKey = opts.apiKey ?? 'rp_test_key_0123456789abcdef';
@@ -210,6 +246,25 @@ export class FakeRunpodApi {
     return this;
   }
 
+  /** The next `times` starts (of this pod, or of any pod when '*') answer 400: not enough free GPUs on the host. */
+  refuseStarts(podId = '*', times = 1): this {
+    this.startRefusals.set(podId, (this.startRefusals.get(podId) ?? 0) + times);
+    return this;
+  }
+
+  /** The next start of this pod succeeds but gives the pod back with no GPU (gpu.count 0). */
+  startWithoutGpu(podId: string): this {
+    this.startWithoutGpus.add(podId);
+    return this;
+  }
+
+  /** Pods holding a GPU now (PROVISIONING, STARTING, RUNNING). */
+  runningPods(): FakePod[] {
+    return [...this.pods.values()].filter(
+      (p) => p.status === 'PROVISIONING' || p.status === 'STARTING' || p.status === 'RUNNING',
+    );
+  }
+
   setGpu(id: string, gpu: CatalogGpu): this {
     this.catalog.set(id, gpu);
     return this;
@@ -222,7 +277,9 @@ export class FakeRunpodApi {
   }
 
   setStatus(podId: string, status: PodStatus): void {
-    this.mustGet(podId).status = status;
+    const pod = this.mustGet(podId);
+    pod.status = status;
+    pod.actions = allowedActions(status);
   }
 
   /** One lifecycle step: PROVISIONING -> STARTING -> RUNNING. */
@@ -233,6 +290,7 @@ export class FakeRunpodApi {
       pod.status = 'RUNNING';
       pod.startedAt = new Date().toISOString();
     }
+    pod.actions = allowedActions(pod.status);
   }
 
   requestsTo(route: Route): RecordedRequest[] {
@@ -355,8 +413,65 @@ export class FakeRunpodApi {
         const pod = this.pods.get(id);
         if (!pod || pod.status === 'TERMINATED') return send(404, problem(404, 'pod not found'));
         pod.status = 'TERMINATED';
+        pod.actions = [];
         this.deleted.push(id);
         return send(204, undefined, extraHeaders);
+      }
+      case 'action': {
+        const id = decodeURIComponent(path.slice('/pods/'.length, -'/action'.length));
+        const b = body as { action?: unknown } | null;
+        const keys = typeof b === 'object' && b !== null ? Object.keys(b) : [];
+        const action = b?.action;
+        if (
+          keys.length !== 1 ||
+          keys[0] !== 'action' ||
+          typeof action !== 'string' ||
+          !(POD_ACTIONS as readonly string[]).includes(action)
+        ) {
+          return send(
+            422,
+            problem(422, 'request validation failed', [
+              `$: expected exactly {"action": one of ${POD_ACTIONS.join(', ')}}, got ${JSON.stringify(body)}`,
+            ]),
+          );
+        }
+        const pod = this.pods.get(id);
+        if (!pod || pod.status === 'TERMINATED') return send(404, problem(404, 'pod not found'));
+        const act = action as PodAction;
+        if (!allowedActions(pod.status).includes(act)) {
+          return send(
+            409,
+            problem(
+              409,
+              `action ${act} is not valid for a pod in status ${pod.status}; allowed: ${allowedActions(pod.status).join(', ') || 'none'}`,
+            ),
+          );
+        }
+        if (act === 'terminate') {
+          pod.status = 'TERMINATED';
+          pod.actions = [];
+          this.deleted.push(id);
+          return send(204, undefined, extraHeaders);
+        }
+        if (act === 'stop') {
+          pod.status = 'EXITED';
+          pod.cost = 0;
+        } else if (act === 'start') {
+          const left = this.startRefusals.get(id) ?? 0;
+          const any = this.startRefusals.get('*') ?? 0;
+          if (left > 0 || any > 0) {
+            if (left > 0) this.startRefusals.set(id, left - 1);
+            else this.startRefusals.set('*', any - 1);
+            return send(400, problem(400, START_REFUSED));
+          }
+          pod.status = this.opts.readyOnCreate ? 'RUNNING' : 'PROVISIONING';
+          pod.cost = this.opts.podCost ?? 0;
+          if (this.startWithoutGpus.delete(id) && pod.gpu) pod.gpu = { ...pod.gpu, count: 0 };
+          if (this.opts.readyOnCreate) pod.startedAt = new Date().toISOString();
+          this.peakRunning = Math.max(this.peakRunning, this.runningPods().length);
+        }
+        pod.actions = allowedActions(pod.status);
+        return send(200, pod, extraHeaders);
       }
       case 'create': {
         if (!validateCreate(body)) {
@@ -410,6 +525,7 @@ export class FakeRunpodApi {
         this.pods.set(pod.id, pod);
         this.madeAt.set(pod.id, Date.now());
         this.peakLive = Math.max(this.peakLive, this.livePods().length);
+        this.peakRunning = Math.max(this.peakRunning, this.runningPods().length);
         if (this.opts.createDelayMs) await new Promise((r) => setTimeout(r, this.opts.createDelayMs));
         if (scripted?.afterCommit) {
           const status = scripted.status ?? 500;
@@ -446,6 +562,7 @@ export class FakeRunpodApi {
       createdAt: now,
       startedAt: ready ? now : null,
       ...p,
+      actions: allowedActions(p.status ?? (ready ? 'RUNNING' : 'PROVISIONING')),
     };
   }
 
@@ -459,6 +576,7 @@ export class FakeRunpodApi {
 function routeOf(method: string, path: string): Route | null {
   if (path === '/pods') return method === 'POST' ? 'create' : method === 'GET' ? 'list' : null;
   if (/^\/pods\/[^/]+$/.test(path)) return method === 'GET' ? 'get' : method === 'DELETE' ? 'delete' : null;
+  if (/^\/pods\/[^/]+\/action$/.test(path)) return method === 'POST' ? 'action' : null;
   if (path === '/catalog/gpus' && method === 'GET') return 'catalog';
   return null;
 }

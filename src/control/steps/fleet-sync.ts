@@ -25,7 +25,7 @@ export interface FleetSyncContext {
 export async function syncFleet(
   ctx: FleetSyncContext,
   cycle: number,
-  fleet: readonly Pick<FleetWorker, 'workerId' | 'podId' | 'status' | 'requestedAt'>[],
+  fleet: readonly (Pick<FleetWorker, 'workerId' | 'podId' | 'status' | 'requestedAt'> & { unparks?: number })[],
 ): Promise<boolean> {
   const { store, provider, clock, log } = ctx;
   if (fleet.length === 0) return false;
@@ -50,7 +50,8 @@ export async function syncFleet(
           {
             type: 'WorkerActivated',
             data: { workerId: w.workerId, at, podId: pod.podId },
-            eventId: deterministicId(`${w.workerId}:activated`),
+            // a worker started again from parked is activated once per start
+            eventId: deterministicId(w.unparks ? `${w.workerId}:activated:${w.unparks}` : `${w.workerId}:activated`),
             metadata: { cycle },
           },
         ]);

@@ -76,6 +76,10 @@
       ? `${last.decision}${last.delta ? ` by ${last.delta}` : ''}${last.modeNote ? ` (${last.modeNote})` : ''}`
       : '';
     $('burn').textContent = s.fleet.burnUsdPerHour === null ? 'unknown' : s.fleet.burnUsdPerHour.toFixed(2);
+    const p = s.parked;
+    $('parked').textContent = p?.count
+      ? `; ${p.count} parked, disk ${p.usdPerHour.toFixed(2)} USD/h${p.unknownPrices ? ` (${p.unknownPrices} at an unknown price)` : ''}`
+      : '';
 
     if (!charts) charts = makeCharts();
     const x = s.series.t;

@@ -1,6 +1,6 @@
 import { type Clock, systemClock } from '../../clock';
 import { CapacityBackoff, type CapacityBackoffPolicy, type CapacityBackoffState } from '../capacity-backoff';
-import { HttpFailure, HttpTransport, nextLink } from '../http/transport';
+import { type HttpAnswer, HttpFailure, HttpTransport, nextLink } from '../http/transport';
 import type { RetryPolicy } from '../http-retry';
 import {
   keyFromPodName,
@@ -271,6 +271,75 @@ export class RunpodProvider implements Provider {
       });
     } catch (err) {
       throw this.providerError(`terminate pod ${podId}`, err);
+    }
+  }
+
+  /**
+   * Parks a pod: `POST /pods/{id}/action {"action":"stop"}` (v2's podAction). The GPU is released and
+   * no longer billed; the disk stays (billed) and the pod goes to EXITED. A 409 (the action is not
+   * valid in the pod's status) is fine when the pod is already EXITED: a stop sent again after a crash.
+   */
+  async park(podId: string): Promise<void> {
+    const r = await this.action(podId, 'stop');
+    if (r.status === 200) return;
+    if (r.status === 409) {
+      const pod = await this.getPod(podId);
+      if (pod?.status === 'exited') return;
+      throw new ProviderError(
+        'error',
+        `RunPod refused to stop pod ${podId} (409): it is ${pod ? String(pod.details?.status ?? pod.status) : 'gone'}`,
+      );
+    }
+    throw new ProviderError('error', `RunPod: stop pod ${podId}: pod not found (404)`);
+  }
+
+  /**
+   * Starts a parked pod: `POST /pods/{id}/action {"action":"start"}`. A stopped pod stays on its
+   * host, so RunPod answers 400 (not enough free GPUs on the host machine) when that host is full:
+   * a 'capacity' ProviderError, as is a pod that is gone (404) or comes back with no GPU. A 409 is
+   * fine when the pod is already starting or running (a start sent again after a crash).
+   */
+  async unpark(podId: string): Promise<PodInfo> {
+    const what = `POST /pods/${podId}/action start`;
+    const r = await this.action(podId, 'start');
+    let pod: PodInfo | null;
+    if (r.status === 200) {
+      try {
+        pod = this.toInfo(this.http.parse(RunpodPodSchema, r, what));
+      } catch (err) {
+        throw this.providerError(`start pod ${podId}`, err);
+      }
+    } else if (r.status === 409) {
+      pod = await this.getPod(podId);
+      if (!pod || (pod.status !== 'starting' && pod.status !== 'running'))
+        throw new ProviderError(
+          'error',
+          `RunPod refused to start pod ${podId} (409): it is ${pod ? String(pod.details?.status ?? pod.status) : 'gone'}`,
+        );
+    } else if (r.status === 404) {
+      throw new ProviderError('capacity', `RunPod: start pod ${podId}: pod not found (404)`);
+    } else {
+      throw new ProviderError(
+        'capacity',
+        `RunPod refused to start pod ${podId}: ${this.http.failure(r, what).message}`,
+      );
+    }
+    if (pod.gpuCount === 0)
+      throw new ProviderError('capacity', `RunPod started pod ${podId} without its GPUs (gpu.count 0)`);
+    return pod;
+  }
+
+  /** One podAction call; 200, 404, 409 (and 400 to a start: refused) are answers, anything else a failure. */
+  private async action(podId: string, action: 'start' | 'stop'): Promise<HttpAnswer> {
+    const what = `POST /pods/${podId}/action ${action}`;
+    try {
+      return await this.http.retrying(async () => {
+        const res = await this.http.send('POST', `/pods/${encodeURIComponent(podId)}/action`, undefined, { action });
+        if ([200, 404, 409].includes(res.status) || (res.status === 400 && action === 'start')) return res;
+        throw this.http.failure(res, what);
+      });
+    } catch (err) {
+      throw this.providerError(`${action} pod ${podId}`, err);
     }
   }
 

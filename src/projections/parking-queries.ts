@@ -1,0 +1,48 @@
+import type { StartFact } from '../reactor/parking';
+import type { Sql } from '../store/db';
+import { workerRowsByStatusOrId } from './worker-queries';
+
+/** The reads parking's surfaces make (status, metrics), so no SQL lives in src/cli or src/observe. */
+
+/** A parked pod as status and the metrics show it. */
+export interface ParkedPod {
+  workerId: string;
+  podId: string | null;
+  parkedAt: string | null;
+  /** USD per hour its disk bills; null: unknown. */
+  hourlyUsd: number | null;
+}
+
+/** The parked workers (the workers table's `parked` rows, through workers_status_idx). */
+export async function parkedPods(sql: Sql): Promise<ParkedPod[]> {
+  const rows = await workerRowsByStatusOrId(sql, ['parked'], []);
+  return rows
+    .filter((r) => r.status === 'parked')
+    .map((r) => ({
+      workerId: r.worker_id,
+      podId: r.pod_id,
+      parkedAt: r.parked_at ? new Date(r.parked_at).toISOString() : null,
+      hourlyUsd: r.parked_hourly_usd === null || r.parked_hourly_usd === undefined ? null : Number(r.parked_hourly_usd),
+    }));
+}
+
+/** The parked pool's size and disk cost: USD per hour of those whose price is known, and how many are not. */
+export function parkedCost(pods: readonly ParkedPod[]): { count: number; usdPerHour: number; unknownPrices: number } {
+  return {
+    count: pods.length,
+    usdPerHour: pods.reduce((n, p) => n + (p.hourlyUsd ?? 0), 0),
+    unknownPrices: pods.filter((p) => p.hourlyUsd === null).length,
+  };
+}
+
+/** Starts (cold requests, starts from parked, refused starts) and activations in [since, until), by event time. */
+export async function startFactsBetween(sql: Sql, since: Date, until: Date): Promise<StartFact[]> {
+  const rows = await sql.query<{ type: StartFact['type']; worker_id: string; at: string }>(
+    `select event_type as type, data->>'workerId' as worker_id, data->>'at' as at from events
+      where data->>'at' >= $1 and data->>'at' < $2
+        and event_type in ('WorkerSpawnRequested', 'WorkerUnparked', 'WorkerUnparkRefused', 'WorkerActivated')
+      order by global_position`,
+    [since.toISOString(), until.toISOString()],
+  );
+  return rows.map((r) => ({ type: r.type, workerId: r.worker_id, at: new Date(r.at).toISOString() }));
+}
