@@ -193,6 +193,29 @@ export function registerOperator(program: Command, io: CliIo): void {
     await append(io, { command: 'set', pool: c.pool, by: c.by, reason: c.reason, key, value, forSec: c.forSec }, c.now);
   });
 
+  // Shadow and active are MODE set by a command: recorded like any set, obeyed from the next cycle.
+  const mode = (kind: 'activate' | 'shadow', value: 'active' | 'shadow', description: string) =>
+    poolOptions(program.command(kind).description(description).option('--reason <text>', 'why (required)')).action(
+      async (flags: CommandFlags) => {
+        const c = readCommon(io, 'set', flags, { reasonRequired: true, takesFor: false });
+        await append(
+          io,
+          { command: 'set', pool: c.pool, by: c.by, reason: c.reason, key: 'MODE', value, forSec: null },
+          c.now,
+        );
+      },
+    );
+  mode(
+    'activate',
+    'active',
+    'act on decisions from the next cycle (set MODE=active): the first active cycle decides from the live fleet as it is',
+  );
+  mode(
+    'shadow',
+    'shadow',
+    'decide and record intended actions only, from the next cycle (set MODE=shadow): no pod is created or deleted',
+  );
+
   poolOptions(
     program
       .command('unset')

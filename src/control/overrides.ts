@@ -19,6 +19,7 @@ export const DEFAULT_POOL = 'default';
 
 /** The settings a `set` may change live: the caps, the fleet's timeouts and every policy's own settings. */
 export const OVERRIDABLE_SETTINGS: readonly string[] = [
+  'MODE',
   'MAX_WORKERS',
   'MAX_ACTIVE_GPUS',
   'MAX_HOURLY_COST_USD',
@@ -65,7 +66,8 @@ function endsOverride(
     case 'unset':
       return o.command === 'set' && o.key === c.key;
     case 'set':
-      return o.command === 'set' && o.key === c.key && o.pool === c.pool;
+      // a later set of the key ends the earlier ones it reaches (a set on every pool ends each pool's)
+      return o.command === 'set' && o.key === c.key;
     default:
       return o.command === c.command && o.pool === c.pool;
   }

@@ -47,6 +47,8 @@ describe('operator commands (embedded store)', () => {
       ['drain', '--pool', 'default'],
       ['resume', '--pool', 'default', '--reason', 'fixed'],
       ['unset', 'MAX_ACTIVE_GPUS', '--pool', 'default'],
+      ['shadow', '--pool', 'default', '--reason', 'try it beside the old orchestrator'],
+      ['activate', '--all', '--reason', 'switch over'],
     ];
     for (const [i, args] of runs.entries()) {
       const r = await runMain(args, env);
@@ -62,6 +64,8 @@ describe('operator commands (embedded store)', () => {
       ['drain', 'default', null, null, null, null],
       ['resume', 'default', null, null, null, 'fixed'],
       ['unset', 'default', 'MAX_ACTIVE_GPUS', null, null, null],
+      ['set', 'default', 'MODE', 'shadow', null, 'try it beside the old orchestrator'],
+      ['set', '*', 'MODE', 'active', null, 'switch over'],
     ]);
     expect(data[0]?.by).toBe('ana@ops-1');
     expect(data[2]?.by).toBe(`${os.userInfo().username}@${os.hostname()}`);
@@ -70,7 +74,9 @@ describe('operator commands (embedded store)', () => {
 
     const list = await runMain(['overrides'], env);
     expect(list.code).toBe(0);
-    expect(list.stdout).toContain('In force (0):');
+    // activate --all ended shadow --pool default: a command on every pool reaches each
+    expect(list.stdout).toContain('In force (1):');
+    expect(list.stdout).toMatch(/all pools: MODE=active set by .* at/);
     expect(list.stdout).toContain('all pools: paused by ana@ops-1 at');
     expect(list.stdout).toContain('pool default: MAX_ACTIVE_GPUS=2 set by ana@ops-1 at');
   });
