@@ -1,5 +1,5 @@
 import { Streams } from '../../events/index';
-import { type WorkerStatus, workersProjection } from '../../projections/workers';
+import { type WorkerRow, type WorkerStatus, workersProjection } from '../../projections/workers';
 import type { ControlReads } from '../store/reads';
 import type { FleetWorker } from './policy';
 
@@ -14,13 +14,16 @@ const LIVE: WorkerStatus[] = ['spawning', 'active', 'terminating'];
  * workers that exist, and the next decision would spawn them again. Reading past the checkpoint
  * without that rule sees every committed event, so the controller always counts what it asked for.
  */
-export async function readFleet(
-  reads: ControlReads,
-): Promise<(FleetWorker & { provider: string | null; unparks: number })[]> {
+/**
+ * The workers projection's rows in `statuses`, with every worker event already committed past its
+ * checkpoint folded in by the projection's own pure fold (see readFleet): the one way the loop and
+ * the reactor read workers (the parked pool reads parked ones too).
+ */
+export async function readWorkerRows(reads: ControlReads, statuses: readonly WorkerStatus[]): Promise<WorkerRow[]> {
   const cp = await reads.checkpoint(`projection:${workersProjection.name}`);
   const pending = await reads.committedAfter(cp, Streams.worker(''));
   const touched = [...new Set(pending.map((e) => workersProjection.keyOf(e)).filter((k): k is string => k !== null))];
-  const rows = await reads.workersByStatusOrId(LIVE, touched);
+  const rows = await reads.workersByStatusOrId([...statuses], touched);
   const byId = new Map(rows.map((r) => [r.worker_id, r]));
   for (const e of pending) {
     const k = workersProjection.keyOf(e);
@@ -28,8 +31,13 @@ export async function readFleet(
     const next = workersProjection.evolve(byId.get(k), e);
     if (next) byId.set(k, next);
   }
-  return [...byId.values()]
-    .filter((r) => LIVE.includes(r.status))
+  return [...byId.values()].filter((r) => statuses.includes(r.status));
+}
+
+export async function readFleet(
+  reads: ControlReads,
+): Promise<(FleetWorker & { provider: string | null; unparks: number })[]> {
+  return (await readWorkerRows(reads, LIVE))
     .sort(
       (a, b) => String(a.requested_at).localeCompare(String(b.requested_at)) || a.worker_id.localeCompare(b.worker_id),
     )

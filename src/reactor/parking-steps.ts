@@ -1,17 +1,15 @@
 import { type DataOf, Streams } from '../../events/index';
 import type { TerminationPick } from '../../events/scaling';
-import { type WorkerStatus, workersProjection } from '../../projections/workers';
+import type { WorkerStatus } from '../../projections/workers';
 import { unparkSlot } from '../../projections/workers-parking';
 import type { Clock } from '../clock';
+import { readWorkerRows } from '../control/fleet';
 import { deterministicId } from '../control/ids';
 import { type ControlLog, fact } from '../control/log';
 import { terminatedLine } from '../control/messages';
 import { hasCode } from '../errors';
-import { workerRowsByStatusOrId } from '../projections/worker-queries';
 import type { PodInfo, Provider } from '../providers/provider';
-import { loadCheckpoint } from '../store/checkpoints';
 import type { EventStore, StoredEvent } from '../store/event-store';
-import { readCommittedAfter } from '../store/queries';
 import {
   type ParkingSettings,
   type PoolWorker,
@@ -75,30 +73,16 @@ export class ParkingSteps {
 
   /** Parked and live workers: the projection plus the worker events committed past its checkpoint. */
   async readPool(): Promise<PoolWorker[]> {
-    const { store } = this.d;
-    const cp = await loadCheckpoint(store.db, `projection:${workersProjection.name}`);
-    const pending = await readCommittedAfter(store, cp, Streams.worker(''));
-    const touched = [...new Set(pending.map((e) => workersProjection.keyOf(e)).filter((k): k is string => k !== null))];
-    const rows = await workerRowsByStatusOrId(store.db, POOL, touched);
-    const byId = new Map(rows.map((r) => [r.worker_id, r]));
-    for (const e of pending) {
-      const k = workersProjection.keyOf(e);
-      if (k === null) continue;
-      const next = workersProjection.evolve(byId.get(k), e);
-      if (next) byId.set(k, next);
-    }
-    return [...byId.values()]
-      .filter((r) => POOL.includes(r.status))
-      .map((r) => ({
-        workerId: r.worker_id,
-        podId: r.pod_id,
-        status: r.status,
-        parkedAt: r.parked_at ? new Date(r.parked_at).toISOString() : null,
-        unparks: r.unparks ?? 0,
-        unparkSlot: r.unpark_slot ?? null,
-        hourlyCostUsd: r.hourly_cost_usd ?? null,
-        position: Number(r.last_position),
-      }));
+    return (await readWorkerRows(this.d.store.reads, POOL)).map((r) => ({
+      workerId: r.worker_id,
+      podId: r.pod_id,
+      status: r.status,
+      parkedAt: r.parked_at ? new Date(r.parked_at).toISOString() : null,
+      unparks: r.unparks ?? 0,
+      unparkSlot: r.unpark_slot ?? null,
+      hourlyCostUsd: r.hourly_cost_usd ?? null,
+      position: Number(r.last_position),
+    }));
   }
 
   /**
