@@ -1,4 +1,4 @@
-import type { PolicyResult } from '../policy';
+import type { FleetWorker, PolicyResult } from '../policy';
 import type { CycleMemory } from './memory';
 import { type OrphanSweepContext, sweepOrphans } from './orphan-sweep';
 import { healthCycle, type PeriodicHealthContext } from './periodic-health';
@@ -20,7 +20,7 @@ export async function act(
   memory: Pick<CycleMemory, 'lastTaskCount' | 'anomaliesSinceSummary'>,
   cycle: number,
   shadow: boolean,
-  fleet: readonly unknown[],
+  fleet: readonly FleetWorker[],
   decision: PolicyResult,
 ): Promise<void> {
   if (cycle % ctx.reconcileEvery === 0 && !shadow) await sweepOrphans(ctx.sweep, cycle);

@@ -27,7 +27,7 @@ export interface CycleMemory {
   anomaliesSinceSummary: Record<string, number>;
   /** The conditions as the last cycle left them. */
   conditions: Map<ConditionType, ConditionState>;
-  /** The override ids obeyed last cycle, to say when that changes (not restored: said again after a start). */
+  /** The override ids obeyed last cycle, to say when that changes (not restored: a new controller says those in force). */
   obeyed: string;
 }
 
@@ -49,7 +49,14 @@ export const emptyMemory = (): CycleMemory => ({
  * are kept when the tail has none; the anomalies and conditions are restored by restoreRecorded.
  */
 export function restoreFromTail(memory: CycleMemory, tail: readonly StoredEvent[]): void {
-  const m = { ...emptyMemory(), lastTaskCount: memory.lastTaskCount, obeyed: memory.obeyed };
+  const m: Omit<CycleMemory, 'anomaliesSinceSummary' | 'conditions' | 'obeyed'> = {
+    cycle: 0,
+    previousTotal: null,
+    lastTaskCount: memory.lastTaskCount,
+    lastDecision: null,
+    sourceFailures: 0,
+    previousDesired: null,
+  };
   for (const e of tail) {
     if ('cycle' in e.data && typeof e.data.cycle === 'number') m.cycle = Math.max(m.cycle, e.data.cycle);
     if (e.type === 'TaskCountRejected') m.sourceFailures += 1;
@@ -64,10 +71,7 @@ export function restoreFromTail(memory: CycleMemory, tail: readonly StoredEvent[
       m.previousDesired = e.data.desired;
     }
   }
-  Object.assign(memory, m, {
-    anomaliesSinceSummary: memory.anomaliesSinceSummary,
-    conditions: memory.conditions,
-  });
+  Object.assign(memory, m);
 }
 
 /** The rest of the record init restores: anomalies since the last summary, and the conditions. */
