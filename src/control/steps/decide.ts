@@ -10,6 +10,8 @@ import type { TaskCount } from '../../sources/source';
 import type { ControlReads } from '../../store/reads';
 import type { ControlLog } from '../log';
 import { blockSpawning, decide, type FleetWorker, type PolicyResult } from '../policy';
+import { fallbackPolicy } from './fallback';
+import type { SourceReading } from './observe';
 
 /** The settings every policy shares (the caps and the fleet's timeouts), as recorded with every decision. */
 export function controlSettings(c: Config): ControlSettings {
@@ -76,6 +78,22 @@ export async function decideScaling(
   // an operator's pause (or drain): no spawns this cycle, and the decision says whose and why
   const stop = operator.pause ?? operator.drain;
   return stop ? blockSpawning(result, overrideText(stop)) : result;
+}
+
+/**
+ * Decide, a cycle's step: the configured policy, or while the task source fails past
+ * SOURCE_FAILURE_CYCLES the fallback (see readSource), on `tasks` (tasksInMode) and the fleet.
+ */
+export function decideCycle(
+  ctx: DecideContext,
+  cycle: number,
+  source: Pick<SourceReading, 'fallback' | 'failures'>,
+  tasks: TaskCount,
+  fleet: FleetWorker[],
+  operator: OperatorInput,
+): Promise<PolicyResult> {
+  const policy = source.fallback ? fallbackPolicy(source.fallback, source.failures) : null;
+  return decideScaling(policy ? { ...ctx, policy } : ctx, cycle, tasks, fleet, operator);
 }
 
 /** The operators' overrides a cycle obeys (src/control/overrides.ts applyOverrides): its settings are in the context. */

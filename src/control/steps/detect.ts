@@ -1,7 +1,9 @@
 import type { Config } from '../../config';
+import type { StoreWatch } from '../../store/store-watch';
 import { type Anomaly, type AnomalyThresholds, detectAnomalies } from '../anomalies';
 import type { PolicyResult } from '../policy';
 import type { Observation } from './observe';
+import type { SpawnBlock } from './spawn-guard';
 
 export const anomalyThresholds = (c: Config): AnomalyThresholds => ({
   rapidScaleUpWorkers: c.ANOMALY_RAPID_SCALE_UP_WORKERS,
@@ -36,4 +38,27 @@ export function detectCycleAnomalies(
     },
     t,
   );
+}
+
+export interface DetectContext {
+  thresholds: AnomalyThresholds;
+  /** The task source's name. */
+  source: string;
+  /** Quarantined events and held-back reads, reported as anomalies. */
+  storeWatch: StoreWatch;
+}
+
+/** Detect, a cycle's step: the anomalies of the spawn block, of a valid observation and its decision, and of the store. */
+export async function cycleAnomalies(
+  ctx: DetectContext,
+  previousTotal: number | null,
+  block: Pick<SpawnBlock, 'anomalies'>,
+  observed: Observation,
+  decision: PolicyResult,
+): Promise<Anomaly[]> {
+  return [
+    ...block.anomalies,
+    ...(observed.ok ? detectCycleAnomalies(ctx.thresholds, ctx.source, previousTotal, observed, decision) : []),
+    ...(await ctx.storeWatch.incidents()),
+  ];
 }

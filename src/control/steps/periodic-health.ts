@@ -6,6 +6,7 @@ import type { EventStore } from '../../store/event-store';
 import { countWorkersByStatus } from '../fleet';
 import { type ControlLog, fact } from '../log';
 import { healthCheckLine, healthSummaryBlock } from '../messages';
+import type { CycleMemory } from './memory';
 
 export interface PeriodicHealthContext {
   store: EventStore;
@@ -66,4 +67,15 @@ export async function periodicHealth(ctx: PeriodicHealthContext, cycle: number, 
   await store.append(Streams.health, [{ type: 'HealthSummaryRecorded', data, metadata: { cycle } }]);
   log.log('crit', healthSummaryBlock(data), { cycle });
   return true;
+}
+
+/** Health, a cycle's step: checks and summaries from what `memory` keeps (its anomaly count starts again after a summary). */
+export async function healthCycle(
+  ctx: PeriodicHealthContext,
+  memory: Pick<CycleMemory, 'lastTaskCount' | 'anomaliesSinceSummary'>,
+  cycle: number,
+  workerCount: number,
+): Promise<void> {
+  const s = { lastTaskCount: memory.lastTaskCount, workerCount, anomalyKinds: memory.anomaliesSinceSummary };
+  if (await periodicHealth(ctx, cycle, s)) memory.anomaliesSinceSummary = {};
 }

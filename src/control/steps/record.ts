@@ -18,7 +18,7 @@ import {
   unchangedDecisionLine,
 } from '../messages';
 import type { PolicyResult } from '../policy';
-import type { Observation } from './observe';
+import type { Observation, SourceReading } from './observe';
 
 export interface RecordContext {
   stream: ControlStream;
@@ -208,4 +208,23 @@ export async function recordCycle(
     );
   }
   return res;
+}
+
+/**
+ * Record, a cycle's step: the cycle with its decision as one atomic batch, from a valid count
+ * (recordCycle) or by the fallback (recordFallback). Null when another controller wrote this cycle.
+ */
+export function recordDecision(
+  ctx: RecordContext,
+  cycle: number,
+  at: string,
+  source: Pick<SourceReading, 'observed' | 'lastCount'>,
+  decision: PolicyResult,
+  anomalies: Anomaly[],
+  conditions: readonly ConditionEvent[],
+): Promise<AppendResult | null> {
+  const { observed } = source;
+  return observed.ok
+    ? recordCycle(ctx, cycle, at, observed, decision, anomalies, conditions)
+    : recordFallback(ctx, cycle, at, observed, source.lastCount, decision, anomalies, conditions);
 }

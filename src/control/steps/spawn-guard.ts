@@ -238,3 +238,26 @@ export function capacityBlock(block: SpawnBlock, backoff: CapacityBackoffState |
     recovered: block.recovered,
   };
 }
+
+export interface GuardContext {
+  guard: SpawnGuard;
+  /** The provider: its name, and the capacity backoff of its placement candidates. */
+  provider: Pick<Provider, 'name' | 'capacityBackoff'>;
+}
+
+/**
+ * Guard, a cycle's step: the decision with spawning stopped (a refusal, the breaker, every
+ * candidate backing off) and held when the reactor is still acting on the last decision
+ * (`lastCycle`'s); with the block, whose anomalies and stop the cycle records.
+ */
+export async function guardCycle(
+  ctx: GuardContext,
+  cycle: number,
+  decided: PolicyResult,
+  reactorCaughtUp: boolean,
+  lastCycle: number | undefined,
+): Promise<{ decision: PolicyResult; held: boolean; block: SpawnBlock }> {
+  const { provider } = ctx;
+  const block = capacityBlock(await ctx.guard.check(cycle), provider.capacityBackoff?.() ?? null, provider.name);
+  return { ...guardDecision(decided, block, reactorCaughtUp, lastCycle), block };
+}
