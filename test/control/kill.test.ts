@@ -84,17 +84,34 @@ function random(seed: number): () => number {
     LOG_LEVEL: 'warning',
   });
 
-  const start = (extra: Record<string, string> = {}): ChildProcess =>
-    spawn(process.execPath, [path.join(root, 'bin/gpu-scaler.js'), 'start'], {
+  // Every service process the test started and that has not exited. A test that fails or times out
+  // leaves its loop running (jest cannot stop it): `ended` stops it from starting more, and
+  // afterEach kills what is left, before afterAll drops the database under them.
+  const children = new Set<ChildProcess>();
+  let ended = false;
+  const start = (extra: Record<string, string> = {}): ChildProcess => {
+    if (ended) throw new Error('the test has ended: no further service is started');
+    const child = spawn(process.execPath, [path.join(root, 'bin/gpu-scaler.js'), 'start'], {
       cwd: dir,
       env: { ...env(), ...extra },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
+    children.add(child);
+    child.once('exit', () => children.delete(child));
+    return child;
+  };
   const exited = (child: ChildProcess) =>
     new Promise<number | null>((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
       else child.once('exit', (code) => resolve(code));
     });
+
+  afterEach(async () => {
+    ended = true;
+    const left = [...children];
+    for (const child of left) child.kill('SIGKILL');
+    await Promise.all(left.map(exited));
+  });
 
   const cycles = async () =>
     (await sql`select count(*)::int as n from events where stream_id = 'controller'`)[0].n as number;

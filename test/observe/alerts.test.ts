@@ -127,7 +127,11 @@ forEachBackend('alert webhook', BACKENDS, (backend) => {
       await waitFor(() => hook.bodies.length === 3, 'the third alert', 30_000);
       await anomaly(store, 'task_count_from_nowhere', 700, 'Task count jumped from 0 to 33'); // past the window
       await waitFor(() => hook.bodies.length === 4, 'the fourth alert', 30_000);
-      await sender.catchUp();
+      // nothing more to send: stopped first (stop() waits for the step in flight, which moves the
+      // checkpoint past the fourth alert after its post), a catch-up handles nothing. A catch-up
+      // beside the running sender would read from where that step started and post the alert again.
+      await sender.stop();
+      expect(await sender.catchUp()).toBe(0);
       expect(hook.bodies.length).toBe(4);
       expect(hook.bodies[2].text).toContain('🐢 Task source slow: Task source answered in 6.2 s');
       expect(hook.bodies[3].text).toContain('Task count jumped from 0 to 33');

@@ -6,7 +6,7 @@ import { kubernetesProviderFromConfig } from '../../src/providers/kubernetes/ind
 import { RunpodProvider } from '../../src/providers/runpod/index';
 import { FakeKubeApi } from '../fakes/kube-api';
 import { FakeRunpodApi } from '../fakes/runpod-api';
-import { pgliteBackend } from '../helpers/backends';
+import { pgliteBackend, type TestBackend } from '../helpers/backends';
 import { harness } from '../helpers/harness';
 
 // Capacity exhaustion backs off (#23.2): per candidate, a capped exponential delay reset by a
@@ -68,6 +68,17 @@ describe('CapacityBackoff', () => {
   });
 });
 
+// One PGlite for the file (each harness gets a fresh schema on it): a new PGlite per test cost seconds
+// of CPU each, and each was left open.
+let backend: TestBackend;
+beforeAll(async () => {
+  backend = pgliteBackend();
+  await backend.ready?.();
+}, 120_000);
+afterAll(async () => {
+  await backend?.teardown();
+});
+
 describe('RunPod with no stock anywhere', () => {
   let api: FakeRunpodApi;
   let h: Awaited<ReturnType<typeof harness>> | undefined;
@@ -91,7 +102,7 @@ describe('RunPod with no stock anywhere', () => {
       clock: late.clock,
       catalogTtlMs: 0,
     });
-    h = await harness(pgliteBackend(), { provider });
+    h = await harness(backend, { provider });
     late.use(h.clock);
     h.source.set(3);
     // 20 cycles of 30 s: 10 minutes with no stock
@@ -144,7 +155,7 @@ describe('Kubernetes with no room for a GPU pod', () => {
       K8S_GPU_COUNT: '1',
       K8S_CAPACITY_BACKOFF_BASE_SEC: '120',
     });
-    h = await harness(pgliteBackend(), {
+    h = await harness(backend, {
       provider: kubernetesProviderFromConfig(cfg, late.clock),
       env: { SPAWNING_TIMEOUT_SEC: '60' },
     });
