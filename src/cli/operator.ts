@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { type Command, Option } from 'commander';
-import { isEvent, Streams } from '../../events/index';
+import { DEFAULT_POOL, isEvent, Streams } from '../../events/index';
 import { OPERATOR_STREAM, type OperatorCommandKind } from '../../events/operator';
 import {
   checkOverride,
@@ -113,7 +113,7 @@ function readCommon(
 
 /** The policy of the leader's last decision (null: none recorded yet). */
 async function policyInUse(store: EventStore): Promise<string | null> {
-  const tail = await store.readStreamTail(Streams.controller, 20);
+  const tail = await store.readStreamTail(Streams.controller(DEFAULT_POOL), 20);
   const last = tail.filter(isEvent('ScalingDecided')).at(-1);
   return last ? last.data.policy.name : null;
 }

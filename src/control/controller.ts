@@ -1,5 +1,5 @@
 import type { DbLoggingStats, LogDestinationStats } from '../../events/health';
-import { Streams } from '../../events/index';
+import { DEFAULT_POOL, Streams } from '../../events/index';
 import type { Clock } from '../clock';
 import type { Config } from '../config';
 import { overrideText, SHADOW_NOTE } from '../policies/render';
@@ -154,8 +154,8 @@ export class Controller {
 
   /** Restores the cycle number and the last observation from the controller stream. */
   async init(): Promise<void> {
-    const tail = await this.d.store.readStreamTail(Streams.controller, 50);
-    this.stream.version = await this.d.store.streamVersion(Streams.controller);
+    const tail = await this.d.store.readStreamTail(Streams.controller(DEFAULT_POOL), 50);
+    this.stream.version = await this.d.store.streamVersion(Streams.controller(DEFAULT_POOL));
     this.cycle = 0;
     this.sourceFailures = 0;
     this.previousTotal = null;
