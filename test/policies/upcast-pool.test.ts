@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { PoolName } from '../../events/common';
 import { appRegistry } from '../../events/index';
+import { rebuildProjections } from '../../src/projections/rebuild';
 import type { EventStore } from '../../src/store/event-store';
 import { pgliteBackend, type TestBackend } from '../helpers/backends';
 
@@ -57,6 +58,27 @@ describe('events recorded before pools (no `pool` field)', () => {
       'select data from events order by global_position',
     );
     expect(rows.map((r) => 'pool' in r.data)).toEqual([false, false]);
+  });
+
+  test('a replay folds them into rows of pool default; an event of another pool into a row of its pool', async () => {
+    await store.append('worker-v-1', [
+      { type: 'WorkerSpawnRequested', data: { ...requested, workerId: 'v-1', idempotencyKey: 'k-2', pool: 'video' } },
+    ]);
+    await store.append('controller@video', [
+      {
+        type: 'AnomalyDetected',
+        data: { cycle: 1, at: AT, pool: 'video', kind: 'spawning_timeout', message: 'm', figures: {}, causes: [] },
+      },
+    ]);
+    await rebuildProjections(store);
+    const workers = await store.db.query('select worker_id, pool from workers order by worker_id');
+    expect(workers).toEqual([
+      { worker_id: 'v-1', pool: 'video' },
+      { worker_id: 'w-1', pool: 'default' },
+    ]);
+    expect(await store.db.query('select kind, pool from anomalies')).toEqual([
+      { kind: 'spawning_timeout', pool: 'video' },
+    ]);
   });
 });
 
