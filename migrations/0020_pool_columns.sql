@@ -1,4 +1,4 @@
--- Pools (docs/architecture.md#pools-in-streams-and-events): every event names its pool, and so does
+-- Pools (docs/architecture.md, the event store: pools in streams and events): every event names its pool, and so does
 -- every projection row folded from one, and every task of the tasks-table source. Rows from before
 -- pools are pool `default`, as the events they came from read (events/common.ts). A projection
 -- rebuild fills the column from the events.
