@@ -4,7 +4,8 @@ import { PoolName } from '../../events/common';
 import { appRegistry } from '../../events/index';
 import { rebuildProjections } from '../../src/projections/rebuild';
 import type { EventStore } from '../../src/store/event-store';
-import { pgliteBackend, type TestBackend } from '../helpers/backends';
+import { loadMigrations, migrate } from '../../src/store/migrator';
+import { pgliteBackend, postgresBackend, TEST_DATABASE_URL, type TestBackend } from '../helpers/backends';
 
 const AT = '2026-11-27T18:25:42.000Z';
 
@@ -106,5 +107,45 @@ describe('every event type carries its pool', () => {
         causes: [],
       }),
     ).toThrow(/pool: a pool name is/);
+  });
+});
+
+describe.each([
+  ['pglite', pgliteBackend],
+  ...(TEST_DATABASE_URL ? [['postgres', postgresBackend] as const] : []),
+] as const)('migration 0020 on a store from before pools [%s]', (_name, make) => {
+  let backend: TestBackend;
+  beforeAll(() => {
+    backend = make();
+  });
+  afterAll(async () => {
+    await backend.teardown();
+  });
+
+  test('rows from before pools are pool default: workers, decisions, anomalies, health summaries, tasks', async () => {
+    const db = await backend.openDb();
+    await migrate(
+      db,
+      loadMigrations().filter((m) => m.version < 20),
+    );
+    await db.query(`insert into workers (worker_id, status, last_position) values ('w-old', 'active', 1)`);
+    await db.query(
+      `insert into anomalies (event_id, global_position, cycle, detected_at, kind, message, figures, causes)
+       values ('a-old', 2, 1, now(), 'spawning_timeout', '', '{}', '[]')`,
+    );
+    await db.query(`insert into tasks (status) values ('queued')`);
+    await migrate(db);
+    expect(await db.query('select pool from workers')).toEqual([{ pool: 'default' }]);
+    expect(await db.query('select pool from anomalies')).toEqual([{ pool: 'default' }]);
+    expect(await db.query('select pool from tasks')).toEqual([{ pool: 'default' }]);
+    for (const table of ['scaling_decisions', 'health_summaries']) {
+      const [col] = await db.query<{ column_default: string; is_nullable: string }>(
+        `select column_default, is_nullable from information_schema.columns
+          where table_schema = current_schema() and table_name = $1 and column_name = 'pool'`,
+        [table],
+      );
+      expect({ table, ...col }).toEqual({ table, column_default: "'default'::text", is_nullable: 'NO' });
+    }
+    await db.close();
   });
 });
