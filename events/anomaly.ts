@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { cycleNo, isoTime } from './common';
+import { cycleNo, isoTime, poolField } from './common';
 import { defineEvent } from './define';
 
 export const AnomalyKind = z.enum([
@@ -24,6 +24,7 @@ export const AnomalyDetected = defineEvent({
   schema: z.object({
     cycle: cycleNo,
     at: isoTime,
+    pool: poolField,
     kind: AnomalyKind,
     message: z.string(),
     figures: z.record(z.string(), z.number()),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { cycleNo, isoTime } from './common';
+import { cycleNo, isoTime, poolField } from './common';
 import { defineEvent } from './define';
 
 /**
@@ -35,6 +35,7 @@ export const ConditionChanged = defineEvent({
   schema: ConditionState.extend({
     cycle: cycleNo,
     at: isoTime,
+    pool: poolField,
     previous: ConditionState.omit({ type: true }).nullable(),
   }),
 });

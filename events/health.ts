@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { count, cycleNo, isoTime } from './common';
+import { count, cycleNo, isoTime, poolField } from './common';
 import { defineEvent } from './define';
 
 export const DbLoggingStats = z.object({
@@ -31,6 +31,7 @@ export const HealthChecked = defineEvent({
   schema: z.object({
     cycle: cycleNo,
     at: isoTime,
+    pool: poolField,
     status: z.enum(['healthy', 'degraded', 'failing']),
     dbLogging: DbLoggingStats,
     /** Absent in events written before it was recorded. */
@@ -45,6 +46,7 @@ export const HealthSummaryRecorded = defineEvent({
   schema: z.object({
     cycle: cycleNo,
     at: isoTime,
+    pool: poolField,
     dbLoggingHealthy: z.boolean(),
     /** Failed writes to stdout, stderr and the log file since start (absent in older events). */
     logWriteFailures: count.optional(),

@@ -1,10 +1,18 @@
 import { AnomalyDetected } from './anomaly';
+import { DEFAULT_POOL } from './common';
 import { ConditionChanged } from './condition';
 import type { EventOf, NewEventOf } from './define';
 import { HealthChecked, HealthSummaryRecorded } from './health';
-import { ConfigReloaded, ConfigReloadRefused, OperatorCommandIssued, OperatorOverrideEnded } from './operator';
+import {
+  CONFIG_STREAM,
+  ConfigReloaded,
+  ConfigReloadRefused,
+  OPERATOR_STREAM,
+  OperatorCommandIssued,
+  OperatorOverrideEnded,
+} from './operator';
 import { WorkerParked, WorkerUnparked, WorkerUnparkRefused } from './parking';
-import { EventQuarantined } from './quarantine';
+import { EventQuarantined, QUARANTINE_STREAM } from './quarantine';
 import { EventRegistry } from './registry';
 import { ScalingDecided } from './scaling';
 import { ActionIntended, FleetObserved, WorkerAdopted } from './shadow';
@@ -21,6 +29,7 @@ import {
 } from './worker';
 
 export * from './anomaly';
+export { DEFAULT_POOL, POOL_NAME_ALLOWED, POOL_NAME_PATTERN, PoolName } from './common';
 export * from './condition';
 export * from './health';
 export * from './operator';
@@ -73,20 +82,47 @@ export type DataOf<T extends AppEventType> = Extract<AppEvent, { type: T }>['dat
 /** The data of one event type, as appended. */
 export type NewDataOf<T extends AppEventType> = Extract<AppNewEvent, { type: T }>['data'];
 
-/** Stream names. */
+/**
+ * A pool's stream of one kind: pool `default` keeps the name streams had before pools (`controller`),
+ * another pool's is `<kind>@<pool>` (`controller@video`). `@` is in no pool name and no kind, so a
+ * stream name reads back to one kind and one pool (poolOfStream).
+ */
+const poolStream =
+  (kind: string) =>
+  (pool: string): string =>
+    pool === DEFAULT_POOL ? kind : `${kind}${POOL_STREAM_SEPARATOR}${pool}`;
+
+/** What separates a stream's kind from its pool in a pool's stream name (`controller@video`). */
+export const POOL_STREAM_SEPARATOR = '@';
+
+/**
+ * Stream names. Each pool has its own controller, health, reconciliation and shadow streams (a
+ * function of the pool). A worker's stream is named by its id alone (ids are unique across pools; its
+ * events carry the pool). Operator commands have one stream (a command names its pool, or `*`), and so
+ * do quarantine records and configuration reloads (the process's).
+ */
 export const Streams = {
-  controller: 'controller',
-  health: 'health',
-  reconciliation: 'reconciliation',
-  quarantine: 'quarantine',
-  operator: 'operator',
-  config: 'config',
+  controller: poolStream('controller'),
+  health: poolStream('health'),
+  reconciliation: poolStream('reconciliation'),
+  quarantine: QUARANTINE_STREAM,
+  operator: OPERATOR_STREAM,
+  config: CONFIG_STREAM,
   /** What decisions made in shadow would have done, and the fleet as listed then. */
-  shadow: 'shadow',
+  shadow: poolStream('shadow'),
   /** The provider's pods as listed each cycle run in shadow (whoever manages them). */
-  shadowFleet: 'shadow-fleet',
+  shadowFleet: poolStream('shadow-fleet'),
   worker: (workerId: string) => `worker-${workerId}`,
 } as const;
+
+/**
+ * The pool a stream belongs to, by its name: `controller@video` is pool video's; a name without `@`
+ * (`controller`, `worker-…`, `operator`) is pool default's or no pool's, read as `default`.
+ */
+export function poolOfStream(streamId: string): string {
+  const at = streamId.lastIndexOf(POOL_STREAM_SEPARATOR);
+  return at < 0 ? DEFAULT_POOL : streamId.slice(at + 1);
+}
 
 /**
  * A type guard for one event type: `events.filter(isEvent('ScalingDecided'))` keeps those events,

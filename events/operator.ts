@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { cycleNo, isoTime } from './common';
+import { cycleNo, isoTime, PoolName, poolField } from './common';
 import { defineEvent } from './define';
 
 /** The stream operator commands and the ends of their overrides are appended to. */
@@ -13,6 +13,8 @@ export type OperatorCommandKind = z.infer<typeof OperatorCommandKind>;
 
 /** `pool` of a command given `--all`: every pool, those made later too. */
 export const ALL_POOLS = '*';
+/** The pools a command reaches: one pool's name, or `*` (every pool). */
+export const CommandPool = z.union([PoolName, z.literal(ALL_POOLS)]);
 
 /**
  * An operator's command, appended by `gpu-scaler pause|resume|drain|set|unset` from any machine:
@@ -30,7 +32,7 @@ export const OperatorCommandIssued = defineEvent({
     reason: z.string().nullable(),
     command: OperatorCommandKind,
     /** The pool it applies to (`default` until pools exist), or `*`: every pool (`--all`). */
-    pool: z.string().min(1),
+    pool: CommandPool,
     /** set/unset: the setting (MAX_ACTIVE_GPUS, ...); null otherwise. */
     key: z.string().nullable().default(null),
     /** set: the value as typed, validated by the setting's own schema; null otherwise. */
@@ -55,7 +57,8 @@ export const OperatorOverrideEnded = defineEvent({
     /** The event id of the command whose override ended. */
     commandId: z.string(),
     command: OperatorCommandKind,
-    pool: z.string(),
+    /** The command's pool (or `*`). */
+    pool: CommandPool,
     key: z.string().nullable(),
     how: z.enum(['expired']),
     /** The cycle that noticed it. */
@@ -74,6 +77,8 @@ export type SettingChange = z.infer<typeof SettingChange>;
 
 const reloadBase = {
   at: isoTime,
+  /** The pool whose configuration was re-read (`default` until pools exist). */
+  pool: poolField,
   /** The environment file re-read (null: none, only the process's environment). */
   file: z.string().nullable(),
   /** The process that reloaded: `host:pid`. */
@@ -99,7 +104,7 @@ export const ConfigReloadRefused = defineEvent({
 export const OverrideInForce = z.object({
   commandId: z.string(),
   command: z.enum(['pause', 'drain', 'set']),
-  pool: z.string(),
+  pool: CommandPool,
   key: z.string().nullable(),
   value: z.string().nullable(),
   by: z.string(),

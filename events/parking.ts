@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { count, cycleNo, isoTime } from './common';
+import { count, cycleNo, isoTime, poolField } from './common';
 import { defineEvent } from './define';
 
 /**
@@ -8,7 +8,7 @@ import { defineEvent } from './define';
  * its pod and its pod's name. When workers are wanted, a parked one is started again before any new
  * pod is created. Every event carries the pool it belongs to (`default` until there are pools).
  */
-const pool = z.string().min(1).default('default');
+const pool = poolField;
 /** The decision slot an unpark fills: spawn `ordinal` of `of` of the decision `decisionEventId`. */
 const slot = {
   cycle: cycleNo,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isoTime } from './common';
+import { isoTime, poolField } from './common';
 import { defineEvent } from './define';
 
 /** The stream quarantine records are appended to. */
@@ -18,6 +18,8 @@ export const EventQuarantined = defineEvent({
   schema: z.object({
     /** When the quarantined event was recorded (its recorded_at): the same in every record of it. */
     at: isoTime,
+    /** The pool the quarantined event belongs to, when known (`default` until pools exist). */
+    pool: poolField,
     position: z.number().int().positive(),
     streamId: z.string(),
     streamVersion: z.number().int(),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { count, cycleNo, isoTime } from './common';
+import { count, cycleNo, isoTime, poolField } from './common';
 import { defineEvent } from './define';
 import { OverrideInForce } from './operator';
 import { Mode } from './shadow';
@@ -84,6 +84,7 @@ export const ScalingDecided = defineEvent({
   schema: z.object({
     cycle: cycleNo,
     at: isoTime,
+    pool: poolField,
     queued: count,
     active: count,
     total: count,

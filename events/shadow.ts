@@ -1,20 +1,21 @@
 import { z } from 'zod';
-import { count, cycleNo, isoTime } from './common';
+import { count, cycleNo, DEFAULT_POOL, isoTime, poolField } from './common';
 import { defineEvent } from './define';
 
 /**
  * Shadow mode and the hand-over from another orchestrator (docs/shadow-mode.md): what the service
  * would have done, the fleet something else runs as the provider listed it, and the pods adopted
- * from it. Pools do not exist yet: every event says `pool: "default"`.
+ * from it. Like every event, each carries its pool (events/common.ts).
  */
 
 /** MODE: `active` acts on its decisions; `shadow` records what it would do and never calls create or delete. */
 export const Mode = z.enum(['active', 'shadow']);
 export type Mode = z.infer<typeof Mode>;
 
-/** The one pool there is until pools exist. */
-export const DEFAULT_POOL = 'default';
-const pool = z.string().min(1).default(DEFAULT_POOL);
+/** The pool there is until pools run (events/common.ts defines it). */
+export { DEFAULT_POOL };
+
+const pool = poolField;
 
 /** What a shadow reactor would have done for a decision: a spawn or a termination, never made. */
 export const IntendedActionKind = z.enum(['spawn', 'terminate']);

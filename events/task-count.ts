@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { count, cycleNo, isoTime } from './common';
+import { count, cycleNo, isoTime, poolField } from './common';
 import { defineEvent } from './define';
 
 /** What a task source may say about one worker, when it can tell. */
@@ -18,6 +18,7 @@ export const TaskCountObserved = defineEvent({
   schema: z.object({
     cycle: cycleNo,
     at: isoTime,
+    pool: poolField,
     source: z.string(),
     queued: count,
     active: count,
@@ -34,6 +35,7 @@ export const TaskCountRejected = defineEvent({
   schema: z.object({
     cycle: cycleNo,
     at: isoTime,
+    pool: poolField,
     source: z.string(),
     reason: z.string(),
     /** The raw answer, cut to a safe length. */

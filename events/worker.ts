@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { count, cycleNo, isoTime } from './common';
+import { count, cycleNo, isoTime, poolField } from './common';
 import { defineEvent } from './define';
 
 /** Ordinal of a spawn within its decision: "Worker 2/4". */
@@ -11,6 +11,7 @@ export const WorkerSpawnRequested = defineEvent({
   schema: z.object({
     workerId: z.string(),
     at: isoTime,
+    pool: poolField,
     cycle: cycleNo,
     decisionEventId: z.string(),
     ...ordinal,
@@ -27,6 +28,7 @@ export const WorkerSpawned = defineEvent({
   schema: z.object({
     workerId: z.string(),
     at: isoTime,
+    pool: poolField,
     podId: z.string(),
     ...ordinal,
     /** True when the provider already had the pod (a retry after a crash found it). */
@@ -58,6 +60,7 @@ export const WorkerSpawnFailed = defineEvent({
   schema: z.object({
     workerId: z.string(),
     at: isoTime,
+    pool: poolField,
     ...ordinal,
     kind: SpawnFailureKind,
     error: z.string(),
@@ -85,6 +88,7 @@ export const WorkerSpawnUnclear = defineEvent({
   schema: z.object({
     workerId: z.string(),
     at: isoTime,
+    pool: poolField,
     ...ordinal,
     step: SpawnStepKind,
     /** The create attempt this step is about (1 for the first POST); 0 for a restart's lookup. */
@@ -99,7 +103,7 @@ export const WorkerSpawnUnclear = defineEvent({
 export const WorkerActivated = defineEvent({
   type: 'WorkerActivated',
   schemaVersion: 1,
-  schema: z.object({ workerId: z.string(), at: isoTime, podId: z.string() }),
+  schema: z.object({ workerId: z.string(), at: isoTime, pool: poolField, podId: z.string() }),
 });
 
 export const TerminationReason = z.enum([
@@ -122,6 +126,7 @@ export const WorkerTerminationRequested = defineEvent({
   schema: z.object({
     workerId: z.string(),
     at: isoTime,
+    pool: poolField,
     cycle: cycleNo.nullable(),
     podId: z.string().nullable(),
     reason: TerminationReason,
@@ -135,6 +140,7 @@ export const WorkerTerminated = defineEvent({
   schema: z.object({
     workerId: z.string(),
     at: isoTime,
+    pool: poolField,
     podId: z.string().nullable(),
     reason: TerminationReason,
     detail: z.string(),
@@ -151,6 +157,7 @@ export const OrphanPodTerminated = defineEvent({
   schemaVersion: 1,
   schema: z.object({
     at: isoTime,
+    pool: poolField,
     cycle: cycleNo,
     provider: z.string(),
     podId: z.string(),

@@ -10,6 +10,7 @@ export interface AnomalyRow {
   message: string;
   figures: object;
   causes: object;
+  pool: string;
 }
 
 /** One row per anomaly. */
@@ -17,7 +18,7 @@ export const anomaliesProjection: Projection<AnomalyRow> = {
   name: 'anomalies',
   table: 'anomalies',
   key: 'event_id',
-  columns: ['event_id', 'global_position', 'cycle', 'detected_at', 'kind', 'message', 'figures', 'causes'],
+  columns: ['event_id', 'global_position', 'cycle', 'detected_at', 'kind', 'message', 'figures', 'causes', 'pool'],
   eventTypes: ['AnomalyDetected'],
   keyOf: (e: ProjectedEvent) => (e.type === 'AnomalyDetected' ? e.eventId : null),
   evolve(row, e) {
@@ -32,6 +33,7 @@ export const anomaliesProjection: Projection<AnomalyRow> = {
       message: d.message,
       figures: d.figures,
       causes: d.causes,
+      pool: d.pool,
     };
   },
 };

@@ -13,6 +13,7 @@ export interface HealthSummaryRow {
   anomalies_since_last: number;
   anomaly_kinds: object;
   global_position: number;
+  pool: string;
 }
 
 /** One row per periodic health summary (every 20 cycles). */
@@ -33,6 +34,7 @@ export const healthSummariesProjection: Projection<HealthSummaryRow> = {
     'anomalies_since_last',
     'anomaly_kinds',
     'global_position',
+    'pool',
   ],
   eventTypes: ['HealthSummaryRecorded'],
   keyOf: (e: ProjectedEvent) => (e.type === 'HealthSummaryRecorded' ? String(e.data.cycle) : null),
@@ -51,6 +53,7 @@ export const healthSummariesProjection: Projection<HealthSummaryRow> = {
       anomalies_since_last: d.anomaliesSinceLast,
       anomaly_kinds: d.anomalyKinds,
       global_position: e.globalPosition,
+      pool: d.pool,
     };
   },
 };

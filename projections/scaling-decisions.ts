@@ -37,6 +37,8 @@ export interface ScalingDecisionRow {
   cancel: object;
   event_id: string;
   global_position: number;
+  /** The pool that decided (migrations/0020_pool_columns.sql). */
+  pool: string;
 }
 
 /** One row per cycle that made a decision, with the whole math. */
@@ -77,6 +79,7 @@ export const scalingDecisionsProjection: Projection<ScalingDecisionRow> = {
     'cancel',
     'event_id',
     'global_position',
+    'pool',
   ],
   eventTypes: ['ScalingDecided'],
   keyOf: (e: ProjectedEvent) => (e.type === 'ScalingDecided' ? String(e.data.cycle) : null),
@@ -116,6 +119,7 @@ export const scalingDecisionsProjection: Projection<ScalingDecisionRow> = {
       cancel: d.cancel,
       event_id: e.eventId,
       global_position: e.globalPosition,
+      pool: d.pool,
     };
   },
 };

@@ -1,4 +1,4 @@
-import type { AppEvent } from '../events/index';
+import { type AppEvent, DEFAULT_POOL } from '../events/index';
 import { placementFacts } from '../src/reactor/placement';
 import type { ProjectedEvent, Projection } from './projection';
 import { foldParking, PARKING_EVENT_TYPES } from './workers-parking';
@@ -9,6 +9,8 @@ export type WorkerStatus = 'spawning' | 'active' | 'terminating' | 'terminated' 
 export interface WorkerRow {
   [k: string]: string | number | boolean | null;
   worker_id: string;
+  /** The pool the worker belongs to (its events' pool; migrations/0020_pool_columns.sql). */
+  pool: string;
   pod_id: string | null;
   status: WorkerStatus;
   provider: string | null;
@@ -40,7 +42,7 @@ export interface WorkerRow {
   last_position: number;
 }
 
-const EMPTY = (workerId: string): WorkerRow => ({
+const EMPTY = (workerId: string, pool = DEFAULT_POOL): WorkerRow => ({
   worker_id: workerId,
   pod_id: null,
   status: 'spawning',
@@ -67,6 +69,7 @@ const EMPTY = (workerId: string): WorkerRow => ({
   unpark_slot: null,
   parked_hourly_usd: null,
   last_position: 0,
+  pool,
 });
 
 const FINAL: WorkerStatus[] = ['terminated', 'failed'];
@@ -104,7 +107,7 @@ export const workersProjection: Projection<WorkerRow> = {
   evolve(row, e) {
     if (!isWorkerEvent(e)) return row;
     // A new object each time (the fold is pure), filled in place: one copy per event, not two.
-    const r: WorkerRow = row ? { ...row } : EMPTY(e.data.workerId);
+    const r: WorkerRow = row ? { ...row } : EMPTY(e.data.workerId, e.data.pool);
     r.last_position = e.globalPosition;
     switch (e.type) {
       case 'WorkerSpawnRequested':

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import yaml from 'js-yaml';
 import { z } from 'zod';
+import { DEFAULT_POOL, POOL_NAME_ALLOWED, POOL_NAME_PATTERN } from '../events/common';
 import {
   type Config,
   ConfigError,
@@ -20,12 +21,11 @@ import {
  * named `default`. See docs/configuration-file.md.
  */
 
-/** The pool the environment is when there is no file, or a file with no `pools:`. */
-export const DEFAULT_POOL = 'default';
+/** The pool the environment is when there is no file, or a file with no `pools:` (events/common.ts). */
+export { DEFAULT_POOL };
 
-/** What a pool name may be: a short identifier (it names streams, metrics and log lines). */
-export const POOL_NAME = /^[a-z0-9-]{1,40}$/;
-const POOL_NAME_ALLOWED = "1 to 40 lowercase letters, digits and '-'";
+/** What a pool name may be: a short identifier (it names streams, metrics and log lines); events/common.ts. */
+export const POOL_NAME = POOL_NAME_PATTERN;
 
 /**
  * Settings of the whole process, not of a pool (one store, one HTTP endpoint, one log): set at the

@@ -1,3 +1,4 @@
+import { DEFAULT_POOL } from '../events/common';
 import type { DbLoggingStats, LogDestinationStats } from '../events/health';
 import { ALL_PROJECTIONS } from '../projections/index';
 import type { Clock } from './clock';
@@ -72,7 +73,7 @@ export function makeProvider(config: Config, clock: Clock, log?: ControlLog): Pr
 function makeSource(config: Config, store: EventStore): TaskSource {
   switch (config.TASK_SOURCE) {
     case 'tasks-table':
-      return new TasksTableSource(store.db);
+      return new TasksTableSource(store.db, DEFAULT_POOL);
     case 'http':
       return createHttpSource({
         url: config.TASK_COUNT_URL ?? '',
@@ -132,7 +133,7 @@ export async function buildSystem(o: SystemOptions): Promise<System> {
   await controller.init();
   const simWorkers =
     provider instanceof SimulatedProvider
-      ? new SimulatedWorkers(o.store.db, provider, o.clock, o.config.SIM_TASK_SEC)
+      ? new SimulatedWorkers(o.store.db, provider, o.clock, o.config.SIM_TASK_SEC, DEFAULT_POOL)
       : null;
   return {
     store: o.store,

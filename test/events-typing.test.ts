@@ -44,7 +44,7 @@ describe('one typed union of events', () => {
 
   test('an event to append must name a registered type and fit its schema', () => {
     const ok: AppNewEvent = { type: 'TaskCountObserved', data: observed };
-    expect(appRegistry.encode(ok.type, ok.data).data).toEqual(observed);
+    expect(appRegistry.encode(ok.type, ok.data).data).toEqual({ ...observed, pool: 'default' });
     // @ts-expect-error: queued must be a number
     const wrongField: NewEvent = { type: 'TaskCountObserved', data: { ...observed, queued: 'five' } };
     expect(() => appRegistry.encode(wrongField.type, wrongField.data)).toThrow(EventValidationError);
@@ -54,7 +54,7 @@ describe('one typed union of events', () => {
   });
 
   test('DataOf names one type’s data, and isEvent filters to it', () => {
-    const d: DataOf<'TaskCountObserved'> = { ...observed };
+    const d: DataOf<'TaskCountObserved'> = { ...observed, pool: 'default' };
     const events: AppEvent[] = [
       { type: 'TaskCountObserved', data: d },
       appRegistry.read(2, 'WorkerActivated', 1, { workerId: 'w1', at: observed.at, podId: 'p1' }),

@@ -17,10 +17,12 @@ import { eventTime } from '../store/event-time';
 import type { StoreTarget } from '../store/open';
 import { CliError, type CliIo, EXIT, withStore } from './context';
 import {
+  inPools,
   jsonOption,
   nowOption,
   parseSince,
   parseUntil,
+  poolOption,
   readClock,
   sinceOption,
   untilOption,
@@ -44,6 +46,8 @@ export interface EventsQuery {
   types?: string[];
   /** A stream id; `*` matches any characters (worker-*). */
   stream?: string;
+  /** `--pool`: only these pools' events (absent: every pool's). */
+  pools?: string[];
   since?: Date;
   until?: Date;
   /** `--until N`: up to and including this global position. */
@@ -317,6 +321,7 @@ function describeFilters(o: EventsOptions): string {
   const parts: string[] = [];
   if (o.types) parts.push(`--type ${o.types.join(',')}`);
   if (o.stream !== undefined) parts.push(`--stream ${o.stream}`);
+  for (const pool of o.pools ?? []) parts.push(`--pool ${pool}`);
   if (o.since) parts.push(`--since ${formatTimestamp(o.since, o.utc)}`);
   if (o.until) parts.push(`--until ${formatTimestamp(o.until, o.utc)}`);
   if (o.untilPosition !== undefined) parts.push(`--until ${o.untilPosition}`);
@@ -336,7 +341,9 @@ async function emptyMessage(store: EventStore, o: EventsOptions): Promise<string
   const range = a && b ? ` from ${formatTimestamp(a, o.utc)} to ${formatTimestamp(b, o.utc)}` : '';
   const hints: string[] = [];
   if (o.since || o.until || o.untilPosition !== undefined) hints.push('a wider window (--since/--until)');
-  if (o.types || o.stream !== undefined) hints.push('fewer filters (--type/--stream)');
+  if (o.types || o.stream !== undefined || o.pools) {
+    hints.push(o.pools ? 'fewer filters (--type/--stream/--pool)' : 'fewer filters (--type/--stream)');
+  }
   if (o.fromPosition !== undefined && o.fromPosition > head) hints.push(`--from-position <= ${head}`);
   return (
     `no events match ${filters || 'the query'}. The store has ${plural(n, 'event')}${range}` +
@@ -361,9 +368,14 @@ function leftOutMessage(page: EventsPage, o: EventsOptions): string | null {
   );
 }
 
+/** An event's pool as its data says (every event type has one; null: none). */
+const poolOf = (data: unknown): string | null =>
+  typeof data === 'object' && data !== null && 'pool' in data && typeof data.pool === 'string' ? data.pool : null;
+
 function matches(e: StoredEvent & { time: Date }, q: EventsQuery, streamRe: RegExp | null): boolean {
   if (q.types && !q.types.includes(e.type)) return false;
   if (q.stream !== undefined && (streamRe ? !streamRe.test(e.streamId) : e.streamId !== q.stream)) return false;
+  if (!inPools(q.pools, poolOf(e.data))) return false;
   if (q.since && e.time < q.since) return false;
   if (q.fromPosition !== undefined && e.globalPosition < q.fromPosition) return false;
   return true;
@@ -490,6 +502,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 interface RawOptions {
   type?: string;
   stream?: string;
+  pool?: string[];
   since?: string;
   until?: string;
   fromPosition?: number;
@@ -516,6 +529,7 @@ export function eventsOptions(raw: RawOptions, clock = new Date()): EventsOption
     // --quarantined: the records of stored events no schema reads (EventQuarantined), which every reader skips
     types: raw.quarantined ? quarantinedTypes(raw) : raw.type !== undefined ? parseTypes(raw.type) : undefined,
     stream: raw.stream,
+    pools: raw.pool,
     since: raw.since !== undefined ? parseSince(raw.since, { utc, now }) : undefined,
     until: until?.kind === 'time' ? until.time : undefined,
     untilPosition: until?.kind === 'position' ? until.position : undefined,
@@ -561,6 +575,7 @@ export function defineEventsCommand(program: Command, io: CliIo, deps: EventsDep
     )
     .option('--type <types>', 'only these event types, comma-separated (e.g. ScalingDecided,AnomalyDetected)')
     .option('--stream <stream>', 'only this stream: controller, health, worker-<id>; * matches anything (worker-*)')
+    .addOption(poolOption("only this pool's events (default: every pool's)"))
     .option(
       '--quarantined',
       'only the stored events put aside as unreadable (EventQuarantined): each names its position and error',

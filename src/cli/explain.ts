@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { DEFAULT_POOL } from '../../events/common';
 import { explain } from '../explain/explain';
 import {
   decisionIds,
@@ -11,7 +12,17 @@ import {
 } from '../store/event-queries';
 import type { EventRow, EventStore, StoredEvent } from '../store/event-store';
 import { CliError, type CliIo, EXIT, withStore, writeJson } from './context';
-import { jsonOption, nowOption, parseSince, readClock, TIME_FORMS, utcOption, windowOption } from './flags';
+import {
+  inPools,
+  jsonOption,
+  nowOption,
+  parseSince,
+  poolOption,
+  readClock,
+  TIME_FORMS,
+  utcOption,
+  windowOption,
+} from './flags';
 import { toDate } from './output';
 import { clockTime, parseDuration } from './time';
 
@@ -27,6 +38,8 @@ export interface ExplainOptions {
   utc?: boolean;
   json?: boolean;
   now?: string;
+  /** `--pool`: only these pools' events; with --cycle, the one pool whose cycle it is (default: default). */
+  pool?: string[];
 }
 
 /** Finds the events of a moment (or a cycle) and the spawns they caused, and explains them. */
@@ -47,14 +60,23 @@ export async function runExplain(store: EventStore, io: CliIo, o: ExplainOptions
     throw new CliError('say when: --at 18:25 (time of day), --at 2026-11-27T18:25:00Z, or --cycle 640', EXIT.usage);
   }
 
+  const pools = o.pool ?? [];
+  if (focusCycle !== null && pools.length > 1) {
+    throw new CliError(
+      `--cycle ${focusCycle} is a cycle of one pool (each pool counts its own cycles): give one --pool, not ${pools.length}`,
+      EXIT.usage,
+    );
+  }
+  const pool = pools[0] ?? DEFAULT_POOL;
   const decode = (rows: EventRow[]) => store.decodeRows(rows);
   let events: StoredEvent[];
   if (focusCycle !== null) {
-    const found = await eventsOfCycle(store, focusCycle, windowMs);
+    const found = await eventsOfCycle(store, focusCycle, windowMs, pool);
     if (found.events === null) {
       const max = found.maxCycle;
+      const where = pools.length ? ` of pool ${pool}` : '';
       throw new CliError(
-        `no cycle #${focusCycle} in the store${max ? ` (cycles run from 1 to ${max})` : ' (it has no cycles yet)'}`,
+        `no cycle #${focusCycle}${where} in the store${max ? ` (cycles run from 1 to ${max})` : ' (it has no cycles yet)'}`,
         EXIT.empty,
       );
     }
@@ -63,7 +85,7 @@ export async function runExplain(store: EventStore, io: CliIo, o: ExplainOptions
     const at = focusAt as Date;
     const from = new Date(at.getTime() - windowMs / 2);
     const to = new Date(at.getTime() + windowMs / 2);
-    events = decode(await eventsBetween(store, from, to));
+    events = decode(await eventsBetween(store, from, to)).filter((e) => inPools(pools, e.data.pool));
     if (events.length === 0) {
       const range = await eventRange(store);
       const [first, last] = [toDate(range.first), toDate(range.last)];
@@ -71,8 +93,9 @@ export async function runExplain(store: EventStore, io: CliIo, o: ExplainOptions
         first && last
           ? ` The store has events from ${first.toISOString()} to ${last.toISOString()}.`
           : ' The store is empty.';
+      const ofPools = pools.length ? ` of pool ${pools.join(', ')}` : '';
       throw new CliError(
-        `no events between ${from.toISOString()} and ${to.toISOString()}.${where} Try a wider --window (e.g. --window 30m), another --at, or --utc if you gave a UTC time.`,
+        `no events${ofPools} between ${from.toISOString()} and ${to.toISOString()}.${where} Try a wider --window (e.g. --window 30m), another --at, or --utc if you gave a UTC time.`,
         EXIT.empty,
       );
     }
@@ -81,7 +104,7 @@ export async function runExplain(store: EventStore, io: CliIo, o: ExplainOptions
   const firstCycle = Math.min(
     ...events.map((e) => ('cycle' in e.data ? e.data.cycle : null) ?? Number.POSITIVE_INFINITY),
   );
-  const previousTotal = Number.isFinite(firstCycle) ? await taskTotalBefore(store, firstCycle) : null;
+  const previousTotal = Number.isFinite(firstCycle) ? await taskTotalBefore(store, firstCycle, pool) : null;
   const result = explain(events, { focusCycle, focusAt, previousTotal });
 
   if (o.json) {
@@ -107,6 +130,7 @@ export function defineExplainCommand(program: Command, io: CliIo, deps: ExplainD
     .description('why did it scale? the timeline around a moment, from the events alone, and a conclusion')
     .option('--at <time>', `the moment: ${TIME_FORMS}, a duration ago (30m), or a cycle number`)
     .option('--cycle <n>', 'a cycle number instead of a time')
+    .addOption(poolOption("only this pool's events; with --cycle, the pool whose cycle it is (default: default)"))
     .addOption(windowOption('centred on --at, or from the cycle on with --cycle', '2m'))
     .addOption(utcOption())
     .addOption(jsonOption('print the timeline, the facts of each cycle and the conclusion as JSON'))

@@ -1,4 +1,6 @@
 import { Option } from 'commander';
+import { DEFAULT_POOL, POOL_NAME_ALLOWED, POOL_NAME_PATTERN } from '../../events/common';
+import { ALL_POOLS } from '../../events/operator';
 import type { Until } from '../projections/rebuild';
 import { CliError, EXIT } from './context';
 import { parseTime } from './time';
@@ -16,6 +18,9 @@ import { parseTime } from './time';
  * - `--window <duration>`: the span of time a command shows (90s, 2m, 1h, 7d); each command says
  *   where the span sits (around --at in explain, ending at now in status).
  * - `--json`: the result as JSON on stdout.
+ * - `--pool <pool>` (repeatable): the pools a command is about. A reading command (status, explain,
+ *   events) shows only those pools (default: every pool); an operator command (pause, set, ...)
+ *   applies to them (it names its pools, or --all). One form and one check of the name everywhere.
  */
 
 /** How every duration flag is described (--window; --since 1h is a duration ago). */
@@ -103,4 +108,27 @@ export function parseUntil(text: string, opts: { utc?: boolean; now?: Date; allo
     kind: 'time',
     time: parseTime(t, { utc: opts.utc, now: opts.now, allowAgo: opts.allowAgo, flag: '--until' }),
   };
+}
+
+/** Reads one `--pool` and adds it to those given before (the flag repeats); a bad name is bad usage. */
+export function collectPool(text: string, previous: string[] | undefined): string[] {
+  if (!POOL_NAME_PATTERN.test(text)) {
+    throw new CliError(`--pool ${text} is not allowed: a pool name is ${POOL_NAME_ALLOWED}`, EXIT.usage);
+  }
+  return previous?.includes(text) ? previous : [...(previous ?? []), text];
+}
+
+/** `--pool <pool>` (repeatable) in every command that has it: `what` says what the pools are for. */
+export const poolOption = (what: string) =>
+  new Option('--pool <pool>', `${what} (repeatable; a pool name is ${POOL_NAME_ALLOWED})`).argParser(collectPool);
+
+/**
+ * Whether a record of `pool` is one a reading command's `--pool` asks for: every record without
+ * `--pool`; with it, the named pools' (a record without a pool is pool default's, an operator command
+ * on every pool, `*`, is each pool's).
+ */
+export function inPools(pools: readonly string[] | undefined, pool: string | null | undefined): boolean {
+  if (!pools?.length) return true;
+  const p = pool ?? DEFAULT_POOL;
+  return p === ALL_POOLS || pools.includes(p);
 }

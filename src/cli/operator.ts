@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { type Command, Option } from 'commander';
-import { isEvent, Streams } from '../../events/index';
+import { DEFAULT_POOL, isEvent, Streams } from '../../events/index';
 import { OPERATOR_STREAM, type OperatorCommandKind } from '../../events/operator';
 import {
   checkOverride,
@@ -15,7 +15,7 @@ import { durationWords, overrideLine } from '../policies/render';
 import { DataDirLockedError } from '../store/dir-lock';
 import type { EventStore } from '../store/event-store';
 import { CliError, type CliIo, EXIT, withStore, writeJson } from './context';
-import { DURATION_FORMS, jsonOption, nowOption, parseNow } from './flags';
+import { DURATION_FORMS, jsonOption, nowOption, parseNow, poolOption } from './flags';
 import { parseDuration } from './time';
 
 /**
@@ -79,11 +79,7 @@ const usage = (message: string) => new CliError(message, EXIT.usage);
 
 const poolOptions = (cmd: Command) =>
   cmd
-    .addOption(
-      new Option('--pool <pool>', `the pool (repeatable); the pools are: ${POOLS.join(', ')}`).argParser(
-        (v: string, prev: string[] | undefined) => [...(prev ?? []), v],
-      ),
-    )
+    .addOption(poolOption(`the pool the command applies to; the pools are: ${POOLS.join(', ')}`))
     .option('--all', 'every pool (the emergency stop: pause --all)')
     .option('--by <who>', 'who gives the command (default: user@host of this machine)')
     .addOption(nowOption().hideHelp());
@@ -113,7 +109,7 @@ function readCommon(
 
 /** The policy of the leader's last decision (null: none recorded yet). */
 async function policyInUse(store: EventStore): Promise<string | null> {
-  const tail = await store.readStreamTail(Streams.controller, 20);
+  const tail = await store.readStreamTail(Streams.controller(DEFAULT_POOL), 20);
   const last = tail.filter(isEvent('ScalingDecided')).at(-1);
   return last ? last.data.policy.name : null;
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { type DataOf, isEvent, Streams } from '../../events/index';
+import { type DataOf, DEFAULT_POOL, isEvent, Streams } from '../../events/index';
 import { type ShadowReport, shadowReport } from '../shadow/report';
 import { findEvents } from '../store/event-queries';
 import type { EventStore } from '../store/event-store';
@@ -60,7 +60,7 @@ export async function runShadowReport(store: EventStore, io: CliIo, o: ShadowRep
   }
   const observed = (await rows('TaskCountObserved')).filter(isEvent('TaskCountObserved')).map((e) => e.data);
   // every intended action up to the window's end: those before it make the would-be fleet it starts with
-  const intended: DataOf<'ActionIntended'>[] = (await store.readStream(Streams.shadow))
+  const intended: DataOf<'ActionIntended'>[] = (await store.readStream(Streams.shadow(DEFAULT_POOL)))
     .filter(isEvent('ActionIntended'))
     .map((e) => e.data)
     .filter((a) => Date.parse(a.at) <= to.getTime());

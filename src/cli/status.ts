@@ -23,7 +23,7 @@ import { lastEvent, lastEventOfType } from '../store/event-queries';
 import type { EventStore } from '../store/event-store';
 import { describeTarget, type StoreTarget } from '../store/open';
 import { type CliIo, withStore } from './context';
-import { jsonOption, nowOption, readClock, utcOption, windowOption } from './flags';
+import { jsonOption, nowOption, poolOption, readClock, utcOption, windowOption } from './flags';
 import {
   formatAge,
   formatTimestamp,
@@ -44,6 +44,8 @@ export interface StatusOptions {
   /** How far back to list anomalies (ms). */
   windowMs: number;
   windowText: string;
+  /** `--pool`: only these pools' workers, decision, health summary and anomalies (absent: every pool's). */
+  pools?: string[];
 }
 
 export interface StatusDeps {
@@ -152,8 +154,9 @@ function healthCheckOf(e: { data: unknown }): StatusReport['lastHealthCheck'] {
 async function collectStatus(
   store: EventStore,
   target: StoreTarget,
-  opts: { now?: Date; windowMs: number; windowText: string },
+  opts: { now?: Date; windowMs: number; windowText: string; pools?: string[] },
 ): Promise<StatusReport> {
+  const pools = opts.pools;
   const runner = new ProjectionRunner(store, ALL_PROJECTIONS);
   let projectionsApplied = await runner.catchUp();
   // Catch-up reads stop at the oldest open transaction (events commit in order): if one holds the
@@ -185,9 +188,9 @@ async function collectStatus(
   }
 
   const ended: StatusReport['ended'] = { terminated: 0, failed: 0 };
-  for (const c of await workerCountsInStatus(db, ENDED)) ended[c.status] = c.n;
+  for (const c of await workerCountsInStatus(db, ENDED, pools)) ended[c.status] = c.n;
 
-  const workerRows = await workersInStatus(db, LIVE);
+  const workerRows = await workersInStatus(db, LIVE, pools);
   const workers = workerRows.map((w): WorkerLine => {
     const price = w.hourly_cost_usd === null ? null : Number(w.hourly_cost_usd);
     const requestedAt = toDate(w.requested_at);
@@ -222,13 +225,13 @@ async function collectStatus(
     unknownPrices: workers.filter((w) => w.hourlyCostUsd === null).length,
   };
 
-  const lastDecision = await lastDecisionRow(db);
-  const lastHealthSummary = await lastHealthSummaryRow(db);
+  const lastDecision = await lastDecisionRow(db, pools);
+  const lastHealthSummary = await lastHealthSummaryRow(db, pools);
   const checkRow = await lastEventOfType(store, 'HealthChecked');
   const checked = checkRow ? store.tryDecode(checkRow) : null; // null: unreadable, quarantined
   const check = checked ? healthCheckOf(checked) : null;
   const since = new Date(now.getTime() - opts.windowMs);
-  const anomalies = await anomaliesBetween(db, since, now);
+  const anomalies = await anomaliesBetween(db, since, now, pools);
   const parked = await parkedPods(db);
   const parking = {
     pods: parked,
@@ -470,7 +473,12 @@ function statusJson(r: StatusReport): Record<string, unknown> {
 }
 
 export async function runStatus(store: EventStore, target: StoreTarget, o: StatusOptions, io: CliIo): Promise<void> {
-  const report = await collectStatus(store, target, { now: o.now, windowMs: o.windowMs, windowText: o.windowText });
+  const report = await collectStatus(store, target, {
+    now: o.now,
+    windowMs: o.windowMs,
+    windowText: o.windowText,
+    pools: o.pools,
+  });
   onBrokenPipe(io);
   if (o.json) writeJsonValue(io, statusJson(report));
   else io.stdout.write(renderStatus(report, o.utc));
@@ -495,6 +503,9 @@ export function defineStatusCommand(program: Command, io: CliIo, deps: StatusDep
     .addOption(jsonOption('print one JSON object (rows as in the projection tables)'))
     .addOption(utcOption())
     .addOption(windowOption('ending at now, of the anomalies listed', '1h'))
+    .addOption(
+      poolOption("only this pool's workers, last decision, health summary and anomalies (default: every pool's)"),
+    )
     .addOption(nowOption())
     .addHelpText(
       'after',
@@ -506,7 +517,7 @@ export function defineStatusCommand(program: Command, io: CliIo, deps: StatusDep
         'Exit status: 0 ok, 1 failure (e.g. the store cannot be opened), 2 bad usage.',
       ),
     )
-    .action(async (raw: { json?: boolean; utc?: boolean; window: string; now?: string }) => {
+    .action(async (raw: { json?: boolean; utc?: boolean; window: string; now?: string; pool?: string[] }) => {
       const { utc, now, nowGiven } = readClock(raw);
       const o: StatusOptions = {
         json: raw.json === true,
@@ -514,6 +525,7 @@ export function defineStatusCommand(program: Command, io: CliIo, deps: StatusDep
         now: nowGiven ? now : undefined,
         windowMs: parseDuration(raw.window, '--window'),
         windowText: raw.window.trim(),
+        pools: raw.pool,
       };
       await open(io, (store, target) => runStatus(store, target, o, io));
     });

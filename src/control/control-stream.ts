@@ -1,4 +1,4 @@
-import { Streams } from '../../events/index';
+import { DEFAULT_POOL, Streams } from '../../events/index';
 import { hasCode } from '../errors';
 import type { AppendResult, EventStore, NewEvent } from '../store/event-store';
 import type { ControlLog } from './log';
@@ -20,7 +20,7 @@ export class ControlStream {
   /** Appends one cycle's events; null when another writer got there (logged, and onConflict run). */
   async append(events: NewEvent[], cycle: number): Promise<AppendResult | null> {
     try {
-      const res = await this.store.append(Streams.controller, events, { expectedVersion: this.version });
+      const res = await this.store.append(Streams.controller(DEFAULT_POOL), events, { expectedVersion: this.version });
       this.version = res.nextExpectedVersion;
       return res;
     } catch (err) {

@@ -1,4 +1,4 @@
-import { Streams } from '../../events/index';
+import { DEFAULT_POOL, Streams } from '../../events/index';
 import type { Config } from '../config';
 import type { Anomaly } from './anomalies';
 import { type ConditionInput, type ConditionState, refusalOf } from './conditions';
@@ -57,8 +57,8 @@ export class Controller {
   async init(): Promise<void> {
     const { store, clock } = this.d;
     const { guard } = this.steps.guard;
-    const tail = await store.readStreamTail(Streams.controller, 50);
-    this.stream.version = await store.streamVersion(Streams.controller);
+    const tail = await store.readStreamTail(Streams.controller(DEFAULT_POOL), 50);
+    this.stream.version = await store.streamVersion(Streams.controller(DEFAULT_POOL));
     restoreFromTail(this.memory, tail);
     guard.startedAt = clock.now();
     await restoreRecorded(store, this.memory);

@@ -6,18 +6,27 @@ import type { Row, Sql } from '../store/db';
  * migrations/0009_event_time.sql, anomalies_detected_at_idx.
  */
 
+/** Rows of these pools (`$n` a text[]; null: every pool's). */
+const POOLS_SQL = (param: string) => `(${param}::text[] is null or pool = any(${param}::text[]))`;
+/** `--pool` as a query parameter: null for every pool. */
+const poolsParam = (pools?: readonly string[]) => (pools?.length ? [...pools] : null);
+
 /** When a worker entered its current status. */
 const STATUS_SINCE_SQL = `case status when 'spawning' then requested_at when 'active' then coalesce(active_at, spawned_at, requested_at)
   when 'terminating' then termination_requested_at else terminated_at end`;
 
-/** How many workers are in each of these statuses (an index-only scan of workers_status_idx). */
+/**
+ * How many workers are in each of these statuses (an index-only scan of workers_status_idx; with
+ * `pools`, of workers_pool_status_idx), of every pool or of `pools`.
+ */
 export async function workerCountsInStatus(
   sql: Sql,
   statuses: readonly string[],
+  pools?: readonly string[],
 ): Promise<{ status: string; n: number }[]> {
   const rows = await sql.query<{ status: string; n: number }>(
-    'select status, count(*)::bigint as n from workers where status = any($1::text[]) group by status',
-    [statuses],
+    `select status, count(*)::bigint as n from workers where status = any($1::text[]) and ${POOLS_SQL('$2')} group by status`,
+    [statuses, poolsParam(pools)],
   );
   return rows.map((r) => ({ status: r.status, n: Number(r.n) }));
 }
@@ -38,36 +47,46 @@ export interface StatusWorkerRow {
   node: string | null;
 }
 
-/** The workers in these statuses, oldest request first. */
-export function workersInStatus(sql: Sql, statuses: readonly string[]): Promise<StatusWorkerRow[]> {
+/** The workers in these statuses (of every pool, or of `pools`), oldest request first. */
+export function workersInStatus(
+  sql: Sql,
+  statuses: readonly string[],
+  pools?: readonly string[],
+): Promise<StatusWorkerRow[]> {
   return sql.query<StatusWorkerRow>(
     `select worker_id, pod_id, status, provider, requested_at, spawned_at, gpu_count, hourly_cost_usd,
             gpu_type, data_center, node,
             ${STATUS_SINCE_SQL} as since from workers
-      where status = any($1::text[])
+      where status = any($1::text[]) and ${POOLS_SQL('$2')}
       order by requested_at nulls last, worker_id`,
-    [statuses],
+    [statuses, poolsParam(pools)],
   );
 }
 
-/** The last scaling decision, as its row (null: none yet). */
-export async function lastDecisionRow(sql: Sql): Promise<Row | null> {
-  const [row] = await sql.query('select * from scaling_decisions order by global_position desc limit 1');
+/** The last scaling decision (of every pool, or of `pools`), as its row (null: none yet). */
+export async function lastDecisionRow(sql: Sql, pools?: readonly string[]): Promise<Row | null> {
+  const [row] = await sql.query(
+    `select * from scaling_decisions where ${POOLS_SQL('$1')} order by global_position desc limit 1`,
+    [poolsParam(pools)],
+  );
   return row ?? null;
 }
 
-/** The last health summary, as its row (null: none yet). */
-export async function lastHealthSummaryRow(sql: Sql): Promise<Row | null> {
-  const [row] = await sql.query('select * from health_summaries order by global_position desc limit 1');
+/** The last health summary (of every pool, or of `pools`), as its row (null: none yet). */
+export async function lastHealthSummaryRow(sql: Sql, pools?: readonly string[]): Promise<Row | null> {
+  const [row] = await sql.query(
+    `select * from health_summaries where ${POOLS_SQL('$1')} order by global_position desc limit 1`,
+    [poolsParam(pools)],
+  );
   return row ?? null;
 }
 
-/** The anomalies detected in (since, until], in time order. */
-export function anomaliesBetween(sql: Sql, since: Date, until: Date): Promise<Row[]> {
+/** The anomalies detected in (since, until] (of every pool, or of `pools`), in time order. */
+export function anomaliesBetween(sql: Sql, since: Date, until: Date, pools?: readonly string[]): Promise<Row[]> {
   return sql.query(
     `select cycle, detected_at, kind, message, figures, causes from anomalies
-      where detected_at > $1::timestamptz and detected_at <= $2::timestamptz
+      where detected_at > $1::timestamptz and detected_at <= $2::timestamptz and ${POOLS_SQL('$3')}
       order by detected_at, global_position`,
-    [since.toISOString(), until.toISOString()],
+    [since.toISOString(), until.toISOString(), poolsParam(pools)],
   );
 }

@@ -1,4 +1,4 @@
-import { type AppEvent, type DataOf, Streams } from '../../events/index';
+import { type AppEvent, type DataOf, DEFAULT_POOL, Streams } from '../../events/index';
 import type { TerminationPick } from '../../events/scaling';
 import type { SpawnFailureKind, TerminationReason } from '../../events/worker';
 import type { Clock } from '../clock';
@@ -139,7 +139,7 @@ export class Reactor {
     if (actions.length === 0) return;
     try {
       await store.append(
-        Streams.shadow,
+        Streams.shadow(DEFAULT_POOL),
         actions.map((data, i) => ({
           type: 'ActionIntended' as const,
           eventId: deterministicId(`${e.eventId}:intended:${i}`),

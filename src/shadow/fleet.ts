@@ -1,4 +1,4 @@
-import { type DataOf, Streams } from '../../events/index';
+import { type DataOf, DEFAULT_POOL, Streams } from '../../events/index';
 import type { FleetWorker } from '../control/policy';
 import type { EventStore } from '../store/event-store';
 
@@ -40,7 +40,7 @@ export class ShadowFleet {
   private fleet: WouldBeFleet = new Map();
 
   async read(store: EventStore): Promise<FleetWorker[]> {
-    const events = await store.readStream(Streams.shadow, { fromVersion: this.version + 1 });
+    const events = await store.readStream(Streams.shadow(DEFAULT_POOL), { fromVersion: this.version + 1 });
     for (const e of events) {
       this.version = e.streamVersion;
       if (e.type === 'ActionIntended') this.fleet = evolveWouldBe(this.fleet, e.data);

@@ -32,7 +32,7 @@ export async function observeFleet(ctx: FleetObserveContext, cycle: number): Pro
     log.log('warning', `shadow: could not list ${provider.name} pods: ${(err as Error).message}`, { cycle });
     return;
   }
-  await store.append(Streams.shadowFleet, [
+  await store.append(Streams.shadowFleet(DEFAULT_POOL), [
     {
       type: 'FleetObserved',
       data: {

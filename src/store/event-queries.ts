@@ -1,3 +1,6 @@
+import { DEFAULT_POOL, PoolName } from '../../events/common';
+import { Streams } from '../../events/index';
+import { ALL_POOLS } from '../../events/operator';
 import {
   type Checkpoint,
   EVENT_COLUMNS,
@@ -20,6 +23,11 @@ export interface EventFilter {
   types?: readonly string[];
   /** A stream id; `*` matches any characters (worker-*). */
   stream?: string;
+  /**
+   * Only events of these pools (data.pool; an event without one is pool default's, an operator
+   * command on every pool, `*`, is each pool's). Absent or empty: every pool.
+   */
+  pools?: readonly string[];
   /** Event time at or after. */
   since?: Date;
   /** Event time at or before. */
@@ -48,6 +56,10 @@ function whereClause(f: EventFilter, params: unknown[]): string {
   if (f.stream !== undefined) {
     if (f.stream.includes('*')) conds.push(`stream_id like ${p(likeEscape(f.stream).replace(/\*/g, '%'))}`);
     else conds.push(`stream_id = ${p(f.stream)}`);
+  }
+  if (f.pools?.length) {
+    const names = [...f.pools, ALL_POOLS].map((x) => p(x)).join(', ');
+    conds.push(`coalesce(data->>'pool', ${p(DEFAULT_POOL)}) in (${names})`);
   }
   if (f.since) conds.push(`${EVENT_TIME_SQL} >= ${p(f.since.toISOString())}::timestamptz`);
   if (f.until) conds.push(`${EVENT_TIME_SQL} <= ${p(f.until.toISOString())}::timestamptz`);
@@ -118,15 +130,28 @@ async function eventRows(store: EventStore, where: string, params: unknown[]): P
   );
 }
 
-/** The controller's events of one cycle. */
-export function controllerEventsOfCycle(store: EventStore, cycle: number): Promise<EventRow[]> {
-  return eventRows(store, `stream_id = 'controller' and ${EVENT_CYCLE_SQL} = $1`, [cycle]);
+/**
+ * A pool's controller stream as a SQL literal: inlined, not a parameter, so that the partial index
+ * on pool default's (events_controller_cycle_idx, `where stream_id = 'controller'`) serves it. The
+ * name is checked (a pool name has only [a-z0-9-]), so nothing else can be inlined.
+ */
+function controllerStreamSql(pool: string): string {
+  const name = PoolName.parse(pool);
+  return `'${Streams.controller(name)}'`;
 }
 
-/** The highest cycle on the controller stream (null: none yet). */
-export async function lastCycle(store: EventStore): Promise<number | null> {
+/** Events of one pool (data.pool; an event without one is pool default's). */
+const OF_POOL_SQL = (param: string) => `coalesce(data->>'pool', '${DEFAULT_POOL}') = ${param}`;
+
+/** The controller's events of one cycle (of pool `pool`: cycles are counted per pool). */
+export function controllerEventsOfCycle(store: EventStore, cycle: number, pool = DEFAULT_POOL): Promise<EventRow[]> {
+  return eventRows(store, `stream_id = ${controllerStreamSql(pool)} and ${EVENT_CYCLE_SQL} = $1`, [cycle]);
+}
+
+/** The highest cycle on a pool's controller stream (null: none yet). */
+export async function lastCycle(store: EventStore, pool = DEFAULT_POOL): Promise<number | null> {
   const [row] = await store.sql.query<{ max: number | null }>(
-    `select max(${EVENT_CYCLE_SQL}) as max from events where stream_id = 'controller'`,
+    `select max(${EVENT_CYCLE_SQL}) as max from events where stream_id = ${controllerStreamSql(pool)}`,
   );
   return row?.max === null || row?.max === undefined ? null : Number(row.max);
 }
@@ -138,18 +163,24 @@ export function eventsCausedBy(store: EventStore, eventIds: readonly string[]): 
 }
 
 /**
- * Every event whose event time is in [from, to]; with `cycle`, only the events of other streams
- * than the controller's that name that cycle in their metadata.
+ * Every event whose event time is in [from, to]; with `cycle`, only the events of pool `pool`'s other
+ * streams than its controller's that name that cycle in their metadata.
  */
-export function eventsBetween(store: EventStore, from: Date, to: Date, cycle?: number): Promise<EventRow[]> {
+export function eventsBetween(
+  store: EventStore,
+  from: Date,
+  to: Date,
+  cycle?: number,
+  pool = DEFAULT_POOL,
+): Promise<EventRow[]> {
   const range = `${EVENT_TIME_SQL} >= $1::timestamptz and ${EVENT_TIME_SQL} <= $2::timestamptz`;
   return cycle === undefined
     ? eventRows(store, range, [from.toISOString(), to.toISOString()])
-    : eventRows(store, `${range} and stream_id <> 'controller' and metadata->>'cycle' = $3::text`, [
-        from.toISOString(),
-        to.toISOString(),
-        String(cycle),
-      ]);
+    : eventRows(
+        store,
+        `${range} and stream_id <> ${controllerStreamSql(pool)} and metadata->>'cycle' = $3::text and ${OF_POOL_SQL('$4')}`,
+        [from.toISOString(), to.toISOString(), String(cycle), pool],
+      );
 }
 
 /** Events in position order, each once. */
@@ -172,22 +203,23 @@ export async function eventsOfCycle(
   store: EventStore,
   cycle: number,
   windowMs: number,
+  pool = DEFAULT_POOL,
 ): Promise<{ events: StoredEvent[] } | { events: null; maxCycle: number | null }> {
   const decode = (rows: EventRow[]) => store.decodeRows(rows);
-  const own = decode(await controllerEventsOfCycle(store, cycle));
-  if (own.length === 0) return { events: null, maxCycle: await lastCycle(store) };
+  const own = decode(await controllerEventsOfCycle(store, cycle, pool));
+  if (own.length === 0) return { events: null, maxCycle: await lastCycle(store, pool) };
   const from = eventTime(own[0].data, own[0].recordedAt);
   const to = new Date(from.getTime() + windowMs);
   const caused = decode(await eventsCausedBy(store, decisionIds(own)));
-  const same = decode(await eventsBetween(store, from, to, cycle));
+  const same = decode(await eventsBetween(store, from, to, cycle, pool));
   return { events: dedupeEvents([...own, ...caused, ...same]) };
 }
 
-/** The task total the controller observed in the last cycle before `cycle` (null: none). */
-export async function taskTotalBefore(store: EventStore, cycle: number): Promise<number | null> {
+/** The task total a pool's controller observed in the last cycle before `cycle` (null: none). */
+export async function taskTotalBefore(store: EventStore, cycle: number, pool = DEFAULT_POOL): Promise<number | null> {
   const rows = await store.sql.query<{ total: number | null }>(
     `select (data->>'total')::int as total from events
-      where stream_id = 'controller' and event_type = 'TaskCountObserved' and ${EVENT_CYCLE_SQL} < $1
+      where stream_id = ${controllerStreamSql(pool)} and event_type = 'TaskCountObserved' and ${EVENT_CYCLE_SQL} < $1
       order by ${EVENT_CYCLE_SQL} desc, stream_version desc limit 1`,
     [cycle],
   );

@@ -1,4 +1,4 @@
-import type { AppEvent } from '../../events/index';
+import { type AppEvent, DEFAULT_POOL } from '../../events/index';
 import type { WorkerRow, WorkerStatus } from '../../projections/workers';
 import { type Checkpoint, type EventRow, START, type StoredEvent } from './event-store';
 import { eventTime } from './event-time';
@@ -51,7 +51,11 @@ export class MemoryReads implements ControlReads<AppEvent> {
     return this.store.readable(out);
   }
 
-  async workersByStatusOrId(statuses: readonly WorkerStatus[], ids: readonly string[]): Promise<WorkerRow[]> {
+  async workersByStatusOrId(
+    statuses: readonly WorkerStatus[],
+    ids: readonly string[],
+    pool?: string,
+  ): Promise<WorkerRow[]> {
     const db = await this.ready();
     const keys = new Set<string>();
     for (const s of statuses) for (const k of db.keysWithStatus('workers', s)) keys.add(k);
@@ -60,18 +64,18 @@ export class MemoryReads implements ControlReads<AppEvent> {
     const out: WorkerRow[] = [];
     for (const k of keys) {
       const r = t.get(k);
-      if (r) out.push(r as WorkerRow);
+      if (r && inPool(r, pool)) out.push(r as WorkerRow);
     }
     return out;
   }
 
-  async workerStatuses(ids: readonly string[]): Promise<Map<string, WorkerStatus>> {
+  async workerStatuses(ids: readonly string[], pool?: string): Promise<Map<string, WorkerStatus>> {
     const db = await this.ready();
     const t = db.table('workers');
     const out = new Map<string, WorkerStatus>();
     for (const id of ids) {
       const r = t.get(id);
-      if (r) out.set(id, r.status as WorkerStatus);
+      if (r && inPool(r, pool)) out.set(id, r.status as WorkerStatus);
     }
     return out;
   }
@@ -127,6 +131,10 @@ export class MemoryReads implements ControlReads<AppEvent> {
     return found.reverse().map((m) => this.store.decode(m.row));
   }
 }
+
+/** A projection row is of `pool` (any row, without one); rows folded before the column are pool default, as in SQL. */
+const inPool = (r: { pool?: unknown }, pool: string | undefined): boolean =>
+  pool === undefined || (r.pool ?? DEFAULT_POOL) === pool;
 
 /** A JSON value as `data->>'field'` gives it: text, or null when absent. */
 function text(v: unknown): string | null {

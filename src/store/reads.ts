@@ -32,10 +32,13 @@ export interface ControlReads<E extends EventShape = AppEvent> {
    * not held back for older open transactions (see readCommittedAfter).
    */
   committedAfter(after: Checkpoint, streamPrefix: string): Promise<StoredEvent<E>[]>;
-  /** The workers table's rows of workers in one of `statuses`, and of the workers `ids` whatever their status. */
-  workersByStatusOrId(statuses: readonly WorkerStatus[], ids: readonly string[]): Promise<WorkerRow[]>;
-  /** The status of each of the workers `ids` the workers table has a row for. */
-  workerStatuses(ids: readonly string[]): Promise<Map<string, WorkerStatus>>;
+  /**
+   * The workers table's rows of workers in one of `statuses`, and of the workers `ids` whatever their
+   * status; with `pool`, only that pool's workers (without: every pool's).
+   */
+  workersByStatusOrId(statuses: readonly WorkerStatus[], ids: readonly string[], pool?: string): Promise<WorkerRow[]>;
+  /** The status of each of the workers `ids` the workers table has a row for (with `pool`: that pool's only). */
+  workerStatuses(ids: readonly string[], pool?: string): Promise<Map<string, WorkerStatus>>;
   /** The accepted task counts (TaskCountObserved) in the window, oldest first: a policy's history. */
   observationsBetween(since: string, until: string): Promise<ObservationRow[]>;
   /** Every spawn and failed spawn in the window, in position order: what the spawn guard counts. */
@@ -58,12 +61,12 @@ export class SqlReads<D extends EventDefinition> implements ControlReads<EventOf
     return readCommittedAfter(this.store, after, streamPrefix);
   }
 
-  workersByStatusOrId(statuses: readonly WorkerStatus[], ids: readonly string[]): Promise<WorkerRow[]> {
-    return workerRowsByStatusOrId(this.store.sql, statuses, ids);
+  workersByStatusOrId(statuses: readonly WorkerStatus[], ids: readonly string[], pool?: string): Promise<WorkerRow[]> {
+    return workerRowsByStatusOrId(this.store.sql, statuses, ids, pool);
   }
 
-  workerStatuses(ids: readonly string[]): Promise<Map<string, WorkerStatus>> {
-    return workerStatuses(this.store.sql, ids);
+  workerStatuses(ids: readonly string[], pool?: string): Promise<Map<string, WorkerStatus>> {
+    return workerStatuses(this.store.sql, ids, pool);
   }
 
   observationsBetween(since: string, until: string): Promise<ObservationRow[]> {

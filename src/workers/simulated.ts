@@ -1,3 +1,4 @@
+import { DEFAULT_POOL } from '../../events/common';
 import type { Clock } from '../clock';
 import type { SimulatedProvider } from '../providers/simulated';
 import type { Sql } from '../store/db';
@@ -5,7 +6,8 @@ import type { Sql } from '../store/db';
 /**
  * Simulated workers working the `tasks` table: a running pod claims a queued task, holds it for
  * the simulated run time (SIM_TASK_SEC, or the task's run_seconds), then marks it done. Time comes
- * from the clock, so a burst plays out the same at real speed and in a fast simulation.
+ * from the clock, so a burst plays out the same at real speed and in a fast simulation. Workers of a
+ * pool take only that pool's tasks (`tasks.pool`).
  */
 export class SimulatedWorkers {
   private readonly holding = new Map<string, { taskId: number; until: number }>();
@@ -15,6 +17,8 @@ export class SimulatedWorkers {
     private readonly provider: SimulatedProvider,
     private readonly clock: Clock,
     private readonly taskSec: number,
+    /** The pool whose tasks its workers take. */
+    private readonly pool: string = DEFAULT_POOL,
   ) {}
 
   /** One step: finish tasks whose time has come, then let idle running pods claim work. */
@@ -43,9 +47,9 @@ export class SimulatedWorkers {
       if (this.holding.has(workerId)) continue;
       const [task] = await this.db.query<{ id: number; run_seconds: number | null }>(
         `update tasks set status = 'active', worker_id = $1, started_at = $2
-          where id = (select id from tasks where status = 'queued' order by id limit 1 for update skip locked)
+          where id = (select id from tasks where pool = $3 and status = 'queued' order by id limit 1 for update skip locked)
           returning id, run_seconds`,
-        [workerId, now.toISOString()],
+        [workerId, now.toISOString(), this.pool],
       );
       if (!task) break;
       const sec = task.run_seconds ?? this.taskSec;

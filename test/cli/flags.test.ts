@@ -3,7 +3,7 @@ import { CliError, type CliIo, EXIT } from '../../src/cli/context';
 import { defineDemoCommand } from '../../src/cli/demo';
 import { defineEventsCommand } from '../../src/cli/events';
 import { defineExplainCommand } from '../../src/cli/explain';
-import { NOW_HELP, readClock, UNTIL_HELP, UTC_HELP, wholeNumber } from '../../src/cli/flags';
+import { collectPool, NOW_HELP, readClock, UNTIL_HELP, UTC_HELP, wholeNumber } from '../../src/cli/flags';
 import { buildProgram } from '../../src/cli/main';
 import { defineMigrateCommand } from '../../src/cli/migrate';
 import { defineReplayCommand } from '../../src/cli/replay';
@@ -66,6 +66,22 @@ describe('flags: one meaning per name', () => {
         /^the span of time to show, .*: a duration: 90s, 2m, 1h or 7d$/,
       );
     }
+  });
+
+  test('--pool: one form and one check in the reading commands and the operator commands', () => {
+    for (const cmd of ['status', 'explain', 'events', 'pause', 'set']) {
+      const o = flag(cmd, '--pool');
+      expect({ cmd, flags: o?.flags }).toEqual({ cmd, flags: '--pool <pool>' });
+      expect(o?.description.endsWith("(repeatable; a pool name is 1 to 40 lowercase letters, digits and '-')")).toBe(
+        true,
+      );
+    }
+    expect(collectPool('video', collectPool('default', undefined))).toEqual(['default', 'video']);
+    expect(collectPool('video', ['video'])).toEqual(['video']);
+    expect(usageError(() => collectPool('GPU A', undefined))).toEqual({
+      exitCode: EXIT.usage,
+      message: "--pool GPU A is not allowed: a pool name is 1 to 40 lowercase letters, digits and '-'",
+    });
   });
 
   test('whole-number flags: the same check and message in every command', () => {

@@ -260,6 +260,7 @@ describe('a secret that cannot be redacted safely', () => {
       expect(observed.data).toEqual({
         cycle: 3,
         at,
+        pool: 'default',
         source: 'http (an***wered for *** *** ***)',
         queued: 1,
         active: 0,

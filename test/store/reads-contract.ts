@@ -186,6 +186,37 @@ export function controlReadsContract(makeBackend: () => TestBackend): void {
     expect((await store.reads.workerStatuses(['w2'])).get('w2')).toBe('terminated');
   });
 
+  test("workers reads filter by pool: a worker is its events' pool; without a pool, every pool's", async () => {
+    const projections = new ProjectionRunner(store, WORKERS);
+    const inPool = (e: NewEvent, pool: string): NewEvent =>
+      ({ ...e, data: { ...(e.data as object), pool } }) as NewEvent;
+    await store.append(Streams.worker('d1'), [requested('d1', 1), spawned('d1', 2), activated('d1', 3)]);
+    await store.append(Streams.worker('v1'), [inPool(requested('v1', 1), 'video'), inPool(spawned('v1', 2), 'video')]);
+    await store.append(Streams.worker('v2'), [inPool(requested('v2', 1), 'video')]);
+    await projections.catchUp();
+
+    const live = ['spawning', 'active', 'terminating'] as const;
+    expect(ids(await store.reads.workersByStatusOrId(live, []))).toEqual(['d1', 'v1', 'v2']);
+    expect(ids(await store.reads.workersByStatusOrId(live, [], 'video'))).toEqual(['v1', 'v2']);
+    expect(ids(await store.reads.workersByStatusOrId(live, [], 'default'))).toEqual(['d1']);
+    expect(ids(await store.reads.workersByStatusOrId([], ['d1', 'v1'], 'video'))).toEqual(['v1']);
+    expect(ids(await store.reads.workersByStatusOrId(live, [], 'image'))).toEqual([]);
+    const [v1] = await store.reads.workersByStatusOrId([], ['v1']);
+    expect(v1).toMatchObject({ worker_id: 'v1', pool: 'video', status: 'spawning' });
+    expect(await store.reads.workerStatuses(['d1', 'v1', 'v2'], 'video')).toEqual(
+      new Map([
+        ['v1', 'spawning'],
+        ['v2', 'spawning'],
+      ]),
+    );
+    expect(await store.reads.workerStatuses(['d1', 'v1'])).toEqual(
+      new Map([
+        ['d1', 'active'],
+        ['v1', 'spawning'],
+      ]),
+    );
+  });
+
   test('the fleet read on them: the live workers of the projection and of the events past its checkpoint', async () => {
     const projections = new ProjectionRunner(store, WORKERS);
     await store.append(Streams.worker('w1'), [requested('w1', 1), spawned('w1', 2), activated('w1', 3)]);

@@ -1,4 +1,4 @@
-import { Streams } from '../../../events/index';
+import { DEFAULT_POOL, Streams } from '../../../events/index';
 import type { Clock } from '../../clock';
 import type { PodInfo, Provider } from '../../providers/provider';
 import type { EventStore } from '../../store/event-store';
@@ -47,7 +47,7 @@ export async function sweepOrphans(ctx: OrphanSweepContext, cycle: number): Prom
         ? `no worker ${key} was ever requested`
         : 'its name carries no idempotency key';
     await provider.terminate(pod.podId);
-    await store.append(Streams.reconciliation, [
+    await store.append(Streams.reconciliation(DEFAULT_POOL), [
       {
         type: 'OrphanPodTerminated',
         data: {

@@ -1,5 +1,5 @@
 import type { DbLoggingStats, LogDestinationStats } from '../../../events/health';
-import { Streams } from '../../../events/index';
+import { DEFAULT_POOL, Streams } from '../../../events/index';
 import type { Clock } from '../../clock';
 import { assessDbLogging, destinationProblems } from '../../logging/index';
 import type { EventStore } from '../../store/event-store';
@@ -46,7 +46,7 @@ export async function periodicHealth(ctx: PeriodicHealthContext, cycle: number, 
     const problems = [...assessed.problems, ...lost];
     if (!stats.enabled) problems.push('database logging is disabled (DB_LOGGING=false)');
     const data = { cycle, at, status, dbLogging: stats, logDestinations, problems } as const;
-    await store.append(Streams.health, [{ type: 'HealthChecked', data, metadata: { cycle } }]);
+    await store.append(Streams.health(DEFAULT_POOL), [{ type: 'HealthChecked', data, metadata: { cycle } }]);
     if (status === 'healthy') log.log('notice', healthCheckLine(data), { cycle });
     else fact(log, 'crit', healthCheckLine(data), { cycle });
   }
@@ -64,7 +64,7 @@ export async function periodicHealth(ctx: PeriodicHealthContext, cycle: number, 
     anomaliesSinceLast: Object.values(s.anomalyKinds).reduce((a, b) => a + b, 0),
     anomalyKinds: s.anomalyKinds,
   };
-  await store.append(Streams.health, [{ type: 'HealthSummaryRecorded', data, metadata: { cycle } }]);
+  await store.append(Streams.health(DEFAULT_POOL), [{ type: 'HealthSummaryRecorded', data, metadata: { cycle } }]);
   log.log('crit', healthSummaryBlock(data), { cycle });
   return true;
 }
