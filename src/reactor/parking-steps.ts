@@ -7,11 +7,8 @@ import { deterministicId } from '../control/ids';
 import { type ControlLog, fact } from '../control/log';
 import { terminatedLine } from '../control/messages';
 import { hasCode } from '../errors';
-import { workerRowsByStatusOrId } from '../projections/worker-queries';
 import type { PodInfo, Provider } from '../providers/provider';
-import { loadCheckpoint } from '../store/checkpoints';
 import type { EventStore, StoredEvent } from '../store/event-store';
-import { readCommittedAfter } from '../store/queries';
 import {
   type ParkingSettings,
   type PoolWorker,
@@ -76,10 +73,12 @@ export class ParkingSteps {
   /** Parked and live workers: the projection plus the worker events committed past its checkpoint. */
   async readPool(): Promise<PoolWorker[]> {
     const { store } = this.d;
-    const cp = await loadCheckpoint(store.db, `projection:${workersProjection.name}`);
-    const pending = await readCommittedAfter(store, cp, Streams.worker(''));
+    // through the store's typed reads (SQL, or the in-memory store's, as `simulate` runs on)
+    const { reads } = store;
+    const cp = await reads.checkpoint(`projection:${workersProjection.name}`);
+    const pending = await reads.committedAfter(cp, Streams.worker(''));
     const touched = [...new Set(pending.map((e) => workersProjection.keyOf(e)).filter((k): k is string => k !== null))];
-    const rows = await workerRowsByStatusOrId(store.db, POOL, touched);
+    const rows = await reads.workersByStatusOrId(POOL, touched);
     const byId = new Map(rows.map((r) => [r.worker_id, r]));
     for (const e of pending) {
       const k = workersProjection.keyOf(e);
