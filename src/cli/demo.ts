@@ -41,10 +41,10 @@ const DEMO_QUERIES: { title: string; sql: string }[] = [
 
 const RULE = '─'.repeat(78);
 
-/** The demo's day: today if 18:40 UTC has passed, else yesterday, so "18:25" is in the past. */
+/** The demo's day: today if 18:45 UTC has passed, else yesterday, so its record (to 18:41) is in the past. */
 function demoDay(now: Date): string {
   const d = new Date(now);
-  if (d.getUTCHours() * 60 + d.getUTCMinutes() < 18 * 60 + 40) d.setUTCDate(d.getUTCDate() - 1);
+  if (d.getUTCHours() * 60 + d.getUTCMinutes() < 18 * 60 + 45) d.setUTCDate(d.getUTCDate() - 1);
   return d.toISOString().slice(0, 10);
 }
 
