@@ -166,4 +166,30 @@ describe('what-if with nothing changed reproduces a recorded run', () => {
       await backend.teardown();
     }
   });
+
+  it('the CLI on a recorded parking run: reads the parks and starts from the store, and reproduces it', async () => {
+    const { result, events } = await recordRun(1, 'operators', 5);
+    const backend = pgliteBackend();
+    const store = await backend.open(appRegistry);
+    try {
+      await loadEventsInto(store, events);
+      const first = events[0].data as { at: string };
+      const since = new Date(Date.parse(first.at) - 60_000).toISOString();
+      const until = new Date(Date.parse(first.at) + 6 * 3600_000).toISOString();
+      const stdout = new Capture();
+      const io: CliIo = { stdout, stderr: new Capture(), stdin: process.stdin, env: {}, isTTY: false };
+      await runWhatIf(store, io, { since, until, set: [], utc: true, now: until, json: true });
+      const j = JSON.parse(stdout.text);
+      expect(j.model).toMatchObject({ error: 0, unchangedDiffering: 0 });
+      expect(j.parking).toMatchObject({
+        max: 5,
+        from: { max: 'record' },
+        recorded: { parks: result.parking.parked, starts: result.parking.unparked, refused: result.parking.refused },
+      });
+      expect(j.parking.whatIf).toEqual(j.parking.recorded);
+    } finally {
+      await store.close();
+      await backend.teardown();
+    }
+  });
 });
