@@ -207,10 +207,10 @@ function parkingText(r: WhatIfResult): string {
     `${p.whatIf.parks} parks, ${p.whatIf.starts} starts from parked, ${p.whatIf.refused} refused ` +
     `(recorded: ${p.recorded.parks}, ${p.recorded.starts}, ${p.recorded.refused}); ${starts}.` +
     (changed
-      ? " The task counts are the record's: what the model counts is the GPU time of start-ups made shorter, not the" +
-        ' tasks a shorter start would serve sooner (nor the spawns that would spare), so it understates the saving' +
-        ' (on simulated runs: a few percent against 12-30% measured, docs/parked-pods.md); `gpu-scaler simulate' +
-        ' --set PARKED_MAX=... --unpark-success ...` models the waits.'
+      ? " The task counts are the record's and do not react to starts made shorter or longer: a change of parking" +
+        ' is not estimated well (on simulated runs, turning it on showed 0-2% fewer GPU-hours where simulate measured' +
+        ' 12-30%, and turning it off even showed fewer; docs/debugging.md#what-if): take its size from' +
+        ' `gpu-scaler simulate --set PARKED_MAX=... --unpark-success ...`.'
       : '')
   );
 }

@@ -447,6 +447,18 @@ function replay(
   const starts = startOutcomes(cycles, workers);
   let spawned = 0;
   let started = 0;
+  // a recorded outcome asked for by this very cycle is taken first (that worker is this one: its twin)
+  const usedSpawns = new Set<number>();
+  const usedStarts = new Set<number>();
+  const take = (list: SpawnOutcome[], used: Set<number>, k: number, cycle: number) => {
+    const same = list.findIndex((o, i) => !used.has(i) && o.requestCycle === cycle);
+    if (same >= 0) {
+      used.add(same);
+      return { o: list[same], twin: list[same].workerId };
+    }
+    if (list.length === 0) return { o: undefined, twin: null };
+    return { o: list[k % list.length], twin: null };
+  };
 
   let seq = 0;
   /** The desired count of the model's last decision (a spawn is cancelled after two cycles of lower demand). */
@@ -692,8 +704,7 @@ function replay(
         const pick = pickToUnpark(pool(), null);
         if (pick) {
           parked = parked.filter((p) => p.w.id !== pick.workerId);
-          const recorded = starts.length ? starts[started % starts.length] : undefined;
-          const aligned = recorded !== undefined && started < starts.length && recorded.requestCycle === c.cycle;
+          const { o: recorded, twin } = take(starts, usedStarts, started, c.cycle);
           const o = recorded ?? assumedStart(started);
           started++;
           if (o.failed) result.parking.refused++;
@@ -708,13 +719,12 @@ function replay(
               lastTaskAt: null,
               gpus: rec.gpusPerWorker,
               price: rec.quoteUsdPerHour,
-              twin: aligned ? recorded.workerId : null,
+              twin,
             });
             continue;
           }
         }
-        const o: SpawnOutcome | undefined = outcomes.length ? outcomes[spawned % outcomes.length] : undefined;
-        const twin = o && spawned < outcomes.length && o.requestCycle === c.cycle ? o.workerId : null;
+        const { o, twin } = take(outcomes, usedSpawns, spawned, c.cycle);
         spawned++;
         if (o?.failed) continue; // it never held a GPU
         const upAfter = o ? o.upAfterSec : 0;

@@ -159,7 +159,7 @@ describe('what-if with nothing changed reproduces a recorded run', () => {
       expect(parked).toMatch(
         /Parking: PARKED_MAX=5 \(set\), PARKED_MAX_AGE_SEC=43200 \(default\); \d+ parks, \d+ starts from parked, \d+ refused \(recorded: 0, 0, 0\); no start from parked recorded in the window: starts assumed to succeed 90% of the time and take 10-30 s/,
       );
-      expect(parked).toContain('so it understates the saving');
+      expect(parked).toContain('a change of parking is not estimated well');
       expect(parked).not.toContain('upper bound');
     } finally {
       await store.close();
