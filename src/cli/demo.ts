@@ -10,6 +10,7 @@ import { explain } from '../explain/explain';
 import { controlLog } from '../logging/control-log';
 import { createLogging } from '../logging/index';
 import { HttpEndpoint, HttpEndpointError } from '../observe/http';
+import { type StartFact, startFigures, startFiguresText } from '../reactor/parking';
 import { eventsOfCycle, taskTotalBefore } from '../store/event-queries';
 import type { EventStore } from '../store/event-store';
 import { openStore } from '../store/index';
@@ -40,10 +41,10 @@ const DEMO_QUERIES: { title: string; sql: string }[] = [
 
 const RULE = '─'.repeat(78);
 
-/** The demo's day: today if 18:40 UTC has passed, else yesterday, so "18:25" is in the past. */
+/** The demo's day: today if 18:45 UTC has passed, else yesterday, so its record (to 18:41) is in the past. */
 function demoDay(now: Date): string {
   const d = new Date(now);
-  if (d.getUTCHours() * 60 + d.getUTCMinutes() < 18 * 60 + 40) d.setUTCDate(d.getUTCDate() - 1);
+  if (d.getUTCHours() * 60 + d.getUTCMinutes() < 18 * 60 + 45) d.setUTCDate(d.getUTCDate() - 1);
   return d.toISOString().slice(0, 10);
 }
 
@@ -71,7 +72,7 @@ export async function runDemo(io: CliIo, o: DemoOptions): Promise<number> {
   const day = demoDay(o.now ?? new Date());
   const clock = new FakeClock(`${day}T18:00:00.000Z`);
   out.write(
-    `${RULE}\ngpu-scaler demo: the operators' four scenarios on ${dataDir ? `an embedded store in ${dataDir}` : 'a throwaway in-memory store'},\nwith a simulated clock (30 s cycles run in milliseconds) and simulated GPU pods.\n${RULE}\n`,
+    `${RULE}\ngpu-scaler demo: the operators' four scenarios and parked pods on ${dataDir ? `an embedded store in ${dataDir}` : 'a throwaway in-memory store'},\nwith a simulated clock (30 s cycles run in milliseconds) and simulated GPU pods.\n${RULE}\n`,
   );
   const store = await openStore({ target, registry: appRegistry, listen: false });
   let results: ScenarioResult[];
@@ -183,6 +184,21 @@ export async function scenarioStory(store: EventStore, r: ScenarioResult): Promi
     'select cycle, db_logging_healthy as ok from health_summaries where cycle between $1 and $2 order by cycle',
     range,
   );
+  // parked pods (docs/parked-pods.md): parks, starts from parked, and how soon each kind of start was up
+  const starts = await store.db.query<{ type: StartFact['type'] | 'WorkerParked'; worker: string; at: string }>(
+    `select event_type as type, data->>'workerId' as worker, data->>'at' as at from events
+      where event_type in ('WorkerParked', 'WorkerUnparked', 'WorkerUnparkRefused', 'WorkerSpawnRequested', 'WorkerActivated')
+        and coalesce((metadata->>'cycle')::int, (data->>'cycle')::int) between $1 and $2
+      order by global_position`,
+    range,
+  );
+  const parks = starts.filter((x) => x.type === 'WorkerParked').length;
+  const facts = starts.flatMap((x) =>
+    x.type === 'WorkerParked' ? [] : [{ type: x.type, workerId: x.worker, at: x.at }],
+  );
+  if (parks > 0 || facts.some((x) => x.type === 'WorkerUnparked' || x.type === 'WorkerUnparkRefused')) {
+    lines.push(`  parked: ${plural(parks, 'pod')}; ${startFiguresText(startFigures(facts))}`);
+  }
   if (health.length) {
     lines.push(
       `  health checks: ${health.map((h) => `#${h.cycle} database logging ${h.ok ? 'healthy' : 'FAILING'}`).join(', ')}`,
@@ -266,7 +282,7 @@ export function defineDemoCommand(program: Command, io: CliIo, deps: DemoDeps = 
   return program
     .command('demo')
     .description(
-      "a newcomer's tour in under a minute: the operators' four scenarios (question, what happened, explain), then SQL",
+      "a newcomer's tour in under a minute: the operators' four scenarios and parked pods (question, what happened, explain), then SQL",
     )
     .option('--data-dir <dir>', 'keep the store in this directory (an embedded PGlite) to explore it afterwards')
     .option('--log', "also print the service's full log (every cycle's lines), as `gpu-scaler start` does")

@@ -53,21 +53,30 @@ const BASE_ENV = {
 };
 
 /**
- * The operators' four scenarios as one timeline on one store, with a fake clock:
+ * The operators' four scenarios and parked pods as one timeline on one store, with a fake clock:
  *  1. normal operation: 2 tasks queued, none running: 2 workers come up, then MAINTAIN
  *  2. legitimate scale-up: 2 -> 20 tasks, 18 spawns, a rapid scale-up alert, then back to idle
  *  3. spurious scale-up: 0 -> 51 with MAX_ACTIVE_GPUS=4: wants 10, capped to 4, alerts, 4 spawns
  *  4. database logging failure: critical error, failing health checks, the loop keeps running
+ *  5. parked pods: a burst on cold pods (90-120 s), quiet (the idle pods are parked), the next
+ *     burst starts the parked pods in seconds
  * The clock starts at 18:00:00 UTC of its day; the spurious jump happens at 18:25:42.
  */
 export async function runOperatorTimeline(o: TimelineOptions): Promise<ScenarioResult[]> {
   const { store, clock } = o;
+  // new pods start in 5-10 s, in the last scenario in 90-120 s (a cold start: image pull, model
+  // download) against 5-15 s for a parked pod started again
+  let cold = { minSec: 5, maxSec: 10 };
   const provider = new SimulatedProvider({
     clock,
     startupMinSec: 5,
     startupMaxSec: 10,
+    startupSec: (random) => cold.minSec + random() * (cold.maxSec - cold.minSec),
     failureRate: 0,
     seed: 42,
+    unparkSuccess: 1,
+    unparkMinSec: 5,
+    unparkMaxSec: 15,
   });
   const source = new ScriptedSource(clock, 'edge-function (scripted)');
   const results: ScenarioResult[] = [];
@@ -214,6 +223,40 @@ export async function runOperatorTimeline(o: TimelineOptions): Promise<ScenarioR
     },
     async () => {
       await store.db.exec('alter table system_logs_unavailable rename to system_logs');
+    },
+  );
+
+  await scenario(
+    {
+      index: 5,
+      title: 'Parked pods',
+      question: 'What if idle pods are stopped and kept instead of deleted, and another burst comes?',
+      description:
+        'PARKED_MAX=3, GPU_IDLE_TIMEOUT_SEC=60; a new pod takes 90-120 s to start, a parked one 5-15 s; the queue goes 3 -> 0 -> 3',
+    },
+    { MAX_ACTIVE_GPUS: '4', PARKED_MAX: '3', GPU_IDLE_TIMEOUT_SEC: '60' },
+    async (_sys, cycle) => {
+      source.set(3);
+      await cycle(); // new pods for the burst: cold starts
+      for (let i = 0; i < 4; i++) await cycle();
+      source.set(0, 3);
+      await cycle();
+      source.set(0);
+      // quiet: after 60 s idle the pods are parked, not deleted
+      for (let i = 0; i < 4; i++) await cycle();
+      source.set(3);
+      const keyTime = clock.now().toISOString();
+      const keyCycle = await cycle(); // the next burst starts the parked pods
+      source.set(0, 3);
+      await cycle();
+      source.set(0);
+      return { keyCycle, keyTime };
+    },
+    async () => {
+      cold = { minSec: 90, maxSec: 120 };
+    },
+    async () => {
+      cold = { minSec: 5, maxSec: 10 };
     },
   );
   return results;

@@ -208,7 +208,8 @@ export async function workerLivesBefore(store: EventStore, until: string): Promi
   const rows = await store.sql.query<EventRow>(
     `select ${EVENT_COLUMNS} from events
       where ${EVENT_TIME_SQL} < $1::timestamptz
-        and event_type in ('WorkerSpawnRequested', 'WorkerSpawnFailed', 'WorkerActivated', 'WorkerTerminated')
+        and event_type in ('WorkerSpawnRequested', 'WorkerSpawnFailed', 'WorkerActivated', 'WorkerTerminated',
+                           'WorkerParked', 'WorkerUnparked', 'WorkerUnparkRefused')
       order by global_position`,
     [until],
   );

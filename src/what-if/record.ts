@@ -3,41 +3,93 @@ import type { StoredEvent } from '../store/event-store';
 import type { RecordedCycle, RecordedWorker } from './replay';
 
 /**
- * The record's workers from their lifecycle events (position order), pure: when each was asked
- * for and by which cycle, when it came up and which cycle saw it, whether its spawn failed, when it
- * ended. A worker without its request event (asked for before the events read) is left out.
+ * The record's worker lives from their lifecycle events (position order), pure: when each was asked
+ * for (or started again from parked) and by which cycle, when it came up and which cycle saw it,
+ * whether its spawn failed or its start was refused, when it ended (terminated, or parked: its GPU
+ * released then), and for a parked life when its parked spell ended. A worker started again from
+ * parked (docs/parked-pods.md) has one life per start. A worker without its request event (asked
+ * for before the events read) is left out.
  */
 export function recordedWorkers(events: readonly StoredEvent[]): RecordedWorker[] {
-  const byId = new Map<string, RecordedWorker>();
+  const lives: RecordedWorker[] = [];
+  const current = new Map<string, RecordedWorker>();
+  const life = (
+    workerId: string,
+    origin: RecordedWorker['origin'],
+    cycle: number,
+    at: string,
+    gpus: number | null,
+  ): RecordedWorker => {
+    const w: RecordedWorker = {
+      workerId,
+      origin,
+      requestCycle: cycle,
+      requestedAt: at,
+      activeAt: null,
+      activeCycle: null,
+      failed: false,
+      endedAt: null,
+      parkedAt: null,
+      parkEndedAt: null,
+      gpus,
+    };
+    lives.push(w);
+    current.set(workerId, w);
+    return w;
+  };
   for (const e of events) {
     if (e.type === 'WorkerSpawnRequested') {
-      const d = e.data;
-      byId.set(d.workerId, {
-        workerId: d.workerId,
-        requestCycle: d.cycle,
-        requestedAt: d.at,
-        activeAt: null,
-        activeCycle: null,
-        failed: false,
-        endedAt: null,
-        gpus: d.gpus,
-      });
+      life(e.data.workerId, 'cold', e.data.cycle, e.data.at, e.data.gpus);
       continue;
     }
+    const w = 'workerId' in e.data ? current.get(String(e.data.workerId)) : undefined;
+    if (!w) continue;
     if (e.type === 'WorkerActivated') {
-      const w = byId.get(e.data.workerId);
-      if (!w) continue;
       w.activeAt ??= e.data.at;
       w.activeCycle ??= typeof e.metadata.cycle === 'number' ? e.metadata.cycle : null;
-    } else if (e.type === 'WorkerSpawnFailed' || e.type === 'WorkerTerminated' || e.type === 'WorkerParked') {
-      // parked (docs/parked-pods.md): its GPU was released then; a later start from parked is not modelled
-      const w = byId.get(e.data.workerId);
-      if (!w) continue;
+    } else if (e.type === 'WorkerParked') {
+      // its GPU is released here; the pod waits, parked, for a start
+      w.parkedAt ??= e.data.at;
+      w.endedAt ??= e.data.at;
+    } else if (e.type === 'WorkerUnparked' || e.type === 'WorkerUnparkRefused') {
+      if (w.parkedAt !== null) w.parkEndedAt ??= e.data.at;
+      const next = life(w.workerId, 'unparked', e.data.cycle, e.data.at, w.gpus);
+      if (e.type === 'WorkerUnparked') next.gpus = e.data.gpuCount ?? w.gpus;
+      else {
+        // refused: the pod was terminated, it never held a GPU again; a cold create followed
+        next.failed = true;
+        next.endedAt = e.data.at;
+      }
+    } else if (e.type === 'WorkerSpawnFailed' || e.type === 'WorkerTerminated') {
       if (e.type === 'WorkerSpawnFailed') w.failed = true;
+      // a parked pod terminated (retired, gone) ends its parked spell
+      if (w.parkedAt !== null) w.parkEndedAt ??= e.data.at;
       w.endedAt ??= e.data.at;
     }
   }
-  return [...byId.values()];
+  return lives;
+}
+
+/** What the record says of parking: PARKED_MAX and PARKED_MAX_AGE_SEC as the reactor applied them (null: not seen). */
+export interface RecordedParking {
+  max: number | null;
+  maxAgeSec: number | null;
+}
+
+/**
+ * PARKED_MAX from the last WorkerParked (each records the PARKED_MAX it was parked under);
+ * PARKED_MAX_AGE_SEC from the last retirement of a parked pod for its age (its detail names it).
+ */
+export function recordedParking(events: readonly StoredEvent[]): RecordedParking {
+  const out: RecordedParking = { max: null, maxAgeSec: null };
+  for (const e of events) {
+    if (e.type === 'WorkerParked') out.max = e.data.parkedMax;
+    else if (e.type === 'WorkerTerminated' && e.data.reason === 'lifetime') {
+      const m = /over PARKED_MAX_AGE_SEC=(\d+(?:\.\d+)?)/.exec(e.data.detail ?? '');
+      if (m) out.maxAgeSec = Number(m[1]);
+    }
+  }
+  return out;
 }
 
 /**

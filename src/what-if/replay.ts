@@ -6,6 +6,7 @@ import { cancelUnwanted } from '../control/cancel';
 import { decide, type FleetWorker } from '../control/policy';
 import { allowed, choosePolicy, policyNamed } from '../policies/index';
 import type { ChosenPolicy, PastObservation } from '../policies/policy';
+import { type PoolWorker, parkChoice, pickToUnpark, toRetire } from '../reactor/parking';
 
 /**
  * what-if, pure: recorded task counts replayed through a policy with changed settings, on a model
@@ -33,19 +34,24 @@ export interface RecordedCycle {
   decision: RecordedDecision;
 }
 
-/** A worker of the record, as the fleet model reads it: asked for, up, ended. */
+/** A worker's life in the record, as the fleet model reads it: asked for (or started from parked), up, ended. */
 export interface RecordedWorker {
   workerId: string;
-  /** The cycle that asked for it (WorkerSpawnRequested), and when. */
+  /** A cold create (WorkerSpawnRequested), or a start of the parked pod (WorkerUnparked, WorkerUnparkRefused). */
+  origin: 'cold' | 'unparked';
+  /** The cycle that asked for it (WorkerSpawnRequested, or the start from parked), and when. */
   requestCycle: number;
   requestedAt: string;
   /** When it came up (WorkerActivated) and the cycle that saw it; null: not up in the record. */
   activeAt: string | null;
   activeCycle: number | null;
-  /** The spawn call failed (WorkerSpawnFailed): it never held a GPU. */
+  /** The spawn call failed (WorkerSpawnFailed), or the start from parked was refused: it never held a GPU. */
   failed: boolean;
-  /** When it ended (terminated, or its spawn failed); null: still there at the window's end. */
+  /** When it ended (terminated, parked, or its spawn failed); null: still there at the window's end. */
   endedAt: string | null;
+  /** When this life ended by parking, and when that parked spell ended (started again, refused, retired). */
+  parkedAt: string | null;
+  parkEndedAt: string | null;
   gpus: number | null;
 }
 
@@ -68,6 +74,10 @@ export const CONTROL_KEYS = [
   'SPAWNING_TIMEOUT_SEC',
   'WORKER_MAX_LIFETIME_SEC',
 ] as const satisfies readonly (keyof ControlSettings)[];
+/** Parking's settings (docs/parked-pods.md), which --set may change: the record's otherwise. */
+export const PARKING_KEYS = ['PARKED_MAX', 'PARKED_MAX_AGE_SEC'] as const;
+type ParkingKey = (typeof PARKING_KEYS)[number];
+const isParkingKey = (k: string): k is ParkingKey => (PARKING_KEYS as readonly string[]).includes(k);
 type ControlKey = (typeof CONTROL_KEYS)[number];
 const isControlKey = (k: string): k is ControlKey => (CONTROL_KEYS as readonly string[]).includes(k);
 /** Control settings that may be off (null): `--set MAX_HOURLY_COST_USD=off`. */
@@ -114,11 +124,14 @@ export function checkChanges(policyName: string, changes: WhatIfChanges): Partia
         throw new Error(`--set ${key}=${value} is not allowed: ${issue}${NULLABLE.includes(key) ? ' (or off)' : ''}`);
       }
       control[key] = res.data;
+    } else if (isParkingKey(key)) {
+      const res = ConfigSchema.shape[key].safeParse(value);
+      if (!res.success) throw new Error(`--set ${key}=${value} is not allowed: ${allowed(res.error.issues[0])}`);
     } else if (policyKeys.includes(key)) {
       policyValues[key] = value;
     } else {
       throw new Error(
-        `--set ${key}: not a setting of the ${policy.name} policy or of the caps; allowed: ${[...policyKeys, ...CONTROL_KEYS].join(', ')}`,
+        `--set ${key}: not a setting of the ${policy.name} policy or of the caps; allowed: ${[...policyKeys, ...CONTROL_KEYS, ...PARKING_KEYS].join(', ')}`,
       );
     }
   }
@@ -146,9 +159,40 @@ export function settingsFor(
       : {};
   return {
     settings: { ...d.settings, ...control },
-    policy: choosePolicy(name, { ...base, ...changes.set, ...filled }),
+    policy: choosePolicy(name, { ...base, ...withoutParking(changes.set), ...filled }),
   };
 }
+
+const withoutParking = (set: Record<string, string>) =>
+  Object.fromEntries(Object.entries(set).filter(([k]) => !isParkingKey(k)));
+
+/** How the model parks: PARKED_MAX and PARKED_MAX_AGE_SEC, and where each came from. */
+export interface ParkingModel {
+  max: number;
+  maxAgeSec: number;
+  from: { max: 'set' | 'record' | 'default'; maxAgeSec: 'set' | 'record' | 'default' };
+}
+
+/** PARKED_MAX and PARKED_MAX_AGE_SEC of the model: --set, else the record's, else the defaults (0: never park; 12 h). */
+export function parkingModel(
+  set: Record<string, string>,
+  recorded: { max: number | null; maxAgeSec: number | null },
+): ParkingModel {
+  const pick = (key: ParkingKey, rec: number | null): [number, 'set' | 'record' | 'default'] => {
+    if (set[key] !== undefined) return [Number(ConfigSchema.shape[key].parse(set[key])), 'set'];
+    if (rec !== null) return [rec, 'record'];
+    return [Number(ConfigSchema.shape[key].parse(undefined)), 'default'];
+  };
+  const [max, fromMax] = pick('PARKED_MAX', recorded.max);
+  const [maxAgeSec, fromAge] = pick('PARKED_MAX_AGE_SEC', recorded.maxAgeSec);
+  return { max, maxAgeSec, from: { max: fromMax, maxAgeSec: fromAge } };
+}
+
+/**
+ * What the model assumes of a start from parked when the window records none: simulate's defaults
+ * (`--unpark-success 0.9`, `--unpark-min-sec 10`, `--unpark-max-sec 30`).
+ */
+export const ASSUMED_STARTS = { success: 0.9, minSec: 10, maxSec: 30 } as const;
 
 /** One side's figures of a cycle. */
 export interface CycleSide {
@@ -198,6 +242,18 @@ export interface ModelCheck {
   startupSec: { median: number; max: number } | null;
   /** Cycles of the unchanged replay whose decision differs from the recorded one. */
   unchangedDiffering: number;
+  /**
+   * Starts from parked: the recorded ones in the window the model's starts take (how many, how many
+   * refused, their start-up times), or, with none recorded, ASSUMED_STARTS (`assumed`).
+   */
+  starts: { recorded: number; refused: number; startupSec: { median: number; max: number } | null; assumed: boolean };
+}
+
+/** Parks, starts from parked and refused starts, on one side. */
+export interface ParkingCounts {
+  parks: number;
+  starts: number;
+  refused: number;
 }
 
 export interface WhatIfResult {
@@ -209,6 +265,8 @@ export interface WhatIfResult {
   totals: { recorded: Totals; whatIf: Totals };
   /** The model's own error on this record (see ModelCheck). */
   model: ModelCheck;
+  /** Parking as modelled (PARKED_MAX, PARKED_MAX_AGE_SEC and where they came from), and its counts on each side. */
+  parking: ParkingModel & { recorded: ParkingCounts; whatIf: ParkingCounts };
 }
 
 interface ModelWorker {
@@ -248,17 +306,28 @@ export function whatIf(
   changes: WhatIfChanges,
   math: MathOf,
   workers: readonly RecordedWorker[] = [],
+  recordedParking: { max: number | null; maxAgeSec: number | null } = { max: null, maxAgeSec: null },
 ): WhatIfResult {
   const first = cycles[0];
   const policyName = changes.policy ?? first?.decision.policy.name ?? 'operators';
   const control = checkChanges(policyName, changes);
-  const changed = replay(cycles, history, changes, control, math, workers, true);
+  const parking = parkingModel(changes.set, recordedParking);
+  const asRecorded = parkingModel({}, recordedParking);
+  const changed = replay(cycles, history, changes, control, math, workers, true, parking);
   const unchanged =
     changes.policy === undefined && Object.keys(changes.set).length === 0
       ? changed
-      : replay(cycles, history, { set: {} }, {}, math, workers, true);
-  const modelOnly = replay(cycles, history, { set: {} }, {}, math, workers, false);
+      : replay(cycles, history, { set: {} }, {}, math, workers, true, asRecorded);
+  const modelOnly = replay(cycles, history, { set: {} }, {}, math, workers, false, asRecorded);
   const outcomes = spawnOutcomes(cycles, workers);
+  const starts = startOutcomes(cycles, workers);
+  const stats = (xs: SpawnOutcome[]) => {
+    const ups = xs
+      .map((o) => o.upAfterSec)
+      .filter((x): x is number => x !== null)
+      .sort((a, b) => a - b);
+    return ups.length ? { median: ups[Math.floor((ups.length - 1) / 2)], max: ups[ups.length - 1] } : null;
+  };
   const ups = outcomes
     .map((o) => o.upAfterSec)
     .filter((x): x is number => x !== null)
@@ -283,7 +352,28 @@ export function whatIf(
       recordedSpawns: outcomes.length,
       startupSec: ups.length ? { median: ups[Math.floor((ups.length - 1) / 2)], max: ups[ups.length - 1] } : null,
       unchangedDiffering: unchanged.differing.length,
+      starts: {
+        recorded: starts.length,
+        refused: starts.filter((o) => o.failed).length,
+        startupSec: stats(starts),
+        assumed: starts.length === 0,
+      },
     },
+    parking: { ...parking, recorded: recordedCounts(cycles, workers), whatIf: changed.parking },
+  };
+}
+
+/** The record's parks, starts from parked and refused starts within the window's cycles. */
+function recordedCounts(cycles: readonly RecordedCycle[], workers: readonly RecordedWorker[]): ParkingCounts {
+  if (cycles.length === 0) return { parks: 0, starts: 0, refused: 0 };
+  const from = cycles[0].at;
+  const to = cycles[cycles.length - 1].at;
+  const within = (at: string | null) => at !== null && at >= from && at <= to;
+  const starts = startOutcomes(cycles, workers);
+  return {
+    parks: workers.filter((w) => within(w.parkedAt)).length,
+    starts: starts.filter((o) => !o.failed).length,
+    refused: starts.filter((o) => o.failed).length,
   };
 }
 
@@ -292,12 +382,16 @@ export function whatIf(
  * spawns take: the seconds from the request cycle to the cycle that saw the worker up (both as
  * the cycles recorded them, so a cycle's few milliseconds of work do not move it by a cycle).
  */
-function spawnOutcomes(cycles: readonly RecordedCycle[], workers: readonly RecordedWorker[]): SpawnOutcome[] {
+function spawnOutcomes(
+  cycles: readonly RecordedCycle[],
+  workers: readonly RecordedWorker[],
+  origin: RecordedWorker['origin'] = 'cold',
+): SpawnOutcome[] {
   if (cycles.length === 0) return [];
   const atOf = new Map(cycles.map((c) => [c.cycle, Date.parse(c.at)]));
   const firstCycle = cycles[0].cycle;
   return workers
-    .filter((w) => w.requestCycle >= firstCycle && atOf.has(w.requestCycle))
+    .filter((w) => w.origin === origin && w.requestCycle >= firstCycle && atOf.has(w.requestCycle))
     .sort((a, b) => a.requestCycle - b.requestCycle || a.requestedAt.localeCompare(b.requestedAt))
     .map((w) => ({
       workerId: w.workerId,
@@ -305,6 +399,21 @@ function spawnOutcomes(cycles: readonly RecordedCycle[], workers: readonly Recor
       upAfterSec: upAfterSec(w, atOf),
       failed: w.failed,
     }));
+}
+
+/**
+ * The recorded starts from parked within the window, in order, as outcomes the model's starts take:
+ * refused (`failed`), or the seconds from the start's cycle to the cycle that saw the worker up.
+ */
+const startOutcomes = (cycles: readonly RecordedCycle[], workers: readonly RecordedWorker[]) =>
+  spawnOutcomes(cycles, workers, 'unparked');
+
+/** The k-th start from parked (0-based) as ASSUMED_STARTS has it: refusals spread evenly, times spread over the range. */
+function assumedStart(k: number): { failed: boolean; upAfterSec: number } {
+  const { success, minSec, maxSec } = ASSUMED_STARTS;
+  const refusedBy = (n: number) => Math.floor(Math.round(n * (1 - success) * 1e9) / 1e9);
+  const spread = ((k + 0.5) * 0.6180339887) % 1;
+  return { failed: refusedBy(k + 1) > refusedBy(k), upAfterSec: minSec + (maxSec - minSec) * spread };
 }
 
 /** Seconds from a recorded worker's request cycle to the cycle that saw it up (null: never up). */
@@ -324,13 +433,32 @@ function replay(
   workers: readonly RecordedWorker[],
   /** A worker of the model that is a recorded one holds what the record says it held. */
   recordedActivity: boolean,
-): { differing: CycleDiff[]; totals: { recorded: Totals; whatIf: Totals } } {
-  const result = { differing: [] as CycleDiff[], totals: { recorded: zero(), whatIf: zero() } };
+  parking: ParkingModel,
+): { differing: CycleDiff[]; totals: { recorded: Totals; whatIf: Totals }; parking: ParkingCounts } {
+  const result = {
+    differing: [] as CycleDiff[],
+    totals: { recorded: zero(), whatIf: zero() },
+    parking: { parks: 0, starts: 0, refused: 0 },
+  };
   const first = cycles[0];
   if (!first) return result;
   const atOf = new Map(cycles.map((c) => [c.cycle, Date.parse(c.at)]));
   const outcomes = spawnOutcomes(cycles, workers);
+  const starts = startOutcomes(cycles, workers);
   let spawned = 0;
+  let started = 0;
+  // a recorded outcome asked for by this very cycle is taken first (that worker is this one: its twin)
+  const usedSpawns = new Set<number>();
+  const usedStarts = new Set<number>();
+  const take = (list: SpawnOutcome[], used: Set<number>, k: number, cycle: number) => {
+    const same = list.findIndex((o, i) => !used.has(i) && o.requestCycle === cycle);
+    if (same >= 0) {
+      used.add(same);
+      return { o: list[same], twin: list[same].workerId };
+    }
+    if (list.length === 0) return { o: undefined, twin: null };
+    return { o: list[k % list.length], twin: null };
+  };
 
   let seq = 0;
   /** The desired count of the model's last decision (a spawn is cancelled after two cycles of lower demand). */
@@ -380,6 +508,30 @@ function replay(
       ...Array.from({ length: d0.current.spawning }, () => counted('spawning')),
     ];
   }
+  // the parked pool at the start: the record's pods parked before the first cycle and still parked then
+  let parkSeq = 0;
+  let parked: { w: ModelWorker; parkedAt: string; position: number }[] = workers
+    .filter(
+      (w) =>
+        w.parkedAt !== null &&
+        Date.parse(w.parkedAt) < firstMs &&
+        (w.parkEndedAt === null || Date.parse(w.parkEndedAt) >= firstMs),
+    )
+    .map((w) => ({
+      w: {
+        id: w.workerId,
+        status: 'spawning',
+        requestedAt: w.requestedAt,
+        upAt: null,
+        activeAt: null,
+        lastTaskAt: null,
+        gpus: w.gpus ?? d0.gpusPerWorker,
+        price: null,
+        twin: w.workerId,
+      },
+      parkedAt: w.parkedAt as string,
+      position: ++parkSeq,
+    }));
   const observed: PastObservation[] = [...history];
 
   cycles.forEach((c, i) => {
@@ -517,14 +669,62 @@ function replay(
       });
     }
 
-    // act on it, as the reactor would
+    // act on it, as the reactor would: parked pods retired first (past PARKED_MAX_AGE_SEC, beyond PARKED_MAX)
     for (const w of holders) w.lastTaskAt = c.at;
+    const pool = (): PoolWorker[] =>
+      parked.map((p) => ({
+        workerId: p.w.id,
+        podId: p.w.id,
+        status: 'parked',
+        parkedAt: p.parkedAt,
+        unparks: 0,
+        unparkSlot: null,
+        hourlyCostUsd: null,
+        position: p.position,
+      }));
+    const retired = new Set(toRetire(pool(), now, { ...parking, hourlyUsd: null }).map((x) => x.worker.workerId));
+    parked = parked.filter((p) => !retired.has(p.w.id));
+    // a worker let go for idleness is parked while fewer than PARKED_MAX are
+    for (const t of r.decision === 'SCALE_DOWN' ? r.terminate : []) {
+      const w = fleet.find((x) => x.id === t.workerId);
+      const choice = parkChoice(
+        { ...parking, hourlyUsd: null },
+        { parkedNow: parked.length, providerParks: true, hasPod: true },
+      );
+      if (!w || !choice.park) continue;
+      parked.push({ w, parkedAt: c.at, position: ++parkSeq });
+      result.parking.parks++;
+    }
     const gone = new Set([...r.terminate, ...r.timedOut, ...r.expired, ...(r.cancel ?? [])].map((t) => t.workerId));
     fleet = fleet.filter((w) => !gone.has(w.id));
     if (r.decision === 'SCALE_UP') {
       for (let k = 0; k < r.delta; k++) {
-        const o: SpawnOutcome | undefined = outcomes.length ? outcomes[spawned % outcomes.length] : undefined;
-        const twin = o && spawned < outcomes.length && o.requestCycle === c.cycle ? o.workerId : null;
+        // workers wanted start parked pods first, the most recently parked first; a refused start
+        // ends that pod and falls through to a cold create
+        const pick = pickToUnpark(pool(), null);
+        if (pick) {
+          parked = parked.filter((p) => p.w.id !== pick.workerId);
+          const { o: recorded, twin } = take(starts, usedStarts, started, c.cycle);
+          const o = recorded ?? assumedStart(started);
+          started++;
+          if (o.failed) result.parking.refused++;
+          else {
+            result.parking.starts++;
+            fleet.push({
+              id: pick.workerId,
+              status: 'spawning',
+              requestedAt: c.at,
+              upAt: o.upAfterSec === null ? null : nowMs + o.upAfterSec * 1000,
+              activeAt: null,
+              lastTaskAt: null,
+              gpus: rec.gpusPerWorker,
+              price: rec.quoteUsdPerHour,
+              twin,
+            });
+            continue;
+          }
+        }
+        const { o, twin } = take(outcomes, usedSpawns, spawned, c.cycle);
         spawned++;
         if (o?.failed) continue; // it never held a GPU
         const upAfter = o ? o.upAfterSec : 0;

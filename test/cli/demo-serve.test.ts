@@ -25,6 +25,7 @@ describe('gpu-scaler demo: the story by default', () => {
       'Legitimate scale-up',
       'Spurious scale-up',
       'Database logging failure',
+      'Parked pods',
     ]);
     for (const s of scenarios) {
       expect(s).toMatch(/\n {2}What .*\?\n/);
@@ -41,6 +42,16 @@ describe('gpu-scaler demo: the story by default', () => {
     );
     expect(scenarios[2]).toContain('rapid_scale_up');
     expect(scenarios[3]).toMatch(/health checks: #\d+ database logging FAILING/);
+    // scenario 5: the burst's idle pods are parked, the next burst starts them instead of cold pods
+    const parked = scenarios[4];
+    expect(parked).toMatch(/cycle #\d+: 0 tasks, 3 workers: SCALE_DOWN by 3\n/);
+    expect(parked).toMatch(/cycle #\d+: 3 tasks, 0 workers: SCALE_UP by 3\n/);
+    expect(parked).toMatch(
+      /parked: 3 pods; 0 of 3 starts of parked pods refused \(0%\); start to ready: unparked median 30 s, p95 30 s \(3\), cold median 2 min, p95 2 min \(2\)/,
+    );
+    const conclusion = parked.split(/gpu-scaler explain --cycle \d+:\n/)[1];
+    expect(conclusion.match(/from the parked pool \(worker [^,]+, parked 2 min before\)/g)).toHaveLength(3);
+    expect(conclusion).toContain('Spawns: 3 of 3 succeeded');
   }, 200_000);
 
   test('--log prints the full service log along the story', async () => {

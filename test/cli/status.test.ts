@@ -5,7 +5,7 @@ import { describeOnStores, type RecordedEvent, runMain, useTimelineStore, visibl
 
 const JUMP_AT = '2026-11-27T18:25:42.000Z';
 /** One poll interval after the timeline's last cycle. */
-const END = '2026-11-27T18:35:12.000Z';
+const END = '2026-11-27T18:41:12.000Z';
 
 /** The fields these assertions read of any event (a widening of its typed data, not a cast). */
 type Data = { readonly [k: string]: unknown; cycle?: number | null; at?: string; workerId?: string };
@@ -34,6 +34,9 @@ function liveWorkers(): Map<string, { status: string; since: string }> {
       m.set(d.workerId, { status: 'active', since: at });
     }
     if (e.type === 'WorkerTerminationRequested') m.set(d.workerId, { status: 'terminating', since: at });
+    // parked: no longer live; started again from parked: spawning anew
+    if (e.type === 'WorkerParked') m.delete(d.workerId);
+    if (e.type === 'WorkerUnparked') m.set(d.workerId, { status: 'spawning', since: at });
     if (e.type === 'WorkerTerminated' || e.type === 'WorkerSpawnFailed') m.delete(d.workerId);
   }
   return m;
@@ -51,7 +54,7 @@ describe('gpu-scaler status (main, embedded store)', () => {
     expect(r.code).toBe(0);
     const out = r.stdout;
     const lastEvent = recorded[recorded.length - 1];
-    expect(out).toContain('As of: 2026-11-27 18:35:12Z (--now)');
+    expect(out).toContain('As of: 2026-11-27 18:41:12Z (--now)');
     expect(out).toContain(
       `Events: ${recorded.length}, the last #${lastEvent.globalPosition} ${lastEvent.type} at ` +
         `2026-11-27 ${String(data(lastEvent).at).slice(11, 19)}Z (${ago(data(lastEvent).at)} ago)`,
@@ -87,7 +90,7 @@ describe('gpu-scaler status (main, embedded store)', () => {
       (e) => e.type === 'AnomalyDetected' && Date.parse(END) - Date.parse(String(data(e).at)) < 3_600_000,
     );
     expect(inHour.length).toBeGreaterThan(0);
-    expect(out).toContain(`Anomalies in the last 1h (since 2026-11-27 17:35:12Z): ${inHour.length}\n`);
+    expect(out).toContain(`Anomalies in the last 1h (since 2026-11-27 17:41:12Z): ${inHour.length}\n`);
     for (const a of inHour) {
       expect(out).toMatch(
         new RegExp(`\\s${data(a).cycle}  ${data(a).kind}\\s+${reEscape(String(data(a).message))}\\n`),
@@ -96,7 +99,7 @@ describe('gpu-scaler status (main, embedded store)', () => {
   });
 
   test('--json, with a shorter --window', async () => {
-    const r = await runMain(['status', '--json', '--now', END, '--window', '10m'], env());
+    const r = await runMain(['status', '--json', '--now', END, '--window', '16m'], env());
     expect(r.code).toBe(0);
     const s = JSON.parse(r.stdout);
     expect(s).toMatchObject({ now: END, nowFrom: '--now', events: { count: recorded.length } });
@@ -104,11 +107,11 @@ describe('gpu-scaler status (main, embedded store)', () => {
     expect(s.workers.map((w: { workerId: string }) => w.workerId).sort()).toEqual([...live.keys()].sort());
     const d = data(last('ScalingDecided'));
     expect(s.lastDecision).toMatchObject({ cycle: d.cycle, decided_at: d.at, decision: d.decision });
-    // 10 minutes before 18:35:12: the two anomalies of the spurious jump, not the earlier burst
+    // 16 minutes before 18:41:12: the two anomalies of the spurious jump and the parked pods' burst, not the earlier burst
     const expected = recorded
-      .filter((e) => e.type === 'AnomalyDetected' && Date.parse(END) - Date.parse(String(data(e).at)) < 600_000)
+      .filter((e) => e.type === 'AnomalyDetected' && Date.parse(END) - Date.parse(String(data(e).at)) < 960_000)
       .map((e) => data(e).kind);
-    expect(expected).toEqual(['rapid_scale_up', 'task_count_from_nowhere']);
+    expect(expected).toEqual(['rapid_scale_up', 'task_count_from_nowhere', 'rapid_scale_up']);
     expect(s.anomalies.items.map((a: { kind: string }) => a.kind)).toEqual(expected);
     expect(s.anomalies.items[0].detected_at).toBe(JUMP_AT);
   });
@@ -154,7 +157,7 @@ describeOnStores(
     });
 
     test('brings the projections up to date with events nobody projected yet', async () => {
-      const at = '2026-11-27T18:35:42.000Z';
+      const at = '2026-11-27T18:41:42.000Z';
       const decision = last('ScalingDecided');
       await ctx().writer.append('controller', [
         {
@@ -165,10 +168,10 @@ describeOnStores(
             at,
             queued: 2,
             total: 2,
-            desired: 2,
+            desired: 4,
             decision: 'SCALE_UP',
             delta: 1,
-            reasons: ['desired 2 > current 1: spawn 1'],
+            reasons: ['desired 4 > current 3: spawn 1'],
           },
         },
       ]);
@@ -188,15 +191,15 @@ describeOnStores(
         },
       ]);
       await visibleToReaders(ctx().store, spawn.globalPositions[0]);
-      const r = await ctx().run(['status', '--now', '2026-11-27T18:36:27Z', '--utc']);
+      const r = await ctx().run(['status', '--now', '2026-11-27T18:42:27Z', '--utc']);
       expect(r.code).toBe(0);
-      expect(r.stdout).toContain('Last decision: cycle 950 at 2026-11-27 18:35:42Z (45s ago)');
-      expect(r.stdout).toContain('  decision  SCALE_UP by 1: desired 2, current 1');
+      expect(r.stdout).toContain('Last decision: cycle 950 at 2026-11-27 18:41:42Z (45s ago)');
+      expect(r.stdout).toContain('  decision  SCALE_UP by 1: desired 4, current 3');
       expect(r.stdout).toMatch(/Fleet: active \d+ \([^)]*\), spawning 1 \(45s\);/);
       // recorded without a GPU count or a price (an event older than those fields): shown as unknown
       expect(r.stdout).toMatch(/\n {2}t950-1\s+-\s+spawning\s+45s\s+45s\s+simulated\s+\?\s+\?\s+\?\n/);
 
-      const j = await ctx().run(['status', '--json', '--now', '2026-11-27T18:36:27Z']);
+      const j = await ctx().run(['status', '--json', '--now', '2026-11-27T18:42:27Z']);
       const s = JSON.parse(j.stdout);
       expect(s.projectionsApplied).toBe(0); // the text run above already caught up
       expect(s.projectionsBehind).toBe(0);

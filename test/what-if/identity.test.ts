@@ -7,7 +7,7 @@ import { policyMath } from '../../src/policies/render';
 import { simulate } from '../../src/sim/simulate';
 import { parseTrace } from '../../src/sim/trace';
 import { loadEventsInto } from '../../src/store/bulk-load';
-import { recordedCycleList, recordedWorkers } from '../../src/what-if/record';
+import { recordedCycleList, recordedParking, recordedWorkers } from '../../src/what-if/record';
 import { whatIf } from '../../src/what-if/replay';
 import { pgliteBackend } from '../helpers/backends';
 import { Capture } from '../helpers/harness';
@@ -32,10 +32,15 @@ function traceCsv(seed: number): string {
   return `${rows.join('\n')}\n`;
 }
 
-async function recordRun(seed: number, policy: string) {
+async function recordRun(seed: number, policy: string, parkedMax = 0) {
   const { result, store } = await simulate({
     trace: parseTrace(traceCsv(seed)),
-    config: loadConfig({ POLICY: policy, MAX_ACTIVE_GPUS: '10', GPU_IDLE_TIMEOUT_SEC: '300' }),
+    config: loadConfig({
+      POLICY: policy,
+      MAX_ACTIVE_GPUS: '10',
+      GPU_IDLE_TIMEOUT_SEC: '300',
+      PARKED_MAX: String(parkedMax),
+    }),
     seed,
     startup: { minSec: 60, maxSec: 180 },
     failureRate: 0.05,
@@ -68,6 +73,63 @@ describe('what-if with nothing changed reproduces a recorded run', () => {
     expect(Math.abs(r.model.modelOnlyError)).toBeLessThanOrEqual(0.03);
   });
 
+  it.each([
+    [1, 'operators'],
+    [2, 'default'],
+    [5, 'operators'],
+  ])(
+    'seed %i, %s, PARKED_MAX=5: parks and starts from parked (some refused) reproduced, GPU-hours within 1%%',
+    async (seed, policy) => {
+      const { result, events } = await recordRun(seed, policy, 5);
+      // the record parks, starts parked pods (up in 10-30 s) and has some starts refused
+      expect(result.parking.parked).toBeGreaterThan(10);
+      expect(result.parking.unparked).toBeGreaterThan(10);
+      expect(result.parking.refused).toBeGreaterThan(0);
+      const r = whatIf(
+        recordedCycleList(events),
+        [],
+        { set: {} },
+        math,
+        recordedWorkers(events),
+        recordedParking(events),
+      );
+      expect(r.totals.recorded.gpuHours).toBeCloseTo(result.gpuSeconds / 3600, 0);
+      expect(Math.abs(r.totals.whatIf.gpuHours - r.totals.recorded.gpuHours)).toBeLessThanOrEqual(
+        0.01 * r.totals.recorded.gpuHours,
+      );
+      expect(Math.abs(r.model.error)).toBeLessThanOrEqual(0.01);
+      expect(Math.abs(r.model.modelOnlyError)).toBeLessThanOrEqual(0.03);
+      // PARKED_MAX from the record; the model's parks and starts are the record's
+      expect(r.parking).toMatchObject({ max: 5, from: { max: 'record' } });
+      expect(r.parking.whatIf).toEqual(r.parking.recorded);
+      expect(r.parking.recorded).toEqual({
+        parks: result.parking.parked,
+        starts: result.parking.unparked,
+        refused: result.parking.refused,
+      });
+      expect(r.model.starts).toMatchObject({ assumed: false, refused: result.parking.refused });
+      expect(r.model.starts.startupSec?.max).toBeLessThanOrEqual(30);
+    },
+  );
+
+  it('--set PARKED_MAX=5 on a run recorded without parking: parks and starts modelled, fewer GPU-hours, said how far to trust it', async () => {
+    const { events } = await recordRun(1, 'operators');
+    const cycles = recordedCycleList(events);
+    const workers = recordedWorkers(events);
+    const r = whatIf(cycles, [], { set: { PARKED_MAX: '5' } }, math, workers, recordedParking(events));
+    expect(r.parking).toMatchObject({ max: 5, from: { max: 'set' }, recorded: { parks: 0, starts: 0, refused: 0 } });
+    expect(r.parking.whatIf.parks).toBeGreaterThan(10);
+    expect(r.parking.whatIf.starts).toBeGreaterThan(10);
+    // the assumed start share: about one start in ten refused
+    expect(r.parking.whatIf.refused).toBe(Math.floor((r.parking.whatIf.starts + r.parking.whatIf.refused) / 10));
+    expect(r.model.starts.assumed).toBe(true);
+    expect(r.totals.whatIf.gpuHours).toBeLessThan(r.totals.recorded.gpuHours);
+    expect(r.model.error).toBe(0);
+    expect(() => whatIf(cycles, [], { set: { PARKED_MAX: '-1' } }, math, workers)).toThrow(
+      /--set PARKED_MAX=-1 is not allowed/,
+    );
+  });
+
   it('the CLI on the recorded store: the totals agree, and the output says how far the model can be trusted', async () => {
     const { events } = await recordRun(4, 'operators');
     const backend = pgliteBackend();
@@ -92,6 +154,39 @@ describe('what-if with nothing changed reproduces a recorded run', () => {
         /fleet model: with nothing changed it gives (\d+\.\d\d) GPU-hours against the recorded \1 \(0\.0%; 0 cycles decide otherwise\); start-ups taken from the record's \d+ spawns \(median \d+ s, max \d+ s\)/,
       );
       expect(text).toContain('read a saving as an upper bound');
+      expect(text).not.toContain('Parking:');
+      const parked = await run(false, ['PARKED_MAX=5']);
+      expect(parked).toMatch(
+        /Parking: PARKED_MAX=5 \(set\), PARKED_MAX_AGE_SEC=43200 \(default\); \d+ parks, \d+ starts from parked, \d+ refused \(recorded: 0, 0, 0\); no start from parked recorded in the window: starts assumed to succeed 90% of the time and take 10-30 s/,
+      );
+      expect(parked).toContain('a change of parking is not estimated well');
+      expect(parked).not.toContain('upper bound');
+    } finally {
+      await store.close();
+      await backend.teardown();
+    }
+  });
+
+  it('the CLI on a recorded parking run: reads the parks and starts from the store, and reproduces it', async () => {
+    const { result, events } = await recordRun(1, 'operators', 5);
+    const backend = pgliteBackend();
+    const store = await backend.open(appRegistry);
+    try {
+      await loadEventsInto(store, events);
+      const first = events[0].data as { at: string };
+      const since = new Date(Date.parse(first.at) - 60_000).toISOString();
+      const until = new Date(Date.parse(first.at) + 6 * 3600_000).toISOString();
+      const stdout = new Capture();
+      const io: CliIo = { stdout, stderr: new Capture(), stdin: process.stdin, env: {}, isTTY: false };
+      await runWhatIf(store, io, { since, until, set: [], utc: true, now: until, json: true });
+      const j = JSON.parse(stdout.text);
+      expect(j.model).toMatchObject({ error: 0, unchangedDiffering: 0 });
+      expect(j.parking).toMatchObject({
+        max: 5,
+        from: { max: 'record' },
+        recorded: { parks: result.parking.parked, starts: result.parking.unparked, refused: result.parking.refused },
+      });
+      expect(j.parking.whatIf).toEqual(j.parking.recorded);
     } finally {
       await store.close();
       await backend.teardown();
