@@ -241,7 +241,9 @@ export function decide(input: PolicyInput): PolicyResult {
         workerId: c.w.workerId,
         podId: c.w.podId,
         idleSec: c.idleSec,
-        reason: `idle ${c.idleSec}s >= ${idleRuleText}`,
+        reason: input.drain
+          ? `idle ${c.idleSec}s, draining (no idle timeout)`
+          : `idle ${c.idleSec}s >= ${idleRuleText}`,
       });
     }
     if (terminate.length > 0) {
@@ -253,14 +255,20 @@ export function decide(input: PolicyInput): PolicyResult {
     }
     if (terminate.length < excess) {
       reasons.push(
-        `${excess - terminate.length} worker(s) over desired kept: not idle for ${idleRuleText}s, still spawning, or holding a task`,
+        `${excess - terminate.length} worker(s) over desired kept: ${
+          input.drain
+            ? 'draining, but still spawning or holding a task'
+            : `not idle for ${idleRuleText}s, still spawning, or holding a task`
+        }`,
       );
     }
   } else {
     reasons.push(`desired ${desired} = current ${current.total}`);
   }
   for (const l of limits) {
-    reasons.push(`${l.name}=${l.value} changed desired from ${l.from} to ${l.to}`);
+    reasons.push(
+      `${l.name === DRAIN_LIMIT ? DRAIN_LIMIT : `${l.name}=${l.value}`} changed desired from ${l.from} to ${l.to}`,
+    );
     if (l.detail) reasons.push(limitReason(l));
   }
 
