@@ -94,6 +94,22 @@ const gpusOf = (w: FleetWorker, g: number) => w.gpus ?? g;
  * recently used first, and never one that holds a task (when the source can tell). Workers stuck in
  * spawning past SPAWNING_TIMEOUT_SEC, or past WORKER_MAX_LIFETIME_SEC, are listed for termination.
  */
+/** The reason that says how many workers over desired are kept, after its count. */
+const KEPT = ' worker(s) over desired kept:';
+
+/**
+ * The reasons with `n` fewer workers kept over desired (a later step, cancel.ts, terminated them):
+ * the count lowered, or the reason dropped when none is kept.
+ */
+export function fewerKept(reasons: readonly string[], n: number): string[] {
+  return reasons.flatMap((r) => {
+    const m = /^(\d+)(.*)$/.exec(r);
+    if (!m || !m[2].startsWith(KEPT)) return [r];
+    const kept = Number(m[1]) - n;
+    return kept > 0 ? [`${kept}${m[2]}`] : [];
+  });
+}
+
 export function decide(input: PolicyInput): PolicyResult {
   const s = input.settings;
   const reasons: string[] = [];
@@ -255,7 +271,7 @@ export function decide(input: PolicyInput): PolicyResult {
     }
     if (terminate.length < excess) {
       reasons.push(
-        `${excess - terminate.length} worker(s) over desired kept: ${
+        `${excess - terminate.length}${KEPT} ${
           input.drain
             ? 'draining, but still spawning or holding a task'
             : `not idle for ${idleRuleText}s, still spawning, or holding a task`
