@@ -104,7 +104,7 @@ const KEPT = ' worker(s) over desired kept:';
 export function fewerKept(reasons: readonly string[], n: number): string[] {
   return reasons.flatMap((r) => {
     const m = /^(\d+)(.*)$/.exec(r);
-    if (!m || !m[2].startsWith(KEPT)) return [r];
+    if (!m?.[2].startsWith(KEPT)) return [r];
     const kept = Number(m[1]) - n;
     return kept > 0 ? [`${kept}${m[2]}`] : [];
   });
