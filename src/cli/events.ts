@@ -267,15 +267,9 @@ function summaryOf(e: AppEvent): string {
       return operatorCommandText(e.data);
     case 'OperatorOverrideEnded':
       return overrideEndedText(e.data);
-    case 'ConfigReloaded':
-    case 'ConfigReloadRefused':
-    case 'WorkerParked':
-    case 'WorkerUnparked':
-    case 'WorkerUnparkRefused':
-    case 'EventQuarantined':
-      return describeEvent(e) ?? truncate(compactJson(e.data), GENERIC_WIDTH);
     default:
-      return truncate(compactJson(e.data), GENERIC_WIDTH);
+      // the rest (reloads, parking, quarantine, orphans) in the words explain uses: one renderer per fact
+      return describeEvent(e) ?? truncate(compactJson(e.data), GENERIC_WIDTH);
   }
 }
 

@@ -80,6 +80,10 @@ export function operatorCommandText(c: DataOf<'OperatorCommandIssued'>): string 
 export const overrideEndedText = (d: DataOf<'OperatorOverrideEnded'>): string =>
   `the ${d.command}${d.key ? ` of ${d.key}` : ''} (${d.pool === '*' ? 'all pools' : `pool ${d.pool}`}) ${d.how}: its time was up`;
 
+/** The one renderer of OrphanPodTerminated (the control log's words). */
+export const orphanLine = (d: DataOf<'OrphanPodTerminated'>): string =>
+  `🧹 ORPHAN POD TERMINATED: ${d.name} (pod ${d.podId} on ${d.provider}): ${d.reason}`;
+
 /** One human line per event, in the operators' words (`gpu-scaler events` uses it where it has no shorter one). */
 export function describeEvent(e: AppEvent): string | null {
   switch (e.type) {
@@ -123,7 +127,7 @@ export function describeEvent(e: AppEvent): string | null {
     case 'HealthChecked':
       return `🩺 HEALTH CHECK: ${String(e.data.status).toUpperCase()}${e.data.problems.length ? ` - ${e.data.problems.join('; ')}` : ''}`;
     case 'OrphanPodTerminated':
-      return e.type;
+      return orphanLine(e.data);
     case 'ActionIntended':
       return `🕶️ INTENDED (shadow, not done): ${e.data.action} worker ${e.data.workerId}${e.data.podId ? ` (pod ${e.data.podId})` : ''}: ${e.data.reason} (${e.data.detail})`;
     case 'FleetObserved':

@@ -102,5 +102,23 @@ describe('gpu-scaler events: one line in words for the operator, reload and park
     );
     expect(quarantined).toContain('the ScalingDecided at global_position 7');
     expect(quarantined.startsWith('{')).toBe(false);
+    const orphan = summarize(
+      event(
+        'OrphanPodTerminated',
+        {
+          at: '2026-12-06T03:00:00.000Z',
+          cycle: 10,
+          provider: 'runpod',
+          podId: 'p1',
+          name: 'gpu-scaler-c3-1',
+          idempotencyKey: 'c3-1',
+          reason: 'no worker c3-1 was ever requested',
+        },
+        'reconciliation',
+      ),
+    );
+    expect(orphan).toBe(
+      '🧹 ORPHAN POD TERMINATED: gpu-scaler-c3-1 (pod p1 on runpod): no worker c3-1 was ever requested',
+    );
   });
 });
