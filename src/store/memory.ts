@@ -121,6 +121,23 @@ export class MemoryDb implements Db {
         },
       ],
       [
+        // readCommittedAfter (src/store/queries.ts): the events of streams with a prefix past a checkpoint
+        /^select [\s\S]+ from events\s+where \(\(tx_id::text\)::bigint, global_position\) > \(\$1::bigint, \$2::bigint\) and stream_id like \$3\s+order by global_position$/,
+        (_m, p) => {
+          const tx = BigInt(String(p[0]));
+          const position = Number(p[1]);
+          const like = String(p[2]);
+          if (!like.endsWith('%')) throw new Error(`the in-memory store reads a prefix (LIKE 'x%') only: ${like}`);
+          const prefix = like.slice(0, -1).replace(/\\(.)/g, '$1');
+          return this.events
+            .filter((e) => {
+              const t = BigInt(e.row.tx_id);
+              return (t > tx || (t === tx && e.row.global_position > position)) && e.row.stream_id.startsWith(prefix);
+            })
+            .map((e) => e.row);
+        },
+      ],
+      [
         /^insert into projection_checkpoints as c/,
         (_m, p) => {
           const [name, fromTx, fromPos, toTx, toPos] = p;
@@ -130,6 +147,16 @@ export class MemoryDb implements Db {
           if (this.openTx) this.remember(() => (cur ? this.checkpoints.set(key, cur) : this.checkpoints.delete(key)));
           this.checkpoints.set(key, { txId: String(toTx), position: Number(toPos) });
           return [{ name }];
+        },
+      ],
+      [
+        // workerRowsByStatusOrId (src/projections/worker-queries.ts): by status, or by id whatever the status
+        /^select to_jsonb\(w\) as r from workers w where w\.status = any\(\$1::text\[\]\) or w\.worker_id = any\(\$2::text\[\]\)$/,
+        (_m, p) => {
+          const t = this.table('workers');
+          const keys = new Set(asList(p[0]).flatMap((status) => [...this.keysWithStatus('workers', status)]));
+          for (const k of asList(p[1])) if (t.has(k)) keys.add(k);
+          return [...keys].map((k) => ({ r: t.get(k) }));
         },
       ],
       [
