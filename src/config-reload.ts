@@ -1,7 +1,7 @@
 import os from 'node:os';
 import { CONFIG_STREAM, type SettingChange } from '../events/operator';
 import { type Config, ConfigError, ConfigSchema, isSecretSetting, isSetting, secretsOf } from './config';
-import { OVERRIDABLE_SETTINGS } from './control/overrides';
+import { LIVE_SETTINGS } from './control/overrides';
 import { makeRedactor } from './logging/redact';
 import type { EventStore } from './store/event-store';
 
@@ -11,26 +11,6 @@ import type { EventStore } from './store/event-store';
  * with the running one, and either taken (from the next cycle) or refused; both are recorded on the
  * `config` stream with the keys that changed, their old and new values, secrets never shown.
  */
-
-/**
- * The settings the running service reads again every cycle (the controller's and the loop's own),
- * so a reload may change them. Every other one is read once at start (the store, the HTTP endpoint,
- * the provider, the task source, logging, the reactor, alerts): changing it needs a restart.
- */
-export const LIVE_SETTINGS: readonly string[] = [
-  ...OVERRIDABLE_SETTINGS,
-  'POLICY',
-  'POLL_INTERVAL_SEC',
-  'TASK_SOURCE_TIMEOUT_SEC',
-  'TASK_COUNT_MAX',
-  'RECONCILE_EVERY_CYCLES',
-  'ANOMALY_RAPID_SCALE_UP_WORKERS',
-  'ANOMALY_SPIKE_FACTOR',
-  'ANOMALY_FROM_NOWHERE_TASKS',
-  'ANOMALY_SLOW_SOURCE_SEC',
-  'HEALTH_CHECK_EVERY_CYCLES',
-  'HEALTH_SUMMARY_EVERY_CYCLES',
-];
 
 const shown = (key: string, v: unknown): string | null =>
   v === undefined || v === null ? null : isSecretSetting(key) ? '***' : String(v);

@@ -2,6 +2,7 @@ import { type Command, Option } from 'commander';
 import { type AppEvent, appRegistry } from '../../events/index';
 import { EventDecodeError } from '../../events/registry';
 import { conditionEventText } from '../control/conditions';
+import { describeEvent, operatorCommandText, overrideEndedText } from '../explain/explain';
 import { limitsNote, modeTag } from '../policies/render';
 import { candidatesText, placementText } from '../reactor/placement';
 import {
@@ -266,8 +267,13 @@ function summaryOf(e: AppEvent): string {
       const d = e.data;
       return `${d.workerId} adopted pod ${d.podId} (${d.podStatus}) by ${d.by}`;
     }
+    case 'OperatorCommandIssued':
+      return operatorCommandText(e.data);
+    case 'OperatorOverrideEnded':
+      return overrideEndedText(e.data);
     default:
-      return truncate(compactJson(e.data), GENERIC_WIDTH);
+      // the rest (reloads, parking, quarantine, orphans) in the words explain uses: one renderer per fact
+      return describeEvent(e) ?? truncate(compactJson(e.data), GENERIC_WIDTH);
   }
 }
 

@@ -399,6 +399,7 @@ function renderStatus(r: StatusReport, utc: boolean): string {
   if (r.workers.length) {
     const shown = r.workers.slice(0, MAX_LISTED_WORKERS);
     out.push(
+      '', // the table is the fleet's, not the last list's above it
       plainTable(
         ['worker', 'pod', 'status', 'in status', 'age', 'provider', 'gpus', 'usd/h', 'spent usd', 'placed on'],
         shown.map((w) => [

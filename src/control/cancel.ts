@@ -1,7 +1,7 @@
 import type { TerminationPick } from '../../events/scaling';
 import type { WorkerActivity } from '../../events/task-count';
 import { secondsBetween } from '../clock';
-import type { FleetWorker, PolicyResult } from './policy';
+import { type FleetWorker, fewerKept, type PolicyResult } from './policy';
 
 /** How many cycles in a row demand must stay below the fleet before a spawn is cancelled (the operators' hysteresis). */
 export const CANCEL_AFTER_CYCLES = 2;
@@ -58,7 +58,7 @@ export function cancelUnwanted(input: CancelInput): PolicyResult {
     delta,
     cancel,
     reasons: [
-      ...d.reasons,
+      ...fewerKept(d.reasons, cancel.length),
       `desired ${d.desired} (last cycle ${input.previousDesired}) < ${remaining} workers for ${CANCEL_AFTER_CYCLES} cycles: cancel ${cancel.length} spawning worker(s) no longer wanted, newest first`,
     ],
   };

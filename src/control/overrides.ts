@@ -29,6 +29,27 @@ export const OVERRIDABLE_SETTINGS: readonly string[] = [
   ...new Set(Object.values(POLICY_SETTING_KEYS).flat()),
 ];
 
+/**
+ * The settings the running service reads again every cycle (the controller's and the loop's own),
+ * so a reload (SIGHUP, src/config-reload.ts) may change them. Every other one is read once at start
+ * (the store, the HTTP endpoint, the provider, the task source, logging, the reactor, alerts):
+ * changing it needs a restart.
+ */
+export const LIVE_SETTINGS: readonly string[] = [
+  ...OVERRIDABLE_SETTINGS,
+  'POLICY',
+  'POLL_INTERVAL_SEC',
+  'TASK_SOURCE_TIMEOUT_SEC',
+  'TASK_COUNT_MAX',
+  'RECONCILE_EVERY_CYCLES',
+  'ANOMALY_RAPID_SCALE_UP_WORKERS',
+  'ANOMALY_SPIKE_FACTOR',
+  'ANOMALY_FROM_NOWHERE_TASKS',
+  'ANOMALY_SLOW_SOURCE_SEC',
+  'HEALTH_CHECK_EVERY_CYCLES',
+  'HEALTH_SUMMARY_EVERY_CYCLES',
+];
+
 /** An override (pause, drain or set) with how it ended, if it did. */
 export interface Override extends OverrideInForce {
   position: number;
@@ -240,7 +261,11 @@ export function checkOverride(key: string, value: string): string[] {
   }
   if (!OVERRIDABLE_SETTINGS.includes(key)) {
     return [
-      `${key} cannot be set by a command: a command sets one of ${OVERRIDABLE_SETTINGS.join(', ')}; change ${key} in the configuration (a SIGHUP reloads it, or restart)`,
+      `${key} cannot be set by a command: a command sets one of ${OVERRIDABLE_SETTINGS.join(', ')}; ${
+        LIVE_SETTINGS.includes(key)
+          ? `change ${key} in the configuration and send SIGHUP (a reload takes it from the next cycle)`
+          : `change ${key} in the configuration and restart the service (it is read once at start: a reload cannot change it)`
+      }`,
     ];
   }
   const res = checkSetting(key, value);

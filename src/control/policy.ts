@@ -94,6 +94,22 @@ const gpusOf = (w: FleetWorker, g: number) => w.gpus ?? g;
  * recently used first, and never one that holds a task (when the source can tell). Workers stuck in
  * spawning past SPAWNING_TIMEOUT_SEC, or past WORKER_MAX_LIFETIME_SEC, are listed for termination.
  */
+/** The reason that says how many workers over desired are kept, after its count. */
+const KEPT = ' worker(s) over desired kept:';
+
+/**
+ * The reasons with `n` fewer workers kept over desired (a later step, cancel.ts, terminated them):
+ * the count lowered, or the reason dropped when none is kept.
+ */
+export function fewerKept(reasons: readonly string[], n: number): string[] {
+  return reasons.flatMap((r) => {
+    const m = /^(\d+)(.*)$/.exec(r);
+    if (!m?.[2].startsWith(KEPT)) return [r];
+    const kept = Number(m[1]) - n;
+    return kept > 0 ? [`${kept}${m[2]}`] : [];
+  });
+}
+
 export function decide(input: PolicyInput): PolicyResult {
   const s = input.settings;
   const reasons: string[] = [];
@@ -241,7 +257,9 @@ export function decide(input: PolicyInput): PolicyResult {
         workerId: c.w.workerId,
         podId: c.w.podId,
         idleSec: c.idleSec,
-        reason: `idle ${c.idleSec}s >= ${idleRuleText}`,
+        reason: input.drain
+          ? `idle ${c.idleSec}s, draining (no idle timeout)`
+          : `idle ${c.idleSec}s >= ${idleRuleText}`,
       });
     }
     if (terminate.length > 0) {
@@ -253,14 +271,20 @@ export function decide(input: PolicyInput): PolicyResult {
     }
     if (terminate.length < excess) {
       reasons.push(
-        `${excess - terminate.length} worker(s) over desired kept: not idle for ${idleRuleText}s, still spawning, or holding a task`,
+        `${excess - terminate.length}${KEPT} ${
+          input.drain
+            ? 'draining, but still spawning or holding a task'
+            : `not idle for ${idleRuleText}s, still spawning, or holding a task`
+        }`,
       );
     }
   } else {
     reasons.push(`desired ${desired} = current ${current.total}`);
   }
   for (const l of limits) {
-    reasons.push(`${l.name}=${l.value} changed desired from ${l.from} to ${l.to}`);
+    reasons.push(
+      `${l.name === DRAIN_LIMIT ? DRAIN_LIMIT : `${l.name}=${l.value}`} changed desired from ${l.from} to ${l.to}`,
+    );
     if (l.detail) reasons.push(limitReason(l));
   }
 

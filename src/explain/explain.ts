@@ -1,4 +1,4 @@
-import type { DataOf } from '../../events/index';
+import type { AppEvent, DataOf } from '../../events/index';
 import { reloadLine } from '../config-reload';
 import { conditionEventText } from '../control/conditions';
 import { gpuText, spawnStepLine } from '../control/messages';
@@ -66,8 +66,26 @@ export interface Explanation {
 
 const n = (x: number, word: string) => `${x} ${word}${x === 1 ? '' : 's'}`;
 
-/** One human line per event, in the operators' words. */
-export function describeEvent(e: StoredEvent): string | null {
+/** The one renderer of an operator's command: `all pools: paused by ana@ops-1 at 03:12 UTC: ...`. */
+export function operatorCommandText(c: DataOf<'OperatorCommandIssued'>): string {
+  if (c.command === 'pause' || c.command === 'drain' || c.command === 'set') {
+    return overrideLine({ ...c, command: c.command });
+  }
+  const pool = c.pool === '*' ? 'all pools' : `pool ${c.pool}`;
+  const what = c.command === 'resume' ? 'resume' : `unset ${c.key}`;
+  return `${pool}: ${what} by ${c.by}${c.reason ? `: ${c.reason}` : ''}`;
+}
+
+/** The one renderer of an override's end by itself: `the set of MAX_ACTIVE_GPUS (all pools) expired: ...`. */
+export const overrideEndedText = (d: DataOf<'OperatorOverrideEnded'>): string =>
+  `the ${d.command}${d.key ? ` of ${d.key}` : ''} (${d.pool === '*' ? 'all pools' : `pool ${d.pool}`}) ${d.how}: its time was up`;
+
+/** The one renderer of OrphanPodTerminated (the control log's words). */
+export const orphanLine = (d: DataOf<'OrphanPodTerminated'>): string =>
+  `🧹 ORPHAN POD TERMINATED: ${d.name} (pod ${d.podId} on ${d.provider}): ${d.reason}`;
+
+/** One human line per event, in the operators' words (`gpu-scaler events` uses it where it has no shorter one). */
+export function describeEvent(e: AppEvent): string | null {
   switch (e.type) {
     case 'TaskCountObserved':
       return `TASK COUNT: Queued=${e.data.queued}, Active=${e.data.active}, Total=${e.data.total} (from ${e.data.source} in ${Math.round(e.data.responseMs)} ms)`;
@@ -109,7 +127,7 @@ export function describeEvent(e: StoredEvent): string | null {
     case 'HealthChecked':
       return `🩺 HEALTH CHECK: ${String(e.data.status).toUpperCase()}${e.data.problems.length ? ` - ${e.data.problems.join('; ')}` : ''}`;
     case 'OrphanPodTerminated':
-      return e.type;
+      return orphanLine(e.data);
     case 'ActionIntended':
       return `🕶️ INTENDED (shadow, not done): ${e.data.action} worker ${e.data.workerId}${e.data.podId ? ` (pod ${e.data.podId})` : ''}: ${e.data.reason} (${e.data.detail})`;
     case 'FleetObserved':
@@ -124,17 +142,10 @@ export function describeEvent(e: StoredEvent): string | null {
       return unparkRefusedLine(e.data);
     case 'EventQuarantined':
       return `🧯 EVENT QUARANTINED: the ${e.data.eventType} at global_position ${e.data.position} (stream ${e.data.streamId}) cannot be read and is skipped by every reader: ${e.data.error}`;
-    case 'OperatorCommandIssued': {
-      const c = e.data;
-      const pool = c.pool === '*' ? 'all pools' : `pool ${c.pool}`;
-      if (c.command === 'pause' || c.command === 'drain' || c.command === 'set') {
-        return `🎛️ OPERATOR: ${overrideLine({ ...c, command: c.command })}`;
-      }
-      const what = c.command === 'resume' ? 'resume' : `unset ${c.key}`;
-      return `🎛️ OPERATOR: ${pool}: ${what} by ${c.by}${c.reason ? `: ${c.reason}` : ''}`;
-    }
+    case 'OperatorCommandIssued':
+      return `🎛️ OPERATOR: ${operatorCommandText(e.data)}`;
     case 'OperatorOverrideEnded':
-      return `🎛️ OPERATOR: the ${e.data.command}${e.data.key ? ` of ${e.data.key}` : ''} (${e.data.pool === '*' ? 'all pools' : `pool ${e.data.pool}`}) ${e.data.how}: its time was up`;
+      return `🎛️ OPERATOR: ${overrideEndedText(e.data)}`;
     case 'ConfigReloaded':
     case 'ConfigReloadRefused':
       return reloadLine(e.data, e.data.file);

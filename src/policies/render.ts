@@ -188,6 +188,12 @@ function timeOfDay(iso: string, withDate = false): string {
   return withDate ? `${t.slice(0, 10)} ${t.slice(11, 16)} UTC` : `${t.slice(11, 16)} UTC`;
 }
 
+/** When an override ends, with its date: to the minute, or to the second when that is not :00 (a `--for 30s`). */
+function endTime(iso: string): string {
+  const t = iso.replace(/\.\d+Z$/, 'Z');
+  return t.slice(17, 19) === '00' ? timeOfDay(iso, true) : `${t.slice(0, 10)} ${t.slice(11, 19)} UTC`;
+}
+
 /** Who, when, for how long, why: `ana@ops-1 at 03:12 UTC for 2 h: incident 123`. */
 export function overrideBy(o: OverrideFacts): string {
   const span = o.forSec !== null ? ` for ${durationWords(o.forSec)}` : '';
@@ -210,9 +216,9 @@ export function overrideText(o: OverrideFacts): string {
 export function overrideLine(o: OverrideFacts, end?: { how: string; at: string } | null): string {
   const pool = o.pool === '*' ? 'all pools' : `pool ${o.pool}`;
   const until = end
-    ? ` (ended ${timeOfDay(end.at, true)}: ${end.how})`
+    ? ` (ended ${endTime(end.at)}: ${end.how})`
     : o.until
-      ? ` (until ${timeOfDay(o.until, true)})`
+      ? ` (until ${endTime(o.until)})`
       : ' (until a later command ends it)';
   return `${pool}: ${overrideText(o)}${until}`;
 }

@@ -134,8 +134,10 @@ export function shadowReport(input: ShadowReportInput): ShadowReport {
   });
   const inWindow = input.intended.filter((a) => ms(a.at) >= from && ms(a.at) <= to);
 
-  // waits, from the task counts of the window
-  const observed = input.observed.filter((o) => ms(o.at) >= from && ms(o.at) <= to);
+  // waits, from the task counts of the cycles compared (a cycle before the switch to shadow, or
+  // after it ended, was gpu-scaler acting: not the fleet this report is about)
+  const compared = new Set(listed.map((l) => l.cycle));
+  const observed = input.observed.filter((o) => compared.has(o.cycle) && ms(o.at) >= from && ms(o.at) <= to);
   const obsSteps = observed.slice(1).map((o, i) => ms(o.at) - ms(observed[i].at));
   const obsTypical = median(obsSteps);
   let queuedMs = 0;

@@ -195,9 +195,9 @@ export const decisionIds = (events: readonly StoredEvent[]) =>
 
 /**
  * What `explain` (the CLI and the dashboard) reads about one cycle: the controller stream's events
- * of it, everything its decision caused, and what other streams recorded for that cycle within
- * `windowMs` after it, decoded, in position order. With none, the highest cycle there is (null: the
- * store has no cycles yet).
+ * of it, everything its decision caused, what other streams recorded for that cycle within
+ * `windowMs` after it, and when the workers it started were up (within `windowMs`), decoded, in
+ * position order. With none, the highest cycle there is (null: the store has no cycles yet).
  */
 export async function eventsOfCycle(
   store: EventStore,
@@ -212,7 +212,21 @@ export async function eventsOfCycle(
   const to = new Date(from.getTime() + windowMs);
   const caused = decode(await eventsCausedBy(store, decisionIds(own)));
   const same = decode(await eventsBetween(store, from, to, cycle, pool));
-  return { events: dedupeEvents([...own, ...caused, ...same]) };
+  // when each worker the decision spawned or started from the parked pool was up (its "ready in"):
+  // recorded by a later cycle's sync, so neither caused by the decision nor of its cycle
+  const started = caused.flatMap((e) =>
+    e.type === 'WorkerSpawned' || e.type === 'WorkerUnparked' ? [`worker-${e.data.workerId}`] : [],
+  );
+  const up = started.length
+    ? decode(
+        await eventRows(
+          store,
+          `stream_id = any($1::text[]) and event_type = 'WorkerActivated' and ${EVENT_TIME_SQL} >= $2::timestamptz and ${EVENT_TIME_SQL} <= $3::timestamptz`,
+          [[...new Set(started)], from.toISOString(), to.toISOString()],
+        ),
+      )
+    : [];
+  return { events: dedupeEvents([...own, ...caused, ...same, ...up]) };
 }
 
 /** The task total a pool's controller observed in the last cycle before `cycle` (null: none). */

@@ -110,6 +110,28 @@ forEachBackend('operator commands, obeyed by the controller', BACKENDS, (backend
     expect(decided(await h.cycle()).decision.desired).toBe(8);
   });
 
+  test('status: the workers table is not printed under the overrides as if it were one of them', async () => {
+    h = await harness(backend());
+    h.source.set(2);
+    for (let i = 0; i < 3; i++) await h.cycle();
+    await command({ command: 'pause', pool: ALL_POOLS, reason: 'incident 123' });
+    await h.cycle();
+    const stdout = new Capture();
+    const io = { stdout, stderr: new Capture(), stdin: Readable.from([]), env: {}, isTTY: false };
+    await runStatus(
+      h.store,
+      parseDatabaseUrl('memory://'),
+      { now: h.clock.now(), windowMs: 3_600_000, windowText: '1h', utc: true, json: false },
+      io,
+    );
+    const lines = stdout.text.split('\n');
+    const table = lines.findIndex((l) => /^\s*WORKER\s+POD\s+STATUS/.test(l));
+    expect(table).toBeGreaterThan(0);
+    expect(lines[table - 1]).toBe('');
+    const heading = lines.indexOf('Overrides in force (gpu-scaler overrides):');
+    expect(lines[heading + 1]).toMatch(/^ {2}all pools: paused by ana@ops-1 at \S+ UTC: incident 123/);
+  });
+
   test('status and the dashboard (/api/state) list the overrides in force', async () => {
     h = await harness(backend());
     await command({ command: 'pause', pool: ALL_POOLS, reason: 'incident 123', forSec: 3600 });

@@ -90,4 +90,13 @@ describe('the overrides fold (pure)', () => {
     expect(checkOverride('POLICY', 'keda')[0]).toMatch(/^POLICY cannot be set by a command/);
     expect(checkOverride('MAX_WORKERS', '3')).toEqual([]);
   });
+
+  test('checkOverride: a setting no command sets says how it can change: SIGHUP when a reload may change it, else a restart', () => {
+    const policy = checkOverride('POLICY', 'keda')[0];
+    expect(policy).toContain('change POLICY in the configuration and send SIGHUP');
+    const store = checkOverride('DATABASE_URL', 'postgres://x')[0];
+    expect(store).toContain('change DATABASE_URL in the configuration and restart the service');
+    expect(store).not.toContain('SIGHUP reloads it');
+    expect(checkOverride('HTTP_PORT', '9000')[0]).toContain('restart the service');
+  });
 });

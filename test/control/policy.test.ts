@@ -318,3 +318,27 @@ describe('GPUs and money', () => {
     expect(decide(input({ queued: 10 })).desired).toBe(10);
   });
 });
+
+describe('a drain in the reasons', () => {
+  const DRAIN = 'draining by ana@ops-1 at 18:01 UTC: moving to pool b';
+  test('names the drain, not a setting "drain=0" that does not exist', () => {
+    // two workers hold tasks (active 2, no per-worker activity), one is idle since 10 s
+    const r = decide(
+      input({
+        active: 2,
+        drain: DRAIN,
+        fleet: [worker('a', 'active', 600), worker('b', 'active', 600), worker('c', 'active', 10)],
+      }),
+    );
+    expect(r).toMatchObject({ desired: 0, decision: 'SCALE_DOWN', delta: 1 });
+    expect(r.terminate.map((t) => t.reason)).toEqual(['idle 600s, draining (no idle timeout)']);
+    expect(r.reasons).toEqual([
+      ...r.reasons.slice(0, r.reasons.length - 4),
+      'desired 0 < current 3: terminate 1 idle worker(s), least recently used first',
+      '2 worker(s) over desired kept: draining, but still spawning or holding a task',
+      'drain changed desired from 2 to 0',
+      `capped to 0 workers by a drain: ${DRAIN}`,
+    ]);
+    expect(r.reasons.join('\n')).not.toContain('drain=0');
+  });
+});

@@ -63,6 +63,23 @@ describe('cancelling spawns no longer wanted', () => {
     expect(second.reasons.at(-1)).toContain(`cancel ${want} spawning worker(s) no longer wanted, newest first`);
   });
 
+  test('the reasons no longer say the cancelled workers were kept', () => {
+    const d = idleDecision(fleet);
+    expect(d.desired).toBe(0);
+    expect(d.reasons).toContain(
+      '4 worker(s) over desired kept: not idle for WARM_IDLE_SEC=240s, still spawning, or holding a task',
+    );
+    // all four cancelled: none is kept
+    const all = cancelUnwanted({ now: NOW, decision: d, fleet, activity: null, previousDesired: 0 });
+    expect(all.cancel).toHaveLength(4);
+    expect(all.reasons.filter((r) => r.includes('over desired kept'))).toEqual([]);
+    // two cancelled (last cycle wanted 2): two are kept
+    const two = cancelUnwanted({ now: NOW, decision: d, fleet, activity: null, previousDesired: 2 });
+    expect(two.reasons.filter((r) => r.includes('over desired kept'))).toEqual([
+      '2 worker(s) over desired kept: not idle for WARM_IDLE_SEC=240s, still spawning, or holding a task',
+    ]);
+  });
+
   test('cancels only down to the larger desired count of the two cycles', () => {
     const d = idleDecision(fleet);
     const out = cancelUnwanted({ now: NOW, decision: d, fleet, activity: null, previousDesired: 2 });

@@ -35,6 +35,8 @@ const observed = (cycle: number, queued: number, active: number) => ({
   active,
 });
 
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
+
 describe('shadow-report', () => {
   // the fleet something else runs: a, then a+b, then b alone
   const fleet = [listed(1, ['a']), listed(2, ['a', 'b']), listed(3, ['a', 'b']), listed(4, ['b']), listed(5, ['b'])];
@@ -82,6 +84,25 @@ describe('shadow-report', () => {
       cyclesWithQueued: 3,
       longestWaitingStretchSec: 60,
       waitingWhileWouldBeLarger: 1,
+    });
+  });
+
+  test('the waits are those of the cycles compared: not of cycles before the switch to shadow (gpu-scaler acting then)', () => {
+    // shadow from cycle 3 on: cycles 1 and 2 were active, with 3 and 1 tasks queued
+    const r = shadowReport({
+      from: new Date(T0),
+      to: new Date(T0 + 150_000),
+      intended: [],
+      listed: fleet.slice(2),
+      observed: tasks,
+    });
+    expect(r.cycles).toBe(3);
+    expect(r.waits).toMatchObject({
+      observations: 3,
+      queuedTaskHours: round3((2 * 30) / 3600), // cycle 5's 2 queued for a typical 30 s
+      peakQueued: 2,
+      peakQueuedAt: at(4 * 30),
+      cyclesWithQueued: 1,
     });
   });
 
