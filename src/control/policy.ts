@@ -230,7 +230,7 @@ export function decide(input: PolicyInput): PolicyResult {
   if (desired > current.total) {
     decision = 'SCALE_UP';
     delta = desired - current.total;
-    reasons.push(`desired ${desired} > current ${current.total}: spawn ${delta}`);
+    reasons.push(spawnReason(desired, current.total, delta));
   } else if (desired < current.total) {
     const excess = current.total - desired;
     const candidates = activeWorkers
@@ -456,14 +456,24 @@ const maxHourlyCost: Cap = {
 /** The caps, in the order they apply. */
 export const CAPS: readonly Cap[] = [maxWorkers, maxActiveGpus, maxHourlyCost];
 
-/** A decision with spawning stopped: a would-be SCALE_UP becomes MAINTAIN, with the reason recorded. */
+/** The reason of a scale-up, and of one that spawning stopped: one wording for both. */
+const spawnReason = (desired: number, current: number, delta: number, stoppedBy?: string) =>
+  stoppedBy === undefined
+    ? `desired ${desired} > current ${current}: spawn ${delta}`
+    : `desired ${desired} > current ${current}: would spawn ${delta}, but spawning stopped: ${stoppedBy}`;
+
+/**
+ * A decision with spawning stopped: a would-be SCALE_UP becomes MAINTAIN, with the reason recorded
+ * in place of the spawn's (a log or explain never reads "spawn N" for a cycle that spawned nothing).
+ */
 export function blockSpawning(r: PolicyResult, why: string): PolicyResult {
   if (r.decision !== 'SCALE_UP') return { ...r, spawnBlocked: why };
+  const spawn = spawnReason(r.desired, r.current.total, r.delta);
   return {
     ...r,
     decision: 'MAINTAIN',
     delta: 0,
     spawnBlocked: why,
-    reasons: [...r.reasons, `spawning stopped: ${why}`],
+    reasons: [...r.reasons.filter((x) => x !== spawn), spawnReason(r.desired, r.current.total, r.delta, why)],
   };
 }

@@ -230,7 +230,9 @@ describe('blocked spawning', () => {
   test('a scale-up becomes MAINTAIN with the reason; other decisions keep their action', () => {
     const up = blockSpawning(decide(input({ queued: 3 })), 'circuit breaker open');
     expect(up).toMatchObject({ decision: 'MAINTAIN', delta: 0, desired: 3, spawnBlocked: 'circuit breaker open' });
-    expect(up.reasons).toContain('spawning stopped: circuit breaker open');
+    // the spawn's reason is replaced, not followed: nothing reads "spawn 3" for a cycle that spawned nothing
+    expect(up.reasons).toContain('desired 3 > current 0: would spawn 3, but spawning stopped: circuit breaker open');
+    expect(up.reasons.join('\n')).not.toMatch(/: spawn 3$/m);
     const fleet = [worker('a', 'active', 900)];
     const down = blockSpawning(decide(input({ fleet })), 'x');
     expect(down).toMatchObject({ decision: 'SCALE_DOWN', delta: 1, spawnBlocked: 'x' });
