@@ -1,6 +1,11 @@
+import type { DataOf } from '../../events/index';
 import { actionText, decisionWords, limitLine, modeTag, policyMath } from '../policies/render';
 import { candidatesText, placementText } from '../reactor/placement';
 import type { PolicyResult } from './policy';
+
+/** The one renderer of OrphanPodTerminated: the control log, explain and events say it alike. */
+export const orphanLine = (d: DataOf<'OrphanPodTerminated'>): string =>
+  `🧹 ORPHAN POD TERMINATED: ${d.name} (pod ${d.podId} on ${d.provider}): ${d.reason}`;
 
 /**
  * The operators' log lines, as pure functions of event data. The live loop logs them and

@@ -1,7 +1,7 @@
 import type { AppEvent, DataOf } from '../../events/index';
 import { reloadLine } from '../config-reload';
 import { conditionEventText } from '../control/conditions';
-import { gpuText, spawnStepLine } from '../control/messages';
+import { gpuText, orphanLine, spawnStepLine } from '../control/messages';
 import {
   actionText,
   cancelSentence,
@@ -79,10 +79,6 @@ export function operatorCommandText(c: DataOf<'OperatorCommandIssued'>): string 
 /** The one renderer of an override's end by itself: `the set of MAX_ACTIVE_GPUS (all pools) expired: ...`. */
 export const overrideEndedText = (d: DataOf<'OperatorOverrideEnded'>): string =>
   `the ${d.command}${d.key ? ` of ${d.key}` : ''} (${d.pool === '*' ? 'all pools' : `pool ${d.pool}`}) ${d.how}: its time was up`;
-
-/** The one renderer of OrphanPodTerminated (the control log's words). */
-export const orphanLine = (d: DataOf<'OrphanPodTerminated'>): string =>
-  `🧹 ORPHAN POD TERMINATED: ${d.name} (pod ${d.podId} on ${d.provider}): ${d.reason}`;
 
 /** One human line per event, in the operators' words (`gpu-scaler events` uses it where it has no shorter one). */
 export function describeEvent(e: AppEvent): string | null {

@@ -98,7 +98,8 @@ forEachBackend(
       expect(live.map((p) => p.podId)).not.toContain(orphan.podId);
       expect(live).toHaveLength(1);
       expect(h.stdout.text).toContain(
-        `🧹 ORPHAN POD TERMINATED: gpu-scaler-test-pod-from-yesterday (pod ${orphan.podId})`,
+        // the log's words are explain's and events' (one renderer)
+        `🧹 ORPHAN POD TERMINATED: gpu-scaler-test-pod-from-yesterday (pod ${orphan.podId} on ${h.provider.name}): `,
       );
       expect(h.stderr.text).toContain('ORPHAN POD TERMINATED');
     });

@@ -3,6 +3,7 @@ import type { Clock } from '../../clock';
 import type { PodInfo, Provider } from '../../providers/provider';
 import type { EventStore } from '../../store/event-store';
 import { type ControlLog, fact } from '../log';
+import { orphanLine } from '../messages';
 
 export interface OrphanSweepContext {
   store: EventStore;
@@ -47,21 +48,18 @@ export async function sweepOrphans(ctx: OrphanSweepContext, cycle: number): Prom
         ? `no worker ${key} was ever requested`
         : 'its name carries no idempotency key';
     await provider.terminate(pod.podId);
+    const data = {
+      at: clock.now().toISOString(),
+      cycle,
+      provider: provider.name,
+      podId: pod.podId,
+      name: pod.name,
+      idempotencyKey: key,
+      reason,
+    };
     await store.append(Streams.reconciliation(DEFAULT_POOL), [
-      {
-        type: 'OrphanPodTerminated',
-        data: {
-          at: clock.now().toISOString(),
-          cycle,
-          provider: provider.name,
-          podId: pod.podId,
-          name: pod.name,
-          idempotencyKey: key,
-          reason,
-        },
-        metadata: { cycle },
-      },
+      { type: 'OrphanPodTerminated', data, metadata: { cycle } },
     ]);
-    fact(log, 'crit', `🧹 ORPHAN POD TERMINATED: ${pod.name} (pod ${pod.podId}): ${reason}`, { cycle });
+    fact(log, 'crit', orphanLine({ ...data, pool: DEFAULT_POOL }), { cycle });
   }
 }
