@@ -74,13 +74,17 @@ function isLostConnection(err: unknown): boolean {
 }
 
 /**
- * porsager, with connections dropping under it (a server restart), can run a write it scheduled on
- * a socket it has already let go: a TypeError thrown from its connection code, after the queries
- * on that connection were failed. That is a lost connection like any other, not worth a crash and
- * exit code 1; anything else still crashes.
+ * porsager, with connections dropping under it (a server restart, a terminated backend), can throw
+ * from its own code outside any query: a write it scheduled on a socket it has already let go (a
+ * TypeError from connection.js), or its end timeout destroying connections (`write
+ * CONNECTION_DESTROYED` from a timer in index.js), after the queries on those connections were
+ * failed. That is a lost connection like any other, not worth a crash (a throw from the
+ * uncaughtException handler would end the process with code 7); anything else still crashes.
  */
-function isDriverSocketError(err: unknown): boolean {
-  return err instanceof TypeError && /[\\/]postgres[\\/]cjs[\\/]src[\\/]connection\.js/.test(err.stack ?? '');
+export function isDriverSocketError(err: unknown): boolean {
+  if (!(err instanceof Error) || !/[\\/]postgres[\\/]cjs[\\/]src[\\/](connection|index)\.js/.test(err.stack ?? ''))
+    return false;
+  return err instanceof TypeError || isLostConnection(err);
 }
 
 /**
