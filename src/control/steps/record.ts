@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { NewDataOf } from '../../../events/index';
 import type { ControlSettings } from '../../../events/scaling';
 import { limitSetting } from '../../policies/render';
-import type { AppendResult } from '../../store/event-store';
+import type { AppendResult, EventMetadata } from '../../store/event-store';
 import type { Anomaly } from '../anomalies';
 import type { ControlStream } from '../control-stream';
 import { type ControlLog, fact } from '../log';
@@ -86,19 +86,15 @@ export async function recordFallback(
   const meta = { cycle, correlationId: newId() };
   const rejected = { cycle, at, source: ctx.source, reason: r.reason, raw: r.raw, responseMs: r.responseMs };
   const decidedData = { cycle, at, ...lastCount, ...decision, settings: ctx.settings };
-  const decidedId = newId();
-  const res = await ctx.stream.append(
-    [
-      { type: 'TaskCountRejected', data: rejected, metadata: meta },
-      { type: 'ScalingDecided', data: decidedData, eventId: decidedId, metadata: meta },
-      ...anomalies.map((a) => ({
-        type: 'AnomalyDetected' as const,
-        data: { cycle, at, ...a },
-        metadata: { ...meta, causationId: decidedId },
-      })),
-      ...conditions.map((c) => ({ ...c, metadata: { ...meta, causationId: decidedId } })),
-    ],
+  const res = await appendDecision(
+    ctx,
     cycle,
+    meta,
+    { type: 'TaskCountRejected', data: rejected, metadata: meta },
+    decidedData,
+    newId(),
+    anomalies,
+    conditions,
   );
   if (!res) return null;
   log.log('error', `❌ TASK COUNT REJECTED (Cycle #${cycle}): ${r.reason}; raw answer: ${r.raw}`, { cycle });
@@ -157,19 +153,15 @@ export async function recordCycle(
     workers,
   };
   const decidedData = { cycle, at, queued, active, ...decision, settings: ctx.settings };
-  const decidedId = newId();
-  const res = await ctx.stream.append(
-    [
-      { type: 'TaskCountObserved', data: observedData, metadata: meta },
-      { type: 'ScalingDecided', data: decidedData, eventId: decidedId, metadata: meta },
-      ...anomalies.map((a) => ({
-        type: 'AnomalyDetected' as const,
-        data: { cycle, at, ...a },
-        metadata: { ...meta, causationId: decidedId },
-      })),
-      ...conditions.map((c) => ({ ...c, metadata: { ...meta, causationId: decidedId } })),
-    ],
+  const res = await appendDecision(
+    ctx,
     cycle,
+    meta,
+    { type: 'TaskCountObserved', data: observedData, metadata: meta },
+    decidedData,
+    newId(),
+    anomalies,
+    conditions,
   );
   if (!res) return null;
 
@@ -227,4 +219,36 @@ export function recordDecision(
   return observed.ok
     ? recordCycle(ctx, cycle, at, observed, decision, anomalies, conditions)
     : recordFallback(ctx, cycle, at, observed, source.lastCount, decision, anomalies, conditions);
+}
+
+/**
+ * A decided cycle's one atomic batch: what the source said (a count, or its rejection), the
+ * decision, and the anomalies and condition changes it caused.
+ */
+function appendDecision(
+  ctx: RecordContext,
+  cycle: number,
+  meta: { cycle: number; correlationId: string },
+  count:
+    | { type: 'TaskCountObserved'; data: NewDataOf<'TaskCountObserved'>; metadata: EventMetadata }
+    | { type: 'TaskCountRejected'; data: NewDataOf<'TaskCountRejected'>; metadata: EventMetadata },
+  decided: NewDataOf<'ScalingDecided'>,
+  decidedId: string,
+  anomalies: readonly Anomaly[],
+  conditions: readonly ConditionEvent[],
+): Promise<AppendResult | null> {
+  const caused = { ...meta, causationId: decidedId };
+  return ctx.stream.append(
+    [
+      count,
+      { type: 'ScalingDecided', data: decided, eventId: decidedId, metadata: meta },
+      ...anomalies.map((a) => ({
+        type: 'AnomalyDetected' as const,
+        data: { cycle, at: decided.at, ...a },
+        metadata: caused,
+      })),
+      ...conditions.map((c) => ({ ...c, metadata: caused })),
+    ],
+    cycle,
+  );
 }
