@@ -107,17 +107,7 @@ export async function recordFallback(
     `SCALING DECISION cycle=${cycle} fallback current=${decision.current.active}+${decision.current.spawning} desired=${decision.desired} decision=${decision.decision} delta=${decision.delta} reason=${decision.reasons[0] ?? ''}`,
   );
   log.log('crit', decisionBlock(decidedData), { cycle });
-  const action = actionLine(decidedData);
-  if (action) fact(log, 'crit', action, { cycle });
-  for (const a of anomalies) {
-    fact(
-      log,
-      'alert',
-      `${anomalyLine(a)}\n${anomalyCauses(a)}`,
-      { cycle, anomaly: a.kind, figures: a.figures },
-      `ANOMALY cycle=${cycle} kind=${a.kind} ${a.message}`,
-    );
-  }
+  logActionAndAnomalies(log, cycle, decidedData, anomalies);
   return res;
 }
 
@@ -188,17 +178,7 @@ export async function recordCycle(
     log.log('crit', decisionBlock(decidedData), { cycle });
     ctx.lastBanner = { key, cycle };
   }
-  const action = actionLine(decidedData);
-  if (action) fact(log, 'crit', action, { cycle });
-  for (const a of anomalies) {
-    fact(
-      log,
-      'alert',
-      `${anomalyLine(a)}\n${anomalyCauses(a)}`,
-      { cycle, anomaly: a.kind, figures: a.figures },
-      `ANOMALY cycle=${cycle} kind=${a.kind} ${a.message}`,
-    );
-  }
+  logActionAndAnomalies(log, cycle, decidedData, anomalies);
   return res;
 }
 
@@ -251,4 +231,24 @@ function appendDecision(
     ],
     cycle,
   );
+}
+
+/** After a decided cycle's batch is recorded: its action and each anomaly, said once each. */
+function logActionAndAnomalies(
+  log: ControlLog,
+  cycle: number,
+  decided: Parameters<typeof actionLine>[0],
+  anomalies: readonly Anomaly[],
+): void {
+  const action = actionLine(decided);
+  if (action) fact(log, 'crit', action, { cycle });
+  for (const a of anomalies) {
+    fact(
+      log,
+      'alert',
+      `${anomalyLine(a)}\n${anomalyCauses(a)}`,
+      { cycle, anomaly: a.kind, figures: a.figures },
+      `ANOMALY cycle=${cycle} kind=${a.kind} ${a.message}`,
+    );
+  }
 }
