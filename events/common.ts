@@ -12,6 +12,7 @@ export const POOL_NAME_PATTERN = /^[a-z0-9-]{1,40}$/;
 export const POOL_NAME_ALLOWED = "1 to 40 lowercase letters, digits and '-'";
 /** A pool's name. */
 export const PoolName = z.string().regex(POOL_NAME_PATTERN, `a pool name is ${POOL_NAME_ALLOWED}`);
+export type PoolName = z.infer<typeof PoolName>;
 /**
  * The pool an event belongs to: every event type carries it. Events recorded before the field read as
  * pool `default` (the schema's default: nothing stored is rewritten).

@@ -43,6 +43,8 @@ export const PROCESS_SETTINGS: readonly string[] = [
   'DB_LOGGING_REQUIRED',
   'DB_LOGGING_ERRORS_FILE',
   'SYSTEM_LOGS_RETENTION_DAYS',
+  'GLOBAL_MAX_ACTIVE_GPUS',
+  'GLOBAL_MAX_HOURLY_COST_USD',
 ];
 
 /** `${NAME}`: a value taken from the environment. */

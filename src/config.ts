@@ -84,6 +84,12 @@ export const ConfigSchema = z.object({
   MAX_ACTIVE_GPUS: int(0).default(10),
   /** A cap on the fleet's burn rate, USD per hour (live workers at their prices + new ones at the quote); unset = off. */
   MAX_HOURLY_COST_USD: num(0).optional(),
+  /** A pool's priority under the global caps: higher is served first (docs/pools.md). */
+  PRIORITY: int(-1000000).default(0),
+  /** A cap on the GPUs of every pool together (top level only); unset = none. */
+  GLOBAL_MAX_ACTIVE_GPUS: int(0).optional(),
+  /** A cap on the burn rate of every pool together, USD per hour (top level only); unset = none. */
+  GLOBAL_MAX_HOURLY_COST_USD: num(0).optional(),
   GPU_IDLE_TIMEOUT_SEC: num(0).default(300),
   SPAWNING_TIMEOUT_SEC: num(1).default(600),
   /** A hard cap on a worker's life; unset = none. */

@@ -1,4 +1,4 @@
-import { DEFAULT_POOL } from '../events/common';
+import { DEFAULT_POOL, type PoolName } from '../events/common';
 import type { DbLoggingStats, LogDestinationStats } from '../events/health';
 import { ALL_PROJECTIONS } from '../projections/index';
 import type { Clock } from './clock';
@@ -7,6 +7,7 @@ import { Controller } from './control/controller';
 import type { ControlLog } from './control/log';
 import { meteredProvider } from './observe/metered-provider';
 import type { Metrics } from './observe/metrics';
+import type { PoolsPlan } from './pools/plan';
 import { ProjectionRunner } from './projections/runner';
 import { kubernetesProviderFromConfig } from './providers/kubernetes/index';
 import { localProviderFromConfig } from './providers/local';
@@ -24,6 +25,10 @@ import { SimulatedWorkers } from './workers/simulated';
 
 export interface SystemOptions {
   store: EventStore;
+  /** The pool this system scales (default: `default`, a deployment of today). */
+  pool?: PoolName;
+  /** Every pool and the global caps (default: this pool alone, no global cap): src/pools/plan.ts. */
+  plan?: PoolsPlan;
   config: Config;
   clock: Clock;
   log: ControlLog;
