@@ -266,6 +266,8 @@ describe('configuration', () => {
       'K8S_PRIORITY_CLASS',
       'K8S_ENV',
       'MAX_HOURLY_COST_USD',
+      'GLOBAL_MAX_ACTIVE_GPUS',
+      'GLOBAL_MAX_HOURLY_COST_USD',
       'WORKER_MAX_LIFETIME_SEC',
       'PARKED_HOURLY_USD',
       'DECISION_STALE_SEC',
