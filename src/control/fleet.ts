@@ -1,4 +1,4 @@
-import { Streams } from '../../events/index';
+import { DEFAULT_POOL, type PoolName, Streams } from '../../events/index';
 import { type WorkerRow, type WorkerStatus, workersProjection } from '../../projections/workers';
 import type { ControlReads } from '../store/reads';
 import type { FleetWorker } from './policy';
@@ -19,11 +19,16 @@ const LIVE: WorkerStatus[] = ['spawning', 'active', 'terminating'];
  * checkpoint folded in by the projection's own pure fold (see readFleet): the one way the loop and
  * the reactor read workers (the parked pool reads parked ones too).
  */
-export async function readWorkerRows(reads: ControlReads, statuses: readonly WorkerStatus[]): Promise<WorkerRow[]> {
+export async function readWorkerRows(
+  reads: ControlReads,
+  statuses: readonly WorkerStatus[],
+  /** Only this pool's workers; undefined: every pool's (the global budget, the orphan sweep). */
+  pool?: PoolName,
+): Promise<WorkerRow[]> {
   const cp = await reads.checkpoint(`projection:${workersProjection.name}`);
   const pending = await reads.committedAfter(cp, Streams.worker(''));
   const touched = [...new Set(pending.map((e) => workersProjection.keyOf(e)).filter((k): k is string => k !== null))];
-  const rows = await reads.workersByStatusOrId([...statuses], touched);
+  const rows = await reads.workersByStatusOrId([...statuses], touched, pool);
   const byId = new Map(rows.map((r) => [r.worker_id, r]));
   for (const e of pending) {
     const k = workersProjection.keyOf(e);
@@ -31,13 +36,17 @@ export async function readWorkerRows(reads: ControlReads, statuses: readonly Wor
     const next = workersProjection.evolve(byId.get(k), e);
     if (next) byId.set(k, next);
   }
-  return [...byId.values()].filter((r) => statuses.includes(r.status));
+  return [...byId.values()].filter(
+    (r) => statuses.includes(r.status) && (pool === undefined || (r.pool ?? DEFAULT_POOL) === pool),
+  );
 }
 
+/** The live fleet of one pool (undefined: of every pool), oldest request first. */
 export async function readFleet(
   reads: ControlReads,
-): Promise<(FleetWorker & { provider: string | null; unparks: number })[]> {
-  return (await readWorkerRows(reads, LIVE))
+  pool?: PoolName,
+): Promise<(FleetWorker & { provider: string | null; unparks: number; pool: PoolName })[]> {
+  return (await readWorkerRows(reads, LIVE, pool))
     .sort(
       (a, b) => String(a.requested_at).localeCompare(String(b.requested_at)) || a.worker_id.localeCompare(b.worker_id),
     )
@@ -52,6 +61,7 @@ export async function readFleet(
       provider: r.provider,
       /** Times started again from parked (events/parking.ts): each start is a life of its own. */
       unparks: r.unparks ?? 0,
+      pool: r.pool ?? DEFAULT_POOL,
     }));
 }
 
@@ -66,8 +76,8 @@ export function fleetBurnUsd(fleet: readonly Pick<FleetWorker, 'hourlyCostUsd'>[
 }
 
 /** Live worker counts by status (for health summaries). */
-export async function countWorkersByStatus(reads: ControlReads): Promise<Record<string, number>> {
+export async function countWorkersByStatus(reads: ControlReads, pool?: PoolName): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
-  for (const w of await readFleet(reads)) counts[w.status] = (counts[w.status] ?? 0) + 1;
+  for (const w of await readFleet(reads, pool)) counts[w.status] = (counts[w.status] ?? 0) + 1;
   return counts;
 }
