@@ -1,4 +1,4 @@
-import { type AppEvent, type DataOf, DEFAULT_POOL, Streams } from '../../events/index';
+import { type AppEvent, type DataOf, DEFAULT_POOL, type PoolName, Streams } from '../../events/index';
 import type { TerminationPick } from '../../events/scaling';
 import type { SpawnFailureKind, TerminationReason } from '../../events/worker';
 import type { Clock } from '../clock';
@@ -10,6 +10,7 @@ import { accountOf } from '../control/policy';
 import { isRefusal, REFUSALS } from '../control/provider-refusals';
 import { hasCode } from '../errors';
 import { actionText } from '../policies/render';
+import type { PoolsPlan } from '../pools/plan';
 import { type PodInfo, type Provider, ProviderError, type SpawnStep } from '../providers/provider';
 import { intendedActions } from '../shadow/intend';
 import type { EventStore, NewEvent, StoredEvent } from '../store/event-store';
@@ -18,11 +19,18 @@ import type { ParkingSettings } from './parking';
 import { currentLife, lifeEventId, ParkingSteps } from './parking-steps';
 
 export const REACTOR_CHECKPOINT = 'reactor';
+/** The checkpoint of a pool's reactor: `reactor` for pool default (as before pools), `reactor@<pool>` for the others. */
+export const reactorCheckpointName = (pool: PoolName): string =>
+  pool === DEFAULT_POOL ? REACTOR_CHECKPOINT : `${REACTOR_CHECKPOINT}@${pool}`;
 /** The event types the reactor acts on: the only ones it reads. */
 export const REACTOR_EVENT_TYPES: readonly string[] = ['ScalingDecided'];
 
 export interface ReactorDeps {
   store: EventStore;
+  /** The pool whose decisions this reactor acts on (default: `default`). */
+  pool?: PoolName;
+  /** Every pool and the global caps, for the pre-spawn check across pools (default: this pool alone). */
+  plan?: PoolsPlan;
   provider: Provider;
   clock: Clock;
   log: ControlLog;
