@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { count, cycleNo, isoTime, poolField } from './common';
+import { count, cycleNo, isoTime, PoolName, poolField } from './common';
 import { defineEvent } from './define';
 import { OverrideInForce } from './operator';
 import { Mode } from './shadow';
@@ -76,6 +76,30 @@ export const TerminationPick = z.object({
 });
 export type TerminationPick = z.infer<typeof TerminationPick>;
 
+/** One pool's share of the global budget in a cycle (src/pools/allocate.ts PoolShare). */
+export const PoolShareRecord = z.object({
+  pool: PoolName,
+  priority: z.number().int(),
+  /** Workers the pool wanted after its own caps (its decision's, or, when stale, what it holds). */
+  wantWorkers: count,
+  floorWorkers: count,
+  gotWorkers: count,
+  gpusPerWorker: z.number().int().positive(),
+  /** The global cap that held it below its want; null: it got all it wanted. */
+  limitedBy: z.enum(['GLOBAL_MAX_ACTIVE_GPUS', 'GLOBAL_MAX_HOURLY_COST_USD']).nullable(),
+});
+export type PoolShareRecord = z.infer<typeof PoolShareRecord>;
+
+/**
+ * How the global caps were shared this cycle: the caps, and every pool's share (its own first).
+ * Recorded only when a global cap is set; null otherwise and in events older than pools.
+ */
+export const AllocationRecord = z.object({
+  caps: z.object({ gpus: count.optional(), usdPerHour: z.number().nonnegative().optional() }),
+  shares: z.array(PoolShareRecord),
+});
+export type AllocationRecord = z.infer<typeof AllocationRecord>;
+
 /** One cycle's decision with all of its math, so it explains itself from the record alone. */
 export const ScalingDecided = defineEvent({
   type: 'ScalingDecided',
@@ -126,6 +150,8 @@ export const ScalingDecided = defineEvent({
     quoteUsdPerHour: z.number().nonnegative().nullable().default(null),
     /** The operators' overrides in force that cycle (pause, drain, set: src/control/overrides.ts); none in older events. */
     overrides: z.array(OverrideInForce).default([]),
+    /** The global budget's sharing among pools this cycle (GLOBAL_MAX_*); null without a global cap. */
+    allocation: AllocationRecord.nullable().default(null),
   }),
 });
 
