@@ -44,6 +44,12 @@ export interface SystemOptions {
   newId?: () => string;
   /** Where cycle durations and provider calls are measured (the service's /metrics); none by default. */
   metrics?: Metrics;
+  /**
+   * The projections to keep current (default: a runner of its own). Several pools in one process
+   * share one runner: the projections are the store's, not a pool's, and two runners on the same
+   * checkpoints would move them under each other.
+   */
+  projections?: ProjectionRunner;
 }
 
 /** Everything the control loop needs, wired once for the service, the tests, the demo and simulations. */
@@ -105,7 +111,7 @@ export async function buildSystem(o: SystemOptions): Promise<System> {
   // the reactor and the controller call the provider through the meter; System.provider stays the provider itself
   const calls = o.metrics ? meteredProvider(provider, o.metrics) : provider;
   const source = o.source ?? makeSource(o.config, o.store);
-  const projections = new ProjectionRunner(o.store, ALL_PROJECTIONS);
+  const projections = o.projections ?? new ProjectionRunner(o.store, ALL_PROJECTIONS);
   const reactor = new Reactor({
     store: o.store,
     provider: calls,
