@@ -1,4 +1,4 @@
-import { appRegistry, Streams } from '../../events/index';
+import { appRegistry, inPool, Streams } from '../../events/index';
 import { ALL_PROJECTIONS } from '../../projections/index';
 import { workersProjection } from '../../projections/workers';
 import { readFleet } from '../../src/control/fleet';
@@ -287,6 +287,100 @@ export function controlReadsContract(makeBackend: () => TestBackend): void {
       ['AbleToScale', 'False', 2],
     ]);
     expect(await store.reads.lastConditionChanges([])).toEqual([]);
+  });
+
+  /** A pool's decision (only the figures a want is read from matter here). */
+  const decision = (pool: string, cycle: number, desired: number, wantWorkers?: number): NewEvent => ({
+    type: 'ScalingDecided',
+    data: {
+      cycle,
+      at: at(cycle * 30),
+      pool,
+      queued: desired,
+      active: 0,
+      total: desired,
+      current: { active: 0, spawning: 0, total: 0 },
+      busy: 0,
+      idle: 0,
+      policy: { name: 'default', settings: {}, terms: [], combine: 'byTasks' },
+      desiredBeforeCaps: wantWorkers ?? desired,
+      requested: wantWorkers ?? desired,
+      limits: [],
+      desired,
+      decision: 'SCALE_UP',
+      delta: desired,
+      terminate: [],
+      timedOut: [],
+      reasons: [],
+      settings: { MAX_WORKERS: 10, MAX_ACTIVE_GPUS: 10, GPU_IDLE_TIMEOUT_SEC: 60, SPAWNING_TIMEOUT_SEC: 600 },
+      allocation:
+        wantWorkers === undefined
+          ? null
+          : {
+              caps: { gpus: 8 },
+              shares: [
+                {
+                  pool,
+                  priority: 0,
+                  wantWorkers,
+                  floorWorkers: 0,
+                  gotWorkers: desired,
+                  gpusPerWorker: 1,
+                  limitedBy: 'GLOBAL_MAX_ACTIVE_GPUS',
+                },
+              ],
+            },
+    },
+  });
+  const inPoolOf = (pool: string, e: NewEvent): NewEvent => inPool(pool, [e])[0];
+
+  test("a pool's history reads are its own: observations, spawn outcomes, anomalies and conditions of another pool are not", async () => {
+    await store.append('controller', [
+      observed(1, 5),
+      anomaly(1, 'rapid_scale_up'),
+      condition(1, 'AbleToScale', 'True'),
+    ]);
+    await store.append('controller@video', [
+      inPoolOf('video', observed(1, 9)),
+      inPoolOf('video', anomaly(1, 'task_count_spike')),
+      inPoolOf('video', condition(1, 'AbleToScale', 'False')),
+    ]);
+    await store.append(Streams.worker('v'), [
+      inPoolOf('video', requested('v', 10)),
+      inPoolOf('video', spawned('v', 20)),
+    ]);
+    await store.append(Streams.worker('d'), [requested('d', 10), failed('d', 25, 'capacity')]);
+    expect((await store.reads.observationsBetween(at(0), at(1000))).map((o) => o.queued)).toEqual([5]);
+    expect((await store.reads.observationsBetween(at(0), at(1000), 'video')).map((o) => o.queued)).toEqual([9]);
+    expect((await store.reads.spawnOutcomesBetween(at(0), at(1000), 'video')).map((r) => r.type)).toEqual([
+      'WorkerSpawned',
+    ]);
+    expect((await store.reads.spawnOutcomesBetween(at(0), at(1000))).map((r) => r.type)).toEqual(['WorkerSpawnFailed']);
+    expect(await store.reads.anomalyKindsSinceLastSummary('video')).toEqual({ task_count_spike: 1 });
+    await store.append('health@video', [inPoolOf('video', summary(2))]);
+    expect(await store.reads.anomalyKindsSinceLastSummary('video')).toEqual({});
+    expect(await store.reads.anomalyKindsSinceLastSummary()).toEqual({ rapid_scale_up: 1 });
+    const status = async (pool?: string) =>
+      (await store.reads.lastConditionChanges(['AbleToScale'], pool)).map((e) =>
+        e.type === 'ConditionChanged' ? e.data.status : e.type,
+      );
+    expect([await status(), await status('video'), await status('image')]).toEqual([['True'], ['False'], []]);
+  });
+
+  test("each pool's last want: its share's want when its decision records an allocation, else its desired count", async () => {
+    expect(await store.reads.latestWants(['video', 'image'])).toEqual([]);
+    await store.append('controller@video', [decision('video', 1, 4)]);
+    await store.append('controller@image', [decision('image', 1, 2, 6)]);
+    await store.append('controller@video', [decision('video', 2, 5)]);
+    await store.append('controller', [decision('default', 2, 7)]);
+    expect(await store.reads.latestWants(['video', 'image', 'audio'])).toEqual([
+      { pool: 'image', at: at(30), wantWorkers: 6 },
+      { pool: 'video', at: at(60), wantWorkers: 5 },
+    ]);
+    expect(await store.reads.latestWants(['default'])).toEqual([{ pool: 'default', at: at(60), wantWorkers: 7 }]);
+    // the budget's lock is taken in a transaction and let go with it
+    await store.transaction(async (tx) => tx.reads.lockBudget());
+    await store.transaction(async (tx) => tx.reads.lockBudget());
   });
 
   test("a transaction's reads see its own writes; a failed one leaves none of them to any read", async () => {
