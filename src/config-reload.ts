@@ -1,9 +1,9 @@
 import os from 'node:os';
 import { CONFIG_STREAM, type SettingChange } from '../events/operator';
 import { type Config, ConfigError, ConfigSchema, isSecretSetting, isSetting, secretsOf } from './config';
+import type { Configuration } from './config-file';
 import { LIVE_SETTINGS } from './control/overrides';
 import { makeRedactor } from './logging/redact';
-import type { Configuration } from './config-file';
 import type { EventStore } from './store/event-store';
 
 /**

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import postgres from 'postgres';
+import { DEFAULT_POOL } from '../../events/common';
 import { describeError } from '../logging/errors-file';
 import { redactSecrets, secretValues } from '../logging/redact';
-import { DEFAULT_POOL } from '../../events/common';
 import { quoteIdent } from './db';
 import { noDelaySockets, reconnectBackoff } from './db-postgres';
 
@@ -52,7 +52,9 @@ export interface PoolLeases {
   /** Renews the heartbeat; the live replicas and who holds each pool. */
   survey(): Promise<LeaseSurvey>;
   /** Takes or renews the leases of `pools` (each free, expired, ours or its holder gone): the pools held now. */
-  tryAcquire(pools: readonly string[]): Promise<{ kind: 'ok'; held: Set<string> } | { kind: 'unreachable'; error: string }>;
+  tryAcquire(
+    pools: readonly string[],
+  ): Promise<{ kind: 'ok'; held: Set<string> } | { kind: 'unreachable'; error: string }>;
   /** Gives up these pools' leases (a replica with room takes them). */
   release(pools: readonly string[]): Promise<void>;
   /** Gives up every lease and the heartbeat, and closes the connection. */

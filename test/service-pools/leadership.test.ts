@@ -72,8 +72,8 @@ describe('which pools a replica leads', () => {
       'b',
       'c',
     ]);
-    expect(
-      planLeadership({ pools, me: 'r1', replicas: ['r1', 'r2'], holders: stuck, freeBefore: ['e'] }).lead,
-    ).toEqual(['a', 'b', 'c', 'e']);
+    expect(planLeadership({ pools, me: 'r1', replicas: ['r1', 'r2'], holders: stuck, freeBefore: ['e'] }).lead).toEqual(
+      ['a', 'b', 'c', 'e'],
+    );
   });
 });
