@@ -93,7 +93,9 @@ describe(`two pools in one service (${TEST_DATABASE_URL ? 'postgres' : 'pglite'}
       expect(stdout.text).toContain('effective configuration of pool video:');
       expect(stdout.text).toContain('effective configuration of pool image:');
       const spawned = (pool: string) =>
-        new RegExp(`\\[${pool}\\] 🎯 SCALING DECISION \\(Cycle #\\d+\\): Current=[1-9]\\d*\\+0, Desired=`).test(stdout.text);
+        new RegExp(`\\[${pool}\\] 🎯 SCALING DECISION \\(Cycle #\\d+\\): Current=[1-9]\\d*\\+0, Desired=`).test(
+          stdout.text,
+        );
       await waitFor(() => spawned('video') && spawned('image'), 'both pools to scale up', 30_000, {
         describe: () => stdout.text.slice(-3000),
       });
