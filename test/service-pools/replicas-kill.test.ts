@@ -151,6 +151,22 @@ ${Object.keys(TASKS)
     console.log(`kill -9 of the leader of video: led again by the other replica after ${takeoverMs} ms`);
     expect(takeoverMs).toBeLessThan(10_000);
 
+    // SIGHUP: a pool added is refused whole; a change within the pools is taken by each
+    fs.writeFileSync(file, `${fs.readFileSync(file, 'utf8')}  audio:\n    MAX_WORKERS: 1\n`);
+    survivor.child.kill('SIGHUP');
+    await waitFor(() => survivor.out().includes('CONFIGURATION RELOAD REFUSED'), 'the reload to be refused');
+    expect(survivor.out()).toContain(
+      'the configuration adds pool audio: pools cannot be added or removed while the service runs (running: video, image)',
+    );
+    config(); // the two pools again
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('MAX_WORKERS: 6', 'MAX_WORKERS: 5'));
+    survivor.child.kill('SIGHUP');
+    await waitFor(
+      () => /\[image\] 🔁 CONFIGURATION RELOADED.*MAX_WORKERS 6 -> 5/.test(survivor.out()),
+      'the image pool to take its change',
+    );
+    expect(survivor.out()).toMatch(/\[video\] 🔁 CONFIGURATION RELOADED.*MAX_WORKERS 6 -> 5/);
+
     survivor.child.kill('SIGTERM');
     expect(await exited(survivor.child)).toEqual({ code: 0, signal: null });
   }, 240_000);
