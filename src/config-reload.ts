@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { CONFIG_STREAM, type SettingChange } from '../events/operator';
 import { type Config, ConfigError, ConfigSchema, isSecretSetting, isSetting, secretsOf } from './config';
+import type { Configuration } from './config-file';
 import { LIVE_SETTINGS } from './control/overrides';
 import { makeRedactor } from './logging/redact';
 import type { EventStore } from './store/event-store';
@@ -91,6 +92,62 @@ export async function reloadAndRecord(opts: {
       : { type: 'ConfigReloadRefused' as const, data: { ...base, problems: outcome.problems } },
   ]);
   return outcome;
+}
+
+/** Why a reload that adds or removes pools is refused (null: the same pools). */
+export function poolSetChange(running: readonly string[], next: readonly string[]): string | null {
+  const added = next.filter((p) => !running.includes(p));
+  const removed = running.filter((p) => !next.includes(p));
+  if (!added.length && !removed.length) return null;
+  const said = [
+    ...(added.length ? [`adds pool${added.length > 1 ? 's' : ''} ${added.join(', ')}`] : []),
+    ...(removed.length ? [`removes pool${removed.length > 1 ? 's' : ''} ${removed.join(', ')}`] : []),
+  ].join(' and ');
+  return `the configuration ${said}: pools cannot be added or removed while the service runs (running: ${running.join(', ')}); restart it to apply that change, or undo it and send SIGHUP again`;
+}
+
+/**
+ * A reload of every pool: the configuration read again, refused whole (recorded once) when it is
+ * invalid or adds or removes a pool, else judged and recorded pool by pool as reloadAndRecord does.
+ * `pool` is null for the refusal of the whole.
+ */
+export async function reloadPoolsAndRecord(opts: {
+  store: EventStore;
+  current: ReadonlyMap<string, Config>;
+  reloadConfiguration: () => Configuration;
+  file: string | null;
+  now: Date;
+}): Promise<{ pool: string | null; outcome: ReloadOutcome }[]> {
+  const record = (pool: string | null, current: Config, reloadConfig: () => Config) =>
+    reloadAndRecord({ ...opts, current, reloadConfig }).then((outcome) => ({ pool, outcome }));
+  const [first] = opts.current.values();
+  let next: Configuration;
+  try {
+    next = opts.reloadConfiguration();
+  } catch (err) {
+    return [
+      await record(null, first, () => {
+        throw err;
+      }),
+    ];
+  }
+  const change = poolSetChange(
+    [...opts.current.keys()],
+    next.pools.map((p) => p.name),
+  );
+  if (change !== null) {
+    return [
+      await record(null, first, () => {
+        throw new Error(change);
+      }),
+    ];
+  }
+  const outcomes = [];
+  for (const pool of next.pools) {
+    const current = opts.current.get(pool.name) ?? pool.config;
+    outcomes.push(await record(pool.name, current, () => pool.config));
+  }
+  return outcomes;
 }
 
 /** A reload's outcome in words (the log line, and `explain`/`events` from the recorded event). */

@@ -359,12 +359,21 @@ describe('gpu-scaler config, and start with a file', () => {
     expect(JSON.parse(cli.stdout.text)).toEqual(configFileJsonSchema());
   });
 
-  test('start refuses a file of more than one pool, before the store opens (exit 2)', async () => {
-    const cli = io({ RUNPOD_KEY: KEY, IMAGE_TAG: '7', DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' });
-    expect(await main(['node', 'gpu-scaler', 'start', '--cycles', '1', `--config=${file(TWO_POOLS)}`], cli)).toBe(2);
-    expect(cli.stderr.text).toContain(
-      'declares 2 pools (video, image): pools run from a later version; this one runs a single pool',
-    );
+  test('start runs every pool of a file: the configuration of each reaches the service', async () => {
+    const seen: string[][] = [];
+    const program = new Command('gpu-scaler').exitOverride();
+    const cli = io({ RUNPOD_KEY: KEY, IMAGE_TAG: '7', GPU_SCALER_CONFIG: file(TWO_POOLS) });
+    defineStartCommand(program, cli, {
+      runService: async ({ configuration }) => {
+        seen.push((configuration?.pools ?? []).map((p) => `${p.name}:${p.config.RUNPOD_IMAGE_NAME}`));
+        return 0;
+      },
+    });
+    await program.parseAsync(['node', 'gpu-scaler', 'start']);
+    expect(seen).toEqual([['video:ghcr.io/acme/video:1', 'image:ghcr.io/acme/image:7']]);
+  });
+
+  test("a file's problems stop every command before anything opens (exit 2)", async () => {
     // a file's problems stop every command before anything opens
     const broken = io({ DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' });
     expect(await main(['node', 'gpu-scaler', 'status', '--config', file('NOPE: 1\n')], broken)).toBe(2);

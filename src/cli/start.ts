@@ -2,7 +2,7 @@ import { type Command, Option } from 'commander';
 import { misspeltSettings } from '../config';
 import { loadConfiguration } from '../config-file';
 import { runService } from '../service';
-import { CliError, type CliIo, EXIT } from './context';
+import type { CliIo } from './context';
 import { wholeNumber } from './flags';
 
 interface StartFlags {
@@ -28,7 +28,7 @@ export function defineStartCommand(program: Command, io: CliIo, deps: StartDeps 
   return program
     .command('start')
     .description(
-      'run the controller as a service (every POLL_INTERVAL_SEC; settings from environment variables or --config)',
+      'run the controller of every pool as a service (every POLL_INTERVAL_SEC; settings from environment variables or --config; replicas against one database share the pools)',
     )
     .option('--poll-interval <sec>', 'seconds between cycles (POLL_INTERVAL_SEC)')
     .option('--max-workers <n>', 'policy ceiling (MAX_WORKERS)')
@@ -46,25 +46,20 @@ export function defineStartCommand(program: Command, io: CliIo, deps: StartDeps 
       if (flags.maxActiveGpus) overrides.MAX_ACTIVE_GPUS = flags.maxActiveGpus;
       if (flags.logFormat) overrides.LOG_FORMAT = flags.logFormat;
       for (const warning of misspeltSettings(io.env)) io.stderr.write(`gpu-scaler: warning: ${warning}\n`);
-      const onePool = (c: ReturnType<typeof loadConfiguration>) => {
-        if (c.pools.length > 1) {
-          throw new CliError(
-            `${c.file} declares ${c.pools.length} pools (${c.pools.map((p) => p.name).join(', ')}): pools run from a later version; this one runs a single pool (keep one under pools:, or none)`,
-            EXIT.usage,
-          );
-        }
-        return c.pools[0].config;
-      };
-      const config = onePool(loadConfiguration(io.env, { overrides }));
+      // every pool of the file (or the environment as pool default); the flags win in every pool
+      const configuration = loadConfiguration(io.env, { overrides });
       // SIGHUP reads the files again (the environment and these flags still win over them)
       const reload = io.reload;
-      const reloadConfig = () => onePool(loadConfiguration(reload ? reload.env() : io.env, { overrides }));
+      const reloadConfiguration = () => loadConfiguration(reload ? reload.env() : io.env, { overrides });
+      const single = configuration.pools.length === 1;
       process.exitCode = await run({
-        config,
+        // one pool: its settings, as before pools; several: the top level's (the process's)
+        config: single ? configuration.pools[0].config : configuration.top,
+        configuration,
         maxCycles: flags.cycles,
         stdout: io.stdout,
         stderr: io.stderr,
-        reloadConfig,
+        reloadConfiguration,
         envFile: reload ? reload.files.join(' and ') : null,
       });
     });

@@ -9,7 +9,12 @@ export function standingByLine(status: Exclude<LeaderStatus, { kind: 'leading' }
     : `❌ The database is unreachable (${status.error}): standing by, acting on nothing (trying again every cycle)`;
 }
 
+/** An embedded store is one process (its data directory is locked): it always leads. */
 export const embeddedLeaderLock = (): LeaderLock => ({
   tryAcquire: async () => ({ kind: 'leading' }),
   release: async () => {},
 });
+
+/** What a replica says when it gives up a pool beyond its share to a replica that has room. */
+export const handOverLine = (share: number, replicas: number): string =>
+  `🤝 Handing over the lead: beyond this replica's share (${share} pools each for ${replicas} live replicas), another replica has room`;

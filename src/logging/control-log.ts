@@ -14,3 +14,14 @@ export function controlLog(logging: Logging): ControlLog {
     mirror: (line) => logging.mirror(line),
   };
 }
+
+/**
+ * A pool's control log when a process runs several: every line starts with `[<pool>] ` (the
+ * mirror's too) and carries the pool in its metadata; the destinations are the process's.
+ */
+export function poolLog(log: ControlLog, pool: string): ControlLog {
+  return {
+    log: (level, message, meta = {}) => log.log(level, `[${pool}] ${message}`, { ...meta, pool }),
+    mirror: (line) => log.mirror(`[${pool}] ${line}`),
+  };
+}
