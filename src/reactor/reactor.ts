@@ -1,4 +1,4 @@
-import { type AppEvent, type DataOf, DEFAULT_POOL, type PoolName, Streams } from '../../events/index';
+import { type AppEvent, type DataOf, DEFAULT_POOL, inPool, type PoolName, Streams } from '../../events/index';
 import type { TerminationPick } from '../../events/scaling';
 import type { SpawnFailureKind, TerminationReason } from '../../events/worker';
 import type { Clock } from '../clock';
@@ -66,11 +66,14 @@ export class Reactor {
   /** Parked pods (parking-steps.ts); null when parking is not configured. */
   private readonly parking: ParkingSteps | null;
   private swept = false;
+  /** The pool whose decisions this reactor acts on. */
+  readonly pool: PoolName;
 
   constructor(private readonly d: ReactorDeps) {
-    this.parking = d.parking ? new ParkingSteps({ ...d, settings: d.parking }) : null;
+    this.pool = d.pool ?? DEFAULT_POOL;
+    this.parking = d.parking ? new ParkingSteps({ ...d, pool: this.pool, settings: d.parking }) : null;
     this.subscription = new Subscription(d.store, {
-      name: REACTOR_CHECKPOINT,
+      name: reactorCheckpointName(this.pool),
       transactional: false,
       // only decisions are acted on: the server skips every other event, in large batches, so a
       // reactor without a checkpoint (after a restore) catches up in a few reads
@@ -78,7 +81,7 @@ export class Reactor {
       batchSize: 1000,
       pollIntervalMs: 500,
       handle: async (events) => {
-        for (const e of events) if (e.type === 'ScalingDecided') await this.act(e);
+        for (const e of events) if (e.type === 'ScalingDecided' && e.data.pool === this.pool) await this.act(e);
       },
     });
   }
@@ -93,6 +96,11 @@ export class Reactor {
 
   stop(): Promise<void> {
     return this.subscription.stop();
+  }
+
+  /** Appends events of this pool (each names it): a worker's, or the shadow stream's. */
+  private append(stream: string, events: NewEvent[], opts?: Parameters<EventStore['append']>[2]) {
+    return this.d.store.append(stream, inPool(this.pool, events), opts);
   }
 
   private get parkingOn(): boolean {
@@ -146,8 +154,8 @@ export class Reactor {
     const actions = intendedActions(e.eventId, d, clock.now().toISOString(), (i) => workerIdFor(d.cycle, e.eventId, i));
     if (actions.length === 0) return;
     try {
-      await store.append(
-        Streams.shadow(DEFAULT_POOL),
+      await this.append(
+        Streams.shadow(this.pool),
         actions.map((data, i) => ({
           type: 'ActionIntended' as const,
           eventId: deterministicId(`${e.eventId}:intended:${i}`),
@@ -223,7 +231,7 @@ export class Reactor {
           kind: 'blocked' as const,
           error: `refused by the GPU budget: the live fleet has ${liveGpus} GPU(s) (${fleet.length} worker(s)), one more worker of ${provider.gpusPerWorker} GPU(s) would make ${liveGpus + provider.gpusPerWorker} > MAX_ACTIVE_GPUS=${budget}`,
         };
-        await store.append(
+        await this.append(
           stream,
           [
             requested,
@@ -255,7 +263,7 @@ export class Reactor {
       if (this.parkingOn && (!skip || skip.kind === 'capacity')) {
         if (await this.parking?.tryUnpark(e, ordinal, maxHourlyCostUsd ?? null)) return null;
       }
-      await store.append(stream, [requested], { expectedVersion: 'no_stream' });
+      await this.append(stream, [requested], { expectedVersion: 'no_stream' });
     }
     // Requested before and never answered (a crash mid-create): the pod may exist and not be listed
     // yet; the provider looks for it over what is left of its window, counted from the last step.
@@ -266,7 +274,7 @@ export class Reactor {
     const onStep = async (s: SpawnStep) => {
       steps += 1;
       const data = { workerId, at: clock.now().toISOString(), ordinal, of, ...s };
-      await store.append(stream, [
+      await this.append(stream, [
         {
           type: 'WorkerSpawnUnclear',
           eventId: deterministicId(`${workerId}:step:${steps}`),
@@ -303,7 +311,7 @@ export class Reactor {
         error: (err as Error).message,
         ...(details ? { details } : {}),
       };
-      await store.append(stream, [
+      await this.append(stream, [
         {
           type: 'WorkerSpawnFailed',
           eventId: deterministicId(`${workerId}:spawn-result`),
@@ -325,7 +333,7 @@ export class Reactor {
       gpuCount: pod.gpuCount ?? provider.gpusPerWorker,
       hourlyCostUsd: pod.hourlyCostUsd ?? null,
     };
-    await store.append(stream, [
+    await this.append(stream, [
       {
         type: 'WorkerSpawned',
         eventId: deterministicId(`${workerId}:spawn-result`),
@@ -362,7 +370,7 @@ export class Reactor {
     const history = lived.life;
     // Asked before a crash? Then only finish the job: its event has the time of the first ask.
     if (!history.some((h) => h.type === 'WorkerTerminationRequested')) {
-      await store.append(stream, [
+      await this.append(stream, [
         {
           type: 'WorkerTerminationRequested',
           eventId: lifeEventId(pick.workerId, 'terminate-requested', lived.unparks),
@@ -393,7 +401,7 @@ export class Reactor {
       exitCode: null,
       gpuSeconds: startedAt ? Math.max(0, Math.round((now.getTime() - Date.parse(startedAt)) / 1000)) : null,
     };
-    await store.append(stream, [
+    await this.append(stream, [
       { type: 'WorkerTerminated', eventId: deterministicId(`${pick.workerId}:terminated`), data, metadata: { cycle } },
     ]);
     fact(log, failed ? 'error' : 'notice', terminatedLine(data), { cycle, workerId: pick.workerId });

@@ -1,3 +1,4 @@
+import { DEFAULT_POOL } from '../../events/common';
 import type { EventDefinition, EventOf } from '../../events/define';
 import type { Sql } from './db';
 import {
@@ -38,13 +39,20 @@ export async function readCommittedAfter<D extends EventDefinition>(
 /** A literal for LIKE: `_`, `%` and `\` match themselves. */
 const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
-/** Anomalies recorded since the last health summary (all of them when there is none), by kind. */
-export async function anomalyKindsSinceLastSummary(sql: Sql): Promise<Record<string, number>> {
+/**
+ * The condition that an event is of the pool in parameter `$n` (data.pool; an event recorded before
+ * pools has none and is pool default's). Every read of a pool's history uses it.
+ */
+export const ofPoolSql = (n: number): string => `coalesce(data->>'pool', '${DEFAULT_POOL}') = $${n}`;
+
+/** A pool's anomalies recorded since its last health summary (all of them when there is none), by kind. */
+export async function anomalyKindsSinceLastSummary(sql: Sql, pool = DEFAULT_POOL): Promise<Record<string, number>> {
   const rows = await sql.query<{ kind: string; n: number | string }>(
     `select data->>'kind' as kind, count(*)::bigint as n from events
-      where event_type = 'AnomalyDetected' and global_position > coalesce(
-        (select max(global_position) from events where event_type = 'HealthSummaryRecorded'), 0)
+      where event_type = 'AnomalyDetected' and ${ofPoolSql(1)} and global_position > coalesce(
+        (select max(global_position) from events where event_type = 'HealthSummaryRecorded' and ${ofPoolSql(1)}), 0)
       group by 1`,
+    [pool],
   );
   return Object.fromEntries(rows.map((r) => [r.kind, Number(r.n)]));
 }
@@ -62,13 +70,18 @@ export interface SpawnOutcomeRow {
  * order. Asked every cycle: the time range uses the index on EVENT_TIME_SQL, so its cost follows
  * the window, not the length of the record.
  */
-export async function spawnOutcomesBetween(sql: Sql, since: string, until: string): Promise<SpawnOutcomeRow[]> {
+export async function spawnOutcomesBetween(
+  sql: Sql,
+  since: string,
+  until: string,
+  pool = DEFAULT_POOL,
+): Promise<SpawnOutcomeRow[]> {
   return sql.query<SpawnOutcomeRow>(
     `select event_type as type, data->>'at' as at, data->>'kind' as kind, data->>'error' as error from events
       where ${EVENT_TIME_SQL} >= $1::timestamptz and ${EVENT_TIME_SQL} < $2::timestamptz
-        and event_type in ('WorkerSpawned', 'WorkerSpawnFailed')
+        and event_type in ('WorkerSpawned', 'WorkerSpawnFailed') and ${ofPoolSql(3)}
       order by global_position`,
-    [since, until],
+    [since, until, pool],
   );
 }
 
@@ -85,7 +98,12 @@ export interface ObservationRow {
  * oldest first: the history a policy looks back at (`view.recent`), the same live, after a restart
  * and in what-if. Asked every cycle: indexed by time, as spawnOutcomesBetween.
  */
-export async function observationsBetween(sql: Sql, since: string, until: string): Promise<ObservationRow[]> {
+export async function observationsBetween(
+  sql: Sql,
+  since: string,
+  until: string,
+  pool = DEFAULT_POOL,
+): Promise<ObservationRow[]> {
   const rows = await sql.query<{
     cycle: string | null;
     at: string | null;
@@ -95,9 +113,9 @@ export async function observationsBetween(sql: Sql, since: string, until: string
     `select data->>'cycle' as cycle, data->>'at' as at, data->>'queued' as queued, data->>'active' as active
        from events
       where ${EVENT_TIME_SQL} >= $1::timestamptz and ${EVENT_TIME_SQL} < $2::timestamptz
-        and event_type = 'TaskCountObserved'
+        and event_type = 'TaskCountObserved' and ${ofPoolSql(3)}
       order by global_position`,
-    [since, until],
+    [since, until, pool],
   );
   return acceptedObservations(rows);
 }
@@ -124,15 +142,21 @@ export function acceptedObservations(
 
 /**
  * The controller's accepted task counts and decisions (TaskCountObserved, ScalingDecided) whose
- * event time is in [since, until), ISO 8601, decoded (older versions upcast), in position order.
+ * event time is in [since, until), ISO 8601, decoded (older versions upcast), in position order;
+ * with `pool`, that pool's only (without: every pool's).
  */
-export async function decisionsBetween(store: EventStore, since: string, until: string): Promise<StoredEvent[]> {
+export async function decisionsBetween(
+  store: EventStore,
+  since: string,
+  until: string,
+  pool?: string,
+): Promise<StoredEvent[]> {
   const rows = await store.sql.query<EventRow>(
     `select ${EVENT_COLUMNS} from events
       where ${EVENT_TIME_SQL} >= $1::timestamptz and ${EVENT_TIME_SQL} < $2::timestamptz
-        and event_type in ('TaskCountObserved', 'ScalingDecided')
+        and event_type in ('TaskCountObserved', 'ScalingDecided')${pool === undefined ? '' : ` and ${ofPoolSql(3)}`}
       order by global_position`,
-    [since, until],
+    pool === undefined ? [since, until] : [since, until, pool],
   );
   return store.decodeRows(rows);
 }
@@ -182,20 +206,22 @@ export async function eventsHandledSince(
 }
 
 /**
- * The last ConditionChanged of each condition type (the conditions as they stand), decoded. Read
+ * A pool's last ConditionChanged of each condition type (the conditions as they stand), decoded. Read
  * backwards on the (event_type, global_position) index: as cheap with a long history as a short one.
  */
 export async function lastConditionChanges<D extends EventDefinition>(
   store: EventStore<D>,
   types: readonly string[],
+  pool = DEFAULT_POOL,
 ): Promise<StoredEvent<EventOf<D>>[]> {
   if (types.length === 0) return [];
   const parts = types.map(
     (_, i) =>
-      `(select ${EVENT_COLUMNS} from events where event_type = 'ConditionChanged' and data->>'type' = $${i + 1}
+      `(select ${EVENT_COLUMNS} from events where event_type = 'ConditionChanged' and data->>'type' = $${i + 2}
+          and ${ofPoolSql(1)}
          order by global_position desc limit 1)`,
   );
-  const rows = await store.sql.query<EventRow>(parts.join(' union all '), [...types]);
+  const rows = await store.sql.query<EventRow>(parts.join(' union all '), [pool, ...types]);
   return rows.map((r) => store.decode(r)).sort((a, b) => a.globalPosition - b.globalPosition);
 }
 

@@ -80,20 +80,20 @@ export class MemoryReads implements ControlReads<AppEvent> {
     return out;
   }
 
-  async observationsBetween(since: string, until: string): Promise<ObservationRow[]> {
+  async observationsBetween(since: string, until: string, pool = DEFAULT_POOL): Promise<ObservationRow[]> {
     const db = await this.ready();
-    const rows = window(db.ofType('TaskCountObserved'), since, until).map((m) => {
+    const rows = ofPool(window(db.ofType('TaskCountObserved'), since, until), pool).map((m) => {
       const d = m.row.data as { cycle?: unknown; at?: unknown; queued?: unknown; active?: unknown };
       return { cycle: d.cycle, at: d.at, queued: d.queued, active: d.active };
     });
     return acceptedObservations(rows);
   }
 
-  async spawnOutcomesBetween(since: string, until: string): Promise<SpawnOutcomeRow[]> {
+  async spawnOutcomesBetween(since: string, until: string, pool = DEFAULT_POOL): Promise<SpawnOutcomeRow[]> {
     const db = await this.ready();
     const spawned = window(db.ofType('WorkerSpawned'), since, until);
     const failed = window(db.ofType('WorkerSpawnFailed'), since, until);
-    return [...spawned, ...failed]
+    return ofPool([...spawned, ...failed], pool)
       .sort((a, b) => a.row.global_position - b.row.global_position)
       .map(({ row }) => {
         const d = row.data as { at?: unknown; kind?: unknown; error?: unknown };
@@ -106,25 +106,27 @@ export class MemoryReads implements ControlReads<AppEvent> {
       });
   }
 
-  async anomalyKindsSinceLastSummary(): Promise<Record<string, number>> {
+  async anomalyKindsSinceLastSummary(pool = DEFAULT_POOL): Promise<Record<string, number>> {
     const db = await this.ready();
-    const summaries = db.ofType('HealthSummaryRecorded');
+    const summaries = ofPool(db.ofType('HealthSummaryRecorded'), pool);
     const since = summaries.length ? summaries[summaries.length - 1].row.global_position : 0;
     const anomalies = db.ofType('AnomalyDetected');
     const n: Record<string, number> = {};
     for (let i = anomalies.length - 1; i >= 0 && anomalies[i].row.global_position > since; i--) {
+      if (!isOfPool(anomalies[i], pool)) continue;
       const kind = String(text((anomalies[i].row.data as { kind?: unknown }).kind));
       n[kind] = (n[kind] ?? 0) + 1;
     }
     return n;
   }
 
-  async lastConditionChanges(types: readonly string[]): Promise<StoredEvent[]> {
+  async lastConditionChanges(types: readonly string[], pool = DEFAULT_POOL): Promise<StoredEvent[]> {
     const db = await this.ready();
     const changes = db.ofType('ConditionChanged');
     const wanted = new Set(types);
     const found: MemEvent[] = [];
     for (let i = changes.length - 1; i >= 0 && wanted.size > 0; i--) {
+      if (!isOfPool(changes[i], pool)) continue;
       const type = (changes[i].row.data as { type?: unknown }).type;
       if (typeof type === 'string' && wanted.delete(type)) found.push(changes[i]);
     }
@@ -135,6 +137,11 @@ export class MemoryReads implements ControlReads<AppEvent> {
 /** A projection row is of `pool` (any row, without one); rows folded before the column are pool default, as in SQL. */
 const inPool = (r: { pool?: unknown }, pool: string | undefined): boolean =>
   pool === undefined || (r.pool ?? DEFAULT_POOL) === pool;
+
+/** An event is of `pool` (data.pool; one recorded before pools is pool default's), as ofPoolSql. */
+const isOfPool = (m: MemEvent, pool: string): boolean =>
+  ((m.row.data as { pool?: unknown }).pool ?? DEFAULT_POOL) === pool;
+const ofPool = (ms: readonly MemEvent[], pool: string): MemEvent[] => ms.filter((m) => isOfPool(m, pool));
 
 /** A JSON value as `data->>'field'` gives it: text, or null when absent. */
 function text(v: unknown): string | null {

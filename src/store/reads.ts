@@ -39,14 +39,18 @@ export interface ControlReads<E extends EventShape = AppEvent> {
   workersByStatusOrId(statuses: readonly WorkerStatus[], ids: readonly string[], pool?: string): Promise<WorkerRow[]>;
   /** The status of each of the workers `ids` the workers table has a row for (with `pool`: that pool's only). */
   workerStatuses(ids: readonly string[], pool?: string): Promise<Map<string, WorkerStatus>>;
-  /** The accepted task counts (TaskCountObserved) in the window, oldest first: a policy's history. */
-  observationsBetween(since: string, until: string): Promise<ObservationRow[]>;
-  /** Every spawn and failed spawn in the window, in position order: what the spawn guard counts. */
-  spawnOutcomesBetween(since: string, until: string): Promise<SpawnOutcomeRow[]>;
-  /** Anomalies recorded since the last health summary (all of them when there is none), by kind. */
-  anomalyKindsSinceLastSummary(): Promise<Record<string, number>>;
-  /** The last ConditionChanged of each condition type in `types`, in position order. */
-  lastConditionChanges(types: readonly string[]): Promise<StoredEvent<E>[]>;
+  /**
+   * The history reads below are of one pool (`pool`, default: pool default, whose events before
+   * pools carry no pool): each pool's controller reads its own.
+   */
+  /** The pool's accepted task counts (TaskCountObserved) in the window, oldest first: a policy's history. */
+  observationsBetween(since: string, until: string, pool?: string): Promise<ObservationRow[]>;
+  /** The pool's spawns and failed spawns in the window, in position order: what its spawn guard counts. */
+  spawnOutcomesBetween(since: string, until: string, pool?: string): Promise<SpawnOutcomeRow[]>;
+  /** The pool's anomalies recorded since its last health summary (all of them when there is none), by kind. */
+  anomalyKindsSinceLastSummary(pool?: string): Promise<Record<string, number>>;
+  /** The pool's last ConditionChanged of each condition type in `types`, in position order. */
+  lastConditionChanges(types: readonly string[], pool?: string): Promise<StoredEvent<E>[]>;
 }
 
 /** The reads of a SQL store (PostgreSQL or PGlite), on the executor it runs on (the pool, or its transaction). */
@@ -69,19 +73,19 @@ export class SqlReads<D extends EventDefinition> implements ControlReads<EventOf
     return workerStatuses(this.store.sql, ids, pool);
   }
 
-  observationsBetween(since: string, until: string): Promise<ObservationRow[]> {
-    return observationsBetween(this.store.sql, since, until);
+  observationsBetween(since: string, until: string, pool?: string): Promise<ObservationRow[]> {
+    return observationsBetween(this.store.sql, since, until, pool);
   }
 
-  spawnOutcomesBetween(since: string, until: string): Promise<SpawnOutcomeRow[]> {
-    return spawnOutcomesBetween(this.store.sql, since, until);
+  spawnOutcomesBetween(since: string, until: string, pool?: string): Promise<SpawnOutcomeRow[]> {
+    return spawnOutcomesBetween(this.store.sql, since, until, pool);
   }
 
-  anomalyKindsSinceLastSummary(): Promise<Record<string, number>> {
-    return anomalyKindsSinceLastSummary(this.store.sql);
+  anomalyKindsSinceLastSummary(pool?: string): Promise<Record<string, number>> {
+    return anomalyKindsSinceLastSummary(this.store.sql, pool);
   }
 
-  lastConditionChanges(types: readonly string[]): Promise<StoredEvent<EventOf<D>>[]> {
-    return lastConditionChanges(this.store, types);
+  lastConditionChanges(types: readonly string[], pool?: string): Promise<StoredEvent<EventOf<D>>[]> {
+    return lastConditionChanges(this.store, types, pool);
   }
 }

@@ -38,6 +38,8 @@ export interface DecideContext {
   policy: ChosenPolicy;
   /** Where the policy's history (earlier TaskCountObserved) is read from. */
   reads: Pick<ControlReads, 'observationsBetween'>;
+  /** The pool deciding: its own history only. */
+  pool: string;
 }
 
 /**
@@ -63,7 +65,7 @@ export async function decideScaling(
     fleet,
     settings: ctx.settings,
     policy: ctx.policy,
-    recent: await recentObservations(ctx.reads, ctx.policy, now),
+    recent: await recentObservations(ctx.reads, ctx.policy, now, ctx.pool),
     gpusPerWorker: ctx.provider.gpusPerWorker,
     quoteUsdPerHour: quote,
     drain: operator.drain ? overrideText(operator.drain) : null,
@@ -110,10 +112,15 @@ export async function recentObservations(
   reads: Pick<ControlReads, 'observationsBetween'>,
   p: ChosenPolicy,
   now: Date,
+  pool?: string,
 ): Promise<PastObservation[]> {
   const sec = p.policy.lookbackSec(p.settings);
   if (!(sec > 0)) return [];
-  const rows = await reads.observationsBetween(new Date(now.getTime() - sec * 1000).toISOString(), now.toISOString());
+  const rows = await reads.observationsBetween(
+    new Date(now.getTime() - sec * 1000).toISOString(),
+    now.toISOString(),
+    pool,
+  );
   return rows.map((r) => ({ at: r.at, queued: r.queued, active: r.active }));
 }
 
