@@ -252,7 +252,8 @@ async function collectPoolView(
       since: window.since,
       items: await anomaliesBetween(db, window.since, now, pools),
     },
-    conditions: await recordedConditions(store),
+    // a pool's own conditions; every pool's together read as pool default's (as before pools)
+    conditions: await recordedConditions(store, pools?.length === 1 ? pools[0] : undefined),
   };
 }
 

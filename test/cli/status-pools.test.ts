@@ -107,7 +107,28 @@ describeOnStores(
           metadata: { cycle },
         },
       ]);
-      await visibleToReaders(ctx().store, spawn.globalPositions[0] ?? res.globalPositions[0]);
+      // video's task source fails at its next cycle: its condition, not default's
+      const failing = await ctx().writer.append('controller@video', [
+        {
+          type: 'ConditionChanged',
+          data: {
+            type: 'SourceHealthy',
+            status: 'False',
+            reason: 'FleetHeldOnSourceFailure',
+            message: 'the task source failed 3 cycles in a row: the fleet is held',
+            since: '2026-11-27T18:40:30.000Z',
+            cycle: cycle + 1,
+            at: '2026-11-27T18:40:30.000Z',
+            pool: 'video',
+            previous: null,
+          },
+          metadata: { cycle: cycle + 1 },
+        },
+      ]);
+      await visibleToReaders(
+        ctx().store,
+        Math.max(...res.globalPositions, ...spawn.globalPositions, ...failing.globalPositions),
+      );
     });
 
     test('without --pool: a heading per pool with its fleet, last decision and share of the global budget', async () => {
@@ -124,6 +145,9 @@ describeOnStores(
       expect(video).toMatch(/\nFleet: spawning 1 \(\S+\); ended: terminated 0, failed 0\n/);
       expect(video).toContain('\n  video-w1 ');
       expect(video).toContain(`Last decision: cycle ${cycle} at`);
+      // each pool its own conditions
+      expect(video).toContain('\n  SourceHealthy=False (FleetHeldOnSourceFailure) since 2026-11-27 18:40:30');
+      expect(dflt).toContain('\n  SourceHealthy=True (TaskCountAccepted) since');
       // the share, in the one renderer's words
       const share = shareText(ALLOCATION, 'video');
       expect(share).toBe(
