@@ -165,22 +165,44 @@ export class HttpEndpoint {
     this.feed = new EventFeed(this.reads, METRIC_EVENT_TYPES, (events) => this.metrics.observeEvents(events));
     const store = this.reads;
     const names = [...ALL_PROJECTIONS.map(checkpointName), ...(o.subscribers ?? [])];
+    /** Each pool's live fleet (every pool of the store, with or without workers). */
+    const fleets = async () => {
+      const fleet = await readFleet(store.reads);
+      const pools = [...new Set([...(await this.storePools()), ...fleet.map((w) => w.pool)])];
+      return pools.map((pool) => ({ pool, workers: fleet.filter((w) => w.pool === pool) }));
+    };
     this.metrics.setSources({
-      workersByStatus: async () => {
-        const by: Record<string, number> = {};
-        for (const w of await readFleet(store.reads)) by[w.status] = (by[w.status] ?? 0) + 1;
-        return by;
-      },
-      burnUsdPerHour: async () => fleetBurnUsd(await readFleet(store.reads)),
+      workersByStatus: async () =>
+        Object.fromEntries((await fleets()).map(({ pool, workers }) => [pool, byStatus(workers)])),
+      burnUsdPerHour: async () =>
+        Object.fromEntries((await fleets()).map(({ pool, workers }) => [pool, fleetBurnUsd(workers)])),
       providerName: o.providerName ?? 'unknown',
       projectionLag: async () => {
         const lags = await checkpointLags(store.db, names);
         return Object.fromEntries(Object.entries(lags).map(([k, v]) => [k.replace(/^projection:/, ''), v]));
       },
       dbLogging: () => o.dbLogging?.() ?? NO_DB_LOGGING,
-      conditions: async () => (await this.currentConditions()).conditions,
+      // pool default's as the endpoint has them (the leading controller's, else the record's); the others' recorded
+      conditions: async () => {
+        const out: { pool: string; conditions: readonly ConditionState[] }[] = [];
+        for (const pool of await this.storePools())
+          out.push({
+            pool,
+            conditions:
+              pool === DEFAULT_POOL
+                ? (await this.currentConditions()).conditions
+                : await recordedConditions(this.o.store, pool),
+          });
+        return out;
+      },
       parked: async () => parkedCost(await parkedPods(store.db)),
     });
+  }
+
+  /** The pools of the store (a store with no pool rows yet: pool default alone). */
+  private async storePools(): Promise<string[]> {
+    const pools = await poolsInStore(this.reads.db);
+    return pools.length ? pools : [DEFAULT_POOL];
   }
 
   /** The conditions: the leading controller's own, else the record's (which do not count for readiness). */
@@ -395,8 +417,7 @@ export class HttpEndpoint {
     const windowSec = WINDOWS[windowName];
     if (!windowSec) throw new BadRequest(`window "${windowName}" is not one of ${Object.keys(WINDOWS).join(', ')}`);
     const store = this.reads;
-    const inStore = await poolsInStore(store.db);
-    const known = inStore.length ? inStore : [DEFAULT_POOL];
+    const known = await this.storePools();
     if (pool !== undefined && !known.includes(pool)) {
       throw new BadRequest(
         `pool=${pool} is not a pool of this store: ${known.length === 1 ? 'its pool is' : 'its pools are'} ${known.join(', ')} (e.g. /api/state?pool=${known[0]})`,

@@ -6,6 +6,7 @@ import { HttpEndpoint } from '../../src/observe/http';
 import { SimulatedProvider } from '../../src/providers/simulated';
 import { buildSystem } from '../../src/system';
 import { BACKENDS, forEachBackend, harness, ScriptedSource } from '../helpers/harness';
+import { parseScrape } from '../helpers/prometheus';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = path.join(__dirname, '..', '..', 'test-results');
@@ -138,6 +139,16 @@ forEachBackend('the dashboard with two pools, in a headless browser', BACKENDS, 
       expect(await bad.json()).toEqual({
         error: 'pool=image is not a pool of this store: its pools are default, video (e.g. /api/state?pool=default)',
       });
+
+      // /metrics: each pool's live workers under its own label
+      const scrape = parseScrape(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+      for (const p of all.pools) {
+        const live = ['spawning', 'active', 'terminating'].reduce(
+          (n, status) => n + scrape.value('gpu_scaler_workers', { pool: p.pool, status }),
+          0,
+        );
+        expect([p.pool, live]).toEqual([p.pool, p.workers]);
+      }
 
       fs.mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-pools.png'), fullPage: true });
