@@ -132,6 +132,7 @@ export async function buildSystem(o: SystemOptions): Promise<System> {
   const controller = new Controller({
     store: o.store,
     pool,
+    ...(o.plan ? { plan: o.plan } : {}),
     source,
     provider: calls,
     clock: o.clock,

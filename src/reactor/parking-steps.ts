@@ -150,7 +150,7 @@ export class ParkingSteps {
     detail: string,
     call: boolean,
   ): Promise<void> {
-    const { store, provider, clock, log } = this.d;
+    const { provider, clock, log } = this.d;
     if (call && w.podId) await provider.terminate(w.podId, `${reason}: ${detail} (cycle #${cycle})`);
     const data = {
       workerId: w.workerId,
@@ -184,7 +184,7 @@ export class ParkingSteps {
     lifeNo: { life: StoredEvent[]; unparks: number },
     startedAt: string | null,
   ): Promise<boolean> {
-    const { store, provider, clock, log, settings } = this.d;
+    const { provider, clock, log, settings } = this.d;
     const { life, unparks } = lifeNo;
     if (life.some((h) => h.type === 'WorkerParked')) return true;
     const parkedNow = settings.max > 0 ? (await this.readPool()).filter((w) => w.status === 'parked').length : 0;

@@ -241,3 +241,53 @@ export async function workerLivesBefore(store: EventStore, until: string): Promi
   );
   return rows.map((r) => store.decode(r));
 }
+
+/**
+ * What a pool last asked of the global budget: the time of its last decision and the workers it
+ * wanted then (its share's `wantWorkers` when the decision records an allocation, else its desired
+ * count). The raw figures only (a decision is not decoded: every pool asks this of every other
+ * pool every cycle); null when the pool has decided nothing yet.
+ */
+export interface WantRow {
+  pool: string;
+  at: string;
+  wantWorkers: number;
+}
+
+/** The last decision's want of each of `pools` (those that decided), from the tail of each pool's controller stream. */
+export async function latestWants(sql: Sql, pools: readonly string[], streams: readonly string[]): Promise<WantRow[]> {
+  if (pools.length === 0) return [];
+  const rows = await sql.query<{ pool: string; at: string | null; want: string | null; desired: string | null }>(
+    `select s.pool, e.data->>'at' as at, e.data->>'desired' as desired,
+            (select x->>'wantWorkers' from jsonb_array_elements(coalesce(e.data->'allocation'->'shares', '[]'::jsonb)) x
+              where x->>'pool' = s.pool limit 1) as want
+       from unnest($1::text[], $2::text[]) as s(pool, stream)
+       cross join lateral (
+         select data from events where stream_id = s.stream and event_type = 'ScalingDecided'
+          order by stream_version desc limit 1) e`,
+    [[...pools], [...streams]],
+  );
+  return acceptedWants(rows);
+}
+
+/** Want rows read as text (SQL and in memory alike), by pool name: a row whose figures are not whole numbers is left out. */
+export function acceptedWants(
+  rows: readonly { pool: unknown; at: unknown; want: unknown; desired: unknown }[],
+): WantRow[] {
+  const out: WantRow[] = [];
+  for (const r of rows) {
+    const raw = r.want ?? r.desired;
+    const want = typeof raw === 'number' || (typeof raw === 'string' && raw.trim() !== '') ? Number(raw) : Number.NaN;
+    if (typeof r.pool === 'string' && typeof r.at === 'string' && Number.isSafeInteger(want) && want >= 0)
+      out.push({ pool: r.pool, at: r.at, wantWorkers: want });
+  }
+  return out.sort((a, b) => (a.pool < b.pool ? -1 : a.pool > b.pool ? 1 : 0));
+}
+
+/**
+ * Takes the budget's lock until the transaction `sql` runs in ends (migrations/0030_budget_lock.sql):
+ * a reactor's check of the global caps and its spawn request are one step for every pool.
+ */
+export async function lockBudget(sql: Sql): Promise<void> {
+  await sql.query(`select name from budget_lock where name = 'budget' for update`);
+}

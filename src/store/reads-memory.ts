@@ -3,7 +3,13 @@ import type { WorkerRow, WorkerStatus } from '../../projections/workers';
 import { type Checkpoint, type EventRow, START, type StoredEvent } from './event-store';
 import { eventTime } from './event-time';
 import type { MemEvent, MemoryDb } from './memory';
-import { acceptedObservations, type ObservationRow, type SpawnOutcomeRow } from './queries';
+import {
+  acceptedObservations,
+  acceptedWants,
+  type ObservationRow,
+  type SpawnOutcomeRow,
+  type WantRow,
+} from './queries';
 import type { ControlReads } from './reads';
 
 /** What the in-memory reads need of their store: its database, and how it hands out stored rows. */
@@ -132,7 +138,34 @@ export class MemoryReads implements ControlReads<AppEvent> {
     }
     return found.reverse().map((m) => this.store.decode(m.row));
   }
+
+  async latestWants(pools: readonly string[]): Promise<WantRow[]> {
+    const db = await this.ready();
+    const decisions = db.ofType('ScalingDecided');
+    const left = new Set(pools);
+    const rows: { pool: unknown; at: unknown; want: unknown; desired: unknown }[] = [];
+    for (let i = decisions.length - 1; i >= 0 && left.size > 0; i--) {
+      const d = decisions[i].row.data as WantData;
+      const pool = d.pool ?? DEFAULT_POOL;
+      if (typeof pool !== 'string' || !left.delete(pool)) continue;
+      const share = d.allocation?.shares?.find((x) => x.pool === pool);
+      rows.push({ pool, at: d.at, want: share?.wantWorkers ?? null, desired: d.desired });
+    }
+    return acceptedWants(rows);
+  }
+
+  async lockBudget(): Promise<void> {
+    // one transaction at a time: the transaction this runs in is the lock
+  }
 }
+
+/** The data fields a want is read from (as text or numbers; checked by acceptedWants). */
+type WantData = {
+  pool?: unknown;
+  at?: unknown;
+  desired?: unknown;
+  allocation?: { shares?: { pool?: unknown; wantWorkers?: unknown }[] } | null;
+};
 
 /** A projection row is of `pool` (any row, without one); rows folded before the column are pool default, as in SQL. */
 const inPool = (r: { pool?: unknown }, pool: string | undefined): boolean =>

@@ -1,5 +1,5 @@
 import type { EventDefinition, EventOf, EventShape } from '../../events/define';
-import type { AppEvent } from '../../events/index';
+import { type AppEvent, Streams } from '../../events/index';
 import type { WorkerRow, WorkerStatus } from '../../projections/workers';
 import { workerRowsByStatusOrId, workerStatuses } from '../projections/worker-queries';
 import { loadCheckpoint } from './checkpoints';
@@ -7,14 +7,17 @@ import type { Checkpoint, EventStore, StoredEvent } from './event-store';
 import {
   anomalyKindsSinceLastSummary,
   lastConditionChanges,
+  latestWants,
+  lockBudget,
   type ObservationRow,
   observationsBetween,
   readCommittedAfter,
   type SpawnOutcomeRow,
   spawnOutcomesBetween,
+  type WantRow,
 } from './queries';
 
-export type { ObservationRow, SpawnOutcomeRow } from './queries';
+export type { ObservationRow, SpawnOutcomeRow, WantRow } from './queries';
 
 /**
  * What the control loop and the reactor read of the record, as typed functions: each store brings
@@ -51,6 +54,14 @@ export interface ControlReads<E extends EventShape = AppEvent> {
   anomalyKindsSinceLastSummary(pool?: string): Promise<Record<string, number>>;
   /** The pool's last ConditionChanged of each condition type in `types`, in position order. */
   lastConditionChanges(types: readonly string[], pool?: string): Promise<StoredEvent<E>[]>;
+  /** What each of `pools` last wanted of the global budget, and when (pools that decided nothing yet are left out). */
+  latestWants(pools: readonly string[]): Promise<WantRow[]>;
+  /**
+   * In a transaction (`store.transaction`): holds the budget's lock until it ends, so a check of the
+   * global caps and the spawn it lets through are one step across pools and replicas. The in-memory
+   * store runs one transaction at a time: there, the transaction is the lock.
+   */
+  lockBudget(): Promise<void>;
 }
 
 /** The reads of a SQL store (PostgreSQL or PGlite), on the executor it runs on (the pool, or its transaction). */
@@ -87,5 +98,13 @@ export class SqlReads<D extends EventDefinition> implements ControlReads<EventOf
 
   lastConditionChanges(types: readonly string[], pool?: string): Promise<StoredEvent<EventOf<D>>[]> {
     return lastConditionChanges(this.store, types, pool);
+  }
+
+  latestWants(pools: readonly string[]): Promise<WantRow[]> {
+    return latestWants(this.store.sql, pools, pools.map(Streams.controller));
+  }
+
+  lockBudget(): Promise<void> {
+    return lockBudget(this.store.sql);
   }
 }

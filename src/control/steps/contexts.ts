@@ -2,6 +2,7 @@ import type { DbLoggingStats, LogDestinationStats } from '../../../events/health
 import { DEFAULT_POOL, type PoolName } from '../../../events/index';
 import type { Clock } from '../../clock';
 import type { Config } from '../../config';
+import type { PoolsPlan } from '../../pools/plan';
 import type { ProjectionRunner } from '../../projections/runner';
 import type { Provider } from '../../providers/provider';
 import { ShadowFleet } from '../../shadow/fleet';
@@ -25,6 +26,8 @@ export interface ControllerDeps {
   store: EventStore;
   /** The pool this controller scales (default: `default`, a deployment of today): its streams, its history, its fleet. */
   pool?: PoolName;
+  /** Every pool and the global caps (src/pools/plan.ts); absent: this pool alone, no global cap. */
+  plan?: PoolsPlan;
   source: TaskSource;
   provider: Provider;
   clock: Clock;
@@ -57,6 +60,12 @@ export interface CycleContexts {
   record: RecordContext;
   act: ActContext;
 }
+
+/**
+ * Another pool's last want counts in the global budget while its decision is at most this many
+ * cycles old; after that (its controller stopped, or lost its leader) what it holds counts.
+ */
+export const BUDGET_FRESH_CYCLES = 3;
 
 // The settings a cycle reads each time, by step (operators' overrides apply to them)
 const sourceSettings = (c: Config) => ({
@@ -94,7 +103,15 @@ export function cycleContexts(d: ControllerDeps, stream: ControlStream): CycleCo
     mode: { ...fleet, projections: d.projections, shadowFleet: new ShadowFleet(pool) },
     reactor: { reactorCheckpoint: d.reactorCheckpoint, waitMs: d.reactorWaitMs ?? 5000 },
     source: { source, clock, ...sourceSettings(config) },
-    decide: { provider, clock, log, reads: store.reads, pool, ...decideSettings(config) },
+    decide: {
+      provider,
+      clock,
+      log,
+      reads: store.reads,
+      pool,
+      ...(d.plan ? { budget: { plan: d.plan, freshSec: BUDGET_FRESH_CYCLES * config.POLL_INTERVAL_SEC } } : {}),
+      ...decideSettings(config),
+    },
     guard: { guard, provider },
     detect: {
       thresholds: anomalyThresholds(config),
