@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { DEFAULT_POOL } from '../../events/common';
 import { HealthChecked } from '../../events/index';
 import { PolicyRecord, readLimits } from '../../events/scaling';
 import { ALL_PROJECTIONS } from '../../projections/index';
@@ -6,12 +7,16 @@ import { secondsBetween } from '../clock';
 import { type ConditionState, conditionJson, conditionText, recordedConditions } from '../control/conditions';
 import { type Override, readOverrides } from '../control/overrides';
 import { cancelText, limitsText, modeText, overrideLine, policyLine } from '../policies/render';
+import { shareText } from '../pools/allocate';
 import { type ParkedPod, parkedCost, parkedPods, startFactsBetween } from '../projections/parking-queries';
 import { ProjectionRunner, projectionLag } from '../projections/runner';
 import {
   anomaliesBetween,
+  eventRowAt,
   lastDecisionRow,
+  lastHealthCheckRow,
   lastHealthSummaryRow,
+  poolsInStore,
   workerCountsInStatus,
   workersInStatus,
 } from '../projections/status-queries';
@@ -19,10 +24,10 @@ import { durationText, type StartFigures, startFigures, startFiguresText } from 
 import { type PlacementFacts, placedOnText } from '../reactor/placement';
 import type { Row } from '../store/db';
 import { countAllEvents } from '../store/event-count';
-import { lastEvent, lastEventOfType } from '../store/event-queries';
+import { lastEvent } from '../store/event-queries';
 import type { EventStore } from '../store/event-store';
 import { describeTarget, type StoreTarget } from '../store/open';
-import { type CliIo, withStore } from './context';
+import { CliError, type CliIo, EXIT, withStore } from './context';
 import { jsonOption, nowOption, poolOption, readClock, utcOption, windowOption } from './flags';
 import {
   formatAge,
@@ -80,7 +85,24 @@ interface WorkerLine {
   placement: PlacementFacts;
 }
 
-interface StatusReport {
+/** What status shows of one pool (or of the pools in view together). */
+interface PoolView {
+  fleet: Record<string, { count: number; oldestSec: number | null }>;
+  ended: Record<string, number>;
+  workers: WorkerLine[];
+  /** The live fleet's GPUs and burn rate (USD per hour of the workers whose price is known). */
+  burn: { gpus: number; usdPerHour: number; unknownPrices: number };
+  lastDecision: Row | null;
+  /** The last decision's share of the global budget in words (shareText); null: no global cap. */
+  share: string | null;
+  lastHealthSummary: Row | null;
+  lastHealthCheck: { cycle: number; at: Date; status: string; problems: string[] } | null;
+  anomalies: { window: string; since: Date; items: Row[] };
+  /** The conditions as recorded (the last change of each). */
+  conditions: ConditionState[];
+}
+
+interface StatusReport extends PoolView {
   store: string;
   now: Date;
   /** Where `now` came from: this machine's clock, --now, or the last event (when it is later than the clock). */
@@ -89,21 +111,16 @@ interface StatusReport {
   projectionsApplied: number;
   /** Committed events the tables still lack (held back by a transaction still open). */
   projectionsBehind: number;
-  fleet: Record<string, { count: number; oldestSec: number | null }>;
-  ended: Record<string, number>;
-  workers: WorkerLine[];
-  /** The live fleet's GPUs and burn rate (USD per hour of the workers whose price is known). */
-  burn: { gpus: number; usdPerHour: number; unknownPrices: number };
-  lastDecision: Row | null;
-  lastHealthSummary: Row | null;
-  lastHealthCheck: { cycle: number; at: Date; status: string; problems: string[] } | null;
-  anomalies: { window: string; since: Date; items: Row[] };
-  /** The conditions as recorded (the last change of each). */
-  conditions: ConditionState[];
   /** The operators' overrides in force (pause, drain, set). */
   overrides: Override[];
   /** Parked pods (docs/parked-pods.md), their disk cost, and the starts measured in the window. */
   parking: { pods: ParkedPod[]; cost: ReturnType<typeof parkedCost>; starts: StartFigures };
+  /** Every pool the store has (poolsInStore). */
+  storePools: string[];
+  /** The pool in view when it is one of several in the store (`--pool video`); else null. */
+  pool: string | null;
+  /** Each pool in view, when there is more than one (a store of several pools without --pool); else null. */
+  pools: (PoolView & { pool: string })[] | null;
 }
 
 /** `Parked: 3 pods (oldest 2.5 h), disk 0.06 USD/h` and the start figures; none when parking never ran. */
@@ -141,53 +158,46 @@ function burnLine(b: StatusReport['burn']): string {
 const secondsSince = (from: Date | null, to: Date) => (from ? secondsBetween(from, to) : null);
 
 /** The last health check's facts, read through the event's own schema. */
-function healthCheckOf(e: { data: unknown }): StatusReport['lastHealthCheck'] {
+function healthCheckOf(e: { data: unknown }): PoolView['lastHealthCheck'] {
   const d = HealthChecked.schema.parse(e.data);
   return { cycle: d.cycle, at: new Date(d.at), status: d.status, problems: d.problems };
 }
 
 /**
- * Brings the projections up to date, then reads the fleet, the last decision and health summary,
- * and the anomalies of the window before `now`. Without opts.now, now is this machine's clock,
- * or the last event's time when that is later (a store written with a fake or skewed clock).
+ * The pools `--pool` names, each one the store has; a name it has not is an error naming those it
+ * has. A store with no pool rows yet is one pool, `default`, as every deployment before pools.
  */
-async function collectStatus(
+function poolsInView(asked: readonly string[] | undefined, inStore: readonly string[]): string[] {
+  const known = inStore.length ? inStore : [DEFAULT_POOL];
+  if (!asked?.length) return [...known];
+  const unknown = asked.filter((p) => !known.includes(p));
+  if (unknown.length) {
+    throw new CliError(
+      `no pool ${unknown.join(', ')} in the store: its ${known.length === 1 ? 'pool is' : 'pools are'} ${known.join(', ')} (gpu-scaler status --pool <pool>)`,
+      EXIT.empty,
+    );
+  }
+  return [...new Set(asked)];
+}
+
+/** The last decision's share of the global budget, in shareText's words; null without a global cap. */
+async function shareOf(store: EventStore, decision: Row | null): Promise<string | null> {
+  if (!decision) return null;
+  const row = await eventRowAt(store.db, Number(decision.global_position));
+  const e = row ? store.tryDecode(row) : null;
+  if (e?.type !== 'ScalingDecided' || !e.data.allocation) return null;
+  return shareText(e.data.allocation, e.data.pool);
+}
+
+/** One pool's view (or, with `pools` undefined, every pool's together) at `now`. */
+async function collectPoolView(
   store: EventStore,
-  target: StoreTarget,
-  opts: { now?: Date; windowMs: number; windowText: string; pools?: string[] },
-): Promise<StatusReport> {
-  const pools = opts.pools;
-  const runner = new ProjectionRunner(store, ALL_PROJECTIONS);
-  let projectionsApplied = await runner.catchUp();
-  // Catch-up reads stop at the oldest open transaction (events commit in order): if one holds the
-  // tables back, give it a moment, then say so.
-  let projectionsBehind = await projectionLag(store, ALL_PROJECTIONS);
-  for (let i = 0; projectionsBehind > 0 && i < CATCH_UP_RETRIES; i++) {
-    await new Promise((r) => setTimeout(r, 200));
-    projectionsApplied += await runner.catchUp();
-    projectionsBehind = await projectionLag(store, ALL_PROJECTIONS);
-  }
+  now: Date,
+  window: { since: Date; text: string },
+  pools: string[] | undefined,
+): Promise<PoolView> {
   const db = store.db;
-
-  const count = await countAllEvents(db);
-  const newest = await lastEvent(store);
-  const last = newest
-    ? {
-        position: newest.position,
-        type: newest.type,
-        streamId: newest.streamId,
-        at: toDate(newest.time) ?? new Date(0),
-      }
-    : null;
-
-  let now = opts.now ?? new Date();
-  let nowFrom: StatusReport['nowFrom'] = opts.now ? '--now' : 'clock';
-  if (!opts.now && last && last.at.getTime() > now.getTime() + 60_000) {
-    now = last.at;
-    nowFrom = 'last event';
-  }
-
-  const ended: StatusReport['ended'] = { terminated: 0, failed: 0 };
+  const ended: PoolView['ended'] = { terminated: 0, failed: 0 };
   for (const c of await workerCountsInStatus(db, ENDED, pools)) ended[c.status] = c.n;
 
   const workerRows = await workersInStatus(db, LIVE, pools);
@@ -211,7 +221,7 @@ async function collectStatus(
     };
   });
   // The live fleet from its rows (a few), so no query reads the ended workers' rows.
-  const fleet: StatusReport['fleet'] = {};
+  const fleet: PoolView['fleet'] = {};
   for (const w of workers) {
     const f = fleet[w.status] ?? { count: 0, oldestSec: null };
     f.count += 1;
@@ -226,18 +236,83 @@ async function collectStatus(
   };
 
   const lastDecision = await lastDecisionRow(db, pools);
-  const lastHealthSummary = await lastHealthSummaryRow(db, pools);
-  const checkRow = await lastEventOfType(store, 'HealthChecked');
+  const checkRow = await lastHealthCheckRow(db, pools);
   const checked = checkRow ? store.tryDecode(checkRow) : null; // null: unreadable, quarantined
-  const check = checked ? healthCheckOf(checked) : null;
+  return {
+    fleet,
+    ended,
+    workers,
+    burn,
+    lastDecision,
+    share: await shareOf(store, lastDecision),
+    lastHealthSummary: await lastHealthSummaryRow(db, pools),
+    lastHealthCheck: checked ? healthCheckOf(checked) : null,
+    anomalies: {
+      window: window.text,
+      since: window.since,
+      items: await anomaliesBetween(db, window.since, now, pools),
+    },
+    // a pool's own conditions; every pool's together read as pool default's (as before pools)
+    conditions: await recordedConditions(store, pools?.length === 1 ? pools[0] : undefined),
+  };
+}
+
+/**
+ * Brings the projections up to date, then reads the fleet, the last decision and health summary,
+ * and the anomalies of the window before `now`, of every pool in view (grouped by pool when the
+ * store has several and --pool names none or more than one). Without opts.now, now is this machine's
+ * clock, or the last event's time when that is later (a store written with a fake or skewed clock).
+ */
+async function collectStatus(
+  store: EventStore,
+  target: StoreTarget,
+  opts: { now?: Date; windowMs: number; windowText: string; pools?: string[] },
+): Promise<StatusReport> {
+  const runner = new ProjectionRunner(store, ALL_PROJECTIONS);
+  let projectionsApplied = await runner.catchUp();
+  // Catch-up reads stop at the oldest open transaction (events commit in order): if one holds the
+  // tables back, give it a moment, then say so.
+  let projectionsBehind = await projectionLag(store, ALL_PROJECTIONS);
+  for (let i = 0; projectionsBehind > 0 && i < CATCH_UP_RETRIES; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    projectionsApplied += await runner.catchUp();
+    projectionsBehind = await projectionLag(store, ALL_PROJECTIONS);
+  }
+  const db = store.db;
+  const storePools = await poolsInStore(db);
+  const inView = poolsInView(opts.pools, storePools);
+  const pools = opts.pools?.length ? inView : undefined;
+
+  const count = await countAllEvents(db);
+  const newest = await lastEvent(store);
+  const last = newest
+    ? {
+        position: newest.position,
+        type: newest.type,
+        streamId: newest.streamId,
+        at: toDate(newest.time) ?? new Date(0),
+      }
+    : null;
+
+  let now = opts.now ?? new Date();
+  let nowFrom: StatusReport['nowFrom'] = opts.now ? '--now' : 'clock';
+  if (!opts.now && last && last.at.getTime() > now.getTime() + 60_000) {
+    now = last.at;
+    nowFrom = 'last event';
+  }
+
   const since = new Date(now.getTime() - opts.windowMs);
-  const anomalies = await anomaliesBetween(db, since, now, pools);
+  const window = { since, text: opts.windowText };
   const parked = await parkedPods(db);
   const parking = {
     pods: parked,
     cost: parkedCost(parked),
     starts: startFigures(await startFactsBetween(db, since, new Date(now.getTime() + 1))),
   };
+  const several = inView.length > 1;
+  const perPool: StatusReport['pools'] = several ? [] : null;
+  for (const pool of several ? inView : [])
+    perPool?.push({ pool, ...(await collectPoolView(store, now, window, [pool])) });
 
   return {
     store: describeTarget(target),
@@ -246,17 +321,12 @@ async function collectStatus(
     events: { count, last },
     projectionsApplied,
     projectionsBehind,
-    fleet,
-    ended,
-    workers,
-    burn,
-    lastDecision,
-    lastHealthSummary,
-    lastHealthCheck: check,
-    anomalies: { window: opts.windowText, since, items: anomalies },
-    conditions: await recordedConditions(store),
+    ...(await collectPoolView(store, now, window, pools)),
     overrides: (await readOverrides(store, now)).inForce,
     parking,
+    storePools,
+    pool: !several && storePools.length > 1 ? inView[0] : null,
+    pools: perPool,
   };
 }
 
@@ -318,7 +388,7 @@ export function decisionLines(d: Row, now: Date, utc: boolean): string[] {
   return lines;
 }
 
-function healthLines(r: StatusReport, now: Date, utc: boolean): string[] {
+function healthLines(r: PoolView, now: Date, utc: boolean): string[] {
   const lines: string[] = [];
   const h = r.lastHealthSummary;
   if (h) {
@@ -349,6 +419,81 @@ function healthLines(r: StatusReport, now: Date, utc: boolean): string[] {
   }
   return lines;
 }
+
+/** The live workers' table (at most MAX_LISTED_WORKERS), or nothing without live workers. */
+function workerTable(workers: readonly WorkerLine[], pool: string | null): string[] {
+  if (!workers.length) return [];
+  const shown = workers.slice(0, MAX_LISTED_WORKERS);
+  const out = [
+    '', // the table is the fleet's, not the last list's above it
+    plainTable(
+      ['worker', 'pod', 'status', 'in status', 'age', 'provider', 'gpus', 'usd/h', 'spent usd', 'placed on'],
+      shown.map((w) => [
+        w.workerId,
+        w.podId ?? '-',
+        w.status,
+        w.inStatusSec === null ? '-' : formatAge(w.inStatusSec * 1000),
+        w.ageSec === null ? '-' : formatAge(w.ageSec * 1000),
+        w.provider ?? '-',
+        w.gpus === null ? '?' : String(w.gpus),
+        w.hourlyCostUsd === null ? '?' : w.hourlyCostUsd.toFixed(2),
+        w.spentUsd === null ? '?' : w.spentUsd.toFixed(2),
+        placedOnText(w.placement),
+      ]),
+      { indent: '  ' },
+    ).trimEnd(),
+  ];
+  if (workers.length > shown.length) {
+    const ofPool = pool === null ? '' : ` and pool = '${pool}'`;
+    out.push(
+      `  … and ${workers.length - shown.length} more: gpu-scaler sql "select * from workers where status in ('active','spawning','terminating')${ofPool}"`,
+    );
+  }
+  return out;
+}
+
+/** The last decision (with its share of the global budget), the health summary and the anomalies. */
+function recordLines(v: PoolView, now: Date, utc: boolean): string[] {
+  const out: string[] = [''];
+  if (v.lastDecision) out.push(...decisionLines(v.lastDecision, now, utc));
+  else out.push('Last decision: none recorded yet');
+  if (v.share) out.push(`  share     ${v.share}`);
+
+  out.push('', ...healthLines(v, now, utc));
+
+  const items = v.anomalies.items;
+  out.push(
+    '',
+    `Anomalies in the last ${v.anomalies.window} (since ${formatTimestamp(v.anomalies.since, utc)}): ${items.length ? items.length : 'none'}`,
+  );
+  if (items.length) {
+    out.push(
+      plainTable(
+        ['time', 'cycle', 'kind', 'message'],
+        items.map((a) => {
+          const at = toDate(a.detected_at);
+          return [at ? formatTimestamp(at, utc) : '-', String(a.cycle), String(a.kind), String(a.message)];
+        }),
+        { indent: '  ', right: [1] },
+      ).trimEnd(),
+    );
+    out.push(`  details: gpu-scaler events --type AnomalyDetected --since ${v.anomalies.since.toISOString()}`);
+  }
+  return out;
+}
+
+const fleetLines = (v: PoolView) => [
+  `Fleet: ${fleetLine(v.fleet)}; ended: terminated ${v.ended.terminated ?? 0}, failed ${v.ended.failed ?? 0}`,
+  `Burn rate: ${burnLine(v.burn)}`,
+];
+
+const conditionLines = (v: PoolView, now: Date) =>
+  v.conditions.length ? ['Conditions:', ...v.conditions.map((c) => `  ${conditionText(c, now)}`)] : [];
+
+const overrideLines = (r: StatusReport) =>
+  r.overrides.length
+    ? ['Overrides in force (gpu-scaler overrides):', ...r.overrides.map((o) => `  ${overrideLine(o)}`)]
+    : [];
 
 function renderStatus(r: StatusReport, utc: boolean): string {
   const now = r.now;
@@ -386,72 +531,62 @@ function renderStatus(r: StatusReport, utc: boolean): string {
     out.push(`  nothing recorded for ${formatAge(quiet)}: is the controller running? (gpu-scaler start)`);
   }
 
-  out.push(
-    '',
-    `Fleet: ${fleetLine(r.fleet)}; ended: terminated ${r.ended.terminated ?? 0}, failed ${r.ended.failed ?? 0}`,
-    `Burn rate: ${burnLine(r.burn)}`,
-    ...parkingLines(r.parking, now, r.anomalies.window),
-  );
-  if (r.conditions.length) out.push('Conditions:', ...r.conditions.map((c) => `  ${conditionText(c, now)}`));
-  if (r.overrides.length) {
-    out.push('Overrides in force (gpu-scaler overrides):', ...r.overrides.map((o) => `  ${overrideLine(o)}`));
-  }
-  if (r.workers.length) {
-    const shown = r.workers.slice(0, MAX_LISTED_WORKERS);
+  if (r.pools) {
+    // several pools: what is the store's first, then a heading per pool with its own
     out.push(
-      '', // the table is the fleet's, not the last list's above it
-      plainTable(
-        ['worker', 'pod', 'status', 'in status', 'age', 'provider', 'gpus', 'usd/h', 'spent usd', 'placed on'],
-        shown.map((w) => [
-          w.workerId,
-          w.podId ?? '-',
-          w.status,
-          w.inStatusSec === null ? '-' : formatAge(w.inStatusSec * 1000),
-          w.ageSec === null ? '-' : formatAge(w.ageSec * 1000),
-          w.provider ?? '-',
-          w.gpus === null ? '?' : String(w.gpus),
-          w.hourlyCostUsd === null ? '?' : w.hourlyCostUsd.toFixed(2),
-          w.spentUsd === null ? '?' : w.spentUsd.toFixed(2),
-          placedOnText(w.placement),
-        ]),
-        { indent: '  ' },
-      ).trimEnd(),
+      `Pools: ${r.pools.map((p) => p.pool).join(', ')}${r.pools.length < r.storePools.length ? ` (of ${r.storePools.join(', ')})` : ''}`,
     );
-    if (r.workers.length > shown.length) {
+    const shared = [...parkingLines(r.parking, now, r.anomalies.window), ...overrideLines(r)];
+    if (shared.length) out.push('', ...shared);
+    for (const p of r.pools) {
       out.push(
-        `  … and ${r.workers.length - shown.length} more: gpu-scaler sql "select * from workers where status in ('active','spawning','terminating')"`,
+        '',
+        `== Pool ${p.pool} ==`,
+        ...fleetLines(p),
+        ...conditionLines(p, now),
+        ...workerTable(p.workers, p.pool),
+        ...recordLines(p, now, utc),
       );
     }
+    return `${out.join('\n')}\n`;
   }
 
   out.push('');
-  if (r.lastDecision) out.push(...decisionLines(r.lastDecision, now, utc));
-  else out.push('Last decision: none recorded yet');
-
-  out.push('', ...healthLines(r, now, utc));
-
-  const items = r.anomalies.items;
+  if (r.pool !== null) out.push(`Pool: ${r.pool} (the store's pools: ${r.storePools.join(', ')})`);
   out.push(
-    '',
-    `Anomalies in the last ${r.anomalies.window} (since ${formatTimestamp(r.anomalies.since, utc)}): ${items.length ? items.length : 'none'}`,
+    ...fleetLines(r),
+    ...parkingLines(r.parking, now, r.anomalies.window),
+    ...conditionLines(r, now),
+    ...overrideLines(r),
+    ...workerTable(r.workers, r.pool),
+    ...recordLines(r, now, utc),
   );
-  if (items.length) {
-    out.push(
-      plainTable(
-        ['time', 'cycle', 'kind', 'message'],
-        items.map((a) => {
-          const at = toDate(a.detected_at);
-          return [at ? formatTimestamp(at, utc) : '-', String(a.cycle), String(a.kind), String(a.message)];
-        }),
-        { indent: '  ', right: [1] },
-      ).trimEnd(),
-    );
-    out.push(`  details: gpu-scaler events --type AnomalyDetected --since ${r.anomalies.since.toISOString()}`);
-  }
   return `${out.join('\n')}\n`;
 }
 
+/** A pool's part of the JSON (the whole view's, without --pool, as before pools). */
+function poolJson(v: PoolView, now: Date): Record<string, unknown> {
+  return {
+    fleet: v.fleet,
+    ended: v.ended,
+    workers: v.workers,
+    burn: v.burn,
+    lastDecision: v.lastDecision,
+    share: v.share,
+    lastHealthSummary: v.lastHealthSummary,
+    lastHealthCheck: v.lastHealthCheck,
+    anomalies: v.anomalies,
+    conditions: v.conditions.map((c) => conditionJson(c, now)),
+  };
+}
+
+/**
+ * The JSON: as before pools for a store of one pool; with several, `storePools`, and `pool` (the one
+ * --pool named) or `pools` (each pool in view, its own fleet, decision and the rest); the top-level
+ * fleet, decision and the rest stay those of the whole view, as before pools.
+ */
 function statusJson(r: StatusReport): Record<string, unknown> {
+  const { share, ...view } = poolJson(r, r.now);
   return {
     store: r.store,
     now: r.now.toISOString(),
@@ -459,17 +594,21 @@ function statusJson(r: StatusReport): Record<string, unknown> {
     events: r.events,
     projectionsApplied: r.projectionsApplied,
     projectionsBehind: r.projectionsBehind,
-    fleet: r.fleet,
-    ended: r.ended,
-    workers: r.workers,
-    burn: r.burn,
+    fleet: view.fleet,
+    ended: view.ended,
+    workers: view.workers,
+    burn: view.burn,
     parking: r.parking,
-    lastDecision: r.lastDecision,
-    lastHealthSummary: r.lastHealthSummary,
-    lastHealthCheck: r.lastHealthCheck,
-    anomalies: r.anomalies,
-    conditions: r.conditions.map((c) => conditionJson(c, r.now)),
+    lastDecision: view.lastDecision,
+    ...(share === null ? {} : { share }),
+    lastHealthSummary: view.lastHealthSummary,
+    lastHealthCheck: view.lastHealthCheck,
+    anomalies: view.anomalies,
+    conditions: view.conditions,
     overrides: r.overrides,
+    ...(r.storePools.length > 1 ? { storePools: r.storePools } : {}),
+    ...(r.pool === null ? {} : { pool: r.pool }),
+    ...(r.pools ? { pools: r.pools.map((p) => ({ pool: p.pool, ...poolJson(p, r.now) })) } : {}),
   };
 }
 

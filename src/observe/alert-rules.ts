@@ -1,3 +1,4 @@
+import { DEFAULT_POOL } from '../../events/common';
 import type { AppEventType } from '../../events/index';
 import { conditionText, FALLBACK_REASONS } from '../control/conditions';
 import type { StoredEvent } from '../store/event-store';
@@ -11,8 +12,10 @@ import type { StoredEvent } from '../store/event-store';
 export const ALERT_EVENT_TYPES: readonly AppEventType[] = ['AnomalyDetected', 'HealthChecked', 'ConditionChanged'];
 
 export interface Alert {
-  /** Repeats of the same key are grouped: `anomaly:<kind>` or `health:<status>`. */
+  /** Repeats of the same key are grouped: `anomaly:<kind>` or `health:<status>`, and `@<pool>` beyond pool default. */
   key: string;
+  /** The pool whose event it is. */
+  pool: string;
   title: string;
   text: string;
   /** The event's time (ISO 8601) and cycle. */
@@ -41,13 +44,28 @@ const TITLES: Record<string, string> = {
  * task source slower than ANOMALY_SLOW_SOURCE_SEC), a health check that is not healthy, and the
  * task source's fallback taking over (SOURCE_FAILURE_CYCLES failed cycles) and ending.
  */
-export function alertOf(e: StoredEvent): Alert | null {
+export function alertOf(e: StoredEvent, o: { namePools?: boolean } = {}): Alert | null {
+  const found = alertOfEvent(e);
+  if (!found) return null;
+  // a decoded event always names its pool (the schema's default); one built by hand may not
+  const a = { ...found, pool: found.pool || DEFAULT_POOL };
+  // a pool other than default is always named; default too when the configuration has several pools
+  const named = o.namePools === true || a.pool !== DEFAULT_POOL;
+  return {
+    ...a,
+    key: a.pool === DEFAULT_POOL ? a.key : `${a.key}@${a.pool}`,
+    title: named ? `pool ${a.pool}: ${a.title}` : a.title,
+  };
+}
+
+function alertOfEvent(e: StoredEvent): Alert | null {
   if (e.type === 'AnomalyDetected') {
     const anomaly = e.data;
     return {
       key: `anomaly:${anomaly.kind}`,
       title: TITLES[anomaly.kind] ?? `🚨 Anomaly: ${anomaly.kind}`,
       text: [anomaly.message, ...anomaly.causes.map((c) => `• ${c}`)].join('\n'),
+      pool: anomaly.pool,
       at: anomaly.at,
       cycle: anomaly.cycle,
       eventId: e.eventId,
@@ -63,6 +81,7 @@ export function alertOf(e: StoredEvent): Alert | null {
         ? `🧯 Task source failing: ${c.reason === 'FallbackWorkers' ? 'going to FALLBACK_WORKERS' : 'fleet held'}`
         : '✅ Task source recovered: the policy decides again',
       text: conditionText(c),
+      pool: c.pool,
       at: c.at,
       cycle: c.cycle,
       eventId: e.eventId,
@@ -74,6 +93,7 @@ export function alertOf(e: StoredEvent): Alert | null {
       key: `health:${health.status}`,
       title: health.status === 'failing' ? '❌ Health check failing' : '⚠️ Health check degraded',
       text: health.problems.length ? health.problems.map((p) => `• ${p}`).join('\n') : 'no problem was named',
+      pool: health.pool,
       at: health.at,
       cycle: health.cycle,
       eventId: e.eventId,
@@ -130,7 +150,7 @@ export function slackMessage(
         elements: [
           {
             type: 'mrkdwn',
-            text: `cycle #${a.cycle} at ${a.at} · \`gpu-scaler explain --cycle ${a.cycle}\` · event ${a.eventId}`,
+            text: `${a.pool === DEFAULT_POOL ? '' : `pool ${a.pool} · `}cycle #${a.cycle} at ${a.at} · \`gpu-scaler explain${a.pool === DEFAULT_POOL ? '' : ` --pool ${a.pool}`} --cycle ${a.cycle}\` · event ${a.eventId}`,
           },
         ],
       },

@@ -20,6 +20,11 @@ export interface AlertSenderOptions {
   /** A failed post is retried after this, doubling up to maxBackoffMs (default 1 s to 60 s). */
   minBackoffMs?: number;
   maxBackoffMs?: number;
+  /**
+   * Whether the configuration has several pools: then every alert names its pool (an alert of a pool
+   * other than default always does). Default false: a deployment of one pool alerts as before pools.
+   */
+  namePools?: boolean;
   /** How often it looks for new events without a wake-up (default 1 s). */
   pollIntervalMs?: number;
 }
@@ -65,7 +70,7 @@ export class AlertSender {
   }
 
   private async handle(e: StoredEvent): Promise<void> {
-    const alert = alertOf(e);
+    const alert = alertOf(e, { namePools: this.o.namePools });
     if (!alert) return;
     const grouper = await this.restoredGrouper(e);
     const decision = grouper.decide(alert);
@@ -82,7 +87,7 @@ export class AlertSender {
     if (upTo) {
       const since = new Date(eventTime(first.data, first.recordedAt).getTime() - windowMs).toISOString();
       for (const e of await eventsHandledSince(this.o.store, ALERT_EVENT_TYPES, since, upTo)) {
-        const a = alertOf(e);
+        const a = alertOf(e, { namePools: this.o.namePools });
         if (a) grouper.record(a, grouper.decide(a));
       }
     }

@@ -3,7 +3,9 @@ import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { DEFAULT_POOL, POOL_NAME_ALLOWED, POOL_NAME_PATTERN } from '../../events/common';
 import type { DbLoggingStats } from '../../events/health';
+import { ALL_POOLS } from '../../events/operator';
 import { ALL_PROJECTIONS } from '../../projections/index';
 import {
   blocksReadiness,
@@ -19,12 +21,14 @@ import { overrideLine } from '../policies/render';
 import {
   decisionSeries,
   lastDecisionAt,
+  lastDecisionOfEachPool,
   lastHealthSummary,
   recentAnomalies,
   recentDecisions,
 } from '../projections/dashboard-queries';
 import { parkedCost, parkedPods } from '../projections/parking-queries';
 import { checkpointName } from '../projections/runner';
+import { poolsInStore } from '../projections/status-queries';
 import { eventsOfCycle, taskTotalBefore } from '../store/event-queries';
 import type { EventStore } from '../store/event-store';
 import { checkpointLags } from '../store/queries';
@@ -161,22 +165,44 @@ export class HttpEndpoint {
     this.feed = new EventFeed(this.reads, METRIC_EVENT_TYPES, (events) => this.metrics.observeEvents(events));
     const store = this.reads;
     const names = [...ALL_PROJECTIONS.map(checkpointName), ...(o.subscribers ?? [])];
+    /** Each pool's live fleet (every pool of the store, with or without workers). */
+    const fleets = async () => {
+      const fleet = await readFleet(store.reads);
+      const pools = [...new Set([...(await this.storePools()), ...fleet.map((w) => w.pool)])];
+      return pools.map((pool) => ({ pool, workers: fleet.filter((w) => w.pool === pool) }));
+    };
     this.metrics.setSources({
-      workersByStatus: async () => {
-        const by: Record<string, number> = {};
-        for (const w of await readFleet(store.reads)) by[w.status] = (by[w.status] ?? 0) + 1;
-        return by;
-      },
-      burnUsdPerHour: async () => fleetBurnUsd(await readFleet(store.reads)),
+      workersByStatus: async () =>
+        Object.fromEntries((await fleets()).map(({ pool, workers }) => [pool, byStatus(workers)])),
+      burnUsdPerHour: async () =>
+        Object.fromEntries((await fleets()).map(({ pool, workers }) => [pool, fleetBurnUsd(workers)])),
       providerName: o.providerName ?? 'unknown',
       projectionLag: async () => {
         const lags = await checkpointLags(store.db, names);
         return Object.fromEntries(Object.entries(lags).map(([k, v]) => [k.replace(/^projection:/, ''), v]));
       },
       dbLogging: () => o.dbLogging?.() ?? NO_DB_LOGGING,
-      conditions: async () => (await this.currentConditions()).conditions,
+      // pool default's as the endpoint has them (the leading controller's, else the record's); the others' recorded
+      conditions: async () => {
+        const out: { pool: string; conditions: readonly ConditionState[] }[] = [];
+        for (const pool of await this.storePools())
+          out.push({
+            pool,
+            conditions:
+              pool === DEFAULT_POOL
+                ? (await this.currentConditions()).conditions
+                : await recordedConditions(this.o.store, pool),
+          });
+        return out;
+      },
       parked: async () => parkedCost(await parkedPods(store.db)),
     });
+  }
+
+  /** The pools of the store (a store with no pool rows yet: pool default alone). */
+  private async storePools(): Promise<string[]> {
+    const pools = await poolsInStore(this.reads.db);
+    return pools.length ? pools : [DEFAULT_POOL];
   }
 
   /** The conditions: the leading controller's own, else the record's (which do not count for readiness). */
@@ -319,14 +345,18 @@ export class HttpEndpoint {
             `window=${window} is not a window: use one of ${Object.keys(WINDOWS).join(', ')} (e.g. /api/state?window=1h)`,
           );
         }
-        const body = await this.answer(`state:${window}`, this.o.refreshSec * 1000, async () =>
-          JSON.stringify(await this.state(window)),
+        const pool = poolParam(url.searchParams.get('pool'));
+        const body = await this.answer(`state:${window}:${pool ?? ''}`, this.o.refreshSec * 1000, async () =>
+          JSON.stringify(await this.state(window, pool)),
         );
         return jsonText(res, 200, body);
       }
       case '/api/explain': {
         const cycle = cycleParam(url.searchParams.get('cycle'));
-        const found = await this.answer(`explain:${cycle}`, this.o.refreshSec * 1000, () => this.explain(cycle));
+        const pool = poolParam(url.searchParams.get('pool')) ?? DEFAULT_POOL;
+        const found = await this.answer(`explain:${pool}:${cycle}`, this.o.refreshSec * 1000, () =>
+          this.explain(cycle, pool),
+        );
         return jsonText(res, found.startsWith('{"error"') ? 404 : 200, found);
       }
     }
@@ -377,26 +407,60 @@ export class HttpEndpoint {
     });
   }
 
-  /** Everything the dashboard shows, for a window ending at the newest decision or now. */
-  async state(windowName: string): Promise<unknown> {
+  /**
+   * Everything the dashboard shows, for a window ending at the newest decision or now: of one pool, or
+   * (no pool) of every pool together as before pools; and the all-pools view (`pools`: each pool's
+   * live workers, desired workers and last decision). A pool the store does not have is a 400 naming
+   * those it has.
+   */
+  async state(windowName: string, pool?: string): Promise<unknown> {
     const windowSec = WINDOWS[windowName];
     if (!windowSec) throw new BadRequest(`window "${windowName}" is not one of ${Object.keys(WINDOWS).join(', ')}`);
     const store = this.reads;
+    const known = await this.storePools();
+    if (pool !== undefined && !known.includes(pool)) {
+      throw new BadRequest(
+        `pool=${pool} is not a pool of this store: ${known.length === 1 ? 'its pool is' : 'its pools are'} ${known.join(', ')} (e.g. /api/state?pool=${known[0]})`,
+      );
+    }
     const now = this.o.now();
-    const last = await lastDecisionAt(store.db);
+    const last = await lastDecisionAt(store.db, pool);
     // a store whose clock was simulated (the demo) ends before now: show its last window
     const end = last && now.getTime() - last.getTime() > windowSec * 1000 ? last : now;
     const from = new Date(end.getTime() - windowSec * 1000);
-    const fleet = await readFleet(store.reads);
+    const everyWorker = await readFleet(store.reads);
+    const fleet = pool === undefined ? everyWorker : everyWorker.filter((w) => w.pool === pool);
+    const conditions =
+      pool === undefined ? (await this.currentConditions()).conditions : await recordedConditions(this.o.store, pool);
+    const overrides = (await readOverrides(store, now)).inForce.filter(
+      (o) => pool === undefined || o.pool === ALL_POOLS || o.pool === pool,
+    );
+    const lastDecisions = await lastDecisionOfEachPool(store.db, known);
     return {
       now: now.toISOString(),
       window: windowName,
       from: from.toISOString(),
       to: end.toISOString(),
       refreshSec: this.o.refreshSec,
+      /** The pool shown (null: every pool together). */
+      pool: pool ?? null,
+      /** The all-pools view: every pool of the store, its live workers, desired workers and last decision. */
+      pools: known.map((name) => {
+        const own = everyWorker.filter((w) => w.pool === name);
+        const decision = lastDecisions.find((d) => d.pool === name) ?? null;
+        return {
+          pool: name,
+          workers: own.length,
+          byStatus: byStatus(own),
+          desired: decision?.desired ?? null,
+          burnUsdPerHour: fleetBurnUsd(own),
+          lastDecision: decision,
+        };
+      }),
       fleet: {
         workers: fleet.map((w) => ({
           workerId: w.workerId,
+          pool: w.pool,
           podId: w.podId,
           status: w.status,
           requestedAt: w.requestedAt,
@@ -405,36 +469,34 @@ export class HttpEndpoint {
           hourlyCostUsd: w.hourlyCostUsd,
         })),
         count: fleet.length,
-        byStatus: fleet.reduce<Record<string, number>>((by, w) => {
-          by[w.status] = (by[w.status] ?? 0) + 1;
-          return by;
-        }, {}),
+        byStatus: byStatus(fleet),
         burnUsdPerHour: fleetBurnUsd(fleet),
       },
       /** Parked pods (docs/parked-pods.md): apart from the fleet and its burn rate. */
       parked: parkedCost(await parkedPods(store.db)),
-      decisions: await recentDecisions(store.db, 20),
-      anomalies: await recentAnomalies(store.db, 20),
-      health: await lastHealthSummary(store.db),
-      conditions: (await this.currentConditions()).conditions.map((c) => conditionJson(c, now)),
+      decisions: await recentDecisions(store.db, 20, pool),
+      anomalies: await recentAnomalies(store.db, 20, pool),
+      health: await lastHealthSummary(store.db, pool),
+      conditions: conditions.map((c) => conditionJson(c, now)),
       // the operators' overrides in force, each in the words of src/policies/render.ts
-      overrides: (await readOverrides(store, now)).inForce.map((o) => ({ ...o, text: overrideLine(o) })),
-      series: await decisionSeries(store.db, from.toISOString(), end.toISOString()),
+      overrides: overrides.map((o) => ({ ...o, text: overrideLine(o) })),
+      series: await decisionSeries(store.db, from.toISOString(), end.toISOString(), pool),
     };
   }
 
   /** The explanation of a cycle as JSON text; `{"error": …}` when the store has no such cycle (a 404). */
-  private async explain(cycle: number): Promise<string> {
-    const found = await eventsOfCycle(this.reads, cycle, 120_000);
+  private async explain(cycle: number, pool: string): Promise<string> {
+    const found = await eventsOfCycle(this.reads, cycle, 120_000, pool);
+    const ofPool = pool === DEFAULT_POOL ? '' : ` of pool ${pool}`;
     if (found.events === null)
       return JSON.stringify({
-        error: `no cycle #${cycle} in the store${found.maxCycle ? ` (cycles run from 1 to ${found.maxCycle})` : ''}`,
+        error: `no cycle #${cycle}${ofPool} in the store${found.maxCycle ? ` (cycles run from 1 to ${found.maxCycle})` : ''}`,
       });
     const result = explain(found.events, {
       focusCycle: cycle,
-      previousTotal: await taskTotalBefore(this.reads, cycle),
+      previousTotal: await taskTotalBefore(this.reads, cycle, pool),
     });
-    return JSON.stringify({ cycle, timeline: result.timeline, conclusion: result.conclusion });
+    return JSON.stringify({ cycle, pool, timeline: result.timeline, conclusion: result.conclusion });
   }
 }
 
@@ -447,6 +509,23 @@ function cycleParam(text: string | null): number {
     );
   }
   return cycle;
+}
+
+/** `?pool=`: a pool name (absent or empty: none asked for). */
+function poolParam(text: string | null): string | undefined {
+  if (text === null || text === '') return undefined;
+  if (!POOL_NAME_PATTERN.test(text))
+    throw new BadRequest(
+      `pool=${text} is not a pool name: a pool name is ${POOL_NAME_ALLOWED} (e.g. /api/state?pool=default)`,
+    );
+  return text;
+}
+
+/** Live workers by status. */
+function byStatus(workers: readonly { status: string }[]): Record<string, number> {
+  const by: Record<string, number> = {};
+  for (const w of workers) by[w.status] = (by[w.status] ?? 0) + 1;
+  return by;
 }
 
 function safeDecode(s: string): string {

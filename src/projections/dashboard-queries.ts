@@ -4,7 +4,13 @@ import type { Sql } from '../store/db';
 
 /** Queries on the projection tables for the dashboard (src/observe/http.ts), one function each. */
 
+/** `and pool = $n` when a pool is asked for (absent: every pool's rows, as before pools). */
+const ofPool = (pool: string | undefined, n: number) => (pool === undefined ? '' : ` and pool = $${n}`);
+const poolParams = (pool: string | undefined) => (pool === undefined ? [] : [pool]);
+
 export interface DecisionSummary {
+  /** The pool that decided. */
+  pool: string;
   cycle: number;
   at: string;
   queued: number;
@@ -29,31 +35,41 @@ export interface DecisionSummary {
 
 const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString());
 
-/** The last `limit` decisions, newest first, with their math. */
-export async function recentDecisions(sql: Sql, limit: number): Promise<DecisionSummary[]> {
-  const rows = await sql.query<{
-    cycle: number;
-    decided_at: unknown;
-    queued: number;
-    active: number;
-    current_total: number;
-    desired: number;
-    decision: string;
-    delta: number;
-    capped_by: string | null;
-    reasons: string[];
-    desired_before_caps: number;
-    policy: unknown;
-    limits: unknown;
-    mode: string;
-  }>(
-    `select cycle, decided_at, queued, active, current_total, desired, decision, delta, capped_by, reasons,
-            desired_before_caps, policy, limits, mode
-       from scaling_decisions order by cycle desc limit $1`,
-    [limit],
+/** The last `limit` decisions (of every pool, or of `pool`), newest first, with their math. */
+export async function recentDecisions(sql: Sql, limit: number, pool?: string): Promise<DecisionSummary[]> {
+  const rows = await sql.query<DecisionRow>(
+    `select ${DECISION_COLUMNS} from scaling_decisions where true${ofPool(pool, 2)}
+      order by global_position desc limit $1`,
+    [limit, ...poolParams(pool)],
   );
-  return rows.map((r) => ({
+  return rows.map(decisionSummary);
+}
+
+const DECISION_COLUMNS = `pool, cycle, decided_at, queued, active, current_total, desired, decision, delta, capped_by, reasons,
+            desired_before_caps, policy, limits, mode`;
+
+interface DecisionRow {
+  pool: string;
+  cycle: number;
+  decided_at: unknown;
+  queued: number;
+  active: number;
+  current_total: number;
+  desired: number;
+  decision: string;
+  delta: number;
+  capped_by: string | null;
+  reasons: string[];
+  desired_before_caps: number;
+  policy: unknown;
+  limits: unknown;
+  mode: string;
+}
+
+function decisionSummary(r: DecisionRow): DecisionSummary {
+  return {
     ...rendered(r),
+    pool: r.pool,
     cycle: Number(r.cycle),
     at: iso(r.decided_at),
     queued: r.queued,
@@ -66,7 +82,23 @@ export async function recentDecisions(sql: Sql, limit: number): Promise<Decision
     reasons: r.reasons,
     mode: r.mode,
     modeNote: modeText(r),
-  }));
+  };
+}
+
+/**
+ * Each pool's last decision (the all-pools view), in pool order: one backward read of
+ * scaling_decisions_position_idx a pool.
+ */
+export async function lastDecisionOfEachPool(sql: Sql, pools: readonly string[]): Promise<DecisionSummary[]> {
+  const out: DecisionSummary[] = [];
+  for (const pool of pools) {
+    const [row] = await sql.query<DecisionRow>(
+      `select ${DECISION_COLUMNS} from scaling_decisions where pool = $1 order by global_position desc limit 1`,
+      [pool],
+    );
+    if (row) out.push(decisionSummary(row));
+  }
+  return out;
 }
 
 /** A row's policy and limits, read as recorded, and its math rendered; a row that does not read says so. */
@@ -95,8 +127,8 @@ export interface DecisionSeries {
   workersSpawning: number[];
 }
 
-/** Every decision between `from` and `to` (ISO 8601), oldest first (at most 50,000). */
-export async function decisionSeries(sql: Sql, from: string, to: string): Promise<DecisionSeries> {
+/** Every decision between `from` and `to` (ISO 8601), of every pool or of `pool`, oldest first (at most 50,000). */
+export async function decisionSeries(sql: Sql, from: string, to: string, pool?: string): Promise<DecisionSeries> {
   const rows = await sql.query<{
     t: number;
     queued: number;
@@ -106,9 +138,9 @@ export async function decisionSeries(sql: Sql, from: string, to: string): Promis
     current_spawning: number;
   }>(
     `select extract(epoch from decided_at)::float8 as t, queued, active, desired, current_active, current_spawning
-       from scaling_decisions where decided_at >= $1::timestamptz and decided_at <= $2::timestamptz
+       from scaling_decisions where decided_at >= $1::timestamptz and decided_at <= $2::timestamptz${ofPool(pool, 3)}
       order by decided_at, cycle limit 50000`,
-    [from, to],
+    [from, to, ...poolParams(pool)],
   );
   return {
     t: rows.map((r) => Number(r.t)),
@@ -120,26 +152,37 @@ export async function decisionSeries(sql: Sql, from: string, to: string): Promis
   };
 }
 
-/** The time of the newest decision (null: none yet). */
-export async function lastDecisionAt(sql: Sql): Promise<Date | null> {
-  const [row] = await sql.query<{ at: unknown }>('select max(decided_at) as at from scaling_decisions');
+/** The time of the newest decision (of every pool, or of `pool`; null: none yet). */
+export async function lastDecisionAt(sql: Sql, pool?: string): Promise<Date | null> {
+  const [row] = await sql.query<{ at: unknown }>(
+    `select max(decided_at) as at from scaling_decisions where true${ofPool(pool, 1)}`,
+    poolParams(pool),
+  );
   return row?.at ? new Date(iso(row.at)) : null;
 }
 
 export interface AnomalySummary {
+  pool: string;
   cycle: number;
   at: string;
   kind: string;
   message: string;
 }
 
-/** The last `limit` anomalies, newest first. */
-export async function recentAnomalies(sql: Sql, limit: number): Promise<AnomalySummary[]> {
-  const rows = await sql.query<{ cycle: number; detected_at: unknown; kind: string; message: string }>(
-    'select cycle, detected_at, kind, message from anomalies order by detected_at desc, global_position desc limit $1',
-    [limit],
+/** The last `limit` anomalies (of every pool, or of `pool`), newest first. */
+export async function recentAnomalies(sql: Sql, limit: number, pool?: string): Promise<AnomalySummary[]> {
+  const rows = await sql.query<{ pool: string; cycle: number; detected_at: unknown; kind: string; message: string }>(
+    `select pool, cycle, detected_at, kind, message from anomalies where true${ofPool(pool, 2)}
+      order by detected_at desc, global_position desc limit $1`,
+    [limit, ...poolParams(pool)],
   );
-  return rows.map((r) => ({ cycle: Number(r.cycle), at: iso(r.detected_at), kind: r.kind, message: r.message }));
+  return rows.map((r) => ({
+    pool: r.pool,
+    cycle: Number(r.cycle),
+    at: iso(r.detected_at),
+    kind: r.kind,
+    message: r.message,
+  }));
 }
 
 export interface HealthSummary {
@@ -154,8 +197,8 @@ export interface HealthSummary {
   anomalyKinds: Record<string, number>;
 }
 
-/** The newest health summary, if any. */
-export async function lastHealthSummary(sql: Sql): Promise<HealthSummary | null> {
+/** The newest health summary (of every pool, or of `pool`), if any. */
+export async function lastHealthSummary(sql: Sql, pool?: string): Promise<HealthSummary | null> {
   const [r] = await sql.query<{
     cycle: number;
     recorded_at: unknown;
@@ -166,7 +209,10 @@ export async function lastHealthSummary(sql: Sql): Promise<HealthSummary | null>
     workers_by_status: Record<string, number>;
     anomalies_since_last: number;
     anomaly_kinds: Record<string, number>;
-  }>('select * from health_summaries order by cycle desc limit 1');
+  }>(
+    `select * from health_summaries where true${ofPool(pool, 1)} order by global_position desc limit 1`,
+    poolParams(pool),
+  );
   if (!r) return null;
   return {
     cycle: Number(r.cycle),

@@ -1,4 +1,6 @@
+import { DEFAULT_POOL } from '../../events/common';
 import type { Row, Sql } from '../store/db';
+import { EVENT_COLUMNS, type EventRow } from '../store/event-store';
 
 /**
  * The reads of the projection tables `gpu-scaler status` makes, one function each, so no SQL
@@ -89,4 +91,44 @@ export function anomaliesBetween(sql: Sql, since: Date, until: Date, pools?: rea
       order by detected_at, global_position`,
     [since.toISOString(), until.toISOString(), poolsParam(pools)],
   );
+}
+
+/**
+ * The pools the store has rows of: every pool with a decision, a worker or an anomaly, in name order.
+ * Loose index scans (one probe a pool) on workers_pool_status_idx and on scaling_decisions' pool
+ * (cheap with an index leading with pool); the anomalies are few.
+ */
+export async function poolsInStore(sql: Sql): Promise<string[]> {
+  const loose = (table: string) => `(with recursive p(pool) as (
+      (select pool from ${table} order by pool limit 1)
+      union all
+      select (select t.pool from ${table} t where t.pool > p.pool order by t.pool limit 1) from p where p.pool is not null
+    ) select pool from p where pool is not null)`;
+  const rows = await sql.query<{ pool: string }>(
+    `select pool from ${loose('workers')} w
+     union select pool from ${loose('scaling_decisions')} d
+     union select distinct pool from anomalies
+     order by pool`,
+  );
+  return rows.map((r) => r.pool);
+}
+
+/** The event at `position` as its row (null: no such event), to read what its projection row leaves out. */
+export async function eventRowAt(sql: Sql, position: number): Promise<EventRow | null> {
+  const [row] = await sql.query<EventRow>(`select ${EVENT_COLUMNS} from events where global_position = $1`, [position]);
+  return row ?? null;
+}
+
+/**
+ * The last HealthChecked (of every pool, or of `pools`; an event recorded before pools is pool
+ * default's), as its row (null: none yet). Read backwards on events_type_idx.
+ */
+export async function lastHealthCheckRow(sql: Sql, pools?: readonly string[]): Promise<EventRow | null> {
+  const [row] = await sql.query<EventRow>(
+    `select ${EVENT_COLUMNS} from events
+      where event_type = 'HealthChecked' and ($1::text[] is null or coalesce(data->>'pool', $2) = any($1::text[]))
+      order by global_position desc limit 1`,
+    [poolsParam(pools), DEFAULT_POOL],
+  );
+  return row ?? null;
 }

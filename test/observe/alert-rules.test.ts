@@ -58,4 +58,38 @@ describe('alert rules', () => {
     expect(m.blocks.map((b) => b.type)).toEqual(['header', 'section', 'context']);
     expect(JSON.stringify(m.blocks[2])).toContain('gpu-scaler explain --cycle 7');
   });
+
+  test('an alert names its pool: always beyond pool default, and pool default too when there are several', () => {
+    const inVideo = event('AnomalyDetected', {
+      cycle: 7,
+      at: '2026-11-27T18:00:00.000Z',
+      pool: 'video',
+      kind: 'circuit_breaker_open',
+      message: '4 of 5 spawns failed',
+      figures: {},
+      causes: [],
+    });
+    const v = alertOf(inVideo);
+    if (!v) throw new Error('no alert');
+    expect(v.title).toBe('pool video: 🛑 Circuit breaker open: spawning stopped');
+    expect(v.key).toBe('anomaly:circuit_breaker_open@video');
+    const m = slackMessage(v, 0, 600);
+    expect(m.text.startsWith('gpu-scaler: pool video: 🛑 Circuit breaker open')).toBe(true);
+    expect(JSON.stringify(m.blocks[2])).toContain('pool video · cycle #7');
+    expect(JSON.stringify(m.blocks[2])).toContain('gpu-scaler explain --pool video --cycle 7');
+    // pool default: as before pools, unless the configuration has several pools
+    const d = alertOf(breaker('2026-11-27T18:00:00.000Z'));
+    expect(d?.title).toBe('🛑 Circuit breaker open: spawning stopped');
+    expect(d?.key).toBe('anomaly:circuit_breaker_open');
+    expect(alertOf(breaker('2026-11-27T18:00:00.000Z'), { namePools: true })?.title).toBe(
+      'pool default: 🛑 Circuit breaker open: spawning stopped',
+    );
+    // the same kind in two pools is two alerts, not one and a repeat
+    const g = new AlertGrouper(600_000);
+    for (const a of [v, d]) {
+      if (!a) throw new Error('no alert');
+      expect(g.decide(a)).toEqual({ send: true, repeats: 0 });
+      g.record(a, g.decide(a));
+    }
+  });
 });

@@ -1,6 +1,6 @@
 import { FakeClock } from '../../src/clock';
 import { HttpEndpoint } from '../../src/observe/http';
-import { Metrics } from '../../src/observe/metrics';
+import { Metrics, PROCESS_METRICS } from '../../src/observe/metrics';
 import { SimulatedProvider } from '../../src/providers/simulated';
 import { BACKENDS, forEachBackend, harness } from '../helpers/harness';
 import { parseScrape } from '../helpers/prometheus';
@@ -109,6 +109,28 @@ forEachBackend('/metrics, /healthz and /readyz', BACKENDS, (backend) => {
       expect(s.value('gpu_scaler_condition', { type: 'SourceHealthy', status: 'True' })).toBe(1);
       expect(s.value('gpu_scaler_build_info', { node_version: process.version })).toBe(1);
       expect(s.value('gpu_scaler_leader')).toBe(0);
+      // every metric of a pool says which: pool="default" in a deployment of one pool; the process's and the store's have none
+      const family = (name: string) =>
+        [...s.types.keys()]
+          .filter((f) => name === f || name.startsWith(`${f}_`))
+          .sort((a, b) => b.length - a.length)[0];
+      const ours = s.samples.filter((x) => x.name.startsWith('gpu_scaler_'));
+      expect(ours.length).toBeGreaterThan(20);
+      for (const x of ours) {
+        const pooled = !PROCESS_METRICS.includes(family(x.name));
+        expect([x.name, x.labels.pool]).toEqual([x.name, pooled ? 'default' : undefined]);
+      }
+      // a pool's loop measures through its own view: its samples are its pool's
+      metrics.forPool('video').cycleFinished(0.5);
+      metrics.forPool('video').providerCall('spawn', 'ok', 0.1);
+      metrics.forPool('video').setLeader(true);
+      const pools = parseScrape(await metrics.text());
+      expect(pools.value('gpu_scaler_cycle_duration_seconds_count', { pool: 'video' })).toBe(1);
+      expect(pools.value('gpu_scaler_cycle_duration_seconds_count', { pool: 'default' })).toBe(3);
+      expect(pools.value('gpu_scaler_provider_calls_total', { pool: 'video', operation: 'spawn' })).toBe(1);
+      expect(pools.value('gpu_scaler_leader', { pool: 'video' })).toBe(1);
+      expect(pools.value('gpu_scaler_leader', { pool: 'default' })).toBe(0);
+
       // every name follows the conventions: our prefix (the process and Node.js defaults keep their
       // standard names), counters end in _total
       for (const [name, type] of s.types) {
