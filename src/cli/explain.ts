@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { DEFAULT_POOL } from '../../events/common';
 import { ALL_POOLS } from '../../events/operator';
 import { type Explanation, explain } from '../explain/explain';
-import { poolsInStore, unknownPoolText } from '../explain/pools';
+import { poolHeading, poolsInStore, unknownPoolText } from '../explain/pools';
 import {
   decisionIds,
   dedupeEvents,
@@ -124,9 +124,6 @@ export async function runExplain(store: EventStore, io: CliIo, o: ExplainOptions
   });
   return EXIT.ok;
 }
-
-/** The heading of one pool's part when explain shows several: `== pool video ==`. */
-export const poolHeading = (pool: string): string => `== pool ${pool} ==`;
 
 /**
  * The events of cycle `cycle`: of the pool named, else of every pool in the store that has that

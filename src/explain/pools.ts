@@ -45,3 +45,6 @@ export function unknownPoolText(pool: string, known: readonly string[]): string 
     ? `pool ${pool} has no record in the store: its pools are ${known.join(', ')} (name one with --pool)`
     : `pool ${pool} has no record in the store: it has no pool's record yet (no cycle has run)`;
 }
+
+/** The heading of one pool's part where a command shows several pools apart (explain, what-if): `== pool video ==`. */
+export const poolHeading = (pool: string): string => `== pool ${pool} ==`;
