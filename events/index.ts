@@ -131,3 +131,12 @@ export function poolOfStream(streamId: string): string {
 export function isEvent<T extends AppEventType>(type: T) {
   return <E extends { type: string }>(e: E): e is Extract<E, { type: T }> => e.type === type;
 }
+
+/**
+ * Events of one pool: each one's data names `pool` (every event type carries the field). Whoever
+ * writes for a pool (its controller, its reactor) passes what it appends through this, so no event
+ * of another pool reads as pool default's.
+ */
+export function inPool<E extends { data: object }>(pool: string, events: readonly E[]): E[] {
+  return events.map((e) => ({ ...e, data: { ...e.data, pool } }));
+}

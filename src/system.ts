@@ -14,7 +14,7 @@ import { localProviderFromConfig } from './providers/local';
 import type { Provider } from './providers/provider';
 import { runpodProviderFromConfig } from './providers/runpod/index';
 import { SimulatedProvider, simulatedProviderFromConfig } from './providers/simulated';
-import { REACTOR_CHECKPOINT, Reactor } from './reactor/reactor';
+import { Reactor, reactorCheckpointName } from './reactor/reactor';
 import { createHttpSource } from './sources/http';
 import type { TaskSource } from './sources/source';
 import { createSqlSource } from './sources/sql';
@@ -81,10 +81,10 @@ export function makeProvider(config: Config, clock: Clock, log?: ControlLog): Pr
   }
 }
 
-function makeSource(config: Config, store: EventStore): TaskSource {
+function makeSource(config: Config, store: EventStore, pool: PoolName): TaskSource {
   switch (config.TASK_SOURCE) {
     case 'tasks-table':
-      return new TasksTableSource(store.db, DEFAULT_POOL);
+      return new TasksTableSource(store.db, pool);
     case 'http':
       return createHttpSource({
         url: config.TASK_COUNT_URL ?? '',
@@ -110,10 +110,13 @@ export async function buildSystem(o: SystemOptions): Promise<System> {
   const provider = o.provider ?? makeProvider(o.config, o.clock, o.log);
   // the reactor and the controller call the provider through the meter; System.provider stays the provider itself
   const calls = o.metrics ? meteredProvider(provider, o.metrics) : provider;
-  const source = o.source ?? makeSource(o.config, o.store);
+  const pool = o.pool ?? DEFAULT_POOL;
+  const source = o.source ?? makeSource(o.config, o.store, pool);
   const projections = o.projections ?? new ProjectionRunner(o.store, ALL_PROJECTIONS);
   const reactor = new Reactor({
     store: o.store,
+    pool,
+    ...(o.plan ? { plan: o.plan } : {}),
     provider: calls,
     clock: o.clock,
     log: o.log,
@@ -128,6 +131,8 @@ export async function buildSystem(o: SystemOptions): Promise<System> {
   });
   const controller = new Controller({
     store: o.store,
+    pool,
+    ...(o.plan ? { plan: o.plan } : {}),
     source,
     provider: calls,
     clock: o.clock,
@@ -136,7 +141,7 @@ export async function buildSystem(o: SystemOptions): Promise<System> {
     projections,
     dbLogging: o.dbLogging,
     logDestinations: o.logDestinations,
-    reactorCheckpoint: () => loadCheckpoint(o.store.db, REACTOR_CHECKPOINT),
+    reactorCheckpoint: () => loadCheckpoint(o.store.db, reactorCheckpointName(pool)),
     reactorWaitMs: o.reactorWaitMs,
     newId: o.newId,
     onCycleFinished: o.metrics ? (sec) => o.metrics?.cycleFinished(sec) : undefined,
@@ -144,7 +149,7 @@ export async function buildSystem(o: SystemOptions): Promise<System> {
   await controller.init();
   const simWorkers =
     provider instanceof SimulatedProvider
-      ? new SimulatedWorkers(o.store.db, provider, o.clock, o.config.SIM_TASK_SEC, DEFAULT_POOL)
+      ? new SimulatedWorkers(o.store.db, provider, o.clock, o.config.SIM_TASK_SEC, pool)
       : null;
   return {
     store: o.store,

@@ -297,8 +297,8 @@ export function refusalOf(c: ConditionState | undefined): RefusalKind | null {
 }
 
 /** The conditions as the record has them (the last change of each), in CONDITION_TYPES order. */
-export async function recordedConditions(store: EventStore): Promise<ConditionState[]> {
-  const events = await store.reads.lastConditionChanges(CONDITION_TYPES);
+export async function recordedConditions(store: EventStore, pool?: string): Promise<ConditionState[]> {
+  const events = await store.reads.lastConditionChanges(CONDITION_TYPES, pool);
   const byType = new Map<ConditionType, ConditionState>();
   for (const e of events) {
     if (e.type !== 'ConditionChanged') continue;

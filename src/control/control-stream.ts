@@ -1,4 +1,4 @@
-import { DEFAULT_POOL, Streams } from '../../events/index';
+import { inPool, type PoolName, Streams } from '../../events/index';
 import { hasCode } from '../errors';
 import type { AppendResult, EventStore, NewEvent } from '../store/event-store';
 import type { ControlLog } from './log';
@@ -13,6 +13,8 @@ export class ControlStream {
   constructor(
     private readonly store: EventStore,
     private readonly log: ControlLog,
+    /** The pool whose controller stream this is: every event appended names it. */
+    private readonly pool: PoolName,
     /** Called after another writer was found: the controller restores its state from the stream. */
     private readonly onConflict: () => Promise<void>,
   ) {}
@@ -20,7 +22,9 @@ export class ControlStream {
   /** Appends one cycle's events; null when another writer got there (logged, and onConflict run). */
   async append(events: NewEvent[], cycle: number): Promise<AppendResult | null> {
     try {
-      const res = await this.store.append(Streams.controller(DEFAULT_POOL), events, { expectedVersion: this.version });
+      const res = await this.store.append(Streams.controller(this.pool), inPool(this.pool, events), {
+        expectedVersion: this.version,
+      });
       this.version = res.nextExpectedVersion;
       return res;
     } catch (err) {

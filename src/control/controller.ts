@@ -1,4 +1,4 @@
-import { DEFAULT_POOL, Streams } from '../../events/index';
+import { DEFAULT_POOL, type PoolName, Streams } from '../../events/index';
 import type { Config } from '../config';
 import type { Anomaly } from './anomalies';
 import { type ConditionInput, type ConditionState, refusalOf } from './conditions';
@@ -42,8 +42,12 @@ export class Controller {
   /** The configuration as loaded (or reloaded on SIGHUP); each cycle applies the operators' overrides to it. */
   private baseConfig: Config;
 
+  /** The pool this controller scales. */
+  readonly pool: PoolName;
+
   constructor(private readonly d: ControllerDeps) {
-    this.stream = new ControlStream(d.store, d.log, () => this.init());
+    this.pool = d.pool ?? DEFAULT_POOL;
+    this.stream = new ControlStream(d.store, d.log, this.pool, () => this.init());
     this.steps = cycleContexts(d, this.stream);
     this.baseConfig = d.config;
   }
@@ -57,11 +61,11 @@ export class Controller {
   async init(): Promise<void> {
     const { store, clock } = this.d;
     const { guard } = this.steps.guard;
-    const tail = await store.readStreamTail(Streams.controller(DEFAULT_POOL), 50);
-    this.stream.version = await store.streamVersion(Streams.controller(DEFAULT_POOL));
+    const tail = await store.readStreamTail(Streams.controller(this.pool), 50);
+    this.stream.version = await store.streamVersion(Streams.controller(this.pool));
     restoreFromTail(this.memory, tail);
     guard.startedAt = clock.now();
-    await restoreRecorded(store, this.memory);
+    await restoreRecorded(store, this.memory, this.pool);
     // a refusal that had stopped spawning stays in force until a probe succeeds
     const able = this.memory.conditions.get('AbleToScale');
     const refusal = refusalOf(able);

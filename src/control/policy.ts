@@ -1,5 +1,6 @@
 import type { OverrideInForce } from '../../events/operator';
 import type {
+  AllocationRecord,
   AppliedLimit,
   ControlSettings,
   Decision,
@@ -13,6 +14,7 @@ import { secondsBetween } from '../clock';
 import { recordedSettings } from '../policies/index';
 import type { ChosenPolicy, PastObservation } from '../policies/policy';
 import { DRAIN_LIMIT, limitReason } from '../policies/render';
+import { type BudgetInput, poolShare } from '../pools/share';
 
 /** A worker as the policy sees it (from the workers projection). */
 export interface FleetWorker {
@@ -48,6 +50,11 @@ export interface PolicyInput {
   quoteUsdPerHour: number | null;
   /** An operator's drain in force, in its words: desired 0 (a cap after the others), idle workers go as soon as idle. */
   drain?: string | null;
+  /**
+   * The global budget (GLOBAL_MAX_*) and what the other pools claim: the pool's share caps its
+   * desired count after its own caps (src/pools/share.ts). Absent: no global cap.
+   */
+  budget?: { pool: string; input: BudgetInput } | null;
 }
 
 export interface PolicyResult {
@@ -80,6 +87,8 @@ export interface PolicyResult {
   cancel?: TerminationPick[];
   /** MODE the decision was made in (set by the controller); absent: active. */
   mode?: Mode;
+  /** How the global caps were shared this cycle (null or absent: no global cap). */
+  allocation?: AllocationRecord | null;
 }
 
 const usd = (x: number) => x.toFixed(2);
@@ -211,6 +220,13 @@ export function decide(input: PolicyInput): PolicyResult {
     }
     if (cap.name === 'MAX_WORKERS') requested = desired;
   }
+  // One budget across pools: the pool's share of the global caps, after its own caps
+  const shared = input.budget ? poolShare(input.budget.input, input.budget.pool, desired, input.quoteUsdPerHour) : null;
+  if (shared?.limit) {
+    const { to, ...limit } = shared.limit;
+    limits.push({ ...limit, kind: 'cap', from: desired, to });
+    desired = to;
+  }
   if (input.drain && desired > 0) {
     limits.push({
       name: DRAIN_LIMIT,
@@ -309,6 +325,7 @@ export function decide(input: PolicyInput): PolicyResult {
     currentGpus,
     burnUsdPerHour,
     quoteUsdPerHour: input.quoteUsdPerHour,
+    allocation: shared?.allocation ?? null,
   };
 }
 

@@ -1,4 +1,4 @@
-import { type DataOf, Streams } from '../../events/index';
+import { type DataOf, DEFAULT_POOL, inPool, type PoolName, Streams } from '../../events/index';
 import type { TerminationPick } from '../../events/scaling';
 import type { WorkerStatus } from '../../projections/workers';
 import { unparkSlot } from '../../projections/workers-parking';
@@ -9,7 +9,7 @@ import { type ControlLog, fact } from '../control/log';
 import { terminatedLine } from '../control/messages';
 import { hasCode } from '../errors';
 import type { PodInfo, Provider } from '../providers/provider';
-import type { EventStore, StoredEvent } from '../store/event-store';
+import type { EventStore, NewEvent, StoredEvent } from '../store/event-store';
 import {
   type ParkingSettings,
   type PoolWorker,
@@ -22,7 +22,6 @@ import {
 } from './parking';
 
 const POOL: WorkerStatus[] = ['parked', 'spawning', 'active', 'terminating'];
-const POOL_NAME = 'default';
 
 export interface ParkingDeps {
   store: EventStore;
@@ -30,6 +29,8 @@ export interface ParkingDeps {
   clock: Clock;
   log: ControlLog;
   settings: ParkingSettings;
+  /** The pool whose workers park and start again (default: `default`); its events name it. */
+  pool?: PoolName;
 }
 
 /** The events of a worker's current life: those after its last start from parked. */
@@ -65,7 +66,16 @@ type Decision = StoredEvent<{ type: 'ScalingDecided'; data: DataOf<'ScalingDecid
  * - a worker keeps its one pod (and its pod's name) through every park and start: never two pods.
  */
 export class ParkingSteps {
-  constructor(private readonly d: ParkingDeps) {}
+  private readonly pool: PoolName;
+
+  constructor(private readonly d: ParkingDeps) {
+    this.pool = d.pool ?? DEFAULT_POOL;
+  }
+
+  /** Appends a worker's events, each naming this pool. */
+  private append(stream: string, events: NewEvent[]): Promise<unknown> {
+    return this.d.store.append(stream, inPool(this.pool, events));
+  }
 
   get settings(): ParkingSettings {
     return this.d.settings;
@@ -73,7 +83,7 @@ export class ParkingSteps {
 
   /** Parked and live workers: the projection plus the worker events committed past its checkpoint. */
   async readPool(): Promise<PoolWorker[]> {
-    return (await readWorkerRows(this.d.store.reads, POOL)).map((r) => ({
+    return (await readWorkerRows(this.d.store.reads, POOL, this.pool)).map((r) => ({
       workerId: r.worker_id,
       podId: r.pod_id,
       status: r.status,
@@ -140,7 +150,7 @@ export class ParkingSteps {
     detail: string,
     call: boolean,
   ): Promise<void> {
-    const { store, provider, clock, log } = this.d;
+    const { provider, clock, log } = this.d;
     if (call && w.podId) await provider.terminate(w.podId, `${reason}: ${detail} (cycle #${cycle})`);
     const data = {
       workerId: w.workerId,
@@ -153,7 +163,7 @@ export class ParkingSteps {
       gpuSeconds: 0,
     };
     try {
-      await store.append(Streams.worker(w.workerId), [
+      await this.append(Streams.worker(w.workerId), [
         { type: 'WorkerTerminated', eventId: deterministicId(`${w.workerId}:terminated`), data, metadata: { cycle } },
       ]);
     } catch (err) {
@@ -174,7 +184,7 @@ export class ParkingSteps {
     lifeNo: { life: StoredEvent[]; unparks: number },
     startedAt: string | null,
   ): Promise<boolean> {
-    const { store, provider, clock, log, settings } = this.d;
+    const { provider, clock, log, settings } = this.d;
     const { life, unparks } = lifeNo;
     if (life.some((h) => h.type === 'WorkerParked')) return true;
     const parkedNow = settings.max > 0 ? (await this.readPool()).filter((w) => w.status === 'parked').length : 0;
@@ -182,7 +192,7 @@ export class ParkingSteps {
     if (!choice.park || !podId || !provider.park) return false;
     const stream = Streams.worker(pick.workerId);
     if (!life.some((h) => h.type === 'WorkerTerminationRequested')) {
-      await store.append(stream, [
+      await this.append(stream, [
         {
           type: 'WorkerTerminationRequested',
           eventId: lifeEventId(pick.workerId, 'terminate-requested', unparks),
@@ -216,7 +226,7 @@ export class ParkingSteps {
       workerId: pick.workerId,
       at: now.toISOString(),
       podId,
-      pool: POOL_NAME,
+      pool: this.pool,
       cycle,
       detail: `${pick.reason}; ${choice.why}`,
       parked: parkedNow + 1,
@@ -224,7 +234,7 @@ export class ParkingSteps {
       gpuSeconds: startedAt ? Math.max(0, Math.round((now.getTime() - Date.parse(startedAt)) / 1000)) : null,
       parkedHourlyUsd: settings.hourlyUsd,
     };
-    await store.append(stream, [
+    await this.append(stream, [
       { type: 'WorkerParked', eventId: lifeEventId(pick.workerId, 'parked', unparks), data, metadata: { cycle } },
     ]);
     fact(log, 'notice', parkedLine(data), { cycle, workerId: pick.workerId });
@@ -257,7 +267,7 @@ export class ParkingSteps {
       const base = {
         workerId: w.workerId,
         podId: w.podId,
-        pool: POOL_NAME,
+        pool: this.pool,
         cycle: d.cycle,
         decisionEventId: e.eventId,
         ordinal,
@@ -274,7 +284,7 @@ export class ParkingSteps {
         const kind = hasCode(err, 'PROVIDER') ? err.kind : 'error';
         await provider.terminate(w.podId, `start refused: ${(err as Error).message}`).catch(() => {});
         const data = { ...base, at: clock.now().toISOString(), kind, error: (err as Error).message };
-        await store.append(Streams.worker(w.workerId), [
+        await this.append(Streams.worker(w.workerId), [
           {
             type: 'WorkerUnparkRefused',
             eventId: deterministicId(`${w.workerId}:unpark-refused`),
@@ -292,7 +302,7 @@ export class ParkingSteps {
         gpuCount: pod.gpuCount ?? provider.gpusPerWorker,
         hourlyCostUsd: pod.hourlyCostUsd ?? w.hourlyCostUsd,
       };
-      await store.append(Streams.worker(w.workerId), [
+      await this.append(Streams.worker(w.workerId), [
         {
           type: 'WorkerUnparked',
           eventId: lifeEventId(w.workerId, 'unparked', unparks + 1),

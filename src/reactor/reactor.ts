@@ -1,4 +1,4 @@
-import { type AppEvent, type DataOf, DEFAULT_POOL, type PoolName, Streams } from '../../events/index';
+import { type AppEvent, type DataOf, DEFAULT_POOL, inPool, type PoolName, Streams } from '../../events/index';
 import type { TerminationPick } from '../../events/scaling';
 import type { SpawnFailureKind, TerminationReason } from '../../events/worker';
 import type { Clock } from '../clock';
@@ -10,10 +10,12 @@ import { accountOf } from '../control/policy';
 import { isRefusal, REFUSALS } from '../control/provider-refusals';
 import { hasCode } from '../errors';
 import { actionText } from '../policies/render';
-import type { PoolsPlan } from '../pools/plan';
+import { globalRefusal } from '../pools/budget';
+import { hasGlobalCap, type PoolsPlan } from '../pools/plan';
 import { type PodInfo, type Provider, ProviderError, type SpawnStep } from '../providers/provider';
 import { intendedActions } from '../shadow/intend';
 import type { EventStore, NewEvent, StoredEvent } from '../store/event-store';
+import type { ControlReads } from '../store/reads';
 import { Subscription } from '../store/subscription';
 import type { ParkingSettings } from './parking';
 import { currentLife, lifeEventId, ParkingSteps } from './parking-steps';
@@ -66,11 +68,14 @@ export class Reactor {
   /** Parked pods (parking-steps.ts); null when parking is not configured. */
   private readonly parking: ParkingSteps | null;
   private swept = false;
+  /** The pool whose decisions this reactor acts on. */
+  readonly pool: PoolName;
 
   constructor(private readonly d: ReactorDeps) {
-    this.parking = d.parking ? new ParkingSteps({ ...d, settings: d.parking }) : null;
+    this.pool = d.pool ?? DEFAULT_POOL;
+    this.parking = d.parking ? new ParkingSteps({ ...d, pool: this.pool, settings: d.parking }) : null;
     this.subscription = new Subscription(d.store, {
-      name: REACTOR_CHECKPOINT,
+      name: reactorCheckpointName(this.pool),
       transactional: false,
       // only decisions are acted on: the server skips every other event, in large batches, so a
       // reactor without a checkpoint (after a restore) catches up in a few reads
@@ -78,7 +83,7 @@ export class Reactor {
       batchSize: 1000,
       pollIntervalMs: 500,
       handle: async (events) => {
-        for (const e of events) if (e.type === 'ScalingDecided') await this.act(e);
+        for (const e of events) if (e.type === 'ScalingDecided' && e.data.pool === this.pool) await this.act(e);
       },
     });
   }
@@ -93,6 +98,11 @@ export class Reactor {
 
   stop(): Promise<void> {
     return this.subscription.stop();
+  }
+
+  /** Appends events of this pool (each names it): a worker's, or the shadow stream's. */
+  private append(stream: string, events: NewEvent[], opts?: Parameters<EventStore['append']>[2]) {
+    return this.d.store.append(stream, inPool(this.pool, events), opts);
   }
 
   private get parkingOn(): boolean {
@@ -141,13 +151,13 @@ export class Reactor {
    * action, in one batch with ids from the decision, and no provider is called.
    */
   private async intend(e: DecisionEvent): Promise<void> {
-    const { store, clock, log } = this.d;
+    const { clock, log } = this.d;
     const d = e.data;
     const actions = intendedActions(e.eventId, d, clock.now().toISOString(), (i) => workerIdFor(d.cycle, e.eventId, i));
     if (actions.length === 0) return;
     try {
-      await store.append(
-        Streams.shadow(DEFAULT_POOL),
+      await this.append(
+        Streams.shadow(this.pool),
         actions.map((data, i) => ({
           type: 'ActionIntended' as const,
           eventId: deterministicId(`${e.eventId}:intended:${i}`),
@@ -206,56 +216,23 @@ export class Reactor {
         },
         metadata: { cycle: d.cycle, causationId: e.eventId },
       };
-      // The budget is checked again against the live fleet right before the spawn: whatever the
-      // decision saw, no spawn takes the fleet past MAX_ACTIVE_GPUS. The one reactor is the only
-      // writer of spawn requests, so nothing can slip in between this read and the request.
-      // The fleet is counted by the one account the caps use (src/control/policy.ts fleetAccount).
-      const fleet = await readFleet(store.reads);
-      const account = accountOf(fleet, provider.gpusPerWorker, d.quoteUsdPerHour ?? null);
-      const liveGpus = account.currentGpus;
-      const budget = this.d.maxActiveGpus ?? d.settings.MAX_ACTIVE_GPUS;
-      if (liveGpus + provider.gpusPerWorker > budget) {
-        const data = {
-          workerId,
-          at: clock.now().toISOString(),
-          ordinal,
-          of,
-          kind: 'blocked' as const,
-          error: `refused by the GPU budget: the live fleet has ${liveGpus} GPU(s) (${fleet.length} worker(s)), one more worker of ${provider.gpusPerWorker} GPU(s) would make ${liveGpus + provider.gpusPerWorker} > MAX_ACTIVE_GPUS=${budget}`,
-        };
-        await store.append(
-          stream,
-          [
-            requested,
-            {
-              type: 'WorkerSpawnFailed',
-              eventId: deterministicId(`${workerId}:spawn-result`),
-              data,
-              metadata: { cycle: d.cycle, causationId: e.eventId },
-            },
-          ],
-          { expectedVersion: 'no_stream' },
-        );
+      // The budgets are checked again against the live fleet right before the spawn: whatever the
+      // decision saw, no spawn takes the pool's fleet past MAX_ACTIVE_GPUS, nor every pool's past a
+      // global cap (budgetCheck). The pool's one reactor is the only writer of its spawn requests;
+      // other pools' reactors are held off the global caps by the budget's lock (requestSpawn).
+      const check = await this.budgetCheck(store.reads, d, ordinal);
+      maxHourlyCostUsd = check.maxHourlyCostUsd;
+      // Workers wanted start parked pods before new ones are made: after every cap and the
+      // pre-spawn check above, as a spawn. A refused start falls through to the cold create below.
+      if (!check.refusal && this.parkingOn && (!skip || skip.kind === 'capacity')) {
+        if (await this.parking?.tryUnpark(e, ordinal, maxHourlyCostUsd ?? null)) return null;
+      }
+      const refusal = await this.requestSpawn(workerId, requested, check, d, ordinal);
+      if (refusal) {
+        const data = { workerId, at: refusal.at, ordinal, of, kind: 'blocked' as const, error: refusal.error };
         fact(log, 'warning', spawnFailedLine(data), { cycle: d.cycle, workerId });
         return 'blocked';
       }
-      const cap = this.d.maxHourlyCostUsd ?? d.settings.MAX_HOURLY_COST_USD ?? null;
-      if (cap !== null) {
-        // Sized and placed at the same prices: the decision was sized at the quote (the cheapest
-        // candidate), so this spawn may take a dearer one only while the rest of the decision still
-        // fits at the quote. A live worker whose price is not known yet counts at the quote too.
-        const quote = d.quoteUsdPerHour ?? null;
-        const burn = account.knownBurnUsdPerHour + account.unpricedWorkers * (quote ?? 0);
-        const rest = quote === null ? 0 : (of - ordinal) * quote;
-        // to a millionth of a dollar: 2.00 - 4 x 0.40 leaves 0.40, not 0.3999999
-        maxHourlyCostUsd = Math.max(0, Math.round((cap - burn - rest) * 1e6) / 1e6);
-      }
-      // Workers wanted start parked pods before new ones are made: after every cap and the
-      // pre-spawn check above, as a spawn. A refused start falls through to the cold create below.
-      if (this.parkingOn && (!skip || skip.kind === 'capacity')) {
-        if (await this.parking?.tryUnpark(e, ordinal, maxHourlyCostUsd ?? null)) return null;
-      }
-      await store.append(stream, [requested], { expectedVersion: 'no_stream' });
     }
     // Requested before and never answered (a crash mid-create): the pod may exist and not be listed
     // yet; the provider looks for it over what is left of its window, counted from the last step.
@@ -266,7 +243,7 @@ export class Reactor {
     const onStep = async (s: SpawnStep) => {
       steps += 1;
       const data = { workerId, at: clock.now().toISOString(), ordinal, of, ...s };
-      await store.append(stream, [
+      await this.append(stream, [
         {
           type: 'WorkerSpawnUnclear',
           eventId: deterministicId(`${workerId}:step:${steps}`),
@@ -303,7 +280,7 @@ export class Reactor {
         error: (err as Error).message,
         ...(details ? { details } : {}),
       };
-      await store.append(stream, [
+      await this.append(stream, [
         {
           type: 'WorkerSpawnFailed',
           eventId: deterministicId(`${workerId}:spawn-result`),
@@ -325,7 +302,7 @@ export class Reactor {
       gpuCount: pod.gpuCount ?? provider.gpusPerWorker,
       hourlyCostUsd: pod.hourlyCostUsd ?? null,
     };
-    await store.append(stream, [
+    await this.append(stream, [
       {
         type: 'WorkerSpawned',
         eventId: deterministicId(`${workerId}:spawn-result`),
@@ -335,6 +312,91 @@ export class Reactor {
     ]);
     fact(log, 'crit', spawnedLine(data), { cycle: d.cycle, workerId });
     return null;
+  }
+
+  /**
+   * Whether one more worker of this pool fits the budgets now: the pool's MAX_ACTIVE_GPUS against
+   * its live fleet, and the global caps against every pool's (with the GPUs a higher priority was
+   * given kept for it); and what is left of MAX_HOURLY_COST_USD for the provider's choice of price.
+   * The fleet is counted by the one account the caps use (src/control/policy.ts fleetAccount).
+   */
+  private async budgetCheck(
+    reads: ControlReads,
+    d: ScalingDecidedData,
+    ordinal: number,
+  ): Promise<{ refusal: string | null; maxHourlyCostUsd: number | undefined }> {
+    const { provider } = this.d;
+    const global = this.d.plan && hasGlobalCap(this.d.plan) ? this.d.plan : null;
+    const every = await readFleet(reads, global ? undefined : this.pool);
+    const fleet = every.filter((w) => w.pool === this.pool);
+    const account = accountOf(fleet, provider.gpusPerWorker, d.quoteUsdPerHour ?? null);
+    const liveGpus = account.currentGpus;
+    const budget = this.d.maxActiveGpus ?? d.settings.MAX_ACTIVE_GPUS;
+    let maxHourlyCostUsd: number | undefined;
+    const cap = this.d.maxHourlyCostUsd ?? d.settings.MAX_HOURLY_COST_USD ?? null;
+    if (cap !== null) {
+      // Sized and placed at the same prices: the decision was sized at the quote (the cheapest
+      // candidate), so this spawn may take a dearer one only while the rest of the decision still
+      // fits at the quote. A live worker whose price is not known yet counts at the quote too.
+      const quote = d.quoteUsdPerHour ?? null;
+      const burn = account.knownBurnUsdPerHour + account.unpricedWorkers * (quote ?? 0);
+      const rest = quote === null ? 0 : (d.delta - ordinal) * quote;
+      // to a millionth of a dollar: 2.00 - 4 x 0.40 leaves 0.40, not 0.3999999
+      maxHourlyCostUsd = Math.max(0, Math.round((cap - burn - rest) * 1e6) / 1e6);
+    }
+    if (liveGpus + provider.gpusPerWorker > budget)
+      return {
+        refusal: `refused by the GPU budget: the live fleet has ${liveGpus} GPU(s) (${fleet.length} worker(s)), one more worker of ${provider.gpusPerWorker} GPU(s) would make ${liveGpus + provider.gpusPerWorker} > MAX_ACTIVE_GPUS=${budget}`,
+        maxHourlyCostUsd,
+      };
+    const refusal = global
+      ? globalRefusal({
+          plan: global,
+          pool: this.pool,
+          gpus: provider.gpusPerWorker,
+          quoteUsdPerHour: d.quoteUsdPerHour ?? null,
+          fleet: every,
+          allocation: d.allocation,
+        })
+      : null;
+    return { refusal, maxHourlyCostUsd };
+  }
+
+  /**
+   * Records a spawn's request, or its refusal by a budget (the request and the failure, in one
+   * append). Under global caps, the check is made again in the same transaction as the record,
+   * holding the budget's lock: two pools (or replicas) cannot both take the last GPU. Resolves to
+   * the refusal, if it was refused.
+   */
+  private async requestSpawn(
+    workerId: string,
+    requested: NewEvent,
+    first: { refusal: string | null },
+    d: ScalingDecidedData,
+    ordinal: number,
+  ): Promise<{ error: string; at: string } | null> {
+    const { store, clock } = this.d;
+    const stream = Streams.worker(workerId);
+    const record = async (s: EventStore, refusal: string | null) => {
+      const at = clock.now().toISOString();
+      const failed: NewEvent[] = refusal
+        ? [
+            {
+              type: 'WorkerSpawnFailed',
+              eventId: deterministicId(`${workerId}:spawn-result`),
+              data: { workerId, at, ordinal, of: d.delta, kind: 'blocked', error: refusal },
+              metadata: requested.metadata,
+            },
+          ]
+        : [];
+      await s.append(stream, inPool(this.pool, [requested, ...failed]), { expectedVersion: 'no_stream' });
+      return refusal ? { error: refusal, at } : null;
+    };
+    if (first.refusal || !(this.d.plan && hasGlobalCap(this.d.plan))) return record(store, first.refusal);
+    return store.transaction(async (tx) => {
+      await tx.reads.lockBudget();
+      return record(tx, (await this.budgetCheck(tx.reads, d, ordinal)).refusal);
+    });
   }
 
   private async terminate(
@@ -362,7 +424,7 @@ export class Reactor {
     const history = lived.life;
     // Asked before a crash? Then only finish the job: its event has the time of the first ask.
     if (!history.some((h) => h.type === 'WorkerTerminationRequested')) {
-      await store.append(stream, [
+      await this.append(stream, [
         {
           type: 'WorkerTerminationRequested',
           eventId: lifeEventId(pick.workerId, 'terminate-requested', lived.unparks),
@@ -393,7 +455,7 @@ export class Reactor {
       exitCode: null,
       gpuSeconds: startedAt ? Math.max(0, Math.round((now.getTime() - Date.parse(startedAt)) / 1000)) : null,
     };
-    await store.append(stream, [
+    await this.append(stream, [
       { type: 'WorkerTerminated', eventId: deterministicId(`${pick.workerId}:terminated`), data, metadata: { cycle } },
     ]);
     fact(log, failed ? 'error' : 'notice', terminatedLine(data), { cycle, workerId: pick.workerId });

@@ -1,4 +1,4 @@
-import { type DataOf, DEFAULT_POOL, Streams } from '../../events/index';
+import { type DataOf, DEFAULT_POOL, type PoolName, Streams } from '../../events/index';
 import type { FleetWorker } from '../control/policy';
 import type { EventStore } from '../store/event-store';
 
@@ -39,8 +39,11 @@ export class ShadowFleet {
   private version = 0;
   private fleet: WouldBeFleet = new Map();
 
+  /** `pool`: whose shadow stream (default: pool default's). */
+  constructor(private readonly pool: PoolName = DEFAULT_POOL) {}
+
   async read(store: EventStore): Promise<FleetWorker[]> {
-    const events = await store.readStream(Streams.shadow(DEFAULT_POOL), { fromVersion: this.version + 1 });
+    const events = await store.readStream(Streams.shadow(this.pool), { fromVersion: this.version + 1 });
     for (const e of events) {
       this.version = e.streamVersion;
       if (e.type === 'ActionIntended') this.fleet = evolveWouldBe(this.fleet, e.data);

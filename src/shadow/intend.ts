@@ -1,5 +1,4 @@
 import type { DataOf, NewDataOf } from '../../events/index';
-import { DEFAULT_POOL } from '../../events/shadow';
 import type { TerminationReason } from '../../events/worker';
 
 type Decision = DataOf<'ScalingDecided'>;
@@ -17,7 +16,7 @@ export function intendedActions(
   workerIdFor: (ordinal: number) => string,
 ): IntendedAction[] {
   const out: IntendedAction[] = [];
-  const base = { at, cycle: d.cycle, pool: DEFAULT_POOL, decisionEventId };
+  const base = { at, cycle: d.cycle, pool: d.pool, decisionEventId };
   const end = (picks: Decision['terminate'], reason: TerminationReason) => {
     for (const t of picks)
       out.push({

@@ -1,5 +1,4 @@
-import { Streams } from '../../events/index';
-import { DEFAULT_POOL } from '../../events/shadow';
+import { type PoolName, Streams } from '../../events/index';
 import type { Clock } from '../clock';
 import type { ControlLog } from '../control/log';
 import type { PodInfo, Provider } from '../providers/provider';
@@ -10,6 +9,8 @@ export interface FleetObserveContext {
   provider: Provider;
   clock: Clock;
   log: ControlLog;
+  /** The pool observing (its shadow-fleet stream). */
+  pool: PoolName;
 }
 
 const ended = (p: PodInfo) => p.status === 'exited' || p.status === 'failed' || p.status === 'terminated';
@@ -32,13 +33,13 @@ export async function observeFleet(ctx: FleetObserveContext, cycle: number): Pro
     log.log('warning', `shadow: could not list ${provider.name} pods: ${(err as Error).message}`, { cycle });
     return;
   }
-  await store.append(Streams.shadowFleet(DEFAULT_POOL), [
+  await store.append(Streams.shadowFleet(ctx.pool), [
     {
       type: 'FleetObserved',
       data: {
         at: clock.now().toISOString(),
         cycle,
-        pool: DEFAULT_POOL,
+        pool: ctx.pool,
         provider: provider.name,
         pods: pods.length,
         running: pods.filter((p) => p.status === 'running').length,

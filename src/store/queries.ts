@@ -1,3 +1,4 @@
+import { DEFAULT_POOL } from '../../events/common';
 import type { EventDefinition, EventOf } from '../../events/define';
 import type { Sql } from './db';
 import {
@@ -38,13 +39,20 @@ export async function readCommittedAfter<D extends EventDefinition>(
 /** A literal for LIKE: `_`, `%` and `\` match themselves. */
 const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
-/** Anomalies recorded since the last health summary (all of them when there is none), by kind. */
-export async function anomalyKindsSinceLastSummary(sql: Sql): Promise<Record<string, number>> {
+/**
+ * The condition that an event is of the pool in parameter `$n` (data.pool; an event recorded before
+ * pools has none and is pool default's). Every read of a pool's history uses it.
+ */
+export const ofPoolSql = (n: number): string => `coalesce(data->>'pool', '${DEFAULT_POOL}') = $${n}`;
+
+/** A pool's anomalies recorded since its last health summary (all of them when there is none), by kind. */
+export async function anomalyKindsSinceLastSummary(sql: Sql, pool = DEFAULT_POOL): Promise<Record<string, number>> {
   const rows = await sql.query<{ kind: string; n: number | string }>(
     `select data->>'kind' as kind, count(*)::bigint as n from events
-      where event_type = 'AnomalyDetected' and global_position > coalesce(
-        (select max(global_position) from events where event_type = 'HealthSummaryRecorded'), 0)
+      where event_type = 'AnomalyDetected' and ${ofPoolSql(1)} and global_position > coalesce(
+        (select max(global_position) from events where event_type = 'HealthSummaryRecorded' and ${ofPoolSql(1)}), 0)
       group by 1`,
+    [pool],
   );
   return Object.fromEntries(rows.map((r) => [r.kind, Number(r.n)]));
 }
@@ -62,13 +70,18 @@ export interface SpawnOutcomeRow {
  * order. Asked every cycle: the time range uses the index on EVENT_TIME_SQL, so its cost follows
  * the window, not the length of the record.
  */
-export async function spawnOutcomesBetween(sql: Sql, since: string, until: string): Promise<SpawnOutcomeRow[]> {
+export async function spawnOutcomesBetween(
+  sql: Sql,
+  since: string,
+  until: string,
+  pool = DEFAULT_POOL,
+): Promise<SpawnOutcomeRow[]> {
   return sql.query<SpawnOutcomeRow>(
     `select event_type as type, data->>'at' as at, data->>'kind' as kind, data->>'error' as error from events
       where ${EVENT_TIME_SQL} >= $1::timestamptz and ${EVENT_TIME_SQL} < $2::timestamptz
-        and event_type in ('WorkerSpawned', 'WorkerSpawnFailed')
+        and event_type in ('WorkerSpawned', 'WorkerSpawnFailed') and ${ofPoolSql(3)}
       order by global_position`,
-    [since, until],
+    [since, until, pool],
   );
 }
 
@@ -85,7 +98,12 @@ export interface ObservationRow {
  * oldest first: the history a policy looks back at (`view.recent`), the same live, after a restart
  * and in what-if. Asked every cycle: indexed by time, as spawnOutcomesBetween.
  */
-export async function observationsBetween(sql: Sql, since: string, until: string): Promise<ObservationRow[]> {
+export async function observationsBetween(
+  sql: Sql,
+  since: string,
+  until: string,
+  pool = DEFAULT_POOL,
+): Promise<ObservationRow[]> {
   const rows = await sql.query<{
     cycle: string | null;
     at: string | null;
@@ -95,9 +113,9 @@ export async function observationsBetween(sql: Sql, since: string, until: string
     `select data->>'cycle' as cycle, data->>'at' as at, data->>'queued' as queued, data->>'active' as active
        from events
       where ${EVENT_TIME_SQL} >= $1::timestamptz and ${EVENT_TIME_SQL} < $2::timestamptz
-        and event_type = 'TaskCountObserved'
+        and event_type = 'TaskCountObserved' and ${ofPoolSql(3)}
       order by global_position`,
-    [since, until],
+    [since, until, pool],
   );
   return acceptedObservations(rows);
 }
@@ -124,15 +142,21 @@ export function acceptedObservations(
 
 /**
  * The controller's accepted task counts and decisions (TaskCountObserved, ScalingDecided) whose
- * event time is in [since, until), ISO 8601, decoded (older versions upcast), in position order.
+ * event time is in [since, until), ISO 8601, decoded (older versions upcast), in position order;
+ * with `pool`, that pool's only (without: every pool's).
  */
-export async function decisionsBetween(store: EventStore, since: string, until: string): Promise<StoredEvent[]> {
+export async function decisionsBetween(
+  store: EventStore,
+  since: string,
+  until: string,
+  pool?: string,
+): Promise<StoredEvent[]> {
   const rows = await store.sql.query<EventRow>(
     `select ${EVENT_COLUMNS} from events
       where ${EVENT_TIME_SQL} >= $1::timestamptz and ${EVENT_TIME_SQL} < $2::timestamptz
-        and event_type in ('TaskCountObserved', 'ScalingDecided')
+        and event_type in ('TaskCountObserved', 'ScalingDecided')${pool === undefined ? '' : ` and ${ofPoolSql(3)}`}
       order by global_position`,
-    [since, until],
+    pool === undefined ? [since, until] : [since, until, pool],
   );
   return store.decodeRows(rows);
 }
@@ -182,20 +206,22 @@ export async function eventsHandledSince(
 }
 
 /**
- * The last ConditionChanged of each condition type (the conditions as they stand), decoded. Read
+ * A pool's last ConditionChanged of each condition type (the conditions as they stand), decoded. Read
  * backwards on the (event_type, global_position) index: as cheap with a long history as a short one.
  */
 export async function lastConditionChanges<D extends EventDefinition>(
   store: EventStore<D>,
   types: readonly string[],
+  pool = DEFAULT_POOL,
 ): Promise<StoredEvent<EventOf<D>>[]> {
   if (types.length === 0) return [];
   const parts = types.map(
     (_, i) =>
-      `(select ${EVENT_COLUMNS} from events where event_type = 'ConditionChanged' and data->>'type' = $${i + 1}
+      `(select ${EVENT_COLUMNS} from events where event_type = 'ConditionChanged' and data->>'type' = $${i + 2}
+          and ${ofPoolSql(1)}
          order by global_position desc limit 1)`,
   );
-  const rows = await store.sql.query<EventRow>(parts.join(' union all '), [...types]);
+  const rows = await store.sql.query<EventRow>(parts.join(' union all '), [pool, ...types]);
   return rows.map((r) => store.decode(r)).sort((a, b) => a.globalPosition - b.globalPosition);
 }
 
@@ -214,4 +240,54 @@ export async function workerLivesBefore(store: EventStore, until: string): Promi
     [until],
   );
   return rows.map((r) => store.decode(r));
+}
+
+/**
+ * What a pool last asked of the global budget: the time of its last decision and the workers it
+ * wanted then (its share's `wantWorkers` when the decision records an allocation, else its desired
+ * count). The raw figures only (a decision is not decoded: every pool asks this of every other
+ * pool every cycle); null when the pool has decided nothing yet.
+ */
+export interface WantRow {
+  pool: string;
+  at: string;
+  wantWorkers: number;
+}
+
+/** The last decision's want of each of `pools` (those that decided), from the tail of each pool's controller stream. */
+export async function latestWants(sql: Sql, pools: readonly string[], streams: readonly string[]): Promise<WantRow[]> {
+  if (pools.length === 0) return [];
+  const rows = await sql.query<{ pool: string; at: string | null; want: string | null; desired: string | null }>(
+    `select s.pool, e.data->>'at' as at, e.data->>'desired' as desired,
+            (select x->>'wantWorkers' from jsonb_array_elements(coalesce(e.data->'allocation'->'shares', '[]'::jsonb)) x
+              where x->>'pool' = s.pool limit 1) as want
+       from unnest($1::text[], $2::text[]) as s(pool, stream)
+       cross join lateral (
+         select data from events where stream_id = s.stream and event_type = 'ScalingDecided'
+          order by stream_version desc limit 1) e`,
+    [[...pools], [...streams]],
+  );
+  return acceptedWants(rows);
+}
+
+/** Want rows read as text (SQL and in memory alike), by pool name: a row whose figures are not whole numbers is left out. */
+export function acceptedWants(
+  rows: readonly { pool: unknown; at: unknown; want: unknown; desired: unknown }[],
+): WantRow[] {
+  const out: WantRow[] = [];
+  for (const r of rows) {
+    const raw = r.want ?? r.desired;
+    const want = typeof raw === 'number' || (typeof raw === 'string' && raw.trim() !== '') ? Number(raw) : Number.NaN;
+    if (typeof r.pool === 'string' && typeof r.at === 'string' && Number.isSafeInteger(want) && want >= 0)
+      out.push({ pool: r.pool, at: r.at, wantWorkers: want });
+  }
+  return out.sort((a, b) => (a.pool < b.pool ? -1 : a.pool > b.pool ? 1 : 0));
+}
+
+/**
+ * Takes the budget's lock until the transaction `sql` runs in ends (migrations/0030_budget_lock.sql):
+ * a reactor's check of the global caps and its spawn request are one step for every pool.
+ */
+export async function lockBudget(sql: Sql): Promise<void> {
+  await sql.query(`select name from budget_lock where name = 'budget' for update`);
 }

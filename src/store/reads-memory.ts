@@ -3,7 +3,13 @@ import type { WorkerRow, WorkerStatus } from '../../projections/workers';
 import { type Checkpoint, type EventRow, START, type StoredEvent } from './event-store';
 import { eventTime } from './event-time';
 import type { MemEvent, MemoryDb } from './memory';
-import { acceptedObservations, type ObservationRow, type SpawnOutcomeRow } from './queries';
+import {
+  acceptedObservations,
+  acceptedWants,
+  type ObservationRow,
+  type SpawnOutcomeRow,
+  type WantRow,
+} from './queries';
 import type { ControlReads } from './reads';
 
 /** What the in-memory reads need of their store: its database, and how it hands out stored rows. */
@@ -80,20 +86,20 @@ export class MemoryReads implements ControlReads<AppEvent> {
     return out;
   }
 
-  async observationsBetween(since: string, until: string): Promise<ObservationRow[]> {
+  async observationsBetween(since: string, until: string, pool = DEFAULT_POOL): Promise<ObservationRow[]> {
     const db = await this.ready();
-    const rows = window(db.ofType('TaskCountObserved'), since, until).map((m) => {
+    const rows = ofPool(window(db.ofType('TaskCountObserved'), since, until), pool).map((m) => {
       const d = m.row.data as { cycle?: unknown; at?: unknown; queued?: unknown; active?: unknown };
       return { cycle: d.cycle, at: d.at, queued: d.queued, active: d.active };
     });
     return acceptedObservations(rows);
   }
 
-  async spawnOutcomesBetween(since: string, until: string): Promise<SpawnOutcomeRow[]> {
+  async spawnOutcomesBetween(since: string, until: string, pool = DEFAULT_POOL): Promise<SpawnOutcomeRow[]> {
     const db = await this.ready();
     const spawned = window(db.ofType('WorkerSpawned'), since, until);
     const failed = window(db.ofType('WorkerSpawnFailed'), since, until);
-    return [...spawned, ...failed]
+    return ofPool([...spawned, ...failed], pool)
       .sort((a, b) => a.row.global_position - b.row.global_position)
       .map(({ row }) => {
         const d = row.data as { at?: unknown; kind?: unknown; error?: unknown };
@@ -106,35 +112,69 @@ export class MemoryReads implements ControlReads<AppEvent> {
       });
   }
 
-  async anomalyKindsSinceLastSummary(): Promise<Record<string, number>> {
+  async anomalyKindsSinceLastSummary(pool = DEFAULT_POOL): Promise<Record<string, number>> {
     const db = await this.ready();
-    const summaries = db.ofType('HealthSummaryRecorded');
+    const summaries = ofPool(db.ofType('HealthSummaryRecorded'), pool);
     const since = summaries.length ? summaries[summaries.length - 1].row.global_position : 0;
     const anomalies = db.ofType('AnomalyDetected');
     const n: Record<string, number> = {};
     for (let i = anomalies.length - 1; i >= 0 && anomalies[i].row.global_position > since; i--) {
+      if (!isOfPool(anomalies[i], pool)) continue;
       const kind = String(text((anomalies[i].row.data as { kind?: unknown }).kind));
       n[kind] = (n[kind] ?? 0) + 1;
     }
     return n;
   }
 
-  async lastConditionChanges(types: readonly string[]): Promise<StoredEvent[]> {
+  async lastConditionChanges(types: readonly string[], pool = DEFAULT_POOL): Promise<StoredEvent[]> {
     const db = await this.ready();
     const changes = db.ofType('ConditionChanged');
     const wanted = new Set(types);
     const found: MemEvent[] = [];
     for (let i = changes.length - 1; i >= 0 && wanted.size > 0; i--) {
+      if (!isOfPool(changes[i], pool)) continue;
       const type = (changes[i].row.data as { type?: unknown }).type;
       if (typeof type === 'string' && wanted.delete(type)) found.push(changes[i]);
     }
     return found.reverse().map((m) => this.store.decode(m.row));
   }
+
+  async latestWants(pools: readonly string[]): Promise<WantRow[]> {
+    const db = await this.ready();
+    const decisions = db.ofType('ScalingDecided');
+    const left = new Set(pools);
+    const rows: { pool: unknown; at: unknown; want: unknown; desired: unknown }[] = [];
+    for (let i = decisions.length - 1; i >= 0 && left.size > 0; i--) {
+      const d = decisions[i].row.data as WantData;
+      const pool = d.pool ?? DEFAULT_POOL;
+      if (typeof pool !== 'string' || !left.delete(pool)) continue;
+      const share = d.allocation?.shares?.find((x) => x.pool === pool);
+      rows.push({ pool, at: d.at, want: share?.wantWorkers ?? null, desired: d.desired });
+    }
+    return acceptedWants(rows);
+  }
+
+  async lockBudget(): Promise<void> {
+    // one transaction at a time: the transaction this runs in is the lock
+  }
 }
+
+/** The data fields a want is read from (as text or numbers; checked by acceptedWants). */
+type WantData = {
+  pool?: unknown;
+  at?: unknown;
+  desired?: unknown;
+  allocation?: { shares?: { pool?: unknown; wantWorkers?: unknown }[] } | null;
+};
 
 /** A projection row is of `pool` (any row, without one); rows folded before the column are pool default, as in SQL. */
 const inPool = (r: { pool?: unknown }, pool: string | undefined): boolean =>
   pool === undefined || (r.pool ?? DEFAULT_POOL) === pool;
+
+/** An event is of `pool` (data.pool; one recorded before pools is pool default's), as ofPoolSql. */
+const isOfPool = (m: MemEvent, pool: string): boolean =>
+  ((m.row.data as { pool?: unknown }).pool ?? DEFAULT_POOL) === pool;
+const ofPool = (ms: readonly MemEvent[], pool: string): MemEvent[] => ms.filter((m) => isOfPool(m, pool));
 
 /** A JSON value as `data->>'field'` gives it: text, or null when absent. */
 function text(v: unknown): string | null {

@@ -1,5 +1,5 @@
 import type { EventDefinition, EventOf, EventShape } from '../../events/define';
-import type { AppEvent } from '../../events/index';
+import { type AppEvent, Streams } from '../../events/index';
 import type { WorkerRow, WorkerStatus } from '../../projections/workers';
 import { workerRowsByStatusOrId, workerStatuses } from '../projections/worker-queries';
 import { loadCheckpoint } from './checkpoints';
@@ -7,14 +7,17 @@ import type { Checkpoint, EventStore, StoredEvent } from './event-store';
 import {
   anomalyKindsSinceLastSummary,
   lastConditionChanges,
+  latestWants,
+  lockBudget,
   type ObservationRow,
   observationsBetween,
   readCommittedAfter,
   type SpawnOutcomeRow,
   spawnOutcomesBetween,
+  type WantRow,
 } from './queries';
 
-export type { ObservationRow, SpawnOutcomeRow } from './queries';
+export type { ObservationRow, SpawnOutcomeRow, WantRow } from './queries';
 
 /**
  * What the control loop and the reactor read of the record, as typed functions: each store brings
@@ -39,14 +42,26 @@ export interface ControlReads<E extends EventShape = AppEvent> {
   workersByStatusOrId(statuses: readonly WorkerStatus[], ids: readonly string[], pool?: string): Promise<WorkerRow[]>;
   /** The status of each of the workers `ids` the workers table has a row for (with `pool`: that pool's only). */
   workerStatuses(ids: readonly string[], pool?: string): Promise<Map<string, WorkerStatus>>;
-  /** The accepted task counts (TaskCountObserved) in the window, oldest first: a policy's history. */
-  observationsBetween(since: string, until: string): Promise<ObservationRow[]>;
-  /** Every spawn and failed spawn in the window, in position order: what the spawn guard counts. */
-  spawnOutcomesBetween(since: string, until: string): Promise<SpawnOutcomeRow[]>;
-  /** Anomalies recorded since the last health summary (all of them when there is none), by kind. */
-  anomalyKindsSinceLastSummary(): Promise<Record<string, number>>;
-  /** The last ConditionChanged of each condition type in `types`, in position order. */
-  lastConditionChanges(types: readonly string[]): Promise<StoredEvent<E>[]>;
+  /**
+   * The history reads below are of one pool (`pool`, default: pool default, whose events before
+   * pools carry no pool): each pool's controller reads its own.
+   */
+  /** The pool's accepted task counts (TaskCountObserved) in the window, oldest first: a policy's history. */
+  observationsBetween(since: string, until: string, pool?: string): Promise<ObservationRow[]>;
+  /** The pool's spawns and failed spawns in the window, in position order: what its spawn guard counts. */
+  spawnOutcomesBetween(since: string, until: string, pool?: string): Promise<SpawnOutcomeRow[]>;
+  /** The pool's anomalies recorded since its last health summary (all of them when there is none), by kind. */
+  anomalyKindsSinceLastSummary(pool?: string): Promise<Record<string, number>>;
+  /** The pool's last ConditionChanged of each condition type in `types`, in position order. */
+  lastConditionChanges(types: readonly string[], pool?: string): Promise<StoredEvent<E>[]>;
+  /** What each of `pools` last wanted of the global budget, and when (pools that decided nothing yet are left out). */
+  latestWants(pools: readonly string[]): Promise<WantRow[]>;
+  /**
+   * In a transaction (`store.transaction`): holds the budget's lock until it ends, so a check of the
+   * global caps and the spawn it lets through are one step across pools and replicas. The in-memory
+   * store runs one transaction at a time: there, the transaction is the lock.
+   */
+  lockBudget(): Promise<void>;
 }
 
 /** The reads of a SQL store (PostgreSQL or PGlite), on the executor it runs on (the pool, or its transaction). */
@@ -69,19 +84,27 @@ export class SqlReads<D extends EventDefinition> implements ControlReads<EventOf
     return workerStatuses(this.store.sql, ids, pool);
   }
 
-  observationsBetween(since: string, until: string): Promise<ObservationRow[]> {
-    return observationsBetween(this.store.sql, since, until);
+  observationsBetween(since: string, until: string, pool?: string): Promise<ObservationRow[]> {
+    return observationsBetween(this.store.sql, since, until, pool);
   }
 
-  spawnOutcomesBetween(since: string, until: string): Promise<SpawnOutcomeRow[]> {
-    return spawnOutcomesBetween(this.store.sql, since, until);
+  spawnOutcomesBetween(since: string, until: string, pool?: string): Promise<SpawnOutcomeRow[]> {
+    return spawnOutcomesBetween(this.store.sql, since, until, pool);
   }
 
-  anomalyKindsSinceLastSummary(): Promise<Record<string, number>> {
-    return anomalyKindsSinceLastSummary(this.store.sql);
+  anomalyKindsSinceLastSummary(pool?: string): Promise<Record<string, number>> {
+    return anomalyKindsSinceLastSummary(this.store.sql, pool);
   }
 
-  lastConditionChanges(types: readonly string[]): Promise<StoredEvent<EventOf<D>>[]> {
-    return lastConditionChanges(this.store, types);
+  lastConditionChanges(types: readonly string[], pool?: string): Promise<StoredEvent<EventOf<D>>[]> {
+    return lastConditionChanges(this.store, types, pool);
+  }
+
+  latestWants(pools: readonly string[]): Promise<WantRow[]> {
+    return latestWants(this.store.sql, pools, pools.map(Streams.controller));
+  }
+
+  lockBudget(): Promise<void> {
+    return lockBudget(this.store.sql);
   }
 }

@@ -1,6 +1,8 @@
 import type { DbLoggingStats, LogDestinationStats } from '../../../events/health';
+import { DEFAULT_POOL, type PoolName } from '../../../events/index';
 import type { Clock } from '../../clock';
 import type { Config } from '../../config';
+import type { PoolsPlan } from '../../pools/plan';
 import type { ProjectionRunner } from '../../projections/runner';
 import type { Provider } from '../../providers/provider';
 import { ShadowFleet } from '../../shadow/fleet';
@@ -22,6 +24,10 @@ import { type GuardContext, SpawnGuard } from './spawn-guard';
 
 export interface ControllerDeps {
   store: EventStore;
+  /** The pool this controller scales (default: `default`, a deployment of today): its streams, its history, its fleet. */
+  pool?: PoolName;
+  /** Every pool and the global caps (src/pools/plan.ts); absent: this pool alone, no global cap. */
+  plan?: PoolsPlan;
   source: TaskSource;
   provider: Provider;
   clock: Clock;
@@ -55,6 +61,12 @@ export interface CycleContexts {
   act: ActContext;
 }
 
+/**
+ * Another pool's last want counts in the global budget while its decision is at most this many
+ * cycles old; after that (its controller stopped, or lost its leader) what it holds counts.
+ */
+export const BUDGET_FRESH_CYCLES = 3;
+
 // The settings a cycle reads each time, by step (operators' overrides apply to them)
 const sourceSettings = (c: Config) => ({
   timeoutMs: c.TASK_SOURCE_TIMEOUT_SEC * 1000,
@@ -70,13 +82,15 @@ const healthSettings = (c: Config) => ({
 /** The steps' contexts for a controller of `d`, writing to `stream`, with d.config's settings. */
 export function cycleContexts(d: ControllerDeps, stream: ControlStream): CycleContexts {
   const { store, source, provider, clock, config, log } = d;
-  const fleet = { store, provider, clock, log };
+  const pool = d.pool ?? DEFAULT_POOL;
+  const fleet = { store, provider, clock, log, pool };
   const guard = new SpawnGuard({
     reads: store.reads,
     clock,
     log,
     provider,
     probeEveryCycles: config.PROVIDER_PROBE_EVERY_CYCLES,
+    pool,
     breaker: {
       windowSec: config.CIRCUIT_BREAKER_WINDOW_SEC,
       minSpawns: config.CIRCUIT_BREAKER_MIN_SPAWNS,
@@ -85,11 +99,19 @@ export function cycleContexts(d: ControllerDeps, stream: ControlStream): CycleCo
   });
   return {
     log,
-    overrides: { store, clock, log },
-    mode: { ...fleet, projections: d.projections, shadowFleet: new ShadowFleet() },
+    overrides: { store, clock, log, pool },
+    mode: { ...fleet, projections: d.projections, shadowFleet: new ShadowFleet(pool) },
     reactor: { reactorCheckpoint: d.reactorCheckpoint, waitMs: d.reactorWaitMs ?? 5000 },
     source: { source, clock, ...sourceSettings(config) },
-    decide: { provider, clock, log, reads: store.reads, ...decideSettings(config) },
+    decide: {
+      provider,
+      clock,
+      log,
+      reads: store.reads,
+      pool,
+      ...(d.plan ? { budget: { plan: d.plan, freshSec: BUDGET_FRESH_CYCLES * config.POLL_INTERVAL_SEC } } : {}),
+      ...decideSettings(config),
+    },
     guard: { guard, provider },
     detect: {
       thresholds: anomalyThresholds(config),
@@ -104,6 +126,7 @@ export function cycleContexts(d: ControllerDeps, stream: ControlStream): CycleCo
         store,
         clock,
         log,
+        pool,
         dbLogging: d.dbLogging,
         logDestinations: d.logDestinations,
         ...healthSettings(config),

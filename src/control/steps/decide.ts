@@ -5,9 +5,12 @@ import type { Config } from '../../config';
 import { choosePolicy } from '../../policies/index';
 import type { ChosenPolicy, PastObservation } from '../../policies/policy';
 import { overrideText } from '../../policies/render';
+import { hasGlobalCap, type PoolsPlan } from '../../pools/plan';
+import { type BudgetInput, claimsOfOthers } from '../../pools/share';
 import type { Provider } from '../../providers/provider';
 import type { TaskCount } from '../../sources/source';
 import type { ControlReads } from '../../store/reads';
+import { readFleet } from '../fleet';
 import type { ControlLog } from '../log';
 import { blockSpawning, decide, type FleetWorker, type PolicyResult } from '../policy';
 import { fallbackPolicy } from './fallback';
@@ -36,8 +39,15 @@ export interface DecideContext {
   log: ControlLog;
   settings: ControlSettings;
   policy: ChosenPolicy;
-  /** Where the policy's history (earlier TaskCountObserved) is read from. */
-  reads: Pick<ControlReads, 'observationsBetween'>;
+  /** Where the policy's history (earlier TaskCountObserved), and the other pools' claims, are read from. */
+  reads: ControlReads;
+  /** The pool deciding: its own history only. */
+  pool: string;
+  /**
+   * Every pool and the global caps, and how recent another pool's decision must be (s) for its want
+   * to count (else what it holds counts): src/pools/share.ts. Absent: this pool alone.
+   */
+  budget?: { plan: PoolsPlan; freshSec: number };
 }
 
 /**
@@ -52,8 +62,10 @@ export async function decideScaling(
   fleet: FleetWorker[],
   operator: OperatorInput = NO_OVERRIDES,
 ): Promise<PolicyResult> {
-  const quote = ctx.settings.MAX_HOURLY_COST_USD !== null ? await quoteOne(ctx, cycle) : null;
   const now = ctx.clock.now();
+  const budget = await budgetInput(ctx, now);
+  const costCapped = ctx.settings.MAX_HOURLY_COST_USD !== null || budget?.plan.caps.usdPerHour !== undefined;
+  const quote = costCapped ? await quoteOne(ctx, cycle) : null;
   const decided = decide({
     now,
     cycle,
@@ -63,10 +75,11 @@ export async function decideScaling(
     fleet,
     settings: ctx.settings,
     policy: ctx.policy,
-    recent: await recentObservations(ctx.reads, ctx.policy, now),
+    recent: await recentObservations(ctx.reads, ctx.policy, now, ctx.pool),
     gpusPerWorker: ctx.provider.gpusPerWorker,
     quoteUsdPerHour: quote,
     drain: operator.drain ? overrideText(operator.drain) : null,
+    budget: budget ? { pool: ctx.pool, input: budget } : null,
   });
   const result = operator.inForce.length
     ? {
@@ -110,11 +123,30 @@ export async function recentObservations(
   reads: Pick<ControlReads, 'observationsBetween'>,
   p: ChosenPolicy,
   now: Date,
+  pool?: string,
 ): Promise<PastObservation[]> {
   const sec = p.policy.lookbackSec(p.settings);
   if (!(sec > 0)) return [];
-  const rows = await reads.observationsBetween(new Date(now.getTime() - sec * 1000).toISOString(), now.toISOString());
+  const rows = await reads.observationsBetween(
+    new Date(now.getTime() - sec * 1000).toISOString(),
+    now.toISOString(),
+    pool,
+  );
   return rows.map((r) => ({ at: r.at, queued: r.queued, active: r.active }));
+}
+
+/**
+ * What the other pools claim of the global budget now (null without a global cap): their last
+ * wants (fresh within budget.freshSec) or what they hold.
+ */
+async function budgetInput(ctx: DecideContext, now: Date): Promise<BudgetInput | null> {
+  const { budget, reads, pool } = ctx;
+  if (!budget || !hasGlobalCap(budget.plan)) return null;
+  const others = budget.plan.pools.map((p) => p.pool).filter((p) => p !== pool);
+  const wants = await reads.latestWants(others);
+  const live = new Map<string, number>();
+  for (const w of await readFleet(reads)) if (w.status !== 'terminating') live.set(w.pool, (live.get(w.pool) ?? 0) + 1);
+  return { plan: budget.plan, others: claimsOfOthers(budget.plan, pool, wants, live, now, budget.freshSec) };
 }
 
 /** One more worker's price from the provider, USD per hour; null when it has none or fails. */

@@ -1,4 +1,4 @@
-import { Streams } from '../../../events/index';
+import { inPool, type PoolName, Streams } from '../../../events/index';
 import type { Clock } from '../../clock';
 import { hasCode } from '../../errors';
 import type { PodInfo, Provider } from '../../providers/provider';
@@ -14,6 +14,8 @@ export interface FleetSyncContext {
   provider: Provider;
   clock: Clock;
   log: ControlLog;
+  /** The pool whose fleet this is: its workers' events name it. */
+  pool: PoolName;
 }
 
 /**
@@ -46,15 +48,18 @@ export async function syncFleet(
     const stream = Streams.worker(w.workerId);
     if (pod && pod.status === 'running' && w.status === 'spawning') {
       try {
-        await store.append(stream, [
-          {
-            type: 'WorkerActivated',
-            data: { workerId: w.workerId, at, podId: pod.podId },
-            // a worker started again from parked is activated once per start
-            eventId: deterministicId(w.unparks ? `${w.workerId}:activated:${w.unparks}` : `${w.workerId}:activated`),
-            metadata: { cycle },
-          },
-        ]);
+        await store.append(
+          stream,
+          inPool(ctx.pool, [
+            {
+              type: 'WorkerActivated',
+              data: { workerId: w.workerId, at, podId: pod.podId },
+              // a worker started again from parked is activated once per start
+              eventId: deterministicId(w.unparks ? `${w.workerId}:activated:${w.unparks}` : `${w.workerId}:activated`),
+              metadata: { cycle },
+            },
+          ]),
+        );
       } catch (err) {
         if (!hasCode(err, 'EVENT_ID_CONFLICT')) throw err;
         continue; // recorded already (by a run that died before its projection caught up)
@@ -81,14 +86,17 @@ export async function syncFleet(
         gpuSeconds: null,
       };
       try {
-        await store.append(stream, [
-          {
-            type: 'WorkerTerminated',
-            data,
-            eventId: deterministicId(`${w.workerId}:terminated`),
-            metadata: { cycle },
-          },
-        ]);
+        await store.append(
+          stream,
+          inPool(ctx.pool, [
+            {
+              type: 'WorkerTerminated',
+              data,
+              eventId: deterministicId(`${w.workerId}:terminated`),
+              metadata: { cycle },
+            },
+          ]),
+        );
       } catch (err) {
         if (hasCode(err, 'EVENT_ID_CONFLICT')) continue; // the reactor recorded its end first
         throw err;

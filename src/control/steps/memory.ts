@@ -75,10 +75,10 @@ export function restoreFromTail(memory: CycleMemory, tail: readonly StoredEvent[
 }
 
 /** The rest of the record init restores: anomalies since the last summary, and the conditions. */
-export async function restoreRecorded(store: EventStore, memory: CycleMemory): Promise<void> {
+export async function restoreRecorded(store: EventStore, memory: CycleMemory, pool?: string): Promise<void> {
   // anomalies since the last health summary, so a restart does not make the next summary forget them
-  memory.anomaliesSinceSummary = await store.reads.anomalyKindsSinceLastSummary();
-  memory.conditions = new Map((await recordedConditions(store)).map((c) => [c.type, c]));
+  memory.anomaliesSinceSummary = await store.reads.anomalyKindsSinceLastSummary(pool);
+  memory.conditions = new Map((await recordedConditions(store, pool)).map((c) => [c.type, c]));
 }
 
 /** Once a cycle's decision is recorded: what the next cycles need of it. */

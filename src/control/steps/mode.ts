@@ -26,10 +26,10 @@ export async function fleetInMode(ctx: ModeContext, cycle: number, shadow: boole
     await observeFleet(ctx, cycle);
     return fleet;
   }
-  const fleet = await readFleet(store.reads);
+  const fleet = await readFleet(store.reads, ctx.pool);
   if (!(await syncFleet(ctx, cycle, fleet))) return fleet;
   await ctx.projections.catchUp();
-  return readFleet(store.reads);
+  return readFleet(store.reads, ctx.pool);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { DEFAULT_POOL, Streams } from '../../../events/index';
+import { inPool, type PoolName, Streams } from '../../../events/index';
 import type { Clock } from '../../clock';
 import type { PodInfo, Provider } from '../../providers/provider';
 import type { EventStore } from '../../store/event-store';
@@ -10,6 +10,8 @@ export interface OrphanSweepContext {
   provider: Provider;
   clock: Clock;
   log: ControlLog;
+  /** The pool whose controller sweeps (its reconciliation stream); a pod is judged against every pool's workers. */
+  pool: PoolName;
 }
 
 /**
@@ -57,9 +59,10 @@ export async function sweepOrphans(ctx: OrphanSweepContext, cycle: number): Prom
       idempotencyKey: key,
       reason,
     };
-    await store.append(Streams.reconciliation(DEFAULT_POOL), [
-      { type: 'OrphanPodTerminated', data, metadata: { cycle } },
-    ]);
-    fact(log, 'crit', orphanLine({ ...data, pool: DEFAULT_POOL }), { cycle });
+    await store.append(
+      Streams.reconciliation(ctx.pool),
+      inPool(ctx.pool, [{ type: 'OrphanPodTerminated', data, metadata: { cycle } }]),
+    );
+    fact(log, 'crit', orphanLine({ ...data, pool: ctx.pool }), { cycle });
   }
 }

@@ -11,6 +11,8 @@ export interface OverridesContext {
   store: EventStore;
   clock: Clock;
   log: ControlLog;
+  /** The pool obeying: commands for it and for every pool (`*`) apply. */
+  pool: string;
 }
 
 /**
@@ -39,7 +41,7 @@ export async function obeyOverrides(
       );
     }
   }
-  const applied = applyOverrides(base, view.inForce);
+  const applied = applyOverrides(base, view.inForce, ctx.pool);
   for (const p of applied.problems) log.log('warning', `🎛️ ${p}`, { cycle });
   const ids = applied.inForce.map((o) => o.commandId).join(',');
   if (ids !== memory.obeyed) {

@@ -1,5 +1,5 @@
 import type { DbLoggingStats, LogDestinationStats } from '../../../events/health';
-import { DEFAULT_POOL, Streams } from '../../../events/index';
+import { inPool, type PoolName, Streams } from '../../../events/index';
 import type { Clock } from '../../clock';
 import { assessDbLogging, destinationProblems } from '../../logging/index';
 import type { EventStore } from '../../store/event-store';
@@ -12,6 +12,8 @@ export interface PeriodicHealthContext {
   store: EventStore;
   clock: Clock;
   log: ControlLog;
+  /** The pool whose health this is (its own health stream; its own fleet in the summary). */
+  pool: PoolName;
   /** HEALTH_CHECK_EVERY_CYCLES and HEALTH_SUMMARY_EVERY_CYCLES. */
   checkEvery: number;
   summaryEvery: number;
@@ -46,13 +48,16 @@ export async function periodicHealth(ctx: PeriodicHealthContext, cycle: number, 
     const problems = [...assessed.problems, ...lost];
     if (!stats.enabled) problems.push('database logging is disabled (DB_LOGGING=false)');
     const data = { cycle, at, status, dbLogging: stats, logDestinations, problems } as const;
-    await store.append(Streams.health(DEFAULT_POOL), [{ type: 'HealthChecked', data, metadata: { cycle } }]);
+    await store.append(
+      Streams.health(ctx.pool),
+      inPool(ctx.pool, [{ type: 'HealthChecked', data, metadata: { cycle } }]),
+    );
     if (status === 'healthy') log.log('notice', healthCheckLine(data), { cycle });
     else fact(log, 'crit', healthCheckLine(data), { cycle });
   }
   if (cycle % ctx.summaryEvery !== 0) return false;
   const stats = ctx.dbLogging();
-  const workersByStatus = await countWorkersByStatus(store.reads);
+  const workersByStatus = await countWorkersByStatus(store.reads, ctx.pool);
   const data = {
     cycle,
     at,
@@ -64,7 +69,10 @@ export async function periodicHealth(ctx: PeriodicHealthContext, cycle: number, 
     anomaliesSinceLast: Object.values(s.anomalyKinds).reduce((a, b) => a + b, 0),
     anomalyKinds: s.anomalyKinds,
   };
-  await store.append(Streams.health(DEFAULT_POOL), [{ type: 'HealthSummaryRecorded', data, metadata: { cycle } }]);
+  await store.append(
+    Streams.health(ctx.pool),
+    inPool(ctx.pool, [{ type: 'HealthSummaryRecorded', data, metadata: { cycle } }]),
+  );
   log.log('crit', healthSummaryBlock(data), { cycle });
   return true;
 }

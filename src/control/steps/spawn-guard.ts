@@ -19,6 +19,8 @@ export interface SpawnGuardContext {
   breaker: { windowSec: number; minSpawns: number; failureRatio: number };
   /** PROVIDER_PROBE_EVERY_CYCLES: cycles between two probes of a provider that refused us. */
   probeEveryCycles: number;
+  /** The pool guarded: only its spawns count. */
+  pool?: string;
 }
 
 /** Why spawning must stop (null: it may go on), and the anomalies of a stop that begins now. */
@@ -95,6 +97,7 @@ export class SpawnGuard {
     const rows = await reads.spawnOutcomesBetween(
       new Date(sinceMs).toISOString(),
       new Date(now.getTime() + 1).toISOString(),
+      this.ctx.pool,
     );
     const anomalies: Anomaly[] = [];
     let recovered: SpawnBlock['recovered'] = null;
