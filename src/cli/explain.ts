@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { DEFAULT_POOL } from '../../events/common';
-import { explain } from '../explain/explain';
+import { ALL_POOLS } from '../../events/operator';
+import { type Explanation, explain } from '../explain/explain';
+import { poolHeading, poolsInStore, unknownPoolText } from '../explain/pools';
 import {
   decisionIds,
   dedupeEvents,
@@ -38,7 +40,10 @@ export interface ExplainOptions {
   utc?: boolean;
   json?: boolean;
   now?: string;
-  /** `--pool`: only these pools' events; with --cycle, the one pool whose cycle it is (default: default). */
+  /**
+   * `--pool`: only these pools' events; with --cycle, the one pool whose cycle it is. Without it:
+   * every pool, each explained under its heading when there are several.
+   */
   pool?: string[];
 }
 
@@ -67,25 +72,16 @@ export async function runExplain(store: EventStore, io: CliIo, o: ExplainOptions
       EXIT.usage,
     );
   }
-  const pool = pools[0] ?? DEFAULT_POOL;
   const decode = (rows: EventRow[]) => store.decodeRows(rows);
-  let events: StoredEvent[];
+  /** Each pool's events (a pool's cycles are its own: explained apart), in pool order. */
+  let groups: { pool: string; events: StoredEvent[] }[];
   if (focusCycle !== null) {
-    const found = await eventsOfCycle(store, focusCycle, windowMs, pool);
-    if (found.events === null) {
-      const max = found.maxCycle;
-      const where = pools.length ? ` of pool ${pool}` : '';
-      throw new CliError(
-        `no cycle #${focusCycle}${where} in the store${max ? ` (cycles run from 1 to ${max})` : ' (it has no cycles yet)'}`,
-        EXIT.empty,
-      );
-    }
-    events = found.events;
+    groups = await cycleGroups(store, focusCycle, windowMs, pools[0] ?? null);
   } else {
     const at = focusAt as Date;
     const from = new Date(at.getTime() - windowMs / 2);
     const to = new Date(at.getTime() + windowMs / 2);
-    events = decode(await eventsBetween(store, from, to)).filter((e) => inPools(pools, e.data.pool));
+    const events = decode(await eventsBetween(store, from, to)).filter((e) => inPools(pools, e.data.pool));
     if (events.length === 0) {
       const range = await eventRange(store);
       const [first, last] = [toDate(range.first), toDate(range.last)];
@@ -94,28 +90,104 @@ export async function runExplain(store: EventStore, io: CliIo, o: ExplainOptions
           ? ` The store has events from ${first.toISOString()} to ${last.toISOString()}.`
           : ' The store is empty.';
       const ofPools = pools.length ? ` of pool ${pools.join(', ')}` : '';
+      if (pools.length) await checkPoolsKnown(store, pools);
       throw new CliError(
         `no events${ofPools} between ${from.toISOString()} and ${to.toISOString()}.${where} Try a wider --window (e.g. --window 30m), another --at, or --utc if you gave a UTC time.`,
         EXIT.empty,
       );
     }
-    events = dedupeEvents([...events, ...decode(await eventsCausedBy(store, decisionIds(events)))]);
+    const all = dedupeEvents([...events, ...decode(await eventsCausedBy(store, decisionIds(events)))]);
+    groups = groupByPool(all, pools);
   }
-  const firstCycle = Math.min(
-    ...events.map((e) => ('cycle' in e.data ? e.data.cycle : null) ?? Number.POSITIVE_INFINITY),
-  );
-  const previousTotal = Number.isFinite(firstCycle) ? await taskTotalBefore(store, firstCycle, pool) : null;
-  const result = explain(events, { focusCycle, focusAt, previousTotal });
+  const results: { pool: string; result: Explanation }[] = [];
+  for (const g of groups) {
+    const firstCycle = Math.min(
+      ...g.events.map((e) => ('cycle' in e.data ? e.data.cycle : null) ?? Number.POSITIVE_INFINITY),
+    );
+    const previousTotal = Number.isFinite(firstCycle) ? await taskTotalBefore(store, firstCycle, g.pool) : null;
+    results.push({ pool: g.pool, result: explain(g.events, { focusCycle, focusAt, previousTotal }) });
+  }
 
+  const head = { at: focusAt?.toISOString() ?? null, cycle: focusCycle, window: o.window };
   if (o.json) {
-    writeJson(io, { at: focusAt?.toISOString() ?? null, cycle: focusCycle, window: o.window, ...result });
+    // one pool: as before pools; several: one explanation each, under its pool
+    if (results.length === 1) writeJson(io, { ...head, ...results[0].result });
+    else writeJson(io, { ...head, pools: results.map((r) => ({ pool: r.pool, ...r.result })) });
     return EXIT.ok;
   }
-  for (const line of result.timeline) {
-    io.stdout.write(`[${clockTime(new Date(line.at), utc)}] #${line.position} ${line.text}\n`);
-  }
-  io.stdout.write(`\n${result.conclusion}\n`);
+  results.forEach(({ pool, result }, i) => {
+    if (results.length > 1) io.stdout.write(`${i ? '\n' : ''}${poolHeading(pool)}\n`);
+    for (const line of result.timeline) {
+      io.stdout.write(`[${clockTime(new Date(line.at), utc)}] #${line.position} ${line.text}\n`);
+    }
+    io.stdout.write(`\n${result.conclusion}\n`);
+  });
   return EXIT.ok;
+}
+
+/**
+ * The events of cycle `cycle`: of the pool named, else of every pool in the store that has that
+ * cycle (each pool counts its own cycles). None: an error saying which cycles there are, or, for a
+ * pool the store has no record of, which pools there are.
+ */
+async function cycleGroups(
+  store: EventStore,
+  cycle: number,
+  windowMs: number,
+  pool: string | null,
+): Promise<{ pool: string; events: StoredEvent[] }[]> {
+  if (pool !== null) {
+    const found = await eventsOfCycle(store, cycle, windowMs, pool);
+    if (found.events !== null) return [{ pool, events: found.events }];
+    if (found.maxCycle === null) await checkPoolsKnown(store, [pool]);
+    throw new CliError(`no cycle #${cycle} of pool ${pool} in the store${cyclesText(found.maxCycle)}`, EXIT.empty);
+  }
+  const known = await poolsInStore(store);
+  const candidates = known.length ? known : [DEFAULT_POOL];
+  const groups: { pool: string; events: StoredEvent[] }[] = [];
+  const missed: { pool: string; maxCycle: number | null }[] = [];
+  for (const p of candidates) {
+    const found = await eventsOfCycle(store, cycle, windowMs, p);
+    if (found.events !== null) groups.push({ pool: p, events: found.events });
+    else missed.push({ pool: p, maxCycle: found.maxCycle });
+  }
+  if (groups.length) return groups;
+  if (missed.length === 1) {
+    throw new CliError(`no cycle #${cycle} in the store${cyclesText(missed[0].maxCycle)}`, EXIT.empty);
+  }
+  const each = missed.map((m) => `pool ${m.pool}: ${m.maxCycle ? `1 to ${m.maxCycle}` : 'none yet'}`).join('; ');
+  throw new CliError(`no cycle #${cycle} in any pool of the store (cycles run ${each})`, EXIT.empty);
+}
+
+const cyclesText = (max: number | null) => (max ? ` (cycles run from 1 to ${max})` : ' (it has no cycles yet)');
+
+/** A --pool the store has no record of is an error naming the pools it has. */
+async function checkPoolsKnown(store: EventStore, pools: readonly string[]): Promise<void> {
+  const known = await poolsInStore(store);
+  const unknown = pools.find((p) => !known.includes(p));
+  if (unknown !== undefined) throw new CliError(unknownPoolText(unknown, known), EXIT.empty);
+}
+
+/**
+ * Events split by pool (an operator command on every pool goes to each), pools in the order
+ * default first, then by name; the pools asked for with --pool each get a group.
+ */
+export function groupByPool(
+  events: readonly StoredEvent[],
+  asked: readonly string[],
+): { pool: string; events: StoredEvent[] }[] {
+  const named = new Set<string>(asked);
+  for (const e of events) {
+    const p = e.data.pool ?? DEFAULT_POOL;
+    if (p !== ALL_POOLS) named.add(p);
+  }
+  const pools = [...named].sort((a, b) =>
+    a === DEFAULT_POOL ? -1 : b === DEFAULT_POOL ? 1 : a < b ? -1 : a > b ? 1 : 0,
+  );
+  if (pools.length === 0) return [{ pool: DEFAULT_POOL, events: [...events] }];
+  return pools
+    .map((pool) => ({ pool, events: events.filter((e) => inPools([pool], e.data.pool)) }))
+    .filter((g) => g.events.some((e) => (e.data.pool ?? DEFAULT_POOL) !== ALL_POOLS));
 }
 
 export function registerExplain(program: Command, io: CliIo): void {
@@ -130,7 +202,11 @@ export function defineExplainCommand(program: Command, io: CliIo, deps: ExplainD
     .description('why did it scale? the timeline around a moment, from the events alone, and a conclusion')
     .option('--at <time>', `the moment: ${TIME_FORMS}, a duration ago (30m), or a cycle number`)
     .option('--cycle <n>', 'a cycle number instead of a time')
-    .addOption(poolOption("only this pool's events; with --cycle, the pool whose cycle it is (default: default)"))
+    .addOption(
+      poolOption(
+        "only this pool's events; with --cycle, the pool whose cycle it is (default: every pool that has that cycle, each under its heading)",
+      ),
+    )
     .addOption(windowOption('centred on --at, or from the cycle on with --cycle', '2m'))
     .addOption(utcOption())
     .addOption(jsonOption('print the timeline, the facts of each cycle and the conclusion as JSON'))

@@ -4,6 +4,7 @@ import { ALL_PROJECTIONS } from '../../projections/index';
 import { hasCode } from '../errors';
 import {
   type AnyProjection,
+  asOfSchemaName,
   type RebuildProgress,
   type RebuildResult,
   rebuildProjections,
@@ -14,7 +15,7 @@ import { advanceCheckpoint, loadCheckpoint } from '../store/checkpoints';
 import { type Checkpoint, type EventStore, START } from '../store/event-store';
 import { grantReaderOnSchema } from '../store/roles';
 import { CliError, type CliIo, EXIT, withStore, writeJson } from './context';
-import { jsonOption, nowOption, parseUntil, readClock, untilOption, utcOption, wholeNumber } from './flags';
+import { jsonOption, nowOption, parseUntil, poolOption, readClock, untilOption, utcOption, wholeNumber } from './flags';
 
 /** Test seams: the store opener. */
 export interface ReplayDeps {
@@ -29,6 +30,7 @@ interface RawOptions {
   now?: string;
   json?: boolean;
   batchSize: number;
+  pool?: string[];
 }
 
 const PROJECTION_NAMES = ALL_PROJECTIONS.map((p) => p.name);
@@ -174,6 +176,8 @@ export interface ReplayOptions {
   into?: string;
   batchSize: number;
   json: boolean;
+  /** `--pool` (with --until): the as-of tables hold only this pool's rows. */
+  pool?: string;
 }
 
 /** Commander's options -> validated ReplayOptions (usage errors exit 2). */
@@ -188,8 +192,45 @@ export function replayOptions(raw: RawOptions, clock = new Date()): ReplayOption
       EXIT.usage,
     );
   }
-  return { projections, until, into: raw.into, batchSize: raw.batchSize, json: raw.json === true };
+  const pools = raw.pool ?? [];
+  if (pools.length > 1) {
+    throw new CliError(`--pool is given ${pools.length} times: replay builds one pool's tables, name one`, EXIT.usage);
+  }
+  const pool = pools[0];
+  if (pool !== undefined && !until) {
+    throw new CliError(
+      `--pool ${pool} needs --until: a full rebuild swaps in every pool's rows at once (the live tables are the store's); ` +
+        "one pool's tables as of a moment are built aside: gpu-scaler replay --pool " +
+        `${pool} --until <position|time>`,
+      EXIT.usage,
+    );
+  }
+  // one pool's as-of tables get a schema of their own by default (asof_pos_1200_video), never the
+  // one a replay of every pool would use
+  const into = raw.into ?? (pool !== undefined && until ? poolSchemaName(until, pool) : undefined);
+  return { projections, until, into, batchSize: raw.batchSize, json: raw.json === true, pool };
 }
+
+/** The default as-of schema of one pool: asof_pos_1200_video (a pool name's '-' as '_'). */
+export const poolSchemaName = (until: Until, pool: string): string =>
+  `${asOfSchemaName(until)}_${pool.replace(/-/g, '_')}`.slice(0, 63);
+
+/**
+ * Keeps one pool's rows in the as-of schema's tables (every projection row names its pool:
+ * migrations/0020_pool_columns.sql); returns the rows each table kept.
+ */
+async function keepPool(store: EventStore, result: RebuildResult, pool: string): Promise<RebuildResult> {
+  const tables = [];
+  for (const t of result.tables) {
+    const table = `${quoteIdent(result.schema)}.${quoteIdent(t.table)}`;
+    await store.db.query(`delete from ${table} where pool <> $1`, [pool]);
+    const [{ n }] = await store.db.query<{ n: number }>(`select count(*)::int as n from ${table}`);
+    tables.push({ ...t, rows: Number(n) });
+  }
+  return { ...result, tables };
+}
+
+const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 /** Runs `replay` on an open store: rebuilds (or builds as of --until) and prints the summary. */
 export async function runReplay(store: EventStore, o: ReplayOptions, io: CliIo): Promise<void> {
@@ -209,12 +250,19 @@ export async function runReplay(store: EventStore, o: ReplayOptions, io: CliIo):
   } finally {
     progress.stop();
   }
+  if (o.pool !== undefined && result.mode === 'as-of') result = await keepPool(store, result, o.pool);
   // the as-of schema is the caller's: the reader gets to read it, so the printed `sql` query runs
   if (result.mode === 'as-of') await grantReaderOnSchema(store.db, result.schema);
   const reactor = result.mode === 'swap' ? await settleReactorCheckpoint(store, result.checkpoint) : null;
-  if (o.json) writeJson(io, { ...toJson(result), reactorCheckpointSetTo: reactor?.position ?? null });
+  if (o.json)
+    writeJson(io, {
+      ...toJson(result),
+      ...(o.pool !== undefined ? { pool: o.pool } : {}),
+      reactorCheckpointSetTo: reactor?.position ?? null,
+    });
   else {
     for (const line of summaryLines(result)) io.stdout.write(`${line}\n`);
+    if (o.pool !== undefined) io.stdout.write(`the tables hold pool ${o.pool}'s rows only\n`);
     if (reactor) {
       io.stdout.write(
         `the reactor had no checkpoint: set to position ${reactor.position}, so decisions recorded before it are never acted on again\n`,
@@ -250,6 +298,11 @@ export function defineReplayCommand(program: Command, io: CliIo, deps: ReplayDep
     .addOption(nowOption())
     .option('--into <schema>', 'with --until: the schema to build into (default asof_…)')
     .addOption(
+      poolOption(
+        "with --until: the tables hold this pool's rows only (default schema asof_…_<pool>; without --pool, every pool's)",
+      ),
+    )
+    .addOption(
       new Option('--batch-size <n>', 'events per write batch (one upsert per table per batch)')
         .default(5000)
         .argParser(wholeNumber('--batch-size', 1)),
@@ -269,6 +322,8 @@ export function defineReplayCommand(program: Command, io: CliIo, deps: ReplayDep
         '    gpu-scaler sql "select * from asof_20261127_182600.workers"',
         '  as of global position 1200, as JSON',
         '    gpu-scaler replay --until 1200 --json',
+        "  pool video's tables as of 18:26 (schema asof_20261127_182600_video)",
+        '    gpu-scaler replay --pool video --until 18:26 --utc',
         '',
         'Progress goes to stderr (a bar on a terminal); the summary to stdout.',
         'Exit status: 0 rebuilt, 1 failure (nothing swapped in), 2 bad usage.',

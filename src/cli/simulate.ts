@@ -2,21 +2,27 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
+import { DEFAULT_POOL } from '../../events/common';
 import { appRegistry } from '../../events/index';
 import { type Config, ConfigSchema, loadConfig } from '../config';
+import { type Configuration, configFileOf, loadConfiguration } from '../config-file';
 import { rebuildProjections } from '../projections/rebuild';
 import { chartHtml } from '../sim/chart';
-import { compareTable, reportText, summary } from '../sim/report';
+import { type PoolsSimulateOptions, simulatePools, tracePoolProblem } from '../sim/pools';
+import { compareTable, poolsReportText, reportText, summary } from '../sim/report';
 import { type SimResult, simulate } from '../sim/simulate';
 import { MAX_RUN_SEC, parseTrace, type Trace, TraceError, type TraceOptions } from '../sim/trace';
 import { loadEventsInto } from '../store/bulk-load';
 import { openStore } from '../store/index';
+import type { MemoryEventStore } from '../store/memory';
 import { CliError, type CliIo, EXIT } from './context';
 import { helpExamples } from './output';
 
 export interface SimulateFlags {
   trace: string;
   timeColumn?: string;
+  /** The trace's pool column (default: a column named pool, when there is one). */
+  poolColumn?: string;
   durationColumn?: string;
   prefillTps?: string;
   decodeTps?: string;
@@ -104,8 +110,9 @@ export function traceOptions(flags: SimulateFlags): TraceOptions {
   const maxBadShare = number('--max-bad-share', flags.maxBadShare, { min: 0, max: 1 });
   const maxRunSec =
     flags.maxRunSec === undefined ? MAX_RUN_SEC : number('--max-run-sec', flags.maxRunSec, { min: Number.MIN_VALUE });
+  const pool = flags.poolColumn === undefined ? {} : { poolColumn: flags.poolColumn };
   if (tokenFlags.every((f) => f === undefined)) {
-    return { timeColumn: flags.timeColumn, durationColumn: flags.durationColumn, maxBadShare, maxRunSec };
+    return { timeColumn: flags.timeColumn, durationColumn: flags.durationColumn, maxBadShare, maxRunSec, ...pool };
   }
   if (tokenFlags.some((f) => f === undefined)) {
     throw usage(
@@ -117,6 +124,7 @@ export function traceOptions(flags: SimulateFlags): TraceOptions {
     timeColumn: flags.timeColumn,
     maxBadShare,
     maxRunSec,
+    ...pool,
     tokens: {
       prefillTps: number('--prefill-tps', flags.prefillTps as string, { min: Number.MIN_VALUE }),
       decodeTps: number('--decode-tps', flags.decodeTps as string, { min: Number.MIN_VALUE }),
@@ -207,10 +215,19 @@ export async function runSimulate(io: CliIo, flags: SimulateFlags): Promise<numb
       io.stderr.write(`gpu-scaler: ... and ${trace.bad.length - 20} more bad rows (skipped)\n`);
   }
 
+  const configuration = simulationConfiguration(io, flags, env, trace);
+  if (configuration && (configuration.pools.length > 1 || trace.tasks.some((t) => t.pool !== undefined))) {
+    if (flags.compare) throw usage('--compare takes a run of one pool: with pools, run each policy with --policy');
+    if (flags.chart) throw usage('--chart draws a run of one pool: with pools, use --json or --data-dir');
+    return runPools(io, flags, { trace, configuration, seed, startup, failureRate, unpark, sloSec });
+  }
   const runs: { result: SimResult; wallMs: number }[] = [];
   let kept: Awaited<ReturnType<typeof simulate>>['store'] | null = null;
   for (const policy of policies) {
-    const config: Config = loadConfig(policy ? { ...env, POLICY: policy } : env);
+    // the file's one pool (its policy, or the one --compare names), else --set's settings alone
+    const config: Config = configuration
+      ? (simulationConfiguration(io, flags, env, trace, policy)?.pools[0].config ?? configuration.pools[0].config)
+      : loadConfig(policy ? { ...env, POLICY: policy } : env);
     const bar = flags.progress ? progressBar(io, policy ?? 'simulate') : { update() {}, stop() {} };
     const started = performance.now();
     const { result, store } = await simulate({
@@ -231,16 +248,7 @@ export async function runSimulate(io: CliIo, flags: SimulateFlags): Promise<numb
   if (flags.chart && runs[0]) {
     fs.writeFileSync(flags.chart, chartHtml(runs[0].result, trace.start.getTime(), `gpu-scaler simulate ${name}`));
   }
-  if (flags.dataDir && kept) {
-    const dir = path.resolve(flags.dataDir);
-    const store = await openStore({ target: `pglite://${dir}`, registry: appRegistry, listen: false });
-    try {
-      await loadEventsInto(store, kept.all());
-      await rebuildProjections(store);
-    } finally {
-      await store.close();
-    }
-  }
+  if (flags.dataDir && kept) await keepStore(flags.dataDir, kept);
 
   if (flags.json) {
     const out = flags.compare
@@ -257,11 +265,7 @@ export async function runSimulate(io: CliIo, flags: SimulateFlags): Promise<numb
   }
   if (!flags.json) {
     if (flags.chart) io.stdout.write(`chart: ${flags.chart}\n`);
-    if (flags.dataDir) {
-      io.stdout.write(
-        `store: ${path.resolve(flags.dataDir)} (explore with DATABASE_URL=pglite://${path.resolve(flags.dataDir)} gpu-scaler explain/events/sql)\n`,
-      );
-    }
+    if (flags.dataDir) io.stdout.write(storeLine(flags.dataDir));
   }
   // a run that could not drain was ended: say so, and fail
   const undrained = runs.filter((r) => r.result.undrained);
@@ -269,6 +273,83 @@ export async function runSimulate(io: CliIo, flags: SimulateFlags): Promise<numb
     io.stderr.write(`gpu-scaler: simulate ${r.result.policy}: ${r.result.undrained?.message}\n`);
   return undrained.length ? EXIT.failure : EXIT.ok;
 }
+
+/**
+ * The configuration file's pools for a run (--config FILE or GPU_SCALER_CONFIG), with --settings,
+ * --set and --policy over every pool; null without a file (the run's settings are --set's alone, as
+ * before pools). The environment's settings are not read (a run depends on its flags and file
+ * only); its other variables resolve the file's `${VAR}`s. Every pool runs on the simulated
+ * provider and queue, so their settings are not asked for.
+ */
+function simulationConfiguration(
+  io: CliIo,
+  flags: SimulateFlags,
+  env: Record<string, string>,
+  trace: Trace,
+  policy: string | null = flags.policy ?? null,
+): Configuration | null {
+  const file = configFileOf(io.env);
+  const named = [...new Set(trace.tasks.flatMap((t) => (t.pool === undefined ? [] : [t.pool])))];
+  if (file === null) {
+    const others = named.filter((p) => p !== DEFAULT_POOL);
+    if (others.length) {
+      throw usage(
+        `--trace ${flags.trace}: its pool column names ${others.join(', ')}: give their settings with --config FILE (a configuration file with pools: docs/configuration-file.md)`,
+      );
+    }
+    return null;
+  }
+  const settings = new Set(Object.keys(ConfigSchema.shape));
+  const variables = Object.fromEntries(Object.entries(io.env).filter(([k]) => !settings.has(k)));
+  const configuration = loadConfiguration(variables, {
+    file,
+    overrides: {
+      ...env,
+      ...(policy ? { POLICY: policy } : {}),
+      PROVIDER: 'simulated',
+      TASK_SOURCE: 'tasks-table',
+    },
+  });
+  const problem = tracePoolProblem(trace, configuration);
+  if (problem) throw usage(`--trace ${flags.trace}: ${problem}`);
+  return configuration;
+}
+
+/** A run of every pool of the configuration (src/sim/pools.ts): a line per pool and the total. */
+async function runPools(io: CliIo, flags: SimulateFlags, o: Omit<PoolsSimulateOptions, 'onProgress'>): Promise<number> {
+  const bar = flags.progress ? progressBar(io, 'simulate') : { update() {}, stop() {} };
+  const { result, store } = await simulatePools({ ...o, onProgress: (done, total) => bar.update(done, total) }).finally(
+    () => bar.stop(),
+  );
+  const name = path.basename(flags.trace);
+  if (flags.dataDir) await keepStore(flags.dataDir, store);
+  if (flags.json) {
+    io.stdout.write(`${JSON.stringify({ trace: name, badRows: o.trace.bad.length, ...result }, null, 2)}\n`);
+  } else {
+    io.stdout.write(poolsReportText(result, name, o.configuration.file));
+    if (flags.dataDir) io.stdout.write(storeLine(flags.dataDir));
+  }
+  if (result.undrained) {
+    io.stderr.write(`gpu-scaler: simulate: pool ${result.undrained.pool}: ${result.undrained.message}\n`);
+    return EXIT.failure;
+  }
+  return EXIT.ok;
+}
+
+/** Keeps a simulated store in an embedded PGlite directory, its projections built. */
+async function keepStore(dataDir: string, kept: MemoryEventStore): Promise<void> {
+  const dir = path.resolve(dataDir);
+  const store = await openStore({ target: `pglite://${dir}`, registry: appRegistry, listen: false });
+  try {
+    await loadEventsInto(store, kept.all());
+    await rebuildProjections(store);
+  } finally {
+    await store.close();
+  }
+}
+
+const storeLine = (dataDir: string) =>
+  `store: ${path.resolve(dataDir)} (explore with DATABASE_URL=pglite://${path.resolve(dataDir)} gpu-scaler explain/events/sql)\n`;
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -279,6 +360,10 @@ export function registerSimulate(program: Command, io: CliIo): void {
       'backtest: run the real controller on a CSV trace of task arrivals, on a simulated clock, queue and GPU provider',
     )
     .requiredOption('--trace <file>', 'CSV of task arrivals: an arrival time column and a run-time column')
+    .option(
+      '--pool-column <name>',
+      "the trace's pool column: each task is for the pool it names (default: a column named pool; none: pool default)",
+    )
     .option('--time-column <name>', 'arrival time: seconds from the start, or an ISO timestamp (UTC without a zone)')
     .option('--duration-column <name>', "a task's run time on one GPU, in seconds")
     .option('--prefill-tps <n>', 'token model: prompt tokens per second per GPU (run = in/prefill + out/decode)')
@@ -322,6 +407,10 @@ export function registerSimulate(program: Command, io: CliIo): void {
         ],
         ['policies side by side', 'gpu-scaler simulate --trace tasks.csv --compare operators,keda,hpa,default'],
         ['keep the day to explain it', 'gpu-scaler simulate --trace tasks.csv --data-dir ./sim-db --chart sim.html'],
+        [
+          "a budget split across the file's pools (a trace with a pool column)",
+          'gpu-scaler simulate --config pools.yaml --trace tasks.csv --pool-column model',
+        ],
       ]),
     )
     .action(async (flags: SimulateFlags) => {

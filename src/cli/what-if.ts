@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
+import { DEFAULT_POOL } from '../../events/common';
+import { poolHeading } from '../explain/pools';
 import { POLICY_NAMES } from '../policies/index';
 import { policyMath } from '../policies/render';
-import type { EventStore } from '../store/event-store';
-import { decisionsBetween, observationsBetween, workerLivesBefore } from '../store/queries';
+import type { EventStore, StoredEvent } from '../store/event-store';
+import { decisionsBetween, workerLivesBefore } from '../store/queries';
 import { recordedCycleList, recordedParking, recordedWorkers } from '../what-if/record';
 import {
   ASSUMED_STARTS,
@@ -11,11 +13,22 @@ import {
   parseSetPairs,
   type RecordedCycle,
   settingsFor,
+  type WhatIfChanges,
   type WhatIfResult,
   whatIf,
 } from '../what-if/replay';
 import { CliError, type CliIo, EXIT, withStore } from './context';
-import { jsonOption, nowOption, parseNow, parseSince, parseUntil, sinceOption, untilOption, utcOption } from './flags';
+import {
+  jsonOption,
+  nowOption,
+  parseNow,
+  parseSince,
+  parseUntil,
+  poolOption,
+  sinceOption,
+  untilOption,
+  utcOption,
+} from './flags';
 import { helpExamples, plainTable } from './output';
 import { clockTime } from './time';
 
@@ -27,22 +40,27 @@ export interface WhatIfOptions {
   json?: boolean;
   utc?: boolean;
   now?: string;
+  /** `--pool`: the pools replayed (default: every pool that decided in the window). */
+  pool?: string[];
 }
 
-/** The recorded cycles of a window: each accepted count with its decision (cycles without one are left out). */
-export async function recordedCycles(
-  store: EventStore,
-  since: Date,
-  until: Date,
-  upToPosition = Number.POSITIVE_INFINITY,
-): Promise<RecordedCycle[]> {
-  const events = (await decisionsBetween(store, since.toISOString(), until.toISOString())).filter(
-    (e) => e.globalPosition <= upToPosition,
-  );
-  return recordedCycleList(events);
+/** Whether a stored event is pool `pool`'s (an event older than pools reads as pool default's). */
+const ofPool = (e: StoredEvent, pool: string): boolean => (e.data.pool ?? DEFAULT_POOL) === pool;
+
+/** The pools that decided in these events, default first, then by name. */
+function poolsDeciding(events: readonly StoredEvent[]): string[] {
+  const pools = new Set<string>();
+  for (const e of events) if (e.type === 'ScalingDecided') pools.add(e.data.pool ?? DEFAULT_POOL);
+  return [...pools].sort((a, b) => (a === DEFAULT_POOL ? -1 : b === DEFAULT_POOL ? 1 : a < b ? -1 : a > b ? 1 : 0));
 }
 
-/** Reads the window (read-only), replays it through the changed policy, prints the differences. */
+/**
+ * Reads the window (read-only), replays it through the changed policy, prints the differences.
+ * Each pool is replayed on its own record (its decisions, its observations, its workers): --pool
+ * names the pools; without it every pool that decided in the window, each under its heading when
+ * there are several (a pool's changes do not move another's record: the global budget's sharing is
+ * the record's).
+ */
 export async function runWhatIf(store: EventStore, io: CliIo, o: WhatIfOptions): Promise<number> {
   const now = parseNow(o.now, o.utc) ?? new Date();
   const since = parseSince(o.since, { utc: o.utc, now });
@@ -63,14 +81,73 @@ export async function runWhatIf(store: EventStore, io: CliIo, o: WhatIfOptions):
     throw new CliError((err as Error).message, EXIT.usage);
   }
   const changes = { policy: o.policy, set };
-  const cycles = await recordedCycles(store, since, until, upTo);
-  if (cycles.length === 0) {
+  const events = (await decisionsBetween(store, since.toISOString(), until.toISOString())).filter(
+    (e) => e.globalPosition <= upTo,
+  );
+  const deciding = poolsDeciding(events);
+  const asked = o.pool ?? [];
+  const window = `between ${since.toISOString()} and ${until.toISOString()}`;
+  if (deciding.length === 0) {
+    throw new CliError(`no recorded decision ${window}: nothing to replay`, EXIT.empty);
+  }
+  const missing = asked.find((p) => !deciding.includes(p));
+  if (missing !== undefined) {
     throw new CliError(
-      `no recorded decision between ${since.toISOString()} and ${until.toISOString()}: nothing to replay`,
+      `no recorded decision of pool ${missing} ${window}: nothing to replay; the pools that decided in it are ${deciding.join(', ')}`,
       EXIT.empty,
     );
   }
-  // the history before the window that the policy looks back at
+  const pools = asked.length ? deciding.filter((p) => asked.includes(p)) : deciding;
+  // the record's workers: the model's spawns take their start-up times, the first cycle their fleet
+  // and parking's: its starts from parked, PARKED_MAX and PARKED_MAX_AGE_SEC as applied
+  const lives = (await workerLivesBefore(store, until.toISOString())).filter((e) => e.globalPosition <= upTo);
+  const results: { pool: string; result: WhatIfResult }[] = [];
+  for (const pool of pools) {
+    const cycles = recordedCycleList(events.filter((e) => ofPool(e, pool)));
+    if (cycles.length === 0) {
+      // only the task source's fallback decided: nothing a policy could be replayed on
+      throw new CliError(
+        `no recorded decision of pool ${pool} made on a task count ${window}: nothing to replay`,
+        EXIT.empty,
+      );
+    }
+    const history = await lookback(store, cycles, changes, since, pool);
+    const own = lives.filter((e) => ofPool(e, pool));
+    const result = whatIf(
+      cycles,
+      history,
+      changes,
+      (d) => policyMath(d.policy, d.desiredBeforeCaps),
+      recordedWorkers(own),
+      recordedParking(own),
+    );
+    results.push({ pool, result });
+  }
+  const head = { since: since.toISOString(), until: until.toISOString() };
+  if (o.json) {
+    // one pool: as before pools; several: each pool's result under its name
+    const out =
+      results.length === 1
+        ? { ...head, ...results[0].result }
+        : { ...head, pools: results.map((r) => ({ pool: r.pool, ...r.result })) };
+    io.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+    return EXIT.ok;
+  }
+  results.forEach(({ pool, result }, i) => {
+    if (results.length > 1) io.stdout.write(`${i ? '\n' : ''}${poolHeading(pool)}\n`);
+    io.stdout.write(report(result, since, until, o.utc ?? false, results.length === 1 ? pool : DEFAULT_POOL));
+  });
+  return EXIT.ok;
+}
+
+/** The pool's observations before the window that the policy looks back at (none for a policy without lookback). */
+async function lookback(
+  store: EventStore,
+  cycles: readonly RecordedCycle[],
+  changes: WhatIfChanges,
+  since: Date,
+  pool: string,
+): Promise<{ at: string; queued: number; active: number }[]> {
   let lookbackSec = 0;
   try {
     const control = checkChanges(changes.policy ?? cycles[0].decision.policy.name, changes);
@@ -79,41 +156,26 @@ export async function runWhatIf(store: EventStore, io: CliIo, o: WhatIfOptions):
   } catch (err) {
     throw new CliError((err as Error).message, EXIT.usage);
   }
-  const history =
-    lookbackSec > 0
-      ? await observationsBetween(store.db, new Date(since.getTime() - lookbackSec * 1000).toISOString(), cycles[0].at)
-      : [];
-  // the record's workers: the model's spawns take their start-up times, the first cycle their fleet
-  // and parking's: its starts from parked, PARKED_MAX and PARKED_MAX_AGE_SEC as applied
-  const lives = (await workerLivesBefore(store, until.toISOString())).filter((e) => e.globalPosition <= upTo);
-  const workers = recordedWorkers(lives);
-  const result = whatIf(
-    cycles,
-    history.map((h) => ({ at: h.at, queued: h.queued, active: h.active })),
-    changes,
-    (d) => policyMath(d.policy, d.desiredBeforeCaps),
-    workers,
-    recordedParking(lives),
+  if (lookbackSec <= 0) return [];
+  const from = new Date(since.getTime() - lookbackSec * 1000).toISOString();
+  // the pool's counts as the controller recorded them (decoded: a row no schema reads is left out)
+  const events = await decisionsBetween(store, from, cycles[0].at);
+  return events.flatMap((e) =>
+    e.type === 'TaskCountObserved' && ofPool(e, pool)
+      ? [{ at: e.data.at, queued: e.data.queued, active: e.data.active }]
+      : [],
   );
-  if (o.json) {
-    io.stdout.write(
-      `${JSON.stringify({ since: since.toISOString(), until: until.toISOString(), ...result }, null, 2)}\n`,
-    );
-    return EXIT.ok;
-  }
-  io.stdout.write(report(result, since, until, o.utc ?? false));
-  return EXIT.ok;
 }
 
 const side = (s: { decision: string; delta: number; desired: number; current: number }) =>
   `${s.decision === 'MAINTAIN' ? 'MAINTAIN' : `${s.decision} ${s.delta}`} (${s.current} -> desired ${s.desired})`;
 
-function report(r: WhatIfResult, since: Date, until: Date, utc: boolean): string {
+function report(r: WhatIfResult, since: Date, until: Date, utc: boolean, pool: string): string {
   const set = Object.entries(r.set)
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');
   const head =
-    `what-if: policy ${r.policy}${set ? ` with ${set}` : ''}, ${r.cycles} recorded cycle${r.cycles === 1 ? '' : 's'} ` +
+    `what-if${pool === DEFAULT_POOL ? '' : ` (pool ${pool})`}: policy ${r.policy}${set ? ` with ${set}` : ''}, ${r.cycles} recorded cycle${r.cycles === 1 ? '' : 's'} ` +
     `from ${since.toISOString()} to ${until.toISOString()}: ${r.differing.length} differ\n\n`;
   const rows = r.differing.map((d) => [
     `#${d.cycle}`,
@@ -225,6 +287,7 @@ export function registerWhatIf(program: Command, io: CliIo): void {
     .addOption(untilOption('end of the window (default: now)'))
     .option('--set <KEY=VALUE>', 'a changed setting of the policy or of the caps (repeatable)', collect, [])
     .option('--policy <name>', `run another policy than the recorded one: ${POLICY_NAMES.join(', ')}`)
+    .addOption(poolOption("replay this pool's record (default: every pool that decided in the window, each apart)"))
     .addOption(jsonOption('print the differing cycles and the totals as JSON'))
     .addOption(utcOption())
     .addOption(nowOption())

@@ -4,6 +4,8 @@ import { conditionEventText } from '../control/conditions';
 import { gpuText, orphanLine, spawnStepLine } from '../control/messages';
 import {
   actionText,
+  allocationNote,
+  allocationSentences,
   cancelSentence,
   capsAfterRequest,
   floorsOf,
@@ -94,9 +96,10 @@ export function describeEvent(e: AppEvent): string | null {
       const floors = floorsOf(e.data.limits);
       const raised = floors.length ? ` (raised by ${floors.map(limitSetting).join(', ')})` : '';
       const shadow = modeTag(e.data);
+      const budget = allocationNote(e.data);
       return caps.length
-        ? `${head}${raised}, Final=${e.data.desired} (${caps.map(limitSetting).join(', ')})${gpus}${shadow}`
-        : `${head}${raised}${gpus}${shadow}`;
+        ? `${head}${raised}, Final=${e.data.desired} (${caps.map(limitSetting).join(', ')})${gpus}${budget}${shadow}`
+        : `${head}${raised}${gpus}${budget}${shadow}`;
     }
     case 'AnomalyDetected':
       return `🚨 ANOMALY DETECTED: ${e.data.message}`;
@@ -333,6 +336,7 @@ export function conclude(f: CycleFacts): string {
       `The ${d.policy.name} policy computed desired = ${policyMath(d.policy, d.desiredBeforeCaps)}${g === 1 ? '' : ` workers of ${g} GPUs`}.`,
     );
     parts.push(...limitSentences(d));
+    parts.push(...allocationSentences(d));
     parts.push(...overrideSentences(d));
     if (d.currentGpus != null) parts.push(`The fleet held ${gpuText(d)}.`);
     const current = `${d.current.total} worker${d.current.total === 1 ? '' : 's'} (${d.current.active} active, ${d.current.spawning} spawning)`;

@@ -1,5 +1,7 @@
+import { DEFAULT_POOL } from '../../events/common';
 import type { OverrideInForce } from '../../events/operator';
-import type { AppliedLimit } from '../../events/scaling';
+import type { AllocationRecord, AppliedLimit } from '../../events/scaling';
+import { shareText } from '../pools/allocate';
 import type { PolicyTerm } from './policy';
 
 /**
@@ -157,6 +159,42 @@ export function limitSentences(
     );
   }
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The global budget across pools (GLOBAL_MAX_ACTIVE_GPUS, GLOBAL_MAX_HOURLY_COST_USD)
+
+/** What the budget renderers read of a decision: its pool and the allocation it recorded (null: no global cap). */
+export interface AllocationFacts {
+  pool?: string;
+  allocation?: AllocationRecord | null;
+}
+
+/**
+ * The decision's share of the global budget in words, from the one renderer (src/pools/allocate.ts
+ * shareText): `wanted 6 GPUs, got 2: GLOBAL_MAX_ACTIVE_GPUS=8 went first to video (priority 10, wanted 6)`;
+ * null when no global cap was set (or the decision is older than pools).
+ */
+export function allocationText(d: AllocationFacts): string | null {
+  if (!d.allocation) return null;
+  return shareText(d.allocation, d.pool ?? DEFAULT_POOL);
+}
+
+/** Whether a global cap held the decision's pool below what it wanted. */
+export function heldByGlobalCap(d: AllocationFacts): boolean {
+  const pool = d.pool ?? DEFAULT_POOL;
+  return d.allocation?.shares.some((s) => s.pool === pool && s.limitedBy !== null) ?? false;
+}
+
+/** `explain`'s sentence on the global budget: `The global budget: wanted 6 GPUs, got 2: ...`; none without a global cap. */
+export function allocationSentences(d: AllocationFacts): string[] {
+  const text = allocationText(d);
+  return text ? [`The global budget (pool ${d.pool ?? DEFAULT_POOL}): ${text}.`] : [];
+}
+
+/** The one-liners' note (`events`, the timeline): ` (global budget: wanted 6 GPUs, got 2: ...)` when a global cap held the pool back. */
+export function allocationNote(d: AllocationFacts): string {
+  return heldByGlobalCap(d) ? ` (global budget: ${allocationText(d)})` : '';
 }
 
 // ---------------------------------------------------------------------------------------------

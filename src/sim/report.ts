@@ -1,3 +1,4 @@
+import type { PoolFigures, PoolsSimResult } from './pools';
 import type { SimResult } from './simulate';
 
 /** A result without its timeline: what `--json` prints and what scripts compare. */
@@ -61,5 +62,66 @@ export function compareTable(rows: { result: SimResult; wallMs?: number }[]): st
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) =>
     cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return `${[line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n')}\n`;
+}
+
+/** A run of several pools, for people: one line per pool and the total, then what held them. */
+export function poolsReportText(r: PoolsSimResult, traceName: string, configFile: string | null): string {
+  const caps = [
+    r.caps.gpus !== undefined ? `GLOBAL_MAX_ACTIVE_GPUS=${r.caps.gpus}` : '',
+    r.caps.usdPerHour !== undefined ? `GLOBAL_MAX_HOURLY_COST_USD=${r.caps.usdPerHour}` : '',
+  ].filter(Boolean);
+  const head =
+    `simulate ${traceName}: ${r.pools.length} pool${r.pools.length === 1 ? '' : 's'}${configFile ? ` (${configFile})` : ''}, ` +
+    `seed ${r.seed}, ${r.total.tasks} tasks, ${(r.simulatedSec / 3600).toFixed(2)} h simulated; ` +
+    `${caps.length ? caps.join(', ') : 'no global cap'}\n`;
+  const cells = (f: PoolFigures) => [
+    f.pool,
+    f.policy ?? '',
+    f.priority === null ? '' : String(f.priority),
+    String(f.tasks),
+    `${f.wait.p50} s`,
+    `${f.wait.p95} s`,
+    pct(f.overSlo),
+    f.gpuHours.toFixed(2),
+    f.costUsd === null ? '-' : f.costUsd.toFixed(2),
+    `${f.spawns}${f.spawnFailures ? ` (${f.spawnFailures} failed)` : ''}`,
+    String(f.heldBack),
+    String(f.peakWorkers),
+  ];
+  const table = alignedTable(
+    [
+      'pool',
+      'policy',
+      'priority',
+      'tasks',
+      'wait p50',
+      'wait p95',
+      'over SLO',
+      'GPU-hours',
+      'cost USD',
+      'spawns',
+      'held back',
+      'peak',
+    ],
+    [...r.pools.map(cells), cells(r.total)],
+  );
+  const notes = [
+    '  held back: spawns a global cap held back (the decisions that got less than they wanted, and refusals by the global budget)',
+    ...(r.total.costUsd === null ? ['  cost: - where a pool has no SIM_GPU_HOURLY_USD'] : []),
+    "  total peak: the sum of the pools' peaks (an upper bound of the fleet's)",
+    ...(r.undrained ? [`  NOT DRAINED (pool ${r.undrained.pool}) ${r.undrained.message}`] : []),
+  ];
+  return `${head}${table}${notes.join('\n')}\n`;
+}
+
+/** A table with a rule under its head, the first column left-aligned and the rest right-aligned. */
+function alignedTable(head: string[], body: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i <= 1 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .join('  ')
+      .trimEnd();
   return `${[line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n')}\n`;
 }

@@ -102,12 +102,12 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
 }
 
-const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
+export const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
 
-const quietLog: ControlLog = { log() {}, mirror() {} };
+export const quietLog: ControlLog = { log() {}, mirror() {} };
 
 /** A task source that reads the simulated queue: counts and each live worker's activity. */
-class QueueSource implements TaskSource {
+export class QueueSource implements TaskSource {
   readonly name = 'simulated-queue';
   constructor(
     private readonly queue: QueueModel,
@@ -324,7 +324,7 @@ export async function simulate(o: SimulateOptions): Promise<{ result: SimResult;
   return { result, store };
 }
 
-function undrainedAt(
+export function undrainedAt(
   reason: Undrained['reason'],
   t: number,
   stallSec: number,

@@ -1,10 +1,13 @@
 import { parse } from 'csv-parse/sync';
+import { POOL_NAME_ALLOWED, POOL_NAME_PATTERN } from '../../events/common';
 
 /** One task of a trace: when it arrived and how long it runs on one GPU, in seconds. */
 export interface TraceTask {
   /** Seconds from the trace's start (the first arrival is not necessarily 0). */
   arrival: number;
   run: number;
+  /** The pool the task is for (a trace with a pool column); absent: pool default. */
+  pool?: string;
 }
 
 export interface Trace {
@@ -34,7 +37,15 @@ export interface TraceOptions {
   maxBadShare?: number;
   /** A row whose run time is over this (seconds) is refused as bad (default MAX_RUN_SEC). */
   maxRunSec?: number;
+  /**
+   * The pool column (--pool-column): each task is for the pool it names. Absent: a column named
+   * `pool` when the trace has one, else every task is pool default's.
+   */
+  poolColumn?: string;
 }
+
+/** The pool column's name when --pool-column does not give one. */
+export const POOL_COLUMN = 'pool';
 
 /** The longest run time a row may have unless the operator raises it (--max-run-sec): a day. */
 export const MAX_RUN_SEC = 86_400;
@@ -126,8 +137,12 @@ export function parseTrace(text: string, o: TraceOptions = {}): Trace {
     runOf = (r) => positive(r[di], header[di]);
   }
 
+  const poolIndex =
+    o.poolColumn !== undefined
+      ? header.indexOf(pick(header, o.poolColumn, [], 'pool', '--pool-column'))
+      : header.findIndex((h) => h.toLowerCase() === POOL_COLUMN);
   const bad: { line: number; reason: string }[] = [];
-  const parsed: { at: number; run: number; kind: 'seconds' | 'time' }[] = [];
+  const parsed: { at: number; run: number; kind: 'seconds' | 'time'; pool?: string }[] = [];
   let kind: 'seconds' | 'time' | null = null;
   // timestamps with a zone and without one do not mix: a zone-less one is read as UTC, which a
   // trace of local times with one stray zone would shift silently
@@ -172,7 +187,15 @@ export function parseTrace(text: string, o: TraceOptions = {}): Trace {
       });
       continue;
     }
-    parsed.push({ at: t.value, run, kind: t.kind });
+    let pool: string | undefined;
+    if (poolIndex >= 0) {
+      pool = (r[poolIndex] ?? '').trim();
+      if (!POOL_NAME_PATTERN.test(pool)) {
+        bad.push({ line, reason: `${header[poolIndex]} "${pool}" is not a pool name (${POOL_NAME_ALLOWED})` });
+        continue;
+      }
+    }
+    parsed.push({ at: t.value, run, kind: t.kind, ...(pool === undefined ? {} : { pool }) });
   }
   const rows = records.length - 1;
   const maxBad = o.maxBadShare ?? 0.01;
@@ -189,11 +212,12 @@ export function parseTrace(text: string, o: TraceOptions = {}): Trace {
   // stable sort by arrival (the file's order within one time); timestamps are whole ms, kept exact
   const order = parsed.map((p, i) => ({ p, i })).sort((a, b) => a.p.at - b.p.at || a.i - b.i);
   let start = new Date(SECONDS_EPOCH);
-  let tasks = order.map(({ p }) => ({ arrival: p.at, run: p.run }));
+  const poolOf = (p: { pool?: string }) => (p.pool === undefined ? {} : { pool: p.pool });
+  let tasks: TraceTask[] = order.map(({ p }) => ({ arrival: p.at, run: p.run, ...poolOf(p) }));
   if (kind === 'time' && order.length) {
     const zeroMs = Math.floor(order[0].p.at / 1000) * 1000;
     start = new Date(zeroMs);
-    tasks = order.map(({ p }) => ({ arrival: (p.at - zeroMs) / 1000, run: p.run }));
+    tasks = order.map(({ p }) => ({ arrival: (p.at - zeroMs) / 1000, run: p.run, ...poolOf(p) }));
   }
   return { start, tasks, bad, rows };
 }

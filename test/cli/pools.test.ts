@@ -101,17 +101,26 @@ describeOnStores(
       expect(dflt.workers.map((w: { workerId: string }) => w.workerId)).not.toContain('video-w1');
     });
 
-    test('explain --cycle reads the cycle of the pool named (default: default); two pools with --cycle is bad usage', async () => {
+    test('explain --cycle reads the cycle of the pool named (default: every pool that has it, apart); two pools with --cycle is bad usage', async () => {
       const video = await ctx().run(['explain', '--cycle', String(cycle), '--pool', 'video', '--json']);
       expect(video.code).toBe(0);
       const j = JSON.parse(video.stdout) as { timeline: { position: number }[] };
       const shown = j.timeline.map((l) => l.position);
       expect(shown.length).toBeGreaterThan(0);
       expect(shown.every((p) => videoPositions.includes(p))).toBe(true);
-      const dflt = JSON.parse((await ctx().run(['explain', '--cycle', String(cycle), '--json'])).stdout) as {
+      const dflt = JSON.parse(
+        (await ctx().run(['explain', '--cycle', String(cycle), '--pool', 'default', '--json'])).stdout,
+      ) as {
         timeline: { position: number }[];
       };
       expect(dflt.timeline.some((l) => videoPositions.includes(l.position))).toBe(false);
+      // without --pool: each pool that has the cycle, apart
+      const both = JSON.parse((await ctx().run(['explain', '--cycle', String(cycle), '--json'])).stdout) as {
+        pools: { pool: string; timeline: { position: number }[] }[];
+      };
+      expect(both.pools.map((p) => p.pool)).toEqual(['default', 'video']);
+      expect(both.pools[0].timeline.some((l) => videoPositions.includes(l.position))).toBe(false);
+      expect(both.pools[1].timeline.every((l) => videoPositions.includes(l.position))).toBe(true);
       const two = await ctx().run(['explain', '--cycle', String(cycle), '--pool', 'video', '--pool', 'default']);
       expect(two.code).toBe(2);
       expect(two.stderr).toContain('give one --pool');
