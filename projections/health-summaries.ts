@@ -1,4 +1,4 @@
-import type { ProjectedEvent, Projection } from './projection';
+import { type ProjectedEvent, type Projection, poolCycleKey } from './projection';
 
 export interface HealthSummaryRow {
   [k: string]: string | number | boolean | null | object;
@@ -14,15 +14,18 @@ export interface HealthSummaryRow {
   anomaly_kinds: object;
   global_position: number;
   pool: string;
+  /** The row's key: its pool's cycle, `<pool>:<cycle>` (migrations/0031_pool_cycle_keys.sql). */
+  pool_cycle: string;
 }
 
 /** One row per periodic health summary (every 20 cycles). */
 export const healthSummariesProjection: Projection<HealthSummaryRow> = {
   name: 'health_summaries',
   table: 'health_summaries',
-  key: 'cycle',
-  keyType: 'integer',
+  key: 'pool_cycle',
+  keyType: 'text',
   columns: [
+    'pool_cycle',
     'cycle',
     'recorded_at',
     'db_logging_healthy',
@@ -37,11 +40,12 @@ export const healthSummariesProjection: Projection<HealthSummaryRow> = {
     'pool',
   ],
   eventTypes: ['HealthSummaryRecorded'],
-  keyOf: (e: ProjectedEvent) => (e.type === 'HealthSummaryRecorded' ? String(e.data.cycle) : null),
+  keyOf: (e: ProjectedEvent) => (e.type === 'HealthSummaryRecorded' ? poolCycleKey(e.data.pool, e.data.cycle) : null),
   evolve(row, e) {
     if (e.type !== 'HealthSummaryRecorded') return row;
     const d = e.data;
     return {
+      pool_cycle: poolCycleKey(d.pool, d.cycle),
       cycle: d.cycle,
       recorded_at: d.at,
       db_logging_healthy: d.dbLoggingHealthy,

@@ -50,3 +50,6 @@ export function foldAll<R extends ProjectionRow>(p: Projection<R>, events: Itera
   }
   return rows;
 }
+
+/** The key of a row of one pool's cycle (a decision, a health summary): `<pool>:<cycle>`. */
+export const poolCycleKey = (pool: string, cycle: number): string => `${pool}:${cycle}`;

@@ -1,5 +1,5 @@
 import { cappedBy } from '../src/policies/render';
-import type { ProjectedEvent, Projection } from './projection';
+import { type ProjectedEvent, type Projection, poolCycleKey } from './projection';
 
 export interface ScalingDecisionRow {
   [k: string]: string | number | boolean | null | object;
@@ -39,15 +39,18 @@ export interface ScalingDecisionRow {
   global_position: number;
   /** The pool that decided (migrations/0020_pool_columns.sql). */
   pool: string;
+  /** The row's key: its pool's cycle, `<pool>:<cycle>` (migrations/0031_pool_cycle_keys.sql). */
+  pool_cycle: string;
 }
 
 /** One row per cycle that made a decision, with the whole math. */
 export const scalingDecisionsProjection: Projection<ScalingDecisionRow> = {
   name: 'scaling_decisions',
   table: 'scaling_decisions',
-  key: 'cycle',
-  keyType: 'integer',
+  key: 'pool_cycle',
+  keyType: 'text',
   columns: [
+    'pool_cycle',
     'cycle',
     'decided_at',
     'queued',
@@ -82,11 +85,12 @@ export const scalingDecisionsProjection: Projection<ScalingDecisionRow> = {
     'pool',
   ],
   eventTypes: ['ScalingDecided'],
-  keyOf: (e: ProjectedEvent) => (e.type === 'ScalingDecided' ? String(e.data.cycle) : null),
+  keyOf: (e: ProjectedEvent) => (e.type === 'ScalingDecided' ? poolCycleKey(e.data.pool, e.data.cycle) : null),
   evolve(row, e) {
     if (e.type !== 'ScalingDecided') return row;
     const d = e.data;
     return {
+      pool_cycle: poolCycleKey(d.pool, d.cycle),
       cycle: d.cycle,
       decided_at: d.at,
       queued: d.queued,

@@ -257,7 +257,7 @@ export async function runService(opts: ServiceOptions): Promise<number> {
       `⏰ The wall clock is ${Math.round(Math.abs(drift) / 1000)} s ${drift > 0 ? 'ahead of' : 'behind'} the controller's clock (wall time at start + monotonic time): durations and event times follow the controller's clock; restart to take the wall clock again`,
     ),
   );
-  const metrics = new Metrics();
+  const metrics = new Metrics({ pools: configuration.pools.map((p) => p.name) });
   const onAppendTimed = (sec: number) => metrics.appendFinished(sec);
   store.signals.on('appendTimed', onAppendTimed);
   // one projection runner for the process: the projections are the store's, not a pool's
@@ -297,7 +297,13 @@ export async function runService(opts: ServiceOptions): Promise<number> {
     });
   }
   const alerts = top.ALERT_WEBHOOK_URL
-    ? new AlertSender({ store, url: top.ALERT_WEBHOOK_URL, groupWindowSec: top.ALERT_GROUP_WINDOW_SEC, secrets })
+    ? new AlertSender({
+        store,
+        url: top.ALERT_WEBHOOK_URL,
+        groupWindowSec: top.ALERT_GROUP_WINDOW_SEC,
+        secrets,
+        namePools: !single,
+      })
     : null;
   alerts?.subscription.on('error', (err) =>
     log.log('warning', `alert not sent, will retry: ${(err as Error).message}`),
@@ -598,14 +604,15 @@ export async function runService(opts: ServiceOptions): Promise<number> {
   try {
     while (!abort.signal.aborted) {
       const started = clock.now().getTime();
-      if (due !== null) metrics.cycleStarted(Math.max(0, started - due) / 1000);
+      if (due !== null)
+        for (const p of runs) if (p.leading) metrics.forPool(p.name).cycleStarted(Math.max(0, started - due) / 1000);
       let waitMs = intervalMs;
       // No error ends the service: a database that stops while the leases are being taken (or given
       // up) makes every pool stand by, acting on nothing, and try again with a growing delay.
       try {
         const statuses = await takeLeads();
         for (const p of runs) await follow(p, statuses.get(p.name) ?? { kind: 'other' });
-        metrics.leader.set(runs.some((p) => p.leading) ? 1 : 0);
+        for (const p of runs) metrics.forPool(p.name).setLeader(p.leading);
         // the pools' cycles run side by side, on the process's cadence
         await Promise.all(runs.filter((p) => p.leading).map(cycle));
         if (done()) break;

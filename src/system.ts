@@ -109,8 +109,9 @@ function makeSource(config: Config, store: EventStore, pool: PoolName): TaskSour
 export async function buildSystem(o: SystemOptions): Promise<System> {
   const provider = o.provider ?? makeProvider(o.config, o.clock, o.log);
   // the reactor and the controller call the provider through the meter; System.provider stays the provider itself
-  const calls = o.metrics ? meteredProvider(provider, o.metrics) : provider;
   const pool = o.pool ?? DEFAULT_POOL;
+  const poolMetrics = o.metrics?.forPool(pool);
+  const calls = poolMetrics ? meteredProvider(provider, poolMetrics) : provider;
   const source = o.source ?? makeSource(o.config, o.store, pool);
   const projections = o.projections ?? new ProjectionRunner(o.store, ALL_PROJECTIONS);
   const reactor = new Reactor({
@@ -144,7 +145,7 @@ export async function buildSystem(o: SystemOptions): Promise<System> {
     reactorCheckpoint: () => loadCheckpoint(o.store.db, reactorCheckpointName(pool)),
     reactorWaitMs: o.reactorWaitMs,
     newId: o.newId,
-    onCycleFinished: o.metrics ? (sec) => o.metrics?.cycleFinished(sec) : undefined,
+    onCycleFinished: poolMetrics ? (sec) => poolMetrics.cycleFinished(sec) : undefined,
   });
   await controller.init();
   const simWorkers =

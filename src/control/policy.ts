@@ -221,9 +221,10 @@ export function decide(input: PolicyInput): PolicyResult {
     if (cap.name === 'MAX_WORKERS') requested = desired;
   }
   // One budget across pools: the pool's share of the global caps, after its own caps
-  const shared = input.budget ? poolShare(input.budget.input, input.budget.pool, desired, input.quoteUsdPerHour) : null;
-  if (shared?.limit) {
-    const { to, ...limit } = shared.limit;
+  const shared = input.budget
+    ? poolShare(input.budget.input, input.budget.pool, desired, input.quoteUsdPerHour, account.liveWorkers)
+    : null;
+  for (const { to, ...limit } of shared?.limits ?? []) {
     limits.push({ ...limit, kind: 'cap', from: desired, to });
     desired = to;
   }

@@ -13,6 +13,8 @@ export interface BudgetInput {
   plan: PoolsPlan;
   /** Every other pool's claim (claimsOfOthers). */
   others: PoolClaim[];
+  /** GPUs each pool's live fleet holds now (terminating workers too): what is free of the GPU cap. */
+  heldGpus: ReadonlyMap<string, number>;
 }
 
 /** What a pool last wanted (its last decision), and when. */
@@ -58,14 +60,20 @@ export interface ShareLimit {
 /**
  * Shares the global caps between `pool` wanting `wantWorkers` (its desired count after its own caps,
  * at `usdPerWorker` each when known) and the other pools' claims. The allocation as recorded (this
- * pool's share first), and the limit when it got less than it wanted.
+ * pool's share first), and the limits on its desired count, in order:
+ * 1. its share, when it got less than it wanted;
+ * 2. the room the GPU cap has now: what the other pools hold is not free, even when their shares
+ *    are smaller (busy workers are never taken from them; their idle ones go by their own
+ *    decisions). It never cuts below the workers the pool holds (`liveWorkers`): it spawns no more
+ *    than fits, rather than asking for spawns the reactor would refuse every cycle.
  */
 export function poolShare(
   budget: BudgetInput,
   pool: string,
   wantWorkers: number,
   usdPerWorker: number | null,
-): { allocation: AllocationRecord; limit: ShareLimit | null } | null {
+  liveWorkers: number,
+): { allocation: AllocationRecord; limits: ShareLimit[] } | null {
   const { plan } = budget;
   if (!hasGlobalCap(plan)) return null;
   const own = plan.pools.find((p) => p.pool === pool);
@@ -74,16 +82,42 @@ export function poolShare(
   const allocation = allocate(claims, plan.caps);
   const share = allocation.shares[0];
   const record: AllocationRecord = { caps: { ...plan.caps }, shares: allocation.shares };
-  if (share.limitedBy === null || share.gotWorkers >= wantWorkers) return { allocation: record, limit: null };
-  const gpuCap = share.limitedBy === GLOBAL_GPU_CAP;
-  return {
-    allocation: record,
-    limit: {
+  const limits: ShareLimit[] = [];
+  let desired = wantWorkers;
+  if (share.limitedBy !== null && share.gotWorkers < wantWorkers) {
+    const gpuCap = share.limitedBy === GLOBAL_GPU_CAP;
+    desired = share.gotWorkers;
+    limits.push({
       name: share.limitedBy,
       unit: gpuCap ? 'GPUs' : 'USD/h',
       value: (gpuCap ? plan.caps.gpus : plan.caps.usdPerHour) ?? 0,
-      to: share.gotWorkers,
+      to: desired,
       detail: shareText(allocation, pool),
-    },
-  };
+    });
+  }
+  const cap = plan.caps.gpus;
+  if (cap !== undefined) {
+    const others = [...budget.heldGpus].filter(([p, g]) => p !== pool && g > 0);
+    const held = others.reduce((n, [, g]) => n + g, 0);
+    const room = Math.max(0, Math.floor((cap - held) / own.gpusPerWorker));
+    const to = Math.max(room, Math.min(desired, liveWorkers));
+    if (desired > to) {
+      limits.push({
+        name: GLOBAL_GPU_CAP,
+        unit: 'GPUs',
+        value: cap,
+        to,
+        detail: roomText(cap, others, room * own.gpusPerWorker),
+      });
+      desired = to;
+    }
+  }
+  return { allocation: record, limits };
+}
+
+/** The room the GPU cap has now, in words: "the other pools hold 6 GPUs (image 6): 2 GPUs free". */
+export function roomText(cap: number, others: readonly (readonly [string, number])[], free: number): string {
+  const held = others.reduce((n, [, g]) => n + g, 0);
+  const who = others.map(([p, g]) => `${p} ${g}`).join(', ');
+  return `the other pools hold ${held} GPUs${who ? ` (${who})` : ''} of ${GLOBAL_GPU_CAP}=${cap}: ${free} GPUs free`;
 }

@@ -137,10 +137,17 @@ forEachBackend('one budget across pools', BACKENDS, (backend) => {
       image: 5,
       peak: 8,
     });
-    const refused = (await h.events('WorkerSpawnFailed')).map((e) => e.data.error);
-    expect(refused[0]).toBe(
-      "refused by the global GPU budget: every pool's live fleet holds 8 GPU(s) (image 5, video 3), one more worker of 1 GPU(s) would make 9 > GLOBAL_MAX_ACTIVE_GPUS=8",
-    );
+    // video asks only for what is free: its decision says why, and the reactor refuses nothing
+    const videoUp = (await h.events('ScalingDecided')).map((e) => e.data).find((d) => d.pool === 'video');
+    expect(videoUp?.limits.map((l) => [l.name, l.from, l.to, l.detail])).toEqual([
+      [
+        'GLOBAL_MAX_ACTIVE_GPUS',
+        5,
+        3,
+        'the other pools hold 5 GPUs (image 5) of GLOBAL_MAX_ACTIVE_GPUS=8: 3 GPUs free',
+      ],
+    ]);
+    expect(await h.events('WorkerSpawnFailed')).toEqual([]);
     // image's work ends: its idle workers go, and the GPUs they free go to video, not back to image
     imageTasks.set(0);
     for (let i = 0; i < 12; i++) {

@@ -145,8 +145,17 @@ async function budgetInput(ctx: DecideContext, now: Date): Promise<BudgetInput |
   const others = budget.plan.pools.map((p) => p.pool).filter((p) => p !== pool);
   const wants = await reads.latestWants(others);
   const live = new Map<string, number>();
-  for (const w of await readFleet(reads)) if (w.status !== 'terminating') live.set(w.pool, (live.get(w.pool) ?? 0) + 1);
-  return { plan: budget.plan, others: claimsOfOthers(budget.plan, pool, wants, live, now, budget.freshSec) };
+  const heldGpus = new Map<string, number>();
+  const size = (p: string) => budget.plan.pools.find((x) => x.pool === p)?.gpusPerWorker ?? 1;
+  for (const w of await readFleet(reads)) {
+    heldGpus.set(w.pool, (heldGpus.get(w.pool) ?? 0) + (w.gpus ?? size(w.pool)));
+    if (w.status !== 'terminating') live.set(w.pool, (live.get(w.pool) ?? 0) + 1);
+  }
+  return {
+    plan: budget.plan,
+    others: claimsOfOthers(budget.plan, pool, wants, live, now, budget.freshSec),
+    heldGpus,
+  };
 }
 
 /** One more worker's price from the provider, USD per hour; null when it has none or fails. */
