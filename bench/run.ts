@@ -6,9 +6,11 @@ import { NODE_MAX_OLD_SPACE_MB } from '../src/util/node-flags';
 import { benchRegistry } from './bench-events';
 import { cycleCostBench } from './cycle-cost';
 import { collectGarbage, RssSampler, timeMs } from './measure';
+import { type PoolQueryReport, poolQueryBench, printPoolQueries } from './pool-queries';
 import { printQueryTimings, type QueryTiming, queryBench } from './queries';
 import type { RawSql } from './raw-client';
 import { REPLAY_EVENTS, REPLAY_RSS_TARGET_MB, ReplayBench, type ReplaySide } from './replay-workload';
+import { type PoolCycleResult, poolsBench, printPoolResults } from './pools';
 import { printResults, type SideResult, type WorkloadResult } from './report';
 import { benchServer } from './server';
 import { simulateBench } from './simulate';
@@ -33,13 +35,30 @@ import { type Side, storeWorkloads, type Workload, WRITERS } from './store-workl
  * `queries`: the CLI's reads (events --since/--type, status, explain --cycle) on BENCH_REPLAY_EVENTS
  * events, beside the statement each needs most, by hand (BENCH_ROUNDS rounds, ABBA).
  * BENCH_REPLAY_EVENTS: the replay's size (default 1,000,000).
+ * `pools`: BENCH_POOLS pools (default 100) x BENCH_POOL_CYCLES 30 s cycles (default 40) in one process on
+ * the server, with and without a global GPU cap: each pool's cycle p50/p99 while all run, and the
+ * events and system_logs rows a pool-cycle writes, per day (bench/pools.ts).
+ * `pool-queries`: the CLI's reads (status, events --since 1h, explain --cycle, --pool) on
+ * BENCH_POOL_EVENTS events (default 10,000,000) shaped like 100 pools' record, in process and as
+ * spawned CLI processes (bench/pool-queries.ts).
  */
 const rounds = (name: string, fallback: number) =>
   Math.min(9, Math.max(1, Number.parseInt(process.env[name] ?? String(fallback), 10) || fallback));
 const ROUNDS = rounds('BENCH_ROUNDS', 5);
 const REPLAY_ROUNDS = rounds('BENCH_REPLAY_ROUNDS', 3);
 const POOL = WRITERS + 2;
-const WORKLOADS = ['simulate', 'cycles', 'single', 'batch', 'concurrent', 'read', 'replay', 'queries'] as const;
+const WORKLOADS = [
+  'simulate',
+  'cycles',
+  'single',
+  'batch',
+  'concurrent',
+  'read',
+  'replay',
+  'queries',
+  'pools',
+  'pool-queries',
+] as const;
 const CHILD_FLAG = '--replay-child';
 
 function selected(): Set<string> {
@@ -226,9 +245,15 @@ async function main(): Promise<void> {
         queries = await queryBench(server.url, schema, ROUNDS);
         process.stderr.write(` ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
       }
+      let pools: PoolCycleResult[] = [];
+      if (only.has('pools')) pools = await poolsBench(server.url, schema);
+      let poolQueries: PoolQueryReport | null = null;
+      if (only.has('pool-queries')) poolQueries = await poolQueryBench(server.url, schema, ROUNDS);
       console.log('');
       if (results.length) printResults(results);
       if (queries.length) printQueryTimings(queries);
+      if (pools.length) printPoolResults(pools);
+      if (poolQueries) printPoolQueries(poolQueries);
     } finally {
       await store.close();
     }
