@@ -94,13 +94,30 @@ export function percentile(xs: readonly number[], p: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
 }
 
-async function runVariant(url: string, schema: string, cap: number | null): Promise<PoolCycleResult> {
+export interface PoolRunOptions {
+  url: string;
+  schema: string;
+  /** GLOBAL_MAX_ACTIVE_GPUS (null: none). */
+  cap: number | null;
+  cycles?: number;
+  /** The fake clock's start (default 2026-03-02). */
+  start?: string;
+  /** Keep the schema (the record is a template for pool-queries). */
+  keep?: boolean;
+}
+
+/** The cap the `cap` variant runs with: a quarter of what the pools could want together. */
+export const poolsCap = () => Math.round((POOLS * POOL_MAX_GPUS) / 4);
+
+export async function runPools(o: PoolRunOptions): Promise<PoolCycleResult> {
+  const { url, schema, cap } = o;
+  const cycles = o.cycles ?? POOL_CYCLES;
   const client = postgresClient({ url, schema, applicationName: 'gpu-scaler-bench-pools' });
   const raw = client as unknown as RawSql;
   await raw.unsafe(`create schema if not exists "${schema}"`);
   const db = await openPostgresDb({ url, schema, client });
   const store: EventStore = await storeOn(db, appRegistry, false);
-  const startAt = '2026-03-02T00:00:00.000Z';
+  const startAt = o.start ?? '2026-03-02T00:00:00.000Z';
   const clock = new FakeClock(startAt);
   const logging = await createLogging(
     { format: 'json', level: 'info', logFile: null, stdout: sink(), stderr: sink(), now: () => clock.now() },
@@ -163,7 +180,7 @@ async function runVariant(url: string, schema: string, cap: number | null): Prom
     const result: PoolCycleResult = {
       variant: cap === null ? 'no global cap' : `GLOBAL_MAX_ACTIVE_GPUS=${cap}`,
       pools: POOLS,
-      cycles: POOL_CYCLES - WARM_CYCLES,
+      cycles: cycles - WARM_CYCLES,
       cycleMs: [],
       allPoolsMs: [],
       reactorsMs: [],
@@ -186,7 +203,7 @@ async function runVariant(url: string, schema: string, cap: number | null): Prom
       return r;
     };
     const typesBefore = new Map<string, number>();
-    for (let c = 0; c < POOL_CYCLES; c++) {
+    for (let c = 0; c < cycles; c++) {
       if (c === WARM_CYCLES) {
         before = await counts();
         for (const r of await raw<{ t: string; n: number }[]>`
@@ -219,7 +236,7 @@ async function runVariant(url: string, schema: string, cap: number | null): Prom
       clock.advance(30_000);
     }
     const after = await counts();
-    const n = POOLS * (POOL_CYCLES - WARM_CYCLES);
+    const n = POOLS * (cycles - WARM_CYCLES);
     result.eventsPerPoolCycle = (after.events - before.events) / n;
     result.logsPerPoolCycle = (after.logs - before.logs) / n;
     result.eventBytesPerPoolCycle = (after.eventBytes - before.eventBytes) / n;
@@ -233,14 +250,15 @@ async function runVariant(url: string, schema: string, cap: number | null): Prom
     for (const s of systems) await s.reactor.stop()?.catch(() => {});
     await projections.stop()?.catch(() => {});
     await logging.close().catch(() => {});
-    if (!process.env.BENCH_KEEP_SCHEMA) await raw.unsafe(`drop schema if exists "${schema}" cascade`).catch(() => {});
+    if (!o.keep && !process.env.BENCH_KEEP_SCHEMA)
+      await raw.unsafe(`drop schema if exists "${schema}" cascade`).catch(() => {});
     await store.close().catch(() => {});
   }
 }
 
 /** Both variants: without a global cap, then with one at about half of what the pools want at their peaks. */
 export async function poolsBench(url: string, benchSchema: string): Promise<PoolCycleResult[]> {
-  const cap = Math.round((POOLS * POOL_MAX_GPUS) / 4);
+  const cap = poolsCap();
   const out: PoolCycleResult[] = [];
   for (const [suffix, c] of [
     ['nocap', null],
@@ -248,7 +266,7 @@ export async function poolsBench(url: string, benchSchema: string): Promise<Pool
   ] as const) {
     process.stderr.write(`bench: ${POOLS} pools x ${POOL_CYCLES} cycles (${suffix}) ...`);
     const t0 = Date.now();
-    out.push(await runVariant(url, `${benchSchema}_pools_${suffix}`.slice(0, 63), c));
+    out.push(await runPools({ url, schema: `${benchSchema}_pools_${suffix}`.slice(0, 63), cap: c }));
     process.stderr.write(` ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   }
   return out;

@@ -436,12 +436,18 @@ export class EventStore<D extends EventDefinition = AppEventDefinition> {
    * With `types`, only events of those types come back, and the server skips the rest. So that the
    * checkpoint still passes the skipped events, the same statement (one snapshot) also returns the
    * last visible event of any type: when the page comes back short, everything up to it was seen,
-   * and the checkpoint moves there even if the page is empty.
+   * and the checkpoint moves there even if the page is empty. `streams` narrows the page the same
+   * way (a pool's reactor reads its own controller stream's decisions, not every pool's).
    */
-  async readBatch(after: Checkpoint, limit = 1000, types?: readonly string[]): Promise<ReadBatch<EventOf<D>>> {
+  async readBatch(
+    after: Checkpoint,
+    limit = 1000,
+    types?: readonly string[],
+    streams?: readonly string[],
+  ): Promise<ReadBatch<EventOf<D>>> {
     const visible = `((tx_id::text)::bigint, global_position) > ($1::bigint, $2::bigint)
           and tx_id < ${READ_HORIZON_SQL}`;
-    if (!types) {
+    if (!types && !streams) {
       const rows = await this.sql.query<EventRow>(
         `select ${EVENT_COLUMNS} from events where ${visible}
           order by (tx_id::text)::bigint, global_position
@@ -455,7 +461,9 @@ export class EventStore<D extends EventDefinition = AppEventDefinition> {
     }
     const rows = await this.sql.query<EventRow & { tail: boolean }>(
       `select * from (
-         (select ${EVENT_COLUMNS}, false as tail from events where ${visible} and event_type = any($4::text[])
+         (select ${EVENT_COLUMNS}, false as tail from events where ${visible}
+             and ($4::text[] is null or event_type = any($4::text[]))
+             and ($5::text[] is null or stream_id = any($5::text[]))
            order by (tx_id::text)::bigint, global_position limit $3)
          union all
          (select global_position, stream_id, stream_version, event_id::text, event_type, schema_version,
@@ -463,7 +471,7 @@ export class EventStore<D extends EventDefinition = AppEventDefinition> {
             from events where ${visible}
            order by (tx_id::text)::bigint desc, global_position desc limit 1)
        ) t order by tail, (tx_id::bigint), global_position`,
-      [after.txId, after.position, limit, [...types]],
+      [after.txId, after.position, limit, types ? [...types] : null, streams ? [...streams] : null],
     );
     const page = rows.filter((r) => !r.tail);
     const tail = rows.find((r) => r.tail);

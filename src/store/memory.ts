@@ -529,14 +529,21 @@ export class MemoryEventStore extends EventStore {
     return this.readable(s.slice(Math.max(0, s.length - count)));
   }
 
-  override async readBatch(after: Checkpoint, limit = 1000, types?: readonly string[]): Promise<ReadBatch> {
+  override async readBatch(
+    after: Checkpoint,
+    limit = 1000,
+    types?: readonly string[],
+    streams?: readonly string[],
+  ): Promise<ReadBatch> {
     if (this.mem.mustWait() && !this.isTxView) await this.mem.idle();
     const all = this.mem.events;
     const wanted = types ? new Set(types) : null;
+    const inStreams = streams ? new Set(streams) : null;
     const page: MemEvent[] = [];
     let i = this.mem.firstAfter(after.position);
     for (; i < all.length && page.length < limit; i++) {
-      if (!wanted || wanted.has(all[i].row.event_type)) page.push(all[i]);
+      const row = all[i].row;
+      if ((!wanted || wanted.has(row.event_type)) && (!inStreams || inStreams.has(row.stream_id))) page.push(all[i]);
     }
     // a short page has seen everything after the checkpoint: it moves to the last event (a
     // quarantined one too, as on SQL: the checkpoint passes it)

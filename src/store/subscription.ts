@@ -22,6 +22,8 @@ export interface SubscriptionOptions<D extends EventDefinition = AppEventDefinit
    * the others. Default: every event.
    */
   eventTypes?: readonly string[];
+  /** Only events of these streams are read, as eventTypes (default: every stream). */
+  streams?: readonly string[];
   /** Poll even without a notification this often (ms): notifications are hints, not proof. */
   pollIntervalMs?: number;
   /** Backoff after an error: doubles from this up to maxBackoffMs. */
@@ -73,7 +75,7 @@ export class Subscription<D extends EventDefinition = AppEventDefinition> extend
     const name = this.opts.name;
     if (!this.checkpoint) this.checkpoint = await loadCheckpoint(this.store.db, name);
     const from = this.checkpoint;
-    const batch = await this.store.readBatch(from, this.opts.batchSize ?? 500, this.opts.eventTypes);
+    const batch = await this.store.readBatch(from, this.opts.batchSize ?? 500, this.opts.eventTypes, this.opts.streams);
     if (batch.events.length === 0) {
       if (!reached(from, batch.checkpoint.txId, batch.checkpoint.position)) await this.skipTo(from, batch.checkpoint);
       return 0;

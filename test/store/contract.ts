@@ -583,6 +583,41 @@ function apiContract(u: UnderTest, sql?: SqlLevel): void {
       expect(await loadCheckpoint(store.db, 'types-only')).toEqual(last);
     });
 
+    test('with streams only those streams are read (with or without types), and the checkpoint still passes the others', async () => {
+      const { store } = u;
+      await store.append('s-mine', [counted(1), { type: 'Labelled', data: { label: 'a' } }]);
+      await store.append('s-other', [counted(2), { type: 'Labelled', data: { label: 'b' } }]);
+      await store.append('s-mine', [counted(3)]);
+      await store.append('s-other', [counted(4)]);
+      const last = (await store.readBatch(START, 100)).checkpoint;
+      const mine = await store.readBatch(START, 100, undefined, ['s-mine']);
+      expect(mine.events.map((e) => [e.streamId, e.type])).toEqual([
+        ['s-mine', 'Counted'],
+        ['s-mine', 'Labelled'],
+        ['s-mine', 'Counted'],
+      ]);
+      expect(mine.checkpoint).toEqual(last);
+      const both = await store.readBatch(START, 100, ['Counted'], ['s-mine']);
+      expect(ns(both.events)).toEqual([1, 3]);
+      expect(both.checkpoint).toEqual(last);
+      const full = await store.readBatch(START, 1, ['Counted'], ['s-other']);
+      expect(ns(full.events)).toEqual([2]);
+      expect(full.checkpoint.position).toBe(full.events[0].globalPosition);
+
+      const seen: number[] = [];
+      const sub = new Subscription(store, {
+        name: 'streams-only',
+        eventTypes: ['Counted'],
+        streams: ['s-other'],
+        handle: async (events) => {
+          seen.push(...ns(events));
+        },
+      });
+      await sub.catchUp();
+      expect(seen).toEqual([2, 4]);
+      expect(await loadCheckpoint(store.db, 'streams-only')).toEqual(last);
+    });
+
     test('catch up from the stored checkpoint, then go live', async () => {
       const { store } = u;
       for (let i = 1; i <= 5; i++) await store.append('sub', [counted(i)]);
