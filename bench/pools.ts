@@ -1,12 +1,12 @@
 import { Writable } from 'node:stream';
 import { appRegistry } from '../events/index';
+import { ALL_PROJECTIONS } from '../projections/index';
 import { FakeClock } from '../src/clock';
 import { type Config, loadConfig } from '../src/config';
 import type { Configuration } from '../src/config-file';
 import { controlLog, poolLog } from '../src/logging/control-log';
 import { createLogging } from '../src/logging/index';
 import { type PoolsPlan, poolsPlan } from '../src/pools/plan';
-import { ALL_PROJECTIONS } from '../projections/index';
 import { ProjectionRunner } from '../src/projections/runner';
 import { SimulatedProvider } from '../src/providers/simulated';
 import type { TaskSource } from '../src/sources/source';
