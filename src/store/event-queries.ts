@@ -15,7 +15,7 @@ import { EVENT_CYCLE_SQL, EVENT_TIME_SQL, eventTime } from './event-time';
 /**
  * The reads of `events` the CLI asks (events, explain, status), one function each, so no SQL lives
  * in src/cli. Every time filter is EVENT_TIME_SQL (indexed as events_event_time_idx), every cycle
- * filter EVENT_CYCLE_SQL (events_controller_cycle_idx), every type filter uses events_type_idx.
+ * filter EVENT_CYCLE_SQL with a stream (events_stream_cycle_idx), every type filter uses events_type_idx.
  */
 
 /** Which events: every field optional, all given ones must hold. */
@@ -131,9 +131,9 @@ async function eventRows(store: EventStore, where: string, params: unknown[]): P
 }
 
 /**
- * A pool's controller stream as a SQL literal: inlined, not a parameter, so that the partial index
- * on pool default's (events_controller_cycle_idx, `where stream_id = 'controller'`) serves it. The
- * name is checked (a pool name has only [a-z0-9-]), so nothing else can be inlined.
+ * A pool's controller stream as a SQL literal (the name is checked: a pool name has only
+ * [a-z0-9-], so nothing else can be inlined). Its cycles are indexed as events_stream_cycle_idx
+ * (stream_id, event_cycle(data)) where event_cycle(data) is not null.
  */
 function controllerStreamSql(pool: string): string {
   const name = PoolName.parse(pool);
@@ -151,7 +151,8 @@ export function controllerEventsOfCycle(store: EventStore, cycle: number, pool =
 /** The highest cycle on a pool's controller stream (null: none yet). */
 export async function lastCycle(store: EventStore, pool = DEFAULT_POOL): Promise<number | null> {
   const [row] = await store.sql.query<{ max: number | null }>(
-    `select max(${EVENT_CYCLE_SQL}) as max from events where stream_id = ${controllerStreamSql(pool)}`,
+    `select max(${EVENT_CYCLE_SQL}) as max from events
+      where stream_id = ${controllerStreamSql(pool)} and ${EVENT_CYCLE_SQL} is not null`,
   );
   return row?.max === null || row?.max === undefined ? null : Number(row.max);
 }

@@ -5,7 +5,7 @@ import { queryEvents } from '../../src/cli/events';
 import { runExplain } from '../../src/cli/explain';
 import { rebuildProjections } from '../../src/projections/rebuild';
 import type { EventStore } from '../../src/store/event-store';
-import { EVENT_TIME_SQL, eventTime } from '../../src/store/event-time';
+import { EVENT_CYCLE_SQL, EVENT_TIME_SQL, eventTime } from '../../src/store/event-time';
 import { decisionsBetween, observationsBetween, spawnOutcomesBetween } from '../../src/store/queries';
 import { freshSchema, pgliteBackend, postgresBackend, TEST_DATABASE_URL, type TestBackend } from '../helpers/backends';
 
@@ -163,6 +163,27 @@ describe.each(backends)('event time (%s)', (_name, make) => {
         `explain select * from events where ${EVENT_TIME_SQL} >= '2026-11-27T18:25:42Z'::timestamptz`,
       );
       expect(plan.map((r) => r['QUERY PLAN']).join('\n')).toContain('events_event_time_idx');
+    } finally {
+      await store.db.exec('set enable_seqscan = on');
+    }
+  });
+
+  test("the cycle lookups of any pool's controller stream use the stream-cycle index (explain --cycle --pool)", async () => {
+    if (backend.name !== 'pglite') return;
+    await store.db.exec('set enable_seqscan = off');
+    try {
+      for (const stream of ['controller', 'controller@video']) {
+        for (const where of [
+          `${EVENT_CYCLE_SQL} = 5`,
+          `${EVENT_CYCLE_SQL} < 5`,
+          `${EVENT_CYCLE_SQL} is not null`, // the highest cycle (lastCycle)
+        ]) {
+          const plan = await store.db.query<{ 'QUERY PLAN': string }>(
+            `explain select * from events where stream_id = '${stream}' and ${where}`,
+          );
+          expect(plan.map((r) => r['QUERY PLAN']).join('\n')).toContain('events_stream_cycle_idx');
+        }
+      }
     } finally {
       await store.db.exec('set enable_seqscan = on');
     }
