@@ -90,32 +90,39 @@ function copySql(k0: number, k1: number, cycles: number, spanSec: number, offset
   return `
   insert into public.events (stream_id, stream_version, event_id, event_type, schema_version, data, metadata)
   select
-    case when e.stream_id like 'worker-%' then e.stream_id || '-' || k else e.stream_id end,
-    case when e.stream_id like 'worker-%' then e.stream_version else e.stream_version + k * m.maxv end,
-    md5(e.event_id::text || ':' || k)::uuid,
+    case when e.worker then e.stream_id || '-' || k else e.stream_id end,
+    case when e.worker then e.stream_version else e.stream_version + k * e.maxv end,
+    md5(e.event_id || ':' || k)::uuid,
     e.event_type, e.schema_version,
     e.data
-      || case when e.data ? 'at' then jsonb_build_object('at', to_char((event_time(e.data, e.recorded_at)
+      || case when e.t is not null then jsonb_build_object('at', to_char((e.t
            + (k * ${spanSec} + ${offsetSec}) * interval '1 second') at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
          else '{}'::jsonb end
-      || case when jsonb_typeof(e.data->'cycle') = 'number'
-           then jsonb_build_object('cycle', (e.data->>'cycle')::bigint + k * ${cycles}) else '{}'::jsonb end
-      || case when e.data ? 'workerId' then jsonb_build_object('workerId', (e.data->>'workerId') || '-' || k)
-         else '{}'::jsonb end
-      || case when e.data ? 'decisionEventId'
-           then jsonb_build_object('decisionEventId', ${mapId(`(e.data->>'decisionEventId')`)}) else '{}'::jsonb end,
+      || case when e.cyc is not null then jsonb_build_object('cycle', e.cyc + k * ${cycles}) else '{}'::jsonb end
+      || case when e.wid is not null then jsonb_build_object('workerId', e.wid || '-' || k) else '{}'::jsonb end
+      || case when e.dec is not null then jsonb_build_object('decisionEventId', ${mapId('e.dec')}) else '{}'::jsonb end,
     e.metadata
-      || case when jsonb_typeof(e.metadata->'cycle') = 'number'
-           then jsonb_build_object('cycle', (e.metadata->>'cycle')::bigint + k * ${cycles}) else '{}'::jsonb end
-      || case when e.metadata ? 'causationId'
-           then jsonb_build_object('causationId', ${mapId(`(e.metadata->>'causationId')`)}) else '{}'::jsonb end
-      || case when e.metadata ? 'correlationId'
-           then jsonb_build_object('correlationId', ${mapId(`(e.metadata->>'correlationId')`)}) else '{}'::jsonb end
+      || case when e.mcyc is not null then jsonb_build_object('cycle', e.mcyc + k * ${cycles}) else '{}'::jsonb end
+      || case when e.cause is not null then jsonb_build_object('causationId', ${mapId('e.cause')}) else '{}'::jsonb end
+      || case when e.corr is not null then jsonb_build_object('correlationId', ${mapId('e.corr')}) else '{}'::jsonb end
+  from generate_series(${k0}, ${k1 - 1}) k
+  cross join lateral (select * from tpl.src order by ord) e`;
+}
+
+/** The template's rows with what each copy changes worked out once (tpl.src, in position order). */
+const SOURCE_SQL = `
+  create table tpl.src as
+  select row_number() over (order by e.global_position) as ord, e.stream_id like 'worker-%' as worker,
+    e.stream_id, e.stream_version, m.maxv, e.event_id::text as event_id, e.event_type, e.schema_version,
+    e.data, e.metadata,
+    case when e.data ? 'at' then event_time(e.data, e.recorded_at) end as t,
+    case when jsonb_typeof(e.data->'cycle') = 'number' then (e.data->>'cycle')::bigint end as cyc,
+    e.data->>'workerId' as wid, e.data->>'decisionEventId' as dec,
+    case when jsonb_typeof(e.metadata->'cycle') = 'number' then (e.metadata->>'cycle')::bigint end as mcyc,
+    e.metadata->>'causationId' as cause, e.metadata->>'correlationId' as corr
   from tpl.events e
   join (select stream_id, max(stream_version) as maxv from tpl.events group by 1) m using (stream_id)
-  cross join generate_series(${k0}, ${k1 - 1}) k
-  order by k, e.global_position`;
-}
+  order by e.global_position`;
 
 /** Fills public.events from the template up to `total` events; returns timings and the copies made. */
 async function fill(
@@ -136,11 +143,18 @@ async function fill(
      where x.indrelid = 'public.events'::regclass
        and not exists (select 1 from pg_constraint c where c.conindid = x.indexrelid)`;
   for (const ix of indexes) await sql.unsafe(`drop index public."${ix.name}"`);
+  await sql.unsafe('drop table if exists tpl.src');
+  await sql.unsafe(SOURCE_SQL);
+  await sql.unsafe('create index on tpl.src (ord)');
+  await sql.unsafe('analyze tpl.src');
   const t0 = Date.now();
   let indexMs = 0;
   try {
     for (let k = 0; k < copies; k += COPIES_PER_CHUNK) {
-      await sql.unsafe(copySql(k, Math.min(copies, k + COPIES_PER_CHUNK), TEMPLATE_CYCLES, spanSec, offsetSec));
+      await sql.begin(async (tx) => {
+        await tx.unsafe("set local work_mem = '128MB'");
+        await tx.unsafe(copySql(k, Math.min(copies, k + COPIES_PER_CHUNK), TEMPLATE_CYCLES, spanSec, offsetSec));
+      });
       process.stderr.write('.');
     }
   } finally {
@@ -153,13 +167,21 @@ async function fill(
 }
 
 export async function poolQueryBench(url: string, benchSchema: string, rounds: number): Promise<PoolQueryReport> {
-  const dbName = `${benchSchema}_pq`.slice(0, 63);
+  // BENCH_POOL_DB: a database a run before left (BENCH_KEEP_SCHEMA) with its template (schema tpl)
+  const reuse = process.env.BENCH_POOL_DB?.trim();
+  const dbName = reuse || `${benchSchema}_pq`.slice(0, 63);
   const admin = postgres(url, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database "${dbName}"`);
+  if (!reuse) await admin.unsafe(`create database "${dbName}"`);
   const dbUrl = withDatabase(url, dbName);
   try {
-    process.stderr.write(`bench: ${POOLS} pools x ${TEMPLATE_CYCLES} cycles as the template ...`);
-    await runPools({ url: dbUrl, schema: 'tpl', cap: poolsCap(), cycles: TEMPLATE_CYCLES, keep: true });
+    if (reuse) {
+      const fresh = postgres(dbUrl, { max: 1, onnotice: () => {} });
+      await fresh.unsafe('drop schema if exists public cascade; create schema public');
+      await fresh.end({ timeout: 5 });
+    } else {
+      process.stderr.write(`bench: ${POOLS} pools x ${TEMPLATE_CYCLES} cycles as the template ...`);
+      await runPools({ url: dbUrl, schema: 'tpl', cap: poolsCap(), cycles: TEMPLATE_CYCLES, keep: true });
+    }
     const client = postgresClient({ url: dbUrl, schema: 'public', max: 4, applicationName: 'gpu-scaler-bench-pq' });
     const raw = client as unknown as RawSql;
     const db = await openPostgresDb({ url: dbUrl, schema: 'public', client });
@@ -167,7 +189,7 @@ export async function poolQueryBench(url: string, benchSchema: string, rounds: n
     try {
       process.stderr.write(` filling ${POOL_EVENTS.toLocaleString('en')} events `);
       const filled = await fill(raw, POOL_EVENTS);
-      await raw.unsafe('drop schema tpl cascade');
+      if (!process.env.BENCH_KEEP_SCHEMA) await raw.unsafe('drop schema tpl cascade');
       process.stderr.write(
         ` (${(filled.fillMs / 1000).toFixed(0)} s, indexes ${(filled.indexMs / 1000).toFixed(0)} s)`,
       );

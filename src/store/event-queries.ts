@@ -84,9 +84,22 @@ export async function findEvents(
 ): Promise<TimedEventRow[]> {
   const params: unknown[] = [];
   const where = whereClause(f, params);
+  const order = `order by global_position ${opts.mode === 'tail' ? 'desc' : 'asc'} limit ${Math.max(0, Math.floor(opts.limit))}`;
+  if (f.since && opts.mode === 'head') {
+    // The first events since a time: found by the event-time index first (positions only, no data
+    // read), then the first `limit` of them fetched. Left to itself the planner reads the table in
+    // position order from the start, working out every event's time, because it takes the recent
+    // events to be spread evenly through the record: 15 s for `--since 1h` at 360,000 events.
+    return store.sql.query<TimedEventRow>(
+      `with hits as materialized (select global_position from events ${where})
+       select ${EVENT_COLUMNS}, ${EVENT_TIME_SQL} as event_time from events
+        where global_position in (select global_position from hits ${order})
+        ${order}`,
+      params,
+    );
+  }
   return store.sql.query<TimedEventRow>(
-    `select ${EVENT_COLUMNS}, ${EVENT_TIME_SQL} as event_time from events ${where}
-      order by global_position ${opts.mode === 'tail' ? 'desc' : 'asc'} limit ${Math.max(0, Math.floor(opts.limit))}`,
+    `select ${EVENT_COLUMNS}, ${EVENT_TIME_SQL} as event_time from events ${where} ${order}`,
     params,
   );
 }
