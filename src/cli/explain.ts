@@ -99,14 +99,15 @@ export async function runExplain(store: EventStore, io: CliIo, o: ExplainOptions
     const all = dedupeEvents([...events, ...decode(await eventsCausedBy(store, decisionIds(events)))]);
     groups = groupByPool(all, pools);
   }
-  const results: { pool: string; result: Explanation }[] = [];
-  for (const g of groups) {
-    const firstCycle = Math.min(
-      ...g.events.map((e) => ('cycle' in e.data ? e.data.cycle : null) ?? Number.POSITIVE_INFINITY),
-    );
-    const previousTotal = Number.isFinite(firstCycle) ? await taskTotalBefore(store, firstCycle, g.pool) : null;
-    results.push({ pool: g.pool, result: explain(g.events, { focusCycle, focusAt, previousTotal }) });
-  }
+  const results: { pool: string; result: Explanation }[] = await Promise.all(
+    groups.map(async (g) => {
+      const firstCycle = Math.min(
+        ...g.events.map((e) => ('cycle' in e.data ? e.data.cycle : null) ?? Number.POSITIVE_INFINITY),
+      );
+      const previousTotal = Number.isFinite(firstCycle) ? await taskTotalBefore(store, firstCycle, g.pool) : null;
+      return { pool: g.pool, result: explain(g.events, { focusCycle, focusAt, previousTotal }) };
+    }),
+  );
 
   const head = { at: focusAt?.toISOString() ?? null, cycle: focusCycle, window: o.window };
   if (o.json) {
@@ -146,11 +147,14 @@ async function cycleGroups(
   const candidates = known.length ? known : [DEFAULT_POOL];
   const groups: { pool: string; events: StoredEvent[] }[] = [];
   const missed: { pool: string; maxCycle: number | null }[] = [];
-  for (const p of candidates) {
-    const found = await eventsOfCycle(store, cycle, windowMs, p);
+  // every pool's reads side by side (over the store's connections): with 100 pools one after the
+  // other, the round trips alone took most of a second
+  const founds = await Promise.all(candidates.map((p) => eventsOfCycle(store, cycle, windowMs, p)));
+  candidates.forEach((p, i) => {
+    const found = founds[i];
     if (found.events !== null) groups.push({ pool: p, events: found.events });
     else missed.push({ pool: p, maxCycle: found.maxCycle });
-  }
+  });
   if (groups.length) return groups;
   if (missed.length === 1) {
     throw new CliError(`no cycle #${cycle} in the store${cyclesText(missed[0].maxCycle)}`, EXIT.empty);

@@ -311,8 +311,10 @@ async function collectStatus(
   };
   const several = inView.length > 1;
   const perPool: StatusReport['pools'] = several ? [] : null;
-  for (const pool of several ? inView : [])
-    perPool?.push({ pool, ...(await collectPoolView(store, now, window, [pool])) });
+  // every pool's view side by side (over the store's connections): one after the other, 100 pools'
+  // round trips alone took most of a second
+  const views = await Promise.all((several ? inView : []).map((pool) => collectPoolView(store, now, window, [pool])));
+  (several ? inView : []).forEach((pool, i) => perPool?.push({ pool, ...views[i] }));
 
   return {
     store: describeTarget(target),
