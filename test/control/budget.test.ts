@@ -1,3 +1,4 @@
+import { DEFAULT_POOL, Streams } from '../../events/index';
 import { type Clock, seededRandom } from '../../src/clock';
 import { keyFromPodName, type PodInfo, type Provider, podName, type SpawnRequest } from '../../src/providers/provider';
 import type { TaskSource } from '../../src/sources/source';
@@ -169,7 +170,8 @@ forEachBackend(
       // a decision that still believed the fleet was empty (what a stale read recorded)
       const [first] = await h.events('ScalingDecided');
       const stale = { ...first.data, cycle: 99, delta: 3, desired: 3 };
-      await h.store.append('controller-test', [{ type: 'ScalingDecided', data: stale }]);
+      // on the pool's controller stream: the only stream its reactor reads decisions from
+      await h.store.append(Streams.controller(DEFAULT_POOL), [{ type: 'ScalingDecided', data: stale }]);
       await h.system.reactor.catchUp();
       expect((await h.provider.list()).length).toBe(3);
       const failed = (await h.events('WorkerSpawnFailed')).map((e) => e.data);
@@ -181,6 +183,7 @@ forEachBackend(
         'refused by the GPU budget: the live fleet has 3 GPU(s) (3 worker(s)), one more worker of 1 GPU(s) would make 4 > MAX_ACTIVE_GPUS=3',
       );
       // refusals are not worker failures: the next decision is not blocked by the circuit breaker
+      await h.system.controller.init(); // the controller reads its stream again (the stale decision is on it)
       h.source.set(3);
       const next = decided(await h.cycle());
       expect(next.decision.spawnBlocked).toBeNull();
