@@ -169,12 +169,17 @@ async function fill(
 export async function poolQueryBench(url: string, benchSchema: string, rounds: number): Promise<PoolQueryReport> {
   // BENCH_POOL_DB: a database a run before left (BENCH_KEEP_SCHEMA) with its template (schema tpl)
   const reuse = process.env.BENCH_POOL_DB?.trim();
+  // BENCH_POOL_MEASURE_ONLY=1 (with BENCH_POOL_DB): that database's store as it is, filled and
+  // replayed by a run before; only the reads are measured (after a change to them)
+  const measureOnly = !!reuse && process.env.BENCH_POOL_MEASURE_ONLY === '1';
   const dbName = reuse || `${benchSchema}_pq`.slice(0, 63);
   const admin = postgres(url, { max: 1, onnotice: () => {} });
   if (!reuse) await admin.unsafe(`create database "${dbName}"`);
   const dbUrl = withDatabase(url, dbName);
   try {
-    if (reuse) {
+    if (measureOnly) {
+      // nothing to make
+    } else if (reuse) {
       const fresh = postgres(dbUrl, { max: 1, onnotice: () => {} });
       await fresh.unsafe('drop schema if exists public cascade; create schema public');
       await fresh.end({ timeout: 5 });
@@ -187,15 +192,19 @@ export async function poolQueryBench(url: string, benchSchema: string, rounds: n
     const db = await openPostgresDb({ url: dbUrl, schema: 'public', client });
     const store: EventStore = await storeOn(db, appRegistry, false);
     try {
-      process.stderr.write(` filling ${POOL_EVENTS.toLocaleString('en')} events `);
-      const filled = await fill(raw, POOL_EVENTS);
-      if (!process.env.BENCH_KEEP_SCHEMA) await raw.unsafe('drop schema tpl cascade');
-      process.stderr.write(
-        ` (${(filled.fillMs / 1000).toFixed(0)} s, indexes ${(filled.indexMs / 1000).toFixed(0)} s)`,
-      );
-      const t0 = Date.now();
-      await rebuildProjections(store, { batchSize: 5_000 });
-      const replayMs = Date.now() - t0;
+      let filled = { templateEvents: 0, copies: 0, fillMs: 0, indexMs: 0 };
+      let replayMs = 0;
+      if (!measureOnly) {
+        process.stderr.write(` filling ${POOL_EVENTS.toLocaleString('en')} events `);
+        filled = await fill(raw, POOL_EVENTS);
+        if (!process.env.BENCH_KEEP_SCHEMA) await raw.unsafe('drop schema tpl cascade');
+        process.stderr.write(
+          ` (${(filled.fillMs / 1000).toFixed(0)} s, indexes ${(filled.indexMs / 1000).toFixed(0)} s)`,
+        );
+        const t0 = Date.now();
+        await rebuildProjections(store, { batchSize: 5_000 });
+        replayMs = Date.now() - t0;
+      }
       process.stderr.write(` (projections rebuilt in ${(replayMs / 1000).toFixed(0)} s)\n`);
       await raw`vacuum (analyze)`;
       const report: PoolQueryReport = {

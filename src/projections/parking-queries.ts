@@ -1,5 +1,6 @@
 import type { StartFact } from '../reactor/parking';
 import type { Sql } from '../store/db';
+import { EVENT_TIME_SQL } from '../store/event-time';
 import { workerRowsByStatusOrId } from './worker-queries';
 
 /** The reads parking's surfaces make (status, metrics), so no SQL lives in src/cli or src/observe. */
@@ -35,11 +36,15 @@ export function parkedCost(pods: readonly ParkedPod[]): { count: number; usdPerH
   };
 }
 
-/** Starts (cold requests, starts from parked, refused starts) and activations in [since, until), by event time. */
+/**
+ * Starts (cold requests, starts from parked, refused starts) and activations in [since, until), by
+ * event time (events_event_time_idx: comparing `data->>'at'` as text read the whole table, 15 s at 3
+ * million events).
+ */
 export async function startFactsBetween(sql: Sql, since: Date, until: Date): Promise<StartFact[]> {
   const rows = await sql.query<{ type: StartFact['type']; worker_id: string; at: string }>(
     `select event_type as type, data->>'workerId' as worker_id, data->>'at' as at from events
-      where data->>'at' >= $1 and data->>'at' < $2
+      where ${EVENT_TIME_SQL} >= $1::timestamptz and ${EVENT_TIME_SQL} < $2::timestamptz and data->>'at' is not null
         and event_type in ('WorkerSpawnRequested', 'WorkerUnparked', 'WorkerUnparkRefused', 'WorkerActivated')
       order by global_position`,
     [since.toISOString(), until.toISOString()],

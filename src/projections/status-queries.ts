@@ -9,7 +9,13 @@ import { EVENT_COLUMNS, type EventRow } from '../store/event-store';
  */
 
 /** Rows of these pools (`$n` a text[]; null: every pool's). */
-const POOLS_SQL = (param: string) => `(${param}::text[] is null or pool = any(${param}::text[]))`;
+/**
+ * `pool` in `--pool`'s pools (the parameter), or every pool (the parameter null). Two statements,
+ * not one `(p is null or pool = any(p))`: a prepared statement's generic plan of that one cannot
+ * use the indexes on pool.
+ */
+const POOLS_SQL = (param: string, pools?: readonly string[]) =>
+  pools?.length ? `pool = any(${param}::text[])` : `${param}::text[] is null`;
 /** `--pool` as a query parameter: null for every pool. */
 const poolsParam = (pools?: readonly string[]) => (pools?.length ? [...pools] : null);
 
@@ -27,7 +33,7 @@ export async function workerCountsInStatus(
   pools?: readonly string[],
 ): Promise<{ status: string; n: number }[]> {
   const rows = await sql.query<{ status: string; n: number }>(
-    `select status, count(*)::bigint as n from workers where status = any($1::text[]) and ${POOLS_SQL('$2')} group by status`,
+    `select status, count(*)::bigint as n from workers where status = any($1::text[]) and ${POOLS_SQL('$2', pools)} group by status`,
     [statuses, poolsParam(pools)],
   );
   return rows.map((r) => ({ status: r.status, n: Number(r.n) }));
@@ -59,7 +65,7 @@ export function workersInStatus(
     `select worker_id, pod_id, status, provider, requested_at, spawned_at, gpu_count, hourly_cost_usd,
             gpu_type, data_center, node,
             ${STATUS_SINCE_SQL} as since from workers
-      where status = any($1::text[]) and ${POOLS_SQL('$2')}
+      where status = any($1::text[]) and ${POOLS_SQL('$2', pools)}
       order by requested_at nulls last, worker_id`,
     [statuses, poolsParam(pools)],
   );
@@ -68,7 +74,7 @@ export function workersInStatus(
 /** The last scaling decision (of every pool, or of `pools`), as its row (null: none yet). */
 export async function lastDecisionRow(sql: Sql, pools?: readonly string[]): Promise<Row | null> {
   const [row] = await sql.query(
-    `select * from scaling_decisions where ${POOLS_SQL('$1')} order by global_position desc limit 1`,
+    `select * from scaling_decisions where ${POOLS_SQL('$1', pools)} order by global_position desc limit 1`,
     [poolsParam(pools)],
   );
   return row ?? null;
@@ -77,7 +83,7 @@ export async function lastDecisionRow(sql: Sql, pools?: readonly string[]): Prom
 /** The last health summary (of every pool, or of `pools`), as its row (null: none yet). */
 export async function lastHealthSummaryRow(sql: Sql, pools?: readonly string[]): Promise<Row | null> {
   const [row] = await sql.query(
-    `select * from health_summaries where ${POOLS_SQL('$1')} order by global_position desc limit 1`,
+    `select * from health_summaries where ${POOLS_SQL('$1', pools)} order by global_position desc limit 1`,
     [poolsParam(pools)],
   );
   return row ?? null;
@@ -87,7 +93,7 @@ export async function lastHealthSummaryRow(sql: Sql, pools?: readonly string[]):
 export function anomaliesBetween(sql: Sql, since: Date, until: Date, pools?: readonly string[]): Promise<Row[]> {
   return sql.query(
     `select cycle, detected_at, kind, message, figures, causes from anomalies
-      where detected_at > $1::timestamptz and detected_at <= $2::timestamptz and ${POOLS_SQL('$3')}
+      where detected_at > $1::timestamptz and detected_at <= $2::timestamptz and ${POOLS_SQL('$3', pools)}
       order by detected_at, global_position`,
     [since.toISOString(), until.toISOString(), poolsParam(pools)],
   );
