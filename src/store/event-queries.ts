@@ -173,7 +173,17 @@ export async function lastCycle(store: EventStore, pool = DEFAULT_POOL): Promise
 /** The events caused by these events (metadata.causationId): a decision's spawns and terminations. */
 export function eventsCausedBy(store: EventStore, eventIds: readonly string[]): Promise<EventRow[]> {
   if (eventIds.length === 0) return Promise.resolve([]);
-  return eventRows(store, `metadata->>'causationId' = any($1::text[])`, [eventIds]);
+  // By events_causation_idx (partial on a cause being there, said here so a generic plan can use
+  // it), positions first: a prepared statement's generic plan, which cannot tell how many events
+  // an array of ids names, read the table in position order instead (1.4 s at 3 million events).
+  return store.sql.query<EventRow>(
+    `with caused as materialized (
+       select global_position from events
+        where metadata->>'causationId' is not null and metadata->>'causationId' = any($1::text[]))
+     select ${EVENT_COLUMNS} from events where global_position in (select global_position from caused)
+      order by global_position limit ${EXPLAIN_LIMIT}`,
+    [eventIds],
+  );
 }
 
 /**
