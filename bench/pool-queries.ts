@@ -85,7 +85,7 @@ function withDatabase(url: string, db: string): string {
  * their versions, each worker is a worker of its own (`<id>-<k>`), ids are md5(id:k) so a copy's
  * spawns name the copy's decision as their cause.
  */
-function copySql(k0: number, k1: number, cycles: number, spanSec: number, offsetSec: number): string {
+function copySql(k0: number, k1: number, cycles: number, spanSec: number, offsetSec: number, last: number): string {
   const mapId = (x: string) => `md5(${x} || ':' || k)::uuid::text`;
   return `
   insert into public.events (stream_id, stream_version, event_id, event_type, schema_version, data, metadata)
@@ -106,7 +106,8 @@ function copySql(k0: number, k1: number, cycles: number, spanSec: number, offset
       || case when e.cause is not null then jsonb_build_object('causationId', ${mapId('e.cause')}) else '{}'::jsonb end
       || case when e.corr is not null then jsonb_build_object('correlationId', ${mapId('e.corr')}) else '{}'::jsonb end
   from generate_series(${k0}, ${k1 - 1}) k
-  cross join lateral (select * from tpl.src order by ord) e`;
+  cross join lateral (select * from tpl.src order by ord) e
+  where not e.open or k = ${last}`;
 }
 
 /** The template's rows with what each copy changes worked out once (tpl.src, in position order). */
@@ -119,7 +120,11 @@ const SOURCE_SQL = `
     case when jsonb_typeof(e.data->'cycle') = 'number' then (e.data->>'cycle')::bigint end as cyc,
     e.data->>'workerId' as wid, e.data->>'decisionEventId' as dec,
     case when jsonb_typeof(e.metadata->'cycle') = 'number' then (e.metadata->>'cycle')::bigint end as mcyc,
-    e.metadata->>'causationId' as cause, e.metadata->>'correlationId' as corr
+    e.metadata->>'causationId' as cause, e.metadata->>'correlationId' as corr,
+    -- a worker the template leaves running: in the last copy only (else every copy would add a
+    -- live worker the status lists: 348 a pool instead of a handful)
+    e.stream_id like 'worker-%' and not exists (select 1 from tpl.events x where x.stream_id = e.stream_id
+      and x.event_type in ('WorkerTerminated', 'WorkerSpawnFailed')) as open
   from tpl.events e
   join (select stream_id, max(stream_version) as maxv from tpl.events group by 1) m using (stream_id)
   order by e.global_position`;
@@ -153,7 +158,9 @@ async function fill(
     for (let k = 0; k < copies; k += COPIES_PER_CHUNK) {
       await sql.begin(async (tx) => {
         await tx.unsafe("set local work_mem = '128MB'");
-        await tx.unsafe(copySql(k, Math.min(copies, k + COPIES_PER_CHUNK), TEMPLATE_CYCLES, spanSec, offsetSec));
+        await tx.unsafe(
+          copySql(k, Math.min(copies, k + COPIES_PER_CHUNK), TEMPLATE_CYCLES, spanSec, offsetSec, copies - 1),
+        );
       });
       process.stderr.write('.');
     }
