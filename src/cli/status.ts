@@ -314,7 +314,7 @@ async function collectStatus(
   // every pool's view side by side (over the store's connections): one after the other, 100 pools'
   // round trips alone took most of a second
   const views = await Promise.all((several ? inView : []).map((pool) => collectPoolView(store, now, window, [pool])));
-  (several ? inView : []).forEach((pool, i) => perPool?.push({ pool, ...views[i] }));
+  for (const [i, pool] of (several ? inView : []).entries()) perPool?.push({ pool, ...views[i] });
 
   return {
     store: describeTarget(target),
