@@ -156,7 +156,10 @@ interface RunResult {
 
 async function runReplicas(n: number, serverUrl: string): Promise<RunResult> {
   const t00 = Date.now();
-  const loadBefore = os.loadavg().map((x) => x.toFixed(2)).join(' ');
+  const loadBefore = os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
   const dbName = `gs_bench_replicas_${n}_${process.pid}`;
   const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
   await admin.unsafe(`drop database if exists ${dbName} with (force)`);
@@ -377,7 +380,10 @@ async function runReplicas(n: number, serverUrl: string): Promise<RunResult> {
     result.cycleFailures = cycleFailures;
     result.decisions = logged.length;
     result.durationSec = Math.round((Date.now() - t00) / 1000);
-    result.load[1] = os.loadavg().map((x) => x.toFixed(2)).join(' ');
+    result.load[1] = os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ');
     await api.stop();
     await sql.end();
     await admin.unsafe(`drop database if exists ${dbName} with (force)`);
