@@ -140,6 +140,7 @@ interface RunResult {
   takeoverMs: number[];
   takeoverAllMs: number[];
   rebalanceMs: number[];
+  joinMs: number[];
   notTakenOver: number;
   notRebalanced: number;
   creates: number;
@@ -246,6 +247,13 @@ async function runReplicas(n: number, serverUrl: string): Promise<RunResult> {
     }
     return out;
   };
+  const liveReplicas = async () =>
+    Number(
+      (
+        await sql`select count(*)::int as n from controller_replicas r where r.expires_at > now()
+          and exists (select 1 from pg_stat_activity a where a.pid = r.backend_pid)`
+      )[0].n,
+    );
   const live = () => replicas.filter((r) => r.child.exitCode === null && r.child.signalCode === null);
   /** Every pool led, by the live replicas only, none beyond its share. */
   const balanced = async () => {
@@ -290,6 +298,7 @@ async function runReplicas(n: number, serverUrl: string): Promise<RunResult> {
     takeoverMs: [],
     takeoverAllMs: [],
     rebalanceMs: [],
+    joinMs: [],
     notTakenOver: 0,
     notRebalanced: 0,
     creates: 0,
@@ -339,6 +348,9 @@ async function runReplicas(n: number, serverUrl: string): Promise<RunResult> {
       // a new replica in its place: the pools spread again
       const restartedAt = Date.now();
       startReplica();
+      // started once its heartbeat is in (the process is up, its store open, its pools built)
+      if (await waitUntil(async () => (await liveReplicas()) === n, 60_000))
+        result.joinMs.push(Date.now() - restartedAt);
       const rebalanced = await waitUntil(balanced, 60_000);
       if (rebalanced) result.rebalanceMs.push(Date.now() - restartedAt);
       else result.notRebalanced += 1;
@@ -407,7 +419,8 @@ function print(results: RunResult[]): void {
     ['takeover ms, the pool killed (p50 / p95 / max)', (r) => dist(r.takeoverMs)],
     ['takeover ms, every pool of the killed (p50 / p95 / max)', (r) => dist(r.takeoverAllMs)],
     ['pools not led again within 30 s', (r) => `${r.notTakenOver}`],
-    ['rebalance ms after a new replica (p50 / p95 / max)', (r) => dist(r.rebalanceMs)],
+    ['a new replica started: its heartbeat in, ms (p50 / p95 / max)', (r) => dist(r.joinMs)],
+    ['rebalanced (each replica its share), ms from its start (p50 / p95 / max)', (r) => dist(r.rebalanceMs)],
     ['not rebalanced within 60 s', (r) => `${r.notRebalanced}`],
     ['pods created', (r) => `${r.creates}`],
     ['duplicate pods (must be 0)', (r) => `${r.duplicatePods}`],
