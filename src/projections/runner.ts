@@ -5,10 +5,15 @@ import { type Checkpoint, type EventStore, START } from '../store/event-store';
 import { Subscription } from '../store/subscription';
 import { applyToTable } from './writer';
 
+/**
+ * A catch-up gives up after this many conflicts in a row on one checkpoint (each a batch applied by
+ * another process): far more than replicas catching up side by side cause (one retry was not enough
+ * for two replicas of 12 pools: bench/replicas.ts, docs/replicas.md).
+ */
+export const MAX_CONFLICTS_IN_A_ROW = 50;
+
 export const checkpointName = (p: Projection) => `projection:${p.name}`;
 
-/** Tries of a projection's catch-up when another process keeps moving its checkpoint (replicas). */
-const CONFLICT_TRIES = 5;
 /**
  * Keeps the projection tables up to date: one checkpointed, transactional subscription per
  * projection (rows and checkpoint commit together). `catchUp()` is serialised with the background
@@ -44,15 +49,15 @@ export class ProjectionRunner extends EventEmitter<{ error: [err: unknown, proje
     const run = this.chain.then(async () => {
       let n = 0;
       for (const s of this.subs) {
-        // Moved under us (a replay swap, or another replica leading other pools catching up the same
-        // projections): continue from the stored checkpoint. Each conflict is another process's
-        // progress, so a few tries always get through.
-        for (let tries = 1; ; tries++) {
+        // Moved by another process (a replay swap, another replica's runner): continue from the
+        // stored checkpoint. Each conflict means the other process applied a batch, so this ends
+        // once it is caught up; replicas catching up side by side can move it several times in a row.
+        for (let conflicts = 0; ; conflicts++) {
           try {
             n += await s.catchUp();
             break;
           } catch (err) {
-            if (!hasCode(err, 'CHECKPOINT_CONFLICT') || tries >= CONFLICT_TRIES) throw err;
+            if (!hasCode(err, 'CHECKPOINT_CONFLICT') || conflicts >= MAX_CONFLICTS_IN_A_ROW) throw err;
           }
         }
       }

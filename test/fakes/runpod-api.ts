@@ -101,6 +101,8 @@ export interface FakeRunpodOptions {
    * in front of RunPod could; RunPod does not document its list's consistency).
    */
   listLagMs?: number;
+  /** Called at each pod made by a create, right after it counts as live (a bench samples the live fleet here). */
+  onCreate?: (pod: FakePod) => void;
 }
 
 const validateCreate = (() => {
@@ -524,6 +526,7 @@ export class FakeRunpodApi {
         });
         this.pods.set(pod.id, pod);
         this.madeAt.set(pod.id, Date.now());
+        this.opts.onCreate?.(pod);
         this.peakLive = Math.max(this.peakLive, this.livePods().length);
         this.peakRunning = Math.max(this.peakRunning, this.runningPods().length);
         if (this.opts.createDelayMs) await new Promise((r) => setTimeout(r, this.opts.createDelayMs));
