@@ -101,6 +101,8 @@ export interface FakeRunpodOptions {
    * in front of RunPod could; RunPod does not document its list's consistency).
    */
   listLagMs?: number;
+  /** Called after each pod a create made, with the pods then holding GPUs (runpod-serve.ts prints it). */
+  onCreate?: (pod: FakePod, holdingGpus: number) => void;
 }
 
 const validateCreate = (() => {
@@ -196,14 +198,18 @@ export class FakeRunpodApi {
     return api;
   }
 
-  async start(): Promise<void> {
+  /** Listens on 127.0.0.1:`port` (0: any free port). */
+  async start(port = 0): Promise<void> {
     const server = createServer((req, res) => {
       this.handle(req, res).catch((err) => {
         if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'application/problem+json' });
         res.end(JSON.stringify(problem(500, String(err))));
       });
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', resolve);
+    });
     this.server = server;
     this.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   }
@@ -526,6 +532,7 @@ export class FakeRunpodApi {
         this.madeAt.set(pod.id, Date.now());
         this.peakLive = Math.max(this.peakLive, this.livePods().length);
         this.peakRunning = Math.max(this.peakRunning, this.runningPods().length);
+        this.opts.onCreate?.(pod, this.runningPods().length);
         if (this.opts.createDelayMs) await new Promise((r) => setTimeout(r, this.opts.createDelayMs));
         if (scripted?.afterCommit) {
           const status = scripted.status ?? 500;
