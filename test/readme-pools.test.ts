@@ -135,6 +135,31 @@ describe(`the README's pools walkthrough (${TEST_DATABASE_URL ? 'postgres' : 'pg
     expect(blocks[4]).toMatch(/kill -9/);
   });
 
+  test("docs/pools.md's walkthrough runs the README's commands, no others", () => {
+    const pools = readDoc('docs/pools.md');
+    const from = pools.indexOf('\n## Try it: two pools on a RunPod stand-in\n');
+    expect(from).toBeGreaterThan(0);
+    const lines = (bodies: string[]) =>
+      bodies
+        .join('\n')
+        .replace(/\\\n\s*/g, ' ')
+        .split('\n')
+        .map((l) =>
+          l
+            .replace(/\s+#.*$/, '')
+            .replace(/\s+/g, ' ')
+            .trim(),
+        )
+        .filter((l) => l !== '');
+    const documented = lines(
+      parseMarkdown(pools.slice(from, pools.indexOf('\n## ', from + 1)))
+        .fences.filter((f) => f.info === 'sh')
+        .map((f) => f.body),
+    );
+    expect(documented.length).toBeGreaterThan(5);
+    expect(documented.filter((l) => !lines(blocks).includes(l))).toEqual([]);
+  });
+
   beforeAll(async () => {
     buildDist(); // the CLI runs from dist/; `npm run runpod-standin` builds too, finding it up to date
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gs-readme-pools-'));
