@@ -20,6 +20,7 @@ import { planProblems, poolsPlan } from './pools/plan';
 import { ProjectionRunner } from './projections/runner';
 import type { Provider } from './providers/provider';
 import { reactorCheckpointName } from './reactor/reactor';
+import { SharedRequests } from './sources/shared';
 import type { TaskSource } from './sources/source';
 import type { EventStore } from './store/event-store';
 import { openStore, storeOn } from './store/index';
@@ -262,6 +263,8 @@ export async function runService(opts: ServiceOptions): Promise<number> {
   store.signals.on('appendTimed', onAppendTimed);
   // one projection runner for the process: the projections are the store's, not a pool's
   const projections = new ProjectionRunner(store, ALL_PROJECTIONS);
+  // pools whose http sources ask the same request share one answer per cycle
+  const sharedRequests = new SharedRequests((top.POLL_INTERVAL_SEC * 1000) / 2, () => clock.now().getTime());
   const runs: PoolRun[] = [];
   for (const pool of configuration.pools) {
     const poolLogged = single ? log : poolLog(log, pool.name);
@@ -278,6 +281,7 @@ export async function runService(opts: ServiceOptions): Promise<number> {
       dbLogging: () => logging.dbStats(),
       logDestinations: () => logging.destinationStats(),
       metrics,
+      sharedRequests,
     });
     system.reactor.subscription.on('error', (err) =>
       poolLogged.log('error', `reactor failed, will retry: ${(err as Error).message}`),

@@ -7,6 +7,8 @@ import { applyToTable } from './writer';
 
 export const checkpointName = (p: Projection) => `projection:${p.name}`;
 
+/** Tries of a projection's catch-up when another process keeps moving its checkpoint (replicas). */
+const CONFLICT_TRIES = 5;
 /**
  * Keeps the projection tables up to date: one checkpointed, transactional subscription per
  * projection (rows and checkpoint commit together). `catchUp()` is serialised with the background
@@ -42,11 +44,16 @@ export class ProjectionRunner extends EventEmitter<{ error: [err: unknown, proje
     const run = this.chain.then(async () => {
       let n = 0;
       for (const s of this.subs) {
-        try {
-          n += await s.catchUp();
-        } catch (err) {
-          if (!hasCode(err, 'CHECKPOINT_CONFLICT')) throw err;
-          n += await s.catchUp(); // moved by a replay swap: continue from the stored checkpoint
+        // Moved under us (a replay swap, or another replica leading other pools catching up the same
+        // projections): continue from the stored checkpoint. Each conflict is another process's
+        // progress, so a few tries always get through.
+        for (let tries = 1; ; tries++) {
+          try {
+            n += await s.catchUp();
+            break;
+          } catch (err) {
+            if (!hasCode(err, 'CHECKPOINT_CONFLICT') || tries >= CONFLICT_TRIES) throw err;
+          }
         }
       }
       return n;
