@@ -263,7 +263,7 @@ const { appRegistry } = require(${JSON.stringify(events)});
     const n = countByPool(await livePods());
     return n.video === GOT.video && n.image === GOT.image && Object.keys(n).length === 2;
   };
-  /** Each create the stand-in printed: the pod's name and how many pods held GPUs right after it. */
+  /** Each create the stand-in printed: the pod's name and how many pods held GPUs right after it (it also prints each pod terminated). */
   const creates = () =>
     [...standin.out().matchAll(/^created (\S+) (\S+): .*; pods holding GPUs now: (\d+)$/gm)].map((m) => ({
       id: m[1],
@@ -359,6 +359,8 @@ const { appRegistry } = require(${JSON.stringify(events)});
       );
       expect(first.out()).toContain('🤝 Handing over the lead');
       const made = creates().length;
+      const ended = () => [...standin.out().matchAll(/^terminated \S+ /gm)].length;
+      const endedBefore = ended();
       const victim = await leader('video');
 
       // the third terminal: who leads what, and kill -9 of video's leader
@@ -397,7 +399,7 @@ const { appRegistry } = require(${JSON.stringify(events)});
       const from = cycleNow();
       await waitFor(() => cycleNow() >= from + 3, 'three cycles of video on the survivor', 30_000);
       expect(await settled()).toBe(true);
-      expect(creates().length).toBe(made);
+      expect({ created: creates().length, terminated: ended() }).toEqual({ created: made, terminated: endedBefore });
       const names = creates().map((c) => c.name);
       expect(names.filter((n, i) => names.indexOf(n) !== i)).toEqual([]);
       expect(creates().filter((c) => c.holding > CAP)).toEqual([]);

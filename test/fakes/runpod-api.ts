@@ -101,8 +101,8 @@ export interface FakeRunpodOptions {
    * in front of RunPod could; RunPod does not document its list's consistency).
    */
   listLagMs?: number;
-  /** Called after each pod a create made, with the pods then holding GPUs (runpod-serve.ts prints it). */
-  onCreate?: (pod: FakePod, holdingGpus: number) => void;
+  /** Called after each pod a create made or a delete (or terminate) ended, with the pods then holding GPUs (runpod-serve.ts prints it). */
+  onPod?: (what: 'created' | 'terminated', pod: FakePod, holdingGpus: number) => void;
 }
 
 const validateCreate = (() => {
@@ -421,6 +421,7 @@ export class FakeRunpodApi {
         pod.status = 'TERMINATED';
         pod.actions = [];
         this.deleted.push(id);
+        this.opts.onPod?.('terminated', pod, this.runningPods().length);
         return send(204, undefined, extraHeaders);
       }
       case 'action': {
@@ -457,6 +458,7 @@ export class FakeRunpodApi {
           pod.status = 'TERMINATED';
           pod.actions = [];
           this.deleted.push(id);
+          this.opts.onPod?.('terminated', pod, this.runningPods().length);
           return send(204, undefined, extraHeaders);
         }
         if (act === 'stop') {
@@ -532,7 +534,7 @@ export class FakeRunpodApi {
         this.madeAt.set(pod.id, Date.now());
         this.peakLive = Math.max(this.peakLive, this.livePods().length);
         this.peakRunning = Math.max(this.peakRunning, this.runningPods().length);
-        this.opts.onCreate?.(pod, this.runningPods().length);
+        this.opts.onPod?.('created', pod, this.runningPods().length);
         if (this.opts.createDelayMs) await new Promise((r) => setTimeout(r, this.opts.createDelayMs));
         if (scripted?.afterCommit) {
           const status = scripted.status ?? 500;

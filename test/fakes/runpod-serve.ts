@@ -3,8 +3,8 @@ import { FakeRunpodApi } from './runpod-api';
 /**
  * The tests' RunPod stand-in (runpod-api.ts) from the command line, for trying gpu-scaler's RunPod
  * provider without a RunPod account: `npm run runpod-standin [-- --port N]`. It prints the two
- * variables to export in the shells that run gpu-scaler, then one line per pod made, with how many
- * pods hold a GPU at that moment, until Ctrl-C. Pods are RUNNING as soon as they are made and cost
+ * variables to export in the shells that run gpu-scaler, then one line per pod made or terminated,
+ * with how many pods hold a GPU at that moment, until Ctrl-C. Pods are RUNNING as soon as they are made and cost
  * the catalog's price below; they run nothing, and live in this process's memory only.
  */
 
@@ -36,9 +36,9 @@ async function main(): Promise<void> {
   const api = new FakeRunpodApi({
     apiKey: API_KEY,
     readyOnCreate: true,
-    onCreate: (pod, holding) =>
+    onPod: (what, pod, holding) =>
       process.stdout.write(
-        `created ${pod.id} ${pod.name}: ${pod.gpu?.id ?? 'no GPU'} x${pod.gpu?.count ?? 0}, image ${pod.image}; pods holding GPUs now: ${holding}\n`,
+        `${what} ${pod.id} ${pod.name}: ${pod.gpu?.id ?? 'no GPU'} x${pod.gpu?.count ?? 0}, image ${pod.image}; pods holding GPUs now: ${holding}\n`,
       ),
   });
   for (const [id, usd] of Object.entries(CATALOG))
