@@ -16,7 +16,7 @@ import { ALERTS_CHECKPOINT, AlertSender } from './observe/alerts';
 import { HttpEndpoint, HttpEndpointError, type ReadyCheck } from './observe/http';
 import { Metrics } from './observe/metrics';
 import { planLeadership } from './pools/leadership';
-import { planProblems, poolsPlan } from './pools/plan';
+import { planProblems, poolsPlan, priorityLevels } from './pools/plan';
 import { ProjectionRunner } from './projections/runner';
 import type { Provider } from './providers/provider';
 import { reactorCheckpointName } from './reactor/reactor';
@@ -617,8 +617,10 @@ export async function runService(opts: ServiceOptions): Promise<number> {
         const statuses = await takeLeads();
         for (const p of runs) await follow(p, statuses.get(p.name) ?? { kind: 'other' });
         for (const p of runs) metrics.forPool(p.name).setLeader(p.leading);
-        // the pools' cycles run side by side, on the process's cadence
-        await Promise.all(runs.filter((p) => p.leading).map(cycle));
+        // the pools' cycles run side by side, on the process's cadence, a priority at a time: a
+        // lower priority decides knowing what every higher one here wants now
+        for (const level of priorityLevels(runs, (p) => p.config.PRIORITY))
+          await Promise.all(level.filter((p) => p.leading).map(cycle));
         if (done()) break;
         failedInARow = 0;
       } catch (err) {

@@ -5,6 +5,7 @@ import type { Clock } from './clock';
 import { type Config, decisionStaleSec } from './config';
 import { Controller } from './control/controller';
 import type { ControlLog } from './control/log';
+import { BUDGET_FRESH_CYCLES } from './control/steps/contexts';
 import { meteredProvider } from './observe/metered-provider';
 import type { Metrics } from './observe/metrics';
 import type { PoolsPlan } from './pools/plan';
@@ -121,7 +122,7 @@ export async function buildSystem(o: SystemOptions): Promise<System> {
   const reactor = new Reactor({
     store: o.store,
     pool,
-    ...(o.plan ? { plan: o.plan } : {}),
+    ...(o.plan ? { plan: o.plan, budgetFreshSec: BUDGET_FRESH_CYCLES * o.config.POLL_INTERVAL_SEC } : {}),
     provider: calls,
     clock: o.clock,
     log: o.log,

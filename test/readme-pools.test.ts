@@ -15,7 +15,7 @@ import { waitFor } from './helpers/wait';
 // stand-in's `export` line are in the environment, as the README asks. Changed for speed only, in
 // the environment (which overrides the file's top level): POLL_INTERVAL_SEC (2 s for the file's
 // 10 s: a pool's want is fresh for the others for 3 cycles, and the first cycle, with its spawns,
-// takes about a second, so cycle 2 of image must still see video's want of cycle 1) and
+// takes about a second) and
 // WARM_IDLE_SEC (pool image lets an idle worker go after 2 s instead of 240 s); and HTTP_PORT=0 for
 // the first replica (other tests may hold 9464).
 //
@@ -130,7 +130,7 @@ describe(`the README's pools walkthrough (${TEST_DATABASE_URL ? 'postgres' : 'pg
     expect(blocks[0]).toMatch(/^npm run runpod-standin\b/);
     expect(blocks[1]).toMatch(/npx gpu-scaler start --config examples\/pools\.yaml/);
     expect(blocks[2]).toMatch(/gpu-scaler status/);
-    expect(blocks[2]).toMatch(/gpu-scaler explain --pool image --cycle 2/);
+    expect(blocks[2]).toMatch(/gpu-scaler explain --pool image --cycle 1/);
     expect(blocks[3]).toMatch(/npx gpu-scaler start --config examples\/pools\.yaml/);
     expect(blocks[4]).toMatch(/kill -9/);
   });
