@@ -91,7 +91,8 @@ export const PoolShareRecord = z.object({
 export type PoolShareRecord = z.infer<typeof PoolShareRecord>;
 
 /**
- * How the global caps were shared this cycle: the caps, and every pool's share (its own first).
+ * How the global caps were shared this cycle: the caps, and every pool's share (its own first)
+ * when a global cap bound some pool; while every pool got all it wanted, its own share alone.
  * Recorded only when a global cap is set; null otherwise and in events older than pools.
  */
 export const AllocationRecord = z.object({

@@ -370,6 +370,9 @@ function editDistance(a: string, b: string): number {
   return prev[b.length];
 }
 
+/** Variables other software sets that are one edit from a setting of ours: npm and npx set NODE (MODE). */
+const SET_BY_OTHERS = new Set(['NODE']);
+
 /**
  * Warnings for environment variables that look like a misspelt setting of ours
  * (`POLL_INTERVAL_SECS`, `MAX_ACTIVE_GPU`): an unknown name within edit distance 3 of one of ours
@@ -384,7 +387,7 @@ export function misspeltSettings(
   const names = new Set(known);
   const warnings: string[] = [];
   for (const name of Object.keys(env)) {
-    if (names.has(name) || !/^[A-Z][A-Z0-9_]*$/.test(name)) continue;
+    if (names.has(name) || SET_BY_OTHERS.has(name) || !/^[A-Z][A-Z0-9_]*$/.test(name)) continue;
     const best = closestSetting(name, known);
     if (best) warnings.push(`${name} is not a setting of ours: did you mean ${best}? (it is ignored)`);
   }

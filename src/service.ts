@@ -16,10 +16,11 @@ import { ALERTS_CHECKPOINT, AlertSender } from './observe/alerts';
 import { HttpEndpoint, HttpEndpointError, type ReadyCheck } from './observe/http';
 import { Metrics } from './observe/metrics';
 import { planLeadership } from './pools/leadership';
-import { planProblems, poolsPlan } from './pools/plan';
+import { planProblems, poolsPlan, priorityLevels } from './pools/plan';
 import { ProjectionRunner } from './projections/runner';
 import type { Provider } from './providers/provider';
 import { reactorCheckpointName } from './reactor/reactor';
+import { SharedRequests } from './sources/shared';
 import type { TaskSource } from './sources/source';
 import type { EventStore } from './store/event-store';
 import { openStore, storeOn } from './store/index';
@@ -262,6 +263,8 @@ export async function runService(opts: ServiceOptions): Promise<number> {
   store.signals.on('appendTimed', onAppendTimed);
   // one projection runner for the process: the projections are the store's, not a pool's
   const projections = new ProjectionRunner(store, ALL_PROJECTIONS);
+  // pools whose http sources ask the same request share one answer per cycle
+  const sharedRequests = new SharedRequests((top.POLL_INTERVAL_SEC * 1000) / 2, () => clock.now().getTime());
   const runs: PoolRun[] = [];
   for (const pool of configuration.pools) {
     const poolLogged = single ? log : poolLog(log, pool.name);
@@ -278,6 +281,7 @@ export async function runService(opts: ServiceOptions): Promise<number> {
       dbLogging: () => logging.dbStats(),
       logDestinations: () => logging.destinationStats(),
       metrics,
+      sharedRequests,
     });
     system.reactor.subscription.on('error', (err) =>
       poolLogged.log('error', `reactor failed, will retry: ${(err as Error).message}`),
@@ -613,8 +617,10 @@ export async function runService(opts: ServiceOptions): Promise<number> {
         const statuses = await takeLeads();
         for (const p of runs) await follow(p, statuses.get(p.name) ?? { kind: 'other' });
         for (const p of runs) metrics.forPool(p.name).setLeader(p.leading);
-        // the pools' cycles run side by side, on the process's cadence
-        await Promise.all(runs.filter((p) => p.leading).map(cycle));
+        // the pools' cycles run side by side, on the process's cadence, a priority at a time: a
+        // lower priority decides knowing what every higher one here wants now
+        for (const level of priorityLevels(runs, (p) => p.config.PRIORITY))
+          await Promise.all(level.filter((p) => p.leading).map(cycle));
         if (done()) break;
         failedInARow = 0;
       } catch (err) {

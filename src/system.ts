@@ -5,6 +5,7 @@ import type { Clock } from './clock';
 import { type Config, decisionStaleSec } from './config';
 import { Controller } from './control/controller';
 import type { ControlLog } from './control/log';
+import { BUDGET_FRESH_CYCLES } from './control/steps/contexts';
 import { meteredProvider } from './observe/metered-provider';
 import type { Metrics } from './observe/metrics';
 import type { PoolsPlan } from './pools/plan';
@@ -16,6 +17,7 @@ import { runpodProviderFromConfig } from './providers/runpod/index';
 import { SimulatedProvider, simulatedProviderFromConfig } from './providers/simulated';
 import { Reactor, reactorCheckpointName } from './reactor/reactor';
 import { createHttpSource } from './sources/http';
+import type { SharedRequests } from './sources/shared';
 import type { TaskSource } from './sources/source';
 import { createSqlSource } from './sources/sql';
 import { TasksTableSource } from './sources/tasks-table';
@@ -50,6 +52,8 @@ export interface SystemOptions {
    * checkpoints would move them under each other.
    */
   projections?: ProjectionRunner;
+  /** Requests the pools of one process share per cycle (http sources asking the same): src/sources/shared.ts. */
+  sharedRequests?: SharedRequests;
 }
 
 /** Everything the control loop needs, wired once for the service, the tests, the demo and simulations. */
@@ -81,7 +85,7 @@ export function makeProvider(config: Config, clock: Clock, log?: ControlLog): Pr
   }
 }
 
-function makeSource(config: Config, store: EventStore, pool: PoolName): TaskSource {
+function makeSource(config: Config, store: EventStore, pool: PoolName, shared?: SharedRequests): TaskSource {
   switch (config.TASK_SOURCE) {
     case 'tasks-table':
       return new TasksTableSource(store.db, pool);
@@ -95,6 +99,7 @@ function makeSource(config: Config, store: EventStore, pool: PoolName): TaskSour
         activePath: config.TASK_COUNT_ACTIVE_PATH,
         workersPath: config.TASK_COUNT_WORKERS_PATH ?? null,
         timeoutMs: config.TASK_SOURCE_TIMEOUT_SEC * 1000,
+        ...(shared ? { shared } : {}),
       });
     case 'sql':
       return createSqlSource({
@@ -112,12 +117,12 @@ export async function buildSystem(o: SystemOptions): Promise<System> {
   const pool = o.pool ?? DEFAULT_POOL;
   const poolMetrics = o.metrics?.forPool(pool);
   const calls = poolMetrics ? meteredProvider(provider, poolMetrics) : provider;
-  const source = o.source ?? makeSource(o.config, o.store, pool);
+  const source = o.source ?? makeSource(o.config, o.store, pool, o.sharedRequests);
   const projections = o.projections ?? new ProjectionRunner(o.store, ALL_PROJECTIONS);
   const reactor = new Reactor({
     store: o.store,
     pool,
-    ...(o.plan ? { plan: o.plan } : {}),
+    ...(o.plan ? { plan: o.plan, budgetFreshSec: BUDGET_FRESH_CYCLES * o.config.POLL_INTERVAL_SEC } : {}),
     provider: calls,
     clock: o.clock,
     log: o.log,

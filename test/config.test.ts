@@ -136,6 +136,7 @@ describe('configuration', () => {
         POLL_INTERVAL_SEC: '5',
         PATH: '/usr/bin',
         HOME: '/root',
+        NODE: '/usr/bin/node', // set by npm start and npx
         NODE_OPTIONS: '--x',
         TEST_DATABASE_URL: 'postgres://x',
         MAX_OLD_SPACE: '1',

@@ -17,4 +17,4 @@ export const embeddedLeaderLock = (): LeaderLock => ({
 
 /** What a replica says when it gives up a pool beyond its share to a replica that has room. */
 export const handOverLine = (share: number, replicas: number): string =>
-  `🤝 Handing over the lead: beyond this replica's share (${share} pools each for ${replicas} live replicas), another replica has room`;
+  `🤝 Handing over the lead: beyond this replica's share (${share} pool${share === 1 ? '' : 's'} each for ${replicas} live replica${replicas === 1 ? '' : 's'}), another replica has room`;

@@ -1,7 +1,7 @@
 import { DEFAULT_POOL } from '../../events/common';
 import type { OverrideInForce } from '../../events/operator';
 import type { AllocationRecord, AppliedLimit } from '../../events/scaling';
-import { shareText } from '../pools/allocate';
+import { GLOBAL_COST_CAP, GLOBAL_GPU_CAP, shareText } from '../pools/allocate';
 import type { PolicyTerm } from './policy';
 
 /**
@@ -186,10 +186,15 @@ export function heldByGlobalCap(d: AllocationFacts): boolean {
   return d.allocation?.shares.some((s) => s.pool === pool && s.limitedBy !== null) ?? false;
 }
 
-/** `explain`'s sentence on the global budget: `The global budget: wanted 6 GPUs, got 2: ...`; none without a global cap. */
-export function allocationSentences(d: AllocationFacts): string[] {
+/**
+ * `explain`'s sentence on the global budget: `The global budget (pool image): wanted 6 GPUs, got 6:
+ * within the global caps.`; none without a global cap, and none when a global cap cut the desired
+ * count: that limit's sentence says the share already (its detail is shareText).
+ */
+export function allocationSentences(d: AllocationFacts & { limits?: readonly { name: string }[] }): string[] {
   const text = allocationText(d);
-  return text ? [`The global budget (pool ${d.pool ?? DEFAULT_POOL}): ${text}.`] : [];
+  if (!text || d.limits?.some((l) => l.name === GLOBAL_GPU_CAP || l.name === GLOBAL_COST_CAP)) return [];
+  return [`The global budget (pool ${d.pool ?? DEFAULT_POOL}): ${text}.`];
 }
 
 /** The one-liners' note (`events`, the timeline): ` (global budget: wanted 6 GPUs, got 2: ...)` when a global cap held the pool back. */

@@ -26,6 +26,12 @@ export interface GlobalCheck {
   fleet: readonly BudgetWorker[];
   /** The decision's allocation: the shares of higher priorities are held back for them (GPUs). */
   allocation: AllocationRecord | null;
+  /**
+   * The fresh wants (workers) of higher-priority pools, read under the budget's lock: what they
+   * asked for since this decision was made (another process's pool decides on its own clock) is
+   * held back for them too.
+   */
+  higherWants?: ReadonlyMap<string, number>;
 }
 
 const n2 = (x: number) => x.toFixed(2);
@@ -42,19 +48,21 @@ export function globalRefusal(c: GlobalCheck): string | null {
   if (cap !== undefined) {
     if (live + c.gpus > cap)
       return `refused by the global GPU budget: every pool's live fleet holds ${live} GPU(s) (${byPool}), one more worker of ${c.gpus} GPU(s) would make ${live + c.gpus} > ${GLOBAL_GPU_CAP}=${cap}`;
-    // GPUs a higher priority was given and does not hold yet are kept for it
-    const own = c.allocation?.shares.find((s) => s.pool === c.pool);
-    const owed = (c.allocation?.shares ?? [])
-      .filter((s) => own && s.priority > own.priority)
-      .map((s) => ({ s, owed: Math.max(0, s.gotWorkers * s.gpusPerWorker - (gpusByPool.get(s.pool) ?? 0)) }))
+    // GPUs a higher priority was given (or asked for since) and does not hold yet are kept for it
+    const ownPriority = plan.pools.find((p) => p.pool === c.pool)?.priority ?? 0;
+    const given = new Map((c.allocation?.shares ?? []).map((s) => [s.pool, s.gotWorkers]));
+    const owed = plan.pools
+      .filter((p) => p.priority > ownPriority)
+      .map((p) => {
+        const workers = Math.max(given.get(p.pool) ?? 0, c.higherWants?.get(p.pool) ?? 0);
+        const holds = gpusByPool.get(p.pool) ?? 0;
+        return { p, wants: workers * p.gpusPerWorker, holds, owed: Math.max(0, workers * p.gpusPerWorker - holds) };
+      })
       .filter((x) => x.owed > 0);
     const held = owed.reduce((a, x) => a + x.owed, 0);
     if (held > 0 && live + c.gpus + held > cap)
       return `held back by the global GPU budget: ${held} of ${GLOBAL_GPU_CAP}=${cap} GPU(s) are kept for higher priority (${owed
-        .map(
-          (x) =>
-            `${x.s.pool}: priority ${x.s.priority}, got ${x.s.gotWorkers * x.s.gpusPerWorker}, holds ${gpusByPool.get(x.s.pool) ?? 0}`,
-        )
+        .map((x) => `${x.p.pool}: priority ${x.p.priority}, wants ${x.wants}, holds ${x.holds}`)
         .join('; ')}); live ${live} + ${c.gpus} + ${held} > ${cap}`;
   }
   const usdCap = plan.caps.usdPerHour;

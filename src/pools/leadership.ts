@@ -55,6 +55,36 @@ export function planLeadership(v: LeadershipView): LeadershipPlan {
   const excess = Math.min(Math.max(0, mine.length - share), Math.max(0, room - free.length));
   const handOver = excess > 0 ? mine.slice(mine.length - excess) : [];
   const kept = mine.slice(0, mine.length - excess);
-  const take = free.filter((p, i) => kept.length + i < share || v.freeBefore.includes(p));
+  const dealt = dealFree(v, replicas, share, kept.length);
+  const take = free.filter((p) => dealt.get(p) === v.me || v.freeBefore.includes(p));
   return { lead: [...kept, ...take], handOver, share };
+}
+
+/**
+ * The free pools dealt out among the replicas with room, the same on every replica that sees the
+ * same leases: replica by replica (sorted by id), each up to its room, from its own preference
+ * order, skipping pools dealt to one before it. So replicas taking a dead replica's pools at the
+ * same cycle reach for different ones, and every free pool is taken in one cycle while the views
+ * agree (each replica taking the first free pools of its own order, two of them reached for the
+ * same pool, one lost it, and the pool left over waited a cycle: bench/replicas.ts, docs/replicas.md).
+ */
+function dealFree(
+  v: LeadershipView,
+  replicas: readonly string[],
+  share: number,
+  keptByMe: number,
+): Map<string, string> {
+  const holderOf = (pool: string) => v.holders[pool] ?? null;
+  const dealt = new Map<string, string>();
+  for (const r of [...replicas].sort()) {
+    const led = r === v.me ? keptByMe : v.pools.filter((p) => holderOf(p) === r).length;
+    let room = Math.max(0, share - led);
+    for (const p of preferenceOrder(v.pools, replicas, r)) {
+      if (room === 0) break;
+      if (holderOf(p) !== null || dealt.has(p)) continue;
+      dealt.set(p, r);
+      room -= 1;
+    }
+  }
+  return dealt;
 }

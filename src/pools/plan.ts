@@ -61,3 +61,13 @@ export function planProblems(plan: PoolsPlan): string[] {
 export function singlePoolPlan(pool: string, priority = 0, gpusPerWorker = 1): PoolsPlan {
   return { caps: {}, pools: [{ pool, priority, floorWorkers: 0, gpusPerWorker, usdPerWorker: null }] };
 }
+
+/**
+ * Items (pools) in levels of one priority, highest first, each level in the given order: the pools
+ * of one process decide a level at a time, so a lower priority's decision sees the fresh wants of
+ * every higher one it shares the global caps with (side by side within a level).
+ */
+export function priorityLevels<T>(items: readonly T[], priorityOf: (item: T) => number): T[][] {
+  const levels = [...new Set(items.map(priorityOf))].sort((a, b) => b - a);
+  return levels.map((p) => items.filter((i) => priorityOf(i) === p));
+}

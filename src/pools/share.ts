@@ -81,7 +81,12 @@ export function poolShare(
   const claims = [{ ...own, usdPerWorker, wantWorkers }, ...budget.others];
   const allocation = allocate(claims, plan.caps);
   const share = allocation.shares[0];
-  const record: AllocationRecord = { caps: { ...plan.caps }, shares: allocation.shares };
+  // Every pool's want and share when a global cap binds (the decision says who went first); while
+  // the pools fit, the pool's own share alone (its want, for the others' next decisions): a decision
+  // of each of 100 pools carrying 100 shares every cycle would grow the record with the square of
+  // the pools for nothing to explain.
+  const binds = allocation.shares.some((s) => s.limitedBy !== null);
+  const record: AllocationRecord = { caps: { ...plan.caps }, shares: binds ? allocation.shares : [share] };
   const limits: ShareLimit[] = [];
   let desired = wantWorkers;
   if (share.limitedBy !== null && share.gotWorkers < wantWorkers) {

@@ -5,6 +5,13 @@ import { type Checkpoint, type EventStore, START } from '../store/event-store';
 import { Subscription } from '../store/subscription';
 import { applyToTable } from './writer';
 
+/**
+ * A catch-up gives up after this many conflicts in a row on one checkpoint (each a batch applied by
+ * another process): far more than replicas catching up side by side cause (one retry was not enough
+ * for two replicas of 12 pools: bench/replicas.ts, docs/replicas.md).
+ */
+export const MAX_CONFLICTS_IN_A_ROW = 50;
+
 export const checkpointName = (p: Projection) => `projection:${p.name}`;
 
 /**
@@ -42,11 +49,16 @@ export class ProjectionRunner extends EventEmitter<{ error: [err: unknown, proje
     const run = this.chain.then(async () => {
       let n = 0;
       for (const s of this.subs) {
-        try {
-          n += await s.catchUp();
-        } catch (err) {
-          if (!hasCode(err, 'CHECKPOINT_CONFLICT')) throw err;
-          n += await s.catchUp(); // moved by a replay swap: continue from the stored checkpoint
+        // Moved by another process (a replay swap, another replica's runner): continue from the
+        // stored checkpoint. Each conflict means the other process applied a batch, so this ends
+        // once it is caught up; replicas catching up side by side can move it several times in a row.
+        for (let conflicts = 0; ; conflicts++) {
+          try {
+            n += await s.catchUp();
+            break;
+          } catch (err) {
+            if (!hasCode(err, 'CHECKPOINT_CONFLICT') || conflicts >= MAX_CONFLICTS_IN_A_ROW) throw err;
+          }
         }
       }
       return n;

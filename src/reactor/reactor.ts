@@ -33,6 +33,8 @@ export interface ReactorDeps {
   pool?: PoolName;
   /** Every pool and the global caps, for the pre-spawn check across pools (default: this pool alone). */
   plan?: PoolsPlan;
+  /** How recent (s) a higher priority's decision must be for its want to be held back for it (default 90). */
+  budgetFreshSec?: number;
   provider: Provider;
   clock: Clock;
   log: ControlLog;
@@ -360,9 +362,24 @@ export class Reactor {
           quoteUsdPerHour: d.quoteUsdPerHour ?? null,
           fleet: every,
           allocation: d.allocation,
+          higherWants: await this.higherWants(reads, global),
         })
       : null;
     return { refusal, maxHourlyCostUsd };
+  }
+
+  /** The fresh wants of the pools of higher priority than this one (their last decisions, if recent). */
+  private async higherWants(reads: ControlReads, plan: PoolsPlan): Promise<Map<string, number>> {
+    const own = plan.pools.find((p) => p.pool === this.pool)?.priority ?? 0;
+    const higher = plan.pools.filter((p) => p.priority > own).map((p) => p.pool);
+    if (higher.length === 0) return new Map();
+    const now = this.d.clock.now().getTime();
+    const freshMs = (this.d.budgetFreshSec ?? 90) * 1000;
+    return new Map(
+      (await reads.latestWants(higher))
+        .filter((w) => now - Date.parse(w.at) <= freshMs)
+        .map((w) => [w.pool, w.wantWorkers]),
+    );
   }
 
   /**

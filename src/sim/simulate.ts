@@ -11,6 +11,18 @@ import { buildSystem } from '../system';
 import { QueueModel } from './queue';
 import type { Trace } from './trace';
 
+/** A simulation logs nowhere: its database logging always reads as healthy and idle. */
+export const SIM_DB_LOGGING = {
+  enabled: true,
+  healthy: true,
+  initError: null,
+  sent: 0,
+  failed: 0,
+  dropped: 0,
+  queueSize: 0,
+  errorRate: 0,
+};
+
 /** How long a cold pod takes to start: uniform in [min, max] seconds (60-180 s by default, as cold GPU pods do). */
 export interface StartupModel {
   minSec: number;
@@ -166,16 +178,7 @@ export async function simulate(o: SimulateOptions): Promise<{ result: SimResult;
     config,
     clock,
     log: quietLog,
-    dbLogging: () => ({
-      enabled: true,
-      healthy: true,
-      initError: null,
-      sent: 0,
-      failed: 0,
-      dropped: 0,
-      queueSize: 0,
-      errorRate: 0,
-    }),
+    dbLogging: () => SIM_DB_LOGGING,
     provider,
     source: new QueueSource(queue, toIso),
     reactorWaitMs: 0,

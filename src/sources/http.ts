@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { makeRedactor, type Redactor } from '../logging/redact';
 import { defineSettings } from '../settings';
 import { formatJsonPath, type JsonPath, lookupJsonPath, parseJsonPath } from './json-path';
+import type { SharedRequests } from './shared';
 import type { TaskSource } from './source';
 
 const HTTP_SOURCE_DEFAULTS = {
@@ -35,6 +36,8 @@ export interface HttpSourceOptions {
   maxBytes?: number;
   /** The source's name in events (default `http`). */
   name?: string;
+  /** Pools asking the same request share one per cycle (src/sources/shared.ts); absent: every fetch asks. */
+  shared?: SharedRequests;
 }
 
 const EXCERPT_CHARS = 200;
@@ -93,7 +96,13 @@ export class HttpTaskSource implements TaskSource {
 
   async fetch(opts: { workerIds: string[]; signal?: AbortSignal }): Promise<unknown> {
     // A byte-order mark before the JSON is allowed (JSON.parse refuses it).
-    const text = (await this.request(opts.signal)).replace(/^\uFEFF/, '');
+    const { shared } = this.opts;
+    const asked = shared
+      ? shared.get(JSON.stringify([this.method, this.opts.url, this.bodyText ?? null, this.opts.key ?? null]), () =>
+          this.request(opts.signal),
+        )
+      : this.request(opts.signal);
+    const text = (await asked).replace(/^\uFEFF/, '');
     let json: unknown;
     try {
       json = JSON.parse(text);

@@ -147,7 +147,8 @@ export function postgresLeases(
       () => {
         Promise.all([take([...held]), beat()]).then(
           ([now]) => {
-            held = now;
+            // only pools still held: one handed over (released) while this renewal was in flight stays given up
+            held = new Set([...now].filter((p) => held.has(p)));
             if (held.size === 0) stopRenewing();
           },
           () => {},

@@ -101,6 +101,10 @@ export interface FakeRunpodOptions {
    * in front of RunPod could; RunPod does not document its list's consistency).
    */
   listLagMs?: number;
+  /** Called at each pod made by a create, right after it counts as live (a bench samples the live fleet here). */
+  onCreate?: (pod: FakePod) => void;
+  /** Called after each pod a create made or a delete (or terminate) ended, with the pods then holding GPUs (runpod-serve.ts prints it). */
+  onPod?: (what: 'created' | 'terminated', pod: FakePod, holdingGpus: number) => void;
 }
 
 const validateCreate = (() => {
@@ -196,14 +200,18 @@ export class FakeRunpodApi {
     return api;
   }
 
-  async start(): Promise<void> {
+  /** Listens on 127.0.0.1:`port` (0: any free port). */
+  async start(port = 0): Promise<void> {
     const server = createServer((req, res) => {
       this.handle(req, res).catch((err) => {
         if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'application/problem+json' });
         res.end(JSON.stringify(problem(500, String(err))));
       });
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', resolve);
+    });
     this.server = server;
     this.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   }
@@ -415,6 +423,7 @@ export class FakeRunpodApi {
         pod.status = 'TERMINATED';
         pod.actions = [];
         this.deleted.push(id);
+        this.opts.onPod?.('terminated', pod, this.runningPods().length);
         return send(204, undefined, extraHeaders);
       }
       case 'action': {
@@ -451,6 +460,7 @@ export class FakeRunpodApi {
           pod.status = 'TERMINATED';
           pod.actions = [];
           this.deleted.push(id);
+          this.opts.onPod?.('terminated', pod, this.runningPods().length);
           return send(204, undefined, extraHeaders);
         }
         if (act === 'stop') {
@@ -524,8 +534,10 @@ export class FakeRunpodApi {
         });
         this.pods.set(pod.id, pod);
         this.madeAt.set(pod.id, Date.now());
+        this.opts.onCreate?.(pod);
         this.peakLive = Math.max(this.peakLive, this.livePods().length);
         this.peakRunning = Math.max(this.peakRunning, this.runningPods().length);
+        this.opts.onPod?.('created', pod, this.runningPods().length);
         if (this.opts.createDelayMs) await new Promise((r) => setTimeout(r, this.opts.createDelayMs));
         if (scripted?.afterCommit) {
           const status = scripted.status ?? 500;

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { packageRoot } from '../../src/util/package-root';
 
 /** What dist/ is compiled from (tsconfig.build.json's include, and the compiler settings). */
-const INPUTS = ['src', 'events', 'projections', 'bench'];
+const INPUTS = ['src', 'events', 'projections', 'bench', 'test/fakes'];
 const CONFIGS = ['tsconfig.json', 'tsconfig.build.json', 'package-lock.json'];
 
 /** A hash of every input file's path and content: equal hashes, equal dist/. */

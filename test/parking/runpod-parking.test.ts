@@ -107,11 +107,11 @@ test('PARKED_MAX=5 on RunPod: a burst then quiet parks pods; the next burst star
   const metrics = new Metrics();
   metrics.observeEvents(await h.events());
   const m = await metrics.text();
-  expect(m).toContain('gpu_scaler_parked_total 4');
-  expect(m).toContain('gpu_scaler_unparked_total 3');
-  expect(m).toContain('gpu_scaler_unpark_refused_total 1');
-  expect(m).toContain('gpu_scaler_start_to_ready_seconds_count{origin="unparked"} 3');
-  expect(m).toContain('gpu_scaler_start_to_ready_seconds_count{origin="cold"} 7');
+  expect(m).toContain('gpu_scaler_parked_total{pool="default"} 4');
+  expect(m).toContain('gpu_scaler_unparked_total{pool="default"} 3');
+  expect(m).toContain('gpu_scaler_unpark_refused_total{pool="default"} 1');
+  expect(m).toContain('gpu_scaler_start_to_ready_seconds_count{pool="default",origin="unparked"} 3');
+  expect(m).toContain('gpu_scaler_start_to_ready_seconds_count{pool="default",origin="cold"} 7');
 
   const ex = explain(await h.events(), { focusCycle: burst?.data.cycle });
   text = conclude(ex.cycles.find((c) => c.cycle === burst?.data.cycle) as (typeof ex.cycles)[number]);

@@ -111,6 +111,41 @@ forEachBackend('one budget across pools', BACKENDS, (backend) => {
     ]);
   });
 
+  test('a lower priority that decided before the higher one asked (another process, the same instant) is held back for it when its reactor acts', async () => {
+    h = await harness(backend(), { env: ENV });
+    const plan = planOf(8);
+    const videoTasks = new ScriptedSource(h.clock);
+    const imageTasks = new ScriptedSource(h.clock);
+    const videoPods = simProvider(h, 5);
+    const imagePods = simProvider(h, 6);
+    const video = await poolSystem(h, 'video', plan, videoTasks, videoPods);
+    const image = await poolSystem(h, 'image', plan, imageTasks, imagePods);
+    videoTasks.set(6);
+    imageTasks.set(6);
+    // image decides first, knowing nothing of video (its share: all it wants); then video decides
+    await h.system.projections.catchUp();
+    await image.controller.runCycle();
+    await video.controller.runCycle();
+    // image's reactor acts on its decision after video's: video's fresh want is kept for it
+    await image.reactor.catchUp();
+    await video.reactor.catchUp();
+    expect({ video: (await videoPods.list()).length, image: (await imagePods.list()).length }).toEqual({
+      video: 5,
+      image: 3,
+    });
+    const held = (await h.events('WorkerSpawnFailed')).map((e) => [e.data.pool, e.data.error]);
+    expect(held).toEqual([
+      [
+        'image',
+        'held back by the global GPU budget: 5 of GLOBAL_MAX_ACTIVE_GPUS=8 GPU(s) are kept for higher priority (video: priority 10, wants 5, holds 0); live 3 + 1 + 5 > 8',
+      ],
+      [
+        'image',
+        'held back by the global GPU budget: 5 of GLOBAL_MAX_ACTIVE_GPUS=8 GPU(s) are kept for higher priority (video: priority 10, wants 5, holds 0); live 3 + 1 + 5 > 8',
+      ],
+    ]);
+  });
+
   test('a lower priority that decided first keeps no more than the cap leaves; the higher one is not starved of what it was given', async () => {
     h = await harness(backend(), { env: ENV });
     const plan = planOf(8);

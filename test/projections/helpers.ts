@@ -24,9 +24,12 @@ export async function allEvents(store: EventStore): Promise<StoredEvent[]> {
 }
 
 /** A table's rows as the database shows them (`to_jsonb`), in key order. */
+/** The order rows are compared in: a pool's cycles in number order (their key, `<pool>:<cycle>`, is text), else the key. */
+const rowOrder = (p: Projection) => (p.key === 'pool_cycle' ? 't.pool, t.cycle' : `t.${p.key}`);
+
 export async function tableRows(sql: Sql, schema: string, p: Projection): Promise<unknown[]> {
   const rows = await sql.query<{ r: unknown }>(
-    `select to_jsonb(t) as r from ${q(schema)}.${q(p.table)} t order by t.${p.key}`,
+    `select to_jsonb(t) as r from ${q(schema)}.${q(p.table)} t order by ${rowOrder(p)}`,
   );
   return rows.map((r) => r.r);
 }
@@ -49,7 +52,7 @@ export async function foldedRows(
     await tx.query('insert into folded select * from jsonb_populate_recordset(null::folded, $1::text::jsonb)', [
       JSON.stringify(rows),
     ]);
-    const out = await tx.query<{ r: unknown }>(`select to_jsonb(t) as r from folded t order by t.${p.key}`);
+    const out = await tx.query<{ r: unknown }>(`select to_jsonb(t) as r from folded t order by ${rowOrder(p)}`);
     return out.map((r) => r.r);
   });
 }

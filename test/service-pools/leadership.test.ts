@@ -21,7 +21,7 @@ describe('which pools a replica leads', () => {
     const one = planLeadership({ ...view, me: 'r1' });
     const two = planLeadership({ ...view, me: 'r2' });
     expect(one.lead).toEqual(['a', 'b', 'c']);
-    expect(two.lead).toEqual(['d', 'e', 'a']);
+    expect(two.lead).toEqual(['d', 'e']); // a is r1's: dealt to it first
     expect(new Set([...one.lead, ...two.lead])).toEqual(new Set(pools));
     expect(preferenceOrder(pools, ['r2', 'r1'], 'r2')).toEqual(['d', 'e', 'a', 'b', 'c']);
   });
@@ -75,5 +75,22 @@ describe('which pools a replica leads', () => {
     expect(planLeadership({ pools, me: 'r1', replicas: ['r1', 'r2'], holders: stuck, freeBefore: ['e'] }).lead).toEqual(
       ['a', 'b', 'c', 'e'],
     );
+  });
+
+  test("a dead replica's pools are dealt among the survivors with room: each takes different ones, all in one cycle", () => {
+    // 12 pools, 4 replicas (share 3); r4 died holding j, k, l; the 3 survivors' share is now 4, room 1 each
+    const twelve = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l'];
+    const holders: Record<string, string | null> = Object.fromEntries(
+      twelve.map((p, i) => [p, i < 3 ? 'r1' : i < 6 ? 'r2' : i < 9 ? 'r3' : null]),
+    );
+    const view = { pools: twelve, replicas: ['r1', 'r2', 'r3'], holders, freeBefore: [] };
+    const taken = ['r1', 'r2', 'r3'].map((me) =>
+      planLeadership({ ...view, me }).lead.filter((p) => holders[p] === null),
+    );
+    // before, each reached for the first free pool of its own order: all three for j, and k and l waited a cycle
+    expect(taken.map((t) => t.length)).toEqual([1, 1, 1]);
+    expect(new Set(taken.flat())).toEqual(new Set(['j', 'k', 'l']));
+    // the same deal on every replica: r2's view of who takes what is r1's
+    expect(planLeadership({ ...view, me: 'r2' }).share).toBe(4);
   });
 });
