@@ -6,7 +6,7 @@ import { type Config, loadConfig } from '../src/config';
 import type { Configuration } from '../src/config-file';
 import { controlLog, poolLog } from '../src/logging/control-log';
 import { createLogging } from '../src/logging/index';
-import { type PoolsPlan, poolsPlan } from '../src/pools/plan';
+import { type PoolsPlan, poolsPlan, priorityLevels } from '../src/pools/plan';
 import { ProjectionRunner } from '../src/projections/runner';
 import { SimulatedProvider } from '../src/providers/simulated';
 import type { TaskSource } from '../src/sources/source';
@@ -21,7 +21,7 @@ import type { RawSql } from './raw-client';
  * (src/service.ts): one store (the service's 10 connections), one ProjectionRunner, one logging
  * with system_logs, each pool its own simulated provider and source, its controller and reactor
  * built by buildSystem with the plan of every pool. Time is simulated: a fake clock, stepped 30 s a
- * cycle; every cycle runs every pool's controller side by side (Promise.all, as the service does),
+ * cycle; every cycle runs the pools' controllers side by side, a priority at a time (as the service does),
  * then the reactors act and the projections follow (the service runs those in the background, so
  * they are timed apart). What is measured is the real time each pool's cycle takes while all the
  * others run theirs.
@@ -212,13 +212,20 @@ export async function runPools(o: PoolRunOptions): Promise<PoolCycleResult> {
       }
       const measured = c >= WARM_CYCLES;
       const t0 = performance.now();
-      const each = await Promise.all(
-        systems.map(async (s) => {
-          const t = performance.now();
-          await s.controller.runCycle();
-          return performance.now() - t;
-        }),
-      );
+      // as the service does: side by side, a priority at a time (a lower priority decides knowing
+      // what every higher one wants now)
+      const each: number[] = [];
+      for (const level of priorityLevels(systems, (s) => s.config.PRIORITY)) {
+        each.push(
+          ...(await Promise.all(
+            level.map(async (s) => {
+              const t = performance.now();
+              await s.controller.runCycle();
+              return performance.now() - t;
+            }),
+          )),
+        );
+      }
       const t1 = performance.now();
       await Promise.all(systems.map((s) => s.reactor.catchUp()));
       const t2 = performance.now();
