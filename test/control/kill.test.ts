@@ -141,6 +141,7 @@ function random(seed: number): () => number {
     // a last, clean run: it recovers, reconciles, and settles
     await sql`delete from tasks`;
     await sql`insert into tasks(status) select 'queued' from generate_series(1, 3)`;
+    const startedAt = await cycles();
     const child = start({ LOG_LEVEL: 'info' });
     let stderr = '';
     child.stderr?.on('data', (d) => {
@@ -163,7 +164,10 @@ function random(seed: number): () => number {
       const [{ behind }] = await sql`select count(*)::int as behind from events e
         where e.event_type = 'ScalingDecided' and not exists (
           select 1 from projection_checkpoints c where c.name = 'reactor' and c.global_position >= e.global_position)`;
-      settled = behind === 0 && w.length === 3 && w.every((x) => x.pod) && pods().length === 3;
+      // this run must have cycled: the last kill can leave 3 live workers with pods, and a SIGTERM
+      // before the service has installed its handlers ends it by the signal (code null)
+      const ran = (await cycles()) > startedAt;
+      settled = ran && behind === 0 && w.length === 3 && w.every((x) => x.pod) && pods().length === 3;
     }
     child.kill('SIGTERM');
     const code = await Promise.race([exited(child), sleep(20_000).then(() => 'still running')]);

@@ -129,6 +129,7 @@ function random(seed: number): () => number {
     // a last, clean run: it recovers, reconciles, and settles
     await sql`delete from tasks`;
     await sql`insert into tasks(status) select 'queued' from generate_series(1, 3)`;
+    const startedAt = await cycles();
     const child = start({ LOG_LEVEL: 'info' });
     let stderr = '';
     child.stderr?.on('data', (d) => {
@@ -153,7 +154,11 @@ function random(seed: number): () => number {
       const [{ behind }] = await sql`select count(*)::int as behind from events e
         where e.event_type = 'ScalingDecided' and not exists (
           select 1 from projection_checkpoints c where c.name = 'reactor' and c.global_position >= e.global_position)`;
+      // this run must have cycled: the last kill can leave the fleet settled, and a SIGTERM before
+      // the service has installed its handlers ends it by the signal (code null)
+      const ran = (await cycles()) > startedAt;
       settled =
+        ran &&
         behind === 0 &&
         live.length === 3 &&
         live.every((x) => x.pod) &&
