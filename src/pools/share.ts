@@ -5,7 +5,7 @@
  * controller, what-if and simulate call the same functions.
  */
 import type { AllocationRecord, LimitUnit } from '../../events/scaling';
-import { allocate, GLOBAL_GPU_CAP, type PoolClaim, shareText } from './allocate';
+import { allocate, GLOBAL_COST_CAP, GLOBAL_GPU_CAP, type GlobalCapName, type PoolClaim, shareText } from './allocate';
 import { hasGlobalCap, type PoolsPlan } from './plan';
 
 /** What the other pools claim this cycle, and the plan: all a decision needs of the global budget. */
@@ -15,19 +15,24 @@ export interface BudgetInput {
   others: PoolClaim[];
   /** GPUs each pool's live fleet holds now (terminating workers too): what is free of the GPU cap. */
   heldGpus: ReadonlyMap<string, number>;
+  /** USD per hour each pool's live fleet burns now (terminating workers too): what is free of the cost cap. */
+  heldUsd?: ReadonlyMap<string, number>;
 }
 
-/** What a pool last wanted (its last decision), and when. */
+/** What a pool last wanted (its last decision), and when, and the price of one of its workers then. */
 export interface PoolWant {
   pool: string;
   at: string;
   wantWorkers: number;
+  /** The quote its decision used, USD/h; null or absent: unknown (it then costs nothing of the cost cap's shares). */
+  usdPerWorker?: number | null;
 }
 
 /**
  * Every pool but `pool`'s claim: its last want when decided within `freshSec` of `now`, else what it
  * holds now (its live workers: a pool that stopped deciding, or never started, keeps what it has
- * but asks no more), never below its floor.
+ * but asks no more), never below its floor; at the price its last decision quoted (however old: a
+ * price is still a price), so the cost cap is shared by priority as the GPU cap is.
  */
 export function claimsOfOthers(
   plan: PoolsPlan,
@@ -44,7 +49,11 @@ export function claimsOfOthers(
       const w = byPool.get(p.pool);
       const fresh = w && now.getTime() - Date.parse(w.at) <= freshSec * 1000;
       const held = liveWorkers.get(p.pool) ?? 0;
-      return { ...p, wantWorkers: Math.max(fresh ? w.wantWorkers : held, 0) };
+      return {
+        ...p,
+        wantWorkers: Math.max(fresh ? w.wantWorkers : held, 0),
+        usdPerWorker: w?.usdPerWorker ?? p.usdPerWorker,
+      };
     });
 }
 
@@ -100,19 +109,30 @@ export function poolShare(
       detail: shareText(allocation, pool),
     });
   }
-  const cap = plan.caps.gpus;
-  if (cap !== undefined) {
-    const others = [...budget.heldGpus].filter(([p, g]) => p !== pool && g > 0);
-    const held = others.reduce((n, [, g]) => n + g, 0);
-    const room = Math.max(0, Math.floor((cap - held) / own.gpusPerWorker));
+  // the room each cap has now, in whole workers of this pool: what the other pools hold is not free
+  const rooms: {
+    name: GlobalCapName;
+    cap: number | undefined;
+    perWorker: number | null;
+    held: ReadonlyMap<string, number> | undefined;
+  }[] = [
+    { name: GLOBAL_GPU_CAP, cap: plan.caps.gpus, perWorker: own.gpusPerWorker, held: budget.heldGpus },
+    { name: GLOBAL_COST_CAP, cap: plan.caps.usdPerHour, perWorker: usdPerWorker, held: budget.heldUsd },
+  ];
+  for (const r of rooms) {
+    if (r.cap === undefined || !r.held || r.perWorker === null || !(r.perWorker > 0)) continue;
+    const others = [...r.held].filter(([p, x]) => p !== pool && x > 0);
+    const held = others.reduce((n, [, x]) => n + x, 0);
+    const room = Math.max(0, Math.floor((r.cap - held) / r.perWorker + 1e-9));
     const to = Math.max(room, Math.min(desired, liveWorkers));
     if (desired > to) {
+      const gpuCap = r.name === GLOBAL_GPU_CAP;
       limits.push({
-        name: GLOBAL_GPU_CAP,
-        unit: 'GPUs',
-        value: cap,
+        name: r.name,
+        unit: gpuCap ? 'GPUs' : 'USD/h',
+        value: r.cap,
         to,
-        detail: roomText(cap, others, room * own.gpusPerWorker),
+        detail: roomText(r.name, r.cap, others, room, r.perWorker),
       });
       desired = to;
     }
@@ -120,9 +140,24 @@ export function poolShare(
   return { allocation: record, limits };
 }
 
-/** The room the GPU cap has now, in words: "the other pools hold 6 GPUs (image 6): 2 GPUs free". */
-export function roomText(cap: number, others: readonly (readonly [string, number])[], free: number): string {
-  const held = others.reduce((n, [, g]) => n + g, 0);
-  const who = others.map(([p, g]) => `${p} ${g}`).join(', ');
-  return `the other pools hold ${held} GPUs${who ? ` (${who})` : ''} of ${GLOBAL_GPU_CAP}=${cap}: ${free} GPUs free`;
+/**
+ * The room a global cap has now, in words: "the other pools hold 6 GPUs (image 6) of
+ * GLOBAL_MAX_ACTIVE_GPUS=8: 2 GPUs free", or "the other pools burn 7.50 USD/h (video 7.50) of
+ * GLOBAL_MAX_HOURLY_COST_USD=10: 2.50 USD/h free, room for 1 worker at 2.00 USD/h".
+ */
+export function roomText(
+  capName: GlobalCapName,
+  cap: number,
+  others: readonly (readonly [string, number])[],
+  roomWorkers: number,
+  perWorker: number,
+): string {
+  const held = others.reduce((n, [, x]) => n + x, 0);
+  if (capName === GLOBAL_GPU_CAP) {
+    const who = others.map(([p, g]) => `${p} ${g}`).join(', ');
+    return `the other pools hold ${held} GPUs${who ? ` (${who})` : ''} of ${capName}=${cap}: ${roomWorkers * perWorker} GPUs free`;
+  }
+  const usd = (x: number) => x.toFixed(2);
+  const who = others.map(([p, x]) => `${p} ${usd(x)}`).join(', ');
+  return `the other pools burn ${usd(held)} USD/h${who ? ` (${who})` : ''} of ${capName}=${cap}: ${usd(Math.max(0, cap - held))} USD/h free, room for ${roomWorkers} worker(s) at ${usd(perWorker)} USD/h`;
 }

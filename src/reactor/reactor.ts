@@ -10,7 +10,7 @@ import { accountOf } from '../control/policy';
 import { isRefusal, REFUSALS } from '../control/provider-refusals';
 import { hasCode } from '../errors';
 import { actionText } from '../policies/render';
-import { globalRefusal } from '../pools/budget';
+import { type GlobalCheck, globalCostRoom, globalRefusal } from '../pools/budget';
 import { hasGlobalCap, type PoolsPlan } from '../pools/plan';
 import { type PodInfo, type Provider, ProviderError, type SpawnStep } from '../providers/provider';
 import { intendedActions } from '../shadow/intend';
@@ -354,32 +354,40 @@ export class Reactor {
         refusal: `refused by the GPU budget: the live fleet has ${liveGpus} GPU(s) (${fleet.length} worker(s)), one more worker of ${provider.gpusPerWorker} GPU(s) would make ${liveGpus + provider.gpusPerWorker} > MAX_ACTIVE_GPUS=${budget}`,
         maxHourlyCostUsd,
       };
-    const refusal = global
-      ? globalRefusal({
-          plan: global,
-          pool: this.pool,
-          gpus: provider.gpusPerWorker,
-          quoteUsdPerHour: d.quoteUsdPerHour ?? null,
-          fleet: every,
-          allocation: d.allocation,
-          higherWants: await this.higherWants(reads, global),
-        })
-      : null;
-    return { refusal, maxHourlyCostUsd };
+    if (!global) return { refusal: null, maxHourlyCostUsd };
+    const check: GlobalCheck = {
+      plan: global,
+      pool: this.pool,
+      gpus: provider.gpusPerWorker,
+      quoteUsdPerHour: d.quoteUsdPerHour ?? null,
+      fleet: every,
+      allocation: d.allocation,
+      ...(await this.higherWants(reads, global)),
+    };
+    // placed under what the global cost cap leaves too, so a dearer GPU type than the quote cannot pass it
+    const room = globalCostRoom(check);
+    if (room !== undefined) maxHourlyCostUsd = Math.min(maxHourlyCostUsd ?? room, room);
+    return { refusal: globalRefusal(check), maxHourlyCostUsd };
   }
 
-  /** The fresh wants of the pools of higher priority than this one (their last decisions, if recent). */
-  private async higherWants(reads: ControlReads, plan: PoolsPlan): Promise<Map<string, number>> {
+  /**
+   * The fresh wants of the pools of higher priority than this one (their last decisions, if recent),
+   * and the price each last quoted (however old).
+   */
+  private async higherWants(
+    reads: ControlReads,
+    plan: PoolsPlan,
+  ): Promise<{ higherWants: Map<string, number>; prices: Map<string, number | null> }> {
     const own = plan.pools.find((p) => p.pool === this.pool)?.priority ?? 0;
     const higher = plan.pools.filter((p) => p.priority > own).map((p) => p.pool);
-    if (higher.length === 0) return new Map();
+    if (higher.length === 0) return { higherWants: new Map(), prices: new Map() };
     const now = this.d.clock.now().getTime();
     const freshMs = (this.d.budgetFreshSec ?? 90) * 1000;
-    return new Map(
-      (await reads.latestWants(higher))
-        .filter((w) => now - Date.parse(w.at) <= freshMs)
-        .map((w) => [w.pool, w.wantWorkers]),
-    );
+    const wants = await reads.latestWants(higher);
+    return {
+      higherWants: new Map(wants.filter((w) => now - Date.parse(w.at) <= freshMs).map((w) => [w.pool, w.wantWorkers])),
+      prices: new Map(wants.map((w) => [w.pool, w.usdPerWorker])),
+    };
   }
 
   /**

@@ -252,13 +252,21 @@ export interface WantRow {
   pool: string;
   at: string;
   wantWorkers: number;
+  /** One more worker's price that decision used (its quoteUsdPerHour), USD/h; null: unknown. */
+  usdPerWorker: number | null;
 }
 
 /** The last decision's want of each of `pools` (those that decided), from the tail of each pool's controller stream. */
 export async function latestWants(sql: Sql, pools: readonly string[], streams: readonly string[]): Promise<WantRow[]> {
   if (pools.length === 0) return [];
-  const rows = await sql.query<{ pool: string; at: string | null; want: string | null; desired: string | null }>(
-    `select s.pool, e.data->>'at' as at, e.data->>'desired' as desired,
+  const rows = await sql.query<{
+    pool: string;
+    at: string | null;
+    want: string | null;
+    desired: string | null;
+    quote: string | null;
+  }>(
+    `select s.pool, e.data->>'at' as at, e.data->>'desired' as desired, e.data->>'quoteUsdPerHour' as quote,
             (select x->>'wantWorkers' from jsonb_array_elements(coalesce(e.data->'allocation'->'shares', '[]'::jsonb)) x
               where x->>'pool' = s.pool limit 1) as want
        from unnest($1::text[], $2::text[]) as s(pool, stream)
@@ -272,14 +280,21 @@ export async function latestWants(sql: Sql, pools: readonly string[], streams: r
 
 /** Want rows read as text (SQL and in memory alike), by pool name: a row whose figures are not whole numbers is left out. */
 export function acceptedWants(
-  rows: readonly { pool: unknown; at: unknown; want: unknown; desired: unknown }[],
+  rows: readonly { pool: unknown; at: unknown; want: unknown; desired: unknown; quote: unknown }[],
 ): WantRow[] {
+  const num = (x: unknown) =>
+    typeof x === 'number' || (typeof x === 'string' && x.trim() !== '') ? Number(x) : Number.NaN;
   const out: WantRow[] = [];
   for (const r of rows) {
-    const raw = r.want ?? r.desired;
-    const want = typeof raw === 'number' || (typeof raw === 'string' && raw.trim() !== '') ? Number(raw) : Number.NaN;
+    const want = num(r.want ?? r.desired);
+    const quote = num(r.quote);
     if (typeof r.pool === 'string' && typeof r.at === 'string' && Number.isSafeInteger(want) && want >= 0)
-      out.push({ pool: r.pool, at: r.at, wantWorkers: want });
+      out.push({
+        pool: r.pool,
+        at: r.at,
+        wantWorkers: want,
+        usdPerWorker: Number.isFinite(quote) && quote >= 0 ? quote : null,
+      });
   }
   return out.sort((a, b) => (a.pool < b.pool ? -1 : a.pool > b.pool ? 1 : 0));
 }

@@ -143,13 +143,13 @@ export class MemoryReads implements ControlReads<AppEvent> {
     const db = await this.ready();
     const decisions = db.ofType('ScalingDecided');
     const left = new Set(pools);
-    const rows: { pool: unknown; at: unknown; want: unknown; desired: unknown }[] = [];
+    const rows: { pool: unknown; at: unknown; want: unknown; desired: unknown; quote: unknown }[] = [];
     for (let i = decisions.length - 1; i >= 0 && left.size > 0; i--) {
       const d = decisions[i].row.data as WantData;
       const pool = d.pool ?? DEFAULT_POOL;
       if (typeof pool !== 'string' || !left.delete(pool)) continue;
       const share = d.allocation?.shares?.find((x) => x.pool === pool);
-      rows.push({ pool, at: d.at, want: share?.wantWorkers ?? null, desired: d.desired });
+      rows.push({ pool, at: d.at, want: share?.wantWorkers ?? null, desired: d.desired, quote: d.quoteUsdPerHour });
     }
     return acceptedWants(rows);
   }
@@ -164,6 +164,7 @@ type WantData = {
   pool?: unknown;
   at?: unknown;
   desired?: unknown;
+  quoteUsdPerHour?: unknown;
   allocation?: { shares?: { pool?: unknown; wantWorkers?: unknown }[] } | null;
 };
 

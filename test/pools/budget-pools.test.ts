@@ -44,8 +44,28 @@ async function poolSystem(
   });
 }
 
-const simProvider = (h: Harness, seed: number) =>
-  new SimulatedProvider({ clock: h.clock, startupMinSec: 5, startupMaxSec: 10, failureRate: 0, seed });
+/** The same two pools under a global cost cap alone (USD per hour; their workers cost COST_PER_GPU each). */
+const costPlanOf = (usdPerHour: number): PoolsPlan => ({ ...planOf(0), caps: { usdPerHour } });
+const COST_PER_GPU = 2;
+
+const simProvider = (h: Harness, seed: number, gpuHourlyUsd: number | null = null) =>
+  new SimulatedProvider({ clock: h.clock, startupMinSec: 5, startupMaxSec: 10, failureRate: 0, seed, gpuHourlyUsd });
+
+/** video and image in one harness: each its scripted source and its simulated pods (seeded, priced or not). */
+async function twoPools(
+  h: Harness,
+  plan: PoolsPlan,
+  [videoSeed, imageSeed]: [number, number],
+  price: number | null = null,
+) {
+  const videoTasks = new ScriptedSource(h.clock);
+  const imageTasks = new ScriptedSource(h.clock);
+  const videoPods = simProvider(h, videoSeed, price);
+  const imagePods = simProvider(h, imageSeed, price);
+  const video = await poolSystem(h, 'video', plan, videoTasks, videoPods);
+  const image = await poolSystem(h, 'image', plan, imageTasks, imagePods);
+  return { videoTasks, imageTasks, videoPods, imagePods, video, image };
+}
 
 forEachBackend('one budget across pools', BACKENDS, (backend) => {
   let h: Harness & { source: ScriptedSource };
@@ -56,12 +76,7 @@ forEachBackend('one budget across pools', BACKENDS, (backend) => {
   test('the global cap goes first to the higher priority; the lower one records why it got less, and no pool reads another pool history', async () => {
     h = await harness(backend(), { env: ENV });
     const plan = planOf(8);
-    const videoTasks = new ScriptedSource(h.clock);
-    const imageTasks = new ScriptedSource(h.clock);
-    const videoPods = simProvider(h, 1);
-    const imagePods = simProvider(h, 2);
-    const video = await poolSystem(h, 'video', plan, videoTasks, videoPods);
-    const image = await poolSystem(h, 'image', plan, imageTasks, imagePods);
+    const { videoTasks, imageTasks, videoPods, imagePods, video, image } = await twoPools(h, plan, [1, 2]);
     videoTasks.set(6);
     imageTasks.set(6);
     const live = async () => (await videoPods.list()).length + (await imagePods.list()).length;
@@ -111,50 +126,49 @@ forEachBackend('one budget across pools', BACKENDS, (backend) => {
     ]);
   });
 
-  test('a lower priority that decided before the higher one asked (another process, the same instant) is held back for it when its reactor acts', async () => {
-    h = await harness(backend(), { env: ENV });
-    const plan = planOf(8);
-    const videoTasks = new ScriptedSource(h.clock);
-    const imageTasks = new ScriptedSource(h.clock);
-    const videoPods = simProvider(h, 5);
-    const imagePods = simProvider(h, 6);
-    const video = await poolSystem(h, 'video', plan, videoTasks, videoPods);
-    const image = await poolSystem(h, 'image', plan, imageTasks, imagePods);
-    videoTasks.set(6);
-    imageTasks.set(6);
-    // image decides first, knowing nothing of video (its share: all it wants); then video decides
-    await h.system.projections.catchUp();
-    await image.controller.runCycle();
-    await video.controller.runCycle();
-    // image's reactor acts on its decision after video's: video's fresh want is kept for it
-    await image.reactor.catchUp();
-    await video.reactor.catchUp();
-    expect({ video: (await videoPods.list()).length, image: (await imagePods.list()).length }).toEqual({
-      video: 5,
-      image: 3,
-    });
-    const held = (await h.events('WorkerSpawnFailed')).map((e) => [e.data.pool, e.data.error]);
-    expect(held).toEqual([
-      [
-        'image',
-        'held back by the global GPU budget: 5 of GLOBAL_MAX_ACTIVE_GPUS=8 GPU(s) are kept for higher priority (video: priority 10, wants 5, holds 0); live 3 + 1 + 5 > 8',
-      ],
-      [
-        'image',
-        'held back by the global GPU budget: 5 of GLOBAL_MAX_ACTIVE_GPUS=8 GPU(s) are kept for higher priority (video: priority 10, wants 5, holds 0); live 3 + 1 + 5 > 8',
-      ],
-    ]);
-  });
+  test.each([
+    [
+      'GPU',
+      planOf(8),
+      null,
+      'held back by the global GPU budget: 5 of GLOBAL_MAX_ACTIVE_GPUS=8 GPU(s) are kept for higher priority (video: priority 10, wants 5, holds 0); live 3 + 1 + 5 > 8',
+    ],
+    [
+      'cost',
+      costPlanOf(16),
+      COST_PER_GPU,
+      'held back by the global cost budget: 10.00 of GLOBAL_MAX_HOURLY_COST_USD=16 USD/h are kept for higher priority (video: priority 10, wants 5 worker(s), holds 0); burn 6.00 + 2.00 + 10.00 > 16',
+    ],
+  ])(
+    'under the %s cap, a lower priority that decided before the higher one asked (another process, the same instant) is held back for it when its reactor acts',
+    async (_cap, plan, price, why) => {
+      h = await harness(backend(), { env: ENV });
+      const { videoTasks, imageTasks, videoPods, imagePods, video, image } = await twoPools(h, plan, [5, 6], price);
+      videoTasks.set(6);
+      imageTasks.set(6);
+      // image decides first, knowing nothing of video (its share: all it wants); then video decides
+      await h.system.projections.catchUp();
+      await image.controller.runCycle();
+      await video.controller.runCycle();
+      // image's reactor acts on its decision after video's: video's fresh want is kept for it
+      await image.reactor.catchUp();
+      await video.reactor.catchUp();
+      expect({ video: (await videoPods.list()).length, image: (await imagePods.list()).length }).toEqual({
+        video: 5,
+        image: 3,
+      });
+      const held = (await h.events('WorkerSpawnFailed')).map((e) => [e.data.pool, e.data.error]);
+      expect(held).toEqual([
+        ['image', why],
+        ['image', why],
+      ]);
+    },
+  );
 
   test('a lower priority that decided first keeps no more than the cap leaves; the higher one is not starved of what it was given', async () => {
     h = await harness(backend(), { env: ENV });
     const plan = planOf(8);
-    const videoTasks = new ScriptedSource(h.clock);
-    const imageTasks = new ScriptedSource(h.clock);
-    const videoPods = simProvider(h, 3);
-    const imagePods = simProvider(h, 4);
-    const video = await poolSystem(h, 'video', plan, videoTasks, videoPods);
-    const image = await poolSystem(h, 'image', plan, imageTasks, imagePods);
+    const { videoTasks, imageTasks, videoPods, imagePods, video, image } = await twoPools(h, plan, [3, 4]);
     imageTasks.set(6);
     await image.step(); // image alone: it gets the 5 it wants
     h.clock.advance(30_000);
@@ -204,6 +218,73 @@ forEachBackend('one budget across pools', BACKENDS, (backend) => {
       peak: 8,
     });
   });
+
+  test('the global cost cap goes first to the higher priority too: the lower one records why, at the prices the pools quoted', async () => {
+    h = await harness(backend(), { env: ENV });
+    const plan = costPlanOf(16);
+    const { videoTasks, imageTasks, videoPods, imagePods, video, image } = await twoPools(
+      h,
+      plan,
+      [7, 8],
+      COST_PER_GPU,
+    );
+    videoTasks.set(6);
+    imageTasks.set(6);
+    for (let i = 0; i < 4; i++) {
+      await video.step();
+      await image.step();
+      h.clock.advance(30_000);
+    }
+    // 5 of video's workers at 2 USD/h take 10 of 16: image gets the 3 that the other 6 pay for
+    expect({ video: (await videoPods.list()).length, image: (await imagePods.list()).length }).toEqual({
+      video: 5,
+      image: 3,
+    });
+    const firstImage = (await h.events('ScalingDecided')).map((e) => e.data).find((d) => d.pool === 'image');
+    expect(firstImage?.limits.map((l) => [l.name, l.unit, l.value, l.from, l.to, l.detail])).toEqual([
+      [
+        'GLOBAL_MAX_HOURLY_COST_USD',
+        'USD/h',
+        16,
+        5,
+        3,
+        'wanted 5 GPUs, got 3: GLOBAL_MAX_HOURLY_COST_USD=16 went first to video (priority 10, wanted 5)',
+      ],
+    ]);
+    // it asked for no more than the cap leaves: the reactor refused nothing
+    expect(await h.events('WorkerSpawnFailed')).toEqual([]);
+  });
+
+  test('under the cost cap, a higher priority asks only for what the lower one leaves of it now, and says so', async () => {
+    h = await harness(backend(), { env: ENV });
+    const plan = costPlanOf(16);
+    const { videoTasks, imageTasks, videoPods, imagePods, video, image } = await twoPools(
+      h,
+      plan,
+      [11, 12],
+      COST_PER_GPU,
+    );
+    imageTasks.set(6);
+    await image.step(); // image alone: it gets the 5 it wants, 10 USD/h
+    h.clock.advance(30_000);
+    videoTasks.set(6);
+    await image.step();
+    await video.step();
+    expect({ video: (await videoPods.list()).length, image: (await imagePods.list()).length }).toEqual({
+      video: 3,
+      image: 5,
+    });
+    const videoUp = (await h.events('ScalingDecided')).map((e) => e.data).find((d) => d.pool === 'video');
+    expect(videoUp?.limits.map((l) => [l.name, l.from, l.to, l.detail])).toEqual([
+      [
+        'GLOBAL_MAX_HOURLY_COST_USD',
+        5,
+        3,
+        'the other pools burn 10.00 USD/h (image 10.00) of GLOBAL_MAX_HOURLY_COST_USD=16: 6.00 USD/h free, room for 3 worker(s) at 2.00 USD/h',
+      ],
+    ]);
+    expect(await h.events('WorkerSpawnFailed')).toEqual([]);
+  });
 });
 
 /** Bursts of work: a seeded sequence of queued counts, 0 to 12. */
@@ -225,44 +306,51 @@ forEachBackend('the global cap under running reactors', BACKENDS, (backend) => {
     await h?.close();
   });
 
-  test('two pools whose reactors run beside their loops never hold more GPUs together than GLOBAL_MAX_ACTIVE_GPUS', async () => {
-    const CAP = 5;
-    const peaks: number[] = [];
-    for (const seed of [1, 2, 3]) {
-      h = await harness(backend(), { env: { ...ENV, GPU_IDLE_TIMEOUT_SEC: '30' } });
-      const plan = planOf(CAP);
-      // the pods of both pools, counted whenever a create returns (the only moment their number grows)
-      let peak = 0;
-      const pods: SimulatedProvider[] = [];
-      const live = async () => (await Promise.all(pods.map((p) => p.list()))).reduce((n, l) => n + l.length, 0);
-      const counted = (seed: number) => {
-        const p = simProvider(h, seed);
-        const spawn = p.spawn.bind(p);
-        p.spawn = async (req) => {
-          const pod = await spawn(req);
-          peak = Math.max(peak, await live());
-          return pod;
+  // GPUs, or the burn at COST_PER_GPU a worker: the cap is 5 workers either way
+  test.each([
+    ['GPUs together than GLOBAL_MAX_ACTIVE_GPUS', planOf(5), null],
+    ['USD per hour together than GLOBAL_MAX_HOURLY_COST_USD', costPlanOf(5 * COST_PER_GPU), COST_PER_GPU],
+  ])(
+    'two pools whose reactors run beside their loops never hold more %s',
+    async (_what, plan, price) => {
+      const CAP = 5;
+      const peaks: number[] = [];
+      for (const seed of [1, 2, 3]) {
+        h = await harness(backend(), { env: { ...ENV, GPU_IDLE_TIMEOUT_SEC: '30' } });
+        // the pods of both pools, counted whenever a create returns (the only moment their number grows)
+        let peak = 0;
+        const pods: SimulatedProvider[] = [];
+        const live = async () => (await Promise.all(pods.map((p) => p.list()))).reduce((n, l) => n + l.length, 0);
+        const counted = (seed: number) => {
+          const p = simProvider(h, seed, price);
+          const spawn = p.spawn.bind(p);
+          p.spawn = async (req) => {
+            const pod = await spawn(req);
+            peak = Math.max(peak, await live());
+            return pod;
+          };
+          pods.push(p);
+          return p;
         };
-        pods.push(p);
-        return p;
-      };
-      const systems = [
-        // the service's wait for a lagging reactor
-        await poolSystem(h, 'video', plan, new BurstSource(seed), counted(seed), 5000),
-        await poolSystem(h, 'image', plan, new BurstSource(seed + 50), counted(seed + 100), 5000),
-      ];
-      for (const s of systems) s.reactor.start();
-      for (let i = 0; i < 16; i++) {
-        await Promise.all(systems.map((s) => s.controller.runCycle()));
-        await h.system.projections.catchUp();
-        h.clock.advance(30_000);
+        const systems = [
+          // the service's wait for a lagging reactor
+          await poolSystem(h, 'video', plan, new BurstSource(seed), counted(seed), 5000),
+          await poolSystem(h, 'image', plan, new BurstSource(seed + 50), counted(seed + 100), 5000),
+        ];
+        for (const s of systems) s.reactor.start();
+        for (let i = 0; i < 16; i++) {
+          await Promise.all(systems.map((s) => s.controller.runCycle()));
+          await h.system.projections.catchUp();
+          h.clock.advance(30_000);
+        }
+        for (const s of systems) await s.reactor.stop();
+        peaks.push(peak);
+        await h.close();
+        h = undefined as unknown as typeof h;
       }
-      for (const s of systems) await s.reactor.stop();
-      peaks.push(peak);
-      await h.close();
-      h = undefined as unknown as typeof h;
-    }
-    // every trial reached the cap (the check is not vacuous), none passed it
-    expect(peaks).toEqual([CAP, CAP, CAP]);
-  }, 120_000);
+      // every trial reached the cap (the check is not vacuous), none passed it
+      expect(peaks).toEqual([CAP, CAP, CAP]);
+    },
+    120_000,
+  );
 });

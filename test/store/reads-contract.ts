@@ -290,7 +290,7 @@ export function controlReadsContract(makeBackend: () => TestBackend): void {
   });
 
   /** A pool's decision (only the figures a want is read from matter here). */
-  const decision = (pool: string, cycle: number, desired: number, wantWorkers?: number): NewEvent => ({
+  const decision = (pool: string, cycle: number, desired: number, wantWorkers?: number, quote?: number): NewEvent => ({
     type: 'ScalingDecided',
     data: {
       cycle,
@@ -313,6 +313,7 @@ export function controlReadsContract(makeBackend: () => TestBackend): void {
       timedOut: [],
       reasons: [],
       settings: { MAX_WORKERS: 10, MAX_ACTIVE_GPUS: 10, GPU_IDLE_TIMEOUT_SEC: 60, SPAWNING_TIMEOUT_SEC: 600 },
+      quoteUsdPerHour: quote ?? null,
       allocation:
         wantWorkers === undefined
           ? null
@@ -367,17 +368,19 @@ export function controlReadsContract(makeBackend: () => TestBackend): void {
     expect([await status(), await status('video'), await status('image')]).toEqual([['True'], ['False'], []]);
   });
 
-  test("each pool's last want: its share's want when its decision records an allocation, else its desired count", async () => {
+  test("each pool's last want: its share's want when its decision records an allocation, else its desired count; with its price", async () => {
     expect(await store.reads.latestWants(['video', 'image'])).toEqual([]);
     await store.append('controller@video', [decision('video', 1, 4)]);
-    await store.append('controller@image', [decision('image', 1, 2, 6)]);
-    await store.append('controller@video', [decision('video', 2, 5)]);
+    await store.append('controller@image', [decision('image', 1, 2, 6, 0.69)]);
+    await store.append('controller@video', [decision('video', 2, 5, undefined, 2.5)]);
     await store.append('controller', [decision('default', 2, 7)]);
     expect(await store.reads.latestWants(['video', 'image', 'audio'])).toEqual([
-      { pool: 'image', at: at(30), wantWorkers: 6 },
-      { pool: 'video', at: at(60), wantWorkers: 5 },
+      { pool: 'image', at: at(30), wantWorkers: 6, usdPerWorker: 0.69 },
+      { pool: 'video', at: at(60), wantWorkers: 5, usdPerWorker: 2.5 },
     ]);
-    expect(await store.reads.latestWants(['default'])).toEqual([{ pool: 'default', at: at(60), wantWorkers: 7 }]);
+    expect(await store.reads.latestWants(['default'])).toEqual([
+      { pool: 'default', at: at(60), wantWorkers: 7, usdPerWorker: null },
+    ]);
     // the budget's lock is taken in a transaction and let go with it
     await store.transaction(async (tx) => tx.reads.lockBudget());
     await store.transaction(async (tx) => tx.reads.lockBudget());

@@ -146,15 +146,20 @@ async function budgetInput(ctx: DecideContext, now: Date): Promise<BudgetInput |
   const wants = await reads.latestWants(others);
   const live = new Map<string, number>();
   const heldGpus = new Map<string, number>();
+  const heldUsd = new Map<string, number>();
   const size = (p: string) => budget.plan.pools.find((x) => x.pool === p)?.gpusPerWorker ?? 1;
+  // a worker of unknown price burns what its pool's last decision quoted (else nothing known)
+  const price = new Map(wants.map((w) => [w.pool, w.usdPerWorker]));
   for (const w of await readFleet(reads)) {
     heldGpus.set(w.pool, (heldGpus.get(w.pool) ?? 0) + (w.gpus ?? size(w.pool)));
+    heldUsd.set(w.pool, (heldUsd.get(w.pool) ?? 0) + (w.hourlyCostUsd ?? price.get(w.pool) ?? 0));
     if (w.status !== 'terminating') live.set(w.pool, (live.get(w.pool) ?? 0) + 1);
   }
   return {
     plan: budget.plan,
     others: claimsOfOthers(budget.plan, pool, wants, live, now, budget.freshSec),
     heldGpus,
+    heldUsd,
   };
 }
 
