@@ -15,6 +15,7 @@ import { createLogging, type Logging, logFileProblem, SystemLogsPruner } from '.
 import { ALERTS_CHECKPOINT, AlertSender } from './observe/alerts';
 import { HttpEndpoint, HttpEndpointError, type ReadyCheck } from './observe/http';
 import { Metrics } from './observe/metrics';
+import { overdueText, PoolCadence, stillRunningLine } from './pools/cadence';
 import { planLeadership } from './pools/leadership';
 import { planProblems, poolsPlan, priorityLevels } from './pools/plan';
 import { ProjectionRunner } from './projections/runner';
@@ -326,9 +327,28 @@ export async function runService(opts: ServiceOptions): Promise<number> {
       log.log('warning', `HTTP reads share the controller's connections: ${(err as Error).message}`);
     }
   }
+  /** The pools' cycles, a priority level at a time; a pool whose cycle hangs holds up the others at most once, by an interval. */
+  const cadence = new PoolCadence<PoolRun>({
+    clock,
+    intervalMs: top.POLL_INTERVAL_SEC * 1000,
+    run: (p) => cycle(p),
+    skipped: (p, runningMs) => {
+      p.log.log('warning', stillRunningLine(p.system.controller.cycle, runningMs), {
+        cycle: p.system.controller.cycle,
+      });
+      // its next cycle is as late as it has run past its interval (the gauge grows while it hangs)
+      metrics.forPool(p.name).cycleStarted(Math.max(0, runningMs - top.POLL_INTERVAL_SEC * 1000) / 1000);
+    },
+  });
   /** A pool's readiness: its role, and while it leads, whether it can scale. */
+  const overdueCheck = (p: PoolRun): ReadyCheck | null => {
+    const overdue = p.leading ? cadence.overdueMs(p.name) : null;
+    return overdue === null ? null : { ok: false, detail: overdueText(p.system.controller.cycle, overdue) };
+  };
   const poolReadiness = (p: PoolRun): ReadyCheck => {
     if (!p.leading || !p.role.ok) return p.role;
+    const overdue = overdueCheck(p);
+    if (overdue) return overdue;
     const blocking = p.system.controller.conditions().filter(blocksReadiness);
     const now = systemClock.now();
     return blocking.length
@@ -361,7 +381,7 @@ export async function runService(opts: ServiceOptions): Promise<number> {
       } catch (err) {
         checks.store = { ok: false, detail: `unreachable: ${(err as Error).message}` };
       }
-      if (single) checks.role = runs[0].role;
+      if (single) checks.role = overdueCheck(runs[0]) ?? runs[0].role;
       else for (const p of runs) checks[`pool ${p.name}`] = poolReadiness(p);
       return checks;
     },
@@ -608,8 +628,12 @@ export async function runService(opts: ServiceOptions): Promise<number> {
   try {
     while (!abort.signal.aborted) {
       const started = clock.now().getTime();
-      if (due !== null)
-        for (const p of runs) if (p.leading) metrics.forPool(p.name).cycleStarted(Math.max(0, started - due) / 1000);
+      if (due !== null) {
+        const busy = cadence.running();
+        for (const p of runs)
+          if (p.leading && !busy.includes(p.name))
+            metrics.forPool(p.name).cycleStarted(Math.max(0, started - due) / 1000);
+      }
       let waitMs = intervalMs;
       // No error ends the service: a database that stops while the leases are being taken (or given
       // up) makes every pool stand by, acting on nothing, and try again with a growing delay.
@@ -620,7 +644,7 @@ export async function runService(opts: ServiceOptions): Promise<number> {
         // the pools' cycles run side by side, on the process's cadence, a priority at a time: a
         // lower priority decides knowing what every higher one here wants now
         for (const level of priorityLevels(runs, (p) => p.config.PRIORITY))
-          await Promise.all(level.filter((p) => p.leading).map(cycle));
+          await cadence.level(level.filter((p) => p.leading));
         if (done()) break;
         failedInARow = 0;
       } catch (err) {
@@ -670,6 +694,9 @@ export async function runService(opts: ServiceOptions): Promise<number> {
       const outcome = await Promise.race([done, late]).finally(() => clearTimeout(timer));
       if (outcome === 'late') log.log('warning', `stopping: ${what} did not finish within ${ms} ms: closed at once`);
     };
+    // a pool's cycle that outlasted its tick ends first (its record whole), or is cut off by the closes below
+    if (cadence.running().length)
+      await step(`the cycles still running (${cadence.running().join(', ')})`, STOP_STEP_MS, () => cadence.settled());
     await step('stepping down', STOP_STEP_MS, () => Promise.all(runs.map(stepDown)));
     await step('the HTTP endpoint', STOP_STEP_MS, () => endpoint.stop());
     if (readStore !== store) await step('the read connections', STOP_STEP_MS, () => readStore.close({ graceSec: 0 }));

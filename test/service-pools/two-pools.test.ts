@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
@@ -9,10 +10,11 @@ import { runService } from '../../src/service';
 import { openStore } from '../../src/store/index';
 import { TEST_DATABASE_URL } from '../helpers/backends';
 import { Capture } from '../helpers/harness';
+import { parseScrape } from '../helpers/prometheus';
 import { waitFor } from '../helpers/wait';
 
-/** GET a path of the service's endpoint: its status and JSON body. */
-function getJson(port: number, p: string): Promise<{ status: number; body: Record<string, unknown> }> {
+/** GET a path of the service's endpoint: its status and body. */
+function get(port: number, p: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     http
       .get({ host: '127.0.0.1', port, path: p }, (res) => {
@@ -20,11 +22,16 @@ function getJson(port: number, p: string): Promise<{ status: number; body: Recor
         res.on('data', (c) => {
           text += c;
         });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
       })
       .on('error', reject);
   });
 }
+const getText = async (port: number, p: string) => (await get(port, p)).text;
+const getJson = async (port: number, p: string) => {
+  const r = await get(port, p);
+  return { status: r.status, body: JSON.parse(r.text) as Record<string, unknown> };
+};
 
 const POOLS = `POLL_INTERVAL_SEC: 0.2
 HTTP_PORT: 0
@@ -124,6 +131,58 @@ describe(`two pools in one service (${TEST_DATABASE_URL ? 'postgres' : 'pglite'}
       stop.abort();
     }
     expect(await running).toBe(0);
+  }, 90_000);
+
+  test('a pool whose task source hangs holds up the other pools once, by one wait at most: they keep their cadence, and it says why it skips', async () => {
+    // video's source accepts the request and never answers (within a timeout of 600 s)
+    const hung = http.createServer(() => {});
+    await new Promise<void>((r) => hung.listen(0, '127.0.0.1', r));
+    const port = (hung.address() as AddressInfo).port;
+    const c = configuration(
+      `${POOLS.replace(
+        '    PRIORITY: 10\n',
+        `    PRIORITY: 10\n    TASK_SOURCE: http\n    TASK_COUNT_URL: http://127.0.0.1:${port}/\n    TASK_SOURCE_TIMEOUT_SEC: 600\n`,
+      )}`,
+    );
+    const stdout = new Capture();
+    const stop = new AbortController();
+    const running = runService({ config: c.top, configuration: c, stdout, stderr: new Capture(), signal: stop.signal });
+    try {
+      // image (priority 0) decides after video's level: it waits for video once, then runs on
+      // (the database may hold the first test's cycles: they are counted in this run's output)
+      await waitFor(() => stdout.text.split('[image] 🎯 SCALING DECISION').length > 5, 'five cycles of image', 40_000, {
+        describe: () => stdout.text.slice(-3000),
+      });
+      expect(stdout.text).toMatch(
+        /\[video\] ⏳ Cycle #\d+ still running after \d+ s: this pool skips this tick \(the other pools keep their cadence\)/,
+      );
+      expect(stdout.text).not.toMatch(/\[video\] 🔢 TASK COUNT/);
+      // /readyz says which pool hangs, once it has missed its ticks for two waits; the other is ready
+      const port = Number(/HTTP endpoint on http:\/\/[^:]+:(\d+)\//.exec(stdout.text)?.[1]);
+      let checks: Record<string, { ok: boolean; detail: string }> = {};
+      await waitFor(
+        async () => {
+          checks = (await getJson(port, '/readyz')).body.checks as typeof checks;
+          return checks['pool video']?.ok === false;
+        },
+        'video not ready',
+        30_000,
+      );
+      expect(checks['pool video'].detail).toMatch(
+        /^leading, cycle #\d+ still running after \d+ s \(its task source or provider does not answer\): the other pools go on$/,
+      );
+      expect(checks['pool image']).toEqual({ ok: true, detail: 'leading' });
+      // the metrics: video's next cycle is seconds late, image's on time
+      const scrape = parseScrape(await getText(port, '/metrics'));
+      expect(scrape.value('gpu_scaler_cycle_lateness_seconds', { pool: 'video' })).toBeGreaterThan(5);
+      expect(scrape.value('gpu_scaler_cycle_lateness_seconds', { pool: 'image' })).toBeLessThan(5);
+    } finally {
+      stop.abort();
+    }
+    expect(await running).toBe(0);
+    expect(stdout.text).toContain('stopping: the cycles still running (video) did not finish within');
+    hung.closeAllConnections();
+    hung.close();
   }, 90_000);
 
   test('pools whose floors alone pass the global cap: start refuses (exit 2), naming each problem', async () => {
