@@ -4,6 +4,7 @@ import type { CliIo } from '../../src/cli/context';
 import { queryEvents } from '../../src/cli/events';
 import { runExplain } from '../../src/cli/explain';
 import { rebuildProjections } from '../../src/projections/rebuild';
+import { poolCycleEventsSql } from '../../src/store/event-queries';
 import type { EventStore } from '../../src/store/event-store';
 import { EVENT_CYCLE_SQL, EVENT_TIME_SQL, eventTime } from '../../src/store/event-time';
 import { decisionsBetween, observationsBetween, spawnOutcomesBetween } from '../../src/store/queries';
@@ -183,6 +184,29 @@ describe.each(backends)('event time (%s)', (_name, make) => {
           );
           expect(plan.map((r) => r['QUERY PLAN']).join('\n')).toContain('events_stream_cycle_idx');
         }
+      }
+    } finally {
+      await store.db.exec('set enable_seqscan = on');
+    }
+  });
+
+  test("a pool's events of one cycle on its other streams are found by the pool-cycle index, not the time index (explain --cycle)", async () => {
+    if (backend.name !== 'pglite') return;
+    await store.db.exec('set enable_seqscan = off');
+    try {
+      for (const pool of ['default', 'video']) {
+        const plan = await store.db.query<{ 'QUERY PLAN': string }>(
+          `explain select * from events where ${poolCycleEventsSql(pool)}`.replace(/\$\d/g, (p) =>
+            p === '$1'
+              ? "'2026-11-27T18:25:00Z'"
+              : p === '$2'
+                ? "'2026-11-27T18:27:00Z'"
+                : p === '$3'
+                  ? "'5'"
+                  : `'${pool}'`,
+          ),
+        );
+        expect(plan.map((r) => r['QUERY PLAN']).join('\n')).toContain('events_pool_cycle_idx');
       }
     } finally {
       await store.db.exec('set enable_seqscan = on');
