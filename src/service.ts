@@ -340,11 +340,12 @@ export async function runService(opts: ServiceOptions): Promise<number> {
       metrics.forPool(p.name).cycleStarted(Math.max(0, runningMs - top.POLL_INTERVAL_SEC * 1000) / 1000);
     },
   });
-  /** A pool's readiness: its role, and while it leads, whether it can scale. */
+  /** A pool this replica leads whose cycle has hung past two waits (src/pools/cadence.ts): not ready, saying why. */
   const overdueCheck = (p: PoolRun): ReadyCheck | null => {
     const overdue = p.leading ? cadence.overdueMs(p.name) : null;
     return overdue === null ? null : { ok: false, detail: overdueText(p.system.controller.cycle, overdue) };
   };
+  /** A pool's readiness: its role, and while it leads, whether its cycles run and it can scale. */
   const poolReadiness = (p: PoolRun): ReadyCheck => {
     if (!p.leading || !p.role.ok) return p.role;
     const overdue = overdueCheck(p);
