@@ -137,10 +137,6 @@ async function fill(
   const [{ n, first, last }] = await sql<{ n: number; first: Date; last: Date }[]>`
     select count(*)::int as n, min(event_time(data, recorded_at)) as first, max(event_time(data, recorded_at)) as last
       from tpl.events`;
-  const copies = Math.max(1, Math.ceil(total / n));
-  const spanSec = TEMPLATE_CYCLES * 30;
-  // the last copy's last event a minute before now
-  const offsetSec = Math.floor((Date.now() - 60_000 - new Date(last).getTime()) / 1000 - (copies - 1) * spanSec);
   void first;
   const indexes = await sql<{ name: string; def: string }[]>`
     select i.relname as name, pg_get_indexdef(x.indexrelid) as def
@@ -152,6 +148,13 @@ async function fill(
   await sql.unsafe(SOURCE_SQL);
   await sql.unsafe('create index on tpl.src (ord)');
   await sql.unsafe('analyze tpl.src');
+  // the events of workers the template leaves running are copied once (in the last copy), so each
+  // other copy is that many events short of the template: counted, the store reaches `total`
+  const [{ open }] = await sql<{ open: number }[]>`select count(*) filter (where open)::int as open from tpl.src`;
+  const copies = Math.max(1, Math.ceil((total - open) / Math.max(1, n - open)));
+  const spanSec = TEMPLATE_CYCLES * 30;
+  // the last copy's last event a minute before now
+  const offsetSec = Math.floor((Date.now() - 60_000 - new Date(last).getTime()) / 1000 - (copies - 1) * spanSec);
   const t0 = Date.now();
   let indexMs = 0;
   try {
