@@ -10,6 +10,7 @@ import {
   eventsBetween,
   eventsCausedBy,
   eventsOfCycle,
+  eventsOfCycles,
   taskTotalBefore,
 } from '../store/event-queries';
 import type { EventRow, EventStore, StoredEvent } from '../store/event-store';
@@ -147,11 +148,11 @@ async function cycleGroups(
   const candidates = known.length ? known : [DEFAULT_POOL];
   const groups: { pool: string; events: StoredEvent[] }[] = [];
   const missed: { pool: string; maxCycle: number | null }[] = [];
-  // every pool's reads side by side (over the store's connections): with 100 pools one after the
-  // other, the round trips alone took most of a second
-  const founds = await Promise.all(candidates.map((p) => eventsOfCycle(store, cycle, windowMs, p)));
-  candidates.forEach((p, i) => {
-    const found = founds[i];
+  // every pool's reads at once: with 100 pools one after the other, the round trips alone took most
+  // of a second, and side by side 400 statements still took a quarter of one
+  const founds = await eventsOfCycles(store, cycle, windowMs, candidates);
+  candidates.forEach((p) => {
+    const found = founds.get(p) ?? { events: null, maxCycle: null };
     if (found.events !== null) groups.push({ pool: p, events: found.events });
     else missed.push({ pool: p, maxCycle: found.maxCycle });
   });

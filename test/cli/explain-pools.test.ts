@@ -119,6 +119,27 @@ describeOnStores(
       expect(oneJson.pools).toBeUndefined();
     });
 
+    test("--cycle N of every pool gives each pool what --pool gives it: its decision's spawns and their workers' readiness, no other pool's", async () => {
+      const all = (await ctx().run(['explain', '--cycle', String(cycle)])).stdout;
+      const part = (pool: string, next: string | null) =>
+        all.slice(
+          all.indexOf(`== pool ${pool} ==\n`) + `== pool ${pool} ==\n`.length,
+          next ? all.indexOf(`\n== pool ${next} ==`) : undefined,
+        );
+      for (const [pool, next] of [
+        ['default', 'image'],
+        ['image', 'video'],
+        ['video', null],
+      ] as const) {
+        const one = await ctx().run(['explain', '--cycle', String(cycle), '--pool', pool]);
+        expect({ pool, text: part(pool, next).trim() }).toEqual({ pool, text: one.stdout.trim() });
+      }
+      // the default pool's decision has its spawn results (caused by it); the copies in image and video, none
+      expect(part('default', 'image')).not.toContain('No spawn result is recorded');
+      expect(part('image', 'video')).toContain('No spawn result is recorded');
+      expect(part('video', null)).toContain('No spawn result is recorded');
+    });
+
     test('a pool the store has no record of: an error naming the pools it has', async () => {
       const r = await ctx().run(['explain', '--pool', 'audio', '--cycle', String(cycle)]);
       expect(r.code).toBe(3);
