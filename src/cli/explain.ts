@@ -11,7 +11,7 @@ import {
   eventsCausedBy,
   eventsOfCycle,
   eventsOfCycles,
-  taskTotalBefore,
+  taskTotalsBefore,
 } from '../store/event-queries';
 import type { EventRow, EventStore, StoredEvent } from '../store/event-store';
 import { CliError, type CliIo, EXIT, withStore, writeJson } from './context';
@@ -100,15 +100,18 @@ export async function runExplain(store: EventStore, io: CliIo, o: ExplainOptions
     const all = dedupeEvents([...events, ...decode(await eventsCausedBy(store, decisionIds(events)))]);
     groups = groupByPool(all, pools);
   }
-  const results: { pool: string; result: Explanation }[] = await Promise.all(
-    groups.map(async (g) => {
-      const firstCycle = Math.min(
-        ...g.events.map((e) => ('cycle' in e.data ? e.data.cycle : null) ?? Number.POSITIVE_INFINITY),
-      );
-      const previousTotal = Number.isFinite(firstCycle) ? await taskTotalBefore(store, firstCycle, g.pool) : null;
-      return { pool: g.pool, result: explain(g.events, { focusCycle, focusAt, previousTotal }) };
-    }),
+  // the task total each pool observed before its first cycle here (every pool's in one statement)
+  const firstCycles = groups.map((g) =>
+    Math.min(...g.events.map((e) => ('cycle' in e.data ? e.data.cycle : null) ?? Number.POSITIVE_INFINITY)),
   );
+  const totals = await taskTotalsBefore(
+    store,
+    groups.flatMap((g, i) => (Number.isFinite(firstCycles[i]) ? [{ pool: g.pool, cycle: firstCycles[i] }] : [])),
+  );
+  const results: { pool: string; result: Explanation }[] = groups.map((g) => ({
+    pool: g.pool,
+    result: explain(g.events, { focusCycle, focusAt, previousTotal: totals.get(g.pool) ?? null }),
+  }));
 
   const head = { at: focusAt?.toISOString() ?? null, cycle: focusCycle, window: o.window };
   if (o.json) {

@@ -166,18 +166,23 @@ export async function lastCycle(store: EventStore, pool = DEFAULT_POOL): Promise
   return row?.max === null || row?.max === undefined ? null : Number(row.max);
 }
 
-/** The events caused by these events (metadata.causationId): a decision's spawns and terminations. */
-export function eventsCausedBy(store: EventStore, eventIds: readonly string[]): Promise<EventRow[]> {
+/**
+ * The events caused by these events (metadata.causationId): decisions' spawns and terminations
+ * (`per`: how many explanations they serve, each allowed EXPLAIN_LIMIT events).
+ */
+export function eventsCausedBy(store: EventStore, eventIds: readonly string[], per = 1): Promise<EventRow[]> {
   if (eventIds.length === 0) return Promise.resolve([]);
-  // By events_causation_idx (partial on a cause being there, said here so a generic plan can use
-  // it), positions first: a prepared statement's generic plan, which cannot tell how many events
-  // an array of ids names, read the table in position order instead (1.4 s at 3 million events).
+  // One probe of events_causation_idx (partial on a cause being there, said here so a generic plan
+  // can use it) per id: a lateral subquery the planner may not flatten (offset 0). With the ids as
+  // one `= any($1)`, a prepared statement's generic plan, which cannot tell how many ids there are,
+  // read the table in position order from a few dozen ids on (1 s at 3 million events).
   return store.sql.query<EventRow>(
     `with caused as materialized (
-       select global_position from events
-        where metadata->>'causationId' is not null and metadata->>'causationId' = any($1::text[]))
+       select c.global_position from unnest($1::text[]) as cause(id)
+        cross join lateral (select global_position from events
+          where metadata->>'causationId' is not null and metadata->>'causationId' = cause.id offset 0) c)
      select ${EVENT_COLUMNS} from events where global_position in (select global_position from caused)
-      order by global_position limit ${EXPLAIN_LIMIT}`,
+      order by global_position limit ${EXPLAIN_LIMIT * per}`,
     [eventIds],
   );
 }
@@ -281,11 +286,7 @@ export async function eventsOfCycles(
   const poolOfDecision = new Map(
     [...windows].flatMap(([pool, w]) => decisionIds(w.events).map((id) => [id, pool] as const)),
   );
-  // a pool's decision at a time (side by side): with the ids of 100 pools in one array the planner
-  // takes the causation index for unselective and reads the table (1 s at 3 million events)
-  const caused = decode(
-    (await Promise.all([...windows.values()].map((w) => eventsCausedBy(store, decisionIds(w.events))))).flat(),
-  );
+  const caused = decode(await eventsCausedBy(store, [...poolOfDecision.keys()], windows.size));
   const same = decode(
     await eventRows(store, poolCycleEventsSql(), [from, to, String(cycle), [...windows.keys()]], windows.size),
   );
@@ -325,13 +326,29 @@ export async function eventsOfCycles(
 
 /** The task total a pool's controller observed in the last cycle before `cycle` (null: none). */
 export async function taskTotalBefore(store: EventStore, cycle: number, pool = DEFAULT_POOL): Promise<number | null> {
-  const rows = await store.sql.query<{ total: number | null }>(
-    `select (data->>'total')::int as total from events
-      where stream_id = ${controllerStreamSql(pool)} and event_type = 'TaskCountObserved' and ${EVENT_CYCLE_SQL} < $1
-      order by ${EVENT_CYCLE_SQL} desc, stream_version desc limit 1`,
-    [cycle],
+  return (await taskTotalsBefore(store, [{ pool, cycle }])).get(pool) ?? null;
+}
+
+/**
+ * taskTotalBefore of several pools at once, each before its own cycle, in one statement (one probe
+ * of events_stream_cycle_idx per pool, backwards from its cycle): pool -> total (null: none).
+ */
+export async function taskTotalsBefore(
+  store: EventStore,
+  asks: readonly { pool: string; cycle: number }[],
+): Promise<Map<string, number | null>> {
+  const byStream = new Map(asks.map((a) => [Streams.controller(PoolName.parse(a.pool)), a.pool]));
+  const out = new Map<string, number | null>(asks.map((a) => [a.pool, null]));
+  if (asks.length === 0) return out;
+  const rows = await store.sql.query<{ stream_id: string; total: number | null }>(
+    `select ask.stream_id, t.total from unnest($1::text[], $2::int[]) as ask(stream_id, cycle)
+      cross join lateral (select (data->>'total')::int as total from events
+        where stream_id = ask.stream_id and event_type = 'TaskCountObserved' and ${EVENT_CYCLE_SQL} < ask.cycle
+        order by ${EVENT_CYCLE_SQL} desc, stream_version desc limit 1) t`,
+    [asks.map((a) => Streams.controller(PoolName.parse(a.pool))), asks.map((a) => a.cycle)],
   );
-  return rows[0]?.total ?? null;
+  for (const r of rows) out.set(byStream.get(r.stream_id) ?? DEFAULT_POOL, r.total ?? null);
+  return out;
 }
 
 /** The newest event: its position, type, stream and event time (null: the store is empty). */

@@ -4,7 +4,7 @@ import type { CliIo } from '../../src/cli/context';
 import { queryEvents } from '../../src/cli/events';
 import { runExplain } from '../../src/cli/explain';
 import { rebuildProjections } from '../../src/projections/rebuild';
-import { poolCycleEventsSql } from '../../src/store/event-queries';
+import { poolCycleEventsSql, taskTotalBefore, taskTotalsBefore } from '../../src/store/event-queries';
 import type { EventStore } from '../../src/store/event-store';
 import { EVENT_CYCLE_SQL, EVENT_TIME_SQL, eventTime } from '../../src/store/event-time';
 import { decisionsBetween, observationsBetween, spawnOutcomesBetween } from '../../src/store/queries';
@@ -152,6 +152,38 @@ describe.each(backends)('event time (%s)', (_name, make) => {
       from(observed.globalPositions),
     );
     expect(spawned.globalPositions).toHaveLength(AROUND.length);
+  });
+
+  test("taskTotalsBefore: each pool's total in the last cycle before its own cycle, in one read; none: null", async () => {
+    const observe = (pool: string, totals: number[]) =>
+      store.append(
+        `controller@${pool}`,
+        totals.map((total, i) => ({
+          type: 'TaskCountObserved',
+          data: {
+            cycle: i + 1,
+            at: '2026-11-27T18:00:00Z',
+            source: 'test',
+            queued: total,
+            active: 0,
+            total,
+            responseMs: 1,
+            workers: null,
+            pool,
+          },
+        })),
+      );
+    await observe('tt-a', [10, 20, 30]);
+    await observe('tt-b', [5, 6]);
+    const totals = await taskTotalsBefore(store, [
+      { pool: 'tt-a', cycle: 3 },
+      { pool: 'tt-b', cycle: 9 },
+      { pool: 'tt-c', cycle: 2 },
+    ]);
+    expect(Object.fromEntries(totals)).toEqual({ 'tt-a': 20, 'tt-b': 6, 'tt-c': null });
+    expect(await taskTotalBefore(store, 1, 'tt-a')).toBeNull();
+    expect(await taskTotalBefore(store, 2, 'tt-b')).toBe(5);
+    expect(await taskTotalsBefore(store, [])).toEqual(new Map());
   });
 
   test('the time filters use the event-time index (the index expression is the query expression)', async () => {
