@@ -38,6 +38,26 @@ export function freshSchema(prefix = 't'): string {
   return `${prefix}_${process.pid}_${Date.now().toString(36)}_${counter}`;
 }
 
+/**
+ * A database of its own on TEST_DATABASE_URL's server, for tests that run the service in processes
+ * of its own (named `<prefix>_<pid>_<time>`): its URL, and drop() (with force: a killed process's
+ * connections may linger), which also ends the admin connection.
+ */
+export async function serverDatabase(prefix: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  const admin = postgres(TEST_DATABASE_URL as string, { max: 1, onnotice: () => {} });
+  const name = `${prefix}_${process.pid}_${Date.now().toString(36)}`;
+  await admin.unsafe(`create database ${name}`);
+  const u = new URL(TEST_DATABASE_URL as string);
+  u.pathname = `/${name}`;
+  return {
+    url: u.toString(),
+    drop: async () => {
+      await admin.unsafe(`drop database if exists ${name} with (force)`);
+      await admin.end();
+    },
+  };
+}
+
 export function pgliteBackend(): TestBackend {
   let instance: PGlite | undefined;
   const schemas: string[] = [];

@@ -8,7 +8,7 @@ import { seededRandom } from '../../src/clock';
 import { openStore } from '../../src/store/index';
 import { packageRoot } from '../../src/util/package-root';
 import { FakeRunpodApi } from '../fakes/runpod-api';
-import { TEST_DATABASE_URL } from './backends';
+import { serverDatabase } from './backends';
 import { buildDist } from './build-dist';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -48,12 +48,11 @@ export interface KillRig {
  * kill test shares.
  */
 export function killRig(name: string, env: Record<string, string> = {}): KillRig {
-  const dbName = `gs_${name}_${process.pid}_${Date.now().toString(36)}`;
   const seed = Number(process.env.KILL_TEST_SEED ?? Date.now() % 100000);
   const rand = seededRandom(seed);
   let url = '';
   let dir = '';
-  let admin: postgres.Sql | undefined;
+  let dropDatabase: (() => Promise<void>) | undefined;
   let db: postgres.Sql | undefined;
   // Every service process started and not yet exited. A test that fails or times out leaves its
   // loop running (jest cannot stop it): `ended` stops it from starting more, and afterEach kills
@@ -165,11 +164,9 @@ export function killRig(name: string, env: Record<string, string> = {}): KillRig
   beforeAll(async () => {
     // the service runs from dist/, as `npm start` does: bring it up to date (incremental)
     buildDist();
-    admin = postgres(TEST_DATABASE_URL as string, { max: 1, onnotice: () => {} });
-    await admin.unsafe(`create database ${dbName}`);
-    const u = new URL(TEST_DATABASE_URL as string);
-    u.pathname = `/${dbName}`;
-    url = u.toString();
+    const made = await serverDatabase(`gs_${name}`);
+    url = made.url;
+    dropDatabase = made.drop;
     await (await openStore({ target: url, registry: appRegistry, listen: false })).close(); // migrate
     db = postgres(url, { max: 2, onnotice: () => {} });
     await rig.api.start();
@@ -186,8 +183,7 @@ export function killRig(name: string, env: Record<string, string> = {}): KillRig
   afterAll(async () => {
     await rig.api.stop();
     await db?.end();
-    await admin?.unsafe(`drop database if exists ${dbName} with (force)`);
-    await admin?.end();
+    await dropDatabase?.();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 

@@ -5,7 +5,7 @@ import postgres from 'postgres';
 import { appRegistry } from '../../events/index';
 import { openStore } from '../../src/store/index';
 import { FakeRunpodApi } from '../fakes/runpod-api';
-import { TEST_DATABASE_URL } from '../helpers/backends';
+import { serverDatabase, TEST_DATABASE_URL } from '../helpers/backends';
 import { buildDist, exited, type ServiceProcess, startService } from '../helpers/service-process';
 import { waitFor } from '../helpers/wait';
 
@@ -15,9 +15,8 @@ const TASKS: Record<string, number> = { video: 3, image: 2 };
 // fake, outside both processes, so every pod outlives the replica that made it). kill -9 of the
 // replica leading a pool: the other takes the pool over, and no pod is ever made twice.
 (TEST_DATABASE_URL ? describe : describe.skip)('replicas share the pools', () => {
-  const dbName = `gs_replicas_${process.pid}_${Date.now().toString(36)}`;
   let url: string;
-  let admin: postgres.Sql;
+  let dropDatabase: (() => Promise<void>) | undefined;
   let sql: postgres.Sql;
   let dir: string;
   const apis: Record<string, FakeRunpodApi> = {};
@@ -25,11 +24,9 @@ const TASKS: Record<string, number> = { video: 3, image: 2 };
 
   beforeAll(async () => {
     buildDist(); // the replicas run from dist/, as `npm start` does
-    admin = postgres(TEST_DATABASE_URL as string, { max: 1, onnotice: () => {} });
-    await admin.unsafe(`create database ${dbName}`);
-    const u = new URL(TEST_DATABASE_URL as string);
-    u.pathname = `/${dbName}`;
-    url = u.toString();
+    const made = await serverDatabase('gs_replicas');
+    url = made.url;
+    dropDatabase = made.drop;
     await (await openStore({ target: url, registry: appRegistry, listen: false })).close(); // migrate
     sql = postgres(url, { max: 2, onnotice: () => {} });
     for (const pool of Object.keys(TASKS)) {
@@ -44,8 +41,7 @@ const TASKS: Record<string, number> = { video: 3, image: 2 };
     await Promise.all(replicas.map((r) => exited(r.child)));
     for (const api of Object.values(apis)) await api.stop();
     await sql?.end();
-    await admin?.unsafe(`drop database if exists ${dbName} with (force)`);
-    await admin?.end();
+    await dropDatabase?.();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
