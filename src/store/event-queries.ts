@@ -340,7 +340,7 @@ export async function taskTotalsBefore(
   const out = new Map<string, number | null>(asks.map((a) => [a.pool, null]));
   if (asks.length === 0) return out;
   const rows = await store.sql.query<{ stream_id: string; total: number | null }>(
-    `select ask.stream_id, t.total from unnest($1::text[], $2::int[]) as ask(stream_id, cycle)
+    `select ask.stream_id, t.total from unnest($1::text[], $2::bigint[]) as ask(stream_id, cycle)
       cross join lateral (select (data->>'total')::int as total from events
         where stream_id = ask.stream_id and event_type = 'TaskCountObserved' and ${EVENT_CYCLE_SQL} < ask.cycle
         order by ${EVENT_CYCLE_SQL} desc, stream_version desc limit 1) t`,
