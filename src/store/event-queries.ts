@@ -336,7 +336,8 @@ export async function taskTotalsBefore(
   store: EventStore,
   asks: readonly { pool: string; cycle: number }[],
 ): Promise<Map<string, number | null>> {
-  const byStream = new Map(asks.map((a) => [Streams.controller(PoolName.parse(a.pool)), a.pool]));
+  const streams = asks.map((a) => Streams.controller(PoolName.parse(a.pool)));
+  const byStream = new Map(streams.map((s, i) => [s, asks[i].pool]));
   const out = new Map<string, number | null>(asks.map((a) => [a.pool, null]));
   if (asks.length === 0) return out;
   const rows = await store.sql.query<{ stream_id: string; total: number | null }>(
@@ -344,7 +345,7 @@ export async function taskTotalsBefore(
       cross join lateral (select (data->>'total')::int as total from events
         where stream_id = ask.stream_id and event_type = 'TaskCountObserved' and ${EVENT_CYCLE_SQL} < ask.cycle
         order by ${EVENT_CYCLE_SQL} desc, stream_version desc limit 1) t`,
-    [asks.map((a) => Streams.controller(PoolName.parse(a.pool))), asks.map((a) => a.cycle)],
+    [streams, asks.map((a) => a.cycle)],
   );
   for (const r of rows) out.set(byStream.get(r.stream_id) ?? DEFAULT_POOL, r.total ?? null);
   return out;
